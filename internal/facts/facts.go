@@ -1,0 +1,77 @@
+// Package facts is what the probe reports from inside a container: the
+// probe fills it in and prints it as JSON, and the tests decode it to make
+// assertions about what the container can see.
+package facts
+
+// Facts is everything the probe observed. A fact the probe could not read
+// (no /proc mounted, a file that does not exist) is left empty and the
+// reason is recorded in Errors under the fact's JSON name.
+type Facts struct {
+	Pid      int    `json:"pid"`
+	Ppid     int    `json:"ppid"`
+	UID      int    `json:"uid"`
+	EUID     int    `json:"euid"`
+	GID      int    `json:"gid"`
+	EGID     int    `json:"egid"`
+	Hostname string `json:"hostname"`
+	Cwd      string `json:"cwd"`
+
+	// Namespaces maps each name in /proc/self/ns (uts, pid, mnt, …) to the
+	// inode number of the namespace: two processes share a namespace
+	// exactly when the inodes are equal.
+	Namespaces map[string]uint64 `json:"namespaces"`
+	// Cgroup is /proc/self/cgroup, one line per hierarchy.
+	Cgroup []string `json:"cgroup"`
+	// CgroupFiles maps each cgroup limit file visible under /sys/fs/cgroup
+	// (memory.max, cpu.cfs_quota_us, …) to its trimmed content.
+	CgroupFiles map[string]string `json:"cgroup_files"`
+	// Mounts is /proc/self/mountinfo, one line per mount.
+	Mounts []string `json:"mounts"`
+	// Pids lists the processes visible in /proc.
+	Pids []int `json:"pids"`
+	// CPUs is the CPU affinity mask as a list of CPU numbers.
+	CPUs []int `json:"cpus"`
+	// Rlimits maps a resource name (nofile, nproc, …) to its soft and hard limit.
+	Rlimits map[string]Rlimit `json:"rlimits"`
+	// Caps holds the capability sets as hexadecimal masks, as in /proc/self/status.
+	Caps Caps `json:"caps"`
+
+	// Experiments holds the result of each experiment asked for.
+	Experiments Experiments `json:"experiments"`
+
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// Rlimit is one resource limit; Unlimited is reported as -1.
+type Rlimit struct {
+	Soft int64 `json:"soft"`
+	Hard int64 `json:"hard"`
+}
+
+// Caps are the capability sets of the probe's process.
+type Caps struct {
+	Effective   string `json:"effective"`
+	Permitted   string `json:"permitted"`
+	Inheritable string `json:"inheritable"`
+}
+
+// Experiments are things the probe tries rather than reads.
+type Experiments struct {
+	Escape *Escape `json:"escape,omitempty"`
+}
+
+// Escape is the result of the classic chroot escape: chroot into a
+// subdirectory while holding a descriptor to the current root, fchdir back
+// out through it, climb with "..", and chroot to where the climb ends.
+type Escape struct {
+	// Escaped is true when the root reached differs from the root the probe
+	// started in: the climb went past the top of its filesystem view.
+	Escaped bool `json:"escaped"`
+	// RootDev and RootIno identify the directory the probe ended up with as
+	// its root; a test compares them with the host's "/".
+	RootDev uint64 `json:"root_dev"`
+	RootIno uint64 `json:"root_ino"`
+	// RootEntries lists the names in that root, for a person to read.
+	RootEntries []string `json:"root_entries"`
+	Error       string   `json:"error,omitempty"`
+}

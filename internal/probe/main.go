@@ -1,0 +1,304 @@
+// Command probe runs as a container's command and reports, as JSON on
+// stdout, what it can see from inside: its ids, namespaces, cgroup, mounts,
+// processes, CPUs, limits and capabilities. Named experiments given as
+// arguments run after the facts are gathered, because they may change the
+// process (the escape experiment changes its root).
+//
+// It is built static (CGO_ENABLED=0) so that it runs in any rootfs.
+//
+//	probe            # facts only
+//	probe escape     # facts, then the chroot escape experiment
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/internal/facts"
+)
+
+func main() {
+	f := gather()
+	for _, name := range os.Args[1:] {
+		switch name {
+		case "escape":
+			f.Experiments.Escape = tryEscape()
+		default:
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape)\n", name)
+			os.Exit(2)
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	out.SetIndent("", "  ")
+	if err := out.Encode(f); err != nil {
+		fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// gather reads every fact; each one that fails is noted in f.Errors and
+// the others are still reported.
+func gather() *facts.Facts {
+	f := &facts.Facts{
+		Pid:  os.Getpid(),
+		Ppid: os.Getppid(),
+		UID:  os.Getuid(), EUID: os.Geteuid(),
+		GID: os.Getgid(), EGID: os.Getegid(),
+		Errors: map[string]string{},
+	}
+	note := func(name string, err error) {
+		if err != nil {
+			f.Errors[name] = err.Error()
+		}
+	}
+	var err error
+	f.Hostname, err = hostname()
+	note("hostname", err)
+	f.Cwd, err = os.Getwd()
+	note("cwd", err)
+	f.Namespaces, err = namespaces()
+	note("namespaces", err)
+	f.Cgroup, err = lines("/proc/self/cgroup")
+	note("cgroup", err)
+	f.CgroupFiles, err = cgroupFiles()
+	note("cgroup_files", err)
+	f.Mounts, err = lines("/proc/self/mountinfo")
+	note("mounts", err)
+	f.Pids, err = pids()
+	note("pids", err)
+	f.CPUs, err = cpus()
+	note("cpus", err)
+	f.Rlimits, err = rlimits()
+	note("rlimits", err)
+	f.Caps, err = caps()
+	note("caps", err)
+	return f
+}
+
+// hostname asks the kernel directly (uname), so it works without /proc.
+func hostname() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), nil
+}
+
+// namespaces stats each /proc/self/ns link: its inode names the namespace.
+func namespaces() (map[string]uint64, error) {
+	entries, err := os.ReadDir("/proc/self/ns")
+	if err != nil {
+		return nil, err
+	}
+	ns := map[string]uint64{}
+	for _, e := range entries {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/"+e.Name(), &st); err != nil {
+			return nil, err
+		}
+		ns[e.Name()] = st.Ino
+	}
+	return ns, nil
+}
+
+// lines returns a file's non-empty lines.
+func lines(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' }), nil
+}
+
+// limitFiles are the cgroup files, v1 and v2, that hold a limit the
+// workshop sets.
+var limitFiles = map[string]bool{
+	"cpu.max": true, "cpu.weight": true,
+	"cpu.cfs_quota_us": true, "cpu.cfs_period_us": true, "cpu.shares": true,
+	"cpuset.cpus": true, "cpuset.mems": true, "cpuset.cpus.effective": true,
+	"memory.max": true, "memory.swap.max": true,
+	"memory.limit_in_bytes": true, "memory.memsw.limit_in_bytes": true,
+	"pids.max": true,
+	"io.max":   true, "io.weight": true, "blkio.weight": true,
+	"blkio.throttle.read_bps_device": true, "blkio.throttle.write_bps_device": true,
+	"blkio.throttle.read_iops_device": true, "blkio.throttle.write_iops_device": true,
+}
+
+// cgroupFiles reads the limit files in /sys/fs/cgroup (cgroup v2) and in
+// its subdirectories (one per controller on cgroup v1).
+func cgroupFiles() (map[string]string, error) {
+	const top = "/sys/fs/cgroup"
+	found := map[string]string{}
+	dirs := []string{top}
+	subdirs, err := os.ReadDir(top)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range subdirs {
+		if d.IsDir() {
+			dirs = append(dirs, filepath.Join(top, d.Name()))
+		}
+	}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue // a controller we may not read is simply not reported
+		}
+		for _, e := range entries {
+			if !limitFiles[e.Name()] {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			if data, err := os.ReadFile(path); err == nil {
+				rel, _ := filepath.Rel(top, path)
+				found[rel] = strings.TrimSpace(string(data))
+			}
+		}
+	}
+	return found, nil
+}
+
+// pids lists the numeric entries of /proc: the processes this process can see.
+func pids() ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var list []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			list = append(list, pid)
+		}
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("no processes in /proc (is proc mounted?)")
+	}
+	sort.Ints(list)
+	return list, nil
+}
+
+// cpus asks the scheduler which CPUs this process may run on.
+func cpus() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, err
+	}
+	var list []int
+	for cpu := 0; cpu < len(set)*64; cpu++ {
+		if set.IsSet(cpu) {
+			list = append(list, cpu)
+		}
+	}
+	return list, nil
+}
+
+var rlimitNames = map[string]int{
+	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU,
+	"data": unix.RLIMIT_DATA, "fsize": unix.RLIMIT_FSIZE, "memlock": unix.RLIMIT_MEMLOCK,
+	"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "stack": unix.RLIMIT_STACK,
+}
+
+// rlimits reads each resource limit; RLIM_INFINITY is reported as -1.
+func rlimits() (map[string]facts.Rlimit, error) {
+	limits := map[string]facts.Rlimit{}
+	for name, resource := range rlimitNames {
+		var rl unix.Rlimit
+		if err := unix.Getrlimit(resource, &rl); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		limits[name] = facts.Rlimit{Soft: limitValue(rl.Cur), Hard: limitValue(rl.Max)}
+	}
+	return limits, nil
+}
+
+func limitValue(v uint64) int64 {
+	if v == unix.RLIM_INFINITY {
+		return -1
+	}
+	return int64(v)
+}
+
+// caps asks the kernel (capget) for this process's capability sets, which
+// works with or without /proc.
+func caps() (facts.Caps, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return facts.Caps{}, err
+	}
+	mask := func(lo, hi uint32) string { return fmt.Sprintf("%016x", uint64(hi)<<32|uint64(lo)) }
+	return facts.Caps{
+		Effective:   mask(data[0].Effective, data[1].Effective),
+		Permitted:   mask(data[0].Permitted, data[1].Permitted),
+		Inheritable: mask(data[0].Inheritable, data[1].Inheritable),
+	}, nil
+}
+
+// tryEscape is the classic way out of a chroot. chroot changes a process's
+// root but not its working directory, and the kernel stops ".." only at the
+// root itself: so chroot into a new subdirectory while the working
+// directory stays outside it, climb "..", and the climb never meets the
+// root. Where it ends, chroot(".") makes that the root.
+func tryEscape() *facts.Escape {
+	result := &facts.Escape{}
+	var before unix.Stat_t
+	if err := unix.Stat("/", &before); err != nil {
+		result.Error = fmt.Sprintf("stat /: %v", err)
+		return result
+	}
+	oldRoot, err := os.Open("/")
+	if err != nil {
+		result.Error = fmt.Sprintf("open /: %v", err)
+		return result
+	}
+	defer oldRoot.Close()
+	dir, err := os.MkdirTemp("/", ".probe-escape-")
+	if err != nil {
+		result.Error = fmt.Sprintf("make a directory to chroot into: %v", err)
+		return result
+	}
+	// The new root is a directory below the current one...
+	if err := unix.Chroot(dir); err != nil {
+		os.Remove(dir)
+		result.Error = fmt.Sprintf("chroot %s: %v", dir, err)
+		return result
+	}
+	// ...and the working directory goes back above it, outside the new root.
+	if err := unix.Fchdir(int(oldRoot.Fd())); err != nil {
+		result.Error = fmt.Sprintf("fchdir to the old root: %v", err)
+		return result
+	}
+	_ = unix.Rmdir(filepath.Base(dir)) // tidy up, relative to the old root
+	// Climb: ".." at the real root of the machine is the root itself, so
+	// more climbing than the tree is deep is harmless.
+	for i := 0; i < 256; i++ {
+		if err := unix.Chdir(".."); err != nil {
+			result.Error = fmt.Sprintf("chdir ..: %v", err)
+			return result
+		}
+	}
+	if err := unix.Chroot("."); err != nil {
+		result.Error = fmt.Sprintf("chroot to where the climb ended: %v", err)
+		return result
+	}
+	var after unix.Stat_t
+	if err := unix.Stat("/", &after); err != nil {
+		result.Error = fmt.Sprintf("stat / after the climb: %v", err)
+		return result
+	}
+	result.RootDev, result.RootIno = after.Dev, after.Ino
+	result.Escaped = after.Dev != before.Dev || after.Ino != before.Ino
+	if entries, err := os.ReadDir("/"); err == nil {
+		for _, e := range entries {
+			result.RootEntries = append(result.RootEntries, e.Name())
+		}
+	}
+	return result
+}

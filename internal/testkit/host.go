@@ -1,0 +1,86 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// HostNamespaces returns the inode of each namespace the test process is
+// in, keyed as in /proc/self/ns (uts, pid, mnt, …).
+func HostNamespaces(t testing.TB) map[string]uint64 {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := map[string]uint64{}
+	for _, e := range entries {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/"+e.Name(), &st); err != nil {
+			t.Fatal(err)
+		}
+		ns[e.Name()] = st.Ino
+	}
+	return ns
+}
+
+// MountPoints returns the host's mount points, from this process's
+// mountinfo (field 5).
+func MountPoints(t testing.TB) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	points := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if fields := strings.Fields(line); len(fields) > 4 {
+			points[fields[4]] = true
+		}
+	}
+	return points
+}
+
+// ProcessesRootedIn returns the pids of the processes whose root directory
+// is dir or below it: on the host, that is how a chrooted container's
+// processes show.
+func ProcessesRootedIn(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
+		if err == nil && (root == dir || strings.HasPrefix(root, dir+"/")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// CheckNothingLeft notes the host's mounts now and, when the test ends
+// (after the cleanups the test registers later, such as its own mounts),
+// fails the test if a mount was added meanwhile or a process still runs
+// with its root in rootfs.
+func CheckNothingLeft(t testing.TB, rootfs string) {
+	t.Helper()
+	before := MountPoints(t)
+	t.Cleanup(func() {
+		for point := range MountPoints(t) {
+			if !before[point] {
+				t.Errorf("left behind: a mount on %s", point)
+			}
+		}
+		for _, pid := range ProcessesRootedIn(rootfs) {
+			t.Errorf("left behind: process %d, rooted in %s", pid, rootfs)
+			_ = unix.Kill(pid, unix.SIGKILL) // ours: its root is this test's rootfs
+		}
+	})
+}

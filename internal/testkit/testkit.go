@@ -1,0 +1,217 @@
+// Package testkit is what every step's tests share: the root check, the
+// binary under test, a fresh rootfs with the probe in it, a way to run the
+// binary and read the probe's report, and checks that nothing was left
+// behind on the host.
+//
+// Environment variables replace what the kit would otherwise build, so that
+// compiled test binaries (go test -c) run where there is no Go toolchain,
+// and so that one step's tests can be pointed at another step's binary:
+//
+//	BOXCRAFT_BIN     the step binary under test (default: built from the test's package)
+//	BOXCRAFT_PROBE   the probe binary (default: built from internal/probe)
+//	BOXCRAFT_ROOTFS  the image tar to unpack as each test's rootfs (default: made from busybox-static)
+//	CI=true          a test that would skip fails instead
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/boxcraft/boxcraft/internal/busybox"
+)
+
+// Timeout bounds every command a test runs, so a hung container fails its
+// test instead of hanging the whole run.
+const Timeout = 2 * time.Minute
+
+// Main runs a package's tests and then removes what the kit built for
+// them. Each step's tests call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if workDir != "" {
+		os.RemoveAll(workDir)
+	}
+	os.Exit(code)
+}
+
+// Skip skips the test with a reason, except when CI=true: there a skipped
+// test would let an untested change pass, so it fails instead.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true, where a skipped test fails)", reason)
+	}
+	t.Skip(reason)
+}
+
+// RequireRoot skips a test that needs root when run as a normal user.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "needs root: run the tests with sudo make test")
+	}
+}
+
+var (
+	workOnce sync.Once
+	workDir  string
+	workErr  error
+)
+
+// work is a directory, private to this test process and readable by every
+// user, for what the kit builds once and shares between tests.
+func work(t testing.TB) string {
+	t.Helper()
+	workOnce.Do(func() {
+		workDir, workErr = os.MkdirTemp("", "boxcraft-testkit-")
+		if workErr == nil {
+			workErr = os.Chmod(workDir, 0o755) // a test may run the binary as another user
+		}
+	})
+	if workErr != nil {
+		t.Fatalf("testkit work directory: %v", workErr)
+	}
+	return workDir
+}
+
+// once builds or reads something a single time per test process and hands
+// every caller the same result.
+type once struct {
+	sync.Once
+	value string
+	err   error
+}
+
+func (o *once) get(t testing.TB, make func() (string, error)) string {
+	t.Helper()
+	o.Do(func() { o.value, o.err = make() })
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	return o.value
+}
+
+var binary, probe, image once
+
+// Binary returns the step binary under test: $BOXCRAFT_BIN when it is set,
+// otherwise the package in the test's own directory, built once.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return binary.get(t, func() (string, error) {
+		if bin := os.Getenv("BOXCRAFT_BIN"); bin != "" {
+			return filepath.Abs(bin)
+		}
+		return build(work(t), "step", ".")
+	})
+}
+
+// ProbeBinary returns the probe: $BOXCRAFT_PROBE, or built once, static.
+func ProbeBinary(t testing.TB) string {
+	t.Helper()
+	return probe.get(t, func() (string, error) {
+		if bin := os.Getenv("BOXCRAFT_PROBE"); bin != "" {
+			return filepath.Abs(bin)
+		}
+		return build(work(t), "probe", "github.com/boxcraft/boxcraft/internal/probe")
+	})
+}
+
+// build compiles a package into dir/name as a static binary.
+func build(dir, name, pkg string) (string, error) {
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out, nil
+}
+
+// imageTar returns the path of the test image: $BOXCRAFT_ROOTFS, or the
+// workshop's busybox image written once.
+func imageTar(t testing.TB) string {
+	t.Helper()
+	return image.get(t, func() (string, error) {
+		if tar := os.Getenv("BOXCRAFT_ROOTFS"); tar != "" {
+			return filepath.Abs(tar)
+		}
+		bb, err := busybox.Find()
+		if err != nil {
+			return "", err
+		}
+		data, err := busybox.Tar(bb)
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(work(t), "busybox.tar")
+		return path, os.WriteFile(path, data, 0o644)
+	})
+}
+
+// Rootfs unpacks a fresh copy of the test image into a directory of the
+// test's own, with the probe at /probe, and returns the directory. It is
+// removed when the test ends.
+func Rootfs(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command("tar", "-xf", imageTar(t), "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("unpack the test image: %v\n%s", err, msg)
+	}
+	probe, err := os.ReadFile(ProbeBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe"), probe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Result is what a finished command left: its output and exit status.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit status %d\n--- stdout:\n%s--- stderr:\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
+// Command prepares the binary under test with args, bounded by Timeout.
+func Command(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Run runs the binary under test with args and no input.
+func Run(t testing.TB, args ...string) Result {
+	t.Helper()
+	return RunCmd(t, Command(t, args...))
+}
+
+// RunCmd runs cmd to the end and collects its output and exit status. A
+// command that could not start at all fails the test.
+func RunCmd(t testing.TB, cmd *exec.Cmd) Result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
+}

@@ -1,0 +1,216 @@
+// step01 runs a command with another directory as its root directory.
+//
+//	step01 run [--] ROOTFS CMD [ARGS...]
+//
+// This is chroot(2), the oldest trick in the container book: the command
+// sees ROOTFS as "/", so it finds the image's programs and files instead of
+// the host's. It is NOT isolation: the command still shares the host's
+// processes, hostname, network and mounts, and as root it can climb back
+// out to the host's real root. The README shows both.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+const usage = "usage: step01 run [--] ROOTFS CMD [ARGS...]"
+
+// containerPath is the PATH a command gets inside the container, the same
+// default as Docker's. The host's PATH names the host's directories, which
+// mean nothing in the image.
+const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// main turns every failure before CMD runs into one line on stderr and
+// exit status 2. Any other status is CMD's own.
+func main() {
+	status, err := dispatch(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "step01: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(status)
+}
+
+// dispatch picks the subcommand.
+func dispatch(args []string) (int, error) {
+	if len(args) == 0 {
+		return 0, errors.New(usage)
+	}
+	switch args[0] {
+	case "run":
+		return run(args[1:])
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("unknown command %q (%s)", args[0], usage)
+	}
+}
+
+// run checks its arguments, then starts CMD inside ROOTFS and waits for it.
+func run(args []string) (int, error) {
+	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	flags.SetInterspersed(false) // everything after ROOTFS belongs to CMD
+	flags.SetOutput(io.Discard)  // errors are reported below, in one line
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Println(usage)
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%v (%s)", err, usage)
+	}
+	if flags.NArg() < 2 {
+		return 0, fmt.Errorf("need a ROOTFS and a CMD (%s)", usage)
+	}
+	if os.Geteuid() != 0 {
+		return 0, errors.New("chroot needs root: run this with sudo")
+	}
+	rootfs, err := checkRootfs(flags.Arg(0))
+	if err != nil {
+		return 0, err
+	}
+	argv := flags.Args()[1:]
+	path, err := findCommand(rootfs, argv[0])
+	if err != nil {
+		return 0, err
+	}
+	return runChrooted(rootfs, path, argv)
+}
+
+// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+func checkRootfs(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	info, err := os.Stat(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("rootfs %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+	}
+	return abs, nil
+}
+
+// findCommand looks CMD up as the command itself will after the chroot:
+// inside ROOTFS, in the container's PATH when the name has no slash. It
+// returns the path as seen from inside.
+func findCommand(rootfs, name string) (string, error) {
+	root, err := os.Open(rootfs)
+	if err != nil {
+		return "", fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	defer root.Close()
+	candidates := []string{name}
+	if !strings.Contains(name, "/") {
+		candidates = nil
+		for _, dir := range filepath.SplitList(containerPath) {
+			candidates = append(candidates, dir+"/"+name)
+		}
+	}
+	for _, path := range candidates {
+		if isExecutableIn(int(root.Fd()), path) {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("command %q not found in rootfs %s", name, rootfs)
+}
+
+// isExecutableIn reports whether path names an executable file when
+// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// resolves every symlink and ".." as a chrooted process would: an image's
+// /bin/sh -> /bin/busybox points into the image, not at the host's
+// /bin/busybox.
+func isExecutableIn(rootFd int, path string) bool {
+	fd, err := unix.Openat2(rootFd, path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT,
+	})
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
+}
+
+// runChrooted starts the command with rootfs as its root and waits for it.
+// Go's os/exec does the chroot for us: between fork and exec, the child
+// calls chroot(rootfs) and then chdir("/") (Dir), so the command starts
+// inside the new root. stdin, stdout and stderr are passed straight through.
+func runChrooted(rootfs, path string, argv []string) (int, error) {
+	cmd := &exec.Cmd{
+		Path:   path, // looked up inside the rootfs, so not exec.Command's host lookup
+		Args:   argv,
+		Env:    containerEnv(),
+		Dir:    "/",
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Chroot: rootfs,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s in %s: %w", argv[0], rootfs, err)
+	}
+	stop := relaySignals(cmd.Process)
+	_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
+	stop()
+	return exitStatus(cmd.ProcessState), nil
+}
+
+// containerEnv is the command's whole environment: the host's variables
+// describe the host, so only the terminal type is carried over.
+func containerEnv() []string {
+	env := []string{"PATH=" + containerPath, "HOME=/root"}
+	if term := os.Getenv("TERM"); term != "" {
+		env = append(env, "TERM="+term)
+	}
+	return env
+}
+
+// relaySignals passes the signals a user or a supervisor sends to step01 on
+// to the command, so that `kill` and Ctrl-C stop the command and not only
+// its parent. The returned function stops relaying.
+func relaySignals(p *os.Process) (stop func()) {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	go func() {
+		for s := range signals {
+			_ = p.Signal(s)
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(signals)
+	}
+}
+
+// exitStatus is the command's exit code, or 128+N when signal N killed it,
+// as a shell reports it.
+func exitStatus(state *os.ProcessState) int {
+	ws := state.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
