@@ -1,0 +1,84 @@
+# boxcraft: build a container runtime from scratch, one lesson at a time.
+# `make` alone lists the targets. Most need root: run them with sudo.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# sudo's secure_path leaves out where Go is usually installed: look there first.
+export PATH := /usr/local/go/bin:$(PATH)
+# Static binaries: the probe runs inside images with no C library.
+export CGO_ENABLED := 0
+
+BUILD  := build
+BIN    := $(BUILD)/bin
+IMAGE  := $(BUILD)/busybox.tar
+ROOTFS := $(BUILD)/rootfs
+STEPS  := $(sort $(wildcard step[0-9][0-9]-*))
+
+# The most complete runtime in the repository: what `make run` starts.
+RUNTIME     := step01
+RUNTIME_DIR := step01-chroot
+# What `make run` runs when stdin is not a terminal.
+DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls /
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOTESTFLAGS ?=
+
+.PHONY: help deps bins rootfs run test test-step01 step01 lint clean
+
+help: ## list the targets (this is the default)
+	@echo "boxcraft: build a container runtime from scratch. Targets:"
+	@awk -F':.*## ' '/^[a-z0-9%-]+:.*## / { sub(/%/, "NN", $$1); printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+deps: ## install missing OS packages with apt-get (busybox-static, …) and check Go
+	@scripts/deps.sh
+
+bins: deps ## build every step's binary, and the probe, into build/bin
+	@mkdir -p $(BIN)
+	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
+	@go build -o $(BIN)/probe ./internal/probe
+
+$(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox)
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(BUILD)
+	go run ./internal/mkrootfs -o $@
+
+$(BUILD)/rootfs.stamp: $(IMAGE)
+	rm -rf --one-file-system $(ROOTFS)
+	mkdir -p $(ROOTFS)
+	tar -xf $(IMAGE) -C $(ROOTFS)
+	@touch $@
+
+rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (build/busybox.tar), unpacked in build/rootfs
+	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
+
+run: bins rootfs ## a shell in a container made by the most complete runtime (step01 for now)
+	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root is $(ROOTFS)"
+	@if [ -t 0 ]; then \
+		echo "run: type exit to leave"; \
+		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh; \
+	else \
+		echo "run: stdin is not a terminal, so a short demo instead of a shell"; \
+		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh -c '$(DEMO_CMD)'; \
+	fi
+
+test: deps ## all tests (as a normal user the root tests skip, saying why)
+	go test -count=1 $(GOTESTFLAGS) ./...
+
+test-step01: deps ## step01-chroot's tests
+	go test -count=1 $(GOTESTFLAGS) ./step01-chroot/
+
+step01: bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
+	@scripts/demo-step01.sh
+
+diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
+	@scripts/diff-steps.sh $*
+
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+clean: ## remove all the workshop made: build/, its mounts, cgroups and state (safe to run twice)
+	@scripts/clean.sh

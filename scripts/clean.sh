@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Removes everything the workshop created, and nothing else: mounts under
+# its own directories, cgroups under its own parent (and the processes in
+# them, which only the workshop started), its state directories and build
+# outputs. Safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=$PWD/build
+state_dirs=(/var/lib/boxcraft /run/boxcraft)
+
+# ours reports whether a path lies in one of the workshop's directories.
+ours() {
+	local dir
+	for dir in "$build" "${state_dirs[@]}"; do
+		case "$1" in "$dir" | "$dir"/*) return 0 ;; esac
+	done
+	return 1
+}
+
+# Mounts first, deepest first, so that nothing below is removed through them.
+# mountinfo writes a space in a path as \040; printf %b turns it back.
+while read -r point; do
+	if ours "$point"; then
+		echo "clean: unmount $point"
+		umount --lazy "$point" || true
+	fi
+done < <(awk '{ print $5 }' /proc/self/mountinfo | while read -r p; do printf '%b\n' "$p"; done | sort -r)
+
+# Cgroups under the workshop's parent, in every hierarchy (v1 has one per
+# controller; v2 has one).
+for parent in /sys/fs/cgroup/*/boxcraft /sys/fs/cgroup/boxcraft; do
+	[ -d "$parent" ] || continue
+	while read -r pid; do
+		echo "clean: kill process $pid, left in a cgroup under $parent"
+		kill -KILL "$pid" 2>/dev/null || true
+	done < <(find "$parent" -name cgroup.procs -exec cat {} +)
+	# A killed process leaves its cgroup a moment later: retry for a second.
+	for _ in $(seq 10); do
+		find "$parent" -depth -type d -exec rmdir {} + 2>/dev/null || true
+		[ -d "$parent" ] || break
+		sleep 0.1
+	done
+	if [ -d "$parent" ]; then echo "clean: could not remove $parent" >&2; fi
+done
+
+for dir in "${state_dirs[@]}" "$build"; do
+	if [ -e "$dir" ]; then
+		echo "clean: remove $dir"
+		rm -rf --one-file-system "$dir"
+	fi
+done

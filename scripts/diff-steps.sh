@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make diff-NN: the change from step NN-1 to step NN, which is the lesson.
+# Tests and the README are left out: the diff is the program.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:?usage: diff-steps.sh NN}
+if ! [[ $n =~ ^[0-9]{2}$ ]] || [ "$n" = 00 ] || [ "$n" = 01 ]; then
+	echo "diff-$n: give a two-digit step after the first, e.g. make diff-02" >&2
+	exit 2
+fi
+prev=$(printf '%02d' $((10#$n - 1)))
+cur_dir=$(compgen -G "step$n-*" | head -n 1 || true)
+prev_dir=$(compgen -G "step$prev-*" | head -n 1 || true)
+if [ -z "$cur_dir" ] || [ -z "$prev_dir" ]; then
+	echo "diff-$n: there is no step$n yet (steps here: $(compgen -G 'step[0-9][0-9]-*' | tr '\n' ' '))" >&2
+	exit 2
+fi
+# diff exits 1 when the folders differ, which is the point; 2 is trouble.
+diff -ruN --exclude='*_test.go' --exclude=README.md "$prev_dir" "$cur_dir" || [ $? -eq 1 ]
