@@ -62,11 +62,18 @@ run: bins rootfs ## a shell in a container made by the most complete runtime (st
 		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh -c '$(DEMO_CMD)'; \
 	fi
 
+# gotest runs the tests of the packages given, first telling a normal user
+# what will skip. -count=1: a kernel's behaviour is never taken from a cache.
+define gotest
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test: not root, so the tests that need root skip (go test -v shows each reason); sudo make test runs them all"; fi
+	go test -count=1 $(GOTESTFLAGS) $(1)
+endef
+
 test: deps ## all tests (as a normal user the root tests skip, saying why)
-	go test -count=1 $(GOTESTFLAGS) ./...
+	$(call gotest,./...)
 
 test-step01: deps ## step01-chroot's tests
-	go test -count=1 $(GOTESTFLAGS) ./step01-chroot/
+	$(call gotest,./step01-chroot/)
 
 step01: bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
 	@scripts/demo-step01.sh

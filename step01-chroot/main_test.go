@@ -21,6 +21,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // newRootfs is the start of every test here: root, a fresh rootfs, and a
 // check at the end that nothing was left on the host.
 func newRootfs(t *testing.T) string {
+	t.Helper()
 	testkit.RequireRoot(t)
 	rootfs := testkit.Rootfs(t)
 	testkit.CheckNothingLeft(t, rootfs)
