@@ -3,6 +3,12 @@
 // assertions about what the container can see.
 package facts
 
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
 // Facts is everything the probe observed. A fact the probe could not read
 // (no /proc mounted, a file that does not exist) is left empty and the
 // reason is recorded in Errors under the fact's JSON name.
@@ -74,4 +80,23 @@ type Escape struct {
 	// RootEntries lists the names in that root, for a person to read.
 	RootEntries []string `json:"root_entries"`
 	Error       string   `json:"error,omitempty"`
+}
+
+// ReadNamespaces returns the inode of each namespace the calling process
+// is in, keyed by its name in /proc/self/ns. The probe reports its own;
+// the tests read the host's the same way, to compare.
+func ReadNamespaces() (map[string]uint64, error) {
+	entries, err := os.ReadDir("/proc/self/ns")
+	if err != nil {
+		return nil, err
+	}
+	ns := map[string]uint64{}
+	for _, e := range entries {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/"+e.Name(), &st); err != nil {
+			return nil, err
+		}
+		ns[e.Name()] = st.Ino
+	}
+	return ns, nil
 }

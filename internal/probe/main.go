@@ -63,7 +63,7 @@ func gather() *facts.Facts {
 	note("hostname", err)
 	f.Cwd, err = os.Getwd()
 	note("cwd", err)
-	f.Namespaces, err = namespaces()
+	f.Namespaces, err = facts.ReadNamespaces() // a namespace is named by its inode
 	note("namespaces", err)
 	f.Cgroup, err = lines("/proc/self/cgroup")
 	note("cgroup", err)
@@ -89,23 +89,6 @@ func hostname() (string, error) {
 		return "", err
 	}
 	return unix.ByteSliceToString(u.Nodename[:]), nil
-}
-
-// namespaces stats each /proc/self/ns link: its inode names the namespace.
-func namespaces() (map[string]uint64, error) {
-	entries, err := os.ReadDir("/proc/self/ns")
-	if err != nil {
-		return nil, err
-	}
-	ns := map[string]uint64{}
-	for _, e := range entries {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/self/ns/"+e.Name(), &st); err != nil {
-			return nil, err
-		}
-		ns[e.Name()] = st.Ino
-	}
-	return ns, nil
 }
 
 // lines returns a file's non-empty lines.

@@ -8,23 +8,17 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/internal/facts"
 )
 
 // HostNamespaces returns the inode of each namespace the test process is
 // in, keyed as in /proc/self/ns (uts, pid, mnt, …).
 func HostNamespaces(t testing.TB) map[string]uint64 {
 	t.Helper()
-	entries, err := os.ReadDir("/proc/self/ns")
+	ns, err := facts.ReadNamespaces()
 	if err != nil {
 		t.Fatal(err)
-	}
-	ns := map[string]uint64{}
-	for _, e := range entries {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/self/ns/"+e.Name(), &st); err != nil {
-			t.Fatal(err)
-		}
-		ns[e.Name()] = st.Ino
 	}
 	return ns
 }

@@ -104,22 +104,24 @@ var binary, probe, image once
 // otherwise the package in the test's own directory, built once.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return binary.get(t, func() (string, error) {
-		if bin := os.Getenv("BOXCRAFT_BIN"); bin != "" {
-			return filepath.Abs(bin)
-		}
-		return build(work(t), "step", ".")
-	})
+	return givenOrBuilt(t, &binary, "BOXCRAFT_BIN", "step", ".")
 }
 
 // ProbeBinary returns the probe: $BOXCRAFT_PROBE, or built once, static.
 func ProbeBinary(t testing.TB) string {
 	t.Helper()
-	return probe.get(t, func() (string, error) {
-		if bin := os.Getenv("BOXCRAFT_PROBE"); bin != "" {
+	return givenOrBuilt(t, &probe, "BOXCRAFT_PROBE", "probe", "github.com/boxcraft/boxcraft/internal/probe")
+}
+
+// givenOrBuilt returns the binary the environment variable env names, or
+// else builds pkg once into the work directory.
+func givenOrBuilt(t testing.TB, o *once, env, name, pkg string) string {
+	t.Helper()
+	return o.get(t, func() (string, error) {
+		if bin := os.Getenv(env); bin != "" {
 			return filepath.Abs(bin)
 		}
-		return build(work(t), "probe", "github.com/boxcraft/boxcraft/internal/probe")
+		return build(work(t), name, pkg)
 	})
 }
 
