@@ -63,10 +63,13 @@ run: bins rootfs ## a shell in a container made by the most complete runtime (st
 	fi
 
 # gotest runs the tests of the packages given, first telling a normal user
-# what will skip. -count=1: a kernel's behaviour is never taken from a cache.
+# what will skip. -count=1: a kernel's behaviour is never taken from a
+# cache. -p 1: one package at a time, because the root tests compare the
+# host's mounts and processes before and after, and another package's
+# containers would show up in that comparison.
 define gotest
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test: not root, so the tests that need root skip (go test -v shows each reason); sudo make test runs them all"; fi
-	go test -count=1 $(GOTESTFLAGS) $(1)
+	go test -count=1 -p 1 $(GOTESTFLAGS) $(1)
 endef
 
 test: deps ## all tests (as a normal user the root tests skip, saying why)

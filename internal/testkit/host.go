@@ -62,7 +62,8 @@ func ProcessesRootedIn(dir string) []int {
 // CheckNothingLeft notes the host's mounts now and, when the test ends
 // (after the cleanups the test registers later, such as its own mounts),
 // fails the test if a mount was added meanwhile or a process still runs
-// with its root in rootfs.
+// with its root in rootfs. The mounts compared are the whole host's, so run
+// test packages one at a time (go test -p 1, as make test does).
 func CheckNothingLeft(t testing.TB, rootfs string) {
 	t.Helper()
 	before := MountPoints(t)
