@@ -90,6 +90,9 @@ func run(args []string) (int, error) {
 
 // checkRootfs makes ROOTFS absolute and checks that it is a directory.
 func checkRootfs(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("rootfs is an empty string: name a directory")
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -169,12 +172,13 @@ func runChrooted(rootfs, path string, argv []string) (int, error) {
 			Chroot: rootfs,
 		},
 	}
+	signals := catchSignals()
+	defer stopCatching(signals)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s in %s: %w", argv[0], rootfs, err)
 	}
-	stop := relaySignals(cmd.Process)
+	go relaySignals(signals, cmd.Process)
 	_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
-	stop()
 	return exitStatus(cmd.ProcessState), nil
 }
 
@@ -188,21 +192,28 @@ func containerEnv() []string {
 	return env
 }
 
-// relaySignals passes the signals a user or a supervisor sends to step01 on
-// to the command, so that `kill` and Ctrl-C stop the command and not only
-// its parent. The returned function stops relaying.
-func relaySignals(p *os.Process) (stop func()) {
+// catchSignals starts catching the signals a user or a supervisor sends to
+// step01, so that `kill` and Ctrl-C stop the command and not only its
+// parent. It runs before the command starts: a signal that arrives while
+// the command is starting waits in the channel and is passed on after.
+func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	go func() {
-		for s := range signals {
-			_ = p.Signal(s)
-		}
-	}()
-	return func() {
-		signal.Stop(signals)
-		close(signals)
+	return signals
+}
+
+// relaySignals passes each caught signal on to the command, until
+// stopCatching closes the channel.
+func relaySignals(signals chan os.Signal, p *os.Process) {
+	for s := range signals {
+		_ = p.Signal(s)
 	}
+}
+
+// stopCatching gives the signals back their default actions.
+func stopCatching(signals chan os.Signal) {
+	signal.Stop(signals)
+	close(signals)
 }
 
 // exitStatus is the command's exit code, or 128+N when signal N killed it,

@@ -116,6 +116,7 @@ func TestBadInputIsOneLineAndStatus2(t *testing.T) {
 		"unknown command":    {[]string{"walk"}, `unknown command "walk"`},
 		"unknown flag":       {[]string{"run", "--frobnicate", rootfs, "sh"}, "unknown flag: --frobnicate"},
 		"no CMD":             {[]string{"run", rootfs}, "need a ROOTFS and a CMD"},
+		"empty ROOTFS":       {[]string{"run", "", "sh"}, "rootfs is an empty string"},
 		"missing ROOTFS":     {[]string{"run", "/nonexistent/rootfs", "sh"}, "rootfs /nonexistent/rootfs: no such directory"},
 		"ROOTFS is a file":   {[]string{"run", aFile, "sh"}, "is not a directory"},
 		"CMD not in rootfs":  {[]string{"run", rootfs, "no-such-command"}, `command "no-such-command" not found in rootfs`},
