@@ -114,38 +114,95 @@ var limitFiles = map[string]bool{
 	"blkio.throttle.read_iops_device": true, "blkio.throttle.write_iops_device": true,
 }
 
-// cgroupFiles reads the limit files in /sys/fs/cgroup (cgroup v2) and in
-// its subdirectories (one per controller on cgroup v1).
+// cgroupFiles reads the limit files of the probe's own cgroup, in every
+// cgroup hierarchy mounted where it can see it. /proc/self/cgroup names
+// the probe's cgroup in each hierarchy ("4:memory:/box" on v1, "0::/box"
+// on v2), and mountinfo says where each hierarchy is mounted and which of
+// its folders the mount shows. A key is the mount point relative to
+// /sys/fs/cgroup, then the file: "memory/memory.limit_in_bytes" on v1,
+// "memory.max" on v2.
 func cgroupFiles() (map[string]string, error) {
-	const top = "/sys/fs/cgroup"
-	found := map[string]string{}
-	dirs := []string{top}
-	subdirs, err := os.ReadDir(top)
+	own, err := lines("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range subdirs {
-		if d.IsDir() {
-			dirs = append(dirs, filepath.Join(top, d.Name()))
-		}
+	mounts, err := lines("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
 	}
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue // a controller we may not read is simply not reported
+	found := map[string]string{}
+	for _, mount := range mounts {
+		root, point, fstype, options, ok := parseMount(mount)
+		if !ok || (fstype != "cgroup" && fstype != "cgroup2") {
+			continue
 		}
-		for _, e := range entries {
-			if !limitFiles[e.Name()] {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			if data, err := os.ReadFile(path); err == nil {
-				rel, _ := filepath.Rel(top, path)
-				found[rel] = strings.TrimSpace(string(data))
-			}
+		path, ok := cgroupIn(own, fstype, options)
+		if !ok {
+			continue
 		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // the mount does not show the probe's cgroup
+		}
+		readLimitFiles(filepath.Join(point, rel), point, found)
 	}
 	return found, nil
+}
+
+// parseMount splits a mountinfo line: the folder of the filesystem that is
+// mounted, where, the filesystem type and its options.
+func parseMount(line string) (root, point, fstype, options string, ok bool) {
+	fields := strings.Fields(line)
+	for i := 6; i+3 < len(fields); i++ { // optional fields end at "-"
+		if fields[i] == "-" {
+			return fields[3], fields[4], fields[i+1], fields[i+3], true
+		}
+	}
+	return "", "", "", "", false
+}
+
+// cgroupIn finds, among the lines of /proc/self/cgroup, the probe's cgroup
+// in the hierarchy a mount holds: on v2 the line with no controllers, on
+// v1 the line whose controllers are all among the mount's options.
+func cgroupIn(own []string, fstype, options string) (string, bool) {
+	mountOpts := map[string]bool{}
+	for _, opt := range strings.Split(options, ",") {
+		mountOpts[opt] = true
+	}
+	for _, line := range own {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		controllers, path := parts[1], parts[2]
+		if fstype == "cgroup2" && controllers == "" {
+			return path, true
+		}
+		if fstype == "cgroup" && controllers != "" && allIn(strings.Split(controllers, ","), mountOpts) {
+			return path, true
+		}
+	}
+	return "", false
+}
+
+func allIn(names []string, set map[string]bool) bool {
+	for _, name := range names {
+		if !set[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// readLimitFiles adds the limit files found in dir to found, keyed by the
+// mount point relative to /sys/fs/cgroup and the file's name.
+func readLimitFiles(dir, point string, found map[string]string) {
+	prefix, _ := filepath.Rel("/sys/fs/cgroup", point)
+	for name := range limitFiles {
+		if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			found[filepath.Join(prefix, name)] = strings.TrimSpace(string(data))
+		}
+	}
 }
 
 // pids lists the numeric entries of /proc: the processes this process can see.
