@@ -119,10 +119,21 @@ func givenOrBuilt(t testing.TB, o *once, env, name, pkg string) string {
 	t.Helper()
 	return o.get(t, func() (string, error) {
 		if bin := os.Getenv(env); bin != "" {
-			return filepath.Abs(bin)
+			return copyExecutable(bin, filepath.Join(work(t), name))
 		}
 		return build(work(t), name, pkg)
 	})
+}
+
+// copyExecutable copies a given binary into the work directory, where
+// every user may run it: some tests run the binary under test as a normal
+// user, and the folder it was given in may be private (a home folder).
+func copyExecutable(from, to string) (string, error) {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return "", err
+	}
+	return to, os.WriteFile(to, data, 0o755)
 }
 
 // build compiles a package into dir/name as a static binary.

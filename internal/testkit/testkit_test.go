@@ -12,9 +12,14 @@ import (
 )
 
 // A root test run by a normal user skips with the reason, and with CI=true
-// it fails instead: a green CI cannot hide an untested change. The test runs
-// this very test binary as nobody, asking for the helper test below.
+// it fails instead: a green CI cannot hide an untested change. The test
+// runs this very test binary again as nobody, where RequireRoot must stop
+// it, by a skip or by a failure.
 func TestRequireRootSkipsForAUserAndFailsInCI(t *testing.T) {
+	if os.Getenv("BOXCRAFT_AS_NOBODY") == "1" {
+		RequireRoot(t)
+		t.Fatal("RequireRoot let a normal user through")
+	}
 	RequireRoot(t)
 	self, err := os.ReadFile(os.Args[0])
 	require.NoError(t, err)
@@ -22,23 +27,15 @@ func TestRequireRootSkipsForAUserAndFailsInCI(t *testing.T) {
 	require.NoError(t, os.WriteFile(bin, self, 0o755))
 
 	for ci, want := range map[string]string{"": "--- SKIP", "true": "--- FAIL"} {
-		cmd := exec.Command(bin, "-test.run=^TestHelperNeedsRoot$", "-test.v")
+		cmd := exec.Command(bin, "-test.run=^"+t.Name()+"$", "-test.v")
 		cmd.Dir = work(t)
-		cmd.Env = append(os.Environ(), "CI="+ci, "BOXCRAFT_HELPER=1")
+		cmd.Env = append(os.Environ(), "CI="+ci, "BOXCRAFT_AS_NOBODY=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		out, _ := cmd.CombinedOutput()
-		assert.Contains(t, string(out), want+": TestHelperNeedsRoot", "CI=%q:\n%s", ci, out)
+		assert.Contains(t, string(out), want+": "+t.Name(), "CI=%q:\n%s", ci, out)
 		assert.Contains(t, string(out), "needs root: run the tests with sudo make test", "CI=%q:\n%s", ci, out)
+		assert.NotContains(t, string(out), "let a normal user through", "CI=%q:\n%s", ci, out)
 	}
-}
-
-// TestHelperNeedsRoot is not a test on its own: it does something only
-// when the test above runs it.
-func TestHelperNeedsRoot(t *testing.T) {
-	if os.Getenv("BOXCRAFT_HELPER") != "1" {
-		return
-	}
-	RequireRoot(t)
 }
 
 func TestMain(m *testing.M) { Main(m) }
