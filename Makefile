@@ -24,6 +24,11 @@ DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
 
+# The tests run in each step's folder: make the paths given to them
+# (make test-step02 BOXCRAFT_BIN=build/bin/step01) absolute from here.
+$(foreach v,BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS,$(if $($(v)),$(eval override $(v) := $(abspath $($(v))))))
+export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
+
 .PHONY: help deps bins rootfs run test test-step01 step01 lint clean
 
 help: ## list the targets (this is the default)
@@ -41,7 +46,7 @@ bins: deps ## build every step's binary, and the probe, into build/bin
 $(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox)
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(BUILD)
-	go run ./internal/mkrootfs -o $@
+	go run ./internal/mkrootfs $@
 
 $(BUILD)/rootfs.stamp: $(IMAGE)
 	rm -rf --one-file-system $(ROOTFS)
@@ -53,10 +58,11 @@ rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (build/busybox.tar), 
 	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
 
 run: bins rootfs ## a shell in a container made by the most complete runtime (step01 for now)
+	@if [ "$$(id -u)" -ne 0 ]; then echo "run: containers need root: sudo make run" >&2; exit 2; fi
 	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root is $(ROOTFS)"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
-		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh; \
+		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh || true; \
 	else \
 		echo "run: stdin is not a terminal, so a short demo instead of a shell"; \
 		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh -c '$(DEMO_CMD)'; \
@@ -72,10 +78,10 @@ define gotest
 	go test -count=1 -p 1 $(GOTESTFLAGS) $(1)
 endef
 
-test: deps ## all tests (as a normal user the root tests skip, saying why)
+test: bins ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
-test-step01: deps ## step01-chroot's tests
+test-step01: bins ## step01-chroot's tests
 	$(call gotest,./step01-chroot/)
 
 step01: bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
@@ -84,11 +90,11 @@ step01: bins rootfs ## narrated demo: what a chroot changes, what it does not, a
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
-	go run $(STATICCHECK) ./...
+	GOTOOLCHAIN=auto go run $(STATICCHECK) ./...
 
 clean: ## remove all the workshop made: build/, its mounts, cgroups and state (safe to run twice)
 	@scripts/clean.sh

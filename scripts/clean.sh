@@ -4,7 +4,7 @@
 # them, which only the workshop started), its state directories and build
 # outputs. Safe to run twice.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd -P "$(dirname "$0")/.." # the physical path, as mountinfo shows it
 
 build=$PWD/build
 state_dirs=(/var/lib/boxcraft /run/boxcraft)
@@ -19,13 +19,14 @@ ours() {
 }
 
 # Mounts first, deepest first, so that nothing below is removed through them.
-# mountinfo writes a space in a path as \040; printf %b turns it back.
+# mountinfo writes a space in a path as \040, a tab as \011 and a
+# backslash as \134: turn them back.
 while read -r point; do
 	if ours "$point"; then
 		echo "clean: unmount $point"
 		umount --lazy "$point" || true
 	fi
-done < <(awk '{ print $5 }' /proc/self/mountinfo | while read -r p; do printf '%b\n' "$p"; done | sort -r)
+done < <(awk '{ print $5 }' /proc/self/mountinfo | sed 's/\\040/ /g; s/\\011/\t/g; s/\\134/\\/g' | sort -r)
 
 # Cgroups under the workshop's parent, in every hierarchy (v1 has one per
 # controller; v2 has one).

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# Installs the OS packages the workshop needs and checks that Go is new
-# enough. Safe to run again: it installs only what is missing, and with
-# nothing missing it needs no network.
+# Installs the OS packages the workshop needs, and a Go new enough for it.
+# Safe to run again: it installs only what is missing, and with nothing
+# missing it needs no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
 
 # What the steps and their demos use. busybox-static is the default image.
 packages=(busybox-static tar)
+# go.mod's "go" line is the oldest Go that builds the workshop. Where the
+# distribution's Go is older (Debian 12 has 1.19), this release goes into
+# /usr/local/go, fetched from the Go module proxy the way the go command
+# fetches toolchains itself: as the module golang.org/toolchain.
+need=$(awk '$1 == "go" { print $2; exit }' go.mod)
+fallback=1.22.12
+
+# at_least A B: version A is B or newer.
+at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
+go_version() { go env GOVERSION | sed 's/^go//'; }
+go_ok() { command -v go >/dev/null && at_least "$(go_version)" "$need"; }
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -14,28 +26,39 @@ for pkg in "${packages[@]}"; do
 		missing+=("$pkg")
 	fi
 done
-if ! command -v go >/dev/null; then
-	missing+=(golang-go)
+command -v go >/dev/null || missing+=(golang-go)
+
+if [ "${#missing[@]}" -eq 0 ] && go_ok; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing ${missing[*]:-a Go of $need or newer}; not root, so not installing (sudo make deps does)" >&2
+	exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+	echo "deps: missing ${missing[*]:-a Go of $need or newer}, and this is not a Debian or Ubuntu machine: install by hand, or use the VM in vagrant/" >&2
+	exit 1
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: missing ${missing[*]}; not root, so not installing them (sudo make deps does)" >&2
-		exit 0
-	fi
-	if ! command -v apt-get >/dev/null; then
-		echo "deps: missing ${missing[*]}, and this is not a Debian or Ubuntu machine: install them by hand, or use the VM in vagrant/" >&2
-		exit 1
-	fi
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# go.mod's "go" line is the oldest Go that builds the workshop.
-need=$(awk '$1 == "go" { print $2; exit }' go.mod)
-have=$(go env GOVERSION | sed 's/^go//')
-if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
-	echo "deps: Go $have is older than the $need that go.mod needs: install Go $need or newer from https://go.dev/dl/ into /usr/local/go" >&2
-	exit 1
+if ! go_ok; then
+	if [ -e /usr/local/go ]; then
+		echo "deps: /usr/local/go holds Go $(go_version), older than the $need that go.mod needs: remove it or put a newer Go there" >&2
+		exit 1
+	fi
+	echo "deps: Go $(go_version) is older than $need: installing Go $fallback into /usr/local/go"
+	module=golang.org/toolchain@v0.0.1-go$fallback.linux-$(go env GOARCH)
+	cache=$(mktemp -d)
+	trap 'rm -rf "$cache"' EXIT
+	(cd "$cache" && GOMODCACHE=$cache GOFLAGS=-modcacherw go mod download "$module")
+	cp -a "$cache/$module" /usr/local/go
+	# A module keeps no execute bits: give them back to the programs.
+	chmod -R a+rX /usr/local/go
+	chmod a+x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/*
+	echo "deps: $(go version)"
 fi

@@ -1,7 +1,9 @@
 // Command mkrootfs writes the workshop's default image, a tar of a busybox
-// root filesystem (see package busybox). `make rootfs` runs it.
+// root filesystem (see package busybox). `make rootfs` runs it. It uses
+// the standard library only, so that it builds with no module download:
+// making the image needs no network.
 //
-//	mkrootfs -o build/busybox.tar
+//	mkrootfs build/busybox.tar
 package main
 
 import (
@@ -9,15 +11,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/pflag"
-
 	"github.com/boxcraft/boxcraft/internal/busybox"
 )
 
 func main() {
-	out := pflag.StringP("output", "o", "busybox.tar", "where to write the image")
-	pflag.Parse()
-	if err := write(*out); err != nil {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: mkrootfs OUTPUT.tar")
+		os.Exit(2)
+	}
+	if err := write(os.Args[1]); err != nil {
 		fmt.Fprintf(os.Stderr, "mkrootfs: %v\n", err)
 		os.Exit(1)
 	}
