@@ -9,7 +9,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 # Static binaries: the probe runs inside images with no C library.
 export CGO_ENABLED := 0
 
-BUILD  := build
+BUILD  := _build
 BIN    := $(BUILD)/bin
 IMAGE  := $(BUILD)/busybox.tar
 ROOTFS := $(BUILD)/rootfs
@@ -25,20 +25,24 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
 
 # The tests run in each step's folder: make the paths given to them
-# (make test-step02 BOXCRAFT_BIN=build/bin/step01) absolute from here.
+# (make test-step02 BOXCRAFT_BIN=_build/bin/step01) absolute from here.
 $(foreach v,BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS,$(if $($(v)),$(eval override $(v) := $(abspath $($(v))))))
 export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
 
-.PHONY: help deps bins rootfs run test test-step01 step01 lint clean
+.PHONY: help need-root deps bins rootfs run test test-step01 step01 lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
 	@awk -F':.*## ' '/^[a-z0-9%-]+:.*## / { sub(/%/, "NN", $$1); printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
+# need-root stops a target that starts containers before it builds anything.
+need-root:
+	@if [ "$$(id -u)" -ne 0 ]; then echo "$(MAKECMDGOALS): containers need root: sudo make $(MAKECMDGOALS)" >&2; exit 2; fi
+
 deps: ## install missing OS packages with apt-get (busybox-static, …) and check Go
 	@scripts/deps.sh
 
-bins: deps ## build every step's binary, and the probe, into build/bin
+bins: deps ## build every step's binary, and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
@@ -54,11 +58,10 @@ $(BUILD)/rootfs.stamp: $(IMAGE)
 	tar -xf $(IMAGE) -C $(ROOTFS)
 	@touch $@
 
-rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (build/busybox.tar), unpacked in build/rootfs
+rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (_build/busybox.tar), unpacked in _build/rootfs
 	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
 
-run: bins rootfs ## a shell in a container made by the most complete runtime (step01 for now)
-	@if [ "$$(id -u)" -ne 0 ]; then echo "run: containers need root: sudo make run" >&2; exit 2; fi
+run: need-root bins rootfs ## a shell in a container made by the most complete runtime (step01 for now)
 	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root is $(ROOTFS)"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
@@ -70,21 +73,22 @@ run: bins rootfs ## a shell in a container made by the most complete runtime (st
 
 # gotest runs the tests of the packages given, first telling a normal user
 # what will skip. -count=1: a kernel's behaviour is never taken from a
-# cache. -p 1: one package at a time, because the root tests compare the
-# host's mounts and processes before and after, and another package's
-# containers would show up in that comparison.
+# cache. -p 1: one package at a time, because the root tests change the
+# host (mounts, and cgroups from step03) and compare it before and after.
+# Tests build what they need; with BOXCRAFT_BIN pointing into _build/bin,
+# the bins are built first.
 define gotest
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test: not root, so the tests that need root skip (go test -v shows each reason); sudo make test runs them all"; fi
 	go test -count=1 -p 1 $(GOTESTFLAGS) $(1)
 endef
 
-test: bins ## all tests (as a normal user the root tests skip, saying why)
+test: deps $(if $(BOXCRAFT_BIN),bins) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
-test-step01: bins ## step01-chroot's tests
+test-step01: deps $(if $(BOXCRAFT_BIN),bins) ## step01-chroot's tests
 	$(call gotest,./step01-chroot/)
 
-step01: bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
+step01: need-root bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
 	@scripts/demo-step01.sh
 
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
@@ -96,5 +100,5 @@ lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches
 	go vet ./...
 	GOTOOLCHAIN=auto go run $(STATICCHECK) ./...
 
-clean: ## remove all the workshop made: build/, its mounts, cgroups and state (safe to run twice)
+clean: ## remove all the workshop made: _build/, its mounts, cgroups and state (safe to run twice)
 	@scripts/clean.sh

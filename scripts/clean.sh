@@ -6,7 +6,7 @@
 set -euo pipefail
 cd -P "$(dirname "$0")/.." # the physical path, as mountinfo shows it
 
-build=$PWD/build
+build=$PWD/_build
 state_dirs=(/var/lib/boxcraft /run/boxcraft)
 
 # ours reports whether a path lies in one of the workshop's directories.

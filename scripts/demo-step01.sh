@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step01=build/bin/step01
-rootfs=build/rootfs
+step01=_build/bin/step01
+rootfs=_build/rootfs
 
 say() { printf '\n==> %s\n' "$*"; }
 # show prints a command as one would type it, quoting only the words that
@@ -52,7 +52,7 @@ show umount "$rootfs/proc"
 notice "pid 1 is the host's init, and the list is every process on the host: there is no PID namespace."
 
 say "Root can climb out. The probe chroots into a subfolder, steps back out through an open descriptor, and climbs '..' to the top."
-show cp build/bin/probe "$rootfs/probe"
+show cp _build/bin/probe "$rootfs/probe"
 printf '$ %s\n' "$step01 run $rootfs /probe escape | sed -n '/\"escape\"/,/^    }/p'"
 "$step01" run "$rootfs" /probe escape | sed -n '/"escape"/,/^    }/p'
 notice "escaped is true and root_entries lists the HOST's root folders: a chroot is not a jail for root."

@@ -3,7 +3,7 @@
 // the standard library only, so that it builds with no module download:
 // making the image needs no network.
 //
-//	mkrootfs build/busybox.tar
+//	mkrootfs _build/busybox.tar
 package main
 
 import (
