@@ -127,7 +127,11 @@ func findCommand(rootfs, name string) (string, error) {
 		}
 	}
 	for _, path := range candidates {
-		if isExecutableIn(int(root.Fd()), path) {
+		found, err := isExecutableIn(int(root.Fd()), path)
+		if err != nil {
+			return "", err
+		}
+		if found {
 			return path, nil
 		}
 	}
@@ -138,21 +142,30 @@ func findCommand(rootfs, name string) (string, error) {
 // rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
-// /bin/busybox.
-func isExecutableIn(rootFd int, path string) bool {
+// /bin/busybox. A path that does not resolve is simply not there; any
+// other failure is reported, so that it is not mistaken for a missing
+// command.
+func isExecutableIn(rootFd int, path string) (bool, error) {
 	fd, err := unix.Openat2(rootFd, path, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Flags:   unix.O_PATH | unix.O_CLOEXEC, // only to learn what the path is, not to read it
 		Resolve: unix.RESOLVE_IN_ROOT,
 	})
-	if err != nil {
-		return false
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
+		return false, nil
+	case errors.Is(err, unix.ENOSYS):
+		return false, errors.New("openat2 is missing: step01 needs Linux 5.6 or newer")
+	case err != nil:
+		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
 	defer unix.Close(fd)
+	// fstat says what the path resolved to: a regular file with an
+	// execute bit is something execve can run.
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return false
+		return false, fmt.Errorf("stat %s in the rootfs: %w", path, err)
 	}
-	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0, nil
 }
 
 // runChrooted starts the command with rootfs as its root and waits for it.
@@ -192,20 +205,27 @@ func containerEnv() []string {
 	return env
 }
 
-// catchSignals starts catching the signals a user or a supervisor sends to
-// step01, so that `kill` and Ctrl-C stop the command and not only its
-// parent. It runs before the command starts: a signal that arrives while
-// the command is starting waits in the channel and is passed on after.
+// catchSignals starts catching the signals that would otherwise end
+// step01 and leave the command running without its parent. It runs before
+// the command starts: a signal that arrives while the command is starting
+// waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
+// and Ctrl-\, which the terminal sends to the command as well (both are in
+// its foreground process group): step01 catches them only to stay alive
+// and report the command's status. The others come from `kill`, sent to
+// step01 alone, so relaySignals passes them on.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	signal.Notify(signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
 	return signals
 }
 
-// relaySignals passes each caught signal on to the command, until
-// stopCatching closes the channel.
+// relaySignals passes each caught signal that the command did not get
+// from the terminal on to it, until stopCatching closes the channel.
 func relaySignals(signals chan os.Signal, p *os.Process) {
 	for s := range signals {
+		if s == unix.SIGINT || s == unix.SIGQUIT {
+			continue // the terminal has sent it to the command already
+		}
 		_ = p.Signal(s)
 	}
 }

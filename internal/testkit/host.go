@@ -3,6 +3,7 @@ package testkit
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,11 +72,19 @@ func CheckNothingLeft(t testing.TB, rootfs string) {
 	before := MountPoints(t)
 	testDir := filepath.Dir(rootfs)
 	t.Cleanup(func() {
+		var left []string
 		for point := range MountPoints(t) {
 			ours := strings.HasPrefix(point, testDir+"/") || strings.Contains(point, "boxcraft")
 			if ours && !before[point] {
-				t.Errorf("left behind: a mount on %s", point)
+				left = append(left, point)
 			}
+		}
+		// Deepest first, and unmounted, so that removing the test's
+		// folders afterwards cannot reach through a mount into the host.
+		sort.Sort(sort.Reverse(sort.StringSlice(left)))
+		for _, point := range left {
+			t.Errorf("left behind: a mount on %s", point)
+			_ = unix.Unmount(point, unix.MNT_DETACH)
 		}
 		for _, pid := range ProcessesRootedIn(rootfs) {
 			t.Errorf("left behind: process %d, rooted in %s", pid, rootfs)

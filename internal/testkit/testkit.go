@@ -65,8 +65,8 @@ var (
 	workErr  error
 )
 
-// work is a directory, private to this test process and readable by every
-// user, for what the kit builds once and shares between tests.
+// work is a directory of this test process's own, readable by every user,
+// for what the kit builds once and shares between tests.
 func work(t testing.TB) string {
 	t.Helper()
 	workOnce.Do(func() {
