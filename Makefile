@@ -47,8 +47,8 @@ bins: deps ## build every step's binary, and the probe, into _build/bin
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
 
-$(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox)
-	@$(MAKE) --no-print-directory deps
+# deps is order-only (after |): it runs first, but does not make the image stale.
+$(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox) | deps
 	@mkdir -p $(BUILD)
 	go run ./internal/mkrootfs $@
 

@@ -125,9 +125,10 @@ func givenOrBuilt(t testing.TB, o *once, env, name, pkg string) string {
 	})
 }
 
-// copyExecutable copies a given binary into the work directory, where
-// every user may run it: some tests run the binary under test as a normal
-// user, and the folder it was given in may be private (a home folder).
+// copyExecutable copies a binary to where it is needed, executable by
+// every user: into the work directory, since some tests run the binary
+// under test as a normal user and the folder it was given in may be
+// private (a home folder); and into each test's rootfs, for the probe.
 func copyExecutable(from, to string) (string, error) {
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -180,11 +181,7 @@ func Rootfs(t testing.TB) string {
 	if msg, err := exec.Command("tar", "-xf", imageTar(t), "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("unpack the test image: %v\n%s", err, msg)
 	}
-	probe, err := os.ReadFile(ProbeBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "probe"), probe, 0o755); err != nil {
+	if _, err := copyExecutable(ProbeBinary(t), filepath.Join(dir, "probe")); err != nil {
 		t.Fatal(err)
 	}
 	return dir

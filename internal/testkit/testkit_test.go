@@ -21,10 +21,9 @@ func TestRequireRootSkipsForAUserAndFailsInCI(t *testing.T) {
 		t.Fatal("RequireRoot let a normal user through")
 	}
 	RequireRoot(t)
-	self, err := os.ReadFile(os.Args[0])
+	// go's own build folder is private to root: run a copy nobody can reach.
+	bin, err := copyExecutable(os.Args[0], filepath.Join(work(t), "testkit.test"))
 	require.NoError(t, err)
-	bin := filepath.Join(work(t), "testkit.test") // go's own build folder is private to root
-	require.NoError(t, os.WriteFile(bin, self, 0o755))
 
 	for ci, want := range map[string]string{"": "--- SKIP", "true": "--- FAIL"} {
 		cmd := exec.Command(bin, "-test.run=^"+t.Name()+"$", "-test.v")
