@@ -4,7 +4,10 @@
 package facts
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,6 +44,13 @@ type Facts struct {
 	Rlimits map[string]Rlimit `json:"rlimits"`
 	// Caps holds the capability sets as hexadecimal masks, as in /proc/self/status.
 	Caps Caps `json:"caps"`
+	// Interfaces lists the network interfaces the probe can see.
+	Interfaces []Interface `json:"interfaces"`
+	// Clocks are the three clocks a time namespace may or may not move.
+	Clocks Clocks `json:"clocks"`
+	// MsgQueues lists the keys of the System V message queues visible in
+	// /proc/sysvipc/msg.
+	MsgQueues []int `json:"msg_queues"`
 
 	// Experiments holds the result of each experiment asked for.
 	Experiments Experiments `json:"experiments"`
@@ -61,9 +71,36 @@ type Caps struct {
 	Inheritable string `json:"inheritable"`
 }
 
+// Interface is one network interface and whether it is up.
+type Interface struct {
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+}
+
+// Clocks are clock readings in seconds. Uptime is the first figure of
+// /proc/uptime, which follows the boottime clock.
+type Clocks struct {
+	Realtime  float64 `json:"realtime"`
+	Monotonic float64 `json:"monotonic"`
+	Boottime  float64 `json:"boottime"`
+	Uptime    float64 `json:"uptime"`
+}
+
 // Experiments are things the probe tries rather than reads.
 type Experiments struct {
 	Escape *Escape `json:"escape,omitempty"`
+	// Mknod is the attempt to make a device node (/dev/null's numbers),
+	// which needs CAP_MKNOD in the host's user namespace.
+	Mknod *Attempt `json:"mknod,omitempty"`
+	// MsgQueue is the attempt to create a System V message queue with a
+	// key the caller chose.
+	MsgQueue *Attempt `json:"msg_queue,omitempty"`
+}
+
+// Attempt is the outcome of an experiment that either works or fails.
+type Attempt struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
 }
 
 // Escape is the result of the classic chroot escape: chroot into a
@@ -80,6 +117,52 @@ type Escape struct {
 	// RootEntries lists the names in that root, for a person to read.
 	RootEntries []string `json:"root_entries"`
 	Error       string   `json:"error,omitempty"`
+}
+
+// ReadClocks reads the realtime, monotonic and boottime clocks, and the
+// uptime that /proc/uptime shows. The probe reports its own; the tests
+// read the host's the same way, to compare.
+func ReadClocks() (Clocks, error) {
+	var c Clocks
+	for id, to := range map[int32]*float64{
+		unix.CLOCK_REALTIME: &c.Realtime, unix.CLOCK_MONOTONIC: &c.Monotonic, unix.CLOCK_BOOTTIME: &c.Boottime,
+	} {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(id, &ts); err != nil {
+			return c, err
+		}
+		*to = float64(ts.Sec) + float64(ts.Nsec)/1e9
+	}
+	data, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return c, err
+	}
+	_, err = fmt.Sscan(string(data), &c.Uptime)
+	return c, err
+}
+
+// ReadMsgQueues returns the keys of the System V message queues the
+// caller's IPC namespace holds, from /proc/sysvipc/msg (whose second
+// column is the key, in decimal). The probe reports its own; the tests
+// read the host's the same way.
+func ReadMsgQueues() ([]int, error) {
+	data, err := os.ReadFile("/proc/sysvipc/msg")
+	if err != nil {
+		return nil, err
+	}
+	var keys []int
+	for _, line := range strings.Split(string(data), "\n")[1:] { // the first line names the columns
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		key, err := strconv.Atoi(fields[0])
+		if err != nil {
+			return nil, fmt.Errorf("/proc/sysvipc/msg: key %q: %w", fields[0], err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
 }
 
 // ReadNamespaces returns the inode of each namespace the calling process
@@ -99,4 +182,16 @@ func ReadNamespaces() (map[string]uint64, error) {
 		ns[e.Name()] = st.Ino
 	}
 	return ns, nil
+}
+
+// ParseMount splits a line of /proc/PID/mountinfo: the folder of the
+// filesystem that is mounted, where, the filesystem type and its options.
+func ParseMount(line string) (root, point, fstype, options string, ok bool) {
+	fields := strings.Fields(line)
+	for i := 6; i+3 < len(fields); i++ { // optional fields end at "-"
+		if fields[i] == "-" {
+			return fields[3], fields[4], fields[i+1], fields[i+3], true
+		}
+	}
+	return "", "", "", "", false
 }

@@ -6,13 +6,16 @@
 //
 // It is built static (CGO_ENABLED=0) so that it runs in any rootfs.
 //
-//	probe            # facts only
-//	probe escape     # facts, then the chroot escape experiment
+//	probe                 # facts only
+//	probe escape          # facts, then the chroot escape experiment
+//	probe mknod           # facts, then try to make a device node
+//	probe msgqueue=KEY    # facts, then create a System V message queue with KEY
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,12 +29,17 @@ import (
 
 func main() {
 	f := gather()
-	for _, name := range os.Args[1:] {
+	for _, arg := range os.Args[1:] {
+		name, value, _ := strings.Cut(arg, "=")
 		switch name {
 		case "escape":
 			f.Experiments.Escape = tryEscape()
+		case "mknod":
+			f.Experiments.Mknod = tryMknod()
+		case "msgqueue":
+			f.Experiments.MsgQueue = tryMsgQueue(value)
 		default:
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape)\n", name)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -79,6 +87,12 @@ func gather() *facts.Facts {
 	note("rlimits", err)
 	f.Caps, err = caps()
 	note("caps", err)
+	f.Interfaces, err = interfaces()
+	note("interfaces", err)
+	f.Clocks, err = facts.ReadClocks()
+	note("clocks", err)
+	f.MsgQueues, err = facts.ReadMsgQueues()
+	note("msg_queues", err)
 	return f
 }
 
@@ -132,7 +146,7 @@ func cgroupFiles() (map[string]string, error) {
 	}
 	found := map[string]string{}
 	for _, mount := range mounts {
-		root, point, fstype, options, ok := parseMount(mount)
+		root, point, fstype, options, ok := facts.ParseMount(mount)
 		if !ok || (fstype != "cgroup" && fstype != "cgroup2") {
 			continue
 		}
@@ -147,18 +161,6 @@ func cgroupFiles() (map[string]string, error) {
 		readLimitFiles(filepath.Join(point, rel), point, found)
 	}
 	return found, nil
-}
-
-// parseMount splits a mountinfo line: the folder of the filesystem that is
-// mounted, where, the filesystem type and its options.
-func parseMount(line string) (root, point, fstype, options string, ok bool) {
-	fields := strings.Fields(line)
-	for i := 6; i+3 < len(fields); i++ { // optional fields end at "-"
-		if fields[i] == "-" {
-			return fields[3], fields[4], fields[i+1], fields[i+3], true
-		}
-	}
-	return "", "", "", "", false
 }
 
 // cgroupIn finds, among the lines of /proc/self/cgroup, the probe's cgroup
@@ -281,6 +283,47 @@ func caps() (facts.Caps, error) {
 	}, nil
 }
 
+// interfaces lists the network interfaces (asked of the kernel over
+// netlink, so without /proc or /sys) and whether each is up.
+func interfaces() ([]facts.Interface, error) {
+	list, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var found []facts.Interface
+	for _, i := range list {
+		found = append(found, facts.Interface{Name: i.Name, Up: i.Flags&net.FlagUp != 0})
+	}
+	return found, nil
+}
+
+// tryMknod tries to make a character device with /dev/null's numbers
+// (1:3) in /tmp, then removes it. The kernel allows it only to a process
+// with CAP_MKNOD in the host's user namespace: root in a user namespace of
+// its own is refused, whatever its capabilities there.
+func tryMknod() *facts.Attempt {
+	path := fmt.Sprintf("/tmp/.probe-mknod-%d", os.Getpid())
+	if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+		return &facts.Attempt{Error: fmt.Sprintf("mknod %s: %v", path, err)}
+	}
+	os.Remove(path)
+	return &facts.Attempt{OK: true}
+}
+
+// tryMsgQueue creates a System V message queue with the given key and
+// leaves it: a test then looks for it from the host. x/sys/unix has no
+// msgget, so it is called by its number.
+func tryMsgQueue(value string) *facts.Attempt {
+	key, err := strconv.Atoi(value)
+	if err != nil {
+		return &facts.Attempt{Error: fmt.Sprintf("msgqueue=%s: the key must be a number", value)}
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|0o600, 0); errno != 0 {
+		return &facts.Attempt{Error: fmt.Sprintf("msgget %d: %v", key, errno)}
+	}
+	return &facts.Attempt{OK: true}
+}
+
 // tryEscape is the classic way out of a chroot. chroot changes a process's
 // root but not its working directory, and the kernel stops ".." only at the
 // root itself: so chroot into a new subdirectory while the working
@@ -299,7 +342,9 @@ func tryEscape() *facts.Escape {
 		return result
 	}
 	defer oldRoot.Close()
-	dir, err := os.MkdirTemp("/", ".probe-escape-")
+	// /tmp, because anyone may write there: root of a user namespace owns
+	// none of the image's other folders.
+	dir, err := os.MkdirTemp("/tmp", ".probe-escape-")
 	if err != nil {
 		result.Error = fmt.Sprintf("make a directory to chroot into: %v", err)
 		return result
@@ -315,7 +360,7 @@ func tryEscape() *facts.Escape {
 		result.Error = fmt.Sprintf("fchdir to the old root: %v", err)
 		return result
 	}
-	_ = unix.Rmdir(filepath.Base(dir)) // tidy up, relative to the old root
+	_ = unix.Rmdir(strings.TrimPrefix(dir, "/")) // tidy up, relative to the old root
 	// Climb: ".." at the real root of the machine is the root itself, so
 	// more climbing than the tree is deep is harmless.
 	for i := 0; i < 256; i++ {

@@ -45,15 +45,28 @@ func MountPoints(t testing.TB) map[string]bool {
 // is dir or below it: on the host, that is how a chrooted container's
 // processes show.
 func ProcessesRootedIn(dir string) []int {
+	return processes(func(proc string) bool {
+		root, err := os.Readlink(filepath.Join(proc, "root"))
+		return err == nil && (root == dir || strings.HasPrefix(root, dir+"/"))
+	})
+}
+
+// ProcessesInNamespace returns the pids of the host's processes that are
+// in the namespace of the given type (uts, pid, …) with the given inode.
+func ProcessesInNamespace(kind string, inode uint64) []int {
+	return processes(func(proc string) bool {
+		var st unix.Stat_t
+		return unix.Stat(filepath.Join(proc, "ns", kind), &st) == nil && st.Ino == inode
+	})
+}
+
+// processes returns the pids of the processes whose /proc folder matches.
+func processes(match func(proc string) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
-		if err == nil && (root == dir || strings.HasPrefix(root, dir+"/")) {
+		if err == nil && match(filepath.Join("/proc", e.Name())) {
 			pids = append(pids, pid)
 		}
 	}
@@ -92,3 +105,4 @@ func CheckNothingLeft(t testing.TB, rootfs string) {
 		}
 	})
 }
+

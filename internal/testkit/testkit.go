@@ -217,11 +217,59 @@ func Run(t testing.TB, args ...string) Result {
 // command that could not start at all fails the test.
 func RunCmd(t testing.TB, cmd *exec.Cmd) Result {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if cmd.ProcessState == nil {
+	return Start(t, cmd).Wait(t)
+}
+
+// Running is a command started in the background.
+type Running struct {
+	Cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	done           chan struct{} // closed when the command has ended
+}
+
+// Start starts cmd and returns at once. Wait collects what it left; a
+// command still running when the test ends is killed.
+func Start(t testing.TB, cmd *exec.Cmd) *Running {
+	t.Helper()
+	r := &Running{Cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", cmd.Path, err)
 	}
-	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
+	go func() {
+		_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // harmless when it has ended
+		<-r.done
+	})
+	return r
+}
+
+// Wait waits for the command to end and returns its output and status.
+func (r *Running) Wait(t testing.TB) Result {
+	t.Helper()
+	<-r.done
+	return Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Code: r.Cmd.ProcessState.ExitCode()}
+}
+
+// WaitForFile waits until path exists: how a container's command tells a
+// test that it has got to a given point. A command that ends first fails
+// the test at once.
+func (r *Running) WaitForFile(t testing.TB, path string) {
+	t.Helper()
+	deadline := time.After(Timeout)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("the command ended before %s appeared:\n%s", path, r.Wait(t))
+		case <-deadline:
+			t.Fatalf("%s never appeared", path)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

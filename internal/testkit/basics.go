@@ -1,0 +1,139 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// ContainerPath is the PATH a command gets inside a container: Docker's
+// default.
+const ContainerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// FreshRootfs is the start of every container test: root, a fresh rootfs,
+// and a check at the end that nothing was left on the host.
+func FreshRootfs(t *testing.T) string {
+	t.Helper()
+	RequireRoot(t)
+	rootfs := Rootfs(t)
+	CheckNothingLeft(t, rootfs)
+	return rootfs
+}
+
+// Basics checks what every step's `run` keeps from step01: the command
+// sees the rootfs, starts in / with the container's PATH, is looked up
+// inside the image, and hands back its exit status and stdio; bad input is
+// refused in one line. prog is the step's name, which starts every error
+// line ("step01: …"); flags are put before ROOTFS in every run.
+func Basics(t *testing.T, prog string, flags ...string) {
+	run := func(t *testing.T, args ...string) Result {
+		return Run(t, append(append([]string{"run"}, flags...), args...)...)
+	}
+	t.Run("CommandSeesTheRootfsNotTheHost", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "marker"), []byte("inside the rootfs\n"), 0o644))
+		hostMarker := filepath.Join(t.TempDir(), "host-marker")
+		require.NoError(t, os.WriteFile(hostMarker, []byte("on the host\n"), 0o644))
+
+		r := run(t, rootfs, "/bin/sh", "-c",
+			`cat /marker; if [ -e "$1" ]; then echo host file visible; else echo host file hidden; fi`, "sh", hostMarker)
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "inside the rootfs\nhost file hidden\n", r.Stdout)
+	})
+	t.Run("CommandStartsInTheRootWithTheContainerPath", func(t *testing.T) {
+		r := run(t, FreshRootfs(t), "sh", "-c", `pwd; echo "$PATH"`)
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "/\n"+ContainerPath+"\n", r.Stdout)
+	})
+	// Symlinks in an image point into the image: /usr/local/bin/hello ->
+	// /opt/only-in-image/hello names a file in the rootfs that the host
+	// does not have.
+	t.Run("CommandLookupFollowsSymlinksInsideTheRootfs", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		require.NoDirExists(t, "/opt/only-in-image")
+		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "opt/only-in-image"), 0o755))
+		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "usr/local/bin"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "opt/only-in-image/hello"), []byte("#!/bin/sh\necho hello from the image\n"), 0o755))
+		require.NoError(t, os.Symlink("/opt/only-in-image/hello", filepath.Join(rootfs, "usr/local/bin/hello")))
+
+		r := run(t, rootfs, "hello")
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "hello from the image\n", r.Stdout)
+	})
+	t.Run("ExitStatusPassesThrough", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		for script, want := range map[string]int{
+			"exit 0":        0,
+			"exit 7":        7,
+			"kill -TERM $$": 128 + int(unix.SIGTERM),
+			"kill -KILL $$": 128 + int(unix.SIGKILL),
+		} {
+			t.Run(script, func(t *testing.T) {
+				// A shell that is pid 1 of a PID namespace cannot be killed
+				// by a signal it has no handler for, not even by itself:
+				// a subshell, with a pid of its own, runs the script. The
+				// outer shell's stderr is closed, so that its "Terminated"
+				// does not hide what the runtime itself prints.
+				r := run(t, rootfs, "/bin/sh", "-c", "exec 2>&-; (sh -c '"+script+"'); exit $?")
+				assert.Equal(t, want, r.Code, r)
+				assert.Empty(t, r.Stderr)
+			})
+		}
+	})
+	t.Run("StdioPassesThrough", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		cmd := Command(t, append(append([]string{"run"}, flags...), rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
+		cmd.Stdin = strings.NewReader("from stdin\n")
+		r := RunCmd(t, cmd)
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "FROM STDIN\n", r.Stdout)
+		assert.Equal(t, "to stderr\n", r.Stderr)
+	})
+	t.Run("BadInputIsOneLineAndStatus2", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		aFile := filepath.Join(rootfs, "etc/passwd")
+		for name, tc := range map[string]struct {
+			args []string
+			says string
+		}{
+			"no arguments":       {nil, "usage: " + prog + " run"},
+			"unknown command":    {[]string{"walk"}, `unknown command "walk"`},
+			"unknown flag":       {[]string{"run", "--frobnicate", rootfs, "sh"}, "unknown flag: --frobnicate"},
+			"no CMD":             {[]string{"run", rootfs}, "need a ROOTFS and a CMD"},
+			"empty ROOTFS":       {[]string{"run", "", "sh"}, "rootfs is an empty string"},
+			"missing ROOTFS":     {[]string{"run", "/nonexistent/rootfs", "sh"}, "rootfs /nonexistent/rootfs: no such directory"},
+			"ROOTFS is a file":   {[]string{"run", aFile, "sh"}, "is not a directory"},
+			"CMD not in rootfs":  {[]string{"run", rootfs, "no-such-command"}, `command "no-such-command" not found in rootfs`},
+			"CMD is a directory": {[]string{"run", rootfs, "/etc"}, `command "/etc" not found in rootfs`},
+			// the binary under test exists on the host and not in the rootfs:
+			"host-only path": {[]string{"run", rootfs, Binary(t)}, " not found in rootfs"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				AssertRefused(t, Run(t, tc.args...), prog, tc.says)
+			})
+		}
+	})
+	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) {
+		cmd := Command(t, "run", FreshRootfs(t), "sh")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		AssertRefused(t, RunCmd(t, cmd), prog, "sudo")
+	})
+}
+
+// AssertRefused checks a refusal: exit status 2, one line on stderr that
+// names the program and says what went wrong, and no Go panic.
+func AssertRefused(t *testing.T, r Result, prog, says string) {
+	t.Helper()
+	assert.Equal(t, 2, r.Code, r)
+	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line on stderr:\n%s", r)
+	assert.Contains(t, r.Stderr, says)
+	assert.True(t, strings.HasPrefix(r.Stderr, prog+": "), "the line names the program:\n%s", r)
+	assert.NotContains(t, r.Stderr, "goroutine")
+	assert.Empty(t, r.Stdout)
+}

@@ -1,0 +1,83 @@
+package testkit
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/internal/facts"
+)
+
+// Parent is the workshop's own cgroup, in every hierarchy: tests and
+// containers make their cgroups below it and nowhere else.
+const Parent = "boxcraft"
+
+// Cgroup2 makes a cgroup of the test's own below the workshop's parent in
+// the cgroup2 hierarchy (/sys/fs/cgroup on a cgroup v2 machine,
+// /sys/fs/cgroup/unified in v1's hybrid mode) and removes it when the test
+// ends. It returns the cgroup's path as /proc/PID/cgroup shows it
+// ("/boxcraft/test-…") and the open folder, which SysProcAttr.CgroupFD
+// takes to start a command straight in it.
+func Cgroup2(t testing.TB) (string, *os.File) {
+	t.Helper()
+	mount, err := cgroup2Mount()
+	if err != nil {
+		Skip(t, err.Error())
+	}
+	parent := filepath.Join(mount, Parent)
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		t.Fatalf("make the workshop's cgroup: %v", err)
+	}
+	dir, err := os.MkdirTemp(parent, "test-")
+	if err != nil {
+		t.Fatalf("make a cgroup for the test: %v", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		removeCgroup(t, dir)
+		_ = unix.Rmdir(parent) // only when empty: another test or container may use it
+	})
+	return strings.TrimPrefix(dir, mount), f
+}
+
+// cgroup2Mount finds where the cgroup2 hierarchy is mounted.
+func cgroup2Mount() (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, point, fstype, _, ok := facts.ParseMount(line); ok && fstype == "cgroup2" {
+			return point, nil
+		}
+	}
+	return "", errors.New("no cgroup2 hierarchy is mounted")
+}
+
+// removeCgroup removes a cgroup of the test's own. The kernel refuses
+// (EBUSY) until the last process in it has been reaped, which can take a
+// moment after the command ended.
+func removeCgroup(t testing.TB, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			t.Errorf("left behind: the cgroup %s (%v)", dir, err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,489 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/internal/facts"
+	"github.com/boxcraft/boxcraft/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// What every step keeps from step01, now run in all the namespaces
+// (internal/testkit/basics.go).
+func TestBasics(t *testing.T) { testkit.Basics(t, "step02") }
+
+// Each namespace type is tried twice: in the default run, which creates
+// all of them, and with --ns naming every type but that one. Disabled, the
+// container is in the host's namespace of that type (the same inode in
+// /proc/self/ns) and sees what the host sees.
+
+func TestUTSNamespace(t *testing.T) {
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	t.Run("enabled", func(t *testing.T) {
+		f := probe(t, testkit.FreshRootfs(t), []string{"--hostname", "box-uts-test"})
+		assertNamespace(t, f, "uts", true)
+		assert.Equal(t, "box-uts-test", f.Hostname, "the hostname set inside")
+		after, err := os.Hostname()
+		require.NoError(t, err)
+		assert.Equal(t, host, after, "the host's hostname is unchanged")
+	})
+	t.Run("disabled", func(t *testing.T) {
+		f := probe(t, testkit.FreshRootfs(t), []string{without("uts")})
+		assertNamespace(t, f, "uts", false)
+		assert.Equal(t, host, f.Hostname, "the host's hostname")
+	})
+}
+
+func TestPIDNamespace(t *testing.T) {
+	t.Run("enabled", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		f := probe(t, rootfs, nil)
+		assertNamespace(t, f, "pid", true)
+		assert.Equal(t, 1, f.Pid, "CMD is pid 1")
+		assert.NotContains(t, f.Pids, os.Getpid(), "the test, a host process, is invisible")
+		assert.Equal(t, []int{1}, f.Pids, "the probe is the only process in /proc")
+
+		// A subshell forks, and runs the probe as its child.
+		child := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/bin/sh", "-c", "(/probe); exit $?"))
+		assert.Equal(t, 2, child.Pid, "CMD's first child is pid 2")
+		assert.Equal(t, 1, child.Ppid, "and its parent is pid 1")
+	})
+	t.Run("disabled", func(t *testing.T) {
+		f := probe(t, testkit.FreshRootfs(t), []string{without("pid")})
+		assertNamespace(t, f, "pid", false)
+		assert.NotEqual(t, 1, f.Pid)
+		assert.Contains(t, f.Pids, os.Getpid(), "the test, a host process, is visible")
+	})
+}
+
+// The container's command mounts a tmpfs, says it is ready and waits; the
+// test then looks for that mount on the host, makes a mount of its own in
+// the rootfs and lets the command look for it.
+func TestMountNamespace(t *testing.T) {
+	const script = `
+		if [ "$1" = mount ]; then mount -t tmpfs boxcraft-inside /var || exit 10; fi
+		touch /tmp/ready
+		while [ ! -e /tmp/go ]; do sleep 0.02; done
+		if [ -e /home/from-host ]; then echo visible > /tmp/seen; else echo hidden > /tmp/seen; fi
+		exec /probe`
+	for _, enabled := range []bool{true, false} {
+		t.Run(enabledName(enabled), func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			args := []string{"run", rootfs, "/bin/sh", "-c", script, "sh", "mount"}
+			if !enabled {
+				// No mount namespace: step02 mounts nothing (it would land
+				// on the host), so the test mounts the /proc the probe reads.
+				args = []string{"run", without("mnt"), rootfs, "/bin/sh", "-c", script, "sh", "no-mount"}
+				mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
+			}
+			running := testkit.Start(t, testkit.Command(t, args...))
+			running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+			if enabled {
+				assert.NotContains(t, testkit.MountPoints(t), filepath.Join(rootfs, "var"), "the container's mount is not on the host")
+			}
+			mount(t, "boxcraft-host", filepath.Join(rootfs, "home"), "tmpfs")
+			require.NoError(t, os.WriteFile(filepath.Join(rootfs, "home/from-host"), nil, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
+
+			f := testkit.Probe(t, running.Wait(t))
+			assertNamespace(t, f, "mnt", enabled)
+			seen, err := os.ReadFile(filepath.Join(rootfs, "tmp/seen"))
+			require.NoError(t, err)
+			if enabled {
+				assert.Equal(t, "hidden\n", string(seen), "a mount the host made after the start is absent inside")
+			} else {
+				assert.Equal(t, "visible\n", string(seen), "a mount the host made after the start is visible inside")
+			}
+		})
+	}
+}
+
+// One System V message queue is made on the host before the start, and
+// one inside by the probe.
+func TestIPCNamespace(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(enabledName(enabled), func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			hostKey, containerKey := queueKeys()
+			makeQueue(t, hostKey)
+			t.Cleanup(func() { removeQueue(containerKey) }) // a host queue when ipc is disabled
+			flags := []string{}
+			if !enabled {
+				flags = []string{without("ipc")}
+			}
+			f := probe(t, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
+			assertNamespace(t, f, "ipc", enabled)
+			require.True(t, f.Experiments.MsgQueue.OK, f.Experiments.MsgQueue.Error)
+			onHost, err := facts.ReadMsgQueues()
+			require.NoError(t, err)
+			if enabled {
+				assert.NotContains(t, f.MsgQueues, hostKey, "the host's queue is absent inside")
+				assert.NotContains(t, onHost, containerKey, "the container's queue is absent from the host")
+			} else {
+				assert.Contains(t, f.MsgQueues, hostKey, "the host's queue is visible inside")
+				assert.Contains(t, onHost, containerKey, "the container's queue is on the host")
+			}
+		})
+	}
+}
+
+func TestNetNamespace(t *testing.T) {
+	t.Run("enabled", func(t *testing.T) {
+		f := probe(t, testkit.FreshRootfs(t), nil)
+		assertNamespace(t, f, "net", true)
+		assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "only lo, and it is up")
+	})
+	t.Run("disabled", func(t *testing.T) {
+		f := probe(t, testkit.FreshRootfs(t), []string{without("net")})
+		assertNamespace(t, f, "net", false)
+		host, err := net.Interfaces()
+		require.NoError(t, err)
+		var want, got []string
+		for _, i := range host {
+			want = append(want, i.Name)
+		}
+		for _, i := range f.Interfaces {
+			got = append(got, i.Name)
+		}
+		assert.ElementsMatch(t, want, got, "the host's interfaces")
+	})
+}
+
+// The command makes a file as its root, then the probe tries to make a
+// device node, which needs a capability in the host's user namespace.
+func TestUserNamespace(t *testing.T) {
+	const script = "touch /tmp/made-by-root && exec /probe mknod"
+	for name, tc := range map[string]struct {
+		flags            []string
+		own              bool
+		fileUID, fileGID uint32
+	}{
+		"enabled, default range": {nil, true, 100000, 100000},
+		"enabled, ranges given":  {[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, true, 200000, 300000},
+		"disabled":               {[]string{without("user")}, false, 0, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			cmd := testkit.Command(t, append(append([]string{"run"}, tc.flags...), rootfs, "/bin/sh", "-c", script)...)
+			cmd.Env = withoutSudo(os.Environ()) // SUDO_USER's /etc/subuid range would replace the default
+			f := testkit.Probe(t, testkit.RunCmd(t, cmd))
+
+			assertNamespace(t, f, "user", tc.own)
+			assert.Equal(t, 0, f.UID, "root inside")
+			var st unix.Stat_t
+			require.NoError(t, unix.Stat(filepath.Join(rootfs, "tmp/made-by-root"), &st))
+			assert.Equal(t, tc.fileUID, st.Uid, "the owner of the container root's file, on the host")
+			assert.Equal(t, tc.fileGID, st.Gid, "its group, on the host")
+			mknod := f.Experiments.Mknod
+			require.NotNil(t, mknod)
+			if tc.own {
+				assert.False(t, mknod.OK, "root inside has no capability over the host's user namespace")
+				assert.Contains(t, mknod.Error, "operation not permitted")
+			} else {
+				assert.True(t, mknod.OK, "host root may make a device node: %s", mknod.Error)
+			}
+		})
+	}
+}
+
+func TestFindSubIDRange(t *testing.T) {
+	const file = "alice:100000:65536\n# a comment\n1001:165536:65536\nbob:bad:1\nbob:231072:65536\n"
+	for name, tc := range map[string]struct {
+		name, id     string
+		start, count int
+		ok           bool
+	}{
+		"by name":            {"alice", "1000", 100000, 65536, true},
+		"by uid":             {"carol", "1001", 165536, 65536, true},
+		"a bad line skipped": {"bob", "1002", 231072, 65536, true},
+		"no range":           {"dave", "1003", 0, 0, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start, count, ok := findSubIDRange(strings.NewReader(file), tc.name, tc.id)
+			assert.Equal(t, []any{tc.start, tc.count, tc.ok}, []any{start, count, ok})
+		})
+	}
+}
+
+// step02 itself starts in a cgroup of the test's own, so that the host's
+// view of the container's cgroup is a path that is not "/".
+func TestCgroupNamespace(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(enabledName(enabled), func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			cgroup, dir := testkit.Cgroup2(t)
+			args := []string{"run", rootfs, "/probe"}
+			if !enabled {
+				args = []string{"run", without("cgroup"), rootfs, "/probe"}
+			}
+			cmd := testkit.Command(t, args...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+			f := testkit.Probe(t, testkit.RunCmd(t, cmd))
+
+			assertNamespace(t, f, "cgroup", enabled)
+			require.NotEmpty(t, f.Cgroup)
+			if enabled {
+				for _, line := range f.Cgroup {
+					assert.True(t, strings.HasSuffix(line, ":/"), "the container at the root of its view: %q", line)
+				}
+			} else {
+				assert.Contains(t, f.Cgroup, "0::"+cgroup, "the host's path to the cgroup")
+			}
+		})
+	}
+}
+
+// The time namespace moves the monotonic and boottime clocks (and so
+// /proc/uptime) by the offsets given; the wall clock has no namespace.
+func TestTimeNamespace(t *testing.T) {
+	const boottime, monotonic = 86400, 3600
+	for _, enabled := range []bool{true, false} {
+		t.Run(enabledName(enabled), func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			flags := []string{"--boottime-offset", strconv.Itoa(boottime), "--monotonic-offset", strconv.Itoa(monotonic)}
+			wantBoot, wantMono := float64(boottime), float64(monotonic)
+			if !enabled {
+				flags, wantBoot, wantMono = []string{without("time")}, 0, 0
+			}
+			before := hostClocks(t)
+			f := probe(t, rootfs, flags)
+			after := hostClocks(t)
+
+			assertNamespace(t, f, "time", enabled)
+			// Within 1 s of the host's reading plus the offset, at either end.
+			assert.InDelta(t, (before.Uptime+after.Uptime)/2+wantBoot, f.Clocks.Uptime, 1+(after.Uptime-before.Uptime)/2, "/proc/uptime")
+			assert.InDelta(t, (before.Boottime+after.Boottime)/2+wantBoot, f.Clocks.Boottime, 1+(after.Boottime-before.Boottime)/2, "CLOCK_BOOTTIME")
+			assert.InDelta(t, (before.Monotonic+after.Monotonic)/2+wantMono, f.Clocks.Monotonic, 1+(after.Monotonic-before.Monotonic)/2, "CLOCK_MONOTONIC")
+			assert.InDelta(t, (before.Realtime+after.Realtime)/2, f.Clocks.Realtime, 1+(after.Realtime-before.Realtime)/2, "CLOCK_REALTIME is the host's, offsets or not")
+		})
+	}
+}
+
+// The root is still a chroot, so the escape that worked in step01 still
+// works: namespaces do not change the root. step04's pivot_root does.
+//
+// Root of the user namespace is host uid 100000, an ordinary user on the
+// host: it climbs only through folders that let others in, which the
+// test's own temporary folders (mode 0700) do not, until opened here.
+func TestEscapeStillSucceeds(t *testing.T) {
+	rootfs := testkit.FreshRootfs(t)
+	for dir := filepath.Dir(rootfs); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		require.NoError(t, os.Chmod(dir, 0o755))
+	}
+	f := probe(t, rootfs, nil, "escape")
+	escape := f.Experiments.Escape
+	require.NotNil(t, escape)
+	require.Empty(t, escape.Error)
+	var hostRoot unix.Stat_t
+	require.NoError(t, unix.Stat("/", &hostRoot))
+	assert.True(t, escape.Escaped, "the probe left the rootfs")
+	assert.Equal(t, hostRoot.Dev, escape.RootDev, "and reached the host's root (device)")
+	assert.Equal(t, hostRoot.Ino, escape.RootIno, "and reached the host's root (inode)")
+}
+
+func TestBadNamespaceInputIsRefused(t *testing.T) {
+	long := strings.Repeat("h", 65)
+	for name, tc := range map[string]struct {
+		args []string
+		says string
+	}{
+		"unknown namespace":                 {[]string{"--ns", "uts,bogus"}, `unknown namespace "bogus"`},
+		"map of two numbers":                {[]string{"--uid-map", "0:100000"}, "want CONTAINER:HOST:SIZE"},
+		"map of words":                      {[]string{"--gid-map", "a:b:c"}, "want CONTAINER:HOST:SIZE"},
+		"map without root":                  {[]string{"--uid-map", "1:100000:10"}, "must start at container id 0"},
+		"empty map":                         {[]string{"--uid-map", "0:100000:0"}, "at least one id"},
+		"hostname too long":                 {[]string{"--hostname", long}, "65 bytes long: the kernel takes at most 64"},
+		"empty hostname":                    {[]string{"--hostname", ""}, "--hostname is empty"},
+		"offset below zero":                 {[]string{"--boottime-offset", "-9999999999"}, "below zero"},
+		"offset too large":                  {[]string{"--monotonic-offset", "9999999999"}, "too large"},
+		"offset not a number":               {[]string{"--monotonic-offset", "soon"}, `invalid argument "soon"`},
+		"hostname without uts":              {[]string{"--ns", "pid", "--hostname", "x"}, "--hostname needs the uts namespace"},
+		"offset without time":               {[]string{"--ns", "user", "--boottime-offset", "5"}, "--boottime-offset needs the time namespace"},
+		"uid map without user ns":           {[]string{"--ns", "none", "--uid-map", "0:1:1"}, "--uid-map needs the user namespace"},
+		"rootfs without /proc":              {[]string{"--rootfs-without-proc"}, "has no proc folder"},
+		"rootfs the mapped root can't read": {[]string{"--rootfs-private"}, "others need r and x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rootfs := testkit.FreshRootfs(t)
+			args := tc.args
+			switch args[0] {
+			case "--rootfs-without-proc":
+				require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
+				args = nil
+			case "--rootfs-private":
+				require.NoError(t, os.Chmod(rootfs, 0o700))
+				args = nil
+			}
+			r := testkit.Run(t, append(append([]string{"run"}, args...), rootfs, "/probe")...)
+			testkit.AssertRefused(t, r, "step02", tc.says)
+		})
+	}
+}
+
+// When CMD exits, its namespaces go with it: no process is left in any of
+// them, not even one CMD left running in the background, and no namespace
+// file is kept by a mount.
+func TestNothingIsLeftBehind(t *testing.T) {
+	rootfs := testkit.FreshRootfs(t)
+	// busybox's sh gives a background command /dev/null as its stdin.
+	require.NoError(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	nsfsBefore := nsfsMounts(t)
+
+	f := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe"))
+
+	host := testkit.HostNamespaces(t)
+	for _, kind := range allNamespaces {
+		require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had its own %s namespace", kind)
+		assert.Empty(t, testkit.ProcessesInNamespace(kind, f.Namespaces[kind]), "processes left in the container's %s namespace", kind)
+	}
+	assert.Equal(t, nsfsBefore, nsfsMounts(t), "a namespace file was kept mounted")
+}
+
+// Signals still reach CMD, but CMD is now pid 1 of its PID namespace, and
+// the kernel gives pid 1 only the signals it has a handler for.
+func TestSignals(t *testing.T) {
+	t.Run("relayed to a handler", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sh", "-c",
+			`trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.02; done`))
+		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+		require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
+		assert.Equal(t, 3, running.Wait(t).Code, "the shell's handler ran")
+	})
+	t.Run("pid 1 ignores SIGTERM, and dies with step02", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sleep", "1000"))
+		sleep := waitForProcessIn(t, rootfs)
+		require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
+		time.Sleep(200 * time.Millisecond)
+		assert.NoError(t, unix.Kill(sleep, 0), "sleep, pid 1 with no handler, ignored SIGTERM")
+
+		require.NoError(t, running.Cmd.Process.Kill()) // SIGKILL cannot be relayed
+		running.Wait(t)
+		assert.Eventually(t, func() bool { return len(testkit.ProcessesRootedIn(rootfs)) == 0 },
+			5*time.Second, 10*time.Millisecond, "the kernel killed the container with step02 (Pdeathsig)")
+	})
+	t.Run("killed by a signal: status 128+N", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sleep", "1000"))
+		require.NoError(t, unix.Kill(waitForProcessIn(t, rootfs), unix.SIGKILL)) // from the host, SIGKILL reaches pid 1
+		assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code)
+	})
+}
+
+// probe runs the probe, with experiments, as the container's command and
+// returns its report.
+func probe(t *testing.T, rootfs string, flags []string, experiments ...string) facts.Facts {
+	t.Helper()
+	args := append(append(append([]string{"run"}, flags...), rootfs, "/probe"), experiments...)
+	return testkit.Probe(t, testkit.Run(t, args...))
+}
+
+// without is --ns with every namespace type but one.
+func without(kind string) string {
+	others := slices.DeleteFunc(slices.Clone(allNamespaces), func(n string) bool { return n == kind })
+	return "--ns=" + strings.Join(others, ",")
+}
+
+// assertNamespace checks whether the probe was in a namespace of its own
+// of the given type, or in the host's.
+func assertNamespace(t *testing.T, f facts.Facts, kind string, own bool) {
+	t.Helper()
+	inside, host := f.Namespaces[kind], testkit.HostNamespaces(t)[kind]
+	require.NotZero(t, inside, "the probe read /proc/self/ns/%s: %v", kind, f.Errors)
+	if own {
+		assert.NotEqual(t, host, inside, "a %s namespace of its own", kind)
+	} else {
+		assert.Equal(t, host, inside, "the host's %s namespace", kind)
+	}
+}
+
+func enabledName(enabled bool) string {
+	if enabled {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// mount mounts a filesystem on the host for the test, and unmounts it
+// when the test ends.
+func mount(t *testing.T, source, target, fstype string) {
+	t.Helper()
+	require.NoError(t, unix.Mount(source, target, fstype, 0, ""), "mount %s on %s", fstype, target)
+	t.Cleanup(func() { assert.NoError(t, unix.Unmount(target, unix.MNT_DETACH)) })
+}
+
+// waitForProcessIn waits for the container's command to run, and returns
+// its pid on the host.
+func waitForProcessIn(t *testing.T, rootfs string) int {
+	t.Helper()
+	var pids []int
+	require.Eventually(t, func() bool { pids = testkit.ProcessesRootedIn(rootfs); return len(pids) > 0 },
+		10*time.Second, 10*time.Millisecond, "the command never started in the rootfs")
+	return pids[0]
+}
+
+// withoutSudo is env without the variables sudo sets.
+func withoutSudo(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(v string) bool { return strings.HasPrefix(v, "SUDO_") })
+}
+
+func hostClocks(t *testing.T) facts.Clocks {
+	t.Helper()
+	c, err := facts.ReadClocks()
+	require.NoError(t, err)
+	return c
+}
+
+// nsfsMounts lists the host's mounts of namespace files (nsfs), as `ip
+// netns add` makes them.
+func nsfsMounts(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	var found []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, point, fstype, _, ok := facts.ParseMount(line); ok && fstype == "nsfs" {
+			found = append(found, point)
+		}
+	}
+	return found
+}
+
+// queueKeys are two System V IPC keys for this test process: one for the
+// host's queue and one for the container's.
+func queueKeys() (host, container int) {
+	base := 0x62780000 + os.Getpid()%0x8000*2 // "bx" and the pid
+	return base, base + 1
+}
+
+// makeQueue creates a message queue on the host, removed when the test
+// ends. x/sys/unix has no msgget, so it is called by its number.
+func makeQueue(t *testing.T, key int) {
+	t.Helper()
+	_, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|0o600, 0)
+	require.Zero(t, errno, "msgget")
+	t.Cleanup(func() { removeQueue(key) })
+}
+
+// removeQueue removes the host's message queue with key, if there is one.
+func removeQueue(key int) {
+	id, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), 0, 0)
+	if errno == 0 {
+		_, _, _ = unix.Syscall(unix.SYS_MSGCTL, id, unix.IPC_RMID, 0)
+	}
+}
