@@ -105,4 +105,3 @@ func CheckNothingLeft(t testing.TB, rootfs string) {
 		}
 	})
 }
-
