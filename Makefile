@@ -16,8 +16,8 @@ ROOTFS := $(BUILD)/rootfs
 STEPS  := $(sort $(wildcard step[0-9][0-9]-*))
 
 # The most complete runtime in the repository: what `make run` starts.
-RUNTIME     := step01
-RUNTIME_DIR := step01-chroot
+RUNTIME_DIR := $(lastword $(STEPS))
+RUNTIME     := $(firstword $(subst -, ,$(RUNTIME_DIR)))
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls /
 
@@ -29,7 +29,9 @@ GOTESTFLAGS ?=
 $(foreach v,BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS,$(if $($(v)),$(eval override $(v) := $(abspath $($(v))))))
 export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
 
-.PHONY: help need-root deps bins rootfs run test test-step01 step01 lint clean
+# test-stepNN and stepNN are pattern rules, which make never applies to a
+# .PHONY target: there are no files of those names.
+.PHONY: help need-root deps bins rootfs run test lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -61,7 +63,7 @@ $(BUILD)/rootfs.stamp: $(IMAGE)
 rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (_build/busybox.tar), unpacked in _build/rootfs
 	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
 
-run: need-root bins rootfs ## a shell in a container made by the most complete runtime (step01 for now)
+run: need-root bins rootfs ## a shell in a container made by the most complete runtime (the newest step)
 	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root is $(ROOTFS)"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
@@ -85,11 +87,14 @@ endef
 test: deps $(if $(BOXCRAFT_BIN),bins) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
-test-step01: deps $(if $(BOXCRAFT_BIN),bins) ## step01-chroot's tests
-	$(call gotest,./step01-chroot/)
+# step-dir names the folder of step NN, or stops make with the steps there are.
+step-dir = $(or $(wildcard step$(1)-*),$(error there is no step$(1): the steps are $(STEPS)))
 
-step01: need-root bins rootfs ## narrated demo: what a chroot changes, what it does not, and the escape
-	@scripts/demo-step01.sh
+test-step%: deps $(if $(BOXCRAFT_BIN),bins) ## one step's tests (e.g. make test-step02)
+	$(call gotest,./$(call step-dir,$*)/)
+
+step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
+	@: $(call step-dir,$*); scripts/demo-step$*.sh
 
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*

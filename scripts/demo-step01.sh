@@ -8,18 +8,8 @@ cd "$(dirname "$0")/.."
 step01=_build/bin/step01
 rootfs=_build/rootfs
 
-say() { printf '\n==> %s\n' "$*"; }
-# show prints a command as one would type it, quoting only the words that
-# need it, then runs it.
-show() {
-	local word line='$'
-	for word in "$@"; do
-		if [[ $word =~ ^[A-Za-z0-9_./:=,+-]+$ ]]; then line+=" $word"; else line+=" ${word@Q}"; fi
-	done
-	printf '%s\n' "$line"
-	"$@"
-}
-notice() { printf 'Notice: %s\n' "$*"; }
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 
 # The demo mounts proc in the rootfs and copies the probe into it for a
 # moment; whatever happens, both go again.

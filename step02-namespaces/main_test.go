@@ -72,7 +72,9 @@ func TestPIDNamespace(t *testing.T) {
 
 // The container's command mounts a tmpfs, says it is ready and waits; the
 // test then looks for that mount on the host, makes a mount of its own in
-// the rootfs and lets the command look for it.
+// the rootfs and lets the command look for it. The rootfs lies in a shared
+// mount, as it does under systemd's shared /: without private propagation
+// in the container, mounts would travel both ways.
 func TestMountNamespace(t *testing.T) {
 	const script = `
 		if [ "$1" = mount ]; then mount -t tmpfs boxcraft-inside /var || exit 10; fi
@@ -83,6 +85,7 @@ func TestMountNamespace(t *testing.T) {
 	for _, enabled := range []bool{true, false} {
 		t.Run(enabledName(enabled), func(t *testing.T) {
 			rootfs := testkit.FreshRootfs(t)
+			shareMount(t, filepath.Dir(rootfs))
 			args := []string{"run", rootfs, "/bin/sh", "-c", script, "sh", "mount"}
 			if !enabled {
 				// No mount namespace: step02 mounts nothing (it would land
@@ -425,6 +428,16 @@ func mount(t *testing.T, source, target, fstype string) {
 	t.Helper()
 	require.NoError(t, unix.Mount(source, target, fstype, 0, ""), "mount %s on %s", fstype, target)
 	t.Cleanup(func() { assert.NoError(t, unix.Unmount(target, unix.MNT_DETACH)) })
+}
+
+// shareMount makes dir a shared mount of its own (a bind mount onto
+// itself), removed when the test ends: a mount made below it propagates to
+// every copy of it in other mount namespaces, unless they opt out.
+func shareMount(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, unix.Mount(dir, dir, "", unix.MS_BIND, ""), "bind %s onto itself", dir)
+	t.Cleanup(func() { assert.NoError(t, unix.Unmount(dir, unix.MNT_DETACH)) })
+	require.NoError(t, unix.Mount("", dir, "", unix.MS_SHARED, ""), "make %s shared", dir)
 }
 
 // waitForProcessIn waits for the container's command to run, and returns
