@@ -29,7 +29,7 @@ GOTESTFLAGS ?=
 $(foreach v,BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS,$(if $($(v)),$(eval override $(v) := $(abspath $($(v))))))
 export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
 
-.PHONY: help need-root deps bins rootfs run test test-step01 step01 lint clean
+.PHONY: help need-root deps bins rootfs run test test-v2 test-step01 step01 lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -84,6 +84,9 @@ endef
 
 test: deps $(if $(BOXCRAFT_BIN),bins) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
+
+test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_TIMEOUT=600 seconds)
+	@scripts/test-v2.sh
 
 test-step01: deps $(if $(BOXCRAFT_BIN),bins) ## step01-chroot's tests
 	$(call gotest,./step01-chroot/)
