@@ -96,7 +96,7 @@ kernel_release() { basename "$(compgen -G "$out/kernel/lib/modules/*" | head -n 
 # it is compressed or not (bookworm's are plain .ko; later Debians
 # compress them), and nothing for a module built into the kernel.
 module_file() {
-	# Module names count - and _ as one: br_netfilter is br_netfilter.ko.
+	# Module names count - and _ as one: snd_aloop is snd-aloop.ko.
 	local pattern=".*/${1//[-_]/[-_]}\.ko(\.xz|\.zst|\.gz)?"
 	find "$out/kernel/lib/modules/$2/kernel" -regextype posix-extended -regex "$pattern" -print -quit
 }
@@ -112,11 +112,13 @@ module_body() {
 }
 
 # stage_modules copies the modules asked for, and what they depend on,
-# uncompressed, into the initramfs. The VM's init runs depmod and modprobe.
+# uncompressed, into the initramfs, and lists those the VM's init is to
+# load (with depmod and modprobe): the ones asked for that are not built in.
 stage_modules() {
-	local release=$1 todo name file rel deps
+	local release=$1 todo name file rel deps load=()
 	read -r -a todo <<<"$modules"
-	declare -A seen=()
+	declare -A seen=() wanted=()
+	for name in "${todo[@]}"; do wanted[$name]=1; done
 	while [ "${#todo[@]}" -gt 0 ]; do
 		name=${todo[0]}
 		todo=("${todo[@]:1}")
@@ -128,6 +130,7 @@ stage_modules() {
 				die "kernel $release has no module $name (V2_MODULES)"
 			continue # built in: nothing to load
 		fi
+		if [ -n "${wanted[$name]:-}" ]; then load+=("$name"); fi
 		rel=${file#"$out/kernel/"}
 		rel=${rel%.xz}
 		rel=${rel%.zst}
@@ -139,7 +142,7 @@ stage_modules() {
 		read -r -a deps <<<"$deps"
 		todo+=("${deps[@]}")
 	done
-	echo "$modules" >"$stage/boxcraft/v2/modules"
+	echo "${load[*]}" >"$stage/boxcraft/v2/modules"
 }
 
 # stage_tests builds the test binary of every package that has tests into
