@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the OS packages the workshop needs, and a Go new enough for it.
 # Safe to run again: it installs only what is missing, and with nothing
-# missing it needs no network.
+# missing it needs no network. Packages given as arguments are needed too
+# (make test-v2 adds qemu, the workshop VM's provision.sh its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 
 # What the steps and their demos use. busybox-static is the default image.
-packages=(busybox-static tar)
+packages=(busybox-static tar "$@")
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
 # distribution's Go is older (Debian 12 has 1.19), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# make test-v2: every test again, as root, in a throwaway VM whose only
+# cgroup hierarchy is v2, as on the learners' Ubuntu 24.04 VMs. This
+# project's machines and CI run cgroup v1 in hybrid mode, so without this
+# leg nothing would show that the steps work where the learners run them.
+#
+# The VM is qemu on Debian's own kernel (the linux-image-amd64 package, its
+# .deb kept in _build/v2/debs so that the next run downloads nothing) with
+# an initramfs made here: the busybox image as its root, the compiled test
+# binaries (go test -c, static), the step binaries, the probe, the image
+# tar, and the kernel modules the tests need. Its init (v2-init.sh) sets up
+# what a Linux host has, runs every test binary and powers off; this script
+# reads the serial console and fails on any failed or skipped test, a
+# binary that reported nothing, or a VM that did not finish in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
+
+# The knobs, as environment or make variables (make test-v2 V2_TIMEOUT=300).
+timeout=${V2_TIMEOUT:-600}                      # seconds from boot to power-off
+memory=${V2_MEMORY:-2048}                       # MiB; the initramfs lives in it
+want_accel=${V2_ACCEL:-auto}                    # kvm, tcg, or auto: kvm when it works here
+kernel_deb=${V2_KERNEL_DEB:-}                   # a linux-image .deb to boot instead of Debian's
+modules=${V2_MODULES:-overlay loop veth bridge} # loaded with what they depend on
+
+out=_build/v2
+stage=$out/initramfs
+image=_build/busybox.tar
+log=$out/console.log
+# The lines the VM's init writes around each binary's output, to be read here.
+mark=@@v2
+
+say() { printf 'test-v2: %s\n' "$*"; }
+die() {
+	say "$*" >&2
+	exit 1
+}
+
+# need_tools installs qemu with the workshop's own installer (as root), and
+# checks for the rest, which Debian and Ubuntu always have.
+need_tools() {
+	[ "$(uname -m)" = x86_64 ] || die "the VM is an x86_64 one, with Debian's amd64 kernel: run this on an x86_64 machine"
+	scripts/deps.sh qemu-system-x86
+	local tool
+	for tool in qemu-system-x86_64 apt-get dpkg-deb busybox ldd; do
+		command -v "$tool" >/dev/null || die "needs $tool: sudo make test-v2 installs what is missing"
+	done
+	[ -f "$image" ] || die "no $image: make test-v2 builds it first"
+	[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "V2_TIMEOUT=$timeout: give a number of seconds"
+}
+
+# fetch_kernel prints the path of the kernel .deb to boot: the one given,
+# else the one kept from an earlier run, else Debian's current one,
+# downloaded with apt-get (which needs no root for a download).
+fetch_kernel() {
+	if [ -n "$kernel_deb" ]; then
+		[ -f "$kernel_deb" ] || die "V2_KERNEL_DEB=$kernel_deb: no such file"
+		echo "$kernel_deb"
+		return
+	fi
+	local kept
+	kept=$(compgen -G "$out/debs/linux-image-*.deb" | sort -V | tail -n 1 || true)
+	if [ -n "$kept" ]; then
+		echo "$kept"
+		return
+	fi
+	# linux-image-amd64 only depends on the versioned package that holds
+	# the kernel: download that one.
+	local pkg
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+	[ -n "$pkg" ] || die "apt knows no linux-image-amd64 (Debian's kernel): run sudo apt-get update, or give V2_KERNEL_DEB=path/to/linux-image-….deb"
+	say "downloading $pkg, once: it is kept in $out/debs" >&2
+	mkdir -p "$out/debs"
+	# As root, apt hands downloads to its own user, who cannot write here.
+	local sandbox=()
+	if [ "$(id -u)" -eq 0 ]; then sandbox=(-o APT::Sandbox::User=root); fi
+	(cd "$out/debs" && apt-get download -qq "${sandbox[@]}" "$pkg") >&2
+	compgen -G "$out/debs/${pkg}_*.deb" | head -n 1
+}
+
+# unpack_kernel extracts vmlinuz and the modules from the .deb into
+# $out/kernel, once per .deb.
+unpack_kernel() {
+	local deb=$1 dir=$out/kernel
+	if [ "$(cat "$dir/from" 2>/dev/null)" = "$deb" ]; then return; fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards './boot/vmlinuz-*' './lib/modules/*'
+	echo "$deb" >"$dir/from"
+}
+
+# kernel_release is the version the modules are kept under (6.1.0-…-amd64).
+kernel_release() { basename "$(compgen -G "$out/kernel/lib/modules/*" | head -n 1)"; }
+
+# module_file prints the path of module $1 in the unpacked kernel, whether
+# it is compressed or not (bookworm's are plain .ko; later Debians
+# compress them), and nothing for a module built into the kernel.
+module_file() {
+	# Module names count - and _ as one: snd_aloop is snd-aloop.ko.
+	local pattern=".*/${1//[-_]/[-_]}\.ko(\.xz|\.zst|\.gz)?"
+	find "$out/kernel/lib/modules/$2/kernel" -regextype posix-extended -regex "$pattern" -print -quit
+}
+
+# module_body writes a module's plain .ko to stdout.
+module_body() {
+	case $1 in
+	*.xz) xz -dc "$1" ;;
+	*.zst) zstd -qdc "$1" ;;
+	*.gz) gzip -dc "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+
+# stage_modules copies the modules asked for, and what they depend on,
+# uncompressed, into the initramfs, and lists those the VM's init is to
+# load (with depmod and modprobe): the ones asked for that are not built in.
+stage_modules() {
+	local release=$1 todo name file rel deps load=()
+	read -r -a todo <<<"$modules"
+	declare -A seen=() wanted=()
+	for name in "${todo[@]}"; do wanted[$name]=1; done
+	while [ "${#todo[@]}" -gt 0 ]; do
+		name=${todo[0]}
+		todo=("${todo[@]:1}")
+		[ -z "${seen[$name]:-}" ] || continue
+		seen[$name]=1
+		file=$(module_file "$name" "$release")
+		if [ -z "$file" ]; then
+			grep -qE "/${name//_/[-_]}\.ko" "$out/kernel/lib/modules/$release/modules.builtin" ||
+				die "kernel $release has no module $name (V2_MODULES)"
+			continue # built in: nothing to load
+		fi
+		if [ -n "${wanted[$name]:-}" ]; then load+=("$name"); fi
+		rel=${file#"$out/kernel/"}
+		rel=${rel%.xz}
+		rel=${rel%.zst}
+		rel=${rel%.gz}
+		mkdir -p "$stage/$(dirname "$rel")"
+		module_body "$file" >"$stage/$rel"
+		# A module names what it needs in its .modinfo section: depends=a,b.
+		deps=$(tr '\0' '\n' <"$stage/$rel" | sed -n 's/^depends=//p' | tr ',' ' ')
+		read -r -a deps <<<"$deps"
+		todo+=("${deps[@]}")
+	done
+	echo "${load[*]}" >"$stage/boxcraft/v2/modules"
+}
+
+# stage_tests builds the test binary of every package that has tests into
+# the folder the package has in the VM (go test runs a package's tests in
+# its folder; its testdata goes along), and lists them for the init, each
+# with the binary under test: a step's own (step02-… → _build/bin/step02),
+# or none for the packages that are not steps.
+stage_tests() {
+	local dir rel bin
+	: >"$stage/boxcraft/v2/tests"
+	for dir in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
+		rel=${dir#"$PWD/"}
+		go test -c -o "$stage/boxcraft/$rel/$(basename "$rel").test" "./$rel"
+		if [ -d "$rel/testdata" ]; then cp -a "$rel/testdata" "$stage/boxcraft/$rel/"; fi
+		bin=-
+		if [[ $rel =~ ^(step[0-9][0-9])- ]]; then
+			bin=${BASH_REMATCH[1]}
+			[ -x "_build/bin/$bin" ] || die "no _build/bin/$bin for $rel: make test-v2 builds the steps first"
+		fi
+		echo "$rel $bin" >>"$stage/boxcraft/v2/tests"
+	done
+	[ -s "$stage/boxcraft/v2/tests" ] || die "no package has tests"
+}
+
+# stage_host_program copies a host program and the libraries it is linked
+# against, replacing the busybox link of the same name.
+stage_host_program() {
+	local file
+	for file in "$1" $(ldd "$1" | grep -o '/[^ ]*'); do
+		rm -f "$stage$file"
+		cp -L --parents "$file" "$stage"
+	done
+}
+
+# stage_system lays out the VM's root: the workshop's busybox image (a
+# root filesystem with /etc/passwd holding root and nobody), the init, the
+# binaries, and the few files a host has that the image does not.
+stage_system() {
+	rm -rf "$stage"
+	mkdir -p "$stage/boxcraft/v2" "$stage/boxcraft/bin"
+	tar -xf "$image" -C "$stage"
+	cp scripts/v2-init.sh "$stage/init"
+	cp _build/bin/* "$stage/boxcraft/bin/"
+	cp "$image" "$stage/boxcraft/busybox.tar"
+	echo v2-test-vm >"$stage/etc/hostname"
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$stage/etc/hosts"
+	# On a host /bin/true is a dynamically linked program (internal/busybox
+	# tests that such a program is refused), not a busybox applet.
+	stage_host_program /bin/true
+}
+
+# pack_initramfs writes the staged tree as the initramfs, every file owned
+# by root whoever runs this.
+pack_initramfs() {
+	(cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort | busybox cpio -o -H newc -R 0:0 2>/dev/null) |
+		gzip -1 >"$out/initramfs.cpio.gz"
+}
+
+# pick_accel prints kvm when the VM boots with KVM, else tcg (software
+# emulation: slower, but it works anywhere). A /dev/kvm can be there and
+# still fail: nested in another VM, qemu may abort or the kernel hang.
+pick_accel() {
+	case $want_accel in
+	kvm | tcg) echo "$want_accel" ;;
+	auto)
+		if [ -r /dev/kvm ] && [ -w /dev/kvm ] && qemu kvm v2_probe=1 </dev/null 2>/dev/null | grep -q "^$mark up"; then
+			echo kvm
+		else
+			echo tcg
+		fi
+		;;
+	*) die "V2_ACCEL=$want_accel: give kvm, tcg or auto" ;;
+	esac
+}
+
+# qemu boots the VM with accelerator $1 and $2 added to the kernel's
+# command line, its serial console on stdout, for at most $timeout seconds.
+# KVM gets the host's CPU, emulation the most capable one it has.
+qemu() {
+	local cpu=max seconds=$timeout
+	if [ "$1" = kvm ]; then cpu=host; fi
+	if [ -n "$2" ]; then seconds=30; fi # the KVM probe boots in a few
+	timeout --kill-after=10 "$seconds" qemu-system-x86_64 \
+		-accel "$1" -cpu "$cpu" -smp 2 -m "$memory" \
+		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+		-kernel "$(compgen -G "$out/kernel/boot/vmlinuz-*" | head -n 1)" -initrd "$out/initramfs.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 $2"
+}
+
+# boot runs the VM to its end, the serial console on stdout and in $log
+# (less the carriage returns of a serial line). It returns timeout's
+# status: 124 when the VM ran out of time.
+boot() {
+	local status=0
+	qemu "$1" "" </dev/null | tr -d '\r' | tee "$log" || status=${PIPESTATUS[0]}
+	return "$status"
+}
+
+# report prints one line a test binary and a total, from the console log,
+# and fails unless every binary listed ran, ended and passed with no test
+# failed or skipped.
+report() {
+	awk -v mark="$mark" -v listed="$stage/boxcraft/v2/tests" '
+		BEGIN { while ((getline line < listed) > 0) { split(line, f, " "); order[++n] = f[1] } }
+		$1 == mark && $2 == "BEGIN" { pkg = $3; began[pkg] = 1; next }
+		$1 == mark && $2 == "END" { ended[$3] = 1; status[$3] = $4; pkg = ""; next }
+		$1 == mark && $2 == "DONE" { done = 1; next }
+		pkg != "" && /^ *--- PASS: / { pass[pkg]++ }
+		pkg != "" && /^ *--- FAIL: / { fail[pkg]++ }
+		pkg != "" && /^ *--- SKIP: / { skip[pkg]++ }
+		END {
+			bad = 0
+			for (i = 1; i <= n; i++) {
+				p = order[i]
+				if (!began[p]) { verdict = "NO REPORT"; why = "did not start" }
+				else if (!ended[p]) { verdict = "NO REPORT"; why = "did not finish" }
+				else {
+					why = sprintf("%d passed, %d failed, %d skipped, exit status %d", pass[p], fail[p], skip[p], status[p])
+					verdict = (status[p] == 0 && fail[p] == 0 && skip[p] == 0 && pass[p] > 0) ? "PASS" : "FAIL"
+					if (pass[p] + fail[p] + skip[p] == 0) why = why " (ran no test)"
+				}
+				if (verdict != "PASS") bad++
+				printf "test-v2: %-9s %-20s %s\n", verdict, p, why
+				tp += pass[p]; tf += fail[p]; ts += skip[p]
+			}
+			if (!done) { print "test-v2: the VM did not say it was done"; bad++ }
+			printf "test-v2: %d passed, %d failed, %d skipped\n", tp, tf, ts
+			exit bad > 0
+		}' "$log"
+}
+
+main() {
+	need_tools
+	local deb release accel start status=0
+	deb=$(fetch_kernel)
+	unpack_kernel "$deb"
+	release=$(kernel_release)
+	stage_system
+	stage_modules "$release"
+	stage_tests
+	echo "$timeout" >"$stage/boxcraft/v2/timeout"
+	pack_initramfs
+	accel=$(pick_accel)
+	say "booting Linux $release ($(basename "$deb")) with $accel, $memory MiB, initramfs $(du -h "$out/initramfs.cpio.gz" | cut -f1); at most ${timeout}s (V2_TIMEOUT)"
+	start=$SECONDS
+	boot "$accel" || status=$?
+	say "the VM ran for $((SECONDS - start))s"
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		say "the VM did not finish within ${timeout}s (V2_TIMEOUT): killed"
+	elif [ "$status" -ne 0 ]; then
+		say "qemu failed with exit status $status"
+	fi
+	report || status=1
+	if [ "$status" -ne 0 ]; then
+		say "FAILED (the console is in $log)"
+		return 1
+	fi
+	say "all passed on cgroup v2"
+}
+
+main
