@@ -93,11 +93,15 @@ test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2
 # step-dir names the folder of step NN, or stops make with the steps there are.
 step-dir = $(or $(wildcard step$(1)-*),$(error there is no step$(1): the steps are $(STEPS)))
 
+# A goal that names a step that does not exist stops make here, before
+# anything is built.
+goal-steps := $(foreach n,$(patsubst test-step%,%,$(patsubst step%,%,$(filter step% test-step%,$(MAKECMDGOALS)))),$(call step-dir,$(n)))
+
 test-step%: deps $(if $(BOXCRAFT_BIN),bins) ## one step's tests (e.g. make test-step02)
 	$(call gotest,./$(call step-dir,$*)/)
 
 step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
-	@: $(call step-dir,$*); scripts/demo-step$*.sh
+	@scripts/demo-step$*.sh
 
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*

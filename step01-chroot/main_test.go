@@ -42,9 +42,7 @@ func TestSignalsAreRelayedToTheCommand(t *testing.T) {
 // the host's namespaces.
 func TestChrootIsNoIsolation(t *testing.T) {
 	rootfs := testkit.FreshRootfs(t)
-	proc := filepath.Join(rootfs, "proc")
-	require.NoError(t, unix.Mount("proc", proc, "proc", 0, ""), "mount proc in the rootfs")
-	t.Cleanup(func() { assert.NoError(t, unix.Unmount(proc, unix.MNT_DETACH)) })
+	testkit.Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
 
 	f := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/probe"))
 
@@ -61,15 +59,7 @@ func TestChrootIsNoIsolation(t *testing.T) {
 func TestEscapeFromTheChrootSucceeds(t *testing.T) {
 	rootfs := testkit.FreshRootfs(t)
 	f := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/probe", "escape"))
-
-	escape := f.Experiments.Escape
-	require.NotNil(t, escape)
-	require.Empty(t, escape.Error)
-	var hostRoot unix.Stat_t
-	require.NoError(t, unix.Stat("/", &hostRoot))
-	assert.True(t, escape.Escaped, "the probe left the rootfs")
-	assert.Equal(t, hostRoot.Dev, escape.RootDev, "and reached the host's root (device)")
-	assert.Equal(t, hostRoot.Ino, escape.RootIno, "and reached the host's root (inode)")
+	testkit.AssertEscapedToHostRoot(t, f)
 	leftovers, err := filepath.Glob(filepath.Join(rootfs, "tmp", ".probe-escape-*"))
 	require.NoError(t, err)
 	assert.Empty(t, leftovers, "the experiment tidied up")

@@ -63,7 +63,10 @@ func dispatch(args []string) (int, error) {
 	case "run":
 		return run(args[1:])
 	case "init": // hidden: step02 runs itself this way inside the namespaces
-		return 0, containerInit(args[1:])
+		if err := containerInit(args[1:]); err != nil {
+			return 0, fmt.Errorf("init: %w", err)
+		}
+		return 0, nil
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return 0, nil
@@ -116,13 +119,15 @@ var cloneFlags = map[string]uintptr{
 }
 
 // The defaults for the hostname and the user namespace: container root is
-// host uid 100000, an id no host user has, and the 65536 ids after it
-// (every id a 16-bit system knows) follow.
+// host uid 100000, above the ids given to users and system accounts, and
+// the 65536 ids after it (every id a 16-bit system knows) follow. It is
+// the range useradd gives the first user in /etc/subuid.
 const (
 	defaultHostname = "boxcraft"
 	defaultHostID   = 100000
 	defaultIDCount  = 65536
-	maxHostname     = 64 // HOST_NAME_MAX: sethostname refuses longer names
+	maxHostname     = 64      // HOST_NAME_MAX: sethostname refuses longer names
+	maxID           = 1 << 32 // ids are 32-bit, and 4294967295 means "no id"
 )
 
 // container is what run has checked and will start.
@@ -147,12 +152,12 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 	}
 	// A flag for a namespace that will not exist would silently do
 	// nothing: refuse it instead.
-	for flag, ns := range map[string]string{
-		"hostname": "uts", "uid-map": "user", "gid-map": "user",
-		"boottime-offset": "time", "monotonic-offset": "time",
+	for _, need := range []struct{ flag, namespace string }{
+		{"hostname", "uts"}, {"uid-map", "user"}, {"gid-map", "user"},
+		{"boottime-offset", "time"}, {"monotonic-offset", "time"},
 	} {
-		if flags.Changed(flag) && !c.namespaces[ns] {
-			return nil, fmt.Errorf("--%s needs the %s namespace, which --ns %s leaves out", flag, ns, list)
+		if flags.Changed(need.flag) && !c.namespaces[need.namespace] {
+			return nil, fmt.Errorf("--%s needs the %s namespace, which --ns %s leaves out", need.flag, need.namespace, list)
 		}
 	}
 	hostname, _ := flags.GetString("hostname")
@@ -165,17 +170,20 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 	if c.gidMap, err = idMap(flags, "gid-map", "/etc/subgid"); err != nil {
 		return nil, err
 	}
-	for clock, id := range map[string]int32{"boottime": unix.CLOCK_BOOTTIME, "monotonic": unix.CLOCK_MONOTONIC} {
-		seconds, _ := flags.GetInt64(clock + "-offset")
-		if err := checkOffset(clock, id, seconds); err != nil {
+	for _, clock := range []struct {
+		name string
+		id   int32
+	}{{"boottime", unix.CLOCK_BOOTTIME}, {"monotonic", unix.CLOCK_MONOTONIC}} {
+		seconds, _ := flags.GetInt64(clock.name + "-offset")
+		if err := checkOffset(clock.name, clock.id, seconds); err != nil {
 			return nil, err
 		}
-		c.offsets[clock] = seconds
+		c.offsets[clock.name] = seconds
 	}
 	if c.rootfs, err = checkRootfs(flags.Arg(0)); err != nil {
 		return nil, err
 	}
-	if err := c.checkRootfsForNamespaces(); err != nil {
+	if err := c.checkReachable(); err != nil {
 		return nil, err
 	}
 	c.path, err = findCommand(c.rootfs, c.argv[0])
@@ -220,26 +228,32 @@ func idMap(flags *pflag.FlagSet, flag, subIDFile string) (syscall.SysProcIDMap, 
 		return sudoUserRange(subIDFile), nil
 	}
 	text, _ := flags.GetString(flag)
-	var m syscall.SysProcIDMap
 	fields := strings.Split(text, ":")
-	numbers := make([]int, len(fields))
+	if len(fields) != 3 {
+		return syscall.SysProcIDMap{}, fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
+	}
+	var numbers [3]uint64
 	for i, field := range fields {
 		n, err := strconv.ParseUint(field, 10, 32)
-		if err != nil || len(fields) != 3 {
-			return m, fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
+		if err != nil {
+			return syscall.SysProcIDMap{}, fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
 		}
-		numbers[i] = int(n)
+		numbers[i] = n
 	}
-	m = syscall.SysProcIDMap{ContainerID: numbers[0], HostID: numbers[1], Size: numbers[2]}
-	if m.Size == 0 || m.ContainerID != 0 {
+	m := syscall.SysProcIDMap{ContainerID: int(numbers[0]), HostID: int(numbers[1]), Size: int(numbers[2])}
+	switch {
+	case m.Size == 0 || m.ContainerID != 0:
 		return m, fmt.Errorf("--%s %q: the range must start at container id 0 and hold at least one id", flag, text)
+	case numbers[1]+numbers[2] > maxID:
+		return m, fmt.Errorf("--%s %q: host ids end at %d", flag, text, maxID-1)
 	}
 	return m, nil
 }
 
 // sudoUserRange maps container id 0 onward to the first range that
-// subIDFile gives the user who ran sudo, so that the container's files are
-// theirs to manage; without one, to the default range.
+// subIDFile gives the user who ran sudo: the ids set aside for that user's
+// containers, as rootless Podman uses them. Without one, it is the default
+// range.
 func sudoUserRange(subIDFile string) syscall.SysProcIDMap {
 	m := syscall.SysProcIDMap{ContainerID: 0, HostID: defaultHostID, Size: defaultIDCount}
 	user := os.Getenv("SUDO_USER")
@@ -287,27 +301,6 @@ func checkOffset(clock string, id int32, seconds int64) error {
 		return fmt.Errorf("--%s-offset %d would set the container's %s clock below zero: it reads %d s on the host", clock, seconds, clock, now.Sec)
 	case seconds > maxSeconds-now.Sec:
 		return fmt.Errorf("--%s-offset %d is too large: the kernel keeps at most %d s", clock, seconds, maxSeconds)
-	}
-	return nil
-}
-
-// checkRootfsForNamespaces checks what init will need from the rootfs: a
-// /proc folder to mount on, and with a user namespace a root folder that
-// the container's root, an ordinary user on the host, may enter.
-func (c *container) checkRootfsForNamespaces() error {
-	if c.namespaces["mnt"] {
-		if info, err := os.Stat(filepath.Join(c.rootfs, "proc")); err != nil || !info.IsDir() {
-			return fmt.Errorf("rootfs %s has no proc folder to mount /proc on", c.rootfs)
-		}
-	}
-	if c.namespaces["user"] {
-		info, err := os.Stat(c.rootfs)
-		if err != nil {
-			return err
-		}
-		if info.Mode().Perm()&0o005 != 0o005 {
-			return fmt.Errorf("rootfs %s is mode %v: the container's root is host uid %d, so others need r and x (chmod o+rx)", c.rootfs, info.Mode().Perm(), c.uidMap.HostID)
-		}
 	}
 	return nil
 }
@@ -378,7 +371,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step01 needs Linux 5.6 or newer")
+		return false, errors.New("openat2 is missing: step02 needs Linux 5.6 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -390,6 +383,33 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 		return false, fmt.Errorf("stat %s in the rootfs: %w", path, err)
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0, nil
+}
+
+// checkReachable checks what init will need: a /proc folder in the rootfs
+// to mount on, and with a user namespace, where init is an ordinary user
+// on the host (container root is host uid 100000), a rootfs folder and a
+// step02 binary that others may use. The folders above the rootfs do not
+// matter: init never walks the path (see runInNamespaces).
+func (c *container) checkReachable() error {
+	if c.namespaces["mnt"] {
+		if info, err := os.Stat(filepath.Join(c.rootfs, "proc")); err != nil || !info.IsDir() {
+			return fmt.Errorf("rootfs %s has no proc folder to mount /proc on", c.rootfs)
+		}
+	}
+	if !c.namespaces["user"] {
+		return nil
+	}
+	if info, err := os.Stat(c.rootfs); err != nil || info.Mode().Perm()&0o005 != 0o005 {
+		return fmt.Errorf("rootfs %s: the container's root is host uid %d, so others need r and x on it (chmod o+rx)", c.rootfs, c.uidMap.HostID)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if info, err := os.Stat(self); err != nil || info.Mode().Perm()&0o001 == 0 {
+		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on step02 itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
+	}
+	return nil
 }
 
 // runInNamespaces starts step02 itself again as "init", in new
@@ -406,32 +426,34 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 //     unprivileged ids.
 //   - Pdeathsig: when step02 dies, even by SIGKILL, the kernel kills init
 //     (later CMD), and with the PID namespace's first process every other
-//     process in it.
+//     process in it. (The kernel sends it when the thread that started the
+//     child ends: here the main thread, which lasts as long as step02.)
+//
+// The time namespace is not among the Cloneflags: step02 makes it first,
+// for its children (see newTimeNamespace).
 //
 // init starts in the rootfs: it inherits step02's working folder, which
 // step02 sets to the rootfs first. With a user namespace, init is an
 // ordinary user on the host and may not be allowed to walk the path to the
 // rootfs (a private home folder, a test's temporary folder); an inherited
 // working folder needs no walk, and clone(2) moves it into the new mount
-// namespace's copy of the tree. fd 3 is a socket on which the two sides
-// agree when CMD may start.
+// namespace's copy of the tree.
 func runInNamespaces(c *container) (int, error) {
 	if err := os.Chdir(c.rootfs); err != nil {
 		return 0, fmt.Errorf("rootfs %s: %w", c.rootfs, err)
 	}
-	parentEnd, initEnd, err := socketPair()
-	if err != nil {
-		return 0, err
+	if c.namespaces["time"] {
+		if err := newTimeNamespace(c.offsets); err != nil {
+			return 0, err
+		}
 	}
-	defer parentEnd.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe", // this very program, whatever its path
-		Args:       append([]string{"step02", "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
-		Env:        containerEnv(),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{initEnd}, // fd 3 in init
+		Path:   "/proc/self/exe", // this very program, whatever its path
+		Args:   append([]string{"step02", "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
+		Env:    containerEnv(),
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: c.cloneFlags(),
 			Pdeathsig:  unix.SIGKILL,
@@ -445,17 +467,13 @@ func runInNamespaces(c *container) (int, error) {
 	}
 	signals := catchSignals()
 	defer stopCatching(signals)
-	err = cmd.Start()
-	initEnd.Close() // init has its own copy now
-	if err != nil {
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EINVAL) && c.namespaces["time"] && !c.namespaces["user"] {
+			return 0, errors.New("this kernel will not start a child in a new time namespace the way Go does without a user namespace (a vfork): add user to --ns, or leave out time")
+		}
 		return 0, fmt.Errorf("start %s in new namespaces: %w", c.argv[0], err)
 	}
 	go relaySignals(signals, cmd.Process)
-	if err := c.releaseInit(parentEnd, cmd.Process.Pid); err != nil {
-		_ = cmd.Process.Kill() // CMD never started: nothing of it is left
-		_ = cmd.Wait()
-		return 0, err
-	}
 	_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	return exitStatus(cmd.ProcessState), nil
 }
@@ -483,101 +501,81 @@ func (c *container) namespaceList() string {
 	return strings.Join(names, ",")
 }
 
-// socketPair is a connected pair of sockets: a way for step02 and init to
-// talk in both directions.
-func socketPair() (*os.File, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
+// newTimeNamespace makes a time namespace with the offsets given, for the
+// children step02 starts next. unshare(CLONE_NEWTIME) leaves the caller in
+// its own time namespace: the new one is for its children, and it stays
+// empty until the first is born. Only while it is empty may its offsets be
+// set, in /proc/self/timens_offsets. (clone(2) can make a time namespace
+// too, but the child is in it at once, too early for the offsets.)
+//
+// Both calls concern one thread: unshare changes the namespaces of the
+// calling thread, and /proc/self/timens_offsets are the main thread's. So
+// step02 runs on its main thread (see init below), and starts init from it.
+func newTimeNamespace(offsets map[string]int64) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("unshare the time namespace: %w", err)
 	}
-	return os.NewFile(uintptr(fds[0]), "step02"), os.NewFile(uintptr(fds[1]), "init"), nil
-}
-
-// releaseInit waits until init has set up the namespaces, writes the clock
-// offsets of its time namespace, and lets it start CMD. An init that
-// failed has said why on stderr and exits: there is nothing to release.
-func (c *container) releaseInit(toInit *os.File, pid int) error {
-	if _, err := toInit.Read(make([]byte, 1)); err != nil {
-		return nil // init ended early; its exit status tells
-	}
-	if c.namespaces["time"] {
-		// The offsets can be written only while no process is in the new
-		// time namespace yet: init created it for its children (and for
-		// the program it execs), not for itself.
-		offsets := fmt.Sprintf("monotonic %d 0\nboottime %d 0\n", c.offsets["monotonic"], c.offsets["boottime"])
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/timens_offsets", pid), []byte(offsets), 0); err != nil {
-			return fmt.Errorf("set the clock offsets: %w", err)
-		}
-	}
-	_, err := toInit.Write([]byte{1})
-	if err != nil {
-		return fmt.Errorf("release init: %w", err)
+	text := fmt.Sprintf("monotonic %d 0\nboottime %d 0\n", offsets["monotonic"], offsets["boottime"])
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(text), 0); err != nil {
+		return fmt.Errorf("set the clock offsets: %w", err)
 	}
 	return nil
 }
 
+// init keeps the main goroutine on the main thread, for newTimeNamespace.
+// Go runs init functions on the main thread, and a goroutine locked there
+// stays there; the runtime then starts new threads from a thread of its
+// own, never from this one.
+func init() { runtime.LockOSThread() }
+
 // containerInit runs inside the new namespaces as "step02 init NSLIST
-// HOSTNAME PATH ARGV...". It does the set-up that only a process inside can do,
-// then replaces itself with CMD, which so keeps init's pid: 1 in a new PID
-// namespace.
+// HOSTNAME PATH ARGV...". It does the set-up that only a process inside can
+// do, then replaces itself with CMD, which so keeps init's pid: 1 in a new
+// PID namespace.
 func containerInit(args []string) error {
-	// unshare(CLONE_NEWTIME) below changes the calling thread only, and
-	// the exec at the end must be made by that same thread.
-	runtime.LockOSThread()
 	if len(args) < 4 {
-		return errors.New("init: run by step02 run, not by hand")
+		return errors.New("run by step02 run, not by hand")
 	}
 	namespaces, err := parseNamespaces(args[0])
 	if err != nil {
-		return fmt.Errorf("init: %w", err)
+		return err
 	}
 	hostname, path, argv := args[1], args[2], args[3:]
-	steps := []struct {
-		namespace string
-		setUp     func() error
-	}{
-		{"uts", func() error { return setHostname(hostname) }},
-		{"mnt", func() error { return mountPrivateProc(namespaces["pid"]) }},
-		{"net", bringUpLoopback},
-		{"time", newTimeNamespace},
-	}
-	for _, step := range steps {
-		if namespaces[step.namespace] {
-			if err := step.setUp(); err != nil {
-				return fmt.Errorf("init: %w", err)
-			}
+	if namespaces["uts"] {
+		if err := setHostname(hostname); err != nil {
+			return err
 		}
 	}
-	pidCounter := -1
-	if namespaces["pid"] {
-		// Open it now: after the chroot, the host's /proc is out of reach.
-		if pidCounter, err = unix.Open("/proc/sys/kernel/ns_last_pid", unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
-			return fmt.Errorf("init: %w", err)
+	if namespaces["mnt"] {
+		if err := mountPrivateProc(namespaces["pid"]); err != nil {
+			return err
+		}
+	}
+	if namespaces["net"] {
+		if err := bringUpLoopback(); err != nil {
+			return err
 		}
 	}
 	// chroot, as in step01: the root switch is the same, and so is the
 	// way out of it (step04 replaces it with pivot_root).
 	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("init: chroot into the rootfs: %w", err)
+		return fmt.Errorf("chroot into the rootfs: %w", err)
 	}
-	if err := waitForRelease(); err != nil {
-		return fmt.Errorf("init: %w", err)
+	if err := closeInheritedFiles(); err != nil {
+		return err
 	}
-	if pidCounter >= 0 {
-		if err := restartPids(pidCounter); err != nil {
-			return fmt.Errorf("init: %w", err)
+	if namespaces["pid"] {
+		if err := restartPids(); err != nil {
+			return err
 		}
 	}
 	// execve(2) replaces init with CMD in the same process: same pid, same
-	// namespaces (and now the new time namespace too).
+	// namespaces.
 	if err := unix.Exec(path, argv, os.Environ()); err != nil {
-		return fmt.Errorf("init: exec %s: %w", path, err)
+		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil
 }
-
-// parentFd is init's end of the socket to step02 (ExtraFiles[0]).
-const parentFd = 3
 
 // setHostname gives the UTS namespace its own name; the host's is
 // untouched.
@@ -640,15 +638,13 @@ func bringUpLoopback() error {
 	return nil
 }
 
-// newTimeNamespace creates the time namespace. clone(2) cannot: its flag
-// for it, CLONE_NEWTIME, collides with the old clone's exit-signal bits.
-// unshare(2) can, but the caller stays where it is: the new namespace is
-// for its children and for the program it execs next. That is what lets
-// step02 set the offsets now, before any process is in the namespace and
-// they are frozen.
-func newTimeNamespace() error {
-	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-		return fmt.Errorf("unshare the time namespace: %w", err)
+// closeInheritedFiles marks every file beyond stdin, stdout and stderr
+// close-on-exec, so that CMD does not get them. Go opens its own files
+// that way, but files step02 was given by whatever started it are open in
+// init too, and an open folder of the host is a way out of any root.
+func closeInheritedFiles() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited files: %w", err)
 	}
 	return nil
 }
@@ -657,26 +653,15 @@ func newTimeNamespace() error {
 // been a single process. It was not: the Go runtime runs several threads,
 // and each took a pid (2, 3, …) in the new namespace. execve ends those
 // threads and frees their pids; writing 1 to ns_last_pid, the number the
-// namespace gave last, makes CMD's first child pid 2 again. The kernel
-// lets root of the user namespace that owns the PID namespace do it.
-func restartPids(counter int) error {
-	defer unix.Close(counter)
-	if _, err := unix.Write(counter, []byte("1")); err != nil {
+// namespace gave last, makes CMD's first child pid 2 again. (A thread the
+// runtime started after this write would still take pid 2; it starts them
+// early.) The kernel lets root of the user namespace that owns the PID
+// namespace write it. Without a mount namespace there is no /proc of the
+// container's own to write it in, and init does without.
+func restartPids() error {
+	err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1"), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write ns_last_pid: %w", err)
-	}
-	return nil
-}
-
-// waitForRelease tells step02 that the namespaces are ready, and waits
-// until it has written the clock offsets.
-func waitForRelease() error {
-	parent := os.NewFile(parentFd, "step02")
-	defer parent.Close()
-	if _, err := parent.Write([]byte{1}); err != nil {
-		return fmt.Errorf("tell step02 the namespaces are ready: %w", err)
-	}
-	if _, err := parent.Read(make([]byte, 1)); err != nil {
-		return fmt.Errorf("wait for step02: %w", err)
 	}
 	return nil
 }
@@ -692,13 +677,17 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step01 and leave the command running without its parent. It runs before
+// step02 and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to the command as well (both are in
-// its foreground process group): step01 catches them only to stay alive
+// its foreground process group): step02 catches them only to stay alive
 // and report the command's status. The others come from `kill`, sent to
-// step01 alone, so relaySignals passes them on.
+// step02 alone, so relaySignals passes them on.
+//
+// In a PID namespace the command is pid 1, and the kernel delivers to pid 1
+// only the signals it has a handler for: a `sleep` ignores them all, from
+// the terminal or relayed. SIGKILL from the host still ends it.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)

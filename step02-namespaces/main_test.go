@@ -25,48 +25,51 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, "step02") }
 
-// Each namespace type is tried twice: in the default run, which creates
-// all of them, and with --ns naming every type but that one. Disabled, the
-// container is in the host's namespace of that type (the same inode in
-// /proc/self/ns) and sees what the host sees.
+// Each namespace type is tried twice: "enabled" in the default run, which
+// creates every type, and "disabled" with --ns naming every type but that
+// one. Disabled, the container is in the host's namespace of that type
+// (the same inode in /proc/self/ns) and sees what the host sees.
 
 func TestUTSNamespace(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	t.Run("enabled", func(t *testing.T) {
-		f := probe(t, testkit.FreshRootfs(t), []string{"--hostname", "box-uts-test"})
-		assertNamespace(t, f, "uts", true)
-		assert.Equal(t, "box-uts-test", f.Hostname, "the hostname set inside")
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		flags := []string{"--hostname", "box-uts-test"}
+		if !enabled {
+			flags = []string{without("uts")}
+		}
+		f := probe(t, testkit.FreshRootfs(t), flags)
+		assertNamespace(t, f, "uts", enabled)
+		if enabled {
+			assert.Equal(t, "box-uts-test", f.Hostname, "the hostname set inside")
+		} else {
+			assert.Equal(t, host, f.Hostname, "the host's hostname")
+		}
 		after, err := os.Hostname()
 		require.NoError(t, err)
 		assert.Equal(t, host, after, "the host's hostname is unchanged")
 	})
-	t.Run("disabled", func(t *testing.T) {
-		f := probe(t, testkit.FreshRootfs(t), []string{without("uts")})
-		assertNamespace(t, f, "uts", false)
-		assert.Equal(t, host, f.Hostname, "the host's hostname")
-	})
 }
 
 func TestPIDNamespace(t *testing.T) {
-	t.Run("enabled", func(t *testing.T) {
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 		rootfs := testkit.FreshRootfs(t)
+		if !enabled {
+			f := probe(t, rootfs, []string{without("pid")})
+			assertNamespace(t, f, "pid", false)
+			assert.NotEqual(t, 1, f.Pid)
+			assert.Contains(t, f.Pids, os.Getpid(), "the test, a host process, is visible")
+			return
+		}
 		f := probe(t, rootfs, nil)
 		assertNamespace(t, f, "pid", true)
 		assert.Equal(t, 1, f.Pid, "CMD is pid 1")
-		assert.NotContains(t, f.Pids, os.Getpid(), "the test, a host process, is invisible")
-		assert.Equal(t, []int{1}, f.Pids, "the probe is the only process in /proc")
+		assert.Equal(t, []int{1}, f.Pids, "the probe is the only process in /proc: the test, a host process, is not there")
 
 		// A subshell forks, and runs the probe as its child.
 		child := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/bin/sh", "-c", "(/probe); exit $?"))
 		assert.Equal(t, 2, child.Pid, "CMD's first child is pid 2")
 		assert.Equal(t, 1, child.Ppid, "and its parent is pid 1")
-	})
-	t.Run("disabled", func(t *testing.T) {
-		f := probe(t, testkit.FreshRootfs(t), []string{without("pid")})
-		assertNamespace(t, f, "pid", false)
-		assert.NotEqual(t, 1, f.Pid)
-		assert.Contains(t, f.Pids, os.Getpid(), "the test, a host process, is visible")
 	})
 }
 
@@ -74,7 +77,7 @@ func TestPIDNamespace(t *testing.T) {
 // test then looks for that mount on the host, makes a mount of its own in
 // the rootfs and lets the command look for it. The rootfs lies in a shared
 // mount, as it does under systemd's shared /: without private propagation
-// in the container, mounts would travel both ways.
+// in the container, mounts would travel.
 func TestMountNamespace(t *testing.T) {
 	const script = `
 		if [ "$1" = mount ]; then mount -t tmpfs boxcraft-inside /var || exit 10; fi
@@ -82,77 +85,77 @@ func TestMountNamespace(t *testing.T) {
 		while [ ! -e /tmp/go ]; do sleep 0.02; done
 		if [ -e /home/from-host ]; then echo visible > /tmp/seen; else echo hidden > /tmp/seen; fi
 		exec /probe`
-	for _, enabled := range []bool{true, false} {
-		t.Run(enabledName(enabled), func(t *testing.T) {
-			rootfs := testkit.FreshRootfs(t)
-			shareMount(t, filepath.Dir(rootfs))
-			args := []string{"run", rootfs, "/bin/sh", "-c", script, "sh", "mount"}
-			if !enabled {
-				// No mount namespace: step02 mounts nothing (it would land
-				// on the host), so the test mounts the /proc the probe reads.
-				args = []string{"run", without("mnt"), rootfs, "/bin/sh", "-c", script, "sh", "no-mount"}
-				mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
-			}
-			running := testkit.Start(t, testkit.Command(t, args...))
-			running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
-			if enabled {
-				assert.NotContains(t, testkit.MountPoints(t), filepath.Join(rootfs, "var"), "the container's mount is not on the host")
-			}
-			mount(t, "boxcraft-host", filepath.Join(rootfs, "home"), "tmpfs")
-			require.NoError(t, os.WriteFile(filepath.Join(rootfs, "home/from-host"), nil, 0o644))
-			require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		rootfs := testkit.FreshRootfs(t)
+		shareMount(t, filepath.Dir(rootfs))
+		args := []string{"run", rootfs, "/bin/sh", "-c", script, "sh", "mount"}
+		if !enabled {
+			// No mount namespace: step02 mounts nothing (it would land on
+			// the host), so the test mounts the /proc the probe reads.
+			args = []string{"run", without("mnt"), rootfs, "/bin/sh", "-c", script, "sh", "no-mount"}
+			testkit.Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
+		}
+		running := testkit.Start(t, testkit.Command(t, args...))
+		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+		if enabled {
+			assert.NotContains(t, testkit.MountPoints(t), filepath.Join(rootfs, "var"), "the container's mount is not on the host")
+		}
+		testkit.Mount(t, "boxcraft-host", filepath.Join(rootfs, "home"), "tmpfs")
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "home/from-host"), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
 
-			f := testkit.Probe(t, running.Wait(t))
-			assertNamespace(t, f, "mnt", enabled)
-			seen, err := os.ReadFile(filepath.Join(rootfs, "tmp/seen"))
-			require.NoError(t, err)
-			if enabled {
-				assert.Equal(t, "hidden\n", string(seen), "a mount the host made after the start is absent inside")
-			} else {
-				assert.Equal(t, "visible\n", string(seen), "a mount the host made after the start is visible inside")
-			}
-		})
-	}
+		f := testkit.Probe(t, running.Wait(t))
+		assertNamespace(t, f, "mnt", enabled)
+		seen, err := os.ReadFile(filepath.Join(rootfs, "tmp/seen"))
+		require.NoError(t, err)
+		if enabled {
+			assert.Equal(t, "hidden\n", string(seen), "a mount the host made after the start is absent inside")
+		} else {
+			assert.Equal(t, "visible\n", string(seen), "a mount the host made after the start is visible inside")
+		}
+	})
 }
 
 // One System V message queue is made on the host before the start, and
 // one inside by the probe.
 func TestIPCNamespace(t *testing.T) {
-	for _, enabled := range []bool{true, false} {
-		t.Run(enabledName(enabled), func(t *testing.T) {
-			rootfs := testkit.FreshRootfs(t)
-			hostKey, containerKey := queueKeys()
-			makeQueue(t, hostKey)
-			t.Cleanup(func() { removeQueue(containerKey) }) // a host queue when ipc is disabled
-			flags := []string{}
-			if !enabled {
-				flags = []string{without("ipc")}
-			}
-			f := probe(t, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
-			assertNamespace(t, f, "ipc", enabled)
-			require.True(t, f.Experiments.MsgQueue.OK, f.Experiments.MsgQueue.Error)
-			onHost, err := facts.ReadMsgQueues()
-			require.NoError(t, err)
-			if enabled {
-				assert.NotContains(t, f.MsgQueues, hostKey, "the host's queue is absent inside")
-				assert.NotContains(t, onHost, containerKey, "the container's queue is absent from the host")
-			} else {
-				assert.Contains(t, f.MsgQueues, hostKey, "the host's queue is visible inside")
-				assert.Contains(t, onHost, containerKey, "the container's queue is on the host")
-			}
-		})
-	}
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		rootfs := testkit.FreshRootfs(t)
+		hostKey, containerKey := queueKeys()
+		require.NoError(t, facts.MakeMsgQueue(hostKey))
+		t.Cleanup(func() { facts.RemoveMsgQueue(hostKey) })
+		t.Cleanup(func() { facts.RemoveMsgQueue(containerKey) }) // a host queue when ipc is disabled
+		var flags []string
+		if !enabled {
+			flags = []string{without("ipc")}
+		}
+		f := probe(t, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
+		assertNamespace(t, f, "ipc", enabled)
+		require.True(t, f.Experiments.MsgQueue.OK, f.Experiments.MsgQueue.Error)
+		onHost, err := facts.ReadMsgQueues()
+		require.NoError(t, err)
+		if enabled {
+			assert.NotContains(t, f.MsgQueues, hostKey, "the host's queue is absent inside")
+			assert.NotContains(t, onHost, containerKey, "the container's queue is absent from the host")
+		} else {
+			assert.Contains(t, f.MsgQueues, hostKey, "the host's queue is visible inside")
+			assert.Contains(t, onHost, containerKey, "the container's queue is on the host")
+		}
+	})
 }
 
 func TestNetNamespace(t *testing.T) {
-	t.Run("enabled", func(t *testing.T) {
-		f := probe(t, testkit.FreshRootfs(t), nil)
-		assertNamespace(t, f, "net", true)
-		assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "only lo, and it is up")
-	})
-	t.Run("disabled", func(t *testing.T) {
-		f := probe(t, testkit.FreshRootfs(t), []string{without("net")})
-		assertNamespace(t, f, "net", false)
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		var flags []string
+		if !enabled {
+			flags = []string{without("net")}
+		}
+		f := probe(t, testkit.FreshRootfs(t), flags)
+		assertNamespace(t, f, "net", enabled)
+		if enabled {
+			assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "only lo, and it is up")
+			return
+		}
 		host, err := net.Interfaces()
 		require.NoError(t, err)
 		var want, got []string
@@ -166,10 +169,11 @@ func TestNetNamespace(t *testing.T) {
 	})
 }
 
-// The command makes a file as its root, then the probe tries to make a
-// device node, which needs a capability in the host's user namespace.
+// The command makes a file as its root and notes whether it may set its
+// groups, then the probe tries to make a device node, which needs a
+// capability in the host's user namespace.
 func TestUserNamespace(t *testing.T) {
-	const script = "touch /tmp/made-by-root && exec /probe mknod"
+	const script = "touch /tmp/made-by-root && cat /proc/self/setgroups > /tmp/setgroups && exec /probe mknod"
 	for name, tc := range map[string]struct {
 		flags            []string
 		own              bool
@@ -177,11 +181,12 @@ func TestUserNamespace(t *testing.T) {
 	}{
 		"enabled, default range": {nil, true, 100000, 100000},
 		"enabled, ranges given":  {[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, true, 200000, 300000},
-		"disabled":               {[]string{without("user")}, false, 0, 0},
+		// Without time too: see TestTimeNamespaceWithoutUser.
+		"disabled": {[]string{"--ns=uts,pid,mnt,ipc,net,cgroup"}, false, 0, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rootfs := testkit.FreshRootfs(t)
-			cmd := testkit.Command(t, append(append([]string{"run"}, tc.flags...), rootfs, "/bin/sh", "-c", script)...)
+			cmd := testkit.Command(t, runArgs(tc.flags, rootfs, "/bin/sh", "-c", script)...)
 			cmd.Env = withoutSudo(os.Environ()) // SUDO_USER's /etc/subuid range would replace the default
 			f := testkit.Probe(t, testkit.RunCmd(t, cmd))
 
@@ -191,6 +196,9 @@ func TestUserNamespace(t *testing.T) {
 			require.NoError(t, unix.Stat(filepath.Join(rootfs, "tmp/made-by-root"), &st))
 			assert.Equal(t, tc.fileUID, st.Uid, "the owner of the container root's file, on the host")
 			assert.Equal(t, tc.fileGID, st.Gid, "its group, on the host")
+			setgroups, err := os.ReadFile(filepath.Join(rootfs, "tmp/setgroups"))
+			require.NoError(t, err)
+			assert.Equal(t, "allow\n", string(setgroups), "root inside may set its groups")
 			mknod := f.Experiments.Mknod
 			require.NotNil(t, mknod)
 			if tc.own {
@@ -225,55 +233,55 @@ func TestFindSubIDRange(t *testing.T) {
 // step02 itself starts in a cgroup of the test's own, so that the host's
 // view of the container's cgroup is a path that is not "/".
 func TestCgroupNamespace(t *testing.T) {
-	for _, enabled := range []bool{true, false} {
-		t.Run(enabledName(enabled), func(t *testing.T) {
-			rootfs := testkit.FreshRootfs(t)
-			cgroup, dir := testkit.Cgroup2(t)
-			args := []string{"run", rootfs, "/probe"}
-			if !enabled {
-				args = []string{"run", without("cgroup"), rootfs, "/probe"}
-			}
-			cmd := testkit.Command(t, args...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
-			f := testkit.Probe(t, testkit.RunCmd(t, cmd))
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		rootfs := testkit.FreshRootfs(t)
+		cgroup, dir := testkit.Cgroup2(t)
+		var flags []string
+		if !enabled {
+			flags = []string{without("cgroup")}
+		}
+		cmd := testkit.Command(t, runArgs(flags, rootfs, "/probe")...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+		f := testkit.Probe(t, testkit.RunCmd(t, cmd))
 
-			assertNamespace(t, f, "cgroup", enabled)
-			require.NotEmpty(t, f.Cgroup)
-			if enabled {
-				for _, line := range f.Cgroup {
-					assert.True(t, strings.HasSuffix(line, ":/"), "the container at the root of its view: %q", line)
-				}
-			} else {
-				assert.Contains(t, f.Cgroup, "0::"+cgroup, "the host's path to the cgroup")
+		assertNamespace(t, f, "cgroup", enabled)
+		require.NotEmpty(t, f.Cgroup)
+		if enabled {
+			for _, line := range f.Cgroup {
+				assert.True(t, strings.HasSuffix(line, ":/"), "the container at the root of its view: %q", line)
 			}
-		})
-	}
+		} else {
+			assert.Contains(t, f.Cgroup, "0::"+cgroup, "the host's path to the cgroup")
+		}
+	})
 }
 
 // The time namespace moves the monotonic and boottime clocks (and so
 // /proc/uptime) by the offsets given; the wall clock has no namespace.
 func TestTimeNamespace(t *testing.T) {
-	const boottime, monotonic = 86400, 3600
-	for _, enabled := range []bool{true, false} {
-		t.Run(enabledName(enabled), func(t *testing.T) {
-			rootfs := testkit.FreshRootfs(t)
-			flags := []string{"--boottime-offset", strconv.Itoa(boottime), "--monotonic-offset", strconv.Itoa(monotonic)}
-			wantBoot, wantMono := float64(boottime), float64(monotonic)
-			if !enabled {
-				flags, wantBoot, wantMono = []string{without("time")}, 0, 0
-			}
-			before := hostClocks(t)
-			f := probe(t, rootfs, flags)
-			after := hostClocks(t)
+	enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		offsets := []string{"--boottime-offset", "86400", "--monotonic-offset", "3600"}
+		if enabled {
+			assertClocks(t, offsets, 86400, 3600)
+		} else {
+			assertClocks(t, []string{without("time")}, 0, 0)
+		}
+	})
+}
 
-			assertNamespace(t, f, "time", enabled)
-			// Within 1 s of the host's reading plus the offset, at either end.
-			assert.InDelta(t, (before.Uptime+after.Uptime)/2+wantBoot, f.Clocks.Uptime, 1+(after.Uptime-before.Uptime)/2, "/proc/uptime")
-			assert.InDelta(t, (before.Boottime+after.Boottime)/2+wantBoot, f.Clocks.Boottime, 1+(after.Boottime-before.Boottime)/2, "CLOCK_BOOTTIME")
-			assert.InDelta(t, (before.Monotonic+after.Monotonic)/2+wantMono, f.Clocks.Monotonic, 1+(after.Monotonic-before.Monotonic)/2, "CLOCK_MONOTONIC")
-			assert.InDelta(t, (before.Realtime+after.Realtime)/2, f.Clocks.Realtime, 1+(after.Realtime-before.Realtime)/2, "CLOCK_REALTIME is the host's, offsets or not")
-		})
+// Without a user namespace, Go starts init with a vfork, which a kernel
+// before the change that let exec enter a new time namespace refuses
+// (Debian 12's 6.1 does): step02 then says so in one line.
+func TestTimeNamespaceWithoutUser(t *testing.T) {
+	flags := []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--boottime-offset", "86400", "--monotonic-offset", "3600"}
+	rootfs := testkit.FreshRootfs(t)
+	r := testkit.Run(t, runArgs(flags, rootfs, "/probe")...)
+	if r.Code == 2 && strings.Contains(r.Stderr, "a new time namespace") {
+		t.Logf("this kernel refuses it: %s", r.Stderr)
+		testkit.AssertRefused(t, r, "step02", "add user to --ns, or leave out time")
+		return
 	}
+	assertClocks(t, flags, 86400, 3600)
 }
 
 // The root is still a chroot, so the escape that worked in step01 still
@@ -284,18 +292,20 @@ func TestTimeNamespace(t *testing.T) {
 // test's own temporary folders (mode 0700) do not, until opened here.
 func TestEscapeStillSucceeds(t *testing.T) {
 	rootfs := testkit.FreshRootfs(t)
-	for dir := filepath.Dir(rootfs); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+	tmp := filepath.Clean(os.TempDir())
+	for dir := filepath.Dir(rootfs); strings.HasPrefix(dir, tmp+"/"); dir = filepath.Dir(dir) {
 		require.NoError(t, os.Chmod(dir, 0o755))
 	}
-	f := probe(t, rootfs, nil, "escape")
-	escape := f.Experiments.Escape
-	require.NotNil(t, escape)
-	require.Empty(t, escape.Error)
-	var hostRoot unix.Stat_t
-	require.NoError(t, unix.Stat("/", &hostRoot))
-	assert.True(t, escape.Escaped, "the probe left the rootfs")
-	assert.Equal(t, hostRoot.Dev, escape.RootDev, "and reached the host's root (device)")
-	assert.Equal(t, hostRoot.Ino, escape.RootIno, "and reached the host's root (inode)")
+	testkit.AssertEscapedToHostRoot(t, probe(t, rootfs, nil, "escape"))
+}
+
+// --ns none is step01 again: every namespace is the host's.
+func TestNoNamespacesIsAChrootAgain(t *testing.T) {
+	rootfs := testkit.FreshRootfs(t)
+	testkit.Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
+	f := probe(t, rootfs, []string{"--ns", "none"})
+	assert.Equal(t, testkit.HostNamespaces(t), f.Namespaces, "every namespace is the host's")
+	assert.Contains(t, f.Pids, os.Getpid(), "the test process, on the host, is visible inside")
 }
 
 func TestBadNamespaceInputIsRefused(t *testing.T) {
@@ -304,37 +314,36 @@ func TestBadNamespaceInputIsRefused(t *testing.T) {
 		args []string
 		says string
 	}{
-		"unknown namespace":                 {[]string{"--ns", "uts,bogus"}, `unknown namespace "bogus"`},
-		"map of two numbers":                {[]string{"--uid-map", "0:100000"}, "want CONTAINER:HOST:SIZE"},
-		"map of words":                      {[]string{"--gid-map", "a:b:c"}, "want CONTAINER:HOST:SIZE"},
-		"map without root":                  {[]string{"--uid-map", "1:100000:10"}, "must start at container id 0"},
-		"empty map":                         {[]string{"--uid-map", "0:100000:0"}, "at least one id"},
-		"hostname too long":                 {[]string{"--hostname", long}, "65 bytes long: the kernel takes at most 64"},
-		"empty hostname":                    {[]string{"--hostname", ""}, "--hostname is empty"},
-		"offset below zero":                 {[]string{"--boottime-offset", "-9999999999"}, "below zero"},
-		"offset too large":                  {[]string{"--monotonic-offset", "9999999999"}, "too large"},
-		"offset not a number":               {[]string{"--monotonic-offset", "soon"}, `invalid argument "soon"`},
-		"hostname without uts":              {[]string{"--ns", "pid", "--hostname", "x"}, "--hostname needs the uts namespace"},
-		"offset without time":               {[]string{"--ns", "user", "--boottime-offset", "5"}, "--boottime-offset needs the time namespace"},
-		"uid map without user ns":           {[]string{"--ns", "none", "--uid-map", "0:1:1"}, "--uid-map needs the user namespace"},
-		"rootfs without /proc":              {[]string{"--rootfs-without-proc"}, "has no proc folder"},
-		"rootfs the mapped root can't read": {[]string{"--rootfs-private"}, "others need r and x"},
+		"unknown namespace":       {[]string{"--ns", "uts,bogus"}, `unknown namespace "bogus"`},
+		"map of two numbers":      {[]string{"--uid-map", "0:100000"}, "want CONTAINER:HOST:SIZE"},
+		"map of words":            {[]string{"--gid-map", "a:b:c"}, "want CONTAINER:HOST:SIZE"},
+		"map without root":        {[]string{"--uid-map", "1:100000:10"}, "must start at container id 0"},
+		"empty map":               {[]string{"--uid-map", "0:100000:0"}, "at least one id"},
+		"map past the last id":    {[]string{"--uid-map", "0:4294967295:10"}, "host ids end at 4294967295"},
+		"hostname too long":       {[]string{"--hostname", long}, "65 bytes long: the kernel takes at most 64"},
+		"empty hostname":          {[]string{"--hostname", ""}, "--hostname is empty"},
+		"offset below zero":       {[]string{"--boottime-offset", "-9999999999"}, "below zero"},
+		"offset too large":        {[]string{"--monotonic-offset", "9999999999"}, "too large"},
+		"offset not a number":     {[]string{"--monotonic-offset", "soon"}, `invalid argument "soon"`},
+		"hostname without uts":    {[]string{"--ns", "pid", "--hostname", "x"}, "--hostname needs the uts namespace"},
+		"offset without time":     {[]string{"--ns", "user", "--boottime-offset", "5"}, "--boottime-offset needs the time namespace"},
+		"uid map without user ns": {[]string{"--ns", "none", "--uid-map", "0:1:1"}, "--uid-map needs the user namespace"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rootfs := testkit.FreshRootfs(t)
-			args := tc.args
-			switch args[0] {
-			case "--rootfs-without-proc":
-				require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
-				args = nil
-			case "--rootfs-private":
-				require.NoError(t, os.Chmod(rootfs, 0o700))
-				args = nil
-			}
-			r := testkit.Run(t, append(append([]string{"run"}, args...), rootfs, "/probe")...)
-			testkit.AssertRefused(t, r, "step02", tc.says)
+			testkit.AssertRefused(t, testkit.Run(t, runArgs(tc.args, rootfs, "/probe")...), "step02", tc.says)
 		})
 	}
+	t.Run("rootfs without /proc", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
+		testkit.AssertRefused(t, testkit.Run(t, "run", rootfs, "/probe"), "step02", "has no proc folder")
+	})
+	t.Run("rootfs the container's root may not enter", func(t *testing.T) {
+		rootfs := testkit.FreshRootfs(t)
+		require.NoError(t, os.Chmod(rootfs, 0o700))
+		testkit.AssertRefused(t, testkit.Run(t, "run", rootfs, "/probe"), "step02", "others need r and x")
+	})
 }
 
 // When CMD exits, its namespaces go with it: no process is left in any of
@@ -344,7 +353,7 @@ func TestNothingIsLeftBehind(t *testing.T) {
 	rootfs := testkit.FreshRootfs(t)
 	// busybox's sh gives a background command /dev/null as its stdin.
 	require.NoError(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
-	nsfsBefore := nsfsMounts(t)
+	nsfsBefore := testkit.MountPointsOfType(t, "nsfs")
 
 	f := testkit.Probe(t, testkit.Run(t, "run", rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe"))
 
@@ -353,24 +362,41 @@ func TestNothingIsLeftBehind(t *testing.T) {
 		require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had its own %s namespace", kind)
 		assert.Empty(t, testkit.ProcessesInNamespace(kind, f.Namespaces[kind]), "processes left in the container's %s namespace", kind)
 	}
-	assert.Equal(t, nsfsBefore, nsfsMounts(t), "a namespace file was kept mounted")
+	assert.Equal(t, nsfsBefore, testkit.MountPointsOfType(t, "nsfs"), "a namespace file was kept mounted")
+}
+
+// Files step02 was given by whatever started it stay out of the container.
+func TestInheritedFilesAreClosed(t *testing.T) {
+	rootfs := testkit.FreshRootfs(t)
+	hostFolder, err := os.Open("/")
+	require.NoError(t, err)
+	defer hostFolder.Close()
+	cmd := testkit.Command(t, "run", rootfs, "/probe")
+	cmd.ExtraFiles = []*os.File{hostFolder} // fd 3 in step02: an open folder of the host
+	f := testkit.Probe(t, testkit.RunCmd(t, cmd))
+	assert.Equal(t, []int{0, 1, 2}, f.FDs, "CMD has stdin, stdout and stderr, and nothing else")
 }
 
 // Signals still reach CMD, but CMD is now pid 1 of its PID namespace, and
 // the kernel gives pid 1 only the signals it has a handler for.
 func TestSignals(t *testing.T) {
-	t.Run("relayed to a handler", func(t *testing.T) {
-		rootfs := testkit.FreshRootfs(t)
-		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sh", "-c",
-			`trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.02; done`))
+	// start runs script as CMD and waits until the script has made
+	// /tmp/ready, so that a signal reaches the script, not init before its
+	// exec or the shell before its trap.
+	start := func(t *testing.T, rootfs, script string) *testkit.Running {
+		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sh", "-c", script))
 		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+		return running
+	}
+	t.Run("relayed to a handler", func(t *testing.T) {
+		running := start(t, testkit.FreshRootfs(t), `trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.02; done`)
 		require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
 		assert.Equal(t, 3, running.Wait(t).Code, "the shell's handler ran")
 	})
 	t.Run("pid 1 ignores SIGTERM, and dies with step02", func(t *testing.T) {
 		rootfs := testkit.FreshRootfs(t)
-		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sleep", "1000"))
-		sleep := waitForProcessIn(t, rootfs)
+		running := start(t, rootfs, "touch /tmp/ready; exec sleep 1000")
+		sleep := processIn(t, rootfs)
 		require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
 		time.Sleep(200 * time.Millisecond)
 		assert.NoError(t, unix.Kill(sleep, 0), "sleep, pid 1 with no handler, ignored SIGTERM")
@@ -382,18 +408,29 @@ func TestSignals(t *testing.T) {
 	})
 	t.Run("killed by a signal: status 128+N", func(t *testing.T) {
 		rootfs := testkit.FreshRootfs(t)
-		running := testkit.Start(t, testkit.Command(t, "run", rootfs, "/bin/sleep", "1000"))
-		require.NoError(t, unix.Kill(waitForProcessIn(t, rootfs), unix.SIGKILL)) // from the host, SIGKILL reaches pid 1
+		running := start(t, rootfs, "touch /tmp/ready; exec sleep 1000")
+		require.NoError(t, unix.Kill(processIn(t, rootfs), unix.SIGKILL)) // from the host, SIGKILL reaches pid 1
 		assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code)
 	})
+}
+
+// enabledAndDisabled runs check as two subtests: with the namespace type
+// under test enabled, and disabled.
+func enabledAndDisabled(t *testing.T, check func(t *testing.T, enabled bool)) {
+	t.Run("enabled", func(t *testing.T) { check(t, true) })
+	t.Run("disabled", func(t *testing.T) { check(t, false) })
+}
+
+// runArgs is `run FLAGS... ARGS...`.
+func runArgs(flags []string, args ...string) []string {
+	return append(append([]string{"run"}, flags...), args...)
 }
 
 // probe runs the probe, with experiments, as the container's command and
 // returns its report.
 func probe(t *testing.T, rootfs string, flags []string, experiments ...string) facts.Facts {
 	t.Helper()
-	args := append(append(append([]string{"run"}, flags...), rootfs, "/probe"), experiments...)
-	return testkit.Probe(t, testkit.Run(t, args...))
+	return testkit.Probe(t, testkit.Run(t, runArgs(flags, append([]string{rootfs, "/probe"}, experiments...)...)...))
 }
 
 // without is --ns with every namespace type but one.
@@ -415,19 +452,25 @@ func assertNamespace(t *testing.T, f facts.Facts, kind string, own bool) {
 	}
 }
 
-func enabledName(enabled bool) string {
-	if enabled {
-		return "enabled"
-	}
-	return "disabled"
-}
-
-// mount mounts a filesystem on the host for the test, and unmounts it
-// when the test ends.
-func mount(t *testing.T, source, target, fstype string) {
+// assertClocks runs the probe with flags and checks its clocks against the
+// host's, read just before and just after: uptime and boottime ahead by
+// boottime seconds, the monotonic clock by monotonic seconds, each within
+// 1 s, and the wall clock not moved at all. With offsets, the probe must
+// be in a time namespace of its own; without, in the host's.
+func assertClocks(t *testing.T, flags []string, boottime, monotonic float64) {
 	t.Helper()
-	require.NoError(t, unix.Mount(source, target, fstype, 0, ""), "mount %s on %s", fstype, target)
-	t.Cleanup(func() { assert.NoError(t, unix.Unmount(target, unix.MNT_DETACH)) })
+	before := hostClocks(t)
+	f := probe(t, testkit.FreshRootfs(t), flags)
+	after := hostClocks(t)
+
+	assertNamespace(t, f, "time", boottime != 0)
+	within := func(what string, before, after, offset, inside float64) {
+		assert.InDelta(t, (before+after)/2+offset, inside, 1+(after-before)/2, what)
+	}
+	within("/proc/uptime", before.Uptime, after.Uptime, boottime, f.Clocks.Uptime)
+	within("CLOCK_BOOTTIME", before.Boottime, after.Boottime, boottime, f.Clocks.Boottime)
+	within("CLOCK_MONOTONIC", before.Monotonic, after.Monotonic, monotonic, f.Clocks.Monotonic)
+	within("CLOCK_REALTIME, the host's with offsets or without", before.Realtime, after.Realtime, 0, f.Clocks.Realtime)
 }
 
 // shareMount makes dir a shared mount of its own (a bind mount onto
@@ -440,13 +483,13 @@ func shareMount(t *testing.T, dir string) {
 	require.NoError(t, unix.Mount("", dir, "", unix.MS_SHARED, ""), "make %s shared", dir)
 }
 
-// waitForProcessIn waits for the container's command to run, and returns
-// its pid on the host.
-func waitForProcessIn(t *testing.T, rootfs string) int {
+// processIn returns the host pid of the container's command, once it is
+// the only process there (touch may not have ended yet).
+func processIn(t *testing.T, rootfs string) int {
 	t.Helper()
 	var pids []int
-	require.Eventually(t, func() bool { pids = testkit.ProcessesRootedIn(rootfs); return len(pids) > 0 },
-		10*time.Second, 10*time.Millisecond, "the command never started in the rootfs")
+	require.Eventually(t, func() bool { pids = testkit.ProcessesRootedIn(rootfs); return len(pids) == 1 },
+		10*time.Second, 10*time.Millisecond, "one process in the rootfs")
 	return pids[0]
 }
 
@@ -462,41 +505,9 @@ func hostClocks(t *testing.T) facts.Clocks {
 	return c
 }
 
-// nsfsMounts lists the host's mounts of namespace files (nsfs), as `ip
-// netns add` makes them.
-func nsfsMounts(t *testing.T) []string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	var found []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if _, point, fstype, _, ok := facts.ParseMount(line); ok && fstype == "nsfs" {
-			found = append(found, point)
-		}
-	}
-	return found
-}
-
 // queueKeys are two System V IPC keys for this test process: one for the
 // host's queue and one for the container's.
 func queueKeys() (host, container int) {
 	base := 0x62780000 + os.Getpid()%0x8000*2 // "bx" and the pid
 	return base, base + 1
-}
-
-// makeQueue creates a message queue on the host, removed when the test
-// ends. x/sys/unix has no msgget, so it is called by its number.
-func makeQueue(t *testing.T, key int) {
-	t.Helper()
-	_, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|0o600, 0)
-	require.Zero(t, errno, "msgget")
-	t.Cleanup(func() { removeQueue(key) })
-}
-
-// removeQueue removes the host's message queue with key, if there is one.
-func removeQueue(key int) {
-	id, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), 0, 0)
-	if errno == 0 {
-		_, _, _ = unix.Syscall(unix.SYS_MSGCTL, id, unix.IPC_RMID, 0)
-	}
 }

@@ -51,6 +51,8 @@ type Facts struct {
 	// MsgQueues lists the keys of the System V message queues visible in
 	// /proc/sysvipc/msg.
 	MsgQueues []int `json:"msg_queues"`
+	// FDs lists the file descriptors the probe was started with.
+	FDs []int `json:"fds"`
 
 	// Experiments holds the result of each experiment asked for.
 	Experiments Experiments `json:"experiments"`
@@ -163,6 +165,22 @@ func ReadMsgQueues() ([]int, error) {
 		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// MakeMsgQueue creates a System V message queue with key, or opens the one
+// there is. x/sys/unix has no msgget, so it is called by its number.
+func MakeMsgQueue(key int) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|0o600, 0); errno != 0 {
+		return fmt.Errorf("msgget %d: %w", key, errno)
+	}
+	return nil
+}
+
+// RemoveMsgQueue removes the message queue with key, if there is one.
+func RemoveMsgQueue(key int) {
+	if id, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), 0, 0); errno == 0 {
+		_, _, _ = unix.Syscall(unix.SYS_MSGCTL, id, unix.IPC_RMID, 0)
+	}
 }
 
 // ReadNamespaces returns the inode of each namespace the calling process

@@ -66,7 +66,10 @@ func gather() *facts.Facts {
 			f.Errors[name] = err.Error()
 		}
 	}
+	// First, before the probe opens files (and sockets) of its own.
 	var err error
+	f.FDs, err = fds()
+	note("fds", err)
 	f.Hostname, err = hostname()
 	note("hostname", err)
 	f.Cwd, err = os.Getwd()
@@ -311,17 +314,33 @@ func tryMknod() *facts.Attempt {
 }
 
 // tryMsgQueue creates a System V message queue with the given key and
-// leaves it: a test then looks for it from the host. x/sys/unix has no
-// msgget, so it is called by its number.
+// leaves it: a test then looks for it from the host.
 func tryMsgQueue(value string) *facts.Attempt {
 	key, err := strconv.Atoi(value)
 	if err != nil {
 		return &facts.Attempt{Error: fmt.Sprintf("msgqueue=%s: the key must be a number", value)}
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_MSGGET, uintptr(key), unix.IPC_CREAT|0o600, 0); errno != 0 {
-		return &facts.Attempt{Error: fmt.Sprintf("msgget %d: %v", key, errno)}
+	if err := facts.MakeMsgQueue(key); err != nil {
+		return &facts.Attempt{Error: err.Error()}
 	}
 	return &facts.Attempt{OK: true}
+}
+
+// fds lists the probe's open file descriptors. It asks fcntl(2) about
+// each number in turn rather than reading /proc/self/fd, which would open
+// one more, and it runs first, before the Go runtime opens its own.
+func fds() ([]int, error) {
+	var limit unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
+		return nil, err
+	}
+	var list []int
+	for fd := 0; uint64(fd) < min(limit.Cur, 1<<16); fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			list = append(list, fd)
+		}
+	}
+	return list, nil
 }
 
 // tryEscape is the classic way out of a chroot. chroot changes a process's

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/boxcraft/boxcraft/internal/facts"
 )
 
 // Parent is the workshop's own cgroup, in every hierarchy: tests and
@@ -51,16 +50,11 @@ func Cgroup2(t testing.TB) (string, *os.File) {
 
 // cgroup2Mount finds where the cgroup2 hierarchy is mounted.
 func cgroup2Mount() (string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
+	points, err := mountPointsOfType("cgroup2")
+	if err != nil || len(points) == 0 {
+		return "", fmt.Errorf("no cgroup2 hierarchy is mounted (%v)", err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if _, point, fstype, _, ok := facts.ParseMount(line); ok && fstype == "cgroup2" {
-			return point, nil
-		}
-	}
-	return "", errors.New("no cgroup2 hierarchy is mounted")
+	return points[0], nil
 }
 
 // removeCgroup removes a cgroup of the test's own. The kernel refuses

@@ -25,20 +25,53 @@ func HostNamespaces(t testing.TB) map[string]uint64 {
 }
 
 // MountPoints returns the host's mount points, from this process's
-// mountinfo (field 5).
+// mountinfo.
 func MountPoints(t testing.TB) map[string]bool {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	points := map[string]bool{}
+	for _, point := range MountPointsOfType(t, "") {
+		points[point] = true
+	}
+	return points
+}
+
+// MountPointsOfType lists the host's mounts of one filesystem type (nsfs,
+// cgroup2, …), or of every type when fstype is "".
+func MountPointsOfType(t testing.TB, fstype string) []string {
+	t.Helper()
+	points, err := mountPointsOfType(fstype)
 	if err != nil {
 		t.Fatal(err)
 	}
-	points := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if fields := strings.Fields(line); len(fields) > 4 {
-			points[fields[4]] = true
+	return points
+}
+
+func mountPointsOfType(fstype string) ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, point, typ, _, ok := facts.ParseMount(line); ok && (fstype == "" || typ == fstype) {
+			points = append(points, point)
 		}
 	}
-	return points
+	return points, nil
+}
+
+// Mount mounts a filesystem on the host for the test, and unmounts it when
+// the test ends.
+func Mount(t testing.TB, source, target, fstype string) {
+	t.Helper()
+	if err := unix.Mount(source, target, fstype, 0, ""); err != nil {
+		t.Fatalf("mount %s on %s: %v", fstype, target, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", target, err)
+		}
+	})
 }
 
 // ProcessesRootedIn returns the pids of the processes whose root directory
