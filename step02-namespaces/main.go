@@ -80,7 +80,7 @@ func run(args []string) (int, error) {
 	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	flags.SetInterspersed(false) // everything after ROOTFS belongs to CMD
 	flags.SetOutput(io.Discard)  // errors are reported below, in one line
-	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated, or none")
+	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated, or none (without mnt, no /proc inside)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
 	flags.String("uid-map", "", "user ids: CONTAINER:HOST:SIZE (user; default 0:100000:65536, or SUDO_USER's /etc/subuid range)")
 	flags.String("gid-map", "", "group ids: CONTAINER:HOST:SIZE (user; default as for --uid-map, from /etc/subgid)")
@@ -592,8 +592,10 @@ func setHostname(name string) error {
 //
 // The new mount namespace starts as a copy of the host's, and mounts on
 // the host are usually "shared": a mount made under a shared mount
-// appears in every copy. MS_REC|MS_PRIVATE on / makes every mount in the
-// copy private, so /proc below lands in the container alone.
+// appears in every copy. (With a user namespace the kernel turns the
+// copy's shared mounts into slaves, which still receive the host's.)
+// MS_REC|MS_PRIVATE on / makes every mount in the copy private, so /proc
+// below lands in the container alone, and the host's later mounts stay out.
 //
 // With a PID namespace, a new proc filesystem lists the processes of that
 // namespace. Without one, the container shares the host's processes, so it
