@@ -80,20 +80,6 @@ trust_repo() {
 	fi
 }
 
-# allow_user_namespaces lifts Ubuntu's AppArmor limit on user namespaces
-# for normal users (Ubuntu 24.04 has it, Debian does not), so the lessons'
-# rootless experiments behave as on the Debian kernel that CI tests with.
-allow_user_namespaces() {
-	local knob=/proc/sys/kernel/apparmor_restrict_unprivileged_userns conf=/etc/sysctl.d/60-boxcraft-userns.conf
-	[ -e "$knob" ] || return 0
-	if [ ! -e "$conf" ]; then
-		echo "kernel.apparmor_restrict_unprivileged_userns = 0" >"$conf"
-	fi
-	if [ "$(cat "$knob")" != 0 ]; then
-		echo 0 >"$knob"
-	fi
-}
-
 # as runs a command as user $1 in the repository, with that user's own
 # home, Go caches and PATH.
 as() {
@@ -153,7 +139,6 @@ main() {
 	copy_repo
 	install_packages
 	trust_repo
-	allow_user_namespaces
 	build_workshop
 	warm_go_caches root
 	if getent passwd "$user" >/dev/null; then
