@@ -112,7 +112,7 @@ func run(args []string) (int, error) {
 var allNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup", "time"}
 
 // cloneFlags are the flags that ask clone(2) for a new namespace of each
-// type. time is missing: see containerInit.
+// type. time is missing: see newTimeNamespace.
 var cloneFlags = map[string]uintptr{
 	"uts": unix.CLONE_NEWUTS, "pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS, "ipc": unix.CLONE_NEWIPC,
 	"net": unix.CLONE_NEWNET, "user": unix.CLONE_NEWUSER, "cgroup": unix.CLONE_NEWCGROUP,
@@ -126,8 +126,8 @@ const (
 	defaultHostname = "boxcraft"
 	defaultHostID   = 100000
 	defaultIDCount  = 65536
-	maxHostname     = 64      // HOST_NAME_MAX: sethostname refuses longer names
-	maxID           = 1 << 32 // ids are 32-bit, and 4294967295 means "no id"
+	maxHostname     = 64        // HOST_NAME_MAX: sethostname refuses longer names
+	maxID           = 1<<32 - 1 // ids are 32-bit, and this one, 4294967295, means "no id"
 )
 
 // container is what run has checked and will start.

@@ -319,7 +319,7 @@ func TestBadNamespaceInputIsRefused(t *testing.T) {
 		"map of words":            {[]string{"--gid-map", "a:b:c"}, "want CONTAINER:HOST:SIZE"},
 		"map without root":        {[]string{"--uid-map", "1:100000:10"}, "must start at container id 0"},
 		"empty map":               {[]string{"--uid-map", "0:100000:0"}, "at least one id"},
-		"map past the last id":    {[]string{"--uid-map", "0:4294967295:10"}, "host ids end at 4294967295"},
+		"map past the last id":    {[]string{"--uid-map", "0:4294967295:10"}, "host ids end at 4294967294"},
 		"hostname too long":       {[]string{"--hostname", long}, "65 bytes long: the kernel takes at most 64"},
 		"empty hostname":          {[]string{"--hostname", ""}, "--hostname is empty"},
 		"offset below zero":       {[]string{"--boottime-offset", "-9999999999"}, "below zero"},
