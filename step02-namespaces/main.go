@@ -371,7 +371,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step02 needs Linux 5.6 or newer")
+		return false, errors.New("openat2 is missing: step02 needs Linux 5.11 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -641,7 +641,7 @@ func bringUpLoopback() error {
 }
 
 // closeInheritedFiles marks every file beyond stdin, stdout and stderr
-// close-on-exec, so that CMD does not get them. Go opens its own files
+// close-on-exec (close_range(2), Linux 5.11), so that CMD does not get them. Go opens its own files
 // that way, but files step02 was given by whatever started it are open in
 // init too, and an open folder of the host is a way out of any root.
 func closeInheritedFiles() error {
