@@ -228,15 +228,16 @@ func idMap(flags *pflag.FlagSet, flag, subIDFile string) (syscall.SysProcIDMap, 
 		return sudoUserRange(subIDFile), nil
 	}
 	text, _ := flags.GetString(flag)
+	malformed := fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
 	fields := strings.Split(text, ":")
 	if len(fields) != 3 {
-		return syscall.SysProcIDMap{}, fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
+		return syscall.SysProcIDMap{}, malformed
 	}
 	var numbers [3]uint64
 	for i, field := range fields {
 		n, err := strconv.ParseUint(field, 10, 32)
 		if err != nil {
-			return syscall.SysProcIDMap{}, fmt.Errorf("--%s %q: want CONTAINER:HOST:SIZE, three numbers, e.g. 0:100000:65536", flag, text)
+			return syscall.SysProcIDMap{}, malformed
 		}
 		numbers[i] = n
 	}
