@@ -97,6 +97,35 @@ type Experiments struct {
 	// MsgQueue is the attempt to create a System V message queue with a
 	// key the caller chose.
 	MsgQueue *Attempt `json:"msg_queue,omitempty"`
+	// Alloc is the attempt to allocate and touch some MiB of memory: the
+	// probe survives it, or the kernel kills it for want of memory.
+	Alloc *Attempt `json:"alloc,omitempty"`
+	// Spin is a busy loop that ran for some seconds of wall time.
+	Spin *Timed `json:"spin,omitempty"`
+	// Forks is a fork loop: children started until fork failed or enough
+	// were running.
+	Forks *Forks `json:"forks,omitempty"`
+	// Read and Write are block I/O with O_DIRECT, past the page cache, so
+	// that every byte reaches the device.
+	Read  *Timed `json:"read,omitempty"`
+	Write *Timed `json:"write,omitempty"`
+}
+
+// Timed is an experiment that took a measured time.
+type Timed struct {
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// Forks is the outcome of a fork loop.
+type Forks struct {
+	// Started is how many children ran at once.
+	Started int `json:"started"`
+	// Tasks is the most tasks (the probe's threads and the children) the
+	// probe counted while they ran.
+	Tasks int `json:"tasks"`
+	// Error is why the next fork failed, if one did.
+	Error string `json:"error,omitempty"`
 }
 
 // Attempt is the outcome of an experiment that either works or fails.

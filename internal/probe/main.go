@@ -10,6 +10,11 @@
 //	probe escape          # facts, then the chroot escape experiment
 //	probe mknod           # facts, then try to make a device node
 //	probe msgqueue=KEY    # facts, then create a System V message queue with KEY
+//	probe alloc=MIB       # facts, then allocate and touch MIB MiB of memory
+//	probe spin=SECONDS    # facts, then a busy loop for SECONDS of wall time
+//	probe forks=N         # facts, then start up to N children (sleep) until fork fails
+//	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
+//	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
 package main
 
 import (
@@ -21,6 +26,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -38,8 +45,22 @@ func main() {
 			f.Experiments.Mknod = tryMknod()
 		case "msgqueue":
 			f.Experiments.MsgQueue = tryMsgQueue(value)
+		case "alloc":
+			f.Experiments.Alloc = tryAlloc(number(arg, value))
+		case "spin":
+			f.Experiments.Spin = spin(time.Duration(number(arg, value)) * time.Second)
+		case "forks":
+			f.Experiments.Forks = forkLoop(number(arg, value))
+		case "read", "write":
+			path, mib, _ := strings.Cut(value, ":")
+			timed := directIO(name, path, number(arg, mib))
+			if name == "read" {
+				f.Experiments.Read = timed
+			} else {
+				f.Experiments.Write = timed
+			}
 		default:
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, spin=SECONDS, forks=N, read=PATH:MIB, write=PATH:MIB)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -49,6 +70,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "probe: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// number reads an experiment's number, or stops the probe.
+func number(arg, text string) int {
+	n, err := strconv.Atoi(text)
+	if err != nil || n <= 0 {
+		fmt.Fprintf(os.Stderr, "probe: %s: want a number above zero\n", arg)
+		os.Exit(2)
+	}
+	return n
 }
 
 // gather reads every fact; each one that fails is noted in f.Errors and
@@ -405,4 +436,90 @@ func tryEscape() *facts.Escape {
 		}
 	}
 	return result
+}
+
+// tryAlloc maps mib MiB of memory and writes to every page of it, so
+// that the kernel must really provide it (an untouched page costs
+// nothing). Under a memory limit smaller than that, the kernel's OOM
+// killer ends the probe here.
+func tryAlloc(mib int) *facts.Attempt {
+	mem, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return &facts.Attempt{Error: fmt.Sprintf("mmap %d MiB: %v", mib, err)}
+	}
+	defer unix.Munmap(mem)
+	for i := 0; i < len(mem); i += os.Getpagesize() {
+		mem[i] = 1
+	}
+	return &facts.Attempt{OK: true}
+}
+
+// spin keeps one CPU busy for d of wall time, and reports the wall time
+// it took.
+func spin(d time.Duration) *facts.Timed {
+	start := time.Now()
+	for time.Since(start) < d {
+	}
+	return &facts.Timed{Seconds: time.Since(start).Seconds()}
+}
+
+// forkLoop starts children, each `sleep 1000` (a single task), until n
+// run or fork fails, counting the tasks of the probe and its children at
+// the peak. Then it ends them. A limit on pids makes fork fail with
+// EAGAIN.
+func forkLoop(n int) *facts.Forks {
+	result := &facts.Forks{}
+	var children []int
+	for len(children) < n {
+		pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "1000"}, &syscall.ProcAttr{})
+		if err != nil {
+			result.Error = fmt.Sprintf("fork: %v", err)
+			break
+		}
+		children = append(children, pid)
+	}
+	threads, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		result.Error += fmt.Sprintf("; count the threads: %v", err)
+	}
+	result.Started, result.Tasks = len(children), len(threads)+len(children)
+	for _, pid := range children {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_, _ = unix.Wait4(pid, nil, 0, nil)
+	}
+	return result
+}
+
+// directIO reads or writes mib MiB at the start of path with O_DIRECT,
+// which goes past the page cache to the device, in 64 KiB blocks, and
+// reports the time it took. O_DIRECT needs a buffer aligned to the
+// device's blocks: mmap's is aligned to a page.
+func directIO(op, path string, mib int) *facts.Timed {
+	flags := unix.O_RDONLY
+	if op == "write" {
+		flags = unix.O_WRONLY
+	}
+	fd, err := unix.Open(path, flags|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &facts.Timed{Error: fmt.Sprintf("open %s: %v", path, err)}
+	}
+	defer unix.Close(fd)
+	buf, err := unix.Mmap(-1, 0, 64<<10, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return &facts.Timed{Error: fmt.Sprintf("mmap: %v", err)}
+	}
+	defer unix.Munmap(buf)
+	start := time.Now()
+	for done := 0; done < mib<<20; done += len(buf) {
+		var n int
+		if op == "write" {
+			n, err = unix.Pwrite(fd, buf, int64(done))
+		} else {
+			n, err = unix.Pread(fd, buf, int64(done))
+		}
+		if err != nil || n != len(buf) {
+			return &facts.Timed{Error: fmt.Sprintf("%s %s at %d: %d bytes, %v", op, path, done, n, err)}
+		}
+	}
+	return &facts.Timed{Seconds: time.Since(start).Seconds()}
 }
