@@ -1,13 +1,18 @@
 package testkit
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/internal/facts"
@@ -137,4 +142,72 @@ func CheckNothingLeft(t testing.TB, rootfs string) {
 			_ = unix.Kill(pid, unix.SIGKILL) // ours: its root is this test's rootfs
 		}
 	})
+}
+
+// LoopDevice attaches a loop device to a new file of size bytes, for a
+// test to read and write as a block device, and detaches it when the test
+// ends. It returns the device's path.
+func LoopDevice(t testing.TB, size int64) string {
+	t.Helper()
+	backing, err := os.Create(filepath.Join(t.TempDir(), "disk.img"))
+	require.NoError(t, err)
+	defer backing.Close()
+	require.NoError(t, backing.Truncate(size))
+	control, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
+	if err != nil {
+		Skip(t, fmt.Sprintf("no loop devices here: %v", err))
+	}
+	defer control.Close()
+	// Another program may take the free device first (EBUSY): ask again.
+	for try := 0; try < 10; try++ {
+		n, err := unix.IoctlRetInt(int(control.Fd()), unix.LOOP_CTL_GET_FREE)
+		require.NoError(t, err, "find a free loop device")
+		path := fmt.Sprintf("/dev/loop%d", n)
+		dev, err := openWhenThere(path)
+		require.NoError(t, err)
+		err = unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_SET_FD, int(backing.Fd()))
+		if errors.Is(err, unix.EBUSY) {
+			dev.Close()
+			continue
+		}
+		require.NoError(t, err, "attach %s", path)
+		t.Cleanup(func() {
+			defer dev.Close()
+			assert.NoError(t, unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_CLR_FD, 0), "detach %s", path)
+		})
+		return path
+	}
+	t.Fatal("every free loop device was taken before the test could attach it")
+	return ""
+}
+
+// openWhenThere opens a device node that the kernel may only just have
+// made (devtmpfs adds a new loop device's node a moment later).
+func openWhenThere(path string) (*os.File, error) {
+	for try := 0; ; try++ {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 100 {
+			return f, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// deviceNumbers is a device's MAJOR:MINOR, as cgroup files name it.
+func deviceNumbers(t testing.TB, path string) string {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(path, &st))
+	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+}
+
+// makeDeviceNode makes a node for the block device at path, at node,
+// that anyone may read and write: the container's root is an ordinary
+// user on the host.
+func makeDeviceNode(t testing.TB, device, node string) {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(device, &st))
+	require.NoError(t, unix.Mknod(node, unix.S_IFBLK|0o666, int(st.Rdev)))
+	require.NoError(t, os.Chmod(node, 0o666)) // past the umask
 }
