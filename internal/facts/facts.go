@@ -100,8 +100,6 @@ type Experiments struct {
 	// Alloc is the attempt to allocate and touch some MiB of memory: the
 	// probe survives it, or the kernel kills it for want of memory.
 	Alloc *Attempt `json:"alloc,omitempty"`
-	// Spin is a busy loop that ran for some seconds of wall time.
-	Spin *Timed `json:"spin,omitempty"`
 	// Forks is a fork loop: children started until fork failed or enough
 	// were running.
 	Forks *Forks `json:"forks,omitempty"`

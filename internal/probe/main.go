@@ -11,7 +11,6 @@
 //	probe mknod           # facts, then try to make a device node
 //	probe msgqueue=KEY    # facts, then create a System V message queue with KEY
 //	probe alloc=MIB       # facts, then allocate and touch MIB MiB of memory
-//	probe spin=SECONDS    # facts, then a busy loop for SECONDS of wall time
 //	probe forks=N         # facts, then start up to N children (sleep) until fork fails
 //	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
 //	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
@@ -47,8 +46,6 @@ func main() {
 			f.Experiments.MsgQueue = tryMsgQueue(value)
 		case "alloc":
 			f.Experiments.Alloc = tryAlloc(number(arg, value))
-		case "spin":
-			f.Experiments.Spin = spin(time.Duration(number(arg, value)) * time.Second)
 		case "forks":
 			f.Experiments.Forks = forkLoop(number(arg, value))
 		case "read", "write":
@@ -60,7 +57,7 @@ func main() {
 				f.Experiments.Write = timed
 			}
 		default:
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, spin=SECONDS, forks=N, read=PATH:MIB, write=PATH:MIB)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -452,15 +449,6 @@ func tryAlloc(mib int) *facts.Attempt {
 		mem[i] = 1
 	}
 	return &facts.Attempt{OK: true}
-}
-
-// spin keeps one CPU busy for d of wall time, and reports the wall time
-// it took.
-func spin(d time.Duration) *facts.Timed {
-	start := time.Now()
-	for time.Since(start) < d {
-	}
-	return &facts.Timed{Seconds: time.Since(start).Seconds()}
 }
 
 // forkLoop starts children, each `sleep 1000` (a single task), until n
