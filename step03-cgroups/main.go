@@ -559,6 +559,7 @@ func runInNamespaces(c *container, cg *cgroup) (int, error) {
 	}
 	// One byte says: the cgroup holds you, go on.
 	if _, err := release.Write([]byte{1}); err != nil {
+		_ = cmd.Wait() // init has ended: reap it, so that its cgroup can go
 		return 0, fmt.Errorf("release init: %w", err)
 	}
 	go relaySignals(signals, cmd.Process)
@@ -610,7 +611,8 @@ func newTimeNamespace(offsets map[string]int64) error {
 	return nil
 }
 
-// init keeps the main goroutine on the main thread, for newTimeNamespace.
+// init keeps the main goroutine on the main thread, for newTimeNamespace
+// (and in init, for enterCgroupNamespace).
 // Go runs init functions on the main thread, and a goroutine locked there
 // stays there; the runtime then starts new threads from a thread of its
 // own, never from this one.
