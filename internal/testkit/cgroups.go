@@ -118,6 +118,7 @@ func Cgroups(t *testing.T, prog string) {
 		throttled := c.statField(t, "cpu/cpu.stat", "nr_throttled")
 		require.NoError(t, unix.Kill(c.pid, unix.SIGKILL))
 		c.running.Wait(t)
+		t.Logf("%.3f s of CPU in %.3f s, throttled in %d periods", usage, wall, throttled)
 		assert.InDelta(t, 0.5, usage/wall, 0.15, "CPU seconds per second of wall time, by the cgroup's count: %.3f s in %.3f s", usage, wall)
 		assert.Positive(t, throttled, "the kernel held the container back (nr_throttled)")
 	})
