@@ -16,6 +16,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,7 +57,8 @@ const (
 	minBlkioWeight   = 10        // docker run's range for --blkio-weight
 	maxBlkioWeight   = 1000      //
 	minPidsLimit     = 16        // see checkPidsLimit
-	unlimited        = int64(-1) // --memory-swap -1 and --pids-limit -1
+	unlimited        = int64(-1) // --memory-swap -1, and --pids-limit 0 or below
+	maxCPUNumber     = 1 << 16   // no machine has a CPU or memory node numbered higher
 )
 
 // addLimitFlags adds the limit flags to run's, named and valued as docker
@@ -70,7 +72,7 @@ func addLimitFlags(flags *pflag.FlagSet) {
 	flags.String("cpuset-mems", "", "the memory (NUMA) nodes it may use, e.g. 0")
 	flags.StringP("memory", "m", "", "the memory limit, e.g. 64m (suffix b, k, m or g)")
 	flags.String("memory-swap", "", "memory plus swap, e.g. 128m, or -1 for no swap limit (default: twice --memory)")
-	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d, or -1 for no limit", minPidsLimit))
+	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d; 0 or -1 for no limit", minPidsLimit))
 	flags.Int64("blkio-weight", 0, "the weight for block I/O against other cgroups (10 to 1000)")
 	flags.StringArray("device-read-bps", nil, "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
 	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
@@ -133,9 +135,8 @@ func parseResources(flags *pflag.FlagSet) (resources, error) {
 	if err := r.parseMemory(flags); err != nil {
 		return r, err
 	}
-	r.pidsLimit, _ = flags.GetInt64("pids-limit")
-	if flags.Changed("pids-limit") {
-		if err := checkPidsLimit(r.pidsLimit); err != nil {
+	if limit, _ := flags.GetInt64("pids-limit"); flags.Changed("pids-limit") {
+		if r.pidsLimit, err = checkPidsLimit(limit); err != nil {
 			return r, err
 		}
 	}
@@ -170,7 +171,7 @@ func cpusQuota(text string) (int64, error) {
 		return 0, fmt.Errorf("--cpus %q: give a number, e.g. 0.5", text)
 	case onlineErr != nil:
 		return 0, onlineErr
-	case cpus*defaultCPUPeriod < minCPUPeriod:
+	case !(cpus*defaultCPUPeriod >= minCPUPeriod): // NaN too
 		return 0, fmt.Errorf("--cpus %s: give at least 0.01", text)
 	case cpus > float64(len(online)):
 		return 0, fmt.Errorf("--cpus %s: this machine has %d CPUs", text, len(online))
@@ -224,7 +225,7 @@ func parseCPUList(text string) ([]int, error) {
 		if isRange {
 			hi, err2 = strconv.Atoi(last)
 		}
-		if err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		if err1 != nil || err2 != nil || lo < 0 || hi < lo || hi >= maxCPUNumber {
 			return nil, fmt.Errorf("%q is not a list such as 0-2,4", text)
 		}
 		for n := lo; n <= hi; n++ {
@@ -234,10 +235,21 @@ func parseCPUList(text string) ([]int, error) {
 	return list, nil
 }
 
+// formatCPUList writes a sorted list back in the kernel's format, runs
+// of numbers as ranges: 0, 1, 2 and 4 are "0-2,4".
 func formatCPUList(list []int) string {
 	var parts []string
-	for _, n := range list {
-		parts = append(parts, strconv.Itoa(n))
+	for i := 0; i < len(list); {
+		j := i
+		for j+1 < len(list) && list[j+1] == list[j]+1 {
+			j++
+		}
+		part := strconv.Itoa(list[i])
+		if j > i {
+			part += "-" + strconv.Itoa(list[j])
+		}
+		parts = append(parts, part)
+		i = j + 1
 	}
 	return strings.Join(parts, ",")
 }
@@ -306,15 +318,19 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// checkPidsLimit refuses a limit too low for step03 itself. pids.max
+// checkPidsLimit returns the limit to set: as with docker run, 0 or less
+// is no limit. It refuses a limit too low for step03 itself: pids.max
 // counts tasks, threads as well as processes, and init is a Go program
-// that runs several threads until it becomes CMD: a limit below what it
+// that runs several threads until it becomes CMD. A limit below what it
 // needs would end it before CMD starts.
-func checkPidsLimit(n int64) error {
-	if n != unlimited && n < minPidsLimit {
-		return fmt.Errorf("--pids-limit %d: give at least %d (step03's init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
+func checkPidsLimit(n int64) (int64, error) {
+	switch {
+	case n <= 0:
+		return unlimited, nil
+	case n < minPidsLimit:
+		return 0, fmt.Errorf("--pids-limit %d: give at least %d (step03's init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
 	}
-	return nil
+	return n, nil
 }
 
 // parseThrottle reads DEVICE:RATE. The device must be a block device:
@@ -344,52 +360,55 @@ func parseThrottle(flag, value string) (throttle, error) {
 
 // limit is one value to write into one file of the container's cgroup.
 type limit struct {
+	flag       string // the flag it comes from, for the error when the kernel refuses it
 	controller string // the v1 hierarchy, or the v2 controller, the file belongs to
 	file       string
 	value      string
-	optional   bool // left out where the kernel has no such file
+	optional   bool   // left out where the kernel has no such file
+	orElse     *limit // written instead where the kernel has no such file
 }
 
 // v1Limits is each limit asked for, in the files of cgroup v1. The
-// order matters where one file bounds another: the period before the
-// quota, the memory limit before the memory+swap limit.
+// order matters where one file bounds another: the kernel refuses a
+// memory+swap limit below the memory limit, so the memory limit comes
+// first.
 func v1Limits(r resources) []limit {
 	var limits []limit
-	add := func(controller, file string, value any) {
-		limits = append(limits, limit{controller: controller, file: file, value: fmt.Sprint(value)})
+	add := func(flag, controller, file string, value any) {
+		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
 	}
 	if r.cpuPeriod != 0 {
-		add("cpu", "cpu.cfs_period_us", r.cpuPeriod)
+		add("--cpu-period", "cpu", "cpu.cfs_period_us", r.cpuPeriod)
 	}
 	if r.cpuQuota != 0 {
-		add("cpu", "cpu.cfs_quota_us", r.cpuQuota)
+		add("--cpu-quota", "cpu", "cpu.cfs_quota_us", r.cpuQuota)
 	}
 	if r.cpuShares != 0 {
-		add("cpu", "cpu.shares", r.cpuShares)
+		add("--cpu-shares", "cpu", "cpu.shares", r.cpuShares)
 	}
 	if r.cpusetCPUs != "" {
-		add("cpuset", "cpuset.cpus", r.cpusetCPUs)
+		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
 	if r.cpusetMems != "" {
-		add("cpuset", "cpuset.mems", r.cpusetMems)
+		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
 	}
 	if r.memory != 0 {
-		add("memory", "memory.limit_in_bytes", r.memory)
+		add("--memory", "memory", "memory.limit_in_bytes", r.memory)
 		// memsw is memory plus swap, as --memory-swap is; -1 is no limit.
-		add("memory", "memory.memsw.limit_in_bytes", r.memorySwap)
+		add("--memory-swap", "memory", "memory.memsw.limit_in_bytes", r.memorySwap)
 		limits[len(limits)-1].optional = !r.swapGiven
 	}
 	if r.pidsLimit != 0 {
-		add("pids", "pids.max", pidsMax(r.pidsLimit))
+		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
 	}
 	if r.blkioWeight != 0 {
 		// BFQ is the I/O scheduler that weighs on today's kernels (CFQ,
 		// whose file was blkio.weight, is gone).
-		add("blkio", "blkio.bfq.weight", r.blkioWeight)
+		add("--blkio-weight", "blkio", "blkio.bfq.weight", r.blkioWeight)
 	}
 	for _, t := range r.throttles {
 		// One file per kind of rate; each line names a device.
-		add("blkio", "blkio.throttle."+t.op+"_"+t.unit+"_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
+		add("--device-"+t.op+"-"+t.unit, "blkio", "blkio.throttle."+t.op+"_"+t.unit+"_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
 	}
 	return limits
 }
@@ -397,8 +416,8 @@ func v1Limits(r resources) []limit {
 // v2Limits is each limit asked for, in the files of cgroup v2.
 func v2Limits(r resources) []limit {
 	var limits []limit
-	add := func(controller, file string, value any) {
-		limits = append(limits, limit{controller: controller, file: file, value: fmt.Sprint(value)})
+	add := func(flag, controller, file string, value any) {
+		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
 	}
 	if r.cpuQuota != 0 || r.cpuPeriod != 0 {
 		// One file, "QUOTA PERIOD", where "max" is no quota.
@@ -409,43 +428,63 @@ func v2Limits(r resources) []limit {
 		if r.cpuPeriod != 0 {
 			period = r.cpuPeriod
 		}
-		add("cpu", "cpu.max", quota+" "+strconv.FormatInt(period, 10))
+		flag := "--cpu-period"
+		if r.cpuQuota != 0 {
+			flag = "--cpu-quota"
+		}
+		add(flag, "cpu", "cpu.max", quota+" "+strconv.FormatInt(period, 10))
 	}
 	if r.cpuShares != 0 {
-		// Shares run 2 to 262144 (default 1024), weights 1 to 10000
-		// (default 100): the same line through both ranges' ends, as runc
-		// converts them.
-		add("cpu", "cpu.weight", 1+(r.cpuShares-minShares)*9999/(maxShares-minShares))
+		add("--cpu-shares", "cpu", "cpu.weight", sharesToWeight(r.cpuShares))
 	}
 	if r.cpusetCPUs != "" {
-		add("cpuset", "cpuset.cpus", r.cpusetCPUs)
+		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
 	if r.cpusetMems != "" {
-		add("cpuset", "cpuset.mems", r.cpusetMems)
+		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
 	}
 	if r.memory != 0 {
-		add("memory", "memory.max", r.memory)
+		add("--memory", "memory", "memory.max", r.memory)
 		// swap.max counts swap alone, so it is the difference.
 		swap := "max"
 		if r.memorySwap != unlimited {
 			swap = strconv.FormatInt(r.memorySwap-r.memory, 10)
 		}
-		add("memory", "memory.swap.max", swap)
+		add("--memory-swap", "memory", "memory.swap.max", swap)
 		limits[len(limits)-1].optional = !r.swapGiven
 	}
 	if r.pidsLimit != 0 {
-		add("pids", "pids.max", pidsMax(r.pidsLimit))
+		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
 	}
 	if r.blkioWeight != 0 {
-		// io.weight runs 1 to 10000: the line through both ranges' ends.
-		add("io", "io.weight", 1+(r.blkioWeight-minBlkioWeight)*9999/(maxBlkioWeight-minBlkioWeight))
+		// BFQ's weight where BFQ is loaded, as on v1. Else io.weight,
+		// which weighs where the io.cost controller is turned on, and
+		// runs 1 to 10000: the line through both ranges' ends. runc
+		// chooses the same way.
+		add("--blkio-weight", "io", "io.bfq.weight", r.blkioWeight)
+		limits[len(limits)-1].orElse = &limit{flag: "--blkio-weight", controller: "io", file: "io.weight",
+			value: fmt.Sprint(1 + (r.blkioWeight-minBlkioWeight)*9999/(maxBlkioWeight-minBlkioWeight))}
 	}
 	for _, t := range r.throttles {
 		// One file for every rate: "MAJ:MIN rbps=N" sets one and keeps
 		// the device's others.
-		add("io", "io.max", fmt.Sprintf("%d:%d %s%s=%d", t.major, t.minor, t.op[:1], t.unit, t.rate))
+		add("--device-"+t.op+"-"+t.unit, "io", "io.max", fmt.Sprintf("%d:%d %s%s=%d", t.major, t.minor, t.op[:1], t.unit, t.rate))
 	}
 	return limits
+}
+
+// sharesToWeight turns v1's cpu.shares (2 to 262144, default 1024) into
+// v2's cpu.weight (1 to 10000, default 100), as runc has since 1.3.2: a
+// curve through both ranges' ends and both defaults, in powers of two on
+// one side and ten on the other. (runc's first formula was a straight
+// line through the ends, which took the default 1024 to 39: a container
+// given the default counted for less than half of its neighbours.)
+func sharesToWeight(shares int64) int64 {
+	if shares <= minShares {
+		return 1
+	}
+	l := math.Log2(float64(shares))
+	return int64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
 // pidsMax is the pids.max value for --pids-limit.
@@ -517,7 +556,7 @@ func (cg *cgroup) makeV2(id string, limits []limit) error {
 	}
 	for _, l := range limits {
 		if !slices.Contains(enable, "+"+l.controller) {
-			return fmt.Errorf("%s needs the %s controller, which the root cgroup does not hand to its children (%s/cgroup.subtree_control)", l.file, l.controller, cgroupRoot)
+			return fmt.Errorf("%s needs the %s controller, which the root cgroup does not hand to its children (%s/cgroup.subtree_control)", l.flag, l.controller, cgroupRoot)
 		}
 	}
 	parent := filepath.Join(cgroupRoot, cgroupParent)
@@ -528,21 +567,28 @@ func (cg *cgroup) makeV2(id string, limits []limit) error {
 		return err
 	}
 	dir := filepath.Join(parent, id)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := unix.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("make the cgroup %s: %w", dir, err)
 	}
 	cg.dirs[""] = dir
 	return nil
 }
 
-// makeV1 makes boxcraft/ID in each v1 hierarchy that is mounted.
+// makeV1 makes boxcraft/ID in each v1 hierarchy that is mounted. Some
+// systems mount two controllers as one hierarchy (cpu,cpuacct, with
+// cpu and cpuacct as links to it): one folder serves both.
 func (cg *cgroup) makeV1(id string, limits []limit) error {
+	made := map[string]string{} // a hierarchy's real path → the container's folder in it
 	for _, name := range v1Hierarchies {
-		hierarchy := filepath.Join(cgroupRoot, name)
-		if _, err := os.Stat(filepath.Join(hierarchy, "cgroup.procs")); err != nil {
+		hierarchy, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, name))
+		if err != nil {
 			if slices.ContainsFunc(limits, func(l limit) bool { return l.controller == name }) {
-				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s", name, name, hierarchy)
+				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limitsOf(limits, name), name, cgroupRoot, name)
 			}
+			continue
+		}
+		if dir, ok := made[hierarchy]; ok {
+			cg.dirs[name] = dir
 			continue
 		}
 		parent := filepath.Join(hierarchy, cgroupParent)
@@ -550,10 +596,10 @@ func (cg *cgroup) makeV1(id string, limits []limit) error {
 			return err
 		}
 		dir := filepath.Join(parent, id)
-		if err := os.Mkdir(dir, 0o755); err != nil {
+		if err := unix.Mkdir(dir, 0o755); err != nil {
 			return fmt.Errorf("make the cgroup %s: %w", dir, err)
 		}
-		cg.dirs[name] = dir
+		made[hierarchy], cg.dirs[name] = dir, dir
 		if name == "cpuset" {
 			if err := inheritCpuset(parent); err != nil {
 				return err
@@ -568,7 +614,7 @@ func (cg *cgroup) makeV1(id string, limits []limit) error {
 
 // mkdirCgroup makes the workshop's parent folder, unless it is there.
 func mkdirCgroup(dir string) error {
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("make the cgroup %s: %w", dir, err)
 	}
 	return nil
@@ -601,13 +647,16 @@ func inheritCpuset(dir string) error {
 // value there and applies it at once.
 func (cg *cgroup) writeLimits(limits []limit) error {
 	for _, l := range limits {
-		dir := cg.dir(l.controller)
-		err := writeCgroupFile(dir, l.file, l.value)
-		if l.optional && errors.Is(err, os.ErrNotExist) {
+		err := writeCgroupFile(cg.dir(l.controller), l.file, l.value)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && l.orElse != nil:
+			err = cg.writeLimits([]limit{*l.orElse})
+		case errors.Is(err, os.ErrNotExist) && l.optional:
 			continue // the kernel does not count swap: nothing to limit
-		}
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("this kernel has no %s in the %s controller", l.file, l.controller)
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("%s: this kernel has no %s in its %s controller", l.flag, l.file, l.controller)
+		case err != nil:
+			return fmt.Errorf("%s: the kernel refused %s in %s: %w", l.flag, l.value, l.file, err)
 		}
 		if err != nil {
 			return err
@@ -617,7 +666,8 @@ func (cg *cgroup) writeLimits(limits []limit) error {
 }
 
 // writeCgroupFile writes one value into one cgroup file, in one write(2):
-// the kernel reads each write as a whole value.
+// the kernel reads each write as a whole value. It returns the kernel's
+// error number alone, for the caller to say what was refused.
 func writeCgroupFile(dir, file, value string) error {
 	f, err := os.OpenFile(filepath.Join(dir, file), os.O_WRONLY, 0)
 	if err != nil {
@@ -625,7 +675,7 @@ func writeCgroupFile(dir, file, value string) error {
 	}
 	defer f.Close()
 	if _, err := f.WriteString(value); err != nil {
-		return fmt.Errorf("write %q to %s: %w", value, f.Name(), err)
+		return errors.Unwrap(err) // the *PathError's errno
 	}
 	return nil
 }
@@ -638,6 +688,18 @@ func (cg *cgroup) dir(controller string) string {
 	return cg.dirs[controller]
 }
 
+// folders lists the container's folders, each once: co-mounted
+// hierarchies share one.
+func (cg *cgroup) folders() []string {
+	var list []string
+	for _, dir := range cg.dirs {
+		if !slices.Contains(list, dir) {
+			list = append(list, dir)
+		}
+	}
+	return list
+}
+
 // openV2 opens the container's v2 folder, for clone(2) to start init
 // straight in it (CLONE_INTO_CGROUP).
 func (cg *cgroup) openV2() (*os.File, error) {
@@ -648,7 +710,7 @@ func (cg *cgroup) openV2() (*os.File, error) {
 // hierarchy: writing a pid to cgroup.procs moves the process, with all
 // its threads.
 func (cg *cgroup) addV1(pid int) error {
-	for _, dir := range cg.dirs {
+	for _, dir := range cg.folders() {
 		if err := writeCgroupFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -663,7 +725,11 @@ func (cg *cgroup) oomKills() int {
 	if cg.v2 {
 		file = "memory.events"
 	}
-	data, _ := os.ReadFile(filepath.Join(cg.dir("memory"), file))
+	dir := cg.dir("memory")
+	if dir == "" {
+		return 0 // no memory hierarchy: nothing counted
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, file))
 	for _, line := range strings.Split(string(data), "\n") {
 		if count, ok := strings.CutPrefix(line, "oom_kill "); ok {
 			n, _ := strconv.Atoi(count)
@@ -681,20 +747,22 @@ func (cg *cgroup) oomKills() int {
 // retries for a while.
 func (cg *cgroup) remove() error {
 	deadline := time.Now().Add(5 * time.Second)
-	for _, dir := range cg.dirs {
+	var failed []error
+	for _, dir := range cg.folders() {
 		for {
 			err := unix.Rmdir(dir)
 			if err == nil || errors.Is(err, unix.ENOENT) {
 				break
 			}
 			if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-				return fmt.Errorf("remove the cgroup %s: %w", dir, err)
+				failed = append(failed, fmt.Errorf("remove the cgroup %s: %w", dir, err))
+				break
 			}
 			killProcessesIn(dir)
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // killProcessesIn sends SIGKILL to each process in a cgroup.
@@ -721,9 +789,20 @@ func removeLeftovers() {
 	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))
 	for _, dir := range append(folders, more...) {
 		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
-		if err != nil || unix.Kill(pid, 0) != unix.ESRCH {
-			continue // not a run-PID name, or its step03 is alive
+		if err != nil || (pid != os.Getpid() && unix.Kill(pid, 0) != unix.ESRCH) {
+			continue // not a run-PID name, or its step03 is alive (one with this very pid is dead)
 		}
 		_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 	}
+}
+
+// limitsOf names the flags that need a controller, for an error.
+func limitsOf(limits []limit, controller string) string {
+	var flags []string
+	for _, l := range limits {
+		if l.controller == controller && !slices.Contains(flags, l.flag) {
+			flags = append(flags, l.flag)
+		}
+	}
+	return strings.Join(flags, ", ")
 }

@@ -434,6 +434,10 @@ func (c *container) checkReachable() error {
 // what an earlier step03, killed before it could, left. When the kernel
 // ran out of memory for the container and killed CMD, it says so: the
 // command's status, 137 (128+SIGKILL), does not tell why.
+//
+// Signals are caught from before the cgroup is made until it is removed,
+// so that a Ctrl-C or a kill cannot end step03 in between and leave the
+// cgroup behind.
 func runInCgroup(c *container) (int, error) {
 	removeLeftovers()
 	v2, err := isCgroupV2()
@@ -444,11 +448,13 @@ func runInCgroup(c *container) (int, error) {
 	if v2 {
 		limits = v2Limits(c.limits)
 	}
+	signals := catchSignals()
+	defer stopCatching(signals)
 	cg, err := newCgroup(v2, cgroupID(os.Getpid()), limits)
 	if err != nil {
 		return 0, err
 	}
-	status, err := runInNamespaces(c, cg)
+	status, err := runInNamespaces(c, cg, signals)
 	if err == nil && status == 128+int(unix.SIGKILL) && cg.oomKills() > 0 {
 		fmt.Fprintf(os.Stderr, "step03: killed: out of memory (%s)\n", c.limits.memoryLimit())
 	}
@@ -498,7 +504,7 @@ func (r resources) memoryLimit() string {
 // rootfs (a private home folder, a test's temporary folder); an inherited
 // working folder needs no walk, and clone(2) moves it into the new mount
 // namespace's copy of the tree.
-func runInNamespaces(c *container, cg *cgroup) (int, error) {
+func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, error) {
 	if err := os.Chdir(c.rootfs); err != nil {
 		return 0, fmt.Errorf("rootfs %s: %w", c.rootfs, err)
 	}
@@ -524,6 +530,7 @@ func runInNamespaces(c *container, cg *cgroup) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer released.Close()
 	defer release.Close()
 	cmd.ExtraFiles = []*os.File{released}
 	if cg.v2 {
@@ -541,8 +548,6 @@ func runInNamespaces(c *container, cg *cgroup) (int, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true // container root may set its groups, as a root does
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	signals := catchSignals()
-	defer stopCatching(signals)
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, unix.EINVAL) && c.namespaces["time"] && !c.namespaces["user"] {
 			return 0, errors.New("this kernel will not start a child in a new time namespace the way Go does without a user namespace (a vfork): add user to --ns, or leave out time")
