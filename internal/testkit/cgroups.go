@@ -47,7 +47,7 @@ func Cgroups(t *testing.T, prog string) {
 				map[string]string{"cpu.max": "max 200000"}},
 			{[]string{"--cpu-shares", "512"},
 				map[string]string{"cpu/cpu.shares": "512"},
-				map[string]string{"cpu.weight": "20"}}, // 1 + (512-2)*9999/262142
+				map[string]string{"cpu.weight": "59"}}, // ⌈10^((l²+125l)/612 − 7/34)⌉, l = log2(512)
 			{[]string{"--cpuset-cpus", "0", "--cpuset-mems", "0"},
 				map[string]string{"cpuset/cpuset.cpus": "0", "cpuset/cpuset.mems": "0"},
 				map[string]string{"cpuset.cpus": "0", "cpuset.mems": "0"}},
@@ -63,10 +63,7 @@ func Cgroups(t *testing.T, prog string) {
 			{[]string{"--pids-limit", "100"},
 				map[string]string{"pids/pids.max": "100"},
 				map[string]string{"pids.max": "100"}},
-			{[]string{"--pids-limit", "-1"},
-				map[string]string{"pids/pids.max": "max"},
-				map[string]string{"pids.max": "max"}},
-			{[]string{"--blkio-weight", "300"},
+			{[]string{"--blkio-weight", "300"}, // BFQ's weight; on v2 without BFQ, io.weight's
 				map[string]string{"blkio/blkio.bfq.weight": "300"},
 				map[string]string{"io.weight": "default 2930"}}, // 1 + (300-10)*9999/990
 			{[]string{"--device-read-bps", disk + ":1mb", "--device-write-iops", disk + ":50"},
@@ -82,6 +79,9 @@ func Cgroups(t *testing.T, prog string) {
 					want = tc.v2
 				}
 				c := startWaiting(t, FreshRootfs(t), tc.flags, "")
+				if _, err := os.Stat(filepath.Join(c.dirs[""], "io.bfq.weight")); err == nil && want["io.weight"] != "" {
+					want = map[string]string{"io.bfq.weight": "default 300"} // BFQ is loaded here: its weight, as on v1
+				}
 				got := map[string]string{}
 				for key := range want {
 					got[key] = c.file(t, key)
@@ -180,8 +180,21 @@ func Cgroups(t *testing.T, prog string) {
 		t.Run("after CMD is killed", func(t *testing.T) {
 			c := startWaiting(t, FreshRootfs(t), nil, "")
 			require.NoError(t, unix.Kill(c.pid, unix.SIGKILL))
-			assert.Equal(t, 137, c.running.Wait(t).Code)
+			r := c.running.Wait(t)
+			assert.Equal(t, 137, r.Code)
+			assert.Empty(t, r.Stderr, "no word of memory: it was not the OOM killer")
 			assertRemoved(t, c.dirs)
+		})
+		// Without a PID namespace, nothing ends a process CMD left in the
+		// background when CMD ends: the runtime must, to remove the cgroup.
+		t.Run("with a process left behind, without a PID namespace", func(t *testing.T) {
+			rootfs := FreshRootfs(t)
+			// busybox's sh gives a background command /dev/null as its stdin.
+			require.NoError(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+			c := startWaiting(t, rootfs, []string{without("pid")}, "sleep 1000 &")
+			assert.Equal(t, 0, c.finish(t).Code)
+			assertRemoved(t, c.dirs)
+			assert.Empty(t, ProcessesRootedIn(rootfs), "the sleep was ended")
 		})
 		t.Run("by the next run, after the runtime is killed", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
@@ -225,6 +238,9 @@ func Cgroups(t *testing.T, prog string) {
 			"cpuset not a list":           {[]string{"--cpuset-cpus", "1-0"}, "give numbers and ranges"},
 			"mems outside the host's":     {[]string{"--cpuset-mems", "63"}, "this machine has no 63"},
 			"pids limit too low":          {[]string{"--pids-limit", "3"}, "give at least 16"},
+			"CPUs not a number at all":    {[]string{"--cpus", "NaN"}, "give at least 0.01"},
+			"cpuset past any machine's":   {[]string{"--cpuset-cpus", "0-4000000000"}, "give numbers and ranges"},
+			"quota the kernel refuses":    {[]string{"--cpu-quota", "9223372036854775807"}, "--cpu-quota: the kernel refused 9223372036854775807"},
 			"blkio weight out of range":   {[]string{"--blkio-weight", "5"}, "--blkio-weight 5: give 10 to 1000"},
 			"device that does not exist":  {[]string{"--device-read-bps", "/dev/boxcraft-none:1mb"}, "no such file or directory"},
 			"device not a block device":   {[]string{"--device-write-bps", notBlock + ":1mb"}, "not a block device"},
@@ -259,7 +275,7 @@ func CgroupV2(t testing.TB) bool {
 type waiting struct {
 	running *Running
 	rootfs  string
-	pid     int               // a host pid of a process in the container
+	pid     int               // the host pid of the container's command
 	dirs    map[string]string // its cgroup: a v1 hierarchy (or "" on v2) → folder
 	then    string            // what the command runs after the wait
 }
@@ -271,13 +287,15 @@ func startWaiting(t *testing.T, rootfs string, flags []string, first string) *wa
 	if first == "" {
 		first = ":"
 	}
-	script := first + `; touch /tmp/ready; read -r then < /tmp/go; eval "$then"`
+	script := first + "\n" + `touch /tmp/ready; read -r then < /tmp/go; eval "$then"`
 	require.NoError(t, unix.Mkfifo(filepath.Join(rootfs, "tmp/go"), 0o666))
 	require.NoError(t, os.Chmod(filepath.Join(rootfs, "tmp/go"), 0o666)) // past the umask: container root is nobody here
 	c := &waiting{rootfs: rootfs}
 	c.running = Start(t, Command(t, runArgs(flags, rootfs, "/bin/sh", "-c", script)...))
 	c.running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
-	c.pid = processIn(t, rootfs)
+	children := ChildrenOf(c.running.Cmd.Process.Pid)
+	require.Len(t, children, 1, "the runtime has one child: the container's command")
+	c.pid = children[0]
 	c.dirs = containerCgroups(t, c.pid)
 	require.NotEmpty(t, c.dirs, "the container is in a cgroup under /%s", Parent)
 	return c

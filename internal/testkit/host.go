@@ -98,6 +98,17 @@ func ProcessesInNamespace(kind string, inode uint64) []int {
 	})
 }
 
+// ChildrenOf returns the pids of the processes whose parent is pid.
+func ChildrenOf(pid int) []int {
+	return processes(func(proc string) bool {
+		stat, err := os.ReadFile(filepath.Join(proc, "stat"))
+		// "PID (COMM) STATE PPID …": COMM may hold spaces, so look after it.
+		end := strings.LastIndexByte(string(stat), ')')
+		fields := strings.Fields(string(stat[end+1:]))
+		return err == nil && end > 0 && len(fields) > 1 && fields[1] == strconv.Itoa(pid)
+	})
+}
+
 // processes returns the pids of the processes whose /proc folder matches.
 func processes(match func(proc string) bool) []int {
 	entries, _ := os.ReadDir("/proc")
