@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,6 +210,34 @@ func Cgroups(t *testing.T, prog string) {
 			require.Equal(t, 0, Run(t, "run", FreshRootfs(t), "/bin/true").Code)
 			assertRemoved(t, c.dirs)
 		})
+	})
+
+	// Many v1 systems mount cpu and cpuacct as one hierarchy, cpu,cpuacct,
+	// with cpu and cpuacct as links to it; this machine mounts them
+	// apart. So the test lays /sys/fs/cgroup out that way, from the real
+	// hierarchies, in a mount namespace of its own, and runs the runtime
+	// there.
+	t.Run("CoMountedHierarchies", func(t *testing.T) {
+		if CgroupV2(t) {
+			t.Log("cgroup v2 has a single hierarchy: nothing is mounted together")
+			return
+		}
+		rootfs := FreshRootfs(t)
+		const layout = `set -e
+			stage=$1; shift
+			mount -t tmpfs boxcraft-cgroups "$stage"
+			for c in cpuset memory pids blkio; do mkdir "$stage/$c"; mount --bind "/sys/fs/cgroup/$c" "$stage/$c"; done
+			mkdir "$stage/cpu,cpuacct"; mount --bind /sys/fs/cgroup/cpu "$stage/cpu,cpuacct"
+			ln -s cpu,cpuacct "$stage/cpu"; ln -s cpu,cpuacct "$stage/cpuacct"
+			mount --rbind "$stage" /sys/fs/cgroup
+			exec "$@"`
+		// Without a cgroup namespace, the container sees its cgroups' paths.
+		r := RunCmd(t, HostCommand(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", layout, "sh", t.TempDir(),
+			Binary(t), "run", without("cgroup"), "--cpus", "0.5", rootfs, "cat", "/proc/self/cgroup"))
+		require.Equal(t, 0, r.Code, r)
+		cgroup := regexp.MustCompile(`(?m)^[0-9]+:cpu:(/` + Parent + `/run-[0-9]+)$`).FindStringSubmatch(r.Stdout)
+		require.NotNil(t, cgroup, "in a cgroup of its own in cpu,cpuacct:\n%s", r.Stdout)
+		assert.NoDirExists(t, filepath.Join("/sys/fs/cgroup/cpu", cgroup[1]), "and it is gone")
 	})
 
 	t.Run("BadLimitsAreRefused", func(t *testing.T) {

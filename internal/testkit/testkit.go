@@ -200,9 +200,16 @@ func (r Result) String() string {
 // Command prepares the binary under test with args, bounded by Timeout.
 func Command(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
+	return HostCommand(t, Binary(t), args...)
+}
+
+// HostCommand prepares a program of the host with args, bounded by
+// Timeout.
+func HostCommand(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
