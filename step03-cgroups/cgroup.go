@@ -581,6 +581,9 @@ func (cg *cgroup) makeV1(id string, limits []limit) error {
 	made := map[string]string{} // a hierarchy's real path → the container's folder in it
 	for _, name := range v1Hierarchies {
 		hierarchy, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, name))
+		if err == nil {
+			_, err = os.Stat(filepath.Join(hierarchy, "cgroup.procs")) // a hierarchy, not an empty folder
+		}
 		if err != nil {
 			if slices.ContainsFunc(limits, func(l limit) bool { return l.controller == name }) {
 				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limitsOf(limits, name), name, cgroupRoot, name)
