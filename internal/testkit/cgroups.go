@@ -190,9 +190,9 @@ func Cgroups(t *testing.T, prog string) {
 		// background when CMD ends: the runtime must, to remove the cgroup.
 		t.Run("with a process left behind, without a PID namespace", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
-			// busybox's sh gives a background command /dev/null as its stdin.
-			require.NoError(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+			devNull(t, rootfs)
 			c := startWaiting(t, rootfs, []string{without("pid")}, "sleep 1000 &")
+			require.Len(t, ProcessesRootedIn(rootfs), 2, "sh, and the sleep it left running")
 			assert.Equal(t, 0, c.finish(t).Code)
 			assertRemoved(t, c.dirs)
 			assert.Empty(t, ProcessesRootedIn(rootfs), "the sleep was ended")

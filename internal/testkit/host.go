@@ -212,6 +212,19 @@ func deviceNumbers(t testing.TB, path string) string {
 	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
 }
 
+// devNull gives a rootfs a /dev/null, which busybox's sh opens as the
+// stdin of a command run in the background (&). The node goes on a tmpfs
+// of the test's own: /tmp may be mounted nodev (the v2 VM's is), where
+// no device opens, and a background command that cannot start ends at
+// once, which a test would mistake for one that ran.
+func devNull(t testing.TB, rootfs string) {
+	t.Helper()
+	dev := filepath.Join(rootfs, "dev")
+	Mount(t, "boxcraft-dev", dev, "tmpfs")
+	require.NoError(t, unix.Mknod(filepath.Join(dev, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	require.NoError(t, os.Chmod(filepath.Join(dev, "null"), 0o666)) // past the umask
+}
+
 // makeDeviceNode makes a node for the block device at path, at node,
 // that anyone may read and write: the container's root is an ordinary
 // user on the host.

@@ -333,8 +333,7 @@ func Namespaces(t *testing.T, prog string) {
 	// namespace file is kept by a mount.
 	t.Run("NothingIsLeftBehind", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
-		// busybox's sh gives a background command /dev/null as its stdin.
-		require.NoError(t, unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		devNull(t, rootfs)
 		nsfsBefore := MountPointsOfType(t, "nsfs")
 
 		f := Probe(t, Run(t, "run", rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe"))
