@@ -160,6 +160,7 @@ func CheckNothingLeft(t testing.TB, rootfs string) {
 // ends. It returns the device's path.
 func LoopDevice(t testing.TB, size int64) string {
 	t.Helper()
+	RequireRoot(t)
 	backing, err := os.Create(filepath.Join(t.TempDir(), "disk.img"))
 	require.NoError(t, err)
 	defer backing.Close()
