@@ -473,9 +473,9 @@ func (r resources) memoryLimit() string {
 }
 
 // runInNamespaces starts step03 itself again as "init", in new
-// namespaces and in the container's cgroup, and waits for it: init sets the namespaces up from inside
-// and then becomes CMD. Go's os/exec does the part that happens from
-// outside, between fork and exec:
+// namespaces and in the container's cgroup, and waits for it: init sets
+// the namespaces up from inside and then becomes CMD. Go's os/exec does
+// the part that happens from outside, between fork and exec:
 //
 //   - Cloneflags: clone(2) creates a new namespace of each type asked for,
 //     and the child starts in them.
