@@ -150,10 +150,7 @@ func Cgroups(t *testing.T, prog string) {
 		for _, op := range []string{"read", "write"} {
 			t.Run(op, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				// A folder of the test's own for the node: /tmp may be
-				// mounted nodev (the v2 VM's is), where no device opens.
-				Mount(t, "boxcraft-dev", filepath.Join(rootfs, "dev"), "tmpfs")
-				makeDeviceNode(t, disk, filepath.Join(rootfs, "dev/disk"))
+				addDevice(t, rootfs, "disk", unix.S_IFBLK, deviceOf(t, disk))
 				f := runProbe(t, rootfs, []string{"--device-" + op + "-bps", disk + ":1mb"}, op+"=/dev/disk:3")
 				timed := f.Experiments.Read
 				if op == "write" {

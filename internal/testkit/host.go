@@ -208,31 +208,35 @@ func openWhenThere(path string) (*os.File, error) {
 // deviceNumbers is a device's MAJOR:MINOR, as cgroup files name it.
 func deviceNumbers(t testing.TB, path string) string {
 	t.Helper()
+	dev := deviceOf(t, path)
+	return fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
+}
+
+// deviceOf is the device number of the device node at path.
+func deviceOf(t testing.TB, path string) uint64 {
+	t.Helper()
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(path, &st))
-	return fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	return st.Rdev
 }
 
 // devNull gives a rootfs a /dev/null, which busybox's sh opens as the
-// stdin of a command run in the background (&). The node goes on a tmpfs
-// of the test's own: /tmp may be mounted nodev (the v2 VM's is), where
-// no device opens, and a background command that cannot start ends at
-// once, which a test would mistake for one that ran.
+// stdin of a command run in the background (&). A background command that
+// cannot open it ends at once, which a test would mistake for one that ran.
 func devNull(t testing.TB, rootfs string) {
 	t.Helper()
-	dev := filepath.Join(rootfs, "dev")
-	Mount(t, "boxcraft-dev", dev, "tmpfs")
-	require.NoError(t, unix.Mknod(filepath.Join(dev, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
-	require.NoError(t, os.Chmod(filepath.Join(dev, "null"), 0o666)) // past the umask
+	addDevice(t, rootfs, "null", unix.S_IFCHR, unix.Mkdev(1, 3))
 }
 
-// makeDeviceNode makes a node for the block device at path, at node,
-// that anyone may read and write: the container's root is an ordinary
-// user on the host.
-func makeDeviceNode(t testing.TB, device, node string) {
+// addDevice gives a rootfs a /dev holding one device node, name, of type
+// kind (S_IFCHR or S_IFBLK) and number dev, that anyone may open: the
+// container's root is an ordinary user on the host. The /dev is a tmpfs of
+// the test's own, because /tmp may be mounted nodev (the v2 VM's is), and
+// no device opens there.
+func addDevice(t testing.TB, rootfs, name string, kind uint32, dev uint64) {
 	t.Helper()
-	var st unix.Stat_t
-	require.NoError(t, unix.Stat(device, &st))
-	require.NoError(t, unix.Mknod(node, unix.S_IFBLK|0o666, int(st.Rdev)))
+	node := filepath.Join(rootfs, "dev", name)
+	Mount(t, "boxcraft-dev", filepath.Dir(node), "tmpfs")
+	require.NoError(t, unix.Mknod(node, kind|0o666, int(dev)))
 	require.NoError(t, os.Chmod(node, 0o666)) // past the umask
 }
