@@ -585,8 +585,8 @@ func (cg *cgroup) makeV1(id string, limits []limit) error {
 			_, err = os.Stat(filepath.Join(hierarchy, "cgroup.procs")) // a hierarchy, not an empty folder
 		}
 		if err != nil {
-			if slices.ContainsFunc(limits, func(l limit) bool { return l.controller == name }) {
-				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limitsOf(limits, name), name, cgroupRoot, name)
+			if i := slices.IndexFunc(limits, func(l limit) bool { return l.controller == name }); i >= 0 {
+				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limits[i].flag, name, cgroupRoot, name)
 			}
 			continue
 		}
@@ -797,15 +797,4 @@ func removeLeftovers() {
 		}
 		_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 	}
-}
-
-// limitsOf names the flags that need a controller, for an error.
-func limitsOf(limits []limit, controller string) string {
-	var flags []string
-	for _, l := range limits {
-		if l.controller == controller && !slices.Contains(flags, l.flag) {
-			flags = append(flags, l.flag)
-		}
-	}
-	return strings.Join(flags, ", ")
 }
