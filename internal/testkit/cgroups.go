@@ -313,7 +313,10 @@ func startWaiting(t *testing.T, rootfs string, flags []string, first string) *wa
 	if first == "" {
 		first = ":"
 	}
-	script := first + "\n" + `touch /tmp/ready; read -r then < /tmp/go; eval "$then"`
+	// The shell opens the FIFO (read and write, which does not wait for a
+	// writer) before it says it is ready, so that the test's write finds a
+	// reader.
+	script := first + "\n" + `exec 3<>/tmp/go; touch /tmp/ready; read -r then <&3; exec 3<&-; eval "$then"`
 	require.NoError(t, unix.Mkfifo(filepath.Join(rootfs, "tmp/go"), 0o666))
 	require.NoError(t, os.Chmod(filepath.Join(rootfs, "tmp/go"), 0o666)) // past the umask: container root is nobody here
 	c := &waiting{rootfs: rootfs}
