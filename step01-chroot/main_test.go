@@ -16,10 +16,13 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
+// step is the step under test, as the shared suites (internal/testkit) need to know it.
+var step = testkit.Step{Name: "step01"}
+
 // What every step keeps from this one: the command sees the rootfs, its
 // exit status and stdio pass through, and bad input is refused in one
 // line (internal/testkit/basics.go).
-func TestBasics(t *testing.T) { testkit.Basics(t, "step01") }
+func TestBasics(t *testing.T) { testkit.Basics(t, step) }
 
 func TestSignalsAreRelayedToTheCommand(t *testing.T) {
 	rootfs := testkit.FreshRootfs(t)

@@ -11,13 +11,16 @@ import (
 
 func TestMain(m *testing.M) { testkit.Main(m) }
 
+// step is the step under test, as the shared suites (internal/testkit) need to know it.
+var step = testkit.Step{Name: "step02"}
+
 // What every step keeps from step01, now run in all the namespaces
 // (internal/testkit/basics.go).
-func TestBasics(t *testing.T) { testkit.Basics(t, "step02") }
+func TestBasics(t *testing.T) { testkit.Basics(t, step) }
 
 // What every step from this one on does with namespaces
 // (internal/testkit/namespaces.go).
-func TestNamespaces(t *testing.T) { testkit.Namespaces(t, "step02") }
+func TestNamespaces(t *testing.T) { testkit.Namespaces(t, step) }
 
 func TestFindSubIDRange(t *testing.T) {
 	const file = "alice:100000:65536\n# a comment\n1001:165536:65536\nbob:bad:1\nbob:231072:65536\n"

@@ -19,6 +19,27 @@ import (
 // default.
 const ContainerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// Step is the step under test, as the shared suites need to know it.
+type Step struct {
+	// Name starts every error line the step prints ("step04: …").
+	Name string
+	// PivotRoot is true from step04 on: run is given the root as
+	// --rootfs DIR (or --image TAR) rather than as its first argument,
+	// needs a mount namespace, and switches to the root with pivot_root,
+	// out of which no escape leads.
+	PivotRoot bool
+}
+
+// Args is a command line of the step: run, flags, the rootfs as the step
+// takes it, then CMD and its arguments.
+func (s Step) Args(flags []string, rootfs string, cmd ...string) []string {
+	args := append([]string{"run"}, flags...)
+	if s.PivotRoot {
+		args = append(args, "--rootfs")
+	}
+	return append(append(args, rootfs), cmd...)
+}
+
 // FreshRootfs is the start of every container test: root, a fresh rootfs,
 // and a check at the end that nothing was left on the host.
 func FreshRootfs(t *testing.T) string {
@@ -32,12 +53,11 @@ func FreshRootfs(t *testing.T) string {
 // Basics checks what every step's `run` keeps from step01: the command
 // sees the rootfs, starts in / with the container's PATH, is looked up
 // inside the image, and hands back its exit status and stdio; bad input is
-// refused in one line. prog is the step's name, which starts every error
-// line ("step01: …"). A command killed by a signal is each step's own
+// refused in one line. A command killed by a signal is each step's own
 // test: in a PID namespace it takes more than `kill $$`.
-func Basics(t *testing.T, prog string) {
-	run := func(t *testing.T, args ...string) Result {
-		return Run(t, append([]string{"run"}, args...)...)
+func Basics(t *testing.T, s Step) {
+	run := func(t *testing.T, rootfs string, cmd ...string) Result {
+		return Run(t, s.Args(nil, rootfs, cmd...)...)
 	}
 	t.Run("CommandSeesTheRootfsNotTheHost", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
@@ -80,7 +100,7 @@ func Basics(t *testing.T, prog string) {
 	})
 	t.Run("StdioPassesThrough", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
-		cmd := Command(t, "run", rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)
+		cmd := Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
 		cmd.Stdin = strings.NewReader("from stdin\n")
 		r := RunCmd(t, cmd)
 		require.Equal(t, 0, r.Code, r)
@@ -94,27 +114,27 @@ func Basics(t *testing.T, prog string) {
 			args []string
 			says string
 		}{
-			"no arguments":       {nil, "usage: " + prog + " run"},
+			"no arguments":       {nil, "usage: " + s.Name + " run"},
 			"unknown command":    {[]string{"walk"}, `unknown command "walk"`},
-			"unknown flag":       {[]string{"run", "--frobnicate", rootfs, "sh"}, "unknown flag: --frobnicate"},
-			"no CMD":             {[]string{"run", rootfs}, "need a ROOTFS and a CMD"},
-			"empty ROOTFS":       {[]string{"run", "", "sh"}, "rootfs is an empty string"},
-			"missing ROOTFS":     {[]string{"run", "/nonexistent/rootfs", "sh"}, "rootfs /nonexistent/rootfs: no such directory"},
-			"ROOTFS is a file":   {[]string{"run", aFile, "sh"}, "is not a directory"},
-			"CMD not in rootfs":  {[]string{"run", rootfs, "no-such-command"}, `command "no-such-command" not found in rootfs`},
-			"CMD is a directory": {[]string{"run", rootfs, "/etc"}, `command "/etc" not found in rootfs`},
+			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), "unknown flag: --frobnicate"},
+			"no CMD":             {s.Args(nil, rootfs), " a CMD"},
+			"empty ROOTFS":       {s.Args(nil, "", "sh"), "rootfs is an empty string"},
+			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), "rootfs /nonexistent/rootfs: no such directory"},
+			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), "is not a directory"},
+			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), `command "no-such-command" not found in rootfs`},
+			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), `command "/etc" not found in rootfs`},
 			// the binary under test exists on the host and not in the rootfs:
-			"host-only path": {[]string{"run", rootfs, Binary(t)}, " not found in rootfs"},
+			"host-only path": {s.Args(nil, rootfs, Binary(t)), " not found in rootfs"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				AssertRefused(t, Run(t, tc.args...), prog, tc.says)
+				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
 			})
 		}
 	})
 	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) {
-		cmd := Command(t, "run", FreshRootfs(t), "sh")
+		cmd := Command(t, s.Args(nil, FreshRootfs(t), "sh")...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		AssertRefused(t, RunCmd(t, cmd), prog, "sudo")
+		AssertRefused(t, RunCmd(t, cmd), s.Name, "sudo")
 	})
 }
 

@@ -22,12 +22,12 @@ import (
 // limit flag writes the value the kernel then holds, and the kernel
 // enforces it on the container (memory, CPU, cpuset, pids, block I/O);
 // the container's cgroup goes when the container does, however it ends;
-// bad limits are refused with nothing made. prog is the step's name.
+// bad limits are refused with nothing made.
 //
 // The cgroup files are read from the host while the container runs (its
 // cgroup goes when it ends), under v1's names on a v1 host and v2's on a
 // v2 host.
-func Cgroups(t *testing.T, prog string) {
+func Cgroups(t *testing.T, s Step) {
 	t.Run("LimitsAreWritten", func(t *testing.T) {
 		disk := LoopDevice(t, 8<<20)
 		dev := deviceNumbers(t, disk)
@@ -79,7 +79,7 @@ func Cgroups(t *testing.T, prog string) {
 				if CgroupV2(t) {
 					want = tc.v2
 				}
-				c := startWaiting(t, FreshRootfs(t), tc.flags, "")
+				c := startWaiting(t, s, FreshRootfs(t), tc.flags, "")
 				if _, err := os.Stat(filepath.Join(c.dirs[""], "io.bfq.weight")); err == nil && want["io.weight"] != "" {
 					want = map[string]string{"io.bfq.weight": "default 300"} // BFQ is loaded here: its weight, as on v1
 				}
@@ -95,13 +95,13 @@ func Cgroups(t *testing.T, prog string) {
 
 	t.Run("MemoryLimitEndsWithOOMKill", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
-		f := runProbe(t, rootfs, []string{"-m", "32m"}, "alloc=8")
+		f := runProbe(t, s, rootfs, []string{"-m", "32m"}, "alloc=8")
 		require.NotNil(t, f.Experiments.Alloc)
 		assert.True(t, f.Experiments.Alloc.OK, "8 MiB fits in 32 MiB: %s", f.Experiments.Alloc.Error)
 
-		r := Run(t, "run", "-m", "32m", rootfs, "/probe", "alloc=256")
+		r := Run(t, s.Args([]string{"-m", "32m"}, rootfs, "/probe", "alloc=256")...)
 		assert.Equal(t, 137, r.Code, "killed by SIGKILL: 128+9\n%s", r)
-		assert.Equal(t, prog+": killed: out of memory (limit 32 MiB)\n", r.Stderr)
+		assert.Equal(t, s.Name+": killed: out of memory (limit 32 MiB)\n", r.Stderr)
 		assert.Empty(t, r.Stdout, "the probe never got to report")
 	})
 
@@ -109,7 +109,7 @@ func Cgroups(t *testing.T, prog string) {
 	// start and the end of 1.5 s of its own clock: what the container used
 	// in that time, without what it took to start.
 	t.Run("CPUQuota", func(t *testing.T) {
-		c := startWaiting(t, FreshRootfs(t), []string{"--cpus", "0.5"}, "")
+		c := startWaiting(t, s, FreshRootfs(t), []string{"--cpus", "0.5"}, "")
 		c.then = "while :; do :; done"
 		c.release(t)
 		time.Sleep(200 * time.Millisecond) // into the loop
@@ -128,13 +128,13 @@ func Cgroups(t *testing.T, prog string) {
 		cpus, err := readCPUs()
 		require.NoError(t, err)
 		for _, cpu := range []int{0, cpus[len(cpus)-1]} {
-			f := runProbe(t, FreshRootfs(t), []string{"--cpuset-cpus", strconv.Itoa(cpu)})
+			f := runProbe(t, s, FreshRootfs(t), []string{"--cpuset-cpus", strconv.Itoa(cpu)})
 			assert.Equal(t, []int{cpu}, f.CPUs, "the CPUs the probe may run on")
 		}
 	})
 
 	t.Run("PidsLimit", func(t *testing.T) {
-		c := startWaiting(t, FreshRootfs(t), []string{"--pids-limit", "16"}, "/probe forks=64 > /tmp/forks.json")
+		c := startWaiting(t, s, FreshRootfs(t), []string{"--pids-limit", "16"}, "/probe forks=64 > /tmp/forks.json")
 		refused := c.statField(t, "pids/pids.events", "max")
 		f := c.finishReport(t, "/tmp/forks.json")
 		forks := f.Experiments.Forks
@@ -150,8 +150,9 @@ func Cgroups(t *testing.T, prog string) {
 		for _, op := range []string{"read", "write"} {
 			t.Run(op, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				addDevice(t, rootfs, "disk", unix.S_IFBLK, deviceOf(t, disk))
-				f := runProbe(t, rootfs, []string{"--device-" + op + "-bps", disk + ":1mb"}, op+"=/dev/disk:3")
+				// Not in /dev, which is the container's own from step04 on.
+				addDevice(t, rootfs, "disk/loop", unix.S_IFBLK, deviceOf(t, disk))
+				f := runProbe(t, s, rootfs, []string{"--device-" + op + "-bps", disk + ":1mb"}, op+"=/disk/loop:3")
 				timed := f.Experiments.Read
 				if op == "write" {
 					timed = f.Experiments.Write
@@ -165,18 +166,18 @@ func Cgroups(t *testing.T, prog string) {
 
 	t.Run("CgroupIsRemoved", func(t *testing.T) {
 		t.Run("after a normal exit", func(t *testing.T) {
-			c := startWaiting(t, FreshRootfs(t), nil, "")
+			c := startWaiting(t, s, FreshRootfs(t), nil, "")
 			assert.Equal(t, 0, c.finish(t).Code)
 			assertRemoved(t, c.dirs)
 		})
 		t.Run("after an OOM kill", func(t *testing.T) {
-			c := startWaiting(t, FreshRootfs(t), []string{"-m", "32m"}, "")
+			c := startWaiting(t, s, FreshRootfs(t), []string{"-m", "32m"}, "")
 			c.then = "exec /probe alloc=256"
 			assert.Equal(t, 137, c.finish(t).Code)
 			assertRemoved(t, c.dirs)
 		})
 		t.Run("after CMD is killed", func(t *testing.T) {
-			c := startWaiting(t, FreshRootfs(t), nil, "")
+			c := startWaiting(t, s, FreshRootfs(t), nil, "")
 			require.NoError(t, unix.Kill(c.pid, unix.SIGKILL))
 			r := c.running.Wait(t)
 			assert.Equal(t, 137, r.Code)
@@ -188,7 +189,7 @@ func Cgroups(t *testing.T, prog string) {
 		t.Run("with a process left behind, without a PID namespace", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			devNull(t, rootfs)
-			c := startWaiting(t, rootfs, []string{without("pid")}, "sleep 1000 &")
+			c := startWaiting(t, s, rootfs, []string{without("pid")}, "sleep 1000 &")
 			require.Len(t, ProcessesRootedIn(rootfs), 2, "sh, and the sleep it left running")
 			assert.Equal(t, 0, c.finish(t).Code)
 			assertRemoved(t, c.dirs)
@@ -196,7 +197,7 @@ func Cgroups(t *testing.T, prog string) {
 		})
 		t.Run("by the next run, after the runtime is killed", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
-			c := startWaiting(t, rootfs, nil, "")
+			c := startWaiting(t, s, rootfs, nil, "")
 			require.NoError(t, c.running.Cmd.Process.Kill())
 			c.running.Wait(t)
 			require.Eventually(t, func() bool { return len(ProcessesRootedIn(rootfs)) == 0 },
@@ -204,7 +205,7 @@ func Cgroups(t *testing.T, prog string) {
 			for _, dir := range c.dirs {
 				assert.DirExists(t, dir, "nothing could remove it yet")
 			}
-			require.Equal(t, 0, Run(t, "run", FreshRootfs(t), "/bin/true").Code)
+			require.Equal(t, 0, Run(t, s.Args(nil, FreshRootfs(t), "/bin/true")...).Code)
 			assertRemoved(t, c.dirs)
 		})
 	})
@@ -229,8 +230,8 @@ func Cgroups(t *testing.T, prog string) {
 			mount --rbind "$stage" /sys/fs/cgroup
 			exec "$@"`
 		// Without a cgroup namespace, the container sees its cgroups' paths.
-		r := RunCmd(t, HostCommand(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", layout, "sh", t.TempDir(),
-			Binary(t), "run", without("cgroup"), "--cpus", "0.5", rootfs, "cat", "/proc/self/cgroup"))
+		unshare := []string{"--mount", "--propagation", "private", "sh", "-c", layout, "sh", t.TempDir(), Binary(t)}
+		r := RunCmd(t, HostCommand(t, "unshare", append(unshare, s.Args([]string{without("cgroup"), "--cpus", "0.5"}, rootfs, "cat", "/proc/self/cgroup")...)...))
 		require.Equal(t, 0, r.Code, r)
 		cgroup := regexp.MustCompile(`(?m)^[0-9]+:cpu:(/` + Parent + `/run-[0-9]+)$`).FindStringSubmatch(r.Stdout)
 		require.NotNil(t, cgroup, "in a cgroup of its own in cpu,cpuacct:\n%s", r.Stdout)
@@ -278,7 +279,7 @@ func Cgroups(t *testing.T, prog string) {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
 				before := workshopCgroups(t)
-				AssertRefused(t, Run(t, append(append([]string{"run"}, tc.args...), rootfs, "/probe")...), prog, tc.says)
+				AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), s.Name, tc.says)
 				assert.Equal(t, before, workshopCgroups(t), "no cgroup was made")
 			})
 		}
@@ -308,7 +309,7 @@ type waiting struct {
 
 // startWaiting starts a container with flags that runs first, says it is
 // ready and waits for finish, and returns once it waits.
-func startWaiting(t *testing.T, rootfs string, flags []string, first string) *waiting {
+func startWaiting(t *testing.T, s Step, rootfs string, flags []string, first string) *waiting {
 	t.Helper()
 	if first == "" {
 		first = ":"
@@ -320,7 +321,7 @@ func startWaiting(t *testing.T, rootfs string, flags []string, first string) *wa
 	require.NoError(t, unix.Mkfifo(filepath.Join(rootfs, "tmp/go"), 0o666))
 	require.NoError(t, os.Chmod(filepath.Join(rootfs, "tmp/go"), 0o666)) // past the umask: container root is nobody here
 	c := &waiting{rootfs: rootfs}
-	c.running = Start(t, Command(t, runArgs(flags, rootfs, "/bin/sh", "-c", script)...))
+	c.running = Start(t, Command(t, s.Args(flags, rootfs, "/bin/sh", "-c", script)...))
 	c.running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
 	children := ChildrenOf(c.running.Cmd.Process.Pid)
 	require.Len(t, children, 1, "the runtime has one child: the container's command")

@@ -81,11 +81,19 @@ func Mount(t testing.TB, source, target, fstype string) {
 
 // ProcessesRootedIn returns the pids of the processes whose root directory
 // is dir or below it: on the host, that is how a chrooted container's
-// processes show.
+// processes show. A root that pivot_root made lies in a mount the host
+// does not have, and reads as "/" there: it is dir when it is the same
+// folder (device and inode).
 func ProcessesRootedIn(dir string) []int {
+	var want unix.Stat_t
+	known := unix.Stat(dir, &want) == nil
 	return processes(func(proc string) bool {
 		root, err := os.Readlink(filepath.Join(proc, "root"))
-		return err == nil && (root == dir || strings.HasPrefix(root, dir+"/"))
+		if err == nil && (root == dir || strings.HasPrefix(root, dir+"/")) {
+			return true
+		}
+		var st unix.Stat_t
+		return known && unix.Stat(filepath.Join(proc, "root"), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino
 	})
 }
 
@@ -225,17 +233,18 @@ func deviceOf(t testing.TB, path string) uint64 {
 // cannot open it ends at once, which a test would mistake for one that ran.
 func devNull(t testing.TB, rootfs string) {
 	t.Helper()
-	addDevice(t, rootfs, "null", unix.S_IFCHR, unix.Mkdev(1, 3))
+	addDevice(t, rootfs, "dev/null", unix.S_IFCHR, unix.Mkdev(1, 3))
 }
 
-// addDevice gives a rootfs a /dev holding one device node, name, of type
-// kind (S_IFCHR or S_IFBLK) and number dev, that anyone may open: the
-// container's root is an ordinary user on the host. The /dev is a tmpfs of
-// the test's own, because /tmp may be mounted nodev (the v2 VM's is), and
-// no device opens there.
-func addDevice(t testing.TB, rootfs, name string, kind uint32, dev uint64) {
+// addDevice gives a rootfs a device node at path (such as dev/null), of
+// type kind (S_IFCHR or S_IFBLK) and number dev, that anyone may open: the
+// container's root is an ordinary user on the host. The node's folder is a
+// tmpfs of the test's own, because /tmp may be mounted nodev (the v2 VM's
+// is), and no device opens there.
+func addDevice(t testing.TB, rootfs, path string, kind uint32, dev uint64) {
 	t.Helper()
-	node := filepath.Join(rootfs, "dev", name)
+	node := filepath.Join(rootfs, path)
+	require.NoError(t, os.MkdirAll(filepath.Dir(node), 0o755))
 	Mount(t, "boxcraft-dev", filepath.Dir(node), "tmpfs")
 	require.NoError(t, unix.Mknod(node, kind|0o666, int(dev)))
 	require.NoError(t, os.Chmod(node, 0o666)) // past the umask

@@ -24,14 +24,13 @@ var allNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup"
 
 // Namespaces checks what every step from step02 on does with namespaces:
 // each type isolates what it should, bad input is refused, nothing is left
-// behind, and signals still reach CMD as pid 1. prog is the step's name,
-// which starts every error line ("step02: …").
+// behind, and signals still reach CMD as pid 1.
 //
 // Each namespace type is tried twice: "enabled" in the default run, which
 // creates every type, and "disabled" with --ns naming every type but that
 // one. Disabled, the container is in the host's namespace of that type
 // (the same inode in /proc/self/ns) and sees what the host sees.
-func Namespaces(t *testing.T, prog string) {
+func Namespaces(t *testing.T, s Step) {
 	t.Run("UTSNamespace", func(t *testing.T) {
 		host, err := os.Hostname()
 		require.NoError(t, err)
@@ -40,7 +39,7 @@ func Namespaces(t *testing.T, prog string) {
 			if !enabled {
 				flags = []string{without("uts")}
 			}
-			f := runProbe(t, FreshRootfs(t), flags)
+			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "uts", enabled)
 			if enabled {
 				assert.Equal(t, "box-uts-test", f.Hostname, "the hostname set inside")
@@ -56,19 +55,19 @@ func Namespaces(t *testing.T, prog string) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			rootfs := FreshRootfs(t)
 			if !enabled {
-				f := runProbe(t, rootfs, []string{without("pid")})
+				f := runProbe(t, s, rootfs, []string{without("pid")})
 				assertNamespace(t, f, "pid", false)
 				assert.NotEqual(t, 1, f.Pid)
 				assert.Contains(t, f.Pids, os.Getpid(), "the test, a host process, is visible")
 				return
 			}
-			f := runProbe(t, rootfs, nil)
+			f := runProbe(t, s, rootfs, nil)
 			assertNamespace(t, f, "pid", true)
 			assert.Equal(t, 1, f.Pid, "CMD is pid 1")
 			assert.Equal(t, []int{1}, f.Pids, "the probe is the only process in /proc: the test, a host process, is not there")
 
 			// A subshell forks, and runs the probe as its child.
-			child := Probe(t, Run(t, "run", rootfs, "/bin/sh", "-c", "(/probe); exit $?"))
+			child := Probe(t, Run(t, s.Args(nil, rootfs, "/bin/sh", "-c", "(/probe); exit $?")...))
 			assert.Equal(t, 2, child.Pid, "CMD's first child is pid 2")
 			assert.Equal(t, 1, child.Ppid, "and its parent is pid 1")
 		})
@@ -78,6 +77,9 @@ func Namespaces(t *testing.T, prog string) {
 	// own in the rootfs and lets the command look for it. The rootfs lies
 	// in a shared mount, as it does under systemd's shared /: without
 	// private propagation in the container, mounts would travel.
+	//
+	// From step04 on, the root is a mount of the container's mount
+	// namespace, which the runtime cannot do without: it refuses.
 	t.Run("MountNamespace", func(t *testing.T) {
 		const script = `
 			if [ "$1" = mount ]; then mount -t tmpfs boxcraft-inside /var || exit 10; fi
@@ -87,13 +89,17 @@ func Namespaces(t *testing.T, prog string) {
 			exec /probe`
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			rootfs := FreshRootfs(t)
+			if !enabled && s.PivotRoot {
+				AssertRefused(t, Run(t, s.Args([]string{without("mnt")}, rootfs, "/probe")...), s.Name, "leaves out mnt, which "+s.Name+" needs")
+				return
+			}
 			shareMount(t, filepath.Dir(rootfs))
-			args := []string{"run", rootfs, "/bin/sh", "-c", script, "sh", "mount"}
+			args := s.Args(nil, rootfs, "/bin/sh", "-c", script, "sh", "mount")
 			if !enabled {
 				// No mount namespace: the runtime mounts nothing (it would
 				// land on the host), so the test mounts the /proc the probe
 				// reads.
-				args = []string{"run", without("mnt"), rootfs, "/bin/sh", "-c", script, "sh", "no-mount"}
+				args = s.Args([]string{without("mnt")}, rootfs, "/bin/sh", "-c", script, "sh", "no-mount")
 				Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
 			}
 			running := Start(t, Command(t, args...))
@@ -129,7 +135,7 @@ func Namespaces(t *testing.T, prog string) {
 			if !enabled {
 				flags = []string{without("ipc")}
 			}
-			f := runProbe(t, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
+			f := runProbe(t, s, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
 			assertNamespace(t, f, "ipc", enabled)
 			require.True(t, f.Experiments.MsgQueue.OK, f.Experiments.MsgQueue.Error)
 			onHost, err := facts.ReadMsgQueues()
@@ -149,7 +155,7 @@ func Namespaces(t *testing.T, prog string) {
 			if !enabled {
 				flags = []string{without("net")}
 			}
-			f := runProbe(t, FreshRootfs(t), flags)
+			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "net", enabled)
 			if enabled {
 				assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "only lo, and it is up")
@@ -184,7 +190,7 @@ func Namespaces(t *testing.T, prog string) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				cmd := Command(t, runArgs(tc.flags, rootfs, "/bin/sh", "-c", script)...)
+				cmd := Command(t, s.Args(tc.flags, rootfs, "/bin/sh", "-c", script)...)
 				cmd.Env = withoutSudo(os.Environ()) // SUDO_USER's /etc/subuid range would replace the default
 				f := Probe(t, RunCmd(t, cmd))
 
@@ -221,7 +227,7 @@ func Namespaces(t *testing.T, prog string) {
 			if !enabled {
 				flags = []string{without("cgroup")}
 			}
-			cmd := Command(t, runArgs(flags, rootfs, "/probe")...)
+			cmd := Command(t, s.Args(flags, rootfs, "/probe")...)
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
 			f := Probe(t, RunCmd(t, cmd))
 
@@ -248,9 +254,9 @@ func Namespaces(t *testing.T, prog string) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			offsets := []string{"--boottime-offset", "86400", "--monotonic-offset", "3600"}
 			if enabled {
-				assertClocks(t, offsets, 86400, 3600)
+				assertClocks(t, s, offsets, 86400, 3600)
 			} else {
-				assertClocks(t, []string{without("time")}, 0, 0)
+				assertClocks(t, s, []string{without("time")}, 0, 0)
 			}
 		})
 	})
@@ -260,34 +266,43 @@ func Namespaces(t *testing.T, prog string) {
 	t.Run("TimeNamespaceWithoutUser", func(t *testing.T) {
 		flags := []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--boottime-offset", "86400", "--monotonic-offset", "3600"}
 		rootfs := FreshRootfs(t)
-		r := Run(t, runArgs(flags, rootfs, "/probe")...)
+		r := Run(t, s.Args(flags, rootfs, "/probe")...)
 		if r.Code == 2 && strings.Contains(r.Stderr, "a new time namespace") {
 			t.Logf("this kernel refuses it: %s", r.Stderr)
-			AssertRefused(t, r, prog, "add user to --ns, or leave out time")
+			AssertRefused(t, r, s.Name, "add user to --ns, or leave out time")
 			return
 		}
-		assertClocks(t, flags, 86400, 3600)
+		assertClocks(t, s, flags, 86400, 3600)
 	})
-	// The root is still a chroot, so the escape that worked in step01 still
-	// works: namespaces do not change the root. step04's pivot_root does.
+	// Until step04 the root is still a chroot, so the escape that worked in
+	// step01 still works: namespaces do not change the root. step04's
+	// pivot_root does (see RootFilesystem).
 	//
 	// Root of the user namespace is host uid 100000, an ordinary user on
 	// the host: it climbs only through folders that let others in, which
 	// the test's own temporary folders (mode 0700) do not, until opened
 	// here.
-	t.Run("EscapeStillSucceeds", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		tmp := filepath.Clean(os.TempDir())
-		for dir := filepath.Dir(rootfs); strings.HasPrefix(dir, tmp+"/"); dir = filepath.Dir(dir) {
-			require.NoError(t, os.Chmod(dir, 0o755))
-		}
-		AssertEscapedToHostRoot(t, runProbe(t, rootfs, nil, "escape"))
-	})
-	// --ns none is step01 again: every namespace is the host's.
+	if !s.PivotRoot {
+		t.Run("EscapeStillSucceeds", func(t *testing.T) {
+			rootfs := FreshRootfs(t)
+			tmp := filepath.Clean(os.TempDir())
+			for dir := filepath.Dir(rootfs); strings.HasPrefix(dir, tmp+"/"); dir = filepath.Dir(dir) {
+				require.NoError(t, os.Chmod(dir, 0o755))
+			}
+			AssertEscapedToHostRoot(t, runProbe(t, s, rootfs, nil, "escape"))
+		})
+	}
+	// --ns none is step01 again: every namespace is the host's. From
+	// step04 on it is refused: there is no root switch without a mount
+	// namespace.
 	t.Run("NoNamespacesIsAChrootAgain", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
+		if s.PivotRoot {
+			AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), s.Name, "leaves out mnt")
+			return
+		}
 		Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
-		f := runProbe(t, rootfs, []string{"--ns", "none"})
+		f := runProbe(t, s, rootfs, []string{"--ns", "none"})
 		assert.Equal(t, HostNamespaces(t), f.Namespaces, "every namespace is the host's")
 		assert.Contains(t, f.Pids, os.Getpid(), "the test process, on the host, is visible inside")
 	})
@@ -314,18 +329,18 @@ func Namespaces(t *testing.T, prog string) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				AssertRefused(t, Run(t, runArgs(tc.args, rootfs, "/probe")...), prog, tc.says)
+				AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), s.Name, tc.says)
 			})
 		}
 		t.Run("rootfs without /proc", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
-			AssertRefused(t, Run(t, "run", rootfs, "/probe"), prog, "has no proc folder")
+			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), s.Name, "has no proc folder")
 		})
 		t.Run("rootfs the container's root may not enter", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Chmod(rootfs, 0o700))
-			AssertRefused(t, Run(t, "run", rootfs, "/probe"), prog, "others need r and x")
+			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), s.Name, "others need r and x")
 		})
 	})
 	// When CMD exits, its namespaces go with it: no process is left in any
@@ -336,7 +351,7 @@ func Namespaces(t *testing.T, prog string) {
 		devNull(t, rootfs)
 		nsfsBefore := MountPointsOfType(t, "nsfs")
 
-		f := Probe(t, Run(t, "run", rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe"))
+		f := Probe(t, Run(t, s.Args(nil, rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe")...))
 
 		host := HostNamespaces(t)
 		for _, kind := range allNamespaces {
@@ -352,7 +367,7 @@ func Namespaces(t *testing.T, prog string) {
 		hostFolder, err := os.Open("/")
 		require.NoError(t, err)
 		defer hostFolder.Close()
-		cmd := Command(t, "run", rootfs, "/probe")
+		cmd := Command(t, s.Args(nil, rootfs, "/probe")...)
 		cmd.ExtraFiles = []*os.File{hostFolder} // fd 3 in the runtime: an open folder of the host
 		f := Probe(t, RunCmd(t, cmd))
 		assert.Equal(t, []int{0, 1, 2}, f.FDs, "CMD has stdin, stdout and stderr, and nothing else")
@@ -364,7 +379,7 @@ func Namespaces(t *testing.T, prog string) {
 		// /tmp/ready, so that a signal reaches the script, not init before
 		// its exec or the shell before its trap.
 		start := func(t *testing.T, rootfs, script string) *Running {
-			running := Start(t, Command(t, "run", rootfs, "/bin/sh", "-c", script))
+			running := Start(t, Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", script)...))
 			running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
 			return running
 		}
@@ -402,16 +417,11 @@ func enabledAndDisabled(t *testing.T, check func(t *testing.T, enabled bool)) {
 	t.Run("disabled", func(t *testing.T) { check(t, false) })
 }
 
-// runArgs is `run FLAGS... ARGS...`.
-func runArgs(flags []string, args ...string) []string {
-	return append(append([]string{"run"}, flags...), args...)
-}
-
 // runProbe runs the probe, with experiments, as the container's command
 // and returns its report.
-func runProbe(t *testing.T, rootfs string, flags []string, experiments ...string) facts.Facts {
+func runProbe(t *testing.T, s Step, rootfs string, flags []string, experiments ...string) facts.Facts {
 	t.Helper()
-	return Probe(t, Run(t, runArgs(flags, append([]string{rootfs, "/probe"}, experiments...)...)...))
+	return Probe(t, Run(t, s.Args(flags, rootfs, append([]string{"/probe"}, experiments...)...)...))
 }
 
 // without is --ns with every namespace type but one.
@@ -438,10 +448,10 @@ func assertNamespace(t *testing.T, f facts.Facts, kind string, own bool) {
 // boottime seconds, the monotonic clock by monotonic seconds, each within
 // 1 s, and the wall clock not moved at all. With offsets, the probe must
 // be in a time namespace of its own; without, in the host's.
-func assertClocks(t *testing.T, flags []string, boottime, monotonic float64) {
+func assertClocks(t *testing.T, s Step, flags []string, boottime, monotonic float64) {
 	t.Helper()
 	before := hostClocks(t)
-	f := runProbe(t, FreshRootfs(t), flags)
+	f := runProbe(t, s, FreshRootfs(t), flags)
 	after := hostClocks(t)
 
 	assertNamespace(t, f, "time", boottime != 0)
