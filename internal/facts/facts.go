@@ -24,6 +24,14 @@ type Facts struct {
 	EGID     int    `json:"egid"`
 	Hostname string `json:"hostname"`
 	Cwd      string `json:"cwd"`
+	// Kernel is the kernel's release (uname -r): an image holds no
+	// kernel, so a container's is the host's.
+	Kernel string `json:"kernel"`
+	// Root is the probe's root folder, to compare with a folder on the
+	// host.
+	Root FileID `json:"root"`
+	// Dev lists what /dev holds, not following symlinks.
+	Dev []DevEntry `json:"dev"`
 
 	// Namespaces maps each name in /proc/self/ns (uts, pid, mnt, …) to the
 	// inode number of the namespace: two processes share a namespace
@@ -58,6 +66,24 @@ type Facts struct {
 	Experiments Experiments `json:"experiments"`
 
 	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// FileID names a file on a machine: its device and inode numbers.
+type FileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+// DevEntry is one entry of /dev: its name, its type ("char", "block",
+// "dir", "symlink", "file", "fifo" or "socket"), its permission bits, and
+// for a device its numbers, for a symlink its target.
+type DevEntry struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Mode  uint32 `json:"mode"`
+	Major uint32 `json:"major,omitempty"`
+	Minor uint32 `json:"minor,omitempty"`
+	Link  string `json:"link,omitempty"`
 }
 
 // Rlimit is one resource limit; Unlimited is reported as -1.
@@ -107,6 +133,8 @@ type Experiments struct {
 	// that every byte reaches the device.
 	Read  *Timed `json:"read,omitempty"`
 	Write *Timed `json:"write,omitempty"`
+	// Creates are attempts to create a file and write to it, by path.
+	Creates map[string]*Attempt `json:"creates,omitempty"`
 }
 
 // Timed is an experiment that took a measured time.

@@ -14,6 +14,7 @@
 //	probe forks=N         # facts, then start up to N children (sleep) until fork fails
 //	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
 //	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
+//	probe create=PATH     # facts, then create a file at PATH and write to it (repeatable)
 package main
 
 import (
@@ -56,8 +57,13 @@ func main() {
 			} else {
 				f.Experiments.Write = timed
 			}
+		case "create":
+			if f.Experiments.Creates == nil {
+				f.Experiments.Creates = map[string]*facts.Attempt{}
+			}
+			f.Experiments.Creates[value] = tryCreate(value)
 		default:
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB, create=PATH)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -102,6 +108,12 @@ func gather() *facts.Facts {
 	note("hostname", err)
 	f.Cwd, err = os.Getwd()
 	note("cwd", err)
+	f.Kernel, err = kernel()
+	note("kernel", err)
+	f.Root, err = fileID("/")
+	note("root", err)
+	f.Dev, err = devEntries()
+	note("dev", err)
 	f.Namespaces, err = facts.ReadNamespaces() // a namespace is named by its inode
 	note("namespaces", err)
 	f.Cgroup, err = lines("/proc/self/cgroup")
@@ -134,6 +146,67 @@ func hostname() (string, error) {
 		return "", err
 	}
 	return unix.ByteSliceToString(u.Nodename[:]), nil
+}
+
+// kernel is the running kernel's release, as uname -r prints it.
+func kernel() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), nil
+}
+
+// fileID is the device and inode of path.
+func fileID(path string) (facts.FileID, error) {
+	var st unix.Stat_t
+	err := unix.Stat(path, &st)
+	return facts.FileID{Dev: st.Dev, Ino: st.Ino}, err
+}
+
+// devTypes names the file types by their S_IFMT bits.
+var devTypes = map[uint32]string{
+	unix.S_IFCHR: "char", unix.S_IFBLK: "block", unix.S_IFDIR: "dir", unix.S_IFLNK: "symlink",
+	unix.S_IFREG: "file", unix.S_IFIFO: "fifo", unix.S_IFSOCK: "socket",
+}
+
+// devEntries lists /dev, each entry as lstat(2) sees it.
+func devEntries() ([]facts.DevEntry, error) {
+	names, err := os.ReadDir("/dev")
+	if err != nil {
+		return nil, err
+	}
+	var entries []facts.DevEntry
+	for _, name := range names {
+		path := "/dev/" + name.Name()
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return nil, err
+		}
+		e := facts.DevEntry{Name: name.Name(), Type: devTypes[st.Mode&unix.S_IFMT], Mode: st.Mode & 0o7777}
+		if e.Type == "char" || e.Type == "block" {
+			e.Major, e.Minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		}
+		if e.Type == "symlink" {
+			e.Link, _ = os.Readlink(path)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// tryCreate creates a file at path, or opens the one there is, and
+// writes a byte to it.
+func tryCreate(path string) *facts.Attempt {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = f.Write([]byte("x"))
+		f.Close()
+	}
+	if err != nil {
+		return &facts.Attempt{Error: err.Error()}
+	}
+	return &facts.Attempt{OK: true}
 }
 
 // lines returns a file's non-empty lines.
