@@ -1,13 +1,15 @@
-// step03 runs a command with another directory as its root directory,
-// inside new namespaces, within limits on what it may use.
+// step04 runs a command in a container: a root filesystem of its own,
+// unpacked from an image, inside new namespaces, within limits on what it
+// may use.
 //
-//	step03 run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
+//	step04 run [--image TAR | --rootfs DIR] [--read-only] [--keep]
+//	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
 //	           [--cpuset-cpus LIST] [--cpuset-mems LIST] [-m SIZE] [--memory-swap SIZE]
 //	           [--pids-limit N] [--blkio-weight N] [--device-read-bps DEV:RATE]
 //	           [--device-write-bps DEV:RATE] [--device-read-iops DEV:N]
-//	           [--device-write-iops DEV:N] [--] ROOTFS CMD [ARGS...]
+//	           [--device-write-iops DEV:N] [--] CMD [ARGS...]
 //
 // step01's chroot changed which files the command sees. Namespaces change
 // what else it sees: each type gives the command its own copy of one thing
@@ -16,15 +18,22 @@
 // user ids (user), the cgroup tree (cgroup) and two clocks (time).
 //
 // Some set-up must happen inside the namespaces, after they exist and
-// before CMD runs. So step03 starts itself again, as a hidden "init"
+// before CMD runs. So step04 starts itself again, as a hidden "init"
 // command, in the new namespaces; init does that set-up and then replaces
-// itself with CMD. The root is still a chroot, and root can still climb
-// out of it: step04 closes that hole.
+// itself with CMD.
 //
 // Namespaces hide; they do not ration. Inside, CMD can still use every
 // CPU, all the memory and the disks' whole bandwidth, and fork until the
-// host has no pids left. step03 adds cgroups (cgroup.go): before CMD
-// runs, it is in a cgroup of its own, whose limits the kernel enforces.
+// host has no pids left. So before CMD runs, it is in a cgroup of its own,
+// whose limits the kernel enforces (cgroup.go).
+//
+// Until step03, the root was a chroot, which root inside could climb out
+// of, and the image was a folder someone had unpacked. step04 unpacks the
+// image itself, safely, into a rootfs of the container's own (image.go,
+// unpack.go), and makes that the root the way runc does: the rootfs
+// becomes a mount, pivot_root(2) swaps it with the host's root, and the
+// host's root is unmounted, so that no path leads back to it. /proc, /sys
+// and a /dev of the container's own are mounted in it first (rootfs.go).
 package main
 
 import (
@@ -46,7 +55,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step03 run [NAMESPACE FLAGS] [LIMIT FLAGS] [--] ROOTFS CMD [ARGS...] (step03 run --help lists the flags)"
+const usage = "usage: step04 run (--image TAR | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (step04 run --help lists the flags)"
 
 // containerPath is the PATH a command gets inside the container, the same
 // default as Docker's. The host's PATH names the host's directories, which
@@ -58,7 +67,7 @@ const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 func main() {
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step03: %v\n", err)
+		fmt.Fprintf(os.Stderr, "step04: %v\n", err)
 		os.Exit(2)
 	}
 	os.Exit(status)
@@ -72,7 +81,7 @@ func dispatch(args []string) (int, error) {
 	switch args[0] {
 	case "run":
 		return run(args[1:])
-	case "init": // hidden: step03 runs itself this way inside the namespaces
+	case "init": // hidden: step04 runs itself this way inside the namespaces
 		if err := containerInit(args[1:]); err != nil {
 			return 0, fmt.Errorf("init: %w", err)
 		}
@@ -85,11 +94,16 @@ func dispatch(args []string) (int, error) {
 	}
 }
 
-// run checks its arguments, then starts CMD inside ROOTFS and waits for it.
+// run checks its arguments, then starts CMD in a container and waits for
+// it.
 func run(args []string) (int, error) {
 	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	flags.SetInterspersed(false) // everything after ROOTFS belongs to CMD
+	flags.SetInterspersed(false) // everything from CMD on belongs to CMD
 	flags.SetOutput(io.Discard)  // errors are reported below, in one line
+	flags.String("image", "", "an image tarball as docker export writes it (plain or gzip), unpacked into a rootfs of the container's own")
+	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
+	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
+	flags.Bool("keep", false, "keep the rootfs unpacked from --image after the container ends, and print where it is")
 	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated, or none (without mnt, no /proc inside)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
 	flags.String("uid-map", "", "user ids: CONTAINER:HOST:SIZE (user; default 0:100000:65536, or SUDO_USER's /etc/subuid range)")
@@ -105,8 +119,8 @@ func run(args []string) (int, error) {
 		}
 		return 0, fmt.Errorf("%v (%s)", err, usage)
 	}
-	if flags.NArg() < 2 {
-		return 0, fmt.Errorf("need a ROOTFS and a CMD (%s)", usage)
+	if flags.NArg() < 1 {
+		return 0, fmt.Errorf("need a CMD (%s)", usage)
 	}
 	if os.Geteuid() != 0 {
 		return 0, errors.New("namespaces and chroot need root: run this with sudo")
@@ -115,10 +129,25 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if c.image != "" {
+		return runFromImage(c) // image.go
+	}
+	return runInRootfs(c)
+}
+
+// runInRootfs checks that CMD can start in the rootfs, then runs it.
+func runInRootfs(c *container) (int, error) {
+	if err := c.checkReachable(); err != nil {
+		return 0, err
+	}
+	var err error
+	if c.path, err = findCommand(c.rootfs, c.argv[0]); err != nil {
+		return 0, err
+	}
 	return runInCgroup(c)
 }
 
-// allNamespaces are the namespace types step03 knows, by the names
+// allNamespaces are the namespace types step04 knows, by the names
 // /proc/self/ns gives them.
 var allNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup", "time"}
 
@@ -144,7 +173,10 @@ const (
 
 // container is what run has checked and will start.
 type container struct {
+	image        string   // the image tarball, or "" with --rootfs
 	rootfs, path string   // path is CMD as found inside the rootfs
+	readOnly     bool     // --read-only
+	keep         bool     // --keep
 	argv         []string // CMD and its arguments
 	namespaces   map[string]bool
 	hostname     string
@@ -157,7 +189,7 @@ type container struct {
 // configure checks every flag and argument, so that nothing starts when
 // any of them is wrong.
 func configure(flags *pflag.FlagSet) (*container, error) {
-	c := &container{argv: flags.Args()[1:], offsets: map[string]int64{}}
+	c := &container{argv: flags.Args(), offsets: map[string]int64{}}
 	var err error
 	list, _ := flags.GetString("ns")
 	if c.namespaces, err = parseNamespaces(list); err != nil {
@@ -172,6 +204,12 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 		if flags.Changed(need.flag) && !c.namespaces[need.namespace] {
 			return nil, fmt.Errorf("--%s needs the %s namespace, which --ns %s leaves out", need.flag, need.namespace, list)
 		}
+	}
+	// The new root, /proc, /sys and /dev are mounts: without a mount
+	// namespace of its own, they would be the host's, and pivot_root
+	// would swap the host's root away.
+	if !c.namespaces["mnt"] {
+		return nil, fmt.Errorf("--ns %s leaves out mnt, which step04 needs: the container's root and its /proc, /sys and /dev are mounts the host must not get", list)
 	}
 	hostname, _ := flags.GetString("hostname")
 	if c.hostname, err = checkHostname(hostname, c.namespaces["uts"]); err != nil {
@@ -196,14 +234,30 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 	if c.limits, err = parseResources(flags); err != nil {
 		return nil, err
 	}
-	if c.rootfs, err = checkRootfs(flags.Arg(0)); err != nil {
-		return nil, err
+	return c, c.chooseRoot(flags)
+}
+
+// chooseRoot reads --image, --rootfs, --read-only and --keep. Exactly one
+// of --image and --rootfs names the root.
+func (c *container) chooseRoot(flags *pflag.FlagSet) error {
+	c.readOnly, _ = flags.GetBool("read-only")
+	c.keep, _ = flags.GetBool("keep")
+	image, _ := flags.GetString("image")
+	rootfs, _ := flags.GetString("rootfs")
+	var err error
+	switch {
+	case flags.Changed("image") && flags.Changed("rootfs"):
+		return errors.New("--image and --rootfs both name the root: give one of them")
+	case flags.Changed("image"):
+		c.image, err = checkImage(image)
+	case c.keep:
+		return errors.New("--keep keeps the rootfs unpacked from an --image: a --rootfs folder is never removed")
+	case flags.Changed("rootfs"):
+		c.rootfs, err = checkRootfs(rootfs)
+	default:
+		return fmt.Errorf("need --image TAR or --rootfs DIR to be the root (%s)", usage)
 	}
-	if err := c.checkReachable(); err != nil {
-		return nil, err
-	}
-	c.path, err = findCommand(c.rootfs, c.argv[0])
-	return c, err
+	return err
 }
 
 // parseNamespaces turns "uts,pid" into a set; "none" is the empty set.
@@ -388,7 +442,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step03 needs Linux 5.11 or newer")
+		return false, errors.New("openat2 is missing: step04 needs Linux 5.11 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -402,15 +456,16 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0, nil
 }
 
-// checkReachable checks what init will need: a /proc folder in the rootfs
-// to mount on, and with a user namespace, where init is an ordinary user
-// on the host (container root is host uid 100000), a rootfs folder and a
-// step03 binary that others may use. The folders above the rootfs do not
-// matter: init never walks the path (see runInNamespaces).
+// checkReachable checks what init will need: proc, sys and dev folders
+// in the rootfs to mount on, and with a user namespace, where init is an
+// ordinary user on the host (container root is host uid 100000), a rootfs
+// folder and a step04 binary that others may use. The folders above the
+// rootfs do not matter: init never walks the path (see runInNamespaces).
 func (c *container) checkReachable() error {
-	if c.namespaces["mnt"] {
-		if info, err := os.Stat(filepath.Join(c.rootfs, "proc")); err != nil || !info.IsDir() {
-			return fmt.Errorf("rootfs %s has no proc folder to mount /proc on", c.rootfs)
+	for _, dir := range []string{"proc", "sys", "dev"} {
+		// Lstat: a symlink would take the mount elsewhere.
+		if info, err := os.Lstat(filepath.Join(c.rootfs, dir)); err != nil || !info.IsDir() {
+			return fmt.Errorf("rootfs %s has no %s folder to mount /%s on", c.rootfs, dir, dir)
 		}
 	}
 	if !c.namespaces["user"] {
@@ -424,19 +479,19 @@ func (c *container) checkReachable() error {
 		return err
 	}
 	if info, err := os.Stat(self); err != nil || info.Mode().Perm()&0o001 == 0 {
-		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on step03 itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
+		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on step04 itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
 	}
 	return nil
 }
 
 // runInCgroup makes the container's cgroup, runs the container in it,
 // and removes the cgroup after the container has ended. It first removes
-// what an earlier step03, killed before it could, left. When the kernel
+// what an earlier step04, killed before it could, left. When the kernel
 // ran out of memory for the container and killed CMD, it says so: the
 // command's status, 137 (128+SIGKILL), does not tell why.
 //
 // Signals are caught from before the cgroup is made until it is removed,
-// so that a Ctrl-C or a kill cannot end step03 in between and leave the
+// so that a Ctrl-C or a kill cannot end step04 in between and leave the
 // cgroup behind.
 func runInCgroup(c *container) (int, error) {
 	removeLeftovers()
@@ -456,10 +511,10 @@ func runInCgroup(c *container) (int, error) {
 	}
 	status, err := runInNamespaces(c, cg, signals)
 	if err == nil && status == 128+int(unix.SIGKILL) && cg.oomKills() > 0 {
-		fmt.Fprintf(os.Stderr, "step03: killed: out of memory (%s)\n", c.limits.memoryLimit())
+		fmt.Fprintf(os.Stderr, "step04: killed: out of memory (%s)\n", c.limits.memoryLimit())
 	}
 	if removeErr := cg.remove(); removeErr != nil {
-		fmt.Fprintf(os.Stderr, "step03: %v\n", removeErr)
+		fmt.Fprintf(os.Stderr, "step04: %v\n", removeErr)
 	}
 	return status, err
 }
@@ -472,7 +527,7 @@ func (r resources) memoryLimit() string {
 	return "limit " + formatBytes(r.memory)
 }
 
-// runInNamespaces starts step03 itself again as "init", in new
+// runInNamespaces starts step04 itself again as "init", in new
 // namespaces and in the container's cgroup, and waits for it: init sets
 // the namespaces up from inside and then becomes CMD. Go's os/exec does
 // the part that happens from outside, between fork and exec:
@@ -484,22 +539,22 @@ func (r resources) memoryLimit() string {
 //     gid_map before the child goes on. Credential then makes the child
 //     uid 0 and gid 0 inside, which the maps turn into the host's
 //     unprivileged ids.
-//   - Pdeathsig: when step03 dies, even by SIGKILL, the kernel kills init
+//   - Pdeathsig: when step04 dies, even by SIGKILL, the kernel kills init
 //     (later CMD), and with the PID namespace's first process every other
 //     process in it. (The kernel sends it when the thread that started the
-//     child ends: here the main thread, which lasts as long as step03.)
+//     child ends: here the main thread, which lasts as long as step04.)
 //
-// The time namespace is not among the Cloneflags: step03 makes it first,
+// The time namespace is not among the Cloneflags: step04 makes it first,
 // for its children (see newTimeNamespace).
 //
 // init must be in the cgroup before CMD runs. On cgroup v2, clone(2) puts
 // it there as it is born (CLONE_INTO_CGROUP, which Go asks for with
-// UseCgroupFD and an open cgroup folder). v1 has no such thing: step03
+// UseCgroupFD and an open cgroup folder). v1 has no such thing: step04
 // moves init in after it has started. So init waits, on a pipe, until
-// step03 releases it, on both versions (see waitForRelease).
+// step04 releases it, on both versions (see waitForRelease).
 //
-// init starts in the rootfs: it inherits step03's working folder, which
-// step03 sets to the rootfs first. With a user namespace, init is an
+// init starts in the rootfs: it inherits step04's working folder, which
+// step04 sets to the rootfs first. With a user namespace, init is an
 // ordinary user on the host and may not be allowed to walk the path to the
 // rootfs (a private home folder, a test's temporary folder); an inherited
 // working folder needs no walk, and clone(2) moves it into the new mount
@@ -515,7 +570,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 	}
 	cmd := &exec.Cmd{
 		Path:   "/proc/self/exe", // this very program, whatever its path
-		Args:   append([]string{"step03", "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
+		Args:   append([]string{"step04", "init", c.namespaceList(), c.hostname, c.rootMode(), c.path}, c.argv...),
 		Env:    containerEnv(),
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -572,6 +627,15 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 	return exitStatus(cmd.ProcessState), nil
 }
 
+// rootMode tells init how to mount the root: "ro" with --read-only, else
+// "rw".
+func (c *container) rootMode() string {
+	if c.readOnly {
+		return "ro"
+	}
+	return "rw"
+}
+
 // cloneFlags are the clone(2) flags for the namespaces asked for.
 func (c *container) cloneFlags() uintptr {
 	var flags uintptr
@@ -596,7 +660,7 @@ func (c *container) namespaceList() string {
 }
 
 // newTimeNamespace makes a time namespace with the offsets given, for the
-// children step03 starts next. unshare(CLONE_NEWTIME) leaves the caller in
+// children step04 starts next. unshare(CLONE_NEWTIME) leaves the caller in
 // its own time namespace: the new one is for its children, and it stays
 // empty until the first is born. Only while it is empty may its offsets be
 // set, in /proc/self/timens_offsets. (clone(2) can make a time namespace
@@ -604,7 +668,7 @@ func (c *container) namespaceList() string {
 //
 // Both calls concern one thread: unshare changes the namespaces of the
 // calling thread, and /proc/self/timens_offsets are the main thread's. So
-// step03 runs on its main thread (see init below), and starts init from it.
+// step04 runs on its main thread (see init below), and starts init from it.
 func newTimeNamespace(offsets map[string]int64) error {
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 		return fmt.Errorf("unshare the time namespace: %w", err)
@@ -623,19 +687,19 @@ func newTimeNamespace(offsets map[string]int64) error {
 // own, never from this one.
 func init() { runtime.LockOSThread() }
 
-// containerInit runs inside the new namespaces as "step03 init NSLIST
-// HOSTNAME PATH ARGV...". It does the set-up that only a process inside can
-// do, then replaces itself with CMD, which so keeps init's pid: 1 in a new
-// PID namespace.
+// containerInit runs inside the new namespaces as "step04 init NSLIST
+// HOSTNAME ro|rw PATH ARGV...". It does the set-up that only a process
+// inside can do, then replaces itself with CMD, which so keeps init's pid:
+// 1 in a new PID namespace.
 func containerInit(args []string) error {
-	if len(args) < 4 {
-		return errors.New("run by step03 run, not by hand")
+	if len(args) < 5 {
+		return errors.New("run by step04 run, not by hand")
 	}
 	namespaces, err := parseNamespaces(args[0])
 	if err != nil {
 		return err
 	}
-	hostname, path, argv := args[1], args[2], args[3:]
+	hostname, readOnly, path, argv := args[1], args[2] == "ro", args[3], args[4:]
 	if err := waitForRelease(); err != nil {
 		return err
 	}
@@ -649,20 +713,15 @@ func containerInit(args []string) error {
 			return err
 		}
 	}
-	if namespaces["mnt"] {
-		if err := mountPrivateProc(namespaces["pid"]); err != nil {
-			return err
-		}
-	}
 	if namespaces["net"] {
 		if err := bringUpLoopback(); err != nil {
 			return err
 		}
 	}
-	// chroot, as in step01: the root switch is the same, and so is the
-	// way out of it (step04 replaces it with pivot_root).
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot into the rootfs: %w", err)
+	// The rootfs becomes the root (rootfs.go), in place of step03's
+	// chroot.
+	if err := setUpRoot(namespaces, readOnly); err != nil {
+		return err
 	}
 	if err := closeInheritedFiles(); err != nil {
 		return err
@@ -680,7 +739,7 @@ func containerInit(args []string) error {
 	return nil
 }
 
-// waitForRelease waits until step03 run says that init is in the
+// waitForRelease waits until step04 run says that init is in the
 // container's cgroup: it writes one byte into the pipe whose reading end
 // is init's fd 3. Should run end first, the read meets the end of the
 // pipe instead, and init stops.
@@ -688,7 +747,7 @@ func waitForRelease() error {
 	pipe := os.NewFile(3, "release")
 	defer pipe.Close()
 	if n, _ := pipe.Read(make([]byte, 1)); n != 1 {
-		return errors.New("step03 run ended before the container's cgroup was ready")
+		return errors.New("step04 run ended before the container's cgroup was ready")
 	}
 	return nil
 }
@@ -698,7 +757,7 @@ func waitForRelease() error {
 // cgroup its first process is in at that moment: made now, its root is the
 // container's own cgroup, which CMD sees as "/" in /proc/self/cgroup, with
 // nothing of the host's tree above it. Made by clone(2) with the other
-// namespaces, on v1 its root would be step03's cgroup, and the container
+// namespaces, on v1 its root would be step04's cgroup, and the container
 // would see its path from there. unshare(2) changes only the calling
 // thread: init runs on its main thread, which is the one that execs CMD.
 func enterCgroupNamespace() error {
@@ -713,37 +772,6 @@ func enterCgroupNamespace() error {
 func setHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("sethostname %q: %w", name, err)
-	}
-	return nil
-}
-
-// mountPrivateProc stops mounts from travelling between the host and the
-// container, then mounts /proc in the rootfs (the working folder, so the
-// paths are relative).
-//
-// The new mount namespace starts as a copy of the host's, and mounts on
-// the host are usually "shared": a mount made under a shared mount
-// appears in every copy. (With a user namespace the kernel turns the
-// copy's shared mounts into slaves, which still receive the host's.)
-// MS_REC|MS_PRIVATE on / makes every mount in the copy private, so /proc
-// below lands in the container alone, and the host's later mounts stay out.
-//
-// With a PID namespace, a new proc filesystem lists the processes of that
-// namespace. Without one, the container shares the host's processes, so it
-// gets the host's /proc (a bind mount): a process in a user namespace may
-// not mount a new proc for a PID namespace it does not own.
-func mountPrivateProc(newPidNamespace bool) error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make the mounts private: %w", err)
-	}
-	var err error
-	if newPidNamespace {
-		err = unix.Mount("proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-	} else {
-		err = unix.Mount("/proc", "proc", "", unix.MS_BIND|unix.MS_REC, "")
-	}
-	if err != nil {
-		return fmt.Errorf("mount proc on /proc: %w", err)
 	}
 	return nil
 }
@@ -773,7 +801,7 @@ func bringUpLoopback() error {
 
 // closeInheritedFiles marks every file beyond stdin, stdout and stderr
 // close-on-exec (close_range(2), Linux 5.11), so that CMD does not get them. Go opens its own files
-// that way, but files step03 was given by whatever started it are open in
+// that way, but files step04 was given by whatever started it are open in
 // init too, and an open folder of the host is a way out of any root.
 func closeInheritedFiles() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -810,13 +838,13 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step03 and leave the command running without its parent. It runs before
+// step04 and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to the command as well (both are in
-// its foreground process group): step03 catches them only to stay alive
+// its foreground process group): step04 catches them only to stay alive
 // and report the command's status. The others come from `kill`, sent to
-// step03 alone, so relaySignals passes them on.
+// step04 alone, so relaySignals passes them on.
 //
 // In a PID namespace the command is pid 1, and the kernel delivers to pid 1
 // only the signals it has a handler for: a `sleep` ignores them all, from

@@ -1,0 +1,381 @@
+package testkit
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/internal/facts"
+)
+
+// RootFilesystem checks what every step from step04 on does with the
+// root: pivot_root into it, so that no escape leads out; /proc, /sys and
+// a /dev of the container's own, and no mount of the host's; an image
+// tarball unpacked, safely, into a rootfs of the container's own, which
+// goes with the container unless kept.
+func RootFilesystem(t *testing.T, s Step) {
+	t.Run("EscapeNowFails", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		openParents(t, rootfs) // as for EscapeStillSucceeds: only the root switch may stop the climb
+		escape := runProbe(t, s, rootfs, nil, "escape").Experiments.Escape
+		require.NotNil(t, escape)
+		require.Empty(t, escape.Error)
+		assert.False(t, escape.Escaped, "the climb ended at the container's root: %v", escape.RootEntries)
+		assert.Equal(t, fileID(t, rootfs), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the rootfs")
+		assert.NotEqual(t, fileID(t, "/"), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "not the host's root")
+	})
+	t.Run("RootIsTheRootfsAndTheKernelTheHosts", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		f := runProbe(t, s, rootfs, nil)
+		assert.Equal(t, fileID(t, rootfs), f.Root, "/ is the rootfs")
+		assert.Equal(t, "/", f.Cwd)
+		var host unix.Utsname
+		require.NoError(t, unix.Uname(&host))
+		assert.Equal(t, unix.ByteSliceToString(host.Release[:]), f.Kernel, "an image has no kernel: uname -r is the host's")
+	})
+	// With a user namespace, the runtime may not make device nodes: it
+	// binds the host's onto /dev's files, and each is a mount. Without
+	// one, they are device nodes on /dev's tmpfs.
+	userNamespace := map[string][]string{"with a user namespace": nil, "without": {"--ns=uts,pid,mnt,ipc,net,cgroup,time"}}
+	t.Run("MountsAreTheContainersOwn", func(t *testing.T) {
+		for name, flags := range userNamespace {
+			t.Run(name, func(t *testing.T) {
+				f := runProbe(t, s, FreshRootfs(t), flags, "create=/sys/boxcraft")
+				want := map[string]string{"/": "", "/proc": "proc", "/sys": "sysfs", "/dev": "tmpfs",
+					"/dev/pts": "devpts", "/dev/shm": "tmpfs", "/dev/mqueue": "mqueue"}
+				if flags == nil {
+					for _, d := range devices {
+						want["/dev/"+d.name] = "devtmpfs"
+					}
+				}
+				got := map[string]string{}
+				for _, line := range f.Mounts {
+					_, point, fstype, options, ok := facts.ParseMount(line)
+					require.True(t, ok, line)
+					assert.NotContains(t, got, point, "one mount at %s", point)
+					got[point] = fstype
+					if point == "/sys" {
+						assert.Contains(t, strings.Split(options, ","), "ro", "sysfs is read-only")
+					}
+				}
+				got["/"] = "" // whatever the rootfs lies on
+				assert.Equal(t, want, got, "the mounts in the container's mountinfo")
+				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system")
+			})
+		}
+	})
+	t.Run("DevHoldsExactlyTheDevices", func(t *testing.T) {
+		want := []facts.DevEntry{
+			{Name: "fd", Type: "symlink", Mode: 0o777, Link: "/proc/self/fd"},
+			{Name: "stdin", Type: "symlink", Mode: 0o777, Link: "/proc/self/fd/0"},
+			{Name: "stdout", Type: "symlink", Mode: 0o777, Link: "/proc/self/fd/1"},
+			{Name: "stderr", Type: "symlink", Mode: 0o777, Link: "/proc/self/fd/2"},
+			{Name: "ptmx", Type: "symlink", Mode: 0o777, Link: "pts/ptmx"},
+			{Name: "pts", Type: "dir", Mode: 0o755},
+			{Name: "shm", Type: "dir", Mode: 0o1777},
+			{Name: "mqueue", Type: "dir", Mode: 0o1777},
+		}
+		for _, d := range devices {
+			want = append(want, facts.DevEntry{Name: d.name, Type: "char", Mode: 0o666, Major: d.major, Minor: d.minor})
+		}
+		for name, flags := range userNamespace {
+			t.Run(name, func(t *testing.T) {
+				f := runProbe(t, s, FreshRootfs(t), flags)
+				assert.ElementsMatch(t, want, f.Dev)
+			})
+		}
+	})
+	// The container's stdin is a terminal the test opens: a new pseudo
+	// terminal of the host's devpts, which /dev/console must then be.
+	t.Run("ConsoleIsTheTerminal", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		terminal, number := openTerminal(t)
+		cmd := Command(t, s.Args(nil, rootfs, "/probe")...)
+		cmd.Stdin = terminal
+		f := Probe(t, RunCmd(t, cmd))
+		var st unix.Stat_t
+		require.NoError(t, unix.Fstat(int(terminal.Fd()), &st))
+		assert.Contains(t, f.Dev, facts.DevEntry{Name: "console", Type: "char", Mode: st.Mode & 0o7777,
+			Major: unix.Major(st.Rdev), Minor: number}, "/dev/console is the terminal on stdin")
+	})
+	t.Run("ReadOnlyRoot", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			flags    []string
+			rootFail string
+		}{
+			"--read-only": {[]string{"--read-only"}, "read-only file system"},
+			"read-write":  {nil, ""},
+		} {
+			t.Run(name, func(t *testing.T) {
+				// /tmp, which the container's root may write to: the
+				// rootfs's other folders are the host root's.
+				f := runProbe(t, s, FreshRootfs(t), tc.flags, "create=/tmp/file", "create=/dev/shm/file", "create=/dev/null")
+				made := f.Experiments.Creates
+				if tc.rootFail != "" {
+					assert.Contains(t, made["/tmp/file"].Error, tc.rootFail)
+				} else {
+					assert.True(t, made["/tmp/file"].OK, made["/tmp/file"].Error)
+				}
+				for _, path := range []string{"/dev/shm/file", "/dev/null"} {
+					assert.True(t, made[path].OK, "%s stays writable: %s", path, made[path].Error)
+				}
+			})
+		}
+	})
+	t.Run("Image", func(t *testing.T) { images(t, s) })
+}
+
+// images checks --image: a fresh rootfs of the container's own, unpacked
+// safely, gone afterwards unless kept.
+func images(t *testing.T, s Step) {
+	t.Run("RootfsIsTheContainersOwnAndGoesWithIt", func(t *testing.T) {
+		before := stateFolders(t, s)
+		image := ImageWithProbe(t)
+		const script = `echo made inside > /made; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
+		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
+		rootfs := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid), "rootfs")
+		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+		made, err := os.ReadFile(filepath.Join(rootfs, "made"))
+		require.NoError(t, err, "the container's file is in its rootfs folder")
+		assert.Equal(t, "made inside\n", string(made))
+		assert.Len(t, ProcessesRootedIn(rootfs), 2, "the container (sh and a sleep) runs with that folder as its root")
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
+		r := running.Wait(t)
+		require.Equal(t, 0, r.Code, r)
+		assert.Empty(t, r.Stderr)
+		assert.NoDirExists(t, filepath.Dir(rootfs), "the container's folder is gone")
+		assert.Equal(t, before, stateFolders(t, s))
+	})
+	// With a user namespace (the default), the image's files are given to
+	// the container's ids: root's files are host uid 100000's, root inside.
+	t.Run("KeptWithOwnersInTheUserNamespace", func(t *testing.T) {
+		image := ImageWithProbe(t)
+		r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`)
+		rootfs := keptRootfs(t, s, r)
+		assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside")
+		kept, err := os.ReadFile(filepath.Join(rootfs, "kept"))
+		require.NoError(t, err)
+		assert.Equal(t, "kept\n", string(kept))
+		var st unix.Stat_t
+		require.NoError(t, unix.Lstat(filepath.Join(rootfs, "etc/passwd"), &st))
+		assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid}, "and host uid 100000's on the host")
+	})
+	t.Run("GzipImage", func(t *testing.T) {
+		data, err := os.ReadFile(ImageWithProbe(t))
+		require.NoError(t, err)
+		var zipped bytes.Buffer
+		w := gzip.NewWriter(&zipped)
+		_, err = w.Write(data)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		image := filepath.Join(t.TempDir(), "image.tar.gz")
+		require.NoError(t, os.WriteFile(image, zipped.Bytes(), 0o644))
+		r := Run(t, "run", "--image", image, "/bin/cat", "/etc/hostname")
+		require.Equal(t, 0, r.Code, r)
+		assert.NotEmpty(t, r.Stdout)
+	})
+	// The same archive unpacked by GNU tar and by the runtime, which keeps
+	// its rootfs: the two trees must be the same, file by file.
+	t.Run("UnpacksAsGNUTarDoes", func(t *testing.T) {
+		image := filepath.Join(t.TempDir(), "export.tar")
+		require.NoError(t, os.WriteFile(image, DockerExportTar(t), 0o644))
+		// A CMD the image has: the workshop's busybox, appended.
+		r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
+		require.Equal(t, 0, r.Code, r)
+		byTar := filepath.Join(t.TempDir(), "gnu-tar")
+		require.NoError(t, os.Mkdir(byTar, 0o755))
+		r = RunCmd(t, HostCommand(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", image, "-C", byTar))
+		require.Equal(t, 0, r.Code, r)
+		// The archive has no proc and sys folders to mount on: the
+		// runtime makes them, as root's.
+		for _, dir := range []string{"proc", "sys"} {
+			require.NoError(t, os.Mkdir(filepath.Join(byTar, dir), 0o755))
+		}
+		for name, shift := range map[string]uint32{"as root": 0, "in the user namespace": 100000} {
+			t.Run(name, func(t *testing.T) {
+				flags := []string{"--image", image, "--keep"}
+				if shift == 0 {
+					flags = append(flags, "--ns=uts,pid,mnt,ipc,net,cgroup,time")
+				}
+				r := Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
+				require.Equal(t, 0, r.Code, r)
+				AssertSameTree(t, byTar, keptRootfs(t, s, r), shift)
+			})
+		}
+	})
+	t.Run("HostileImagesAreRefused", func(t *testing.T) {
+		outside := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(outside, "victim"), []byte("the host's\n"), 0o644))
+		for _, hostile := range HostileArchives(outside) {
+			t.Run(hostile.Name, func(t *testing.T) {
+				before := Listing(t, outside)
+				folders := stateFolders(t, s)
+				image := filepath.Join(t.TempDir(), "hostile.tar")
+				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
+				AssertRefused(t, Run(t, "run", "--image", image, "/bin/true"), s.Name, `entry "`+hostile.Entry+`"`)
+				assert.Equal(t, before, Listing(t, outside), "nothing written outside the rootfs")
+				assert.Equal(t, folders, stateFolders(t, s), "the container's folder is gone")
+			})
+		}
+	})
+	// A user namespace's root may not make device nodes: the runtime, run
+	// by one, says so for an image that has one (as docker export's of
+	// some images do).
+	t.Run("DeviceNodesInAUserNamespaceAreRefused", func(t *testing.T) {
+		RequireRoot(t)
+		image := filepath.Join(t.TempDir(), "devices.tar")
+		require.NoError(t, os.WriteFile(image, Tar(t,
+			TarEntry{Name: "dev/", Type: '5', Mode: 0o755},
+			TarEntry{Name: "dev/null", Type: '3', Mode: 0o666, Devmajor: 1, Devminor: 3},
+		), 0o644))
+		cmd := Command(t, "run", "--image", image, "--ns=uts,pid,mnt,ipc,net,cgroup", "/bin/true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		}
+		folders := stateFolders(t, s)
+		AssertRefused(t, RunCmd(t, cmd), s.Name, `entry "dev/null": cannot make a device node here`)
+		assert.Equal(t, folders, stateFolders(t, s), "the container's folder is gone")
+	})
+	// A runtime killed with SIGKILL cannot remove the container's folder:
+	// the next run does. A kept folder stays.
+	t.Run("LeftoversAreRemovedByTheNextRun", func(t *testing.T) {
+		image := ImageWithProbe(t)
+		keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
+		kept := stateFolders(t, s)
+		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "touch /tmp/ready; exec sleep 1000"))
+		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
+		running.WaitForFile(t, filepath.Join(folder, "rootfs/tmp/ready"))
+		require.NoError(t, running.Cmd.Process.Kill())
+		running.Wait(t)
+		require.Eventually(t, func() bool { return len(ProcessesRootedIn(filepath.Join(folder, "rootfs"))) == 0 },
+			5*time.Second, 10*time.Millisecond, "the kernel ended the container with its runtime")
+		assert.DirExists(t, folder, "nothing could remove it yet")
+		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
+		assert.NoDirExists(t, folder, "the next run removed it")
+		assert.Equal(t, kept, stateFolders(t, s), "and left the kept one")
+	})
+	t.Run("BadImageInputIsRefused", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		image := ImageWithProbe(t)
+		garbage := filepath.Join(t.TempDir(), "garbage.tar")
+		require.NoError(t, os.WriteFile(garbage, bytes.Repeat([]byte("not a tar "), 200), 0o644))
+		truncated := filepath.Join(t.TempDir(), "truncated.tar.gz")
+		require.NoError(t, os.WriteFile(truncated, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2}, 0o644))
+		for name, tc := range map[string]struct {
+			args []string
+			says string
+		}{
+			"no root":              {[]string{"run", "/bin/true"}, "need --image TAR or --rootfs DIR"},
+			"both roots":           {[]string{"run", "--image", image, "--rootfs", rootfs, "/bin/true"}, "give one of them"},
+			"keep without image":   {[]string{"run", "--rootfs", rootfs, "--keep", "/bin/true"}, "a --rootfs folder is never removed"},
+			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, "--image is an empty string"},
+			"missing image":        {[]string{"run", "--image", "/nonexistent.tar", "/bin/true"}, "image /nonexistent.tar: no such file"},
+			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, "is a folder, not a tarball"},
+			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, "image " + garbage + ": "},
+			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, "image " + truncated + ": "},
+			"CMD not in the image": {[]string{"run", "--image", image, "no-such-command"}, `command "no-such-command" not found in rootfs`},
+		} {
+			t.Run(name, func(t *testing.T) {
+				folders := stateFolders(t, s)
+				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
+				assert.Equal(t, folders, stateFolders(t, s), "no folder left")
+			})
+		}
+	})
+}
+
+// devices are the device nodes every container's /dev holds from step04
+// on, by their numbers on every Linux.
+var devices = []struct {
+	name         string
+	major, minor uint32
+}{
+	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+}
+
+// stateDir is where the step keeps its containers' folders.
+func (s Step) stateDir() string { return filepath.Join("/var/lib/boxcraft", s.Name) }
+
+// stateFolders lists the containers' folders in the step's state folder.
+func stateFolders(t *testing.T, s Step) []string {
+	t.Helper()
+	entries, err := os.ReadDir(s.stateDir())
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// keptRootfs reads where a --keep run says it kept the container's
+// rootfs, and removes that folder when the test ends.
+func keptRootfs(t *testing.T, s Step, r Result) string {
+	t.Helper()
+	said := regexp.MustCompile(`(?m)^` + s.Name + `: kept the container's rootfs in (` + regexp.QuoteMeta(s.stateDir()) + `/kept-[^/\n]+)/rootfs$`).
+		FindStringSubmatch(r.Stderr)
+	require.NotNil(t, said, "the run says where it kept the rootfs:\n%s", r)
+	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(said[1])) })
+	return filepath.Join(said[1], "rootfs")
+}
+
+// ImageWithProbe writes the test image with the probe in it, as an image
+// tarball in a folder of the test's own, and returns its path.
+func ImageWithProbe(t *testing.T) string {
+	t.Helper()
+	rootfs := FreshRootfs(t)
+	image := filepath.Join(t.TempDir(), "image.tar")
+	r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-cf", image, "-C", rootfs, "."))
+	require.Equal(t, 0, r.Code, r)
+	return image
+}
+
+// openParents lets others into the test's temporary folders above
+// rootfs (mode 0700): root of a user namespace is an ordinary user on the
+// host, which may climb only through folders that let others in.
+func openParents(t *testing.T, rootfs string) {
+	t.Helper()
+	tmp := filepath.Clean(os.TempDir())
+	for dir := filepath.Dir(rootfs); strings.HasPrefix(dir, tmp+"/"); dir = filepath.Dir(dir) {
+		require.NoError(t, os.Chmod(dir, 0o755))
+	}
+}
+
+// openTerminal opens a new pseudo-terminal and returns its terminal end
+// (closed when the test ends) and its number in /dev/pts.
+func openTerminal(t *testing.T) (*os.File, uint32) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { ptmx.Close() })
+	number, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	require.NoError(t, unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0)) // unlock the terminal end
+	terminal, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(number)), os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { terminal.Close() })
+	return terminal, number
+}
+
+// fileID is the device and inode of path on the host.
+func fileID(t *testing.T, path string) facts.FileID {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(path, &st))
+	return facts.FileID{Dev: st.Dev, Ino: st.Ino}
+}

@@ -1,0 +1,152 @@
+// This file is where a container's rootfs comes from with --image: step04
+// unpacks the image tarball (unpack.go) into a folder of the container's
+// own, runs the container with it as the root, and removes it afterwards.
+//
+// The folder is /var/lib/boxcraft/step04/run-PID, named as the container's
+// cgroup is, after the step04 process that runs it. It holds rootfs/, the
+// unpacked image. Every container gets a fresh copy, so what one container
+// changes, the next never sees. With --keep the folder is renamed
+// kept-TIME-PID instead of removed, and step04 says where it is: a run
+// whose step04 was killed leaves a run-PID folder, which the next run
+// removes, and a kept one must not be taken for that.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stateRoot holds a folder for each container that runs from an image.
+// Only root may enter it: the container never walks this path (init
+// starts in its rootfs, see runInNamespaces).
+const stateRoot = "/var/lib/boxcraft/step04"
+
+// checkImage makes --image absolute and checks that it names a file.
+func checkImage(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("--image is an empty string: name an image tarball")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("image %s: no such file", path)
+	case err != nil:
+		return "", fmt.Errorf("image %s: %w", path, err)
+	case info.IsDir():
+		return "", fmt.Errorf("image %s is a folder, not a tarball: give an unpacked root with --rootfs", path)
+	}
+	return abs, nil
+}
+
+// runFromImage unpacks the image into a folder of the container's own,
+// runs the container with it as the rootfs, and then removes the folder,
+// or with --keep, keeps it and says where. A refusal (a hostile archive,
+// a CMD the image lacks) leaves nothing behind.
+func runFromImage(c *container) (int, error) {
+	removeLeftoverRoots()
+	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
+	c.rootfs = filepath.Join(dir, "rootfs")
+	status, err := unpackAndRun(c, dir)
+	if err != nil || !c.keep {
+		if removeErr := os.RemoveAll(dir); removeErr != nil {
+			fmt.Fprintf(os.Stderr, "step04: remove the container's rootfs: %v\n", removeErr)
+		}
+		return status, err
+	}
+	kept := filepath.Join(stateRoot, "kept-"+time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
+	if err := os.Rename(dir, kept); err != nil {
+		return status, fmt.Errorf("keep the container's rootfs: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "step04: kept the container's rootfs in %s\n", filepath.Join(kept, "rootfs"))
+	return status, nil
+}
+
+// unpackAndRun makes the container's folder, unpacks the image into its
+// rootfs, and runs the container there.
+func unpackAndRun(c *container, dir string) (int, error) {
+	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
+		return 0, fmt.Errorf("make the state folder: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("make the container's folder: %w", err)
+	}
+	if err := c.unpackImage(); err != nil {
+		return 0, err
+	}
+	return runInRootfs(c)
+}
+
+// unpackImage unpacks the image into the rootfs. With a user namespace,
+// the files' owners are moved into the container's id range: a file the
+// image gives to root (uid 0) goes to host uid 100000 by default, which
+// is root inside. Without that, the container's root would see the image's
+// files as owned by nobody, and could not enter /root.
+//
+// An image need not have the folders that /proc, /sys and /dev are
+// mounted on (docker export's do): step04 makes those that are missing.
+func (c *container) unpackImage() error {
+	var uidMap, gidMap *syscall.SysProcIDMap
+	if c.namespaces["user"] {
+		uidMap, gidMap = &c.uidMap, &c.gidMap
+	}
+	rootUID, rootGID := hostID(uidMap, 0), hostID(gidMap, 0)
+	if err := os.Mkdir(c.rootfs, 0o755); err != nil {
+		return fmt.Errorf("make the rootfs: %w", err)
+	}
+	if err := os.Lchown(c.rootfs, rootUID, rootGID); err != nil {
+		return fmt.Errorf("give the rootfs to the container's root: %w", err)
+	}
+	image, err := openImage(c.image)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", c.image, err)
+	}
+	defer image.Close()
+	if err := unpack(image, c.rootfs, uidMap, gidMap); err != nil {
+		return fmt.Errorf("image %s: %w", c.image, err)
+	}
+	for _, dir := range []string{"proc", "sys", "dev"} {
+		err := unix.Mkdirat(unix.AT_FDCWD, filepath.Join(c.rootfs, dir), 0o755)
+		if err == nil {
+			err = os.Lchown(filepath.Join(c.rootfs, dir), rootUID, rootGID)
+		}
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("make /%s in the rootfs: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// hostID is the host's id for container id n: n itself without a user
+// namespace (m is nil), else n moved into the range m maps.
+func hostID(m *syscall.SysProcIDMap, n int) int {
+	if m == nil {
+		return n
+	}
+	return m.HostID + n
+}
+
+// removeLeftoverRoots removes the folders of containers whose step04 was
+// killed before it could (run-PID, where PID is dead or, reused, is this
+// very process). Kept folders are named otherwise, and stay.
+func removeLeftoverRoots() {
+	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
+	for _, dir := range folders {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
+		if err != nil || (pid != os.Getpid() && unix.Kill(pid, 0) != unix.ESRCH) {
+			continue // not a run-PID name, or its step04 is alive
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
