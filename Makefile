@@ -18,6 +18,9 @@ STEPS  := $(sort $(wildcard step[0-9][0-9]-*))
 # The most complete runtime in the repository: what `make run` starts.
 RUNTIME_DIR := $(lastword $(STEPS))
 RUNTIME     := $(firstword $(subst -, ,$(RUNTIME_DIR)))
+# How it is given its root: a folder as the first argument until step03, an
+# image tarball, which it unpacks itself, from step04 on.
+RUN_ROOT := $(if $(filter step01 step02 step03,$(RUNTIME)),$(ROOTFS),--image $(IMAGE))
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls /
 
@@ -64,13 +67,13 @@ rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (_build/busybox.tar),
 	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
 
 run: need-root bins rootfs ## a shell in a container made by the most complete runtime (the newest step)
-	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root is $(ROOTFS)"
+	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root comes from $(lastword $(RUN_ROOT))"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
-		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh || true; \
+		$(BIN)/$(RUNTIME) run $(RUN_ROOT) /bin/sh || true; \
 	else \
 		echo "run: stdin is not a terminal, so a short demo instead of a shell"; \
-		$(BIN)/$(RUNTIME) run $(ROOTFS) /bin/sh -c '$(DEMO_CMD)'; \
+		$(BIN)/$(RUNTIME) run $(RUN_ROOT) /bin/sh -c '$(DEMO_CMD)'; \
 	fi
 
 # gotest runs the tests of the packages given, first telling a normal user

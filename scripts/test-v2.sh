@@ -192,6 +192,8 @@ stage_system() {
 	# On a host /bin/true is a dynamically linked program (internal/busybox
 	# tests that such a program is refused), not a busybox applet.
 	stage_host_program /bin/true
+	# GNU tar, which step04's tests compare its unpacking with.
+	stage_host_program "$(command -v tar)"
 }
 
 # pack_initramfs writes the staged tree as the initramfs, every file owned
