@@ -185,8 +185,7 @@ func Namespaces(t *testing.T, s Step) {
 		}{
 			"enabled, default range": {nil, true, 100000, 100000},
 			"enabled, ranges given":  {[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, true, 200000, 300000},
-			// Without time too: see TimeNamespaceWithoutUser.
-			"disabled": {[]string{"--ns=uts,pid,mnt,ipc,net,cgroup"}, false, 0, 0},
+			"disabled": {[]string{withoutUser}, false, 0, 0},
 		} {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
@@ -423,6 +422,10 @@ func runProbe(t *testing.T, s Step, rootfs string, flags []string, experiments .
 	t.Helper()
 	return Probe(t, Run(t, s.Args(flags, rootfs, append([]string{"/probe"}, experiments...)...)...))
 }
+
+// withoutUser is --ns with every namespace type but user, and so without
+// time too: see TimeNamespaceWithoutUser.
+const withoutUser = "--ns=uts,pid,mnt,ipc,net,cgroup"
 
 // without is --ns with every namespace type but one.
 func without(kind string) string {

@@ -47,7 +47,7 @@ func RootFilesystem(t *testing.T, s Step) {
 	// With a user namespace, the runtime may not make device nodes: it
 	// binds the host's onto /dev's files, and each is a mount. Without
 	// one, they are device nodes on /dev's tmpfs.
-	userNamespace := map[string][]string{"with a user namespace": nil, "without": {"--ns=uts,pid,mnt,ipc,net,cgroup,time"}}
+	userNamespace := map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
 	t.Run("MountsAreTheContainersOwn", func(t *testing.T) {
 		for name, flags := range userNamespace {
 			t.Run(name, func(t *testing.T) {
@@ -206,7 +206,7 @@ func images(t *testing.T, s Step) {
 			t.Run(name, func(t *testing.T) {
 				flags := []string{"--image", image, "--keep"}
 				if shift == 0 {
-					flags = append(flags, "--ns=uts,pid,mnt,ipc,net,cgroup,time")
+					flags = append(flags, withoutUser)
 				}
 				r := Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
 				require.Equal(t, 0, r.Code, r)
@@ -239,7 +239,7 @@ func images(t *testing.T, s Step) {
 			TarEntry{Name: "dev/", Type: '5', Mode: 0o755},
 			TarEntry{Name: "dev/null", Type: '3', Mode: 0o666, Devmajor: 1, Devminor: 3},
 		), 0o644))
-		cmd := Command(t, "run", "--image", image, "--ns=uts,pid,mnt,ipc,net,cgroup", "/bin/true")
+		cmd := Command(t, "run", "--image", image, withoutUser, "/bin/true")
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags:  unix.CLONE_NEWUSER,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
