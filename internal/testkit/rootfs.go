@@ -139,6 +139,7 @@ func RootFilesystem(t *testing.T, s Step) {
 // images checks --image: a fresh rootfs of the container's own, unpacked
 // safely, gone afterwards unless kept.
 func images(t *testing.T, s Step) {
+	RequireRoot(t)
 	t.Run("RootfsIsTheContainersOwnAndGoesWithIt", func(t *testing.T) {
 		before := stateFolders(t, s)
 		image := ImageWithProbe(t)
@@ -233,7 +234,6 @@ func images(t *testing.T, s Step) {
 	// by one, says so for an image that has one (as docker export's of
 	// some images do).
 	t.Run("DeviceNodesInAUserNamespaceAreRefused", func(t *testing.T) {
-		RequireRoot(t)
 		image := filepath.Join(t.TempDir(), "devices.tar")
 		require.NoError(t, os.WriteFile(image, Tar(t,
 			TarEntry{Name: "dev/", Type: '5', Mode: 0o755},
