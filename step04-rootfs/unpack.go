@@ -61,7 +61,8 @@ func openImage(path string) (io.ReadCloser, error) {
 	return readCloser{unzipped, file}, nil
 }
 
-// readCloser reads the gzip stream and closes the file under it.
+// readCloser reads the archive, unzipped or not, and closes the file
+// under it.
 type readCloser struct {
 	io.Reader
 	io.Closer
@@ -115,17 +116,19 @@ type dirTimes struct {
 
 // entry makes one entry of the archive in the rootfs.
 func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
-	name, err := checkName(hdr.Name)
-	if err != nil {
-		return err
-	}
 	switch hdr.Typeflag {
 	// archive/tar reads the old regular-file type '\x00' as TypeReg.
 	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	case tar.TypeXGlobalHeader:
-		return nil // PAX defaults for the entries after it, not a file
+		// PAX defaults for the entries after it, not a file: GNU tar
+		// names it /tmp/GlobalHead.PID.N, which is no name to check.
+		return nil
 	default:
 		return fmt.Errorf("type %q is not supported", hdr.Typeflag)
+	}
+	name, err := checkName(hdr.Name)
+	if err != nil {
+		return err
 	}
 	if isSparse(hdr) {
 		// A few bytes of archive could ask for terabytes of zeros.
@@ -211,6 +214,10 @@ func (u *unpacker) makeFolders(dir string) error {
 		if err != nil {
 			return err
 		}
+		// mkdirat makes the folder in parent, beneath the rootfs; EEXIST
+		// when the folder is there already. fchownat gives it to the
+		// container's root, not following a symlink (there is none:
+		// the folder is new).
 		err = unix.Mkdirat(parent, parts[i], 0o755)
 		if err == nil && u.uidMap != nil {
 			err = unix.Fchownat(parent, parts[i], u.uidMap.HostID, u.gidMap.HostID, unix.AT_SYMLINK_NOFOLLOW)
@@ -298,6 +305,7 @@ func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error
 	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
 		return err
 	}
+	// fstat: its device and inode, to find it again at the end.
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
@@ -380,8 +388,16 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 		}
 		dev = unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 	}
-	// mknodat makes the node at base in parent. The kernel lets only the
-	// host's root make a device node: one would give access to a device.
+	// A device node gives whoever may open it the device: the host's
+	// disks, say. The kernel lets only the host's root make one, and so
+	// never the root of a user namespace. step04 unpacks as the host's
+	// root, but with a user namespace it makes the image's files the
+	// container's: it must not make the container a node its root could
+	// never have made.
+	if kind != unix.S_IFIFO && u.uidMap != nil {
+		return errors.New("a device node, which the root of a user namespace may not have: leave user out of --ns to run this image")
+	}
+	// mknodat makes the node at base in parent.
 	err := unix.Mknodat(parent, base, kind|0o600, int(dev))
 	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO {
 		return fmt.Errorf("cannot make a device node here (%v): inside a user namespace, only the host's root may", err)
@@ -421,7 +437,7 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	if err != nil {
 		return fmt.Errorf("setting its mode to %04o: %w", mode, err)
 	}
-	if err := setXattrs(parent, base, fd, hdr); err != nil {
+	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
@@ -452,7 +468,7 @@ func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
 
 // setXattrs sets the extended attributes the archive's PAX records carry
 // as "SCHILY.xattr.NAME", the way GNU tar --xattrs writes them.
-func setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
+func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
 	var names []string
 	for key := range hdr.PAXRecords {
 		if name, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
@@ -461,6 +477,11 @@ func setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
 	}
 	sort.Strings(names) // the first refusal is the same every time
 	for _, name := range names {
+		// An ACL names users and groups by the host's ids, which the
+		// user namespace's map would have to move too.
+		if u.uidMap != nil && strings.HasPrefix(name, "system.posix_acl_") {
+			return fmt.Errorf("extended attribute %q: an ACL, which names ids the user namespace would move: leave user out of --ns to run this image", name)
+		}
 		value := []byte(hdr.PAXRecords["SCHILY.xattr."+name])
 		var err error
 		if fd >= 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io/fs"
 	"os"
@@ -98,15 +97,6 @@ func unpackBytes(t *testing.T, data []byte, dir string) error {
 	image := filepath.Join(t.TempDir(), "image.tar")
 	require.NoError(t, os.WriteFile(image, data, 0o644))
 	return unpackFile(image, dir, nil, nil)
-}
-
-func gzipped(t testing.TB, data []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
 }
 
 // asMe makes entries owned by the user running the test, so that a test
@@ -207,16 +197,16 @@ func TestUnpackMatchesGNUTar(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		testkit.Skip(t, "GNU tar is not installed")
 	}
-	image := testkit.DockerExportTar(t)
-	byTar := t.TempDir()
-	cmd := exec.Command("tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", "-", "-C", byTar)
-	cmd.Stdin = bytes.NewReader(image)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
 	idMap := &syscall.SysProcIDMap{ContainerID: 0, HostID: 100000, Size: 65536}
 	for name, m := range map[string]*syscall.SysProcIDMap{"ids kept": nil, "ids shifted": idMap} {
 		t.Run(name, func(t *testing.T) {
+			// A device node only without a user namespace: see
+			// TestUnpackRefusesBadEntries.
+			image := testkit.DockerExportTar(t, m == nil)
+			file := filepath.Join(t.TempDir(), "image.tar")
+			require.NoError(t, os.WriteFile(file, image, 0o644))
+			byTar := t.TempDir()
+			testkit.GNUTarExtract(t, file, byTar)
 			dir := t.TempDir()
 			shift := 0
 			if m != nil {
@@ -249,8 +239,8 @@ func assertDirTimes(t *testing.T, dir string) {
 // openImage tells a gzip-compressed image by its first bytes, not its name.
 func TestOpenImageReadsPlainAndGzip(t *testing.T) {
 	testkit.RequireRoot(t)
-	image := testkit.DockerExportTar(t)
-	for name, data := range map[string][]byte{"image.tar": gzipped(t, image), "image.tar.gz": image} {
+	image := testkit.DockerExportTar(t, true)
+	for name, data := range map[string][]byte{"image.tar": testkit.Gzip(t, image), "image.tar.gz": image} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), name)
 			require.NoError(t, os.WriteFile(file, data, 0o644))
@@ -283,6 +273,9 @@ func TestUnpackRefusesBadEntries(t *testing.T) {
 		"device number":        {[]testkit.TarEntry{{Name: "c", Type: tar.TypeChar, Devmajor: 4096}}, nil, `entry "c": device number 4096,0 is out of range`},
 		"uid outside the map":  {[]testkit.TarEntry{{Name: "f", Uid: 65536}}, small, `entry "f": owner uid 65536 is outside the container's uid map (0-65535)`},
 		"gid outside the map":  {[]testkit.TarEntry{{Name: "f", Gid: 70000}}, small, `entry "f": owner gid 70000 is outside the container's gid map (0-65535)`},
+		"device with a map":    {[]testkit.TarEntry{{Name: "b", Type: tar.TypeBlock, Devmajor: 8}}, small, `entry "b": a device node, which the root of a user namespace may not have: leave user out of --ns to run this image`},
+		"ACL with a map": {[]testkit.TarEntry{{Name: "f", Xattrs: map[string]string{"system.posix_acl_access": "x"}}}, small,
+			`entry "f": extended attribute "system.posix_acl_access": an ACL, which names ids the user namespace would move: leave user out of --ns to run this image`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			entries := tc.entries
@@ -295,16 +288,39 @@ func TestUnpackRefusesBadEntries(t *testing.T) {
 	}
 }
 
-// Folders the archive does not list are made, as GNU tar makes them.
+// Folders the archive does not list are made, as GNU tar makes them, and
+// with a user namespace given to its root.
 func TestUnpackMakesMissingFolders(t *testing.T) {
 	image := filepath.Join(t.TempDir(), "image.tar")
 	require.NoError(t, os.WriteFile(image, testkit.Tar(t, asMe(testkit.TarEntry{Name: "a/b/c", Body: "x"})...), 0o644))
 	byTar := t.TempDir()
-	out, err := exec.Command("tar", "--numeric-owner", "-xpf", image, "-C", byTar).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	testkit.GNUTarExtract(t, image, byTar)
 	ours := t.TempDir()
 	require.NoError(t, unpackFile(image, ours, nil, nil))
 	testkit.AssertSameTree(t, byTar, ours, 0)
+
+	testkit.RequireRoot(t)
+	idMap := &syscall.SysProcIDMap{ContainerID: 0, HostID: 100000, Size: 65536}
+	shifted := t.TempDir()
+	require.NoError(t, unpackFile(image, shifted, idMap, idMap))
+	for _, dir := range []string{"a", "a/b"} {
+		var st unix.Stat_t
+		require.NoError(t, unix.Lstat(filepath.Join(shifted, dir), &st))
+		assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid}, "%s is the container root's", dir)
+	}
+}
+
+// GNU tar writes a PAX global header, named /tmp/GlobalHead.PID.N, when
+// asked for an archive comment: it is no file, and no name to refuse.
+func TestUnpackSkipsGlobalHeaders(t *testing.T) {
+	tree := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "file"), []byte("x"), 0o644))
+	image := filepath.Join(t.TempDir(), "image.tar")
+	out, err := exec.Command("tar", "--format=pax", "--pax-option=comment=made by a test", "-cf", image, "-C", tree, "file").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	dir := t.TempDir()
+	require.NoError(t, unpackFile(image, dir, nil, nil))
+	assert.FileExists(t, filepath.Join(dir, "file"))
 }
 
 // Input that is no tar archive, or a broken one, is an error, not a panic.
@@ -313,10 +329,10 @@ func TestUnpackRefusesGarbage(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"text":           []byte(strings.Repeat("this is not a tar archive\n", 40)),
 		"short text":     []byte("not a tar"),
-		"gzip of text":   gzipped(t, []byte(strings.Repeat("not a tar\n", 100))),
+		"gzip of text":   testkit.Gzip(t, []byte(strings.Repeat("not a tar\n", 100))),
 		"broken gzip":    {0x1f, 0x8b, 8, 0, 1, 2, 3},
 		"truncated tar":  image[:1500],
-		"truncated gzip": gzipped(t, image)[:40],
+		"truncated gzip": testkit.Gzip(t, image)[:40],
 		"GNU sparse":     gnuSparse(t),
 		"PAX sparse":     paxSparse(t),
 	} {
@@ -379,9 +395,9 @@ func FuzzUnpack(f *testing.F) {
 	for _, h := range testkit.PlantedSymlinkArchives(fuzzOutside) {
 		f.Add(h.Tar)
 	}
-	image := testkit.DockerExportTar(f)
+	image := testkit.DockerExportTar(f, true)
 	f.Add(image)
-	f.Add(gzipped(f, image))
+	f.Add(testkit.Gzip(f, image))
 	// Each input gets a fresh sandbox, made and removed: on tmpfs that is
 	// ten times as fast as on a disk mounted with discard, and the fuzzer
 	// tries ten times as many inputs. t.TempDir goes where TMPDIR says.

@@ -3,6 +3,7 @@ package testkit
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"path"
@@ -89,6 +90,30 @@ func (e TarEntry) header() *tar.Header {
 		hdr.PAXRecords["SCHILY.xattr."+name] = value
 	}
 	return hdr
+}
+
+// Gzip compresses data, as an image may be.
+func Gzip(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// GNUTarExtract unpacks the archive at image into dir with GNU tar, as
+// root would, xattrs included: what an unpacker's result is compared with.
+func GNUTarExtract(t testing.TB, image, dir string) {
+	t.Helper()
+	r := RunCmd(t, HostCommand(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", image, "-C", dir))
+	if r.Code != 0 {
+		t.Fatalf("GNU tar: %s", r)
+	}
 }
 
 // Hostile is an archive made to reach outside the directory it is
@@ -181,6 +206,9 @@ func PlantedSymlinkArchives(outside string) []Hostile {
 			TarEntry{Name: "file", Body: "inside\n"},
 			planted("hardlink-link", victim),
 			TarEntry{Name: "hardlink-link", Type: tar.TypeLink, Linkname: "file"}),
+		hostile("a hard link to a symlink that points outside", "hardlink-to-link",
+			planted("victim-link", victim),
+			TarEntry{Name: "hardlink-to-link", Type: tar.TypeLink, Linkname: "victim-link"}),
 		hostile("a symlink replaced by a FIFO", "fifo-link",
 			planted("fifo-link", victim),
 			TarEntry{Name: "fifo-link", Type: tar.TypeFifo, Mode: 0o666}),
@@ -203,13 +231,19 @@ func climbTo(outside string) string {
 // relative names with no "./", a directory before what it holds, and the
 // file types and metadata of a real image (setuid, setgid and sticky bits,
 // a user's files, hard links, absolute, relative and dangling symlinks, a
-// FIFO, a device node, and xattrs in the trusted namespace, which tmpfs
-// and ext4 keep where user.* may be refused). GNU tar extracts it too.
-func DockerExportTar(t testing.TB) []byte {
+// FIFO, a device node when devices is true, and xattrs in the trusted
+// namespace, which tmpfs and ext4 keep where user.* may be refused). GNU
+// tar extracts it too. A runtime refuses the device node for a container
+// with a user namespace.
+func DockerExportTar(t testing.TB, devices bool) []byte {
 	t.Helper()
 	dir := func(name string, mode int64) TarEntry { return TarEntry{Name: name, Type: tar.TypeDir, Mode: mode} }
 	symlink := func(name, target string) TarEntry {
 		return TarEntry{Name: name, Type: tar.TypeSymlink, Linkname: target}
+	}
+	device := TarEntry{Name: "dev/null-copy", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3}
+	if !devices {
+		device = TarEntry{Name: "dev/no-device", Body: "no device node here\n"}
 	}
 	return Tar(t,
 		dir("bin/", 0o755),
@@ -218,7 +252,7 @@ func DockerExportTar(t testing.TB) []byte {
 		symlink("bin/sh", "/bin/hello"),
 		TarEntry{Name: "bin/su", Mode: 0o4755, Body: "setuid root\n"},
 		dir("dev/", 0o755),
-		TarEntry{Name: "dev/null-copy", Type: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3},
+		device,
 		dir("etc/", 0o755),
 		TarEntry{Name: "etc/empty"},
 		TarEntry{Name: "etc/hostname", Body: "boxcraft\n"},
