@@ -791,10 +791,16 @@ func removeLeftovers() {
 	folders, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, "run-*"))
 	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))
 	for _, dir := range append(folders, more...) {
-		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
-		if err != nil || (pid != os.Getpid() && unix.Kill(pid, 0) != unix.ESRCH) {
-			continue // not a run-PID name, or its step04 is alive (one with this very pid is dead)
+		if runnerIsGone(dir) {
+			_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 		}
-		_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 	}
+}
+
+// runnerIsGone tells whether the step04 that a run-PID folder is named
+// after is gone: no process has that pid, or this very one has it (pids
+// are reused). Another name is none of step04's.
+func runnerIsGone(dir string) bool {
+	pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
+	return err == nil && (pid == os.Getpid() || unix.Kill(pid, 0) == unix.ESRCH)
 }

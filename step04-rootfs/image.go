@@ -17,11 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // stateRoot holds a folder for each container that runs from an image.
@@ -101,12 +98,8 @@ func (c *container) unpackImage() error {
 	if c.namespaces["user"] {
 		uidMap, gidMap = &c.uidMap, &c.gidMap
 	}
-	rootUID, rootGID := hostID(uidMap, 0), hostID(gidMap, 0)
-	if err := os.Mkdir(c.rootfs, 0o755); err != nil {
+	if err := makeRootFolder(c.rootfs, uidMap, gidMap); err != nil {
 		return fmt.Errorf("make the rootfs: %w", err)
-	}
-	if err := os.Lchown(c.rootfs, rootUID, rootGID); err != nil {
-		return fmt.Errorf("give the rootfs to the container's root: %w", err)
 	}
 	image, err := openImage(c.image)
 	if err != nil {
@@ -116,25 +109,29 @@ func (c *container) unpackImage() error {
 	if err := unpack(image, c.rootfs, uidMap, gidMap); err != nil {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
-	for _, dir := range []string{"proc", "sys", "dev"} {
-		err := unix.Mkdirat(unix.AT_FDCWD, filepath.Join(c.rootfs, dir), 0o755)
-		if err == nil {
-			err = os.Lchown(filepath.Join(c.rootfs, dir), rootUID, rootGID)
-		}
-		if err != nil && !errors.Is(err, unix.EEXIST) {
+	for _, dir := range mountPoints {
+		err := makeRootFolder(filepath.Join(c.rootfs, dir), uidMap, gidMap)
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("make /%s in the rootfs: %w", dir, err)
 		}
 	}
 	return nil
 }
 
-// hostID is the host's id for container id n: n itself without a user
-// namespace (m is nil), else n moved into the range m maps.
-func hostID(m *syscall.SysProcIDMap, n int) int {
-	if m == nil {
-		return n
+// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
+// by the container's root: the host's root, or with a user namespace the
+// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
+// a symlink included.
+func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
+	uid, _ := mapID(0, uidMap, "uid")
+	gid, _ := mapID(0, gidMap, "gid")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
 	}
-	return m.HostID + n
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
 }
 
 // removeLeftoverRoots removes the folders of containers whose step04 was
@@ -143,10 +140,8 @@ func hostID(m *syscall.SysProcIDMap, n int) int {
 func removeLeftoverRoots() {
 	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
 	for _, dir := range folders {
-		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
-		if err != nil || (pid != os.Getpid() && unix.Kill(pid, 0) != unix.ESRCH) {
-			continue // not a run-PID name, or its step04 is alive
+		if runnerIsGone(dir) {
+			_ = os.RemoveAll(dir)
 		}
-		_ = os.RemoveAll(dir)
 	}
 }

@@ -2,7 +2,7 @@
 // unpacked from an image, inside new namespaces, within limits on what it
 // may use.
 //
-//	step04 run [--image TAR | --rootfs DIR] [--read-only] [--keep]
+//	step04 run (--image TAR | --rootfs DIR) [--read-only] [--keep]
 //	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
@@ -104,7 +104,7 @@ func run(args []string) (int, error) {
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
 	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
 	flags.Bool("keep", false, "keep the rootfs unpacked from --image after the container ends, and print where it is")
-	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated, or none (without mnt, no /proc inside)")
+	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated (step04 needs mnt)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
 	flags.String("uid-map", "", "user ids: CONTAINER:HOST:SIZE (user; default 0:100000:65536, or SUDO_USER's /etc/subuid range)")
 	flags.String("gid-map", "", "group ids: CONTAINER:HOST:SIZE (user; default as for --uid-map, from /etc/subgid)")
@@ -123,7 +123,7 @@ func run(args []string) (int, error) {
 		return 0, fmt.Errorf("need a CMD (%s)", usage)
 	}
 	if os.Geteuid() != 0 {
-		return 0, errors.New("namespaces and chroot need root: run this with sudo")
+		return 0, errors.New("namespaces, cgroups and mounts need root: run this with sudo")
 	}
 	c, err := configure(flags)
 	if err != nil {
@@ -187,7 +187,8 @@ type container struct {
 }
 
 // configure checks every flag and argument, so that nothing starts when
-// any of them is wrong.
+// any of them is wrong. The rootfs itself is checked once it is there
+// (runInRootfs): an image must be unpacked first.
 func configure(flags *pflag.FlagSet) (*container, error) {
 	c := &container{argv: flags.Args(), offsets: map[string]int64{}}
 	var err error
@@ -398,7 +399,7 @@ func checkRootfs(dir string) (string, error) {
 	return abs, nil
 }
 
-// findCommand looks CMD up as the command itself will after the chroot:
+// findCommand looks CMD up as the command itself will after the root switch:
 // inside ROOTFS, in the container's PATH when the name has no slash. It
 // returns the path as seen from inside.
 func findCommand(rootfs, name string) (string, error) {
@@ -456,13 +457,17 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0, nil
 }
 
+// mountPoints are the rootfs's folders that init mounts on.
+var mountPoints = []string{"proc", "sys", "dev"}
+
 // checkReachable checks what init will need: proc, sys and dev folders
 // in the rootfs to mount on, and with a user namespace, where init is an
 // ordinary user on the host (container root is host uid 100000), a rootfs
-// folder and a step04 binary that others may use. The folders above the
-// rootfs do not matter: init never walks the path (see runInNamespaces).
+// folder that is its own or that others may use, and a step04 binary that
+// others may use. The folders above the rootfs do not matter: init never
+// walks the path (see runInNamespaces).
 func (c *container) checkReachable() error {
-	for _, dir := range []string{"proc", "sys", "dev"} {
+	for _, dir := range mountPoints {
 		// Lstat: a symlink would take the mount elsewhere.
 		if info, err := os.Lstat(filepath.Join(c.rootfs, dir)); err != nil || !info.IsDir() {
 			return fmt.Errorf("rootfs %s has no %s folder to mount /%s on", c.rootfs, dir, dir)
@@ -471,7 +476,8 @@ func (c *container) checkReachable() error {
 	if !c.namespaces["user"] {
 		return nil
 	}
-	if info, err := os.Stat(c.rootfs); err != nil || info.Mode().Perm()&0o005 != 0o005 {
+	var st unix.Stat_t
+	if err := unix.Stat(c.rootfs, &st); err != nil || (st.Uid != uint32(c.uidMap.HostID) && st.Mode&0o005 != 0o005) {
 		return fmt.Errorf("rootfs %s: the container's root is host uid %d, so others need r and x on it (chmod o+rx)", c.rootfs, c.uidMap.HostID)
 	}
 	self, err := os.Executable()

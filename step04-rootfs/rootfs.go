@@ -121,14 +121,17 @@ func mountProc(newPidNamespace bool) error {
 // devices and drivers, and some of its files change them. sysfs shows the
 // network devices of the network namespace that mounts it, so a user
 // namespace may mount it only for a network namespace of its own. Without
-// one, init binds the host's /sys instead, as runc does, and makes that
-// read-only.
+// one, init binds the host's /sys instead, as runc does, with the mounts
+// below it (the kernel refuses to bind it without them in a user
+// namespace: they would uncover what they hide). mount_setattr(2) with
+// AT_RECURSIVE then makes every one of them read-only, which a remount
+// cannot: it changes one mount.
 func mountSys() error {
 	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	err := unix.Mount("sysfs", "sys", "sysfs", flags, "")
 	if errors.Is(err, unix.EPERM) {
 		if err = unix.Mount("/sys", "sys", "", unix.MS_BIND|unix.MS_REC, ""); err == nil {
-			err = remountReadOnly("sys")
+			err = unix.MountSetattr(unix.AT_FDCWD, "sys", unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 		}
 	}
 	if err != nil {
@@ -335,7 +338,8 @@ var keptFlags = map[int64]uintptr{
 // host may have mounted elsewhere read-write. A remount sets every flag
 // anew, and in a user namespace the kernel refuses to clear a flag the
 // host set (nosuid, nodev, noexec, the atime ones): so the ones the mount
-// has, read with statfs(2), are asked for again.
+// has, read with statfs(2), are asked for again. A mount with neither
+// relatime nor noatime is strictatime, which a remount must name too.
 func remountReadOnly(path string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
@@ -346,6 +350,9 @@ func remountReadOnly(path string) error {
 		if st.Flags&statfsFlag != 0 {
 			flags |= mountFlag
 		}
+	}
+	if st.Flags&(unix.ST_RELATIME|unix.ST_NOATIME) == 0 {
+		flags |= unix.MS_STRICTATIME
 	}
 	return unix.Mount("", path, "", flags, "")
 }
