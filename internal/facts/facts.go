@@ -268,3 +268,12 @@ func ParseMount(line string) (root, point, fstype, options string, ok bool) {
 	}
 	return "", "", "", "", false
 }
+
+// MountOptions is a mountinfo line's options of the mount itself (ro,
+// nosuid, …), which ParseMount's options, the filesystem's, leave out.
+func MountOptions(line string) string {
+	if fields := strings.Fields(line); len(fields) > 5 {
+		return fields[5]
+	}
+	return ""
+}

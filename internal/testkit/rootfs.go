@@ -2,10 +2,11 @@ package testkit
 
 import (
 	"bytes"
-	"compress/gzip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,12 +49,14 @@ func RootFilesystem(t *testing.T, s Step) {
 	// binds the host's onto /dev's files, and each is a mount. Without
 	// one, they are device nodes on /dev's tmpfs.
 	userNamespace := map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
+	// Each mount point, with its type and the options it must have.
 	t.Run("MountsAreTheContainersOwn", func(t *testing.T) {
 		for name, flags := range userNamespace {
 			t.Run(name, func(t *testing.T) {
 				f := runProbe(t, s, FreshRootfs(t), flags, "create=/sys/boxcraft")
-				want := map[string]string{"/": "", "/proc": "proc", "/sys": "sysfs", "/dev": "tmpfs",
-					"/dev/pts": "devpts", "/dev/shm": "tmpfs", "/dev/mqueue": "mqueue"}
+				want := map[string]string{"/": "", "/proc": "proc nosuid,nodev,noexec", "/sys": "sysfs ro,nosuid,nodev,noexec",
+					"/dev": "tmpfs nosuid", "/dev/pts": "devpts nosuid,noexec", "/dev/shm": "tmpfs nosuid,nodev,noexec",
+					"/dev/mqueue": "mqueue nosuid,nodev,noexec"}
 				if flags == nil {
 					for _, d := range devices {
 						want["/dev/"+d.name] = "devtmpfs"
@@ -61,19 +64,41 @@ func RootFilesystem(t *testing.T, s Step) {
 				}
 				got := map[string]string{}
 				for _, line := range f.Mounts {
-					_, point, fstype, options, ok := facts.ParseMount(line)
+					_, point, fstype, _, ok := facts.ParseMount(line)
 					require.True(t, ok, line)
 					assert.NotContains(t, got, point, "one mount at %s", point)
-					got[point] = fstype
-					if point == "/sys" {
-						assert.Contains(t, strings.Split(options, ","), "ro", "sysfs is read-only")
-					}
+					got[point] = strings.TrimSpace(fstype + " " + mountFlags(facts.MountOptions(line), want[point]))
 				}
 				got["/"] = "" // whatever the rootfs lies on
-				assert.Equal(t, want, got, "the mounts in the container's mountinfo")
+				assert.Equal(t, want, got, "the mounts in the container's mountinfo, with the options asked for")
 				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system")
 			})
 		}
+	})
+	// Without a network namespace, a user namespace may not mount sysfs:
+	// the runtime binds the host's /sys, with the mounts below it, and
+	// every one of them must be read-only.
+	t.Run("SysIsReadOnlyWithoutANetNamespace", func(t *testing.T) {
+		f := runProbe(t, s, FreshRootfs(t), []string{without("net")})
+		var sys int
+		for _, line := range f.Mounts {
+			_, point, _, _, _ := facts.ParseMount(line)
+			if point == "/sys" || strings.HasPrefix(point, "/sys/") {
+				sys++
+				assert.Contains(t, strings.Split(facts.MountOptions(line), ","), "ro", "%s is read-only", point)
+			}
+		}
+		assert.Positive(t, sys, "/sys is mounted")
+	})
+	// The rootfs lies in a shared mount, as under systemd's shared /, and
+	// the runtime is the host's root: the mounts it makes in the container
+	// must stay there, and pivot_root, which refuses a shared parent, must
+	// work. CheckNothingLeft looks for mounts left on the host.
+	t.Run("PivotsUnderASharedMount", func(t *testing.T) {
+		rootfs := FreshRootfs(t)
+		shareMount(t, filepath.Dir(rootfs))
+		f := runProbe(t, s, rootfs, []string{withoutUser})
+		assert.Equal(t, fileID(t, rootfs), f.Root)
 	})
 	t.Run("DevHoldsExactlyTheDevices", func(t *testing.T) {
 		want := []facts.DevEntry{
@@ -141,7 +166,6 @@ func RootFilesystem(t *testing.T, s Step) {
 func images(t *testing.T, s Step) {
 	RequireRoot(t)
 	t.Run("RootfsIsTheContainersOwnAndGoesWithIt", func(t *testing.T) {
-		before := stateFolders(t, s)
 		image := ImageWithProbe(t)
 		const script = `echo made inside > /made; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
@@ -156,13 +180,14 @@ func images(t *testing.T, s Step) {
 		require.Equal(t, 0, r.Code, r)
 		assert.Empty(t, r.Stderr)
 		assert.NoDirExists(t, filepath.Dir(rootfs), "the container's folder is gone")
-		assert.Equal(t, before, stateFolders(t, s))
 	})
 	// With a user namespace (the default), the image's files are given to
 	// the container's ids: root's files are host uid 100000's, root inside.
+	// A umask that lets others in nowhere changes none of it.
 	t.Run("KeptWithOwnersInTheUserNamespace", func(t *testing.T) {
 		image := ImageWithProbe(t)
-		r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`)
+		r := RunCmd(t, HostCommand(t, "sh", "-c", `umask 077; exec "$@"`, "sh", Binary(t),
+			"run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`))
 		rootfs := keptRootfs(t, s, r)
 		assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside")
 		kept, err := os.ReadFile(filepath.Join(rootfs, "kept"))
@@ -175,41 +200,37 @@ func images(t *testing.T, s Step) {
 	t.Run("GzipImage", func(t *testing.T) {
 		data, err := os.ReadFile(ImageWithProbe(t))
 		require.NoError(t, err)
-		var zipped bytes.Buffer
-		w := gzip.NewWriter(&zipped)
-		_, err = w.Write(data)
-		require.NoError(t, err)
-		require.NoError(t, w.Close())
 		image := filepath.Join(t.TempDir(), "image.tar.gz")
-		require.NoError(t, os.WriteFile(image, zipped.Bytes(), 0o644))
+		require.NoError(t, os.WriteFile(image, Gzip(t, data), 0o644))
 		r := Run(t, "run", "--image", image, "/bin/cat", "/etc/hostname")
 		require.Equal(t, 0, r.Code, r)
 		assert.NotEmpty(t, r.Stdout)
 	})
 	// The same archive unpacked by GNU tar and by the runtime, which keeps
-	// its rootfs: the two trees must be the same, file by file.
+	// its rootfs: the two trees must be the same, file by file. With a
+	// user namespace, the owners are moved into its range, and the image
+	// may hold no device node (see DeviceNodesAreRefused).
 	t.Run("UnpacksAsGNUTarDoes", func(t *testing.T) {
-		image := filepath.Join(t.TempDir(), "export.tar")
-		require.NoError(t, os.WriteFile(image, DockerExportTar(t), 0o644))
-		// A CMD the image has: the workshop's busybox, appended.
-		r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
-		require.Equal(t, 0, r.Code, r)
-		byTar := filepath.Join(t.TempDir(), "gnu-tar")
-		require.NoError(t, os.Mkdir(byTar, 0o755))
-		r = RunCmd(t, HostCommand(t, "tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", image, "-C", byTar))
-		require.Equal(t, 0, r.Code, r)
-		// The archive has no proc and sys folders to mount on: the
-		// runtime makes them, as root's.
-		for _, dir := range []string{"proc", "sys"} {
-			require.NoError(t, os.Mkdir(filepath.Join(byTar, dir), 0o755))
-		}
 		for name, shift := range map[string]uint32{"as root": 0, "in the user namespace": 100000} {
 			t.Run(name, func(t *testing.T) {
+				image := filepath.Join(t.TempDir(), "export.tar")
+				require.NoError(t, os.WriteFile(image, DockerExportTar(t, shift == 0), 0o644))
+				// A CMD the image has: the workshop's busybox, appended.
+				r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
+				require.Equal(t, 0, r.Code, r)
+				byTar := filepath.Join(t.TempDir(), "gnu-tar")
+				require.NoError(t, os.Mkdir(byTar, 0o755))
+				GNUTarExtract(t, image, byTar)
+				// The archive has no proc and sys folders to mount on: the
+				// runtime makes them, as root's.
+				for _, dir := range []string{"proc", "sys"} {
+					require.NoError(t, os.Mkdir(filepath.Join(byTar, dir), 0o755))
+				}
 				flags := []string{"--image", image, "--keep"}
 				if shift == 0 {
 					flags = append(flags, withoutUser)
 				}
-				r := Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
+				r = Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
 				require.Equal(t, 0, r.Code, r)
 				AssertSameTree(t, byTar, keptRootfs(t, s, r), shift)
 			})
@@ -221,40 +242,52 @@ func images(t *testing.T, s Step) {
 		for _, hostile := range HostileArchives(outside) {
 			t.Run(hostile.Name, func(t *testing.T) {
 				before := Listing(t, outside)
-				folders := stateFolders(t, s)
 				image := filepath.Join(t.TempDir(), "hostile.tar")
 				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
-				AssertRefused(t, Run(t, "run", "--image", image, "/bin/true"), s.Name, `entry "`+hostile.Entry+`"`)
+				r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
+				AssertRefused(t, r, s.Name, `entry "`+hostile.Entry+`"`)
 				assert.Equal(t, before, Listing(t, outside), "nothing written outside the rootfs")
-				assert.Equal(t, folders, stateFolders(t, s), "the container's folder is gone")
+				assert.NoDirExists(t, folder, "the container's folder is gone")
 			})
 		}
 	})
-	// A user namespace's root may not make device nodes: the runtime, run
-	// by one, says so for an image that has one (as docker export's of
-	// some images do).
-	t.Run("DeviceNodesInAUserNamespaceAreRefused", func(t *testing.T) {
+	// A user namespace's root may not make device nodes, and may not have
+	// them: the runtime refuses an image with one (a block device would
+	// be a disk of the host's) for a container with a user namespace, and
+	// when it runs in one itself, it cannot make one.
+	t.Run("DeviceNodesAreRefused", func(t *testing.T) {
 		image := filepath.Join(t.TempDir(), "devices.tar")
 		require.NoError(t, os.WriteFile(image, Tar(t,
 			TarEntry{Name: "dev/", Type: '5', Mode: 0o755},
-			TarEntry{Name: "dev/null", Type: '3', Mode: 0o666, Devmajor: 1, Devminor: 3},
+			TarEntry{Name: "dev/disk", Type: '4', Mode: 0o600, Devmajor: 7, Devminor: 0},
 		), 0o644))
-		cmd := Command(t, "run", "--image", image, withoutUser, "/bin/true")
-		cmd.SysProcAttr = &syscall.SysProcAttr{
+		inUserNamespace := &syscall.SysProcAttr{
 			Cloneflags:  unix.CLONE_NEWUSER,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		}
-		folders := stateFolders(t, s)
-		AssertRefused(t, RunCmd(t, cmd), s.Name, `entry "dev/null": cannot make a device node here`)
-		assert.Equal(t, folders, stateFolders(t, s), "the container's folder is gone")
+		for name, tc := range map[string]struct {
+			flags []string
+			attr  *syscall.SysProcAttr
+			says  string
+		}{
+			"for a container with a user namespace": {nil, nil, `entry "dev/disk": a device node, which the root of a user namespace may not have`},
+			"by a runtime in a user namespace":      {[]string{withoutUser}, inUserNamespace, `entry "dev/disk": cannot make a device node here`},
+		} {
+			t.Run(name, func(t *testing.T) {
+				cmd := Command(t, append(append([]string{"run", "--image", image}, tc.flags...), "/bin/true")...)
+				cmd.SysProcAttr = tc.attr
+				r, folder := runImage(t, s, cmd)
+				AssertRefused(t, r, s.Name, tc.says)
+				assert.NoDirExists(t, folder, "the container's folder is gone")
+			})
+		}
 	})
 	// A runtime killed with SIGKILL cannot remove the container's folder:
 	// the next run does. A kept folder stays.
 	t.Run("LeftoversAreRemovedByTheNextRun", func(t *testing.T) {
 		image := ImageWithProbe(t)
-		keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
-		kept := stateFolders(t, s)
+		kept := keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "touch /tmp/ready; exec sleep 1000"))
 		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
 		running.WaitForFile(t, filepath.Join(folder, "rootfs/tmp/ready"))
@@ -265,7 +298,7 @@ func images(t *testing.T, s Step) {
 		assert.DirExists(t, folder, "nothing could remove it yet")
 		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
 		assert.NoDirExists(t, folder, "the next run removed it")
-		assert.Equal(t, kept, stateFolders(t, s), "and left the kept one")
+		assert.DirExists(t, kept, "and left the kept one")
 	})
 	t.Run("BadImageInputIsRefused", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
@@ -274,6 +307,12 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(garbage, bytes.Repeat([]byte("not a tar "), 200), 0o644))
 		truncated := filepath.Join(t.TempDir(), "truncated.tar.gz")
 		require.NoError(t, os.WriteFile(truncated, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2}, 0o644))
+		// Images whose mount points are not folders: a symlink would
+		// take a mount elsewhere.
+		procLink := filepath.Join(t.TempDir(), "proc-link.tar")
+		require.NoError(t, os.WriteFile(procLink, Tar(t, TarEntry{Name: "proc", Type: '2', Linkname: "/"}), 0o644))
+		devFile := filepath.Join(t.TempDir(), "dev-file.tar")
+		require.NoError(t, os.WriteFile(devFile, Tar(t, TarEntry{Name: "dev", Body: "not a folder\n"}), 0o644))
 		for name, tc := range map[string]struct {
 			args []string
 			says string
@@ -284,14 +323,16 @@ func images(t *testing.T, s Step) {
 			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, "--image is an empty string"},
 			"missing image":        {[]string{"run", "--image", "/nonexistent.tar", "/bin/true"}, "image /nonexistent.tar: no such file"},
 			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, "is a folder, not a tarball"},
-			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, "image " + garbage + ": "},
-			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, "image " + truncated + ": "},
+			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, "image " + garbage + ": reading the archive: "},
+			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, "image " + truncated + ": reading the archive: "},
 			"CMD not in the image": {[]string{"run", "--image", image, "no-such-command"}, `command "no-such-command" not found in rootfs`},
+			"proc a symlink":       {[]string{"run", "--image", procLink, "/bin/true"}, "has no proc folder to mount /proc on"},
+			"dev a file":           {[]string{"run", "--image", devFile, "/bin/true"}, "has no dev folder to mount /dev on"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				folders := stateFolders(t, s)
-				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
-				assert.Equal(t, folders, stateFolders(t, s), "no folder left")
+				r, folder := runImage(t, s, Command(t, tc.args...))
+				AssertRefused(t, r, s.Name, tc.says)
+				assert.NoDirExists(t, folder, "no folder left")
 			})
 		}
 	})
@@ -309,18 +350,28 @@ var devices = []struct {
 // stateDir is where the step keeps its containers' folders.
 func (s Step) stateDir() string { return filepath.Join("/var/lib/boxcraft", s.Name) }
 
-// stateFolders lists the containers' folders in the step's state folder.
-func stateFolders(t *testing.T, s Step) []string {
+// runImage runs cmd, the binary under test, to the end, and returns what
+// it left and the folder its container had: run-PID, after the runtime's
+// pid.
+func runImage(t *testing.T, s Step, cmd *exec.Cmd) (Result, string) {
 	t.Helper()
-	entries, err := os.ReadDir(s.stateDir())
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
+	running := Start(t, cmd)
+	folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(cmd.Process.Pid))
+	return running.Wait(t), folder
+}
+
+// mountFlags keeps, of a mount's options, those that want names (in the
+// order it names them), so that a test need not know the rest, which
+// vary (relatime, the size of a tmpfs…).
+func mountFlags(options, want string) string {
+	var kept []string
+	_, wanted, _ := strings.Cut(want, " ")
+	for _, flag := range strings.Split(wanted, ",") {
+		if flag != "" && slices.Contains(strings.Split(options, ","), flag) {
+			kept = append(kept, flag)
+		}
 	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return strings.Join(kept, ",")
 }
 
 // keptRootfs reads where a --keep run says it kept the container's
