@@ -14,6 +14,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,11 +52,18 @@ func checkImage(path string) (string, error) {
 // runs the container with it as the rootfs, and then removes the folder,
 // or with --keep, keeps it and says where. A refusal (a hostile archive,
 // a CMD the image lacks) leaves nothing behind.
+//
+// Signals are caught from before the folder is made until it is gone or
+// kept, so that a Ctrl-C or a kill cannot end step04 in between: one that
+// arrives while the image is unpacked stops the unpacking instead (see
+// interruptible), and the folder is removed.
 func runFromImage(c *container) (int, error) {
 	removeLeftoverRoots()
+	signals := catchSignals()
+	defer stopCatching(signals)
 	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "rootfs")
-	status, err := unpackAndRun(c, dir)
+	status, err := unpackAndRun(c, dir, signals)
 	if err != nil || !c.keep {
 		if removeErr := os.RemoveAll(dir); removeErr != nil {
 			fmt.Fprintf(os.Stderr, "step04: remove the container's rootfs: %v\n", removeErr)
@@ -72,14 +80,14 @@ func runFromImage(c *container) (int, error) {
 
 // unpackAndRun makes the container's folder, unpacks the image into its
 // rootfs, and runs the container there.
-func unpackAndRun(c *container, dir string) (int, error) {
+func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error) {
 	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
 		return 0, fmt.Errorf("make the state folder: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("make the container's folder: %w", err)
 	}
-	if err := c.unpackImage(); err != nil {
+	if err := c.unpackImage(signals); err != nil {
 		return 0, err
 	}
 	return runInRootfs(c)
@@ -93,7 +101,7 @@ func unpackAndRun(c *container, dir string) (int, error) {
 //
 // An image need not have the folders that /proc, /sys and /dev are
 // mounted on (docker export's do): step04 makes those that are missing.
-func (c *container) unpackImage() error {
+func (c *container) unpackImage(signals chan os.Signal) error {
 	var uidMap, gidMap *syscall.SysProcIDMap
 	if c.namespaces["user"] {
 		uidMap, gidMap = &c.uidMap, &c.gidMap
@@ -106,7 +114,7 @@ func (c *container) unpackImage() error {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
 	defer image.Close()
-	if err := unpack(image, c.rootfs, uidMap, gidMap); err != nil {
+	if err := unpack(interruptible{image, signals}, c.rootfs, uidMap, gidMap); err != nil {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
 	for _, dir := range mountPoints {
@@ -116,6 +124,22 @@ func (c *container) unpackImage() error {
 		}
 	}
 	return nil
+}
+
+// interruptible reads an image until a signal arrives. Then a read fails,
+// and with it the unpacking.
+type interruptible struct {
+	io.Reader
+	signals chan os.Signal
+}
+
+func (r interruptible) Read(p []byte) (int, error) {
+	select {
+	case s := <-r.signals:
+		return 0, fmt.Errorf("stopped by %v", s)
+	default:
+		return r.Reader.Read(p)
+	}
 }
 
 // makeRootFolder makes a folder of mode 0755, whatever the umask, owned

@@ -251,6 +251,38 @@ func images(t *testing.T, s Step) {
 			})
 		}
 	})
+	// A signal while the image is unpacked stops the unpacking, and the
+	// container's folder goes. The image comes through a FIFO, half of it
+	// first, so that the signal arrives halfway.
+	t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) {
+		data, err := os.ReadFile(ImageWithProbe(t))
+		require.NoError(t, err)
+		fifo := filepath.Join(t.TempDir(), "image.tar")
+		require.NoError(t, unix.Mkfifo(fifo, 0o600))
+		// O_RDWR: the open does not wait for a reader, and writes do not
+		// fail before the runtime opens the FIFO.
+		w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+		require.NoError(t, err)
+		defer w.Close()
+		require.NoError(t, w.SetWriteDeadline(time.Now().Add(Timeout)))
+		running := Start(t, Command(t, "run", "--image", fifo, "/bin/true"))
+		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
+		rest := make(chan error, 1)
+		go func() {
+			_, err := w.Write(data[:len(data)/2])
+			<-rest
+			if err == nil {
+				_, err = w.Write(data[len(data)/2:])
+			}
+			rest <- err
+		}()
+		running.WaitForFile(t, filepath.Join(folder, "rootfs"))
+		require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
+		time.Sleep(200 * time.Millisecond) // for the runtime to take the signal in
+		rest <- nil
+		AssertRefused(t, running.Wait(t), s.Name, "stopped by interrupt")
+		assert.NoDirExists(t, folder, "the container's folder is gone")
+	})
 	// A user namespace's root may not make device nodes, and may not have
 	// them: the runtime refuses an image with one (a block device would
 	// be a disk of the host's) for a container with a user namespace, and
