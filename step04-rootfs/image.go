@@ -53,14 +53,11 @@ func checkImage(path string) (string, error) {
 // or with --keep, keeps it and says where. A refusal (a hostile archive,
 // a CMD the image lacks) leaves nothing behind.
 //
-// Signals are caught from before the folder is made until it is gone or
-// kept, so that a Ctrl-C or a kill cannot end step04 in between: one that
-// arrives while the image is unpacked stops the unpacking instead (see
-// interruptible), and the folder is removed.
-func runFromImage(c *container) (int, error) {
+// run catches signals until the folder is gone or kept: one that arrives
+// while the image is unpacked stops the unpacking (see interruptible),
+// and the folder is removed.
+func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
-	signals := catchSignals()
-	defer stopCatching(signals)
 	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "rootfs")
 	status, err := unpackAndRun(c, dir, signals)
@@ -90,7 +87,7 @@ func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error)
 	if err := c.unpackImage(signals); err != nil {
 		return 0, err
 	}
-	return runInRootfs(c)
+	return runInRootfs(c, signals)
 }
 
 // unpackImage unpacks the image into the rootfs. With a user namespace,

@@ -129,14 +129,19 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// From here until what step04 makes (the rootfs folder, the cgroup)
+	// is gone, a Ctrl-C or a kill must not end step04 halfway and leave
+	// it behind: the signals are caught, and relayed to CMD once it runs.
+	signals := catchSignals()
+	defer stopCatching(signals)
 	if c.image != "" {
-		return runFromImage(c) // image.go
+		return runFromImage(c, signals) // image.go
 	}
-	return runInRootfs(c)
+	return runInRootfs(c, signals)
 }
 
 // runInRootfs checks that CMD can start in the rootfs, then runs it.
-func runInRootfs(c *container) (int, error) {
+func runInRootfs(c *container, signals chan os.Signal) (int, error) {
 	if err := c.checkReachable(); err != nil {
 		return 0, err
 	}
@@ -144,7 +149,7 @@ func runInRootfs(c *container) (int, error) {
 	if c.path, err = findCommand(c.rootfs, c.argv[0]); err != nil {
 		return 0, err
 	}
-	return runInCgroup(c)
+	return runInCgroup(c, signals)
 }
 
 // allNamespaces are the namespace types step04 knows, by the names
@@ -496,10 +501,10 @@ func (c *container) checkReachable() error {
 // ran out of memory for the container and killed CMD, it says so: the
 // command's status, 137 (128+SIGKILL), does not tell why.
 //
-// Signals are caught from before the cgroup is made until it is removed,
-// so that a Ctrl-C or a kill cannot end step04 in between and leave the
-// cgroup behind.
-func runInCgroup(c *container) (int, error) {
+// run catches signals from before the cgroup is made until it is
+// removed, so that a Ctrl-C or a kill cannot end step04 in between and
+// leave the cgroup behind.
+func runInCgroup(c *container, signals chan os.Signal) (int, error) {
 	removeLeftovers()
 	v2, err := isCgroupV2()
 	if err != nil {
@@ -509,8 +514,6 @@ func runInCgroup(c *container) (int, error) {
 	if v2 {
 		limits = v2Limits(c.limits)
 	}
-	signals := catchSignals()
-	defer stopCatching(signals)
 	cg, err := newCgroup(v2, cgroupID(os.Getpid()), limits)
 	if err != nil {
 		return 0, err
