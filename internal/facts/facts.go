@@ -198,6 +198,24 @@ func ReadClocks() (Clocks, error) {
 	return c, err
 }
 
+// ReadKernelRelease is the running kernel's release, as uname -r prints
+// it. The probe reports its own; the tests read the host's the same way.
+func ReadKernelRelease() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), nil
+}
+
+// ReadFileID is the device and inode of path. The probe reports its root's;
+// the tests compare it with a folder on the host.
+func ReadFileID(path string) (FileID, error) {
+	var st unix.Stat_t
+	err := unix.Stat(path, &st)
+	return FileID{Dev: st.Dev, Ino: st.Ino}, err
+}
+
 // ReadMsgQueues returns the keys of the System V message queues the
 // caller's IPC namespace holds, from /proc/sysvipc/msg (whose second
 // column is the key, in decimal). The probe reports its own; the tests

@@ -108,9 +108,9 @@ func gather() *facts.Facts {
 	note("hostname", err)
 	f.Cwd, err = os.Getwd()
 	note("cwd", err)
-	f.Kernel, err = kernel()
+	f.Kernel, err = facts.ReadKernelRelease()
 	note("kernel", err)
-	f.Root, err = fileID("/")
+	f.Root, err = facts.ReadFileID("/")
 	note("root", err)
 	f.Dev, err = devEntries()
 	note("dev", err)
@@ -146,22 +146,6 @@ func hostname() (string, error) {
 		return "", err
 	}
 	return unix.ByteSliceToString(u.Nodename[:]), nil
-}
-
-// kernel is the running kernel's release, as uname -r prints it.
-func kernel() (string, error) {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "", err
-	}
-	return unix.ByteSliceToString(u.Release[:]), nil
-}
-
-// fileID is the device and inode of path.
-func fileID(path string) (facts.FileID, error) {
-	var st unix.Stat_t
-	err := unix.Stat(path, &st)
-	return facts.FileID{Dev: st.Dev, Ino: st.Ino}, err
 }
 
 // devTypes names the file types by their S_IFMT bits.

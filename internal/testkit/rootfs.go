@@ -41,9 +41,9 @@ func RootFilesystem(t *testing.T, s Step) {
 		f := runProbe(t, s, rootfs, nil)
 		assert.Equal(t, fileID(t, rootfs), f.Root, "/ is the rootfs")
 		assert.Equal(t, "/", f.Cwd)
-		var host unix.Utsname
-		require.NoError(t, unix.Uname(&host))
-		assert.Equal(t, unix.ByteSliceToString(host.Release[:]), f.Kernel, "an image has no kernel: uname -r is the host's")
+		host, err := facts.ReadKernelRelease()
+		require.NoError(t, err)
+		assert.Equal(t, host, f.Kernel, "an image has no kernel: uname -r is the host's")
 	})
 	// With a user namespace, the runtime may not make device nodes: it
 	// binds the host's onto /dev's files, and each is a mount. Without
@@ -241,12 +241,12 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(filepath.Join(outside, "victim"), []byte("the host's\n"), 0o644))
 		for _, hostile := range HostileArchives(outside) {
 			t.Run(hostile.Name, func(t *testing.T) {
-				before := Listing(t, outside)
+				before := Listing(t, outside, "")
 				image := filepath.Join(t.TempDir(), "hostile.tar")
 				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
 				r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
 				AssertRefused(t, r, s.Name, `entry "`+hostile.Entry+`"`)
-				assert.Equal(t, before, Listing(t, outside), "nothing written outside the rootfs")
+				assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the rootfs")
 				assert.NoDirExists(t, folder, "the container's folder is gone")
 			})
 		}
@@ -458,7 +458,7 @@ func openTerminal(t *testing.T) (*os.File, uint32) {
 // fileID is the device and inode of path on the host.
 func fileID(t *testing.T, path string) facts.FileID {
 	t.Helper()
-	var st unix.Stat_t
-	require.NoError(t, unix.Stat(path, &st))
-	return facts.FileID{Dev: st.Dev, Ino: st.Ino}
+	id, err := facts.ReadFileID(path)
+	require.NoError(t, err)
+	return id
 }
