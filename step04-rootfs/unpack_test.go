@@ -41,45 +41,11 @@ func newSandbox(t testing.TB) sandbox {
 // the victim would show in its link count.
 const fuzzOutside = "../../../../../../../../../outside"
 
-// around describes everything in the sandbox but what is in the target:
-// type, mode, owner, link count, size, modification time, content or
-// symlink target, and extended attributes. An escape changes it.
-func (s sandbox) around(t testing.TB) map[string]string {
+// around describes everything in the sandbox but what is in the target
+// (testkit.Listing): an escape changes it.
+func (s sandbox) around(t testing.TB) []string {
 	t.Helper()
-	list := map[string]string{}
-	err := filepath.WalkDir(s.dir, func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if name == s.target {
-			return filepath.SkipDir
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(name, &st); err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("%o %d:%d nlink=%d size=%d mtime=%d", st.Mode, st.Uid, st.Gid, st.Nlink, st.Size, st.Mtim.Nano())
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			data, err := os.ReadFile(name)
-			desc += fmt.Sprintf(" content=%q", data)
-			if err != nil {
-				return err
-			}
-		case unix.S_IFLNK:
-			target, err := os.Readlink(name)
-			desc += " -> " + target
-			if err != nil {
-				return err
-			}
-		}
-		buf := make([]byte, 64<<10)
-		n, err := unix.Llistxattr(name, buf)
-		list[name] = desc + fmt.Sprintf(" xattrs=%q", buf[:max(n, 0)])
-		return err
-	})
-	require.NoError(t, err)
-	return list
+	return testkit.Listing(t, s.dir, s.target)
 }
 
 // unpackFile unpacks an image file as step04 does.

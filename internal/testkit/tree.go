@@ -23,7 +23,7 @@ import (
 type TreeEntry struct {
 	Mode       string // as ls shows it: -rwsr-xr-x, drwxrwxrwt, …
 	UID, GID   uint32
-	Mtime      int64 // nanoseconds; not for directories, whose times the walk itself may change
+	Mtime      int64 // nanoseconds
 	Rdev       string
 	Link       string
 	SHA256     string
@@ -35,11 +35,21 @@ type TreeEntry struct {
 // its path below dir ("." for dir itself).
 func Tree(t testing.TB, dir string) map[string]TreeEntry {
 	t.Helper()
+	return treeBut(t, dir, "")
+}
+
+// treeBut is Tree, leaving out the folder leaveOut below dir ("" for
+// none) and what it holds.
+func treeBut(t testing.TB, dir, leaveOut string) map[string]TreeEntry {
+	t.Helper()
 	tree := map[string]TreeEntry{}
 	names := map[uint64][]string{} // inode → paths
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if path == leaveOut {
+			return filepath.SkipDir
 		}
 		rel, _ := filepath.Rel(dir, path)
 		var st unix.Stat_t
@@ -50,21 +60,18 @@ func Tree(t testing.TB, dir string) map[string]TreeEntry {
 		if err != nil {
 			return err
 		}
-		e := TreeEntry{Mode: info.Mode().String(), UID: st.Uid, GID: st.Gid, Xattrs: xattrs(t, path)}
+		e := TreeEntry{Mode: info.Mode().String(), UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Nano(), Xattrs: xattrs(t, path)}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
 		case unix.S_IFLNK:
 			e.Link, err = os.Readlink(path)
-			e.Mtime = st.Mtim.Nano()
 		case unix.S_IFREG:
 			e.SHA256 = fileSHA256(t, path)
-			e.Mtime = st.Mtim.Nano()
 			if st.Nlink > 1 {
 				names[st.Ino] = append(names[st.Ino], rel)
 			}
 		default:
 			e.Rdev = fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-			e.Mtime = st.Mtim.Nano()
 		}
 		tree[rel] = e
 		return err
@@ -82,24 +89,37 @@ func Tree(t testing.TB, dir string) map[string]TreeEntry {
 }
 
 // AssertSameTree checks that got holds the same tree as want, with every
-// owner's uid and gid moved up by shift (a user namespace's range).
+// owner's uid and gid moved up by shift (a user namespace's range), but
+// for the folders' times: a folder the test or the runtime made (the
+// tree's own, proc, sys) has the time it was made.
 func AssertSameTree(t testing.TB, want, got string, shift uint32) {
 	t.Helper()
-	expected := Tree(t, want)
+	expected, actual := Tree(t, want), Tree(t, got)
 	for path, e := range expected {
 		e.UID += shift
 		e.GID += shift
 		expected[path] = e
 	}
-	assert.Equal(t, expected, Tree(t, got))
+	for _, tree := range []map[string]TreeEntry{expected, actual} {
+		for path, e := range tree {
+			if strings.HasPrefix(e.Mode, "d") {
+				e.Mtime = 0
+				tree[path] = e
+			}
+		}
+	}
+	assert.Equal(t, expected, actual)
 }
 
-// Listing describes every file below dir in one string each, for a test
-// to compare before and after: what an escape would change.
-func Listing(t testing.TB, dir string) []string {
+// Listing describes every file below dir but those in the folder leaveOut
+// ("" for none), in one string each, for a test to compare before and
+// after: what an escape from leaveOut, or into dir, would change. A hard
+// link to a file from outside the listing shows too: the file's
+// HardLinked names it.
+func Listing(t testing.TB, dir, leaveOut string) []string {
 	t.Helper()
 	var lines []string
-	for path, e := range Tree(t, dir) {
+	for path, e := range treeBut(t, dir, leaveOut) {
 		lines = append(lines, fmt.Sprintf("%s %+v", path, e))
 	}
 	sort.Strings(lines)
