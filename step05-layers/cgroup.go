@@ -1,0 +1,806 @@
+// This file is step03's new idea: cgroups, the kernel's limits on what a
+// group of processes may use. A cgroup is a folder in a special
+// filesystem; its files hold the limits. To limit a container: make a
+// folder for it, write the limits into its files, and put the container's
+// first process in it. Its children are born in it too.
+//
+// There are two versions of that filesystem. On cgroup v1, each
+// controller (cpu, memory, pids, …) has a tree of folders of its own,
+// mounted at /sys/fs/cgroup/CONTROLLER, so a container gets one folder in
+// each. On cgroup v2, one tree holds every controller, mounted at
+// /sys/fs/cgroup itself, and a container gets one folder. The limits are
+// the same ideas under other file names: v1Limits and v2Limits are the
+// table of one to the other.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+// The cgroup filesystem, and the folder below which every container's
+// cgroup goes: the workshop never makes, writes or removes a cgroup
+// anywhere else.
+const (
+	cgroupRoot   = "/sys/fs/cgroup"
+	cgroupParent = "boxcraft"
+)
+
+// v1Hierarchies are the v1 controllers a container gets a folder in.
+// cpuacct limits nothing: it counts the CPU time the container used.
+var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"}
+
+// v2Controllers are the controllers the workshop turns on for its cgroups
+// on v2, where a controller works in a folder only when its parent has
+// turned it on for its children.
+var v2Controllers = []string{"cpu", "cpuset", "io", "memory", "pids"}
+
+// Bounds that docker run keeps too, and the kernel's defaults.
+const (
+	defaultCPUPeriod = 100000    // µs: the kernel's default CFS period
+	minCPUPeriod     = 1000      // µs: the kernel refuses a shorter period or quota
+	maxCPUPeriod     = 1000000   // µs
+	minShares        = 2         // the kernel's range for cpu.shares
+	maxShares        = 262144    //
+	minMemory        = 6 << 20   // docker run's floor: less and the container cannot even start
+	minBlkioWeight   = 10        // docker run's range for --blkio-weight
+	maxBlkioWeight   = 1000      //
+	minPidsLimit     = 16        // see checkPidsLimit
+	unlimited        = int64(-1) // --memory-swap -1, and --pids-limit 0 or below
+	maxCPUNumber     = 1 << 16   // no machine has a CPU or memory node numbered higher
+)
+
+// addLimitFlags adds the limit flags to run's, named and valued as docker
+// run's, so that what a learner knows from Docker works here.
+func addLimitFlags(flags *pflag.FlagSet) {
+	flags.String("cpus", "", "how many CPUs' worth of time, e.g. 0.5 (--cpu-quota 50000 per --cpu-period 100000)")
+	flags.Int64("cpu-period", 0, "the CPU period, in µs (1000 to 1000000; the kernel's default is 100000)")
+	flags.Int64("cpu-quota", 0, "the CPU time allowed in each period, in µs (at least 1000)")
+	flags.Int64("cpu-shares", 0, "the weight against other cgroups when CPUs are busy (2 to 262144; default 1024)")
+	flags.String("cpuset-cpus", "", "the CPUs it may run on, e.g. 0-2,4")
+	flags.String("cpuset-mems", "", "the memory (NUMA) nodes it may use, e.g. 0")
+	flags.StringP("memory", "m", "", "the memory limit, e.g. 64m (suffix b, k, m or g)")
+	flags.String("memory-swap", "", "memory plus swap, e.g. 128m, or -1 for no swap limit (default: twice --memory)")
+	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d; 0 or -1 for no limit", minPidsLimit))
+	flags.Int64("blkio-weight", 0, "the weight for block I/O against other cgroups (10 to 1000)")
+	flags.StringArray("device-read-bps", nil, "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
+	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
+	flags.StringArray("device-read-iops", nil, "DEVICE:N, read operations on a block device per second")
+	flags.StringArray("device-write-iops", nil, "DEVICE:N, write operations on a block device per second")
+}
+
+// resources are the limits asked for, checked, in the units of the flags.
+// Zero means not asked for.
+type resources struct {
+	cpuQuota, cpuPeriod    int64 // µs
+	cpuShares              int64
+	cpusetCPUs, cpusetMems string
+	memory, memorySwap     int64 // bytes; memorySwap is memory plus swap, or unlimited
+	swapGiven              bool  // --memory-swap was given, not defaulted
+	pidsLimit              int64 // or unlimited
+	blkioWeight            int64
+	throttles              []throttle
+}
+
+// throttle is a rate limit on one block device, from a --device-… flag.
+type throttle struct {
+	major, minor uint32
+	op, unit     string // read or write; bps (bytes) or iops (operations)
+	rate         int64  // per second
+}
+
+// parseResources reads and checks every limit flag, so that nothing is
+// made when one of them is wrong.
+func parseResources(flags *pflag.FlagSet) (resources, error) {
+	var r resources
+	var err error
+	r.cpuPeriod, _ = flags.GetInt64("cpu-period")
+	r.cpuQuota, _ = flags.GetInt64("cpu-quota")
+	if cpus, _ := flags.GetString("cpus"); flags.Changed("cpus") {
+		if flags.Changed("cpu-period") || flags.Changed("cpu-quota") {
+			return r, errors.New("--cpus sets --cpu-quota and --cpu-period: give one or the others")
+		}
+		if r.cpuQuota, err = cpusQuota(cpus); err != nil {
+			return r, err
+		}
+		r.cpuPeriod = defaultCPUPeriod
+	}
+	switch {
+	case flags.Changed("cpu-period") && (r.cpuPeriod < minCPUPeriod || r.cpuPeriod > maxCPUPeriod):
+		return r, fmt.Errorf("--cpu-period %d: give %d to %d µs", r.cpuPeriod, minCPUPeriod, maxCPUPeriod)
+	case flags.Changed("cpu-quota") && r.cpuQuota < minCPUPeriod:
+		return r, fmt.Errorf("--cpu-quota %d: give at least %d µs", r.cpuQuota, minCPUPeriod)
+	}
+	r.cpuShares, _ = flags.GetInt64("cpu-shares")
+	if flags.Changed("cpu-shares") && (r.cpuShares < minShares || r.cpuShares > maxShares) {
+		return r, fmt.Errorf("--cpu-shares %d: give %d to %d", r.cpuShares, minShares, maxShares)
+	}
+	if r.cpusetCPUs, err = cpuset(flags, "cpuset-cpus", "/sys/devices/system/cpu/online", "CPUs"); err != nil {
+		return r, err
+	}
+	if r.cpusetMems, err = cpuset(flags, "cpuset-mems", "/sys/devices/system/node/online", "memory nodes"); err != nil {
+		return r, err
+	}
+	if err := r.parseMemory(flags); err != nil {
+		return r, err
+	}
+	if limit, _ := flags.GetInt64("pids-limit"); flags.Changed("pids-limit") {
+		if r.pidsLimit, err = checkPidsLimit(limit); err != nil {
+			return r, err
+		}
+	}
+	r.blkioWeight, _ = flags.GetInt64("blkio-weight")
+	if flags.Changed("blkio-weight") && (r.blkioWeight < minBlkioWeight || r.blkioWeight > maxBlkioWeight) {
+		return r, fmt.Errorf("--blkio-weight %d: give %d to %d", r.blkioWeight, minBlkioWeight, maxBlkioWeight)
+	}
+	for _, op := range []string{"read", "write"} {
+		for _, unit := range []string{"bps", "iops"} {
+			flag := "device-" + op + "-" + unit
+			values, _ := flags.GetStringArray(flag)
+			for _, value := range values {
+				t, err := parseThrottle(flag, value)
+				if err != nil {
+					return r, err
+				}
+				t.op, t.unit = op, unit
+				r.throttles = append(r.throttles, t)
+			}
+		}
+	}
+	return r, nil
+}
+
+// cpusQuota turns --cpus into a quota per default period: 0.5 CPUs may
+// run 50000 µs in every 100000.
+func cpusQuota(text string) (int64, error) {
+	cpus, err := strconv.ParseFloat(text, 64)
+	online, onlineErr := readCPUList("/sys/devices/system/cpu/online")
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("--cpus %q: give a number, e.g. 0.5", text)
+	case onlineErr != nil:
+		return 0, onlineErr
+	case !(cpus*defaultCPUPeriod >= minCPUPeriod): // NaN too
+		return 0, fmt.Errorf("--cpus %s: give at least 0.01", text)
+	case cpus > float64(len(online)):
+		return 0, fmt.Errorf("--cpus %s: this machine has %d CPUs", text, len(online))
+	}
+	return int64(cpus*defaultCPUPeriod + 0.5), nil
+}
+
+// cpuset checks a --cpuset-cpus or --cpuset-mems list ("0-2,4") against
+// what the host has, listed in the same form in a file under /sys.
+func cpuset(flags *pflag.FlagSet, flag, hostFile, what string) (string, error) {
+	text, _ := flags.GetString(flag)
+	if !flags.Changed(flag) {
+		return "", nil
+	}
+	asked, err := parseCPUList(text)
+	if err != nil || len(asked) == 0 {
+		return "", fmt.Errorf("--%s %q: give numbers and ranges, e.g. 0-2,4", flag, text)
+	}
+	host, err := readCPUList(hostFile)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range asked {
+		if !slices.Contains(host, n) {
+			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, formatCPUList(host))
+		}
+	}
+	return text, nil
+}
+
+// readCPUList reads a list such as /sys/devices/system/cpu/online. A
+// kernel without NUMA has no node folder: its memory is node 0.
+func readCPUList(path string) ([]int, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && strings.Contains(path, "/node/") {
+		return []int{0}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseCPUList(strings.TrimSpace(string(data)))
+}
+
+// parseCPUList reads the kernel's list format: "0-2,4" is 0, 1, 2 and 4.
+func parseCPUList(text string) ([]int, error) {
+	var list []int
+	for _, part := range strings.Split(text, ",") {
+		first, last, isRange := strings.Cut(part, "-")
+		lo, err1 := strconv.Atoi(first)
+		hi, err2 := lo, error(nil)
+		if isRange {
+			hi, err2 = strconv.Atoi(last)
+		}
+		if err1 != nil || err2 != nil || lo < 0 || hi < lo || hi >= maxCPUNumber {
+			return nil, fmt.Errorf("%q is not a list such as 0-2,4", text)
+		}
+		for n := lo; n <= hi; n++ {
+			list = append(list, n)
+		}
+	}
+	return list, nil
+}
+
+// formatCPUList writes a sorted list back in the kernel's format, runs
+// of numbers as ranges: 0, 1, 2 and 4 are "0-2,4".
+func formatCPUList(list []int) string {
+	var parts []string
+	for i := 0; i < len(list); {
+		j := i
+		for j+1 < len(list) && list[j+1] == list[j]+1 {
+			j++
+		}
+		part := strconv.Itoa(list[i])
+		if j > i {
+			part += "-" + strconv.Itoa(list[j])
+		}
+		parts = append(parts, part)
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseMemory reads -m and --memory-swap. As with docker run, the swap
+// limit counts memory plus swap, and without --memory-swap the container
+// may swap as much as its memory limit: memory plus swap is twice it.
+func (r *resources) parseMemory(flags *pflag.FlagSet) error {
+	var err error
+	if text, _ := flags.GetString("memory"); flags.Changed("memory") {
+		if r.memory, err = parseSize("--memory", text); err != nil {
+			return err
+		}
+		if r.memory < minMemory {
+			return fmt.Errorf("--memory %s: give at least %s", text, formatBytes(minMemory))
+		}
+	}
+	text, _ := flags.GetString("memory-swap")
+	r.swapGiven = flags.Changed("memory-swap")
+	switch {
+	case r.swapGiven && r.memory == 0:
+		return errors.New("--memory-swap needs --memory: it is the two together")
+	case r.swapGiven && text == "-1":
+		r.memorySwap = unlimited
+	case r.swapGiven:
+		if r.memorySwap, err = parseSize("--memory-swap", text); err != nil {
+			return err
+		}
+		if r.memorySwap < r.memory {
+			return fmt.Errorf("--memory-swap %s is less than --memory: it counts memory plus swap", text)
+		}
+	case r.memory != 0:
+		r.memorySwap = 2 * r.memory
+	}
+	return nil
+}
+
+// sizePattern is a size as docker run takes one: a number of bytes, or of
+// k, m or g (1024, 1024², 1024³), with an optional b: 64m, 64mb, 512k.
+var sizePattern = regexp.MustCompile(`^([0-9]+)([kKmMgG]?)[bB]?$`)
+
+// parseSize reads a size such as 64m into bytes.
+func parseSize(flag, text string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(text)
+	if m == nil {
+		return 0, fmt.Errorf("%s %q: give a size, e.g. 64m (b, k, m or g)", flag, text)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30}[strings.ToLower(m[2])]
+	if err != nil || n == 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("%s %q: give a size above zero and below 4 exbibytes", flag, text)
+	}
+	return n << shift, nil
+}
+
+// formatBytes writes a size the way a person would: 64 MiB, 1 GiB.
+func formatBytes(n int64) string {
+	for _, unit := range []struct {
+		name  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<unit.shift && n%(1<<unit.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>unit.shift, unit.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkPidsLimit returns the limit to set: as with docker run, 0 or less
+// is no limit. It refuses a limit too low for step05 itself: pids.max
+// counts tasks, threads as well as processes, and init is a Go program
+// that runs several threads until it becomes CMD. A limit below what it
+// needs would end it before CMD starts.
+func checkPidsLimit(n int64) (int64, error) {
+	switch {
+	case n <= 0:
+		return unlimited, nil
+	case n < minPidsLimit:
+		return 0, fmt.Errorf("--pids-limit %d: give at least %d (step05's init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
+	}
+	return n, nil
+}
+
+// parseThrottle reads DEVICE:RATE. The device must be a block device:
+// the kernel names it by its major and minor numbers, which stat gives.
+func parseThrottle(flag, value string) (throttle, error) {
+	var t throttle
+	device, rate, ok := strings.Cut(value, ":")
+	if !ok || device == "" {
+		return t, fmt.Errorf("--%s %q: want DEVICE:RATE, e.g. /dev/loop3:1mb", flag, value)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(device, &st); err != nil {
+		return t, fmt.Errorf("--%s %s: %w", flag, device, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return t, fmt.Errorf("--%s %s: not a block device", flag, device)
+	}
+	t.major, t.minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	var err error
+	if strings.HasSuffix(flag, "bps") {
+		t.rate, err = parseSize("--"+flag, rate)
+	} else if t.rate, err = strconv.ParseInt(rate, 10, 64); err != nil || t.rate <= 0 {
+		err = fmt.Errorf("--%s %q: give a number of operations above zero", flag, value)
+	}
+	return t, err
+}
+
+// limit is one value to write into one file of the container's cgroup.
+type limit struct {
+	flag       string // the flag it comes from, for the error when the kernel refuses it
+	controller string // the v1 hierarchy, or the v2 controller, the file belongs to
+	file       string
+	value      string
+	optional   bool   // left out where the kernel has no such file
+	orElse     *limit // written instead where the kernel has no such file
+}
+
+// v1Limits is each limit asked for, in the files of cgroup v1. The
+// order matters where one file bounds another: the kernel refuses a
+// memory+swap limit below the memory limit, so the memory limit comes
+// first.
+func v1Limits(r resources) []limit {
+	var limits []limit
+	add := func(flag, controller, file string, value any) {
+		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
+	}
+	if r.cpuPeriod != 0 {
+		add("--cpu-period", "cpu", "cpu.cfs_period_us", r.cpuPeriod)
+	}
+	if r.cpuQuota != 0 {
+		add("--cpu-quota", "cpu", "cpu.cfs_quota_us", r.cpuQuota)
+	}
+	if r.cpuShares != 0 {
+		add("--cpu-shares", "cpu", "cpu.shares", r.cpuShares)
+	}
+	if r.cpusetCPUs != "" {
+		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
+	}
+	if r.cpusetMems != "" {
+		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
+	}
+	if r.memory != 0 {
+		add("--memory", "memory", "memory.limit_in_bytes", r.memory)
+		// memsw is memory plus swap, as --memory-swap is; -1 is no limit.
+		add("--memory-swap", "memory", "memory.memsw.limit_in_bytes", r.memorySwap)
+		limits[len(limits)-1].optional = !r.swapGiven
+	}
+	if r.pidsLimit != 0 {
+		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
+	}
+	if r.blkioWeight != 0 {
+		// BFQ is the I/O scheduler that weighs on today's kernels (CFQ,
+		// whose file was blkio.weight, is gone).
+		add("--blkio-weight", "blkio", "blkio.bfq.weight", r.blkioWeight)
+	}
+	for _, t := range r.throttles {
+		// One file per kind of rate; each line names a device.
+		add("--device-"+t.op+"-"+t.unit, "blkio", "blkio.throttle."+t.op+"_"+t.unit+"_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
+	}
+	return limits
+}
+
+// v2Limits is each limit asked for, in the files of cgroup v2.
+func v2Limits(r resources) []limit {
+	var limits []limit
+	add := func(flag, controller, file string, value any) {
+		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
+	}
+	if r.cpuQuota != 0 || r.cpuPeriod != 0 {
+		// One file, "QUOTA PERIOD", where "max" is no quota.
+		quota, period := "max", int64(defaultCPUPeriod)
+		if r.cpuQuota != 0 {
+			quota = strconv.FormatInt(r.cpuQuota, 10)
+		}
+		if r.cpuPeriod != 0 {
+			period = r.cpuPeriod
+		}
+		flag := "--cpu-period"
+		if r.cpuQuota != 0 {
+			flag = "--cpu-quota"
+		}
+		add(flag, "cpu", "cpu.max", quota+" "+strconv.FormatInt(period, 10))
+	}
+	if r.cpuShares != 0 {
+		add("--cpu-shares", "cpu", "cpu.weight", sharesToWeight(r.cpuShares))
+	}
+	if r.cpusetCPUs != "" {
+		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
+	}
+	if r.cpusetMems != "" {
+		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
+	}
+	if r.memory != 0 {
+		add("--memory", "memory", "memory.max", r.memory)
+		// swap.max counts swap alone, so it is the difference.
+		swap := "max"
+		if r.memorySwap != unlimited {
+			swap = strconv.FormatInt(r.memorySwap-r.memory, 10)
+		}
+		add("--memory-swap", "memory", "memory.swap.max", swap)
+		limits[len(limits)-1].optional = !r.swapGiven
+	}
+	if r.pidsLimit != 0 {
+		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
+	}
+	if r.blkioWeight != 0 {
+		// BFQ's weight where BFQ is loaded, as on v1. Else io.weight,
+		// which weighs where the io.cost controller is turned on, and
+		// runs 1 to 10000: the line through both ranges' ends. runc
+		// chooses the same way.
+		add("--blkio-weight", "io", "io.bfq.weight", r.blkioWeight)
+		limits[len(limits)-1].orElse = &limit{flag: "--blkio-weight", controller: "io", file: "io.weight",
+			value: fmt.Sprint(1 + (r.blkioWeight-minBlkioWeight)*9999/(maxBlkioWeight-minBlkioWeight))}
+	}
+	for _, t := range r.throttles {
+		// One file for every rate: "MAJ:MIN rbps=N" sets one and keeps
+		// the device's others.
+		add("--device-"+t.op+"-"+t.unit, "io", "io.max", fmt.Sprintf("%d:%d %s%s=%d", t.major, t.minor, t.op[:1], t.unit, t.rate))
+	}
+	return limits
+}
+
+// sharesToWeight turns v1's cpu.shares (2 to 262144, default 1024) into
+// v2's cpu.weight (1 to 10000, default 100), as runc has since 1.3.2: a
+// curve through both ranges' ends and both defaults, in powers of two on
+// one side and ten on the other. (runc's first formula was a straight
+// line through the ends, which took the default 1024 to 39: a container
+// given the default counted for less than half of its neighbours.)
+func sharesToWeight(shares int64) int64 {
+	if shares <= minShares {
+		return 1
+	}
+	l := math.Log2(float64(shares))
+	return int64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
+}
+
+// pidsMax is the pids.max value for --pids-limit.
+func pidsMax(n int64) string {
+	if n == unlimited {
+		return "max"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// cgroup is a container's cgroup: one folder in each v1 hierarchy, or one
+// folder in the v2 tree.
+type cgroup struct {
+	v2   bool
+	dirs map[string]string // v1: a hierarchy's name → the container's folder in it; v2: "" → its folder
+}
+
+// isCgroupV2 tells the versions apart by what is mounted on
+// /sys/fs/cgroup: the v2 filesystem itself, or (v1) a tmpfs holding one
+// mount per hierarchy. statfs(2) names a filesystem's type by a number.
+func isCgroupV2() (bool, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &fs); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", cgroupRoot, err)
+	}
+	switch fs.Type {
+	case unix.CGROUP2_SUPER_MAGIC:
+		return true, nil
+	case unix.TMPFS_MAGIC:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s holds neither cgroup v2 nor v1's hierarchies (filesystem type %#x)", cgroupRoot, fs.Type)
+}
+
+// newCgroup makes the container's cgroup, named id, and writes the
+// limits into it. Whatever fails, it leaves nothing behind.
+func newCgroup(v2 bool, id string, limits []limit) (*cgroup, error) {
+	cg := &cgroup{v2: v2, dirs: map[string]string{}}
+	var err error
+	if v2 {
+		err = cg.makeV2(id, limits)
+	} else {
+		err = cg.makeV1(id, limits)
+	}
+	if err == nil {
+		err = cg.writeLimits(limits)
+	}
+	if err != nil {
+		cg.remove()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// makeV2 makes /sys/fs/cgroup/boxcraft/ID. A controller works in a v2
+// folder only when its parent turned it on in cgroup.subtree_control:
+// boxcraft turns on for its children what the root turned on for it.
+// The root cgroup is the host's, and step05 does not change it.
+func (cg *cgroup) makeV2(id string, limits []limit) error {
+	offered, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.subtree_control"))
+	if err != nil {
+		return err
+	}
+	var enable []string
+	for _, name := range v2Controllers {
+		if slices.Contains(strings.Fields(string(offered)), name) {
+			enable = append(enable, "+"+name)
+		}
+	}
+	for _, l := range limits {
+		if !slices.Contains(enable, "+"+l.controller) {
+			return fmt.Errorf("%s needs the %s controller, which the root cgroup does not hand to its children (%s/cgroup.subtree_control)", l.flag, l.controller, cgroupRoot)
+		}
+	}
+	parent := filepath.Join(cgroupRoot, cgroupParent)
+	if err := mkdirCgroup(parent); err != nil {
+		return err
+	}
+	if err := writeCgroupFile(parent, "cgroup.subtree_control", strings.Join(enable, " ")); err != nil {
+		return err
+	}
+	dir := filepath.Join(parent, id)
+	if err := unix.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("make the cgroup %s: %w", dir, err)
+	}
+	cg.dirs[""] = dir
+	return nil
+}
+
+// makeV1 makes boxcraft/ID in each v1 hierarchy that is mounted. Some
+// systems mount two controllers as one hierarchy (cpu,cpuacct, with
+// cpu and cpuacct as links to it): one folder serves both.
+func (cg *cgroup) makeV1(id string, limits []limit) error {
+	made := map[string]string{} // a hierarchy's real path → the container's folder in it
+	for _, name := range v1Hierarchies {
+		hierarchy, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, name))
+		if err == nil {
+			_, err = os.Stat(filepath.Join(hierarchy, "cgroup.procs")) // a hierarchy, not an empty folder
+		}
+		if err != nil {
+			if i := slices.IndexFunc(limits, func(l limit) bool { return l.controller == name }); i >= 0 {
+				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limits[i].flag, name, cgroupRoot, name)
+			}
+			continue
+		}
+		if dir, ok := made[hierarchy]; ok {
+			cg.dirs[name] = dir
+			continue
+		}
+		parent := filepath.Join(hierarchy, cgroupParent)
+		if err := mkdirCgroup(parent); err != nil {
+			return err
+		}
+		dir := filepath.Join(parent, id)
+		if err := unix.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("make the cgroup %s: %w", dir, err)
+		}
+		made[hierarchy], cg.dirs[name] = dir, dir
+		if name == "cpuset" {
+			if err := inheritCpuset(parent); err != nil {
+				return err
+			}
+			if err := inheritCpuset(dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mkdirCgroup makes the workshop's parent folder, unless it is there.
+func mkdirCgroup(dir string) error {
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("make the cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// inheritCpuset fills an empty cpuset.cpus and cpuset.mems from the
+// parent's. A new v1 cpuset starts with none of either, and the kernel
+// refuses to put a process in a cpuset that has no CPU or no memory.
+func inheritCpuset(dir string) error {
+	for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+		own, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(own)) != "" {
+			continue
+		}
+		parents, err := os.ReadFile(filepath.Join(filepath.Dir(dir), file))
+		if err != nil {
+			return err
+		}
+		if err := writeCgroupFile(dir, file, strings.TrimSpace(string(parents))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeLimits writes each limit into its file: the kernel checks the
+// value there and applies it at once.
+func (cg *cgroup) writeLimits(limits []limit) error {
+	for _, l := range limits {
+		err := writeCgroupFile(cg.dir(l.controller), l.file, l.value)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && l.orElse != nil:
+			err = cg.writeLimits([]limit{*l.orElse})
+		case errors.Is(err, os.ErrNotExist) && l.optional:
+			continue // the kernel does not count swap: nothing to limit
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("%s: this kernel has no %s in its %s controller", l.flag, l.file, l.controller)
+		case err != nil:
+			return fmt.Errorf("%s: the kernel refused %s in %s: %w", l.flag, l.value, l.file, err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCgroupFile writes one value into one cgroup file, in one write(2):
+// the kernel reads each write as a whole value. It returns the kernel's
+// error number alone, for the caller to say what was refused.
+func writeCgroupFile(dir, file, value string) error {
+	f, err := os.OpenFile(filepath.Join(dir, file), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		return errors.Unwrap(err) // the *PathError's errno
+	}
+	return nil
+}
+
+// dir is the container's folder for a controller's files.
+func (cg *cgroup) dir(controller string) string {
+	if cg.v2 {
+		return cg.dirs[""]
+	}
+	return cg.dirs[controller]
+}
+
+// folders lists the container's folders, each once: co-mounted
+// hierarchies share one.
+func (cg *cgroup) folders() []string {
+	var list []string
+	for _, dir := range cg.dirs {
+		if !slices.Contains(list, dir) {
+			list = append(list, dir)
+		}
+	}
+	return list
+}
+
+// openV2 opens the container's v2 folder, for clone(2) to start init
+// straight in it (CLONE_INTO_CGROUP).
+func (cg *cgroup) openV2() (*os.File, error) {
+	return os.Open(cg.dirs[""])
+}
+
+// addV1 moves a process into the container's folder in each v1
+// hierarchy: writing a pid to cgroup.procs moves the process, with all
+// its threads.
+func (cg *cgroup) addV1(pid int) error {
+	for _, dir := range cg.folders() {
+		if err := writeCgroupFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oomKills is how many processes the kernel's OOM killer ended in the
+// cgroup: "oom_kill N" in memory.events (v2) or memory.oom_control (v1).
+func (cg *cgroup) oomKills() int {
+	file := "memory.oom_control"
+	if cg.v2 {
+		file = "memory.events"
+	}
+	dir := cg.dir("memory")
+	if dir == "" {
+		return 0 // no memory hierarchy: nothing counted
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, file))
+	for _, line := range strings.Split(string(data), "\n") {
+		if count, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(count)
+			return n
+		}
+	}
+	return 0
+}
+
+// remove removes the container's folders. The kernel removes a cgroup
+// only when no process is in it: CMD has ended, but a process it left in
+// the background may still run (without a PID namespace nothing ends
+// it), and the last ones may not be reaped yet. So remove kills what is
+// left, by pid (only the container's processes are in its cgroup), and
+// retries for a while.
+func (cg *cgroup) remove() error {
+	deadline := time.Now().Add(5 * time.Second)
+	var failed []error
+	for _, dir := range cg.folders() {
+		for {
+			err := unix.Rmdir(dir)
+			if err == nil || errors.Is(err, unix.ENOENT) {
+				break
+			}
+			if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+				failed = append(failed, fmt.Errorf("remove the cgroup %s: %w", dir, err))
+				break
+			}
+			killProcessesIn(dir)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// killProcessesIn sends SIGKILL to each process in a cgroup.
+func killProcessesIn(dir string) {
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, field := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(field); err == nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// cgroupID names a container's cgroup after the step05 process that runs
+// it: run-PID.
+func cgroupID(pid int) string { return "run-" + strconv.Itoa(pid) }
+
+// removeLeftovers removes the cgroups of containers whose step05 was
+// killed (by SIGKILL, which it cannot catch) before it could remove them.
+// The kernel killed the container with it (Pdeathsig), so such a cgroup
+// is empty, and its name says which step05 made it. A cgroup whose
+// step05 still runs, or that still holds a process, stays.
+func removeLeftovers() {
+	folders, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, "run-*"))
+	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))
+	for _, dir := range append(folders, more...) {
+		if runnerIsGone(dir) {
+			_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
+		}
+	}
+}
+
+// runnerIsGone tells whether the step05 that a run-PID folder is named
+// after is gone: no process has that pid, or this very one has it (pids
+// are reused). Another name is none of step05's.
+func runnerIsGone(dir string) bool {
+	pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
+	return err == nil && (pid == os.Getpid() || unix.Kill(pid, 0) == unix.ESRCH)
+}

@@ -1,0 +1,550 @@
+// This file unpacks an image tarball into the container's rootfs, safely.
+//
+// An image is an archive someone else wrote, and step05 unpacks it as
+// root, so a careless unpacker lets the archive write anywhere on the host:
+//
+//   - a name with ".." or an absolute name ("../../etc/cron.d/x",
+//     "/etc/cron.d/x") names a file outside the rootfs;
+//   - a symlink that points outside ("link -> /etc"), then an entry written
+//     through it ("link/cron.d/x");
+//   - a hard link to a file outside (to "/etc/shadow"), which makes the
+//     host's file one of the container's, to read and write;
+//   - a name that escapes through an earlier symlinked directory
+//     ("usr/lib -> ../../..", "lib -> usr/lib", then "lib/x").
+//
+// unpack refuses absolute names and names with a ".." part, hard link
+// targets included. Then it never hands the kernel a whole path to follow
+// from the host's "/": it opens the directory that holds each entry with
+// openat2(2) and RESOLVE_BENEATH, from a descriptor of the rootfs, and the
+// kernel follows symlinks only while they stay below the rootfs. The entry
+// itself is made with an *at call on that directory and its last name,
+// which never follows a symlink there: a symlink an earlier entry planted
+// at the name is replaced, never written through.
+
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// openImage opens an image tarball as `docker export` writes it, plain or
+// gzip-compressed: its first two bytes tell which, whatever its name.
+func openImage(path string) (io.ReadCloser, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	buffered := bufio.NewReader(file)
+	// A file too short to peek at is no gzip: the tar reader says what it is.
+	if magic, _ := buffered.Peek(2); !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		return readCloser{buffered, file}, nil
+	}
+	unzipped, err := gzip.NewReader(buffered)
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return readCloser{unzipped, file}, nil
+}
+
+// readCloser reads the archive, unzipped or not, and closes the file
+// under it.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// unpack writes the tar stream r into dir, an existing empty directory:
+// the container's rootfs. With id maps, archive id N becomes host id
+// HostID+N; with nil maps, the archive's ids are kept.
+func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
+	// A descriptor of the rootfs is what every entry's path starts from:
+	// RESOLVE_BENEATH keeps each path below it.
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("rootfs %s: %w", dir, err)
+	}
+	defer unix.Close(root)
+	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}}
+	archive := tar.NewReader(r)
+	for {
+		hdr, err := archive.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the archive: %w", err)
+		}
+		if err := u.entry(hdr, archive); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+	}
+	return u.setDirTimes()
+}
+
+// unpacker is what unpack keeps from one entry to the next.
+type unpacker struct {
+	root           int // O_PATH descriptor of the rootfs
+	uidMap, gidMap *syscall.SysProcIDMap
+	dirs           map[fileID]dirTimes // times to set once every entry is in
+}
+
+// fileID tells one file from every other: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
+
+// dirTimes is a directory's times, waiting for the end of the archive.
+type dirTimes struct {
+	entry string // as the archive names it, for errors
+	name  string // clean, relative to the rootfs
+	id    fileID
+	times []unix.Timespec
+}
+
+// entry makes one entry of the archive in the rootfs.
+func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
+	switch hdr.Typeflag {
+	// archive/tar reads the old regular-file type '\x00' as TypeReg.
+	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeXGlobalHeader:
+		// PAX defaults for the entries after it, not a file: GNU tar
+		// names it /tmp/GlobalHead.PID.N, which is no name to check.
+		return nil
+	default:
+		return fmt.Errorf("type %q is not supported", hdr.Typeflag)
+	}
+	name, err := checkName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if isSparse(hdr) {
+		// A few bytes of archive could ask for terabytes of zeros.
+		return errors.New("sparse files are not supported")
+	}
+	if name == "." && hdr.Typeflag != tar.TypeDir {
+		return errors.New("the rootfs itself can only be a directory")
+	}
+	parent, base, err := u.openParent(name)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	if hdr.Typeflag == tar.TypeLink {
+		return u.makeHardLink(parent, base, hdr.Linkname)
+	}
+	if err := makeRoom(parent, base, hdr.Typeflag == tar.TypeDir); err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return u.makeDir(parent, base, name, hdr)
+	case tar.TypeReg:
+		return u.makeFile(parent, base, hdr, content)
+	case tar.TypeSymlink:
+		return u.makeSymlink(parent, base, hdr)
+	default:
+		return u.makeNode(parent, base, hdr)
+	}
+}
+
+// checkName turns an entry's name into a clean path relative to the
+// rootfs ("." for the rootfs itself), or refuses it.
+func checkName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("the name is empty")
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", errors.New("the name is absolute, so it leads outside the rootfs")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", errors.New("the name leads outside the rootfs")
+		}
+	}
+	return path.Clean(name), nil
+}
+
+// isSparse tells a GNU sparse file in PAX records, which archive/tar
+// would hand over as a regular file, holes filled with zeros.
+func isSparse(hdr *tar.Header) bool {
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// openParent opens the directory that holds name's last part, beneath the
+// rootfs, and returns it with that last part. Folders the archive did not
+// list before the entry are made, as GNU tar makes them.
+func (u *unpacker) openParent(name string) (int, string, error) {
+	parent, err := openBeneath(u.root, path.Dir(name))
+	if errors.Is(err, unix.ENOENT) {
+		if err = u.makeFolders(path.Dir(name)); err == nil {
+			parent, err = openBeneath(u.root, path.Dir(name))
+		}
+	}
+	if err != nil {
+		return -1, "", err
+	}
+	return parent, path.Base(name), nil
+}
+
+// makeFolders makes each missing folder on the way to dir, mode 0755 (the
+// umask allowing) and owned by whoever unpacks, as GNU tar makes them:
+// with id maps, by the container's root.
+func (u *unpacker) makeFolders(dir string) error {
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		parent, err := openBeneath(u.root, path.Join(append([]string{"."}, parts[:i]...)...))
+		if err != nil {
+			return err
+		}
+		// mkdirat makes the folder in parent, beneath the rootfs; EEXIST
+		// when the folder is there already. fchownat gives it to the
+		// container's root, not following a symlink (there is none:
+		// the folder is new).
+		err = unix.Mkdirat(parent, parts[i], 0o755)
+		if err == nil && u.uidMap != nil {
+			err = unix.Fchownat(parent, parts[i], u.uidMap.HostID, u.gidMap.HostID, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		unix.Close(parent)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("making its folder %q: %w", path.Join(parts[:i+1]...), err)
+		}
+	}
+	return nil
+}
+
+// openBeneath opens the directory at name below root with openat2(2).
+// RESOLVE_BENEATH makes the kernel refuse, with EXDEV, any step that
+// would leave root: an absolute symlink, or a ".." that climbs above it.
+// Symlinks that stay below root are followed, as the container will see
+// them. RESOLVE_NO_MAGICLINKS refuses /proc's links, which jump anywhere.
+// The result is an O_PATH descriptor, good for *at calls and no more.
+func openBeneath(root int, name string) (int, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for try := 0; ; try++ {
+		fd, err := unix.Openat2(root, name, &how)
+		switch {
+		case err == nil:
+			return fd, nil
+		case errors.Is(err, unix.EAGAIN) && try < 100:
+			continue // a rename on the host raced with a "..": try again
+		case errors.Is(err, unix.EXDEV):
+			return -1, errors.New("its path leads outside the rootfs through a symlink")
+		default:
+			return -1, fmt.Errorf("opening its directory %q: %w", name, err)
+		}
+	}
+}
+
+// makeRoom clears base for a new entry. A directory over a directory is
+// kept, with what it holds. Anything else there is removed, a symlink
+// included: unlinkat removes the link itself, so a symlink an earlier
+// entry planted here cannot redirect this entry.
+func makeRoom(parent int, base string, isDir bool) error {
+	var st unix.Stat_t
+	// AT_SYMLINK_NOFOLLOW: look at base itself, not where a symlink points.
+	err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("looking at what is there: %w", err)
+	}
+	wasDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if wasDir && isDir {
+		return nil
+	}
+	flags := 0
+	if wasDir {
+		flags = unix.AT_REMOVEDIR // rmdir: an empty directory only
+	}
+	err = unix.Unlinkat(parent, base, flags)
+	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		return errors.New("a directory that is not empty is in the way")
+	}
+	if err != nil {
+		return fmt.Errorf("removing what is there: %w", err)
+	}
+	return nil
+}
+
+// makeDir makes a directory, or keeps the one there, and sets its owner,
+// mode and xattrs. Its times wait for the end (setDirTimes).
+func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error {
+	// 0700 until chmod sets the archive's mode: no one else gets in first.
+	err := unix.Mkdirat(parent, base, 0o700)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("making the directory: %w", err)
+	}
+	// O_NOFOLLOW|O_DIRECTORY: open the directory at base, or fail.
+	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the directory: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
+		return err
+	}
+	// fstat: its device and inode, to find it again at the end.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	id := fileID{st.Dev, st.Ino}
+	u.dirs[id] = dirTimes{entry: hdr.Name, name: name, id: id, times: timesOf(hdr)}
+	return nil
+}
+
+// makeFile makes a regular file and copies its content from the archive.
+func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io.Reader) error {
+	// O_CREAT|O_EXCL makes a new file or fails: it never opens one that is
+	// there, and O_NOFOLLOW refuses a symlink at base. makeRoom cleared
+	// base; these flags make sure nothing is written through a link.
+	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating the file: %w", err)
+	}
+	file := os.NewFile(uintptr(fd), base)
+	defer file.Close()
+	// The tar reader gives exactly hdr.Size bytes, or an error.
+	if _, err := io.Copy(file, content); err != nil {
+		return fmt.Errorf("copying its content: %w", err)
+	}
+	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
+		return err
+	}
+	return file.Close()
+}
+
+// makeSymlink makes a symlink. symlinkat stores the target as text and
+// resolves nothing: a target outside the rootfs is harmless until
+// something is written through it, and openBeneath refuses that.
+func (u *unpacker) makeSymlink(parent int, base string, hdr *tar.Header) error {
+	if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
+		return fmt.Errorf("making the symlink: %w", err)
+	}
+	return u.setMetadata(parent, base, -1, hdr)
+}
+
+// makeHardLink gives the file at target a second name, base. The target
+// is checked and resolved as an entry's name is: a hard link to a file of
+// the host's would give the container that very file.
+func (u *unpacker) makeHardLink(parent int, base, target string) error {
+	clean, err := checkName(target)
+	if err != nil {
+		return fmt.Errorf("link target %q: %w", target, err)
+	}
+	targetParent, targetBase, err := u.openParent(clean)
+	if err != nil {
+		return fmt.Errorf("link target %q: %w", target, err)
+	}
+	defer unix.Close(targetParent)
+	var st unix.Stat_t
+	if err := unix.Fstatat(targetParent, targetBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("link target %q: %w", target, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fmt.Errorf("link target %q is a directory", target)
+	}
+	if err := makeRoom(parent, base, false); err != nil {
+		return err
+	}
+	// linkat with flags 0 links targetBase itself, a symlink included,
+	// never what a symlink points to.
+	if err := unix.Linkat(targetParent, targetBase, parent, base, 0); err != nil {
+		return fmt.Errorf("linking to %q: %w", target, err)
+	}
+	return nil
+}
+
+// makeNode makes a character or block device node, or a FIFO.
+func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
+	kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
+	var dev uint64
+	if kind != unix.S_IFIFO {
+		// mknod's device number holds a 12-bit major and a 20-bit minor.
+		if hdr.Devmajor < 0 || hdr.Devmajor >= 1<<12 || hdr.Devminor < 0 || hdr.Devminor >= 1<<20 {
+			return fmt.Errorf("device number %d,%d is out of range", hdr.Devmajor, hdr.Devminor)
+		}
+		dev = unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	}
+	// A device node gives whoever may open it the device: the host's
+	// disks, say. The kernel lets only the host's root make one, and so
+	// never the root of a user namespace. step05 unpacks as the host's
+	// root, but with a user namespace it makes the image's files the
+	// container's: it must not make the container a node its root could
+	// never have made.
+	if kind != unix.S_IFIFO && u.uidMap != nil {
+		return errors.New("a device node, which the root of a user namespace may not have: leave user out of --ns to run this image")
+	}
+	// mknodat makes the node at base in parent.
+	err := unix.Mknodat(parent, base, kind|0o600, int(dev))
+	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO {
+		return fmt.Errorf("cannot make a device node here (%v): inside a user namespace, only the host's root may", err)
+	}
+	if err != nil {
+		return fmt.Errorf("making the node: %w", err)
+	}
+	return u.setMetadata(parent, base, -1, hdr)
+}
+
+// setMetadata gives base the archive's owner, mode, xattrs and (but for a
+// directory) times, as GNU tar does when root unpacks. fd is an open
+// descriptor of base for a directory or a regular file, -1 for the rest.
+func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
+	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
+	if err != nil {
+		return err
+	}
+	gid, err := mapID(hdr.Gid, u.gidMap, "gid")
+	if err != nil {
+		return err
+	}
+	// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
+	if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting its owner to %d:%d: %w", uid, gid, err)
+	}
+	// chmod after chown, since chown clears the setuid and setgid bits.
+	mode := uint32(hdr.Mode & 0o7777)
+	switch {
+	case fd >= 0:
+		err = unix.Fchmod(fd, mode)
+	case hdr.Typeflag != tar.TypeSymlink: // a symlink has no mode of its own
+		// fchmodat always follows a symlink at base, but base is the node
+		// makeNode has just made.
+		err = unix.Fchmodat(parent, base, mode, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("setting its mode to %04o: %w", mode, err)
+	}
+	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		return nil
+	}
+	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
+	if err := unix.UtimesNanoAt(parent, base, timesOf(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting its times: %w", err)
+	}
+	return nil
+}
+
+// mapID gives the host's id for an owner's uid or gid in the archive: the
+// same id with no map, HostID+id with one.
+func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
+	// (uid_t)-1 tells chown "leave it": it is no one's id.
+	if id < 0 || int64(id) >= 1<<32-1 {
+		return 0, fmt.Errorf("owner %s %d is not a valid id", kind, id)
+	}
+	if idMap == nil {
+		return id, nil
+	}
+	if id >= idMap.Size {
+		return 0, fmt.Errorf("owner %s %d is outside the container's %s map (0-%d)", kind, id, kind, idMap.Size-1)
+	}
+	return idMap.HostID + id, nil
+}
+
+// setXattrs sets the extended attributes the archive's PAX records carry
+// as "SCHILY.xattr.NAME", the way GNU tar --xattrs writes them.
+func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
+	var names []string
+	for key := range hdr.PAXRecords {
+		if name, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names) // the first refusal is the same every time
+	for _, name := range names {
+		// An ACL names users and groups by the host's ids, which the
+		// user namespace's map would have to move too.
+		if u.uidMap != nil && strings.HasPrefix(name, "system.posix_acl_") {
+			return fmt.Errorf("extended attribute %q: an ACL, which names ids the user namespace would move: leave user out of --ns to run this image", name)
+		}
+		value := []byte(hdr.PAXRecords["SCHILY.xattr."+name])
+		var err error
+		if fd >= 0 {
+			err = unix.Fsetxattr(fd, name, value, 0)
+		} else {
+			// No descriptor (opening a device would wake its driver): name
+			// base in the parent's descriptor through /proc, and lsetxattr
+			// sets a symlink's own attribute, not its target's.
+			err = unix.Lsetxattr("/proc/self/fd/"+strconv.Itoa(parent)+"/"+base, name, value, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("setting extended attribute %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// timesOf is an entry's access and modification times, for utimensat. An
+// archive with no access time gets its modification time for both.
+func timesOf(hdr *tar.Header) []unix.Timespec {
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	return []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
+	}
+}
+
+// setDirTimes sets every directory's times, last: writing into a
+// directory sets its modification time to now, so a time set before the
+// last entry in it would not last. They are set deepest first, each name
+// resolved beneath the rootfs again.
+func (u *unpacker) setDirTimes() error {
+	dirs := make([]dirTimes, 0, len(u.dirs))
+	for _, d := range u.dirs {
+		dirs = append(dirs, d)
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		di, dj := strings.Count(dirs[i].name, "/"), strings.Count(dirs[j].name, "/")
+		return di > dj || di == dj && dirs[i].name < dirs[j].name
+	})
+	for _, d := range dirs {
+		if err := u.setDirTime(d); err != nil {
+			return fmt.Errorf("entry %q: setting its times: %w", d.entry, err)
+		}
+	}
+	return nil
+}
+
+// setDirTime sets one directory's times, unless its name no longer leads
+// to it: a later entry replaced it, or a symlink on its path.
+func (u *unpacker) setDirTime(d dirTimes) error {
+	parent, base, err := u.openParent(d.name)
+	if err != nil {
+		return nil // the path to it is gone, and the directory with it
+	}
+	defer unix.Close(parent)
+	var st unix.Stat_t
+	err = unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || (fileID{st.Dev, st.Ino}) != d.id {
+		return nil
+	}
+	return unix.UtimesNanoAt(parent, base, d.times, unix.AT_SYMLINK_NOFOLLOW)
+}
