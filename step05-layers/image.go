@@ -1,14 +1,20 @@
-// This file is where a container's rootfs comes from with --image: step05
-// unpacks the image tarball (unpack.go) into a folder of the container's
-// own, runs the container with it as the root, and removes it afterwards.
+// This file is where a container's root comes from with --image: the
+// image's layers, from the layer store (layers.go), stacked by overlayfs
+// under a writable layer of the container's own (overlay.go).
 //
-// The folder is /var/lib/boxcraft/step05/run-PID, named as the container's
-// cgroup is, after the step05 process that runs it. It holds rootfs/, the
-// unpacked image. Every container gets a fresh copy, so what one container
-// changes, the next never sees. With --keep the folder is renamed
-// kept-TIME-PID instead of removed, and step05 says where it is: a run
-// whose step05 was killed leaves a run-PID folder, which the next run
-// removes, and a kept one must not be taken for that.
+// The container's folder is /var/lib/boxcraft/step05/run-PID, named as its
+// cgroup is, after the step05 process that runs it. It holds
+//
+//	lower/   a link to each layer's folder in the store, 0 the top one
+//	upper/   the container's own layer: what it writes, and whiteouts
+//	         for what it deletes
+//	work/    overlayfs's scratch space
+//	merged/  the union of them all, mounted here: the container's root
+//
+// With --keep the folder is renamed kept-TIME-PID instead of removed,
+// keeping upper/ for step05 commit (commit.go). A run whose step05 was
+// killed leaves a run-PID folder, and its mount, which the next run
+// removes.
 package main
 
 import (
@@ -27,100 +33,97 @@ import (
 // starts in its rootfs, see runInNamespaces).
 const stateRoot = "/var/lib/boxcraft/step05"
 
-// checkImage makes --image absolute and checks that it names a file.
+// checkImage makes --image absolute and checks that it names a file, or
+// a folder (an OCI layout, which readImage checks).
 func checkImage(path string) (string, error) {
 	if path == "" {
-		return "", errors.New("--image is an empty string: name an image tarball")
+		return "", errors.New("--image is an empty string: name an image")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
-	info, err := os.Stat(abs)
+	_, err = os.Stat(abs)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("image %s: no such file", path)
+		return "", fmt.Errorf("image %s: no such file or folder", path)
 	case err != nil:
 		return "", fmt.Errorf("image %s: %w", path, err)
-	case info.IsDir():
-		return "", fmt.Errorf("image %s is a folder, not a tarball: give an unpacked root with --rootfs", path)
 	}
 	return abs, nil
 }
 
-// runFromImage unpacks the image into a folder of the container's own,
-// runs the container with it as the rootfs, and then removes the folder,
-// or with --keep, keeps it and says where. A refusal (a hostile archive,
-// a CMD the image lacks) leaves nothing behind.
+// runFromImage stacks the image's layers, from the layer store, under a
+// writable layer of the container's own, runs the container with that
+// as its root, and then unmounts it and removes the container's folder,
+// or with --keep, keeps its upper layer and says where. A refusal (a
+// hostile layer, a CMD the image lacks) leaves nothing behind but the
+// layers already checked and stored, which are the store's.
 //
 // run catches signals until the folder is gone or kept: one that arrives
-// while the image is unpacked stops the unpacking (see interruptible),
-// and the folder is removed.
+// while a layer is unpacked stops the unpacking (see interruptible), and
+// the folder is removed.
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
-	c.rootfs = filepath.Join(dir, "rootfs")
-	status, err := unpackAndRun(c, dir, signals)
+	c.rootfs = filepath.Join(dir, "merged")
+	status, err := stackAndRun(c, dir, signals)
+	if unmountErr := unmountRoot(dir); unmountErr != nil {
+		// Never remove a folder through a mount: keep it for the next run.
+		fmt.Fprintf(os.Stderr, "step05: %v\n", unmountErr)
+		return status, err
+	}
 	if err != nil || !c.keep {
 		if removeErr := os.RemoveAll(dir); removeErr != nil {
-			fmt.Fprintf(os.Stderr, "step05: remove the container's rootfs: %v\n", removeErr)
+			fmt.Fprintf(os.Stderr, "step05: remove the container's folder: %v\n", removeErr)
 		}
 		return status, err
 	}
-	kept := filepath.Join(stateRoot, "kept-"+time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
-	if err := os.Rename(dir, kept); err != nil {
-		return status, fmt.Errorf("keep the container's rootfs: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "step05: kept the container's rootfs in %s\n", filepath.Join(kept, "rootfs"))
-	return status, nil
+	return status, keepUpper(dir)
 }
 
-// unpackAndRun makes the container's folder, unpacks the image into its
-// rootfs, and runs the container there.
-func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error) {
+// keepUpper renames the container's folder kept-TIME-PID, keeping its
+// upper layer, for step05 commit, and the links to its lower layers.
+func keepUpper(dir string) error {
+	for _, gone := range []string{"work", "merged"} {
+		if err := os.RemoveAll(filepath.Join(dir, gone)); err != nil {
+			return fmt.Errorf("keep the container's upper layer: %w", err)
+		}
+	}
+	kept := filepath.Join(stateRoot, "kept-"+time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
+	if err := os.Rename(dir, kept); err != nil {
+		return fmt.Errorf("keep the container's upper layer: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "step05: kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
+	return nil
+}
+
+// stackAndRun makes the container's folder, puts the image's layers in
+// the store, mounts them under the container's upper layer, and runs the
+// container there.
+func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) {
 	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
 		return 0, fmt.Errorf("make the state folder: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("make the container's folder: %w", err)
 	}
-	if err := c.unpackImage(signals); err != nil {
+	img, err := readImage(c.image)
+	if err != nil {
+		return 0, fmt.Errorf("image %s: %w", c.image, err)
+	}
+	defer img.close()
+	layers, err := c.storeLayers(img, dir, signals) // layers.go
+	if err != nil {
+		return 0, fmt.Errorf("image %s: %w", c.image, err)
+	}
+	if err := c.recordContainer(img, layers, dir); err != nil { // inventory.go
+		return 0, err
+	}
+	if err := c.mountRoot(dir, layers); err != nil { // overlay.go
 		return 0, err
 	}
 	return runInRootfs(c, signals)
-}
-
-// unpackImage unpacks the image into the rootfs. With a user namespace,
-// the files' owners are moved into the container's id range: a file the
-// image gives to root (uid 0) goes to host uid 100000 by default, which
-// is root inside. Without that, the container's root would see the image's
-// files as owned by nobody, and could not enter /root.
-//
-// An image need not have the folders that /proc, /sys and /dev are
-// mounted on (docker export's do): step05 makes those that are missing.
-func (c *container) unpackImage(signals chan os.Signal) error {
-	var uidMap, gidMap *syscall.SysProcIDMap
-	if c.namespaces["user"] {
-		uidMap, gidMap = &c.uidMap, &c.gidMap
-	}
-	if err := makeRootFolder(c.rootfs, uidMap, gidMap); err != nil {
-		return fmt.Errorf("make the rootfs: %w", err)
-	}
-	image, err := openImage(c.image)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", c.image, err)
-	}
-	defer image.Close()
-	if err := unpack(interruptible{image, signals}, c.rootfs, uidMap, gidMap); err != nil {
-		return fmt.Errorf("image %s: %w", c.image, err)
-	}
-	for _, dir := range mountPoints {
-		err := makeRootFolder(filepath.Join(c.rootfs, dir), uidMap, gidMap)
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("make /%s in the rootfs: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // interruptible reads an image until a signal arrives. Then a read fails,
@@ -157,11 +160,12 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 
 // removeLeftoverRoots removes the folders of containers whose step05 was
 // killed before it could (run-PID, where PID is dead or, reused, is this
-// very process). Kept folders are named otherwise, and stay.
+// very process), and first unmounts their root. Kept folders are named
+// otherwise, and stay.
 func removeLeftoverRoots() {
 	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
 	for _, dir := range folders {
-		if runnerIsGone(dir) {
+		if runnerIsGone(dir) && unmountRoot(dir) == nil {
 			_ = os.RemoveAll(dir)
 		}
 	}

@@ -1,8 +1,8 @@
 // step05 runs a command in a container: a root filesystem of its own,
-// unpacked from an image, inside new namespaces, within limits on what it
-// may use.
+// stacked from an image's layers, inside new namespaces, within limits on
+// what it may use.
 //
-//	step05 run (--image TAR | --rootfs DIR) [--read-only] [--keep]
+//	step05 run (--image IMAGE | --rootfs DIR) [--read-only] [--keep]
 //	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
@@ -10,6 +10,9 @@
 //	           [--pids-limit N] [--blkio-weight N] [--device-read-bps DEV:RATE]
 //	           [--device-write-bps DEV:RATE] [--device-read-iops DEV:N]
 //	           [--device-write-iops DEV:N] [--] CMD [ARGS...]
+//	step05 commit CONTAINER IMAGE_OUT
+//	step05 images
+//	step05 layers
 //
 // step01's chroot changed which files the command sees. Namespaces change
 // what else it sees: each type gives the command its own copy of one thing
@@ -34,6 +37,15 @@
 // becomes a mount, pivot_root(2) swaps it with the host's root, and the
 // host's root is unmounted, so that no path leads back to it. /proc, /sys
 // and a /dev of the container's own are mounted in it first (rootfs.go).
+//
+// Until step04, every container unpacked the whole image anew. An image is
+// really a stack of layers, each what one step of making it changed.
+// step05 reads images as Docker and OCI write them (formats.go), unpacks
+// each layer once into a store that every container shares (layers.go),
+// and stacks them with overlayfs under a writable layer of the
+// container's own (overlay.go). step05 commit turns that layer into a new
+// image's top layer (commit.go); step05 images and step05 layers show
+// what the store holds (inventory.go).
 package main
 
 import (
@@ -55,7 +67,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step05 run (--image TAR | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (step05 run --help lists the flags)"
+const usage = "usage: step05 run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (step05 run --help lists the flags), step05 commit CONTAINER IMAGE_OUT, step05 images, step05 layers"
 
 // containerPath is the PATH a command gets inside the container, the same
 // default as Docker's. The host's PATH names the host's directories, which
@@ -81,6 +93,12 @@ func dispatch(args []string) (int, error) {
 	switch args[0] {
 	case "run":
 		return run(args[1:])
+	case "commit": // commit.go
+		return 0, commit(args[1:])
+	case "images": // inventory.go
+		return 0, listImages(args[1:])
+	case "layers":
+		return 0, listLayers(args[1:])
 	case "init": // hidden: step05 runs itself this way inside the namespaces
 		if err := containerInit(args[1:]); err != nil {
 			return 0, fmt.Errorf("init: %w", err)
@@ -100,10 +118,10 @@ func run(args []string) (int, error) {
 	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	flags.SetInterspersed(false) // everything from CMD on belongs to CMD
 	flags.SetOutput(io.Discard)  // errors are reported below, in one line
-	flags.String("image", "", "an image tarball as docker export writes it (plain or gzip), unpacked into a rootfs of the container's own")
+	flags.String("image", "", "an image: an OCI layout folder, a docker save tarball, or a rootfs tarball (plain or gzip), its layers stacked under one of the container's own")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
 	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
-	flags.Bool("keep", false, "keep the rootfs unpacked from --image after the container ends, and print where it is")
+	flags.Bool("keep", false, "keep the container's upper layer (what it changed in --image's root) after it ends, for step05 commit, and print where it is")
 	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated (step05 needs mnt)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
 	flags.String("uid-map", "", "user ids: CONTAINER:HOST:SIZE (user; default 0:100000:65536, or SUDO_USER's /etc/subuid range)")
@@ -178,7 +196,7 @@ const (
 
 // container is what run has checked and will start.
 type container struct {
-	image        string   // the image tarball, or "" with --rootfs
+	image        string   // the image, or "" with --rootfs
 	rootfs, path string   // path is CMD as found inside the rootfs
 	readOnly     bool     // --read-only
 	keep         bool     // --keep

@@ -9,22 +9,23 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // step is the step under test, as the shared suites (internal/testkit)
-// need to know it: from step05 on, run is given the root with --rootfs
-// (or --image) and pivots into it.
-var step = testkit.Step{Name: "step05", PivotRoot: true}
+// need to know it: from step05 on, an --image is a stack of layers under
+// a writable layer of the container's own.
+var step = testkit.Step{Name: "step05", PivotRoot: true, Layers: true}
 
 // What every step keeps from step01 (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, step) }
 
-// What every step keeps from step02 (internal/testkit/namespaces.go),
-// but the escape, which now fails, and a run without a mount namespace,
-// which is now refused.
+// What every step keeps from step02 (internal/testkit/namespaces.go).
 func TestNamespaces(t *testing.T) { testkit.Namespaces(t, step) }
 
 // What every step keeps from step03 (internal/testkit/cgroups.go).
 func TestCgroups(t *testing.T) { testkit.Cgroups(t, step) }
 
-// What step05 adds: an image unpacked safely into a root filesystem of
-// the container's own, and pivot_root into it
-// (internal/testkit/rootfs.go).
+// What every step keeps from step04 (internal/testkit/rootfs.go): the
+// root switch, and an image tarball, now a one-layer image.
 func TestRootFilesystem(t *testing.T) { testkit.RootFilesystem(t, step) }
+
+// What step05 adds: images as stacks of layers, in a shared store,
+// union-mounted with overlayfs, and commit (internal/testkit/layers.go).
+func TestLayers(t *testing.T) { testkit.Layers(t, step) }

@@ -1,4 +1,5 @@
-// This file unpacks an image tarball into the container's rootfs, safely.
+// This file unpacks a layer of an image into a folder of the layer store,
+// safely, converting its whiteouts for overlayfs (layers.go).
 //
 // An image is an archive someone else wrote, and step05 unpacks it as
 // root, so a careless unpacker lets the archive write anywhere on the host:
@@ -41,31 +42,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openImage opens an image tarball as `docker export` writes it, plain or
-// gzip-compressed: its first two bytes tell which, whatever its name.
-func openImage(path string) (io.ReadCloser, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// unzip reads a layer's blob, plain or gzip-compressed: its first bytes
+// tell which, whatever the image says.
+func unzip(blob io.Reader) (io.Reader, error) {
+	buffered := bufio.NewReader(blob)
+	// A blob too short to peek at is no gzip: the tar reader says what it is.
+	magic, _ := buffered.Peek(4)
+	if bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		return nil, errors.New("compressed with zstd, which step05 does not read: save the image with gzip or no compression")
 	}
-	buffered := bufio.NewReader(file)
-	// A file too short to peek at is no gzip: the tar reader says what it is.
-	if magic, _ := buffered.Peek(2); !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		return readCloser{buffered, file}, nil
+	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
+		return buffered, nil
 	}
 	unzipped, err := gzip.NewReader(buffered)
 	if err != nil {
-		file.Close()
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	return readCloser{unzipped, file}, nil
-}
-
-// readCloser reads the archive, unzipped or not, and closes the file
-// under it.
-type readCloser struct {
-	io.Reader
-	io.Closer
+	return unzipped, nil
 }
 
 // unpack writes the tar stream r into dir, an existing empty directory:
@@ -137,11 +130,17 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	if name == "." && hdr.Typeflag != tar.TypeDir {
 		return errors.New("the rootfs itself can only be a directory")
 	}
+	if isAufsMetadata(name) {
+		return nil // aufs's own bookkeeping, which no container sees
+	}
 	parent, base, err := u.openParent(name)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(parent)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return u.whiteout(parent, base) // layers.go
+	}
 	if hdr.Typeflag == tar.TypeLink {
 		return u.makeHardLink(parent, base, hdr.Linkname)
 	}
@@ -477,6 +476,11 @@ func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) e
 	}
 	sort.Strings(names) // the first refusal is the same every time
 	for _, name := range names {
+		// Only step05 marks a layer for overlayfs (layers.go): an image
+		// that did would tell overlayfs what to hide or where to look.
+		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+			return fmt.Errorf("extended attribute %q: overlayfs's own, which a layer may not carry", name)
+		}
 		// An ACL names users and groups by the host's ids, which the
 		// user namespace's map would have to move too.
 		if u.uidMap != nil && strings.HasPrefix(name, "system.posix_acl_") {

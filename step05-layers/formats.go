@@ -1,0 +1,417 @@
+// This file reads an image in one of the forms images travel in, and
+// finds its layers, bottom first, with the digests that say what each
+// must be:
+//
+//   - an OCI image layout, a folder: oci-layout, index.json, and every
+//     file (blob) in blobs/sha256/, named by its digest. index.json points
+//     to the image's manifest, which lists the config and the layers; the
+//     config lists each layer's diffID, the digest of its tar unzipped.
+//   - `docker save`'s tarball: manifest.json names the config and the
+//     layer tars inside it (Docker 25 and later also put an OCI layout in
+//     it; older ones a folder per layer, holding layer.tar).
+//   - a bare rootfs tarball, as step04 took, plain or gzip: one layer.
+//
+// A blob is someone else's bytes, and a digest is only a promise: every
+// blob is checked against its digest before step05 uses it.
+package main
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+)
+
+// image is what step05 needs of an image.
+type image struct {
+	path   string
+	format string          // "OCI layout", "docker save" or "tarball"
+	config json.RawMessage // nil for a bare tarball, which has none
+	layers []layer         // the bottom first
+	file   *os.File        // the tarball, for docker save
+}
+
+// layer is one layer of an image and where its blob is.
+type layer struct {
+	name      string // for messages: "layer 2 of 3 (blob sha256:…)", "" in a bare tarball
+	digest    string // the blob's digest, "" when the image gives none
+	diffID    string // the unzipped tar's digest, "" when the image gives none
+	mediaType string
+	size      int64
+	open      func() (io.ReadCloser, error)
+	// rereadable: a bare tarball that is a file, not a FIFO, which can be
+	// read for its digest first, and again to unpack.
+	rereadable bool
+}
+
+// descriptor is how OCI points at a blob.
+type descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Platform    *platform         `json:"platform,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+type platform struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+}
+
+// ociIndex is index.json, or an image index blob: a list of manifests.
+type ociIndex struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType,omitempty"`
+	Manifests     []descriptor `json:"manifests"`
+}
+
+// ociManifest lists an image's config and layers.
+type ociManifest struct {
+	SchemaVersion int          `json:"schemaVersion"`
+	MediaType     string       `json:"mediaType,omitempty"`
+	Config        descriptor   `json:"config"`
+	Layers        []descriptor `json:"layers"`
+}
+
+// imageConfig is the part of an image's config step05 reads.
+type imageConfig struct {
+	RootFS struct {
+		Type    string   `json:"type"`
+		DiffIDs []string `json:"diff_ids"`
+	} `json:"rootfs"`
+}
+
+// dockerManifest is an entry of docker save's manifest.json.
+type dockerManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// The media types of OCI's manifests and indexes.
+const (
+	mediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
+	mediaTypeIndex    = "application/vnd.oci.image.index.v1+json"
+	mediaTypeConfig   = "application/vnd.oci.image.config.v1+json"
+	mediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar"
+)
+
+// maxLayers is the most layers overlayfs stacks (OVL_MAX_STACK).
+const maxLayers = 500
+
+// digestPattern is a sha256 digest, the only kind step05 checks. Its hex
+// part names a file: nothing else may get into the path.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// readImage reads the image at path: a folder is an OCI layout, a
+// tarball with manifest.json is docker save's, any other file one layer.
+func readImage(path string) (*image, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		return readOCILayout(path)
+	}
+	if info.Mode().IsRegular() {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := indexTar(file)
+		if _, ok := entries["manifest.json"]; err == nil && ok {
+			return readDockerSave(path, file, entries)
+		}
+		file.Close()
+		img := bareTarball(path)
+		img.layers[0].rereadable = true
+		return img, nil
+	}
+	return bareTarball(path), nil // a FIFO, say
+}
+
+// bareTarball is an image of one layer, the tarball itself. It says no
+// digest: there is nothing to check it against.
+func bareTarball(path string) *image {
+	open := func() (io.ReadCloser, error) { return os.Open(path) }
+	return &image{path: path, format: "tarball", layers: []layer{{mediaType: mediaTypeLayer, open: open}}}
+}
+
+// close closes what reading the image opened.
+func (img *image) close() {
+	if img.file != nil {
+		img.file.Close()
+	}
+}
+
+// readOCILayout reads an OCI image layout folder.
+func readOCILayout(dir string) (*image, error) {
+	var layout struct {
+		ImageLayoutVersion string `json:"imageLayoutVersion"`
+	}
+	if err := readJSONFile(filepath.Join(dir, "oci-layout"), &layout); errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("a folder, but not an OCI image layout (it has no oci-layout file): give an unpacked root with --rootfs")
+	} else if err != nil {
+		return nil, err
+	}
+	var index ociIndex
+	if err := readJSONFile(filepath.Join(dir, "index.json"), &index); err != nil {
+		return nil, err
+	}
+	img := &image{path: dir, format: "OCI layout"}
+	blob := func(d descriptor) (io.ReadCloser, error) {
+		if !digestPattern.MatchString(d.Digest) {
+			return nil, fmt.Errorf("digest %q: step05 reads only sha256 digests, 64 hex digits", d.Digest)
+		}
+		return os.Open(filepath.Join(dir, "blobs/sha256", digestHex(d.Digest)))
+	}
+	manifest, err := findManifest(index, blob)
+	if err != nil {
+		return nil, err
+	}
+	if img.config, err = readBlob(manifest.Config, blob); err != nil {
+		return nil, err
+	}
+	return img, img.addLayers(manifest.Layers, func(i int, d descriptor) layer {
+		return layer{name: "blob " + d.Digest, digest: d.Digest, mediaType: d.MediaType, size: d.Size,
+			open: func() (io.ReadCloser, error) { return blob(d) }}
+	})
+}
+
+// findManifest picks the image's manifest from index.json: the first
+// manifest, or in an index of images for several platforms, this
+// machine's.
+func findManifest(index ociIndex, blob func(descriptor) (io.ReadCloser, error)) (ociManifest, error) {
+	for range 2 { // index.json, then at most one index below it
+		if len(index.Manifests) == 0 {
+			return ociManifest{}, errors.New("index.json lists no image")
+		}
+		chosen := index.Manifests[0]
+		for _, d := range index.Manifests {
+			if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH {
+				chosen = d
+				break
+			}
+		}
+		data, err := readBlob(chosen, blob)
+		if err != nil {
+			return ociManifest{}, err
+		}
+		if chosen.MediaType == mediaTypeIndex {
+			if err := json.Unmarshal(data, &index); err != nil {
+				return ociManifest{}, fmt.Errorf("index %s: %w", chosen.Digest, err)
+			}
+			continue
+		}
+		var manifest ociManifest
+		if err := json.Unmarshal(data, &manifest); err != nil {
+			return ociManifest{}, fmt.Errorf("manifest %s: %w", chosen.Digest, err)
+		}
+		return manifest, nil
+	}
+	return ociManifest{}, errors.New("index.json: an index of indexes of indexes, which step05 does not follow")
+}
+
+// readBlob reads a small blob (a manifest, a config) and checks it
+// against its digest and size.
+func readBlob(d descriptor, open func(descriptor) (io.ReadCloser, error)) ([]byte, error) {
+	r, err := open(d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// A manifest or a config is a few kB: 4 MiB is room enough, and keeps
+	// a hostile blob from filling the memory.
+	data, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, err)
+	}
+	if err := checkDigest(d.Digest, string(data)); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// checkDigest compares a small blob's digest with the one it should have.
+func checkDigest(want, data string) error {
+	got, _ := sha256Of(strings.NewReader(data))
+	if got != want {
+		return fmt.Errorf("blob %s does not match its digest: its content's is %s (changed or damaged)", want, got)
+	}
+	return nil
+}
+
+// addLayers adds the manifest's layers, each with its diffID from the
+// config, which must list one per layer.
+func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descriptor) layer) error {
+	var config imageConfig
+	if err := json.Unmarshal(img.config, &config); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	diffIDs := config.RootFS.DiffIDs
+	switch {
+	case len(descriptors) == 0:
+		return errors.New("the image has no layer")
+	case len(descriptors) != len(diffIDs):
+		return fmt.Errorf("the manifest lists %d layers, the config %d diffIDs", len(descriptors), len(diffIDs))
+	case len(descriptors) > maxLayers:
+		return fmt.Errorf("the image has %d layers: overlayfs stacks at most %d", len(descriptors), maxLayers)
+	}
+	for i, d := range descriptors {
+		if !digestPattern.MatchString(diffIDs[i]) {
+			return fmt.Errorf("config: diffID %q: step05 reads only sha256 digests, 64 hex digits", diffIDs[i])
+		}
+		l := layerOf(i, d)
+		l.name = fmt.Sprintf("layer %d of %d (%s)", i+1, len(descriptors), l.name)
+		l.diffID = diffIDs[i]
+		img.layers = append(img.layers, l)
+	}
+	return nil
+}
+
+// verify checks a layer's blob against its digest, before anything uses
+// it; with no digest for the blob (docker save's older form), the digest
+// of its tar, which is its diffID. A bare tarball has neither.
+func (l *layer) verify() error {
+	if l.digest == "" && l.diffID == "" {
+		return nil
+	}
+	blob, err := l.open()
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.name, err)
+	}
+	defer blob.Close()
+	want, content := l.digest, io.Reader(blob)
+	if want == "" {
+		if content, err = unzip(blob); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		want = l.diffID
+	}
+	got, err := sha256Of(content)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.name, err)
+	}
+	if got != want {
+		return fmt.Errorf("%s does not match its digest: its content's is %s (changed or damaged)", l.name, got)
+	}
+	return nil
+}
+
+// tarEntry is where a file is inside a tarball.
+type tarEntry struct {
+	offset, size int64
+	header       *tar.Header
+}
+
+// indexTar finds where each file of a tarball is: docker save's layers
+// are read from their place, without unpacking the tarball anywhere.
+func indexTar(file *os.File) (map[string]tarEntry, error) {
+	entries := map[string]tarEntry{}
+	archive := tar.NewReader(file)
+	for {
+		hdr, err := archive.Next()
+		if err == io.EOF {
+			return entries, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// archive/tar reads nothing past the header: the file's offset
+		// is where the entry's content starts.
+		offset, err := file.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		entries[path.Clean(hdr.Name)] = tarEntry{offset, hdr.Size, hdr}
+	}
+}
+
+// readDockerSave reads docker save's tarball, through its manifest.json.
+func readDockerSave(tarball string, file *os.File, entries map[string]tarEntry) (*image, error) {
+	img := &image{path: tarball, format: "docker save", file: file}
+	open := func(name string) (io.ReadCloser, error) {
+		// Docker writes a layer it saves twice once, and a symlink to it.
+		for range 8 {
+			e, ok := entries[name]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("%s is not in the tarball", name)
+			case e.header.Typeflag == tar.TypeSymlink:
+				name = path.Join(path.Dir(name), e.header.Linkname)
+			case e.header.Typeflag != tar.TypeReg:
+				return nil, fmt.Errorf("%s is not a file in the tarball", name)
+			default:
+				return io.NopCloser(io.NewSectionReader(file, e.offset, e.size)), nil
+			}
+		}
+		return nil, fmt.Errorf("%s: too many symlinks", name)
+	}
+	var manifests []dockerManifest
+	if err := readJSON(open, "manifest.json", &manifests); err != nil {
+		img.close()
+		return nil, err
+	}
+	if len(manifests) == 0 {
+		img.close()
+		return nil, errors.New("manifest.json lists no image")
+	}
+	m := manifests[0]
+	config := descriptor{Digest: namedDigest(m.Config)}
+	var err error
+	if !digestPattern.MatchString(config.Digest) {
+		err = fmt.Errorf("manifest.json: config %q is not named by its digest, so nothing can check it", m.Config)
+	} else if img.config, err = readBlob(config, func(descriptor) (io.ReadCloser, error) { return open(m.Config) }); err == nil {
+		err = img.addLayers(make([]descriptor, len(m.Layers)), func(i int, _ descriptor) layer {
+			name := m.Layers[i]
+			digest := namedDigest(name)
+			if !digestPattern.MatchString(digest) {
+				digest = "" // <id>/layer.tar: verify checks its diffID
+			}
+			return layer{name: name, digest: digest, mediaType: mediaTypeLayer,
+				open: func() (io.ReadCloser, error) { return open(name) }}
+		})
+	}
+	if err != nil {
+		img.close()
+		return nil, err
+	}
+	return img, nil
+}
+
+// namedDigest is the digest a docker save file's name gives it:
+// blobs/sha256/HEX (Docker 25 and later) or HEX.json (a config before).
+func namedDigest(name string) string {
+	if hex, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
+		return "sha256:" + hex
+	}
+	if hex, ok := strings.CutSuffix(name, ".json"); ok && !strings.Contains(hex, "/") {
+		return "sha256:" + hex
+	}
+	return ""
+}
+
+// readJSON decodes the JSON file name, opened with open.
+func readJSON(open func(string) (io.ReadCloser, error), name string, v any) error {
+	r, err := open(name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := json.NewDecoder(io.LimitReader(r, 4<<20)).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// readJSONFile decodes the JSON file at path.
+func readJSONFile(path string, v any) error {
+	return readJSON(func(name string) (io.ReadCloser, error) { return os.Open(name) }, path, v)
+}

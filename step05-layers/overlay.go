@@ -1,0 +1,134 @@
+// This file stacks a container's root with overlayfs: the image's layers,
+// read-only and shared with every container of that image, under a
+// writable upper layer of the container's own.
+//
+//	merged/  what the container sees: for each path, the top layer's
+//	   │     file, unless a whiteout above it hides it
+//	upper/   the container's layer: a file it writes is copied up here
+//	         first, a file it deletes leaves a whiteout here
+//	lower/0  the image's top layer ─┐
+//	lower/1                         ├ never written to
+//	lower/…  the bottom layer      ─┘
+//
+// Where Docker once used aufs, it named these folders diff/ (each layer)
+// and mnt/ (the union); its overlay2 driver names them diff/ and merged/.
+//
+// The overlay is mounted on the host, by step05, as Docker's is: only the
+// host's root may have overlayfs trust the trusted.overlay.* attributes
+// (opaque folders). init then takes merged/ as its rootfs, as step04's
+// init took an unpacked image: it binds it onto itself and pivots into it.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountOptionsMax is how long mount(2)'s options may be: one page,
+// counting the NUL at the end.
+var mountOptionsMax = os.Getpagesize() - 1
+
+// mountRoot makes the container's upper layer and mounts the union of it
+// and the image's layers (bottom first) on merged/, then makes the
+// folders /proc, /sys and /dev are mounted on, where the image has none.
+func (c *container) mountRoot(dir string, layers []string) error {
+	var uidMap, gidMap *syscall.SysProcIDMap
+	if c.namespaces["user"] {
+		uidMap, gidMap = &c.uidMap, &c.gidMap
+	}
+	// The upper layer's top folder is the merged root's: the container's
+	// root owns it, as it owned step04's rootfs.
+	if err := makeRootFolder(filepath.Join(dir, "upper"), uidMap, gidMap); err != nil {
+		return fmt.Errorf("make the upper layer: %w", err)
+	}
+	for _, sub := range []string{"lower", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("make the container's %s folder: %w", sub, err)
+		}
+	}
+	if err := mountOverlay(dir, layers); err != nil {
+		return err
+	}
+	for _, point := range mountPoints {
+		err := makeRootFolder(filepath.Join(c.rootfs, point), uidMap, gidMap)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("make /%s in the container's root: %w", point, err)
+		}
+	}
+	return nil
+}
+
+// mountOverlay mounts the overlay on dir/merged.
+//
+// mount(2) takes overlayfs's options as one string of at most a page
+// (4096 bytes), and each layer's path in the store is over 100 bytes:
+// 40 layers would fill it. So, as Docker does with its l/ folder of short
+// links, step05 makes a link to each layer in dir/lower, named 0 (the
+// top layer) to N-1, and mounts from inside dir/lower, where the paths
+// are the links' names: 500 layers then take under 2000 bytes. overlayfs
+// follows the links when it mounts, and holds the layers' folders.
+func mountOverlay(dir string, layers []string) error {
+	lower := filepath.Join(dir, "lower")
+	var names []string
+	stacked := map[string]bool{}
+	// The top layer first: overlayfs's lowerdir lists the layers top
+	// down, and the image's config bottom up.
+	for i := len(layers) - 1; i >= 0; i-- {
+		// An image may have the same layer twice (the same files copied
+		// in twice), and overlayfs refuses a folder twice (ELOOP). The
+		// top one shows all the lower one would: leave the lower out.
+		if stacked[layers[i]] {
+			continue
+		}
+		stacked[layers[i]] = true
+		name := strconv.Itoa(len(names))
+		if err := os.Symlink(layers[i], filepath.Join(lower, name)); err != nil {
+			return fmt.Errorf("link the layers: %w", err)
+		}
+		names = append(names, name)
+	}
+	// Relative to dir/lower, the working folder while mounting.
+	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work"
+	if len(options) > mountOptionsMax {
+		return fmt.Errorf("mount overlay on %s: %d layers need %d bytes of options, more than a page", dir, len(layers), len(options))
+	}
+	back, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(lower); err != nil {
+		return err
+	}
+	defer os.Chdir(back)
+	// mount(2) with type overlay: the union of the lower folders, and the
+	// upper one, on merged. The kernel resolves the relative paths now,
+	// from the working folder.
+	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, options); err != nil {
+		return fmt.Errorf("mount overlay on %s/merged: %w", dir, err)
+	}
+	return nil
+}
+
+// unmountRoot unmounts the container's merged root, if it is mounted.
+// Its processes are gone by now; a process of the host's that has a file
+// open there keeps it busy, and then it is detached (MNT_DETACH), to go
+// when that file is closed.
+func unmountRoot(dir string) error {
+	merged := filepath.Join(dir, "merged")
+	err := unix.Unmount(merged, 0)
+	if errors.Is(err, unix.EBUSY) {
+		err = unix.Unmount(merged, unix.MNT_DETACH)
+	}
+	// EINVAL: nothing is mounted there; ENOENT: there is no merged/.
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmount the container's root %s: %w", merged, err)
+}
