@@ -28,6 +28,10 @@ type Step struct {
 	// needs a mount namespace, and switches to the root with pivot_root,
 	// out of which no escape leads.
 	PivotRoot bool
+	// Layers is true from step05 on: an --image is a stack of layers,
+	// kept in a store, under a writable layer of the container's own, and
+	// --keep keeps only that layer.
+	Layers bool
 }
 
 // Args is a command line of the step: run, flags, the rootfs as the step

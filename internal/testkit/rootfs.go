@@ -48,7 +48,6 @@ func RootFilesystem(t *testing.T, s Step) {
 	// With a user namespace, the runtime may not make device nodes: it
 	// binds the host's onto /dev's files, and each is a mount. Without
 	// one, they are device nodes on /dev's tmpfs.
-	userNamespace := map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
 	// Each mount point, with its type and the options it must have.
 	t.Run("MountsAreTheContainersOwn", func(t *testing.T) {
 		for name, flags := range userNamespace {
@@ -161,6 +160,10 @@ func RootFilesystem(t *testing.T, s Step) {
 	t.Run("Image", func(t *testing.T) { images(t, s) })
 }
 
+// userNamespace are the two ways a test runs a container: with the
+// default user namespace (no flag), and without one.
+var userNamespace = map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
+
 // images checks --image: a fresh rootfs of the container's own, unpacked
 // safely, gone afterwards unless kept.
 func images(t *testing.T, s Step) {
@@ -169,7 +172,7 @@ func images(t *testing.T, s Step) {
 		image := ImageWithProbe(t)
 		const script = `echo made inside > /made; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
-		rootfs := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid), "rootfs")
+		rootfs := s.rootIn(filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid)))
 		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
 		made, err := os.ReadFile(filepath.Join(rootfs, "made"))
 		require.NoError(t, err, "the container's file is in its rootfs folder")
@@ -193,15 +196,21 @@ func images(t *testing.T, s Step) {
 		kept, err := os.ReadFile(filepath.Join(rootfs, "kept"))
 		require.NoError(t, err)
 		assert.Equal(t, "kept\n", string(kept))
-		var st unix.Stat_t
-		require.NoError(t, unix.Lstat(filepath.Join(rootfs, "etc/passwd"), &st))
-		assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid}, "and host uid 100000's on the host")
+		for _, file := range []string{"kept", "etc/passwd"} {
+			if s.Layers && file == "etc/passwd" {
+				continue // in the image's layer, not the container's (see Layers)
+			}
+			var st unix.Stat_t
+			require.NoError(t, unix.Lstat(filepath.Join(rootfs, file), &st))
+			assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid}, "/%s is host uid 100000's on the host", file)
+		}
 	})
 	t.Run("GzipImage", func(t *testing.T) {
 		data, err := os.ReadFile(ImageWithProbe(t))
 		require.NoError(t, err)
 		image := filepath.Join(t.TempDir(), "image.tar.gz")
 		require.NoError(t, os.WriteFile(image, Gzip(t, data), 0o644))
+		forgetImage(t, image, [][]byte{data})
 		r := Run(t, "run", "--image", image, "/bin/cat", "/etc/hostname")
 		require.Equal(t, 0, r.Code, r)
 		assert.NotEmpty(t, r.Stdout)
@@ -218,21 +227,28 @@ func images(t *testing.T, s Step) {
 				// A CMD the image has: the workshop's busybox, appended.
 				r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
 				require.Equal(t, 0, r.Code, r)
+				forgetImage(t, image, [][]byte{readFile(t, image)})
 				byTar := filepath.Join(t.TempDir(), "gnu-tar")
 				require.NoError(t, os.Mkdir(byTar, 0o755))
 				GNUTarExtract(t, image, byTar)
-				// The archive has no proc and sys folders to mount on: the
-				// runtime makes them, as root's.
-				for _, dir := range []string{"proc", "sys"} {
-					require.NoError(t, os.Mkdir(filepath.Join(byTar, dir), 0o755))
-				}
 				flags := []string{"--image", image, "--keep"}
 				if shift == 0 {
 					flags = append(flags, withoutUser)
 				}
 				r = Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
 				require.Equal(t, 0, r.Code, r)
-				AssertSameTree(t, byTar, keptRootfs(t, s, r), shift)
+				kept := keptRootfs(t, s, r)
+				if s.Layers {
+					// The image is one layer, in the store.
+					AssertSameTree(t, byTar, storedLayer(t, s, DiffID(readFile(t, image)), shift != 0), shift)
+					return
+				}
+				// The archive has no proc and sys folders to mount on: the
+				// runtime makes them, as root's.
+				for _, dir := range []string{"proc", "sys"} {
+					require.NoError(t, os.Mkdir(filepath.Join(byTar, dir), 0o755))
+				}
+				AssertSameTree(t, byTar, kept, shift)
 			})
 		}
 	})
@@ -276,7 +292,7 @@ func images(t *testing.T, s Step) {
 			}
 			rest <- err
 		}()
-		running.WaitForFile(t, filepath.Join(folder, "rootfs"))
+		running.WaitForFile(t, filepath.Join(folder, s.unpackingIn()))
 		require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
 		time.Sleep(200 * time.Millisecond) // for the runtime to take the signal in
 		rest <- nil
@@ -322,10 +338,10 @@ func images(t *testing.T, s Step) {
 		kept := keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "touch /tmp/ready; exec sleep 1000"))
 		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
-		running.WaitForFile(t, filepath.Join(folder, "rootfs/tmp/ready"))
+		running.WaitForFile(t, filepath.Join(s.rootIn(folder), "tmp/ready"))
 		require.NoError(t, running.Cmd.Process.Kill())
 		running.Wait(t)
-		require.Eventually(t, func() bool { return len(ProcessesRootedIn(filepath.Join(folder, "rootfs"))) == 0 },
+		require.Eventually(t, func() bool { return len(ProcessesRootedIn(s.rootIn(folder))) == 0 },
 			5*time.Second, 10*time.Millisecond, "the kernel ended the container with its runtime")
 		assert.DirExists(t, folder, "nothing could remove it yet")
 		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
@@ -345,6 +361,9 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(procLink, Tar(t, TarEntry{Name: "proc", Type: '2', Linkname: "/"}), 0o644))
 		devFile := filepath.Join(t.TempDir(), "dev-file.tar")
 		require.NoError(t, os.WriteFile(devFile, Tar(t, TarEntry{Name: "dev", Body: "not a folder\n"}), 0o644))
+		for _, image := range []string{procLink, devFile} {
+			forgetImage(t, image, [][]byte{readFile(t, image)}) // a layer, from step05 on, if not a root
+		}
 		for name, tc := range map[string]struct {
 			args []string
 			says string
@@ -354,7 +373,7 @@ func images(t *testing.T, s Step) {
 			"keep without image":   {[]string{"run", "--rootfs", rootfs, "--keep", "/bin/true"}, "a --rootfs folder is never removed"},
 			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, "--image is an empty string"},
 			"missing image":        {[]string{"run", "--image", "/nonexistent.tar", "/bin/true"}, "image /nonexistent.tar: no such file"},
-			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, "is a folder, not a tarball"},
+			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, s.folderImageRefusal()},
 			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, "image " + garbage + ": reading the archive: "},
 			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, "image " + truncated + ": reading the archive: "},
 			"CMD not in the image": {[]string{"run", "--image", image, "no-such-command"}, `command "no-such-command" not found in rootfs`},
@@ -382,6 +401,34 @@ var devices = []struct {
 // stateDir is where the step keeps its containers' folders.
 func (s Step) stateDir() string { return filepath.Join("/var/lib/boxcraft", s.Name) }
 
+// rootIn is where the root of a container from an image is in its
+// folder: the image unpacked in rootfs/ (step04), or the union of its
+// layers mounted on merged/ (from step05 on).
+func (s Step) rootIn(folder string) string {
+	if s.Layers {
+		return filepath.Join(folder, "merged")
+	}
+	return filepath.Join(folder, "rootfs")
+}
+
+// unpackingIn is what the container's folder holds while the image is
+// unpacked: the rootfs, or a layer on its way into the store.
+func (s Step) unpackingIn() string {
+	if s.Layers {
+		return "unpacking"
+	}
+	return "rootfs"
+}
+
+// folderImageRefusal is what the step says of a folder given as --image:
+// from step05 on, a folder may be an OCI layout, and this one is not.
+func (s Step) folderImageRefusal() string {
+	if s.Layers {
+		return "a folder, but not an OCI image layout (it has no oci-layout file)"
+	}
+	return "is a folder, not a tarball"
+}
+
 // runImage runs cmd, the binary under test, to the end, and returns what
 // it left and the folder its container had: run-PID, after the runtime's
 // pid.
@@ -407,14 +454,19 @@ func mountFlags(options, want string) string {
 }
 
 // keptRootfs reads where a --keep run says it kept the container's
-// rootfs, and removes that folder when the test ends.
+// rootfs (step04) or upper layer (from step05 on), and removes that
+// folder when the test ends.
 func keptRootfs(t *testing.T, s Step, r Result) string {
 	t.Helper()
-	said := regexp.MustCompile(`(?m)^` + s.Name + `: kept the container's rootfs in (` + regexp.QuoteMeta(s.stateDir()) + `/kept-[^/\n]+)/rootfs$`).
+	what, folder := "rootfs", "rootfs"
+	if s.Layers {
+		what, folder = "upper layer", "upper"
+	}
+	said := regexp.MustCompile(`(?m)^` + s.Name + `: kept the container's ` + what + ` in (` + regexp.QuoteMeta(s.stateDir()) + `/kept-[^/\n]+)/` + folder + `$`).
 		FindStringSubmatch(r.Stderr)
-	require.NotNil(t, said, "the run says where it kept the rootfs:\n%s", r)
+	require.NotNil(t, said, "the run says where it kept the %s:\n%s", what, r)
 	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(said[1])) })
-	return filepath.Join(said[1], "rootfs")
+	return filepath.Join(said[1], folder)
 }
 
 // ImageWithProbe writes the test image with the probe in it, as an image
@@ -425,6 +477,7 @@ func ImageWithProbe(t *testing.T) string {
 	image := filepath.Join(t.TempDir(), "image.tar")
 	r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-cf", image, "-C", rootfs, "."))
 	require.Equal(t, 0, r.Code, r)
+	forgetImage(t, image, [][]byte{readFile(t, image)})
 	return image
 }
 

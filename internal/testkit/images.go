@@ -1,0 +1,194 @@
+package testkit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The images tests write, layer by layer, in the forms images travel in:
+// an OCI image layout, and docker save's tarball, before Docker 25 and
+// since. Each form's files are written as Docker and the OCI image spec
+// write them, so that a runtime that reads them reads real images.
+
+// DiffID is a layer tar's digest, as an image's config lists it.
+func DiffID(layer []byte) string {
+	sum := sha256.Sum256(layer)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ociDescriptor is how OCI points at a blob.
+type ociDescriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int               `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// imageConfig is an image's config as Docker writes it, with the layers'
+// diffIDs and a line of history for each.
+func imageConfig(t testing.TB, layers [][]byte) []byte {
+	t.Helper()
+	var diffIDs []string
+	var history []map[string]string
+	for i, layer := range layers {
+		diffIDs = append(diffIDs, DiffID(layer))
+		history = append(history, map[string]string{"created": "2026-01-01T00:00:00Z", "created_by": fmt.Sprintf("layer %d, by the boxcraft tests", i)})
+	}
+	config, err := json.Marshal(map[string]any{
+		"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+		"config":  map[string]any{"Env": []string{"PATH=" + ContainerPath}, "Cmd": []string{"/bin/sh"}},
+		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
+		"history": history,
+	})
+	require.NoError(t, err)
+	return config
+}
+
+// blob is a file of an OCI layout: its name below blobs/sha256 is its
+// digest's hex part.
+type blob struct {
+	descriptor ociDescriptor
+	data       []byte
+}
+
+func newBlob(mediaType string, data []byte) blob {
+	return blob{ociDescriptor{MediaType: mediaType, Digest: DiffID(data), Size: len(data)}, data}
+}
+
+// ociBlobs are an image's blobs as an OCI layout has them, and the
+// index.json that points to its manifest. Layers are gzip-compressed
+// when zip is true, as registries keep them.
+func ociBlobs(t testing.TB, zip bool, layers [][]byte) (index []byte, blobs []blob) {
+	t.Helper()
+	var descriptors []ociDescriptor
+	for _, layer := range layers {
+		b := newBlob("application/vnd.oci.image.layer.v1.tar", layer)
+		if zip {
+			b = newBlob("application/vnd.oci.image.layer.v1.tar+gzip", Gzip(t, layer))
+		}
+		blobs = append(blobs, b)
+		descriptors = append(descriptors, b.descriptor)
+	}
+	config := newBlob("application/vnd.oci.image.config.v1+json", imageConfig(t, layers))
+	manifest, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": config.descriptor, "layers": descriptors})
+	require.NoError(t, err)
+	m := newBlob("application/vnd.oci.image.manifest.v1+json", manifest)
+	m.descriptor.Annotations = map[string]string{"org.opencontainers.image.ref.name": "latest"}
+	index, err = json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+		"manifests": []ociDescriptor{m.descriptor}})
+	require.NoError(t, err)
+	return index, append(blobs, config, m)
+}
+
+// OCILayout writes an image of the given layers (bottom first) as an OCI
+// image layout in a new folder of the test's, and returns its path.
+func OCILayout(t testing.TB, zip bool, layers ...[]byte) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "oci-image")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "blobs/sha256"), 0o755))
+	index, blobs := ociBlobs(t, zip, layers)
+	for _, b := range blobs {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(b.descriptor.Digest, "sha256:")), b.data, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+	forgetImage(t, dir, layers)
+	return dir
+}
+
+// DockerSave writes an image of the given layers (bottom first) as
+// docker save writes it, in a new tarball of the test's, and returns its
+// path. Before Docker 25 (modern false): a folder per layer, named by a
+// v1 id, holding VERSION, json and layer.tar, where a layer saved before
+// is a symlink to the first; the config as HEX.json; manifest.json and
+// repositories. Since Docker 25: an OCI layout, and manifest.json and
+// repositories beside it, naming blobs.
+func DockerSave(t testing.TB, modern bool, layers ...[]byte) string {
+	t.Helper()
+	const repo, tag = "boxcraft/test", "latest"
+	var entries []TarEntry
+	var config, top string
+	var paths []string
+	if modern {
+		index, blobs := ociBlobs(t, false, layers)
+		entries = append(entries, TarEntry{Name: "blobs/", Type: '5', Mode: 0o755}, TarEntry{Name: "blobs/sha256/", Type: '5', Mode: 0o755})
+		written := map[string]bool{} // a layer twice is one blob
+		for _, b := range blobs {
+			name := "blobs/sha256/" + strings.TrimPrefix(b.descriptor.Digest, "sha256:")
+			if !written[name] {
+				entries = append(entries, TarEntry{Name: name, Mode: 0o644, Body: string(b.data)})
+				written[name] = true
+			}
+		}
+		for _, b := range blobs[:len(layers)] {
+			paths = append(paths, "blobs/sha256/"+strings.TrimPrefix(b.descriptor.Digest, "sha256:"))
+		}
+		config = "blobs/sha256/" + strings.TrimPrefix(blobs[len(layers)].descriptor.Digest, "sha256:")
+		top = strings.TrimPrefix(blobs[len(blobs)-1].descriptor.Digest, "sha256:")
+		entries = append(entries, TarEntry{Name: "index.json", Mode: 0o644, Body: string(index)},
+			TarEntry{Name: "oci-layout", Mode: 0o644, Body: `{"imageLayoutVersion":"1.0.0"}`})
+	} else {
+		saved := map[string]string{} // diffID → the path of its layer.tar
+		parent := ""
+		for _, layer := range layers {
+			// A v1 id is the digest of the layer's v1 json without its
+			// id, the parent's id and this layer's diffID in it.
+			v1 := map[string]any{"parent": parent, "created": "2026-01-01T00:00:00Z", "os": "linux",
+				"container_config": map[string]any{"Hostname": "", "Cmd": nil}, "layer_id": DiffID(layer)}
+			unnamed, err := json.Marshal(v1)
+			require.NoError(t, err)
+			id := strings.TrimPrefix(DiffID(unnamed), "sha256:")
+			v1["id"] = id
+			named, err := json.Marshal(v1)
+			require.NoError(t, err)
+			path := id + "/layer.tar"
+			entries = append(entries, TarEntry{Name: id + "/", Type: '5', Mode: 0o755},
+				TarEntry{Name: id + "/VERSION", Mode: 0o644, Body: "1.0"},
+				TarEntry{Name: id + "/json", Mode: 0o644, Body: string(named)})
+			if first, ok := saved[DiffID(layer)]; ok {
+				entries = append(entries, TarEntry{Name: path, Type: '2', Linkname: "../" + first})
+			} else {
+				entries = append(entries, TarEntry{Name: path, Mode: 0o644, Body: string(layer)})
+				saved[DiffID(layer)] = path
+			}
+			paths = append(paths, path)
+			parent, top = id, id
+		}
+		data := imageConfig(t, layers)
+		config = strings.TrimPrefix(DiffID(data), "sha256:") + ".json"
+		entries = append(entries, TarEntry{Name: config, Mode: 0o644, Body: string(data)})
+	}
+	manifest, err := json.Marshal([]map[string]any{{"Config": config, "RepoTags": []string{repo + ":" + tag}, "Layers": paths}})
+	require.NoError(t, err)
+	repositories, err := json.Marshal(map[string]map[string]string{repo: {tag: top}})
+	require.NoError(t, err)
+	entries = append(entries, TarEntry{Name: "manifest.json", Mode: 0o644, Body: string(manifest)},
+		TarEntry{Name: "repositories", Mode: 0o644, Body: string(repositories)})
+	path := filepath.Join(t.TempDir(), "docker-save.tar")
+	require.NoError(t, os.WriteFile(path, Tar(t, entries...), 0o644))
+	forgetImage(t, path, layers)
+	return path
+}
+
+// BaseLayer is the test image with the probe in it, as a layer's tar.
+func BaseLayer(t *testing.T) []byte {
+	t.Helper()
+	return readFile(t, ImageWithProbe(t))
+}
+
+// readFile reads a file of the test's.
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
+}
