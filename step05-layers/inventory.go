@@ -170,7 +170,7 @@ func layerUsers(records []imageRecord) map[string][]string {
 }
 
 // storedSize is the size of a layer's folder in the store, in any set,
-// or "-" when it is in none.
+// or "-" when it is in none: no container of the image has run yet.
 func storedSize(diffID string) string {
 	folders, _ := filepath.Glob(filepath.Join(layerStore, "*", digestHex(diffID)))
 	if len(folders) == 0 {
