@@ -76,8 +76,9 @@ func (u *unpacker) whiteout(parent int, base string) error {
 		return err
 	}
 	// mknodat with device number 0:0 makes overlayfs's whiteout: a node
-	// no driver answers to, so nothing can open it by mistake.
-	if err := unix.Mknodat(parent, name, unix.S_IFCHR|0o000, 0); err != nil {
+	// no driver answers to, so nothing can open it by mistake. Its mode
+	// is 0: no one may read or write it either.
+	if err := unix.Mknodat(parent, name, unix.S_IFCHR, 0); err != nil {
 		return fmt.Errorf("making the whiteout of %q: %w", name, err)
 	}
 	return nil
