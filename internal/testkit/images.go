@@ -1,16 +1,15 @@
 package testkit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/boxcraft/boxcraft/internal/oci"
 )
 
 // The images tests write, layer by layer, in the forms images travel in:
@@ -19,88 +18,23 @@ import (
 // write them, so that a runtime that reads them reads real images.
 
 // DiffID is a layer tar's digest, as an image's config lists it.
-func DiffID(layer []byte) string {
-	sum := sha256.Sum256(layer)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func DiffID(layer []byte) string { return oci.Digest(layer) }
 
-// ociDescriptor is how OCI points at a blob.
-type ociDescriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int               `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-// imageConfig is an image's config as Docker writes it, with the layers'
-// diffIDs and a line of history for each.
+// imageConfig is an image's config as Docker writes it.
 func imageConfig(t testing.TB, layers [][]byte) []byte {
 	t.Helper()
-	var diffIDs []string
-	var history []map[string]string
-	for i, layer := range layers {
-		diffIDs = append(diffIDs, DiffID(layer))
-		history = append(history, map[string]string{"created": "2026-01-01T00:00:00Z", "created_by": fmt.Sprintf("layer %d, by the boxcraft tests", i)})
-	}
-	config, err := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
-		"config":  map[string]any{"Env": []string{"PATH=" + ContainerPath}, "Cmd": []string{"/bin/sh"}},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
-		"history": history,
-	})
+	config, err := oci.Config(layers)
 	require.NoError(t, err)
 	return config
 }
 
-// blob is a file of an OCI layout: its name below blobs/sha256 is its
-// digest's hex part.
-type blob struct {
-	descriptor ociDescriptor
-	data       []byte
-}
-
-func newBlob(mediaType string, data []byte) blob {
-	return blob{ociDescriptor{MediaType: mediaType, Digest: DiffID(data), Size: len(data)}, data}
-}
-
-// ociBlobs are an image's blobs as an OCI layout has them, and the
-// index.json that points to its manifest. Layers are gzip-compressed
-// when zip is true, as registries keep them.
-func ociBlobs(t testing.TB, zip bool, layers [][]byte) (index []byte, blobs []blob) {
-	t.Helper()
-	var descriptors []ociDescriptor
-	for _, layer := range layers {
-		b := newBlob("application/vnd.oci.image.layer.v1.tar", layer)
-		if zip {
-			b = newBlob("application/vnd.oci.image.layer.v1.tar+gzip", Gzip(t, layer))
-		}
-		blobs = append(blobs, b)
-		descriptors = append(descriptors, b.descriptor)
-	}
-	config := newBlob("application/vnd.oci.image.config.v1+json", imageConfig(t, layers))
-	manifest, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": config.descriptor, "layers": descriptors})
-	require.NoError(t, err)
-	m := newBlob("application/vnd.oci.image.manifest.v1+json", manifest)
-	m.descriptor.Annotations = map[string]string{"org.opencontainers.image.ref.name": "latest"}
-	index, err = json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-		"manifests": []ociDescriptor{m.descriptor}})
-	require.NoError(t, err)
-	return index, append(blobs, config, m)
-}
-
 // OCILayout writes an image of the given layers (bottom first) as an OCI
 // image layout in a new folder of the test's, and returns its path.
+// Layers are gzip-compressed when zip is true, as registries keep them.
 func OCILayout(t testing.TB, zip bool, layers ...[]byte) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci-image")
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "blobs/sha256"), 0o755))
-	index, blobs := ociBlobs(t, zip, layers)
-	for _, b := range blobs {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(b.descriptor.Digest, "sha256:")), b.data, 0o644))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+	require.NoError(t, oci.WriteLayout(dir, zip, layers))
 	forgetImage(t, dir, layers)
 	return dir
 }
@@ -119,21 +53,21 @@ func DockerSave(t testing.TB, modern bool, layers ...[]byte) string {
 	var config, top string
 	var paths []string
 	if modern {
-		index, blobs := ociBlobs(t, false, layers)
+		index, blobs, err := oci.Blobs(layers, false)
+		require.NoError(t, err)
 		entries = append(entries, TarEntry{Name: "blobs/", Type: '5', Mode: 0o755}, TarEntry{Name: "blobs/sha256/", Type: '5', Mode: 0o755})
 		written := map[string]bool{} // a layer twice is one blob
 		for _, b := range blobs {
-			name := "blobs/sha256/" + strings.TrimPrefix(b.descriptor.Digest, "sha256:")
-			if !written[name] {
-				entries = append(entries, TarEntry{Name: name, Mode: 0o644, Body: string(b.data)})
-				written[name] = true
+			if !written[b.Name()] {
+				entries = append(entries, TarEntry{Name: b.Name(), Mode: 0o644, Body: string(b.Data)})
+				written[b.Name()] = true
 			}
 		}
 		for _, b := range blobs[:len(layers)] {
-			paths = append(paths, "blobs/sha256/"+strings.TrimPrefix(b.descriptor.Digest, "sha256:"))
+			paths = append(paths, b.Name())
 		}
-		config = "blobs/sha256/" + strings.TrimPrefix(blobs[len(layers)].descriptor.Digest, "sha256:")
-		top = strings.TrimPrefix(blobs[len(blobs)-1].descriptor.Digest, "sha256:")
+		config = blobs[len(layers)].Name()
+		top = strings.TrimPrefix(blobs[len(blobs)-1].Descriptor.Digest, "sha256:")
 		entries = append(entries, TarEntry{Name: "index.json", Mode: 0o644, Body: string(index)},
 			TarEntry{Name: "oci-layout", Mode: 0o644, Body: `{"imageLayoutVersion":"1.0.0"}`})
 	} else {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/internal/facts"
+	"github.com/boxcraft/boxcraft/internal/oci"
 )
 
 // Layers checks what every step from step05 on does with an image: reads
@@ -467,23 +468,23 @@ func removeStored(t testing.TB, path string, diffIDs []string, keep map[string]b
 }
 
 // ociConfig is the descriptor of an OCI layout's config.
-func ociConfig(t testing.TB, dir string) ociDescriptor {
+func ociConfig(t testing.TB, dir string) oci.Descriptor {
 	t.Helper()
 	return ociManifest(t, dir).Config
 }
 
 // ociManifest reads an OCI layout's one manifest.
 func ociManifest(t testing.TB, dir string) struct {
-	Config ociDescriptor
-	Layers []ociDescriptor
+	Config oci.Descriptor
+	Layers []oci.Descriptor
 } {
 	t.Helper()
-	var index struct{ Manifests []ociDescriptor }
+	var index struct{ Manifests []oci.Descriptor }
 	require.NoError(t, json.Unmarshal(readFile(t, filepath.Join(dir, "index.json")), &index))
 	require.Len(t, index.Manifests, 1)
 	var manifest struct {
-		Config ociDescriptor
-		Layers []ociDescriptor
+		Config oci.Descriptor
+		Layers []oci.Descriptor
 	}
 	require.NoError(t, json.Unmarshal(readFile(t, blobPath(dir, index.Manifests[0].Digest)), &manifest))
 	return manifest
