@@ -22,6 +22,8 @@ work=$(mktemp -d)
 before=$(mktemp)
 find "$store/layers" "$store/images" -mindepth 1 -maxdepth 2 2>/dev/null | sort >"$before" || true
 kept=()
+# keep_run sets these to the folders of the containers it keeps.
+first='' one='' two=''
 cleanup() {
 	local dir
 	for dir in "${kept[@]}"; do rm -rf --one-file-system "$dir"; done
