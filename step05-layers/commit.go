@@ -161,7 +161,7 @@ func copyLayer(out string, l *layer, diffID string) (descriptor, error) {
 		return descriptor{}, fmt.Errorf("the layer the container ran with was %s, the image's is now %s: the image has changed", diffID, got)
 	}
 	if l.digest != "" && d.Digest != l.digest {
-		return descriptor{}, fmt.Errorf("%s does not match its digest: its content's is %s (changed or damaged)", l.name, d.Digest)
+		return descriptor{}, fmt.Errorf("%s: %w", l.name, mismatch(d.Digest))
 	}
 	return d, nil
 }

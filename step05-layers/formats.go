@@ -243,9 +243,15 @@ func readBlob(d descriptor, open func(descriptor) (io.ReadCloser, error)) ([]byt
 func checkDigest(want, data string) error {
 	got, _ := sha256Of(strings.NewReader(data))
 	if got != want {
-		return fmt.Errorf("blob %s does not match its digest: its content's is %s (changed or damaged)", want, got)
+		return fmt.Errorf("blob %s: %w", want, mismatch(got))
 	}
 	return nil
+}
+
+// mismatch is the error of a blob whose content is not what its digest
+// says.
+func mismatch(got string) error {
+	return fmt.Errorf("its content does not match its digest: it is %s (changed or damaged)", got)
 }
 
 // addLayers adds the manifest's layers, each with its diffID from the
@@ -276,8 +282,8 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 	return nil
 }
 
-// verify checks a layer's blob against its digest, before anything uses
-// it; with no digest for the blob (docker save's older form), the digest
+// verify checks a layer's blob against its digest, before it is
+// unpacked; with no digest for the blob (docker save's older form), the digest
 // of its tar, which is its diffID. A bare tarball has neither.
 func (l *layer) verify() error {
 	if l.digest == "" && l.diffID == "" {
@@ -285,22 +291,22 @@ func (l *layer) verify() error {
 	}
 	blob, err := l.open()
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.name, err)
+		return err
 	}
 	defer blob.Close()
 	want, content := l.digest, io.Reader(blob)
 	if want == "" {
 		if content, err = unzip(blob); err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
+			return err
 		}
 		want = l.diffID
 	}
 	got, err := sha256Of(content)
 	if err != nil {
-		return fmt.Errorf("%s: %w", l.name, err)
+		return err
 	}
 	if got != want {
-		return fmt.Errorf("%s does not match its digest: its content's is %s (changed or damaged)", l.name, got)
+		return mismatch(got)
 	}
 	return nil
 }

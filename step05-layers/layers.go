@@ -105,7 +105,8 @@ func (c *container) layerSet() string {
 }
 
 // storeLayers puts every layer of the image in the store, unless it is
-// there already, and returns their folders, the bottom layer first. A
+// there already, and returns their folders, the bottom layer first. Each
+// blob it unpacks it first checks against its digest. A
 // layer is unpacked into dir/unpacking, the container's own folder, and
 // moves into the store only once it is whole and its digest checked: a
 // killed step05 leaves no half layer in the store, only a run-PID folder,
@@ -122,9 +123,6 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 	folders := make([]string, len(img.layers))
 	for i := range img.layers {
 		l := &img.layers[i]
-		if err := l.verify(); err != nil {
-			return nil, err
-		}
 		folder, err := storeLayer(l, set, filepath.Join(dir, "unpacking"), uidMap, gidMap, signals)
 		if err != nil && l.name != "" {
 			return nil, fmt.Errorf("%s: %w", l.name, err)
@@ -149,8 +147,14 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 	if l.diffID != "" {
 		folder := filepath.Join(set, digestHex(l.diffID))
 		if _, err := os.Stat(folder); err == nil {
-			return folder, nil // unpacked before: share it
+			// Unpacked before, and checked then: share it. The store is
+			// named by content, as containerd's is; the blob is not used.
+			return folder, nil
 		}
+	}
+	// The blob is used now: it is checked first.
+	if err := l.verify(); err != nil {
+		return "", err
 	}
 	// The layer's top folder is the container's root's, as its rootfs
 	// was in step04, unless the archive says otherwise (with "./").

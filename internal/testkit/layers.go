@@ -252,7 +252,7 @@ func tamperedBlobs(t *testing.T, s Step) {
 	base := BaseLayer(t)
 	body := "unique to " + t.Name() + " at " + time.Now().String()
 	layer := Tar(t, file("unique", body))
-	oci := func(t *testing.T) (string, string) {
+	layout := func(t *testing.T) (string, string) {
 		dir := OCILayout(t, false, base, layer)
 		return dir, filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(DiffID(layer), "sha256:"))
 	}
@@ -260,15 +260,15 @@ func tamperedBlobs(t *testing.T, s Step) {
 		image func(t *testing.T) (image, tampered string)
 		says  string
 	}{
-		"a layer of an OCI layout": {oci, "(blob " + DiffID(layer) + ") does not match its digest"},
+		"a layer of an OCI layout": {layout, "(blob " + DiffID(layer) + "): its content does not match its digest"},
 		"the config of an OCI layout": {func(t *testing.T) (string, string) {
-			dir, _ := oci(t)
+			dir, _ := layout(t)
 			return dir, filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(ociConfig(t, dir).Digest, "sha256:"))
-		}, "does not match its digest"},
+		}, "its content does not match its digest"},
 		"a layer of docker save's": {func(t *testing.T) (string, string) {
 			path := DockerSave(t, false, base, layer)
 			return path, path
-		}, "/layer.tar) does not match its digest"},
+		}, "/layer.tar): its content does not match its digest"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			image, tampered := tc.image(t)
