@@ -58,7 +58,12 @@ func commit(args []string) error {
 		return fmt.Errorf("the container's image %s: %w", rec.Image.Path, err)
 	}
 	defer base.close()
+	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return fmt.Errorf("make the image: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(out, "blobs/sha256"), 0o755); err != nil {
+		os.RemoveAll(out)
 		return fmt.Errorf("make the image: %w", err)
 	}
 	added, err := writeImage(out, base, rec, dir)
@@ -97,6 +102,11 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 		return "", fmt.Errorf("the image %s has changed since the container ran: it has %d layers, not %d", base.path, len(base.layers), len(rec.Image.DiffIDs))
 	}
 	var layers []descriptor
+	for i, l := range base.layers {
+		if l.diffID != "" && l.diffID != rec.Image.DiffIDs[i] {
+			return "", fmt.Errorf("the image %s has changed since the container ran: its layer %d is %s, not %s", base.path, i+1, l.diffID, rec.Image.DiffIDs[i])
+		}
+	}
 	for i := range base.layers {
 		d, err := copyLayer(out, &base.layers[i], rec.Image.DiffIDs[i])
 		if err != nil {
@@ -350,7 +360,7 @@ func layerXattrs(path string) (map[string]string, error) {
 	}
 	records := map[string]string{}
 	for _, name := range strings.Split(strings.TrimRight(string(list[:size]), "\x00"), "\x00") {
-		if strings.HasPrefix(name, "trusted.overlay.") {
+		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			continue
 		}
 		value := make([]byte, 64<<10)

@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 // image is what step05 needs of an image.
@@ -170,7 +171,7 @@ func readOCILayout(dir string) (*image, error) {
 		if !digestPattern.MatchString(d.Digest) {
 			return nil, fmt.Errorf("digest %q: step05 reads only sha256 digests, 64 hex digits", d.Digest)
 		}
-		return os.Open(filepath.Join(dir, "blobs/sha256", digestHex(d.Digest)))
+		return openBlobFile(filepath.Join(dir, "blobs/sha256", digestHex(d.Digest)))
 	}
 	manifest, err := findManifest(index, blob)
 	if err != nil {
@@ -183,6 +184,22 @@ func readOCILayout(dir string) (*image, error) {
 		return layer{name: "blob " + d.Digest, digest: d.Digest, mediaType: d.MediaType, size: d.Size,
 			open: func() (io.ReadCloser, error) { return blob(d) }}
 	})
+}
+
+// openBlobFile opens a blob's file in a layout, which must be a file: a
+// FIFO or a device in its place would block step05, or never end.
+func openBlobFile(path string) (*os.File, error) {
+	// O_NONBLOCK: open(2) does not wait for a FIFO's writer; on a file,
+	// it changes nothing.
+	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := file.Stat(); err != nil || !info.Mode().IsRegular() {
+		file.Close()
+		return nil, fmt.Errorf("%s is not a file", path)
+	}
+	return file, nil
 }
 
 // findManifest picks the image's manifest from index.json: the first
@@ -266,7 +283,7 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 	case len(descriptors) == 0:
 		return errors.New("the image has no layer")
 	case len(descriptors) != len(diffIDs):
-		return fmt.Errorf("the manifest lists %d layers, the config %d diffIDs", len(descriptors), len(diffIDs))
+		return fmt.Errorf("the config lists %d diffIDs, one per layer, for the manifest's %s", len(diffIDs), layerCount(len(descriptors)))
 	case len(descriptors) > maxLayers:
 		return fmt.Errorf("the image has %d layers: overlayfs stacks at most %d", len(descriptors), maxLayers)
 	}
@@ -284,8 +301,9 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 
 // verify checks a layer's blob against its digest, before it is
 // unpacked; with no digest for the blob (docker save's older form), the digest
-// of its tar, which is its diffID. A bare tarball has neither.
-func (l *layer) verify() error {
+// of its tar, which is its diffID. A bare tarball has neither. A signal
+// stops it, as it stops unpacking.
+func (l *layer) verify(signals chan os.Signal) error {
 	if l.digest == "" && l.diffID == "" {
 		return nil
 	}
@@ -294,7 +312,12 @@ func (l *layer) verify() error {
 		return err
 	}
 	defer blob.Close()
-	want, content := l.digest, io.Reader(blob)
+	want, content := l.digest, io.Reader(interruptible{blob, signals})
+	if l.size > 0 {
+		// A byte past the size the descriptor gives is a mismatch
+		// already: reading stops there.
+		content = io.LimitReader(content, l.size+1)
+	}
 	if want == "" {
 		if content, err = unzip(blob); err != nil {
 			return err

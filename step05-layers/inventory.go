@@ -109,7 +109,7 @@ func listImages(args []string) error {
 	}
 	users := layerUsers(records)
 	for _, rec := range records {
-		fmt.Printf("%s (%s), %d layers, top first:\n", rec.Path, rec.Format, len(rec.DiffIDs))
+		fmt.Printf("%s (%s), %s, top first:\n", rec.Path, rec.Format, layerCount(len(rec.DiffIDs)))
 		for i := len(rec.DiffIDs) - 1; i >= 0; i-- {
 			id := rec.DiffIDs[i]
 			var others []string
@@ -197,4 +197,12 @@ func formatSize(size int64) string {
 	default:
 		return fmt.Sprintf("%dB", size)
 	}
+}
+
+// layerCount says how many layers: "1 layer", "3 layers".
+func layerCount(n int) string {
+	if n == 1 {
+		return "1 layer"
+	}
+	return fmt.Sprintf("%d layers", n)
 }

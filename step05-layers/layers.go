@@ -23,6 +23,7 @@
 package main
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -140,7 +142,7 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
 	if l.diffID == "" && l.rereadable {
 		// A bare tarball says no digest: its own is its diffID.
-		if err := l.findDiffID(); err != nil {
+		if err := l.findDiffID(signals); err != nil {
 			return "", err
 		}
 	}
@@ -153,7 +155,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 		}
 	}
 	// The blob is used now: it is checked first.
-	if err := l.verify(); err != nil {
+	if err := l.verify(signals); err != nil {
 		return "", err
 	}
 	// The layer's top folder is the container's root's, as its rootfs
@@ -210,8 +212,10 @@ func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, sig
 	return diffID, nil
 }
 
-// findDiffID reads the layer's blob, unzipped, for its digest.
-func (l *layer) findDiffID() error {
+// findDiffID reads the layer's blob, unzipped, for its digest. On the
+// way it reads the names in the tar: a tarball with manifest.json at its
+// top is docker save's, compressed, or readImage would have found it.
+func (l *layer) findDiffID(signals chan os.Signal) error {
 	blob, err := l.open()
 	if err != nil {
 		return err
@@ -221,12 +225,32 @@ func (l *layer) findDiffID() error {
 	if err != nil {
 		return err
 	}
+	digest := sha256.New()
+	tee := io.TeeReader(interruptible{unzipped, signals}, digest)
+	if hasManifest(tee) {
+		return errors.New("docker save's tarball, compressed: step05 reads its layers where they are in the tarball, so gunzip it first")
+	}
 	// A file that is no tar has a digest too: unpacking it says what it is.
-	l.diffID, err = sha256Of(unzipped)
-	if err != nil {
+	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return fmt.Errorf("reading the archive: %w", err)
 	}
+	l.diffID = "sha256:" + hex.EncodeToString(digest.Sum(nil))
 	return nil
+}
+
+// hasManifest reads a tar's entries until it finds docker save's
+// manifest.json at the top, or reaches the end (or what is no tar).
+func hasManifest(r io.Reader) bool {
+	archive := tar.NewReader(r)
+	for {
+		hdr, err := archive.Next()
+		if err != nil {
+			return false
+		}
+		if path.Clean(hdr.Name) == "manifest.json" {
+			return true
+		}
+	}
 }
 
 // digestHex is a digest's hex part: "sha256:3f2a…" → "3f2a…".

@@ -275,11 +275,11 @@ func (c *container) chooseRoot(flags *pflag.FlagSet) error {
 	case flags.Changed("image"):
 		c.image, err = checkImage(image)
 	case c.keep:
-		return errors.New("--keep keeps the rootfs unpacked from an --image: a --rootfs folder is never removed")
+		return errors.New("--keep keeps what a container of an --image changed, its upper layer: a --rootfs folder is never removed")
 	case flags.Changed("rootfs"):
 		c.rootfs, err = checkRootfs(rootfs)
 	default:
-		return fmt.Errorf("need --image TAR or --rootfs DIR to be the root (%s)", usage)
+		return fmt.Errorf("need --image IMAGE or --rootfs DIR to be the root (%s)", usage)
 	}
 	return err
 }
@@ -637,6 +637,11 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		return 0, fmt.Errorf("start %s in new namespaces: %w", c.argv[0], err)
 	}
 	released.Close() // init's now
+	// init has its working folder; step05 leaves the root, which would
+	// keep the overlay on it busy, so that it can be unmounted at the end.
+	if err := os.Chdir("/"); err != nil {
+		return 0, err
+	}
 	if !cg.v2 {
 		if err := cg.addV1(cmd.Process.Pid); err != nil {
 			_ = cmd.Process.Kill()

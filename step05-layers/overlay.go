@@ -94,8 +94,12 @@ func mountOverlay(dir string, layers []string) error {
 		}
 		names = append(names, name)
 	}
-	// Relative to dir/lower, the working folder while mounting.
-	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work"
+	// Relative to dir/lower, the working folder while mounting. With
+	// redirect_dir and metacopy off, as Docker mounts, the upper layer
+	// holds whole files and folders, and commit reads it alone: a folder
+	// renamed is copied up whole (mv does it when rename(2) says EXDEV),
+	// not recorded as an xattr pointing into the layers below.
+	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work,redirect_dir=off,metacopy=off"
 	if len(options) > mountOptionsMax {
 		return fmt.Errorf("mount overlay on %s: %d layers need %d bytes of options, more than a page", dir, len(layers), len(options))
 	}
