@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,8 @@ func Layers(t *testing.T, s Step) {
 		require.Equal(t, 0, r.Code, r)
 		upper := keptRootfs(t, s, r)
 		assert.NotContains(t, MountPoints(t), filepath.Join(folder, "merged"), "unmounted")
+		assert.ElementsMatch(t, []string{"container.json", "lower", "upper"}, folderNames(t, filepath.Dir(upper)),
+			"a kept container is its upper layer, its links to the lower ones, and its record")
 		got := Tree(t, upper)
 		var names []string
 		for name := range got {
@@ -167,6 +170,44 @@ func Layers(t *testing.T, s Step) {
 			})
 		}
 	})
+	t.Run("AFreshImageRunTwiceAtOnce", func(t *testing.T) {
+		layer := Tar(t, file("unique", t.Name()+" at "+time.Now().String()))
+		image := OCILayout(t, false, BaseLayer(t), layer)
+		var running []*Running
+		for range 3 {
+			running = append(running, Start(t, Command(t, "run", "--image", image, "/bin/cat", "/unique")))
+		}
+		for _, r := range running {
+			result := r.Wait(t)
+			require.Equal(t, 0, result.Code, result)
+			assert.Contains(t, result.Stdout, "at ")
+		}
+		storedLayer(t, s, DiffID(layer), true)
+		leftovers, err := filepath.Glob(filepath.Join(s.stateDir(), "run-*"))
+		require.NoError(t, err)
+		assert.Empty(t, leftovers, "each run's folder, and the copies of the layer that lost the race, are gone")
+	})
+	t.Run("AMultiPlatformIndexGivesThisMachinesImage", func(t *testing.T) {
+		base := BaseLayer(t)
+		other, this := Tar(t, file("platform", "other")), Tar(t, file("platform", "this"))
+		dir := OCILayout(t, false, base, this)
+		mine := ociIndex(t, dir)[0]
+		mine.Platform = &oci.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		// The other platform's image: its blobs copied in, listed first.
+		elsewhere := OCILayout(t, false, base, other)
+		copyBlobs(t, elsewhere, dir)
+		foreign := ociIndex(t, elsewhere)[0]
+		foreign.Platform = &oci.Platform{OS: "linux", Architecture: "riscv64"}
+		if runtime.GOARCH == "riscv64" {
+			foreign.Platform.Architecture = "s390x"
+		}
+		index := writeJSONBlob(t, dir, oci.MediaTypeIndex, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeIndex,
+			"manifests": []oci.Descriptor{foreign, mine}})
+		writeIndex(t, dir, index)
+		r := Run(t, "run", "--image", dir, "/bin/cat", "/platform")
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "this", r.Stdout, "the manifest for linux/"+runtime.GOARCH)
+	})
 	t.Run("HostileLayersAreRefused", func(t *testing.T) { hostileLayers(t, s) })
 	t.Run("BadImagesAreRefused", func(t *testing.T) { badImages(t, s) })
 	t.Run("ImagesAndLayersShowTheStore", func(t *testing.T) {
@@ -203,13 +244,19 @@ const listing = `find / -xdev -exec stat -c '%n %F %a %u:%g %N' {} + | grep -v -
 // the container's, with and without a user namespace.
 func commitRoundTrip(t *testing.T, s Step) {
 	image := OCILayout(t, true, BaseLayer(t), Tar(t, dir("t/"), file("t/keep", "keep"), file("t/override", "lower"),
-		dir("t/dir/"), file("t/dir/x", "x"), dir("t/opaque/"), file("t/opaque/old", "old"), file("t/owned", "owned")))
+		dir("t/dir/"), file("t/dir/x", "x"), dir("t/opaque/"), file("t/opaque/old", "old"), file("t/owned", "owned"),
+		dir("t/moved/"), file("t/moved/y", "y")))
 	const changes = `set -e; echo added > /t/added; echo upper > /t/override; rm /t/keep; rm -r /t/dir; ` +
 		`rm -r /t/opaque; mkdir /t/opaque; echo new > /t/opaque/new; chown 1000:1000 /t/owned; chmod 600 /t/owned; ` +
-		`ln -s /t/added /t/symlink; ln /t/added /t/hardlink; mkfifo /t/fifo; `
+		`ln -s /t/added /t/symlink; ln /t/added /t/hardlink; mkfifo /t/fifo; mv /t/moved /t/renamed; `
 	r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", changes+listing)
 	require.Equal(t, 0, r.Code, r)
 	kept := filepath.Dir(keptRootfs(t, s, r))
+	// A file's own extended attribute goes into the layer; overlayfs's
+	// (user.overlay.* when it is mounted without privilege) stays out.
+	added := filepath.Join(kept, "upper/t/added")
+	require.NoError(t, unix.Setxattr(added, "user.boxcraft", []byte("kept"), 0))
+	require.NoError(t, unix.Setxattr(added, "user.overlay.origin", []byte("x"), 0))
 	out := filepath.Join(t.TempDir(), "committed")
 	t.Cleanup(func() { forgetLayout(t, out) })
 	c := Run(t, "commit", filepath.Base(kept), out)
@@ -240,6 +287,15 @@ func commitRoundTrip(t *testing.T, s Step) {
 	assert.NotContains(t, entries, "t/opaque/.wh.old", "an opaque folder needs no whiteout for what it hides")
 	if assert.Contains(t, entries, "t/owned") {
 		assert.Equal(t, [2]int{1000, 1000}, [2]int{entries["t/owned"].Uid, entries["t/owned"].Gid}, "the container's ids, not the host's")
+	}
+	if assert.Contains(t, entries, "t/added") {
+		xattrs := map[string]string{}
+		for key, value := range entries["t/added"].PAXRecords {
+			if name, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
+				xattrs[name] = value
+			}
+		}
+		assert.Equal(t, map[string]string{"user.boxcraft": "kept"}, xattrs, "the file's xattrs, not overlayfs's")
 	}
 	if assert.Contains(t, entries, "t/hardlink") {
 		assert.Equal(t, "t/added", entries["t/hardlink"].Linkname, "a hard link stays one")
@@ -286,6 +342,75 @@ func tamperedBlobs(t *testing.T, s Step) {
 			assertNotStored(t, s, DiffID(layer))
 		})
 	}
+	// Every blob whole, but the config says the layer is another: stored
+	// under that name, it would be a lie in the store, shared with every
+	// image that has the other layer.
+	t.Run("a diffID that is another layer's", func(t *testing.T) {
+		other := Tar(t, file("unique", "another "+body))
+		dir, _ := layout(t)
+		withDiffIDs(t, dir, []string{DiffID(base), DiffID(other)})
+		r, folder := runImage(t, s, Command(t, "run", "--image", dir, "/bin/true"))
+		AssertRefused(t, r, s.Name, "its digest is "+DiffID(layer)+", but the image's config says "+DiffID(other))
+		assert.NoDirExists(t, folder, "the container's folder is gone")
+		assertNotStored(t, s, DiffID(other))
+	})
+}
+
+// withDiffIDs rewrites an OCI layout's config to list these diffIDs, and
+// its manifest and index to point to the new config: every blob is then
+// what its digest says, and a diffID is not.
+func withDiffIDs(t *testing.T, dir string, diffIDs []string) {
+	manifest := ociManifest(t, dir)
+	var config map[string]any
+	require.NoError(t, json.Unmarshal(readFile(t, blobPath(dir, manifest.Config.Digest)), &config))
+	config["rootfs"] = map[string]any{"type": "layers", "diff_ids": diffIDs}
+	manifest.Config = writeJSONBlob(t, dir, oci.MediaTypeConfig, config)
+	writeIndex(t, dir, writeJSONBlob(t, dir, oci.MediaTypeManifest, map[string]any{"schemaVersion": 2,
+		"mediaType": oci.MediaTypeManifest, "config": manifest.Config, "layers": manifest.Layers}))
+}
+
+// writeJSONBlob writes v as a blob of the OCI layout dir.
+func writeJSONBlob(t *testing.T, dir, mediaType string, v any) oci.Descriptor {
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	d := oci.Descriptor{MediaType: mediaType, Digest: oci.Digest(data), Size: len(data)}
+	require.NoError(t, os.WriteFile(blobPath(dir, d.Digest), data, 0o644))
+	return d
+}
+
+// writeIndex makes index.json list one manifest, or index: d.
+func writeIndex(t *testing.T, dir string, d oci.Descriptor) {
+	data, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeIndex, "manifests": []oci.Descriptor{d}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644))
+}
+
+// ociIndex is what index.json lists.
+func ociIndex(t testing.TB, dir string) []oci.Descriptor {
+	t.Helper()
+	var index struct{ Manifests []oci.Descriptor }
+	require.NoError(t, json.Unmarshal(readFile(t, filepath.Join(dir, "index.json")), &index))
+	return index.Manifests
+}
+
+// copyBlobs copies every blob of one OCI layout into another.
+func copyBlobs(t *testing.T, from, to string) {
+	blobs, err := filepath.Glob(filepath.Join(from, "blobs/sha256/*"))
+	require.NoError(t, err)
+	for _, blob := range blobs {
+		require.NoError(t, os.WriteFile(filepath.Join(to, "blobs/sha256", filepath.Base(blob)), readFile(t, blob), 0o644))
+	}
+}
+
+// folderNames lists a folder's entries' names.
+func folderNames(t *testing.T, dir string) []string {
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // hostileLayers runs images whose top layer is hostile: step04's hostile
@@ -332,8 +457,16 @@ func badImages(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(path, Tar(t, entries...), 0o644))
 		return path
 	}
-	config := string(imageConfig(t, [][]byte{Tar(t, file("a", "a"))}))
+	layer := Tar(t, file("a", "a"))
+	config := string(imageConfig(t, [][]byte{layer}))
 	configName := strings.TrimPrefix(DiffID([]byte(config)), "sha256:") + ".json"
+	// withConfig is docker save's tarball of the one layer, with this
+	// config, named by its digest.
+	withConfig := func(t *testing.T, config string) string {
+		name := strings.TrimPrefix(DiffID([]byte(config)), "sha256:") + ".json"
+		return dockerSave(t, file(name, config), file("a/layer.tar", string(layer)),
+			file("manifest.json", `[{"Config":"`+name+`","Layers":["a/layer.tar"]}]`))
+	}
 	for name, tc := range map[string]struct {
 		image func(t *testing.T) string
 		says  string
@@ -357,6 +490,27 @@ func badImages(t *testing.T, s Step) {
 		"docker save with a config not named by its digest": {func(t *testing.T) string {
 			return dockerSave(t, file("config.json", config), file("manifest.json", `[{"Config":"config.json","Layers":["a/layer.tar"]}]`))
 		}, `config "config.json" is not named by its digest`},
+		"a diffID that names a path": {func(t *testing.T) string {
+			return withConfig(t, `{"rootfs":{"type":"layers","diff_ids":["sha256:../../../etc"]}}`)
+		}, `config: diffID "sha256:../../../etc": `},
+		"a config with fewer diffIDs than layers": {func(t *testing.T) string {
+			return withConfig(t, `{"rootfs":{"type":"layers","diff_ids":[]}}`)
+		}, "the config lists 0 diffIDs, one per layer, for the manifest's 1 layer"},
+		"docker save with no image": {func(t *testing.T) string {
+			return dockerSave(t, file("manifest.json", `[]`))
+		}, "manifest.json lists no image"},
+		"docker save, gzipped": {func(t *testing.T) string {
+			path := filepath.Join(t.TempDir(), "docker-save.tar.gz")
+			require.NoError(t, os.WriteFile(path, Gzip(t, readFile(t, withConfig(t, config))), 0o644))
+			return path
+		}, "docker save's tarball, compressed: "},
+		"a blob that is a FIFO": {func(t *testing.T) string {
+			dir := OCILayout(t, false, layer)
+			blob := blobPath(dir, DiffID(layer))
+			require.NoError(t, os.Remove(blob))
+			require.NoError(t, unix.Mkfifo(blob, 0o644))
+			return dir
+		}, strings.TrimPrefix(DiffID(layer), "sha256:") + " is not a file"},
 		"docker save without a layer it names": {func(t *testing.T) string {
 			return dockerSave(t, file(configName, config), file("manifest.json", `[{"Config":"`+configName+`","Layers":["a/layer.tar"]}]`))
 		}, "a/layer.tar is not in the tarball"},
@@ -369,6 +523,9 @@ func badImages(t *testing.T, s Step) {
 	}
 	t.Run("commit", func(t *testing.T) {
 		existing := t.TempDir()
+		r := Run(t, "run", "--image", OCILayout(t, false, BaseLayer(t)), "--keep", "/bin/true")
+		require.Equal(t, 0, r.Code, r)
+		kept := filepath.Base(filepath.Dir(keptRootfs(t, s, r)))
 		for name, tc := range map[string]struct {
 			args []string
 			says string
@@ -377,6 +534,7 @@ func badImages(t *testing.T, s Step) {
 			"no such container":  {[]string{"commit", "kept-nothing", filepath.Join(existing, "out")}, "no such file or directory"},
 			"not a container":    {[]string{"commit", "/etc", filepath.Join(existing, "out")}, "/etc is no kept container"},
 			"an existing folder": {[]string{"commit", "kept-nothing", existing}, existing + " is there already"},
+			"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, "make the image: mkdir " + filepath.Join(existing, "none/out") + ": no such file or directory"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
@@ -479,14 +637,13 @@ func ociManifest(t testing.TB, dir string) struct {
 	Layers []oci.Descriptor
 } {
 	t.Helper()
-	var index struct{ Manifests []oci.Descriptor }
-	require.NoError(t, json.Unmarshal(readFile(t, filepath.Join(dir, "index.json")), &index))
-	require.Len(t, index.Manifests, 1)
+	index := ociIndex(t, dir)
+	require.Len(t, index, 1)
 	var manifest struct {
 		Config oci.Descriptor
 		Layers []oci.Descriptor
 	}
-	require.NoError(t, json.Unmarshal(readFile(t, blobPath(dir, index.Manifests[0].Digest)), &manifest))
+	require.NoError(t, json.Unmarshal(readFile(t, blobPath(dir, index[0].Digest)), &manifest))
 	return manifest
 }
 

@@ -370,7 +370,7 @@ func images(t *testing.T, s Step) {
 			args []string
 			says string
 		}{
-			"no root":              {[]string{"run", "/bin/true"}, "need --image TAR or --rootfs DIR"},
+			"no root":              {[]string{"run", "/bin/true"}, " or --rootfs DIR to be the root"},
 			"both roots":           {[]string{"run", "--image", image, "--rootfs", rootfs, "/bin/true"}, "give one of them"},
 			"keep without image":   {[]string{"run", "--rootfs", rootfs, "--keep", "/bin/true"}, "a --rootfs folder is never removed"},
 			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, "--image is an empty string"},
@@ -464,10 +464,14 @@ func keptRootfs(t *testing.T, s Step, r Result) string {
 	if s.Layers {
 		what, folder = "upper layer", "upper"
 	}
+	// Whatever the run kept goes when the test ends, even when it says so
+	// in other words (an earlier step's binary, on the ladder).
+	for _, kept := range regexp.MustCompile(regexp.QuoteMeta(filepath.Dir(s.stateDir()))+`/step[^/\s]+/kept-[^/\s]+`).FindAllString(r.Stderr, -1) {
+		t.Cleanup(func() { assert.NoError(t, os.RemoveAll(kept)) })
+	}
 	said := regexp.MustCompile(`(?m)^` + s.Name + `: kept the container's ` + what + ` in (` + regexp.QuoteMeta(s.stateDir()) + `/kept-[^/\n]+)/` + folder + `$`).
 		FindStringSubmatch(r.Stderr)
 	require.NotNil(t, said, "the run says where it kept the %s:\n%s", what, r)
-	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(said[1])) })
 	return filepath.Join(said[1], folder)
 }
 
