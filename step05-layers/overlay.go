@@ -53,7 +53,7 @@ func (c *container) mountRoot(dir string, layers []string) error {
 			return fmt.Errorf("make the container's %s folder: %w", sub, err)
 		}
 	}
-	if err := mountOverlay(dir, layers); err != nil {
+	if err := mountOverlay(dir, layers, !c.keep); err != nil {
 		return err
 	}
 	for _, point := range mountPoints {
@@ -74,7 +74,10 @@ func (c *container) mountRoot(dir string, layers []string) error {
 // top layer) to N-1, and mounts from inside dir/lower, where the paths
 // are the links' names: 500 layers then take under 2000 bytes. overlayfs
 // follows the links when it mounts, and holds the layers' folders.
-func mountOverlay(dir string, layers []string) error {
+//
+// An upper layer that goes when the container ends (throwaway) need not
+// be written to disk: see volatile below.
+func mountOverlay(dir string, layers []string, throwaway bool) error {
 	lower := filepath.Join(dir, "lower")
 	var names []string
 	stacked := map[string]bool{}
@@ -100,6 +103,12 @@ func mountOverlay(dir string, layers []string) error {
 	// renamed is copied up whole (mv does it when rename(2) says EXDEV),
 	// not recorded as an xattr pointing into the layers below.
 	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work,redirect_dir=off,metacopy=off"
+	if throwaway {
+		// volatile: overlayfs skips syncing the upper layer's filesystem
+		// (all of it, whoever wrote there) on sync(2) and at unmount. A
+		// crash may lose what the container wrote, which was to go anyway.
+		options += ",volatile"
+	}
 	if len(options) > mountOptionsMax {
 		return fmt.Errorf("mount overlay on %s: %d layers need %d bytes of options, more than a page", dir, len(layers), len(options))
 	}
