@@ -301,12 +301,9 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 
 // verify checks a layer's blob against its digest, before it is
 // unpacked; with no digest for the blob (docker save's older form), the digest
-// of its tar, which is its diffID. A bare tarball has neither. A signal
-// stops it, as it stops unpacking.
+// of its tar, which is its diffID. A signal stops it, as it stops
+// unpacking.
 func (l *layer) verify(signals chan os.Signal) error {
-	if l.digest == "" && l.diffID == "" {
-		return nil
-	}
 	blob, err := l.open()
 	if err != nil {
 		return err
@@ -319,7 +316,7 @@ func (l *layer) verify(signals chan os.Signal) error {
 		content = io.LimitReader(content, l.size+1)
 	}
 	if want == "" {
-		if content, err = unzip(blob); err != nil {
+		if content, err = unzip(content); err != nil {
 			return err
 		}
 		want = l.diffID

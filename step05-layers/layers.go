@@ -140,8 +140,10 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 // storeLayer returns the layer's folder in the store set, and unpacks it
 // there first unless it is there already.
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
-	if l.diffID == "" && l.rereadable {
-		// A bare tarball says no digest: its own is its diffID.
+	// A bare tarball names no digest: its own is its diffID, found by
+	// reading it, and there is nothing else to check it against.
+	bare := l.digest == "" && l.diffID == ""
+	if bare && l.rereadable {
 		if err := l.findDiffID(signals); err != nil {
 			return "", err
 		}
@@ -155,8 +157,10 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 		}
 	}
 	// The blob is used now: it is checked first.
-	if err := l.verify(signals); err != nil {
-		return "", err
+	if !bare {
+		if err := l.verify(signals); err != nil {
+			return "", err
+		}
 	}
 	// The layer's top folder is the container's root's, as its rootfs
 	// was in step04, unless the archive says otherwise (with "./").

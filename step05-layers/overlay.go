@@ -98,8 +98,9 @@ func mountOverlay(dir string, layers []string, throwaway bool) error {
 		names = append(names, name)
 	}
 	// Relative to dir/lower, the working folder while mounting. With
-	// redirect_dir and metacopy off, as Docker mounts, the upper layer
-	// holds whole files and folders, and commit reads it alone: a folder
+	// redirect_dir and metacopy off (the kernel's defaults, unless it was
+	// built or loaded otherwise), the upper layer holds whole files and
+	// folders, and commit reads it alone: a folder
 	// renamed is copied up whole (mv does it when rename(2) says EXDEV),
 	// not recorded as an xattr pointing into the layers below.
 	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work,redirect_dir=off,metacopy=off"

@@ -72,7 +72,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 		return fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	defer unix.Close(root)
-	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}}
+	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}, buffer: make([]byte, 128<<10)}
 	archive := tar.NewReader(r)
 	for {
 		hdr, err := archive.Next()
@@ -94,7 +94,12 @@ type unpacker struct {
 	root           int // O_PATH descriptor of the rootfs
 	uidMap, gidMap *syscall.SysProcIDMap
 	dirs           map[fileID]dirTimes // times to set once every entry is in
+	buffer         []byte              // makeFile's, for every file
 }
+
+// onlyWriter hides a file's ReadFrom, which io.CopyBuffer would call
+// instead of using the buffer it is given.
+type onlyWriter struct{ io.Writer }
 
 // fileID tells one file from every other: its device and inode numbers.
 type fileID struct{ dev, ino uint64 }
@@ -325,8 +330,9 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	}
 	file := os.NewFile(uintptr(fd), base)
 	defer file.Close()
-	// The tar reader gives exactly hdr.Size bytes, or an error.
-	if _, err := io.Copy(file, content); err != nil {
+	// The tar reader gives exactly hdr.Size bytes, or an error. One
+	// buffer serves every file: io.Copy would make one for each.
+	if _, err := io.CopyBuffer(onlyWriter{file}, content, u.buffer); err != nil {
 		return fmt.Errorf("copying its content: %w", err)
 	}
 	if err := u.setMetadata(parent, base, fd, hdr); err != nil {

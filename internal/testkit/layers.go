@@ -172,7 +172,7 @@ func Layers(t *testing.T, s Step) {
 			})
 		}
 	})
-	t.Run("AFreshImageRunTwiceAtOnce", func(t *testing.T) {
+	t.Run("AFreshImageRunThreeTimesAtOnce", func(t *testing.T) {
 		layer := Tar(t, file("unique", t.Name()+" at "+time.Now().String()))
 		image := OCILayout(t, false, BaseLayer(t), layer)
 		var running []*Running
