@@ -187,8 +187,14 @@ func writeBlob(out, mediaType string, write func(io.Writer) error) (descriptor, 
 	defer os.Remove(file.Name()) // after the rename, there is nothing to remove
 	defer file.Close()
 	digest := sha256.New()
-	counted := &countingWriter{w: io.MultiWriter(file, digest)}
+	// Buffered: a tar writer writes a header, its padding and each file
+	// apart, and thousands of small writes would each be a write(2).
+	buffered := bufio.NewWriterSize(file, 1<<20)
+	counted := &countingWriter{w: io.MultiWriter(buffered, digest)}
 	if err := write(counted); err != nil {
+		return descriptor{}, err
+	}
+	if err := buffered.Flush(); err != nil {
 		return descriptor{}, err
 	}
 	if err := file.Chmod(0o644); err != nil {
