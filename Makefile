@@ -26,6 +26,7 @@ DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
+BENCH_RUNS ?= 20
 
 # The tests run in each step's folder: make the paths given to them
 # (make test-step02 BOXCRAFT_BIN=_build/bin/step01) absolute from here.
@@ -34,7 +35,7 @@ export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
 
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins rootfs run test test-v2 lint clean
+.PHONY: help need-root deps bins rootfs run test test-v2 bench lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -51,6 +52,7 @@ bins: deps ## build every step's binary, and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
+	@go build -o $(BIN)/bench ./internal/bench
 
 # deps is order-only (after |): it runs first, but does not make the image stale.
 $(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox) | deps
@@ -108,6 +110,10 @@ step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
 
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*
+
+bench: need-root bins rootfs ## how fast the newest step is, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
+	@scripts/deps.sh runc
+	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
