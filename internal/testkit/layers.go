@@ -259,10 +259,14 @@ func commitRoundTrip(t *testing.T, s Step) {
 	require.Equal(t, 0, r.Code, r)
 	kept := filepath.Dir(keptRootfs(t, s, r))
 	// A file's own extended attribute goes into the layer; overlayfs's
-	// (user.overlay.* when it is mounted without privilege) stays out.
+	// (trusted.overlay.*, or user.overlay.* when it is mounted without
+	// privilege) stay out. tmpfs before Linux 6.6 has no user.* at all.
 	added := filepath.Join(kept, "upper/t/added")
-	require.NoError(t, unix.Setxattr(added, "user.boxcraft", []byte("kept"), 0))
-	require.NoError(t, unix.Setxattr(added, "user.overlay.origin", []byte("x"), 0))
+	require.NoError(t, unix.Setxattr(added, "trusted.boxcraft", []byte("kept"), 0))
+	require.NoError(t, unix.Setxattr(added, "trusted.overlay.origin", []byte("x"), 0))
+	if err := unix.Setxattr(added, "user.overlay.origin", []byte("x"), 0); err != unix.ENOTSUP {
+		require.NoError(t, err)
+	}
 	out := filepath.Join(t.TempDir(), "committed")
 	t.Cleanup(func() { forgetLayout(t, out) })
 	c := Run(t, "commit", filepath.Base(kept), out)
@@ -301,7 +305,7 @@ func commitRoundTrip(t *testing.T, s Step) {
 				xattrs[name] = value
 			}
 		}
-		assert.Equal(t, map[string]string{"user.boxcraft": "kept"}, xattrs, "the file's xattrs, not overlayfs's")
+		assert.Equal(t, map[string]string{"trusted.boxcraft": "kept"}, xattrs, "the file's xattrs, not overlayfs's")
 	}
 	if assert.Contains(t, entries, "t/hardlink") {
 		assert.Equal(t, "t/added", entries["t/hardlink"].Linkname, "a hard link stays one")
