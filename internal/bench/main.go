@@ -485,7 +485,7 @@ func runcBundle(rootfs string) (string, error) {
 			return "", err
 		}
 	}
-	if err := untarFrom(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
+	if err := copyFolder(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
 		return "", err
 	}
 	if out, err := exec.Command("chown", "-R", "100000:100000", filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
@@ -571,8 +571,8 @@ func untar(image, dir string) error {
 	return nil
 }
 
-// untarFrom copies a folder, with its owners, into a new folder.
-func untarFrom(from, dir string) error {
+// copyFolder copies a folder, with its owners, into a new folder.
+func copyFolder(from, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
