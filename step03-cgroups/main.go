@@ -439,6 +439,9 @@ func (c *container) checkReachable() error {
 // so that a Ctrl-C or a kill cannot end step03 in between and leave the
 // cgroup behind.
 func runInCgroup(c *container) (int, error) {
+	if err := checkCgroupParent(); err != nil {
+		return 0, err
+	}
 	removeLeftovers()
 	v2, err := isCgroupV2()
 	if err != nil {

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -29,13 +30,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The cgroup filesystem, and the folder below which every container's
-// cgroup goes: the workshop never makes, writes or removes a cgroup
-// anywhere else.
+// The cgroup filesystem, and the workshop's own cgroup: the workshop
+// never makes, writes or removes a cgroup anywhere else.
 const (
-	cgroupRoot   = "/sys/fs/cgroup"
-	cgroupParent = "boxcraft"
+	cgroupRoot     = "/sys/fs/cgroup"
+	workshopCgroup = "boxcraft"
 )
+
+// cgroupParent is the folder below which every container's cgroup goes:
+// the workshop's own, or a cgroup below it that $BOXCRAFT_CGROUP_PARENT
+// names. The tests give each test one of its own, so that a test sees
+// only its own containers' cgroups (docs/contract.md).
+var cgroupParent = cmp.Or(os.Getenv("BOXCRAFT_CGROUP_PARENT"), workshopCgroup)
+
+// checkCgroupParent refuses a $BOXCRAFT_CGROUP_PARENT outside the
+// workshop's cgroup.
+func checkCgroupParent() error {
+	if !filepath.IsLocal(cgroupParent) || !strings.HasPrefix(filepath.Clean(cgroupParent)+"/", workshopCgroup+"/") {
+		return fmt.Errorf("BOXCRAFT_CGROUP_PARENT=%s: name a cgroup below %s", cgroupParent, workshopCgroup)
+	}
+	return nil
+}
 
 // v1Hierarchies are the v1 controllers a container gets a folder in.
 // cpuacct limits nothing: it counts the CPU time the container used.

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -30,8 +31,9 @@ import (
 
 // stateRoot holds a folder for each container that runs from an image.
 // Only root may enter it: the container never walks this path (init
-// starts in its rootfs, see runInNamespaces).
-const stateRoot = "/var/lib/boxcraft/step05"
+// starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
+// name another: the tests give each test its own (docs/contract.md).
+var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/step05")
 
 // checkImage makes --image absolute and checks that it names a file, or
 // a folder (an OCI layout, which readImage checks).

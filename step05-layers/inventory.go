@@ -18,7 +18,7 @@ import (
 )
 
 // imageRecords holds a record of each image step05 has run.
-const imageRecords = stateRoot + "/images"
+var imageRecords = filepath.Join(stateRoot, "images")
 
 // imageRecord is what step05 remembers of an image it ran.
 type imageRecord struct {

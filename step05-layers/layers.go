@@ -49,7 +49,7 @@ const (
 )
 
 // layerStore holds the unpacked layers, each in a folder of its own.
-const layerStore = stateRoot + "/layers"
+var layerStore = filepath.Join(stateRoot, "layers")
 
 // whiteout converts an image's whiteout, base in the folder parent, into
 // overlayfs's: .wh..wh..opq makes the folder opaque, .wh.NAME makes NAME

@@ -523,6 +523,9 @@ func (c *container) checkReachable() error {
 // removed, so that a Ctrl-C or a kill cannot end step05 in between and
 // leave the cgroup behind.
 func runInCgroup(c *container, signals chan os.Signal) (int, error) {
+	if err := checkCgroupParent(); err != nil {
+		return 0, err
+	}
 	removeLeftovers()
 	v2, err := isCgroupV2()
 	if err != nil {
