@@ -3,6 +3,7 @@ package testkit
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,43 +115,47 @@ func Basics(t *testing.T, s Step) {
 	t.Run("BadInputIsOneLineAndStatus2", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		aFile := filepath.Join(rootfs, "etc/passwd")
+		// Each row: the command line, then what the line must name (any
+		// one of them).
 		for name, tc := range map[string]struct {
-			args []string
-			says string
+			args  []string
+			names []string
 		}{
-			"no arguments":       {nil, "usage: " + s.Name + " run"},
-			"unknown command":    {[]string{"walk"}, `unknown command "walk"`},
-			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), "unknown flag: --frobnicate"},
-			"no CMD":             {s.Args(nil, rootfs), " a CMD"},
-			"empty ROOTFS":       {s.Args(nil, "", "sh"), "rootfs is an empty string"},
-			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), "rootfs /nonexistent/rootfs: no such directory"},
-			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), "is not a directory"},
-			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), `command "no-such-command" not found in rootfs`},
-			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), `command "/etc" not found in rootfs`},
+			"no arguments":       {nil, []string{"usage"}},
+			"unknown command":    {[]string{"walk"}, []string{"walk"}},
+			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}},
+			"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}},
+			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS"}},
+			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}},
+			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}},
+			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}},
+			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), []string{"/etc"}},
 			// the binary under test exists on the host and not in the rootfs:
-			"host-only path": {s.Args(nil, rootfs, Binary(t)), " not found in rootfs"},
+			"host-only path": {s.Args(nil, rootfs, Binary(t)), []string{Binary(t)}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
+				AssertRefused(t, Run(t, tc.args...), tc.names...)
 			})
 		}
 	})
 	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) {
 		cmd := Command(t, s.Args(nil, FreshRootfs(t), "sh")...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		AssertRefused(t, RunCmd(t, cmd), s.Name, "sudo")
+		AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
 	})
 }
 
-// AssertRefused checks a refusal: exit status 2, one line on stderr that
-// names the program and says what went wrong, and no Go panic.
-func AssertRefused(t *testing.T, r Result, prog, says string) {
+// AssertRefused checks a refusal as docs/contract.md describes it: exit
+// status 2, one line on stderr that names at least one of names (the
+// flag, or the value or file refused; in any words, after any program
+// name), no stack trace, and nothing on stdout.
+func AssertRefused(t *testing.T, r Result, names ...string) {
 	t.Helper()
-	assert.Equal(t, 2, r.Code, r)
-	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line on stderr:\n%s", r)
-	assert.Contains(t, r.Stderr, says)
-	assert.True(t, strings.HasPrefix(r.Stderr, prog+": "), "the line names the program:\n%s", r)
-	assert.NotContains(t, r.Stderr, "goroutine")
+	assert.Equal(t, 2, r.Code, "a refusal exits with status 2\n%s", r)
+	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "a refusal is one line on stderr:\n%s", r)
+	assert.True(t, slices.ContainsFunc(names, func(name string) bool { return strings.Contains(r.Stderr, name) }),
+		"the line names what was refused (one of %q):\n%s", names, r)
+	assert.NotContains(t, r.Stderr, "goroutine", "no stack trace")
 	assert.Empty(t, r.Stdout)
 }
 

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +41,7 @@ func Cgroup2(t testing.TB) (string, *os.File) {
 	}
 	t.Cleanup(func() {
 		f.Close()
-		removeCgroup(t, dir)
+		removeCgroupTree(t, dir)
 		_ = unix.Rmdir(parent) // only when empty: another test or container may use it
 	})
 	return strings.TrimPrefix(dir, mount), f
@@ -55,23 +54,4 @@ func cgroup2Mount() (string, error) {
 		return "", fmt.Errorf("no cgroup2 hierarchy is mounted (%v)", err)
 	}
 	return points[0], nil
-}
-
-// removeCgroup removes a cgroup of the test's own. The kernel refuses
-// (EBUSY) until the last process in it has been reaped, which can take a
-// moment after the command ended.
-func removeCgroup(t testing.TB, dir string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) {
-			return
-		}
-		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-			t.Errorf("left behind: the cgroup %s (%v)", dir, err)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -68,7 +68,7 @@ func Layers(t *testing.T, s Step) {
 		before := []map[string]TreeEntry{Tree(t, layers[0]), Tree(t, layers[1])}
 		const script = `echo new > /t/new; echo changed > /t/lower; rm /etc/hostname; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "--keep", "/bin/sh", "-c", script))
-		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
+		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
 		running.WaitForFile(t, filepath.Join(folder, "merged/tmp/ready"))
 		// On the host, the root is an overlay mounted on merged/, its
 		// lower layers the store's folders, top first, through links.
@@ -110,7 +110,7 @@ func Layers(t *testing.T, s Step) {
 		var folders []string
 		for _, image := range images {
 			r := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
-			folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(r.Cmd.Process.Pid))
+			folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(r.Cmd.Process.Pid))
 			r.WaitForFile(t, filepath.Join(folder, "merged/tmp/ready"))
 			running, folders = append(running, r), append(folders, folder)
 			assert.Regexp(t, volatile, overlayOptions(t, filepath.Join(folder, "merged")), "an upper layer that goes at the end is never synced to disk")
@@ -185,7 +185,7 @@ func Layers(t *testing.T, s Step) {
 			assert.Contains(t, result.Stdout, "at ")
 		}
 		storedLayer(t, s, DiffID(layer), true)
-		leftovers, err := filepath.Glob(filepath.Join(s.stateDir(), "run-*"))
+		leftovers, err := filepath.Glob(filepath.Join(StateDir(t), "run-*"))
 		require.NoError(t, err)
 		assert.Empty(t, leftovers, "each run's folder, and the copies of the layer that lost the race, are gone")
 	})
@@ -347,7 +347,7 @@ func tamperedBlobs(t *testing.T, s Step) {
 			data[at] ^= 0x20
 			require.NoError(t, os.WriteFile(tampered, data, 0o644))
 			r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-			AssertRefused(t, r, s.Name, tc.says)
+			AssertRefused(t, r, tc.says)
 			assert.NoDirExists(t, folder, "the container's folder is gone")
 			assertNotStored(t, s, DiffID(layer))
 		})
@@ -360,7 +360,7 @@ func tamperedBlobs(t *testing.T, s Step) {
 		dir, _ := layout(t)
 		withDiffIDs(t, dir, []string{DiffID(base), DiffID(other)})
 		r, folder := runImage(t, s, Command(t, "run", "--image", dir, "/bin/true"))
-		AssertRefused(t, r, s.Name, "its digest is "+DiffID(layer)+", but the image's config says "+DiffID(other))
+		AssertRefused(t, r, "its digest is "+DiffID(layer)+", but the image's config says "+DiffID(other))
 		assert.NoDirExists(t, folder, "the container's folder is gone")
 		assertNotStored(t, s, DiffID(other))
 	})
@@ -444,7 +444,7 @@ func hostileLayers(t *testing.T, s Step) {
 			before := Listing(t, outside, "")
 			image := OCILayout(t, false, base, h.Tar)
 			r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-			AssertRefused(t, r, s.Name, `entry "`+h.Entry+`"`)
+			AssertRefused(t, r, `entry "`+h.Entry+`"`)
 			assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the layer")
 			assert.NoDirExists(t, folder, "the container's folder is gone")
 			assertNotStored(t, s, DiffID(h.Tar))
@@ -527,7 +527,7 @@ func badImages(t *testing.T, s Step) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, folder := runImage(t, s, Command(t, "run", "--image", tc.image(t), "/bin/true"))
-			AssertRefused(t, r, s.Name, tc.says)
+			AssertRefused(t, r, tc.says)
 			assert.NoDirExists(t, folder, "no folder left")
 		})
 	}
@@ -540,14 +540,16 @@ func badImages(t *testing.T, s Step) {
 			args []string
 			says string
 		}{
-			"no arguments":       {[]string{"commit"}, "usage: " + s.Name + " commit CONTAINER IMAGE_OUT"},
+			"no arguments":       {[]string{"commit"}, "usage"},
 			"no such container":  {[]string{"commit", "kept-nothing", filepath.Join(existing, "out")}, "no such file or directory"},
 			"not a container":    {[]string{"commit", "/etc", filepath.Join(existing, "out")}, "/etc is no kept container"},
 			"an existing folder": {[]string{"commit", "kept-nothing", existing}, existing + " is there already"},
 			"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, "make the image: mkdir " + filepath.Join(existing, "none/out") + ": no such file or directory"},
 		} {
+			parent := t
 			t.Run(name, func(t *testing.T) {
-				AssertRefused(t, Run(t, tc.args...), s.Name, tc.says)
+				ShareSandbox(t, parent) // the kept container is the parent's
+				AssertRefused(t, Run(t, tc.args...), tc.says)
 				assert.NoDirExists(t, filepath.Join(existing, "out"), "no image written")
 			})
 		}
@@ -563,7 +565,7 @@ func storedLayer(t *testing.T, s Step, diffID string, shifted bool) string {
 	if shifted {
 		set = "u0-100000-65536"
 	}
-	folder := filepath.Join(s.stateDir(), "layers", set, strings.TrimPrefix(diffID, "sha256:"))
+	folder := filepath.Join(StateDir(t), "layers", set, strings.TrimPrefix(diffID, "sha256:"))
 	require.DirExists(t, folder, "the layer is in the store")
 	return folder
 }
@@ -571,10 +573,10 @@ func storedLayer(t *testing.T, s Step, diffID string, shifted bool) string {
 // assertNotStored checks that no folder of the store holds the layer.
 func assertNotStored(t *testing.T, s Step, diffID string) {
 	t.Helper()
-	folders, err := filepath.Glob(filepath.Join(s.stateDir(), "layers/*", strings.TrimPrefix(diffID, "sha256:")))
+	folders, err := filepath.Glob(filepath.Join(StateDir(t), "layers/*", strings.TrimPrefix(diffID, "sha256:")))
 	require.NoError(t, err)
 	assert.Empty(t, folders, "no folder of the layer in the store")
-	leftovers, err := filepath.Glob(filepath.Join(s.stateDir(), "run-*/unpacking"))
+	leftovers, err := filepath.Glob(filepath.Join(StateDir(t), "run-*/unpacking"))
 	require.NoError(t, err)
 	assert.Empty(t, leftovers, "no layer half unpacked")
 }

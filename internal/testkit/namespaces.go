@@ -90,7 +90,7 @@ func Namespaces(t *testing.T, s Step) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			rootfs := FreshRootfs(t)
 			if !enabled && s.PivotRoot {
-				AssertRefused(t, Run(t, s.Args([]string{without("mnt")}, rootfs, "/probe")...), s.Name, "leaves out mnt, which "+s.Name+" needs")
+				AssertRefused(t, Run(t, s.Args([]string{without("mnt")}, rootfs, "/probe")...), "mnt")
 				return
 			}
 			shareMount(t, filepath.Dir(rootfs))
@@ -190,7 +190,7 @@ func Namespaces(t *testing.T, s Step) {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
 				cmd := Command(t, s.Args(tc.flags, rootfs, "/bin/sh", "-c", script)...)
-				cmd.Env = withoutSudo(os.Environ()) // SUDO_USER's /etc/subuid range would replace the default
+				cmd.Env = withoutSudo(cmd.Env) // SUDO_USER's /etc/subuid range would replace the default
 				f := Probe(t, RunCmd(t, cmd))
 
 				assertNamespace(t, f, "user", tc.own)
@@ -268,7 +268,7 @@ func Namespaces(t *testing.T, s Step) {
 		r := Run(t, s.Args(flags, rootfs, "/probe")...)
 		if r.Code == 2 && strings.Contains(r.Stderr, "a new time namespace") {
 			t.Logf("this kernel refuses it: %s", r.Stderr)
-			AssertRefused(t, r, s.Name, "add user to --ns, or leave out time")
+			AssertRefused(t, r, "add user to --ns, or leave out time")
 			return
 		}
 		assertClocks(t, s, flags, 86400, 3600)
@@ -294,7 +294,7 @@ func Namespaces(t *testing.T, s Step) {
 	t.Run("NoNamespacesIsAChrootAgain", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		if s.PivotRoot {
-			AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), s.Name, "leaves out mnt")
+			AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), "leaves out mnt")
 			return
 		}
 		Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
@@ -325,18 +325,18 @@ func Namespaces(t *testing.T, s Step) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), s.Name, tc.says)
+				AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), tc.says)
 			})
 		}
 		t.Run("rootfs without /proc", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
-			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), s.Name, "has no proc folder")
+			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), "has no proc folder")
 		})
 		t.Run("rootfs the container's root may not enter", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Chmod(rootfs, 0o700))
-			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), s.Name, "others need r and x")
+			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), "others need r and x")
 		})
 	})
 	// When CMD exits, its namespaces go with it: no process is left in any

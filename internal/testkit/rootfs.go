@@ -174,7 +174,7 @@ func images(t *testing.T, s Step) {
 		// come and go); the pid namespace ends it with sh.
 		const script = `echo made inside > /made; sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
-		rootfs := s.rootIn(filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid)))
+		rootfs := s.rootIn(filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid)))
 		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
 		made, err := os.ReadFile(filepath.Join(rootfs, "made"))
 		require.NoError(t, err, "the container's file is in its rootfs folder")
@@ -263,7 +263,7 @@ func images(t *testing.T, s Step) {
 				image := filepath.Join(t.TempDir(), "hostile.tar")
 				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
 				r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-				AssertRefused(t, r, s.Name, `entry "`+hostile.Entry+`"`)
+				AssertRefused(t, r, `entry "`+hostile.Entry+`"`)
 				assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the rootfs")
 				assert.NoDirExists(t, folder, "the container's folder is gone")
 			})
@@ -284,7 +284,7 @@ func images(t *testing.T, s Step) {
 		defer w.Close()
 		require.NoError(t, w.SetWriteDeadline(time.Now().Add(Timeout)))
 		running := Start(t, Command(t, "run", "--image", fifo, "/bin/true"))
-		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
+		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
 		rest := make(chan error, 1)
 		go func() {
 			_, err := w.Write(data[:len(data)/2])
@@ -298,7 +298,7 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
 		time.Sleep(200 * time.Millisecond) // for the runtime to take the signal in
 		rest <- nil
-		AssertRefused(t, running.Wait(t), s.Name, "stopped by interrupt")
+		AssertRefused(t, running.Wait(t), "stopped by interrupt")
 		assert.NoDirExists(t, folder, "the container's folder is gone")
 	})
 	// A user namespace's root may not make device nodes, and may not have
@@ -328,7 +328,7 @@ func images(t *testing.T, s Step) {
 				cmd := Command(t, append(append([]string{"run", "--image", image}, tc.flags...), "/bin/true")...)
 				cmd.SysProcAttr = tc.attr
 				r, folder := runImage(t, s, cmd)
-				AssertRefused(t, r, s.Name, tc.says)
+				AssertRefused(t, r, tc.says)
 				assert.NoDirExists(t, folder, "the container's folder is gone")
 			})
 		}
@@ -339,7 +339,7 @@ func images(t *testing.T, s Step) {
 		image := ImageWithProbe(t)
 		kept := keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "touch /tmp/ready; exec sleep 1000"))
-		folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
+		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
 		running.WaitForFile(t, filepath.Join(s.rootIn(folder), "tmp/ready"))
 		require.NoError(t, running.Cmd.Process.Kill())
 		running.Wait(t)
@@ -384,7 +384,7 @@ func images(t *testing.T, s Step) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				r, folder := runImage(t, s, Command(t, tc.args...))
-				AssertRefused(t, r, s.Name, tc.says)
+				AssertRefused(t, r, tc.says)
 				assert.NoDirExists(t, folder, "no folder left")
 			})
 		}
@@ -399,9 +399,6 @@ var devices = []struct {
 }{
 	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 }
-
-// stateDir is where the step keeps its containers' folders.
-func (s Step) stateDir() string { return filepath.Join("/var/lib/boxcraft", s.Name) }
 
 // rootIn is where the root of a container from an image is in its
 // folder: the image unpacked in rootfs/ (step04), or the union of its
@@ -437,7 +434,7 @@ func (s Step) folderImageRefusal() string {
 func runImage(t *testing.T, s Step, cmd *exec.Cmd) (Result, string) {
 	t.Helper()
 	running := Start(t, cmd)
-	folder := filepath.Join(s.stateDir(), "run-"+strconv.Itoa(cmd.Process.Pid))
+	folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(cmd.Process.Pid))
 	return running.Wait(t), folder
 }
 
@@ -466,10 +463,10 @@ func keptRootfs(t *testing.T, s Step, r Result) string {
 	}
 	// Whatever the run kept goes when the test ends, even when it says so
 	// in other words (an earlier step's binary, on the ladder).
-	for _, kept := range regexp.MustCompile(regexp.QuoteMeta(filepath.Dir(s.stateDir()))+`/step[^/\s]+/kept-[^/\s]+`).FindAllString(r.Stderr, -1) {
+	for _, kept := range regexp.MustCompile(regexp.QuoteMeta(StateDir(t))+`/kept-[^/\s]+`).FindAllString(r.Stderr, -1) {
 		t.Cleanup(func() { assert.NoError(t, os.RemoveAll(kept)) })
 	}
-	said := regexp.MustCompile(`(?m)^` + s.Name + `: kept the container's ` + what + ` in (` + regexp.QuoteMeta(s.stateDir()) + `/kept-[^/\n]+)/` + folder + `$`).
+	said := regexp.MustCompile(`(?m)kept the container's ` + what + ` in (` + regexp.QuoteMeta(StateDir(t)) + `/kept-[^/\n]+)/` + folder + `$`).
 		FindStringSubmatch(r.Stderr)
 	require.NotNil(t, said, "the run says where it kept the %s:\n%s", what, r)
 	return filepath.Join(said[1], folder)

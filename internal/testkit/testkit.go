@@ -204,12 +204,14 @@ func Command(t testing.TB, args ...string) *exec.Cmd {
 }
 
 // HostCommand prepares a program of the host with args, bounded by
-// Timeout.
+// Timeout, with the test's sandbox in its environment (sandbox.go): a
+// runtime it starts keeps its state and cgroups in the test's own.
 func HostCommand(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), sandboxEnv(t)...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
