@@ -21,6 +21,20 @@ at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; 
 go_version() { go env GOVERSION | sed 's/^go//'; }
 go_ok() { command -v go >/dev/null && at_least "$(go_version)" "$need"; }
 
+# load_modules loads, as root, the kernel modules the steps use, where
+# the machine has them as modules (most distributions' kernels do): loop
+# devices for the block I/O tests, overlayfs for step05, and BFQ, the I/O
+# scheduler whose weight --blkio-weight sets. A kernel without one is
+# fine: the tests then check that the step refuses what needs it.
+load_modules() {
+	if [ "$(id -u)" -ne 0 ] || ! command -v modprobe >/dev/null; then return; fi
+	local module
+	for module in loop overlay bfq; do
+		modprobe -q "$module" 2>/dev/null || true
+	done
+}
+load_modules
+
 missing=()
 for pkg in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then

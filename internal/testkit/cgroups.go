@@ -166,9 +166,19 @@ func Cgroups(t *testing.T, s Step) {
 		for _, op := range []string{"read", "write"} {
 			t.Run(op, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
+				flags := []string{"--device-" + op + "-bps", disk + ":1mb"}
+				throttle := "blkio/blkio.throttle." + op + "_bps_device"
+				if CgroupV2(t) {
+					throttle = "io.max"
+				}
+				if !kernelHas(t, throttle) {
+					t.Logf("this kernel has no %s (no block I/O throttling): the runtime must refuse %s", throttle, flags[0])
+					AssertRefused(t, Run(t, s.Args(flags, rootfs, "/probe")...), flags[0])
+					return
+				}
 				// Not in /dev, which is the container's own from step04 on.
 				addDevice(t, rootfs, "disk/loop", unix.S_IFBLK, deviceOf(t, disk))
-				f := runProbe(t, s, rootfs, []string{"--device-" + op + "-bps", disk + ":1mb"}, op+"=/disk/loop:3")
+				f := runProbe(t, s, rootfs, flags, op+"=/disk/loop:3")
 				timed := f.Experiments.Read
 				if op == "write" {
 					timed = f.Experiments.Write
