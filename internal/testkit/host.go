@@ -132,19 +132,19 @@ func processes(match func(proc string) bool) []int {
 
 // CheckNothingLeft notes the host's mounts now and, when the test ends
 // (after the cleanups the test registers later, such as its own mounts),
-// fails the test if the workshop left a mount behind or a process still
-// runs with its root in rootfs. Mounts count as the workshop's when they
-// lie in the test's own temporary folder (rootfs's parent) or in a path
-// naming boxcraft (its state folders): the rest of the host mounts and
-// unmounts as it likes meanwhile.
+// fails the test if its runs left a mount behind or a process still runs
+// with its root in rootfs. Mounts count as the test's when they lie in
+// its own temporary folders (where rootfs and its state folder are): the
+// rest of the host, a learner's `make run` in another terminal included,
+// mounts and unmounts as it likes meanwhile.
 func CheckNothingLeft(t testing.TB, rootfs string) {
 	t.Helper()
 	before := MountPoints(t)
-	testDir := filepath.Dir(rootfs)
+	testDir := filepath.Dir(filepath.Dir(rootfs)) // t.TempDir()'s parent: every folder of the test's
 	t.Cleanup(func() {
 		var left []string
 		for point := range MountPoints(t) {
-			ours := strings.HasPrefix(point, testDir+"/") || strings.Contains(point, "boxcraft")
+			ours := strings.HasPrefix(point, testDir+"/")
 			if ours && !before[point] {
 				left = append(left, point)
 			}
