@@ -119,25 +119,33 @@ func Cgroups(t *testing.T, s Step) {
 		assert.Empty(t, r.Stdout, "the probe never got to report")
 	})
 
-	// The shell spins, and the test reads the cgroup's CPU time at the
-	// start and the end of 1.5 s of its own clock: what the container used
-	// in that time, without what it took to start.
+	// Two loops spin, wanting two CPUs against a quota of half of one, so
+	// that the quota binds even on a machine busy with other work; the
+	// test reads the cgroup's CPU time at the start and the end of 1.5 s
+	// of its own clock: what the container used in that time, without
+	// what it took to start.
 	t.Run("CPUQuota", func(t *testing.T) {
-		c := startWaiting(t, s, FreshRootfs(t), []string{"--cpus", "0.5"}, "")
-		c.then = "while :; do :; done"
+		rootfs := FreshRootfs(t)
+		devNull(t, rootfs) // the background loop's stdin
+		c := startWaiting(t, s, rootfs, []string{"--cpus", "0.5"}, "")
+		c.then = "while :; do :; done & while :; do :; done"
 		c.release(t)
-		time.Sleep(200 * time.Millisecond) // into the loop
+		time.Sleep(200 * time.Millisecond) // into the loops
 		startUsage, start := c.cpuSeconds(t), time.Now()
 		time.Sleep(1500 * time.Millisecond)
 		usage, wall := c.cpuSeconds(t)-startUsage, time.Since(start).Seconds()
 		throttled := c.statField(t, "cpu/cpu.stat", "nr_throttled")
-		require.NoError(t, unix.Kill(c.pid, unix.SIGKILL))
+		require.NoError(t, unix.Kill(c.pid, unix.SIGKILL)) // pid 1: its namespace's other loop goes with it
 		c.running.Wait(t)
 		t.Logf("%.3f s of CPU in %.3f s, throttled in %d periods", usage, wall, throttled)
-		// Only an upper bound: on a busy machine the loop may get less
-		// than its quota, never more.
-		assert.LessOrEqual(t, usage/wall, 0.65, "CPU seconds per second of wall time, by the cgroup's count: %.3f s in %.3f s (the quota is 0.5)", usage, wall)
-		assert.Positive(t, throttled, "the kernel held the container back (nr_throttled)")
+		// The bound is the test: the loops may get less than the quota on
+		// a busy machine, never more.
+		assert.LessOrEqual(t, usage/wall, 0.65, "the container used more than its half CPU (%.3f s of CPU in %.3f s): is cpu.cfs_quota_us / cpu.max written, and is the container's process in that cgroup?", usage, wall)
+		if throttled == 0 && usage/wall < 0.4 {
+			t.Log("the machine was too busy for the loops to reach the quota: there was no throttling to see")
+			return
+		}
+		assert.Positive(t, throttled, "the kernel never held the container back (nr_throttled is 0)")
 	})
 
 	t.Run("Cpuset", func(t *testing.T) {

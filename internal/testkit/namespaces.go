@@ -348,11 +348,12 @@ func Namespaces(t *testing.T, s Step) {
 		nsfsBefore := MountPointsOfType(t, "nsfs")
 
 		f := Probe(t, Run(t, s.Args(nil, rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe")...))
+		ended := Uptime(t)
 
 		host := HostNamespaces(t)
 		for _, kind := range allNamespaces {
 			require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had its own %s namespace", kind)
-			assert.Empty(t, ProcessesInNamespace(kind, f.Namespaces[kind]), "processes left in the container's %s namespace", kind)
+			assert.Empty(t, ProcessesInNamespace(kind, f.Namespaces[kind], ended), "processes left in the container's %s namespace", kind)
 		}
 		assert.Equal(t, nsfsBefore, MountPointsOfType(t, "nsfs"), "a namespace file was kept mounted")
 	})
