@@ -73,7 +73,9 @@ func sandboxOf(t testing.TB) *sandbox {
 		return s.(*sandbox)
 	}
 	RequireRoot(t)
-	s := &sandbox{state: filepath.Join(t.TempDir(), "state")}
+	// Named for the workshop, so that make clean finds what a killed test
+	// run left mounted there.
+	s := &sandbox{state: filepath.Join(t.TempDir(), "boxcraft-state")}
 	if err := os.Mkdir(s.state, 0o755); err != nil {
 		t.Fatal(err)
 	}
