@@ -3,7 +3,6 @@ package testkit
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -99,47 +98,12 @@ func ProcessesRootedIn(dir string) []int {
 }
 
 // ProcessesInNamespace returns the pids of the host's processes that are
-// in the namespace of the given type (uts, pid, …) with the given inode,
-// and that started by the time startedBy (seconds since boot, as Uptime
-// counts). The kernel gives a dead namespace's inode to the next new one,
-// which another run on the machine may make meanwhile: a process started
-// after the container ended is in that other namespace.
-func ProcessesInNamespace(kind string, inode uint64, startedBy float64) []int {
+// in the namespace of the given type (uts, pid, …) with the given inode.
+func ProcessesInNamespace(kind string, inode uint64) []int {
 	return processes(func(proc string) bool {
 		var st unix.Stat_t
-		return unix.Stat(filepath.Join(proc, "ns", kind), &st) == nil && st.Ino == inode && startTime(proc) <= startedBy
+		return unix.Stat(filepath.Join(proc, "ns", kind), &st) == nil && st.Ino == inode
 	})
-}
-
-// Uptime is the seconds since the machine booted, from /proc/uptime.
-func Uptime(t testing.TB) float64 {
-	t.Helper()
-	data, err := os.ReadFile("/proc/uptime")
-	require.NoError(t, err)
-	var up float64
-	_, err = fmt.Sscan(string(data), &up)
-	require.NoError(t, err)
-	return up
-}
-
-// startTime is when a process started, in seconds since boot: the 22nd
-// field of /proc/PID/stat, in clock ticks (USER_HZ, 100 a second on
-// Linux). A process that is gone reads as never started.
-func startTime(proc string) float64 {
-	stat, err := os.ReadFile(filepath.Join(proc, "stat"))
-	end := strings.LastIndexByte(string(stat), ')') // COMM may hold spaces
-	if err != nil || end < 0 {
-		return math.Inf(1)
-	}
-	fields := strings.Fields(string(stat[end+1:])) // from the 3rd field, STATE
-	if len(fields) < 20 {
-		return math.Inf(1)
-	}
-	ticks, err := strconv.ParseFloat(fields[19], 64)
-	if err != nil {
-		return math.Inf(1)
-	}
-	return ticks / 100
 }
 
 // ChildrenOf returns the pids of the processes whose parent is pid.

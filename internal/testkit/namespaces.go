@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -346,14 +347,18 @@ func Namespaces(t *testing.T, s Step) {
 		rootfs := FreshRootfs(t)
 		devNull(t, rootfs)
 		nsfsBefore := MountPointsOfType(t, "nsfs")
-
-		f := Probe(t, Run(t, s.Args(nil, rootfs, "/bin/sh", "-c", "sleep 1000 & exec /probe")...))
-		ended := Uptime(t)
+		const script = `sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done; exec /probe`
+		running := Start(t, Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", script)...))
+		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
+		held := holdNamespaces(t, running.Cmd.Process.Pid)
+		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
+		f := Probe(t, running.Wait(t))
 
 		host := HostNamespaces(t)
 		for _, kind := range allNamespaces {
 			require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had its own %s namespace", kind)
-			assert.Empty(t, ProcessesInNamespace(kind, f.Namespaces[kind], ended), "processes left in the container's %s namespace", kind)
+			require.Equal(t, f.Namespaces[kind], held[kind], "the %s namespace held is the container's", kind)
+			assert.Empty(t, ProcessesInNamespace(kind, held[kind]), "processes left in the container's %s namespace", kind)
 		}
 		assert.Equal(t, nsfsBefore, MountPointsOfType(t, "nsfs"), "a namespace file was kept mounted")
 	})
@@ -483,6 +488,27 @@ func processIn(t *testing.T, rootfs string) int {
 	require.Eventually(t, func() bool { pids = ProcessesRootedIn(rootfs); return len(pids) == 1 },
 		10*time.Second, 10*time.Millisecond, "one process in the rootfs")
 	return pids[0]
+}
+
+// holdNamespaces opens each namespace of the runtime's one child (the
+// container's first process) until the test ends, and returns their
+// inodes. Held open, a namespace outlives the container: the kernel cannot
+// give its inode to a new namespace of another run on the machine while
+// the test looks for processes left in it.
+func holdNamespaces(t *testing.T, runtime int) map[string]uint64 {
+	t.Helper()
+	children := ChildrenOf(runtime)
+	require.Len(t, children, 1, "the runtime has one child: the container's first process")
+	inodes := map[string]uint64{}
+	for _, kind := range allNamespaces {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", children[0], kind))
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		var st unix.Stat_t
+		require.NoError(t, unix.Fstat(int(f.Fd()), &st))
+		inodes[kind] = st.Ino
+	}
+	return inodes
 }
 
 // withoutSudo is env without the variables sudo sets.
