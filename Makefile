@@ -26,6 +26,8 @@ DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
+# How many test packages run at once: one per CPU.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 BENCH_RUNS ?= 20
 
 # The tests run in each step's folder: make the paths given to them
@@ -80,13 +82,13 @@ run: need-root bins rootfs ## a shell in a container made by the most complete r
 
 # gotest runs the tests of the packages given, first telling a normal user
 # what will skip. -count=1: a kernel's behaviour is never taken from a
-# cache. -p 1: one package at a time, because the root tests change the
-# host (mounts, and cgroups from step03) and compare it before and after.
-# Tests build what they need; with BOXCRAFT_BIN pointing into _build/bin,
-# the bins are built first.
+# cache. -p $(TEST_JOBS): packages run side by side, since each test looks
+# only at what its own runs made (its own state folder and cgroup parent,
+# docs/contract.md). Tests build what they need; with BOXCRAFT_BIN pointing
+# into _build/bin, the bins are built first.
 define gotest
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test: not root, so the tests that need root skip (go test -v shows each reason); sudo make test runs them all"; fi
-	go test -count=1 -p 1 $(GOTESTFLAGS) $(1)
+	go test -count=1 -p $(TEST_JOBS) $(GOTESTFLAGS) $(1)
 endef
 
 test: deps $(if $(BOXCRAFT_BIN),bins) ## all tests (as a normal user the root tests skip, saying why)
