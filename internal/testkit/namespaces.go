@@ -443,7 +443,7 @@ func assertNamespace(t *testing.T, f facts.Facts, kind string, own bool) {
 	t.Helper()
 	inside, host := f.Namespaces[kind], HostNamespaces(t)[kind]
 	require.NotZero(t, inside, "the probe could not read /proc/self/ns/%s in the container: is there a proc filesystem on its /proc? "+
-		"(A runtime mounts one there, in a mount namespace of its own.) The probe's errors: %v", kind, f.Errors)
+		"(A runtime mounts one there, in a mount namespace of its own.) The probe said: %s", kind, f.Errors["namespaces"])
 	if own {
 		assert.NotEqual(t, host, inside, "the container is in the host's %s namespace (the same inode in /proc/self/ns/%s): did the runtime ask for a new one (%s)?", kind, kind, newNamespaceFlags[kind])
 	} else {
