@@ -4,6 +4,10 @@
 //	go run ./internal/workspace stepNN   make workspace/stepNN, and say what to write
 //	go run ./internal/workspace -check   check that every step's workspace builds (make lint)
 //
+// -written N makes a workspace as a learner has it who wrote the first N
+// pieces: the lesson's code stays in for those. It is how a lesson's
+// README checks the order in which the tests start passing.
+//
 // workspace/stepNN is step NN's program with the lesson's own code taken
 // out: the functions and lines that the lesson's list (stepNN.go here)
 // names. Each piece is replaced by a TODO(stepNN) comment, which says what
@@ -35,6 +39,7 @@ import (
 func main() {
 	out := flag.String("out", "workspace", "the folder that holds the workspaces")
 	check := flag.Bool("check", false, "make every step's workspace in a temporary folder, and build it")
+	written := flag.Int("written", 0, "leave the lesson's first `N` pieces in, as if written")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./internal/workspace [-out DIR] stepNN | -check")
 		flag.PrintDefaults()
@@ -52,7 +57,7 @@ func main() {
 		os.Exit(2)
 	}
 	name := flag.Arg(0)
-	if err := makeWorkspace(name, *out); err != nil {
+	if err := makeWorkspace(name, *out, *written); err != nil {
 		fmt.Fprintf(os.Stderr, "workspace-%s: %v\n", name, err)
 		os.Exit(2)
 	}
@@ -86,7 +91,7 @@ func stepNames(dirs []string) string {
 
 // makeWorkspace makes out/name from the step's program, builds it, and
 // tells the learner what to write and how to test it.
-func makeWorkspace(name, out string) error {
+func makeWorkspace(name, out string, written int) error {
 	dest := filepath.Join(out, name)
 	if _, err := os.Lstat(dest); err == nil && stepPattern.MatchString(name) {
 		return fmt.Errorf("%s exists already, and may hold your work: it is left as it is. To start over, move it away (mv %s %s.old) and run make workspace-%s again", dest, dest, dest, name)
@@ -99,6 +104,10 @@ func makeWorkspace(name, out string) error {
 	if !ok {
 		return fmt.Errorf("%s has no lesson to write yet (internal/workspace/%s.go)", dir, name)
 	}
+	if written < 0 || written > len(l) {
+		return fmt.Errorf("-written %d: %s's lesson has %s", written, name, count(len(l)))
+	}
+	l = l[written:]
 	todos, err := write(dir, name, l, out)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ var step01 = lesson{
 			"when SysProcAttr.Chroot names the new root; Dir then is a folder inside it. Without it, CMD runs on the host, " +
 			"and sees the host's files.",
 		Man:   []string{"2 chroot"},
-		Tests: "TestBasics/CommandSeesTheRootfsNotTheHost, TestBasics/CommandStartsInTheRootWithTheContainerPath, TestChrootIsNoIsolation",
+		Tests: "TestBasics/CommandSeesTheRootfsNotTheHost, TestChrootIsNoIsolation, TestEscapeFromTheChrootSucceeds, TestSignalsAreRelayedToTheCommand",
 	},
 	{
 		Func: "isExecutableIn",

@@ -125,7 +125,7 @@ func TestAWorkspaceThereIsKept(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(mine), 0o755))
 	require.NoError(t, os.WriteFile(mine, []byte("my work\n"), 0o644))
 
-	err := makeWorkspace("step02", out)
+	err := makeWorkspace("step02", out, 0)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "may hold your work")
 	assert.Contains(t, err.Error(), "To start over, move it away (mv "+filepath.Join(out, "step02"))
