@@ -91,9 +91,8 @@ var step02 = lesson{
 	{
 		Func: "closeInheritedFiles",
 		What: "no file of the host's left open in CMD",
-		Hint: `files step02 was given by whatever started it are open in init too, and an open folder of the ` +
-			`host is a way out of any root. Mark every descriptor from 3 up close-on-exec, so that CMD does not ` +
-			`get them: close_range(2) with CLOSE_RANGE_CLOEXEC (unix.CloseRange).`,
+		Hint: `mark every descriptor from 3 up close-on-exec, so that CMD does not get the files step02 was ` +
+			`given: close_range(2) with CLOSE_RANGE_CLOEXEC (unix.CloseRange), from 3 to the largest there is.`,
 		Man:   []string{"2 close_range"},
 		Tests: "TestNamespaces/InheritedFilesAreClosed",
 		Stub:  "return nil",

@@ -52,7 +52,7 @@ return unix.Chdir("/")`,
 			`ptmxmode=0666,mode=0620"), a tmpfs on dev/shm and, with an IPC namespace of its own, mqueue on ` +
 			`dev/mqueue; then attachConsole().`,
 		Man:   []string{"4 null", "7 pty", "5 tmpfs", "7 mq_overview"},
-		Tests: "TestRootFilesystem/DevHoldsExactlyTheDevices, TestRootFilesystem/ConsoleIsTheTerminal",
+		Tests: "TestRootFilesystem/DevHoldsExactlyTheDevices, TestRootFilesystem/ConsoleIsTheTerminal, TestRootFilesystem/ReadOnlyRoot (/dev stays writable)",
 		Stub:  "return nil",
 	},
 	{

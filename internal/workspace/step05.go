@@ -26,7 +26,7 @@ var step05 = lesson{
 			`folder opened O_RDONLY: an O_PATH descriptor takes no xattr); .wh.NAME makes NAME (after makeRoom) ` +
 			`a character device 0:0 (unix.Mknodat). Refuse a whiteout of "", "." or "..".`,
 		Man:   []string{"2 mknod", "2 setxattr", "7 xattr"},
-		Tests: "TestLayers/UnionView (deleted and opaque folders)",
+		Tests: "TestLayers/UnionView, TestLayers/CommitRoundTrip, TestLayers/HostileLayersAreRefused (whiteouts of .. and of the layer itself)",
 		Stub:  "return nil",
 	},
 	{
