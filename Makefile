@@ -35,13 +35,22 @@ BENCH_RUNS ?= 20
 $(foreach v,BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS,$(if $($(v)),$(eval override $(v) := $(abspath $($(v))))))
 export BOXCRAFT_BIN BOXCRAFT_PROBE BOXCRAFT_ROOTFS
 
+# A learner's programs: make workspace-stepNN makes workspace/stepNN, a
+# module of its own (internal/workspace says why).
+WORKSPACE := workspace
+# ws-step is stepNN when BOXCRAFT_BIN is a workspace's program
+# (workspace/stepNN/stepNN), which the tests then build first, from the
+# learner's code; otherwise they build the steps' binaries (bins).
+ws-step := $(patsubst $(CURDIR)/$(WORKSPACE)/%/,%,$(filter $(CURDIR)/$(WORKSPACE)/step%/,$(dir $(BOXCRAFT_BIN))))
+bin-under-test := $(if $(BOXCRAFT_BIN),$(if $(ws-step),workspace-bin,bins))
+
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins rootfs run test test-v2 bench lint clean
+.PHONY: help need-root deps bins workspace-bin rootfs run test test-v2 bench lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
-	@awk -F':.*## ' '/^[a-z0-9%-]+:.*## / { sub(/%/, "NN", $$1); printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z0-9%-]+:.*## / { sub(/%/, "NN", $$1); printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 # need-root stops a target that starts containers before it builds anything.
 need-root:
@@ -85,13 +94,14 @@ run: need-root bins rootfs ## a shell in a container made by the most complete r
 # cache. -p $(TEST_JOBS): packages run side by side, since each test looks
 # only at what its own runs made (its own state folder and cgroup parent,
 # docs/contract.md). Tests build what they need; with BOXCRAFT_BIN pointing
-# into _build/bin, the bins are built first.
+# into _build/bin, the bins are built first, and with it pointing into
+# workspace/, the learner's program.
 define gotest
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test: not root, so the tests that need root skip (go test -v shows each reason); sudo make test runs them all"; fi
 	go test -count=1 -p $(TEST_JOBS) $(GOTESTFLAGS) $(1)
 endef
 
-test: deps $(if $(BOXCRAFT_BIN),bins) ## all tests (as a normal user the root tests skip, saying why)
+test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
 test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_TIMEOUT=600 seconds)
@@ -102,10 +112,22 @@ step-dir = $(or $(wildcard step$(1)-*),$(error there is no step$(1): the steps a
 
 # A goal that names a step that does not exist stops make here, before
 # anything is built.
-goal-steps := $(foreach n,$(patsubst test-step%,%,$(patsubst step%,%,$(filter step% test-step%,$(MAKECMDGOALS)))),$(call step-dir,$(n)))
+goal-steps := $(foreach n,$(patsubst workspace-step%,%,$(patsubst test-step%,%,$(patsubst step%,%,$(filter step% test-step% workspace-step%,$(MAKECMDGOALS))))),$(call step-dir,$(n)))
 
-test-step%: deps $(if $(BOXCRAFT_BIN),bins) ## one step's tests (e.g. make test-step02)
+test-step%: deps $(bin-under-test) ## one step's tests (e.g. make test-step02)
 	$(call gotest,./$(call step-dir,$*)/)
+
+# deps is order-only: it needs no root. The tool is built first, rather
+# than go run, which would add a line of its own to a refusal.
+workspace-step%: | deps ## write a lesson yourself: workspace/stepNN is step NN's program without the lesson's code
+	@mkdir -p $(BUILD)
+	@go build -o $(BUILD)/workspace ./internal/workspace
+	@$(BUILD)/workspace step$*
+
+# workspace-bin builds the learner's program that BOXCRAFT_BIN names.
+workspace-bin:
+	@if [ ! -d $(WORKSPACE)/$(ws-step) ]; then echo "there is no $(WORKSPACE)/$(ws-step): make workspace-$(ws-step) makes it" >&2; exit 2; fi
+	cd $(WORKSPACE) && go build -o $(ws-step)/$(notdir $(BOXCRAFT_BIN)) ./$(ws-step)
 
 step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
 	@scripts/demo-step$*.sh
@@ -117,13 +139,16 @@ bench: need-root bins rootfs ## how fast the newest step is, against runc and th
 	@scripts/deps.sh runc
 	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
-lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy)
+lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	@# go run …@version asks the module proxy even when the module is in the
 	@# cache: ask the cache first, so that lint works with no network too.
 	GOTOOLCHAIN=auto GOPROXY="file://$$(go env GOMODCACHE)/cache/download|$$(go env GOPROXY)" go run $(STATICCHECK) ./...
+	@# A lesson (internal/workspace/stepNN.go) that names code its step no
+	@# longer has, or whose stubs no longer build, fails here.
+	go run ./internal/workspace -check
 
 clean: ## remove all the workshop made: _build/, its mounts, cgroups and state (safe to run twice)
 	@scripts/clean.sh

@@ -43,13 +43,13 @@ func Namespaces(t *testing.T, s Step) {
 			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "uts", enabled)
 			if enabled {
-				assert.Equal(t, "box-uts-test", f.Hostname, "the hostname set inside")
+				assert.Equal(t, "box-uts-test", f.Hostname, "the container's hostname is not the one --hostname gave: did init call sethostname(2) in its new UTS namespace?")
 			} else {
-				assert.Equal(t, host, f.Hostname, "the host's hostname")
+				assert.Equal(t, host, f.Hostname, "--ns left uts out, so the container should have the host's hostname")
 			}
 			after, err := os.Hostname()
 			require.NoError(t, err)
-			assert.Equal(t, host, after, "the host's hostname is unchanged")
+			assert.Equal(t, host, after, "the HOST's hostname changed: the runtime set a hostname outside a UTS namespace of the container's own")
 		})
 	})
 	t.Run("PIDNamespace", func(t *testing.T) {
@@ -58,19 +58,19 @@ func Namespaces(t *testing.T, s Step) {
 			if !enabled {
 				f := runProbe(t, s, rootfs, []string{without("pid")})
 				assertNamespace(t, f, "pid", false)
-				assert.NotEqual(t, 1, f.Pid)
-				assert.Contains(t, f.Pids, os.Getpid(), "the test, a host process, is visible")
+				assert.NotEqual(t, 1, f.Pid, "--ns left pid out, yet CMD is pid 1")
+				assert.Contains(t, f.Pids, os.Getpid(), "--ns left pid out, so the container should see the host's processes, this test among them")
 				return
 			}
 			f := runProbe(t, s, rootfs, nil)
 			assertNamespace(t, f, "pid", true)
-			assert.Equal(t, 1, f.Pid, "CMD is pid 1")
-			assert.Equal(t, []int{1}, f.Pids, "the probe is the only process in /proc: the test, a host process, is not there")
+			assert.Equal(t, 1, f.Pid, "CMD is not pid 1: in a new PID namespace (CLONE_NEWPID) the first process is pid 1, and init becomes CMD by execve(2)")
+			assert.Equal(t, []int{1}, f.Pids, "the container's /proc lists more than the probe, pid 1: is it a new proc, mounted in the container's own PID namespace, rather than the host's?")
 
 			// A subshell forks, and runs the probe as its child.
 			child := Probe(t, Run(t, s.Args(nil, rootfs, "/bin/sh", "-c", "(/probe); exit $?")...))
-			assert.Equal(t, 2, child.Pid, "CMD's first child is pid 2")
-			assert.Equal(t, 1, child.Ppid, "and its parent is pid 1")
+			assert.Equal(t, 2, child.Pid, "CMD's first child is not pid 2: init's Go threads took pids 2, 3, …; did init write 1 to the container's /proc/sys/kernel/ns_last_pid?")
+			assert.Equal(t, 1, child.Ppid, "the parent of CMD's first child is not pid 1, CMD")
 		})
 	})
 	// The container's command mounts a tmpfs, says it is ready and waits;
@@ -106,7 +106,7 @@ func Namespaces(t *testing.T, s Step) {
 			running := Start(t, Command(t, args...))
 			running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
 			if enabled {
-				assert.NotContains(t, MountPoints(t), filepath.Join(rootfs, "var"), "the container's mount is not on the host")
+				assert.NotContains(t, MountPoints(t), filepath.Join(rootfs, "var"), "a tmpfs the container mounted on its /var is on the host too: did the runtime give it a mount namespace of its own (CLONE_NEWNS), its mounts made private (MS_REC|MS_PRIVATE on /)?")
 			}
 			Mount(t, "boxcraft-host", filepath.Join(rootfs, "home"), "tmpfs")
 			require.NoError(t, os.WriteFile(filepath.Join(rootfs, "home/from-host"), nil, 0o644))
@@ -117,9 +117,9 @@ func Namespaces(t *testing.T, s Step) {
 			seen, err := os.ReadFile(filepath.Join(rootfs, "tmp/seen"))
 			require.NoError(t, err)
 			if enabled {
-				assert.Equal(t, "hidden\n", string(seen), "a mount the host made after the start is absent inside")
+				assert.Equal(t, "hidden\n", string(seen), "a mount the host made after the start reached the container: did init make its mounts private (MS_REC|MS_PRIVATE on /) in its new mount namespace?")
 			} else {
-				assert.Equal(t, "visible\n", string(seen), "a mount the host made after the start is visible inside")
+				assert.Equal(t, "visible\n", string(seen), "--ns left mnt out, so a mount the host made after the start should be visible inside")
 			}
 		})
 	})
@@ -138,15 +138,15 @@ func Namespaces(t *testing.T, s Step) {
 			}
 			f := runProbe(t, s, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
 			assertNamespace(t, f, "ipc", enabled)
-			require.True(t, f.Experiments.MsgQueue.OK, f.Experiments.MsgQueue.Error)
+			require.True(t, f.Experiments.MsgQueue.OK, "the probe could not make a System V message queue: %s", f.Experiments.MsgQueue.Error)
 			onHost, err := facts.ReadMsgQueues()
 			require.NoError(t, err)
 			if enabled {
-				assert.NotContains(t, f.MsgQueues, hostKey, "the host's queue is absent inside")
-				assert.NotContains(t, onHost, containerKey, "the container's queue is absent from the host")
+				assert.NotContains(t, f.MsgQueues, hostKey, "the container sees a message queue the host made: did the runtime give it an IPC namespace of its own (CLONE_NEWIPC)?")
+				assert.NotContains(t, onHost, containerKey, "a message queue the container made is on the host: did the runtime give it an IPC namespace of its own (CLONE_NEWIPC)?")
 			} else {
-				assert.Contains(t, f.MsgQueues, hostKey, "the host's queue is visible inside")
-				assert.Contains(t, onHost, containerKey, "the container's queue is on the host")
+				assert.Contains(t, f.MsgQueues, hostKey, "--ns left ipc out, so the container should see a message queue the host made")
+				assert.Contains(t, onHost, containerKey, "--ns left ipc out, so a message queue the container made should be on the host")
 			}
 		})
 	})
@@ -159,7 +159,7 @@ func Namespaces(t *testing.T, s Step) {
 			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "net", enabled)
 			if enabled {
-				assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "only lo, and it is up")
+				assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "the container should see lo alone, up: a new network namespace (CLONE_NEWNET) has only lo, down until init sets IFF_UP (ioctl(2) SIOCSIFFLAGS)")
 				return
 			}
 			host, err := net.Interfaces()
@@ -171,7 +171,7 @@ func Namespaces(t *testing.T, s Step) {
 			for _, i := range f.Interfaces {
 				got = append(got, i.Name)
 			}
-			assert.ElementsMatch(t, want, got, "the host's interfaces")
+			assert.ElementsMatch(t, want, got, "--ns left net out, so the container should see the host's network interfaces")
 		})
 	})
 	// The command makes a file as its root and notes whether it may set its
@@ -195,21 +195,21 @@ func Namespaces(t *testing.T, s Step) {
 				f := Probe(t, RunCmd(t, cmd))
 
 				assertNamespace(t, f, "user", tc.own)
-				assert.Equal(t, 0, f.UID, "root inside")
+				assert.Equal(t, 0, f.UID, "CMD is not root (uid 0) inside: with a user namespace, init starts as uid 0 (Credential), which the uid map ties to a host uid")
 				var st unix.Stat_t
 				require.NoError(t, unix.Stat(filepath.Join(rootfs, "tmp/made-by-root"), &st))
-				assert.Equal(t, tc.fileUID, st.Uid, "the owner of the container root's file, on the host")
-				assert.Equal(t, tc.fileGID, st.Gid, "its group, on the host")
+				assert.Equal(t, tc.fileUID, st.Uid, "the host uid that owns a file the container's root made: the uid map gives container uid 0 this host uid (--uid-map, or 0:100000:65536), and no user namespace leaves it 0")
+				assert.Equal(t, tc.fileGID, st.Gid, "the host gid of a file the container's root made: the gid map gives container gid 0 this host gid (--gid-map, or 0:100000:65536), and no user namespace leaves it 0")
 				setgroups, err := os.ReadFile(filepath.Join(rootfs, "tmp/setgroups"))
 				require.NoError(t, err)
-				assert.Equal(t, "allow\n", string(setgroups), "root inside may set its groups")
+				assert.Equal(t, "allow\n", string(setgroups), "root inside may not set its groups (/proc/self/setgroups): did the runtime allow setgroups before writing the gid map (GidMappingsEnableSetgroups)?")
 				mknod := f.Experiments.Mknod
-				require.NotNil(t, mknod)
+				require.NotNil(t, mknod, "the probe did not report its mknod experiment")
 				if tc.own {
-					assert.False(t, mknod.OK, "root inside has no capability over the host's user namespace")
-					assert.Contains(t, mknod.Error, "operation not permitted")
+					assert.False(t, mknod.OK, "the container's root made a device node, which only the host's root may: did the runtime give it a user namespace of its own (CLONE_NEWUSER)?")
+					assert.Contains(t, mknod.Error, "operation not permitted", "mknod(2) in a user namespace of its own should fail with EPERM")
 				} else {
-					assert.True(t, mknod.OK, "host root may make a device node: %s", mknod.Error)
+					assert.True(t, mknod.OK, "--ns left user out, so the container's root is the host's, and may make a device node: %s", mknod.Error)
 				}
 			})
 		}
@@ -236,16 +236,16 @@ func Namespaces(t *testing.T, s Step) {
 			atRoot := func(line string) bool { return strings.HasSuffix(line, ":/") }
 			if enabled {
 				for _, line := range f.Cgroup {
-					assert.True(t, atRoot(line), "the container at the root of its view: %q", line)
+					assert.True(t, atRoot(line), "the container should see its own cgroup as \"/\": a new cgroup namespace (CLONE_NEWCGROUP) is rooted at the cgroup its first process is in when it is made: %q", line)
 				}
 				return
 			}
 			unified := slices.IndexFunc(f.Cgroup, func(line string) bool { return strings.HasPrefix(line, "0::") })
-			require.NotEqual(t, -1, unified, "a 0:: line (cgroup2) in %q", f.Cgroup)
+			require.NotEqual(t, -1, unified, "the container's /proc/self/cgroup has no 0:: line (cgroup2): %q", f.Cgroup)
 			assert.True(t, strings.HasPrefix(f.Cgroup[unified], "0::/"+Parent+"/"),
-				"the host's path to the cgroup, below the workshop's parent: %q", f.Cgroup[unified])
+				"--ns left cgroup out, so the container should see the host's path to its cgroup, below the workshop's parent: %q", f.Cgroup[unified])
 			assert.True(t, slices.ContainsFunc(f.Cgroup, func(line string) bool { return !atRoot(line) }),
-				"not every line at the root of a view: %q", f.Cgroup)
+				"--ns left cgroup out, yet the container sees every cgroup as \"/\": %q", f.Cgroup)
 		})
 	})
 	// The time namespace moves the monotonic and boottime clocks (and so
@@ -300,8 +300,8 @@ func Namespaces(t *testing.T, s Step) {
 		}
 		Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
 		f := runProbe(t, s, rootfs, []string{"--ns", "none"})
-		assert.Equal(t, HostNamespaces(t), f.Namespaces, "every namespace is the host's")
-		assert.Contains(t, f.Pids, os.Getpid(), "the test process, on the host, is visible inside")
+		assert.Equal(t, HostNamespaces(t), f.Namespaces, "with --ns none, every namespace should be the host's")
+		assert.Contains(t, f.Pids, os.Getpid(), "with --ns none, the container should see the host's processes, this test among them")
 	})
 	t.Run("BadNamespaceInputIsRefused", func(t *testing.T) {
 		long := strings.Repeat("h", 65)
@@ -356,11 +356,11 @@ func Namespaces(t *testing.T, s Step) {
 
 		host := HostNamespaces(t)
 		for _, kind := range allNamespaces {
-			require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had its own %s namespace", kind)
-			require.Equal(t, f.Namespaces[kind], held[kind], "the %s namespace held is the container's", kind)
-			assert.Empty(t, ProcessesInNamespace(kind, held[kind]), "processes left in the container's %s namespace", kind)
+			require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had no %s namespace of its own, and this test needs every type", kind)
+			require.Equal(t, held[kind], f.Namespaces[kind], "the probe did not see the %s namespace that the runtime's child was in", kind)
+			assert.Empty(t, ProcessesInNamespace(kind, held[kind]), "processes were left in the container's %s namespace after CMD ended: when pid 1 of a PID namespace ends, the kernel kills the rest", kind)
 		}
-		assert.Equal(t, nsfsBefore, MountPointsOfType(t, "nsfs"), "a namespace file was kept mounted")
+		assert.Equal(t, nsfsBefore, MountPointsOfType(t, "nsfs"), "a namespace file was left mounted on the host, which keeps the namespace alive")
 	})
 	// Files the runtime was given by whatever started it stay out of the
 	// container.
@@ -372,7 +372,7 @@ func Namespaces(t *testing.T, s Step) {
 		cmd := Command(t, s.Args(nil, rootfs, "/probe")...)
 		cmd.ExtraFiles = []*os.File{hostFolder} // fd 3 in the runtime: an open folder of the host
 		f := Probe(t, RunCmd(t, cmd))
-		assert.Equal(t, []int{0, 1, 2}, f.FDs, "CMD has stdin, stdout and stderr, and nothing else")
+		assert.Equal(t, []int{0, 1, 2}, f.FDs, "CMD should have stdin, stdout and stderr, and nothing else: it got a file the runtime was given (fd 3, an open folder of the host). Did init mark inherited files close-on-exec (close_range(2), CLOSE_RANGE_CLOEXEC)?")
 	})
 	// Signals still reach CMD, but CMD is now pid 1 of its PID namespace,
 	// and the kernel gives pid 1 only the signals it has a handler for.
@@ -388,7 +388,7 @@ func Namespaces(t *testing.T, s Step) {
 		t.Run("relayed to a handler", func(t *testing.T) {
 			running := start(t, FreshRootfs(t), `trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.02; done`)
 			require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
-			assert.Equal(t, 3, running.Wait(t).Code, "the shell's handler ran")
+			assert.Equal(t, 3, running.Wait(t).Code, "a SIGTERM sent to the runtime should reach CMD, whose handler exits 3")
 		})
 		t.Run("pid 1 ignores SIGTERM, and dies with its runtime", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
@@ -396,18 +396,18 @@ func Namespaces(t *testing.T, s Step) {
 			sleep := processIn(t, rootfs)
 			require.NoError(t, running.Cmd.Process.Signal(unix.SIGTERM))
 			time.Sleep(200 * time.Millisecond)
-			assert.NoError(t, unix.Kill(sleep, 0), "sleep, pid 1 with no handler, ignored SIGTERM")
+			assert.NoError(t, unix.Kill(sleep, 0), "sleep died of SIGTERM: as pid 1 of a PID namespace of its own (CLONE_NEWPID), with no handler for it, it would have ignored it")
 
 			require.NoError(t, running.Cmd.Process.Kill()) // SIGKILL cannot be relayed
 			running.Wait(t)
 			assert.Eventually(t, func() bool { return len(ProcessesRootedIn(rootfs)) == 0 },
-				5*time.Second, 10*time.Millisecond, "the kernel killed the container with its runtime (Pdeathsig)")
+				5*time.Second, 10*time.Millisecond, "the container outlived its runtime, killed by SIGKILL: did the runtime ask the kernel to kill init with it (Pdeathsig)?")
 		})
 		t.Run("killed by a signal: status 128+N", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			running := start(t, rootfs, "touch /tmp/ready; exec sleep 1000")
 			require.NoError(t, unix.Kill(processIn(t, rootfs), unix.SIGKILL)) // from the host, SIGKILL reaches pid 1
-			assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code)
+			assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code, "the runtime's exit status, when CMD was killed by SIGKILL, should be 128+9, as a shell says")
 		})
 	})
 }
@@ -436,16 +436,24 @@ func without(kind string) string {
 	return "--ns=" + strings.Join(others, ",")
 }
 
+// newNamespaceFlags are the flags of clone(2) and unshare(2) that make a
+// namespace of each type, for the failures to name.
+var newNamespaceFlags = map[string]string{
+	"uts": "CLONE_NEWUTS", "pid": "CLONE_NEWPID", "mnt": "CLONE_NEWNS", "ipc": "CLONE_NEWIPC",
+	"net": "CLONE_NEWNET", "user": "CLONE_NEWUSER", "cgroup": "CLONE_NEWCGROUP", "time": "CLONE_NEWTIME",
+}
+
 // assertNamespace checks whether the probe was in a namespace of its own
 // of the given type, or in the host's.
 func assertNamespace(t *testing.T, f facts.Facts, kind string, own bool) {
 	t.Helper()
 	inside, host := f.Namespaces[kind], HostNamespaces(t)[kind]
-	require.NotZero(t, inside, "the probe read /proc/self/ns/%s: %v", kind, f.Errors)
+	require.NotZero(t, inside, "the probe could not read /proc/self/ns/%s in the container: is there a proc filesystem on its /proc? "+
+		"(A runtime mounts one there, in a mount namespace of its own.) The probe said: %s", kind, f.Errors["namespaces"])
 	if own {
-		assert.NotEqual(t, host, inside, "a %s namespace of its own", kind)
+		assert.NotEqual(t, host, inside, "the container is in the host's %s namespace (the same inode in /proc/self/ns/%s): did the runtime ask for a new one (%s)?", kind, kind, newNamespaceFlags[kind])
 	} else {
-		assert.Equal(t, host, inside, "the host's %s namespace", kind)
+		assert.Equal(t, host, inside, "--ns left %s out, so the container should be in the host's %s namespace, not one of its own", kind, kind)
 	}
 }
 
@@ -464,10 +472,13 @@ func assertClocks(t *testing.T, s Step, flags []string, boottime, monotonic floa
 	within := func(what string, before, after, offset, inside float64) {
 		assert.InDelta(t, (before+after)/2+offset, inside, 1+(after-before)/2, what)
 	}
-	within("/proc/uptime", before.Uptime, after.Uptime, boottime, f.Clocks.Uptime)
-	within("CLOCK_BOOTTIME", before.Boottime, after.Boottime, boottime, f.Clocks.Boottime)
-	within("CLOCK_MONOTONIC", before.Monotonic, after.Monotonic, monotonic, f.Clocks.Monotonic)
-	within("CLOCK_REALTIME, the host's with offsets or without", before.Realtime, after.Realtime, 0, f.Clocks.Realtime)
+	within("the container's /proc/uptime should be the host's plus the --boottime-offset given (in a time namespace, whose offsets go in /proc/PID/timens_offsets before its first process starts)",
+		before.Uptime, after.Uptime, boottime, f.Clocks.Uptime)
+	within("the container's CLOCK_BOOTTIME should be the host's plus the --boottime-offset given (in a time namespace, whose offsets go in /proc/PID/timens_offsets before its first process starts)",
+		before.Boottime, after.Boottime, boottime, f.Clocks.Boottime)
+	within("the container's CLOCK_MONOTONIC should be the host's plus the --monotonic-offset given (in a time namespace, whose offsets go in /proc/PID/timens_offsets before its first process starts)",
+		before.Monotonic, after.Monotonic, monotonic, f.Clocks.Monotonic)
+	within("the container's CLOCK_REALTIME should be the host's, offsets or not: the wall clock has no namespace", before.Realtime, after.Realtime, 0, f.Clocks.Realtime)
 }
 
 // shareMount makes dir a shared mount of its own (a bind mount onto

@@ -1,0 +1,74 @@
+package main
+
+// step03's workspace is step02's program with step03's limit flags and
+// their checks, the cgroup's folders made and removed, and init waiting
+// to be released into its cgroup: what is left to write is what puts the
+// limits in the kernel's hands and the container in its cgroup.
+//
+// Only your machine's cgroup version is judged: `stat -fc %T
+// /sys/fs/cgroup` says cgroup2fs on v2 (the workshop's VM), tmpfs on v1.
+var step03 = lesson{
+	{
+		Func: "writeCgroupFile",
+		What: "write one value into one cgroup file",
+		Hint: `open dir/file write-only and write the value in ONE write(2): the kernel reads each write as a ` +
+			`whole value, and checks it there. Return the kernel's error number alone (errors.Unwrap of the ` +
+			`*PathError), for the caller to say what was refused. The stub writes nothing, so no limit holds.`,
+		Man:   []string{"7 cgroups"},
+		Tests: "TestCgroups/LimitsAreWritten, and every limit the kernel enforces",
+		Stub:  "return nil",
+	},
+	{
+		Func: "v2Limits",
+		What: "cgroup v2: each limit flag, in v2's files",
+		Hint: `return a limit (controller, file, value) for each limit asked for in r, in v2's files: ` +
+			`--cpus, --cpu-quota and --cpu-period in cpu.max ("QUOTA PERIOD", "max" for no quota); --cpu-shares in ` +
+			`cpu.weight (sharesToWeight); cpuset.cpus and cpuset.mems; memory.max, and memory.swap.max, which ` +
+			`counts swap alone; pids.max (pidsMax); io.bfq.weight, or else io.weight; io.max ("MAJ:MIN rbps=N"). ` +
+			`Write this one if your machine runs cgroup v2.`,
+		Man:   []string{"7 cgroups", "the kernel's Documentation/admin-guide/cgroup-v2.rst"},
+		Tests: "TestCgroups/LimitsAreWritten, then MemoryLimitEndsWithOOMKill, CPUQuota, Cpuset, PidsLimit, BlockIO",
+		Stub:  "return nil",
+	},
+	{
+		Func: "v1Limits",
+		What: "cgroup v1: each limit flag, in v1's files",
+		Hint: `return a limit (hierarchy, file, value) for each limit asked for in r, in v1's files: ` +
+			`cpu.cfs_period_us, cpu.cfs_quota_us and cpu.shares (cpu); cpuset.cpus and cpuset.mems; ` +
+			`memory.limit_in_bytes, then memory.memsw.limit_in_bytes (memory plus swap: the kernel refuses it ` +
+			`below the first); pids.max (pidsMax); blkio.bfq.weight, and blkio.throttle.{read,write}_{bps,iops}_device ` +
+			`("MAJ:MIN RATE"). Write this one if your machine runs cgroup v1.`,
+		Man:   []string{"7 cgroups", "the kernel's Documentation/admin-guide/cgroup-v1/"},
+		Tests: "TestCgroups/LimitsAreWritten, then MemoryLimitEndsWithOOMKill, CPUQuota, Cpuset, PidsLimit, BlockIO",
+		Stub:  "return nil",
+	},
+	{
+		Func: "runInNamespaces",
+		Line: "if cg.v2 {",
+		What: "cgroup v2: init is born in the container's cgroup (CLONE_INTO_CGROUP)",
+		Hint: `on v2, have clone(2) start init straight in the container's cgroup: open its folder (cg.openV2), ` +
+			`keep it open until init has started, and set cmd.SysProcAttr.UseCgroupFD and CgroupFD to it.`,
+		Man:   []string{"2 clone (CLONE_INTO_CGROUP)"},
+		Tests: "TestCgroups (v2)",
+	},
+	{
+		Func: "(*cgroup).addV1",
+		What: "cgroup v1: move init into the container's cgroups",
+		Hint: `on v1, a process joins a cgroup when its pid is written to the cgroup's cgroup.procs: write pid ` +
+			`into cgroup.procs in each of the container's folders (cg.folders()), which moves it with all its ` +
+			`threads. init waits to be released until then.`,
+		Man:   []string{"7 cgroups"},
+		Tests: "TestCgroups (v1)",
+		Stub:  "return nil",
+	},
+	{
+		Func: "enterCgroupNamespace",
+		What: "cgroup: the container's cgroup namespace, rooted at its own cgroup",
+		Hint: `a new cgroup namespace is rooted at the cgroup its first process is in at that moment. Made by ` +
+			`clone(2) with the others (step02's way), it was rooted where step03 runs; made now, by unshare(2) ` +
+			`with CLONE_NEWCGROUP once init is in the container's cgroup, CMD sees that cgroup as "/".`,
+		Man:   []string{"7 cgroup_namespaces", "2 unshare"},
+		Tests: "TestNamespaces/CgroupNamespace",
+		Stub:  "return nil",
+	},
+}
