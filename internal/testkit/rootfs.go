@@ -23,6 +23,26 @@ import (
 // a /dev of the container's own, and no mount of the host's; an image
 // tarball unpacked, safely, into a rootfs of the container's own, which
 // goes with the container unless kept.
+//
+// What it relies on (docs/contract.md), and nothing of one runtime's own
+// (no name of its folders, no wording of its messages):
+//   - `run --rootfs DIR CMD…` and `run --image TAR CMD…` (TAR plain or
+//     gzip), with --read-only and --keep; what the probe sees inside;
+//   - the container, from the host: a process of the runtime's (a child,
+//     or one of theirs) whose root, /proc/PID/root, is not the host's /;
+//     its files are read and written there;
+//   - the state folder, $BOXCRAFT_STATE_DIR: while a container from an
+//     image runs, what it writes in its root lies below it; once a run
+//     without --keep has ended, ran, refused or stopped by SIGINT while it
+//     read the image, nothing of its container is left there (nothing at
+//     all before step05; from step05 on, the store, see Layers), and no
+//     mount; what a run killed with SIGKILL left, the next run removes;
+//   - --keep: the run prints, on stderr, the path of what it kept, below
+//     the state folder, where what the container wrote lies (step04: its
+//     rootfs, there or in a folder below); no later run removes it;
+//   - a refusal (AssertRefused): status 2, one line on stderr naming the
+//     flag, the file, or the archive's entry refused; SIGINT while the
+//     image is read is refused so too, naming the signal.
 func RootFilesystem(t *testing.T, s Step) {
 	t.Run("EscapeNowFails", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
@@ -30,15 +50,16 @@ func RootFilesystem(t *testing.T, s Step) {
 		escape := runProbe(t, s, rootfs, nil, "escape").Experiments.Escape
 		require.NotNil(t, escape)
 		require.Empty(t, escape.Error)
-		assert.False(t, escape.Escaped, "the climb ended at the container's root: %v", escape.RootEntries)
-		assert.Equal(t, fileID(t, rootfs), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the rootfs")
-		assert.NotEqual(t, fileID(t, "/"), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "not the host's root")
+		assert.False(t, escape.Escaped, "the probe's chroot escape climbed out of the container's root, to a / holding %v: "+
+			"pivot_root into the rootfs, and detach the old root, so that no climb leads out", escape.RootEntries)
+		assert.Equal(t, fileID(t, rootfs), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the climb ends at the rootfs")
+		assert.NotEqual(t, fileID(t, "/"), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the climb reached the host's root")
 	})
 	t.Run("RootIsTheRootfsAndTheKernelTheHosts", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		f := runProbe(t, s, rootfs, nil)
-		assert.Equal(t, fileID(t, rootfs), f.Root, "/ is the rootfs")
-		assert.Equal(t, "/", f.Cwd)
+		assert.Equal(t, fileID(t, rootfs), f.Root, "the container's / is not the rootfs: did you pivot_root into it?")
+		assert.Equal(t, "/", f.Cwd, "CMD starts in /")
 		host, err := facts.ReadKernelRelease()
 		require.NoError(t, err)
 		assert.Equal(t, host, f.Kernel, "an image has no kernel: uname -r is the host's")
@@ -67,8 +88,9 @@ func RootFilesystem(t *testing.T, s Step) {
 					got[point] = strings.TrimSpace(fstype + " " + mountFlags(facts.MountOptions(line), want[point]))
 				}
 				got["/"] = "" // whatever the rootfs lies on
-				assert.Equal(t, want, got, "the mounts in the container's mountinfo, with the options asked for")
-				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system")
+				assert.Equal(t, want, got, "the container's mountinfo: each mount of its own, with these options, "+
+					"and none of the host's (the old root detached)")
+				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system", "/sys is mounted read-only")
 			})
 		}
 	})
@@ -82,10 +104,11 @@ func RootFilesystem(t *testing.T, s Step) {
 			_, point, _, _, _ := facts.ParseMount(line)
 			if point == "/sys" || strings.HasPrefix(point, "/sys/") {
 				sys++
-				assert.Contains(t, strings.Split(facts.MountOptions(line), ","), "ro", "%s is read-only", point)
+				assert.Contains(t, strings.Split(facts.MountOptions(line), ","), "ro",
+					"%s is writable: a bind of the host's /sys is remounted read-only, each mount below it too", point)
 			}
 		}
-		assert.Positive(t, sys, "/sys is mounted")
+		assert.Positive(t, sys, "/sys is mounted in the container")
 	})
 	// The rootfs lies in a shared mount, as under systemd's shared /, and
 	// the runtime is the host's root: the mounts it makes in the container
@@ -95,7 +118,8 @@ func RootFilesystem(t *testing.T, s Step) {
 		rootfs := FreshRootfs(t)
 		shareMount(t, filepath.Dir(rootfs))
 		f := runProbe(t, s, rootfs, []string{withoutUser})
-		assert.Equal(t, fileID(t, rootfs), f.Root)
+		assert.Equal(t, fileID(t, rootfs), f.Root, "the container's / is the rootfs, though it lies in a shared mount: "+
+			"make the container's mounts private first")
 	})
 	t.Run("DevHoldsExactlyTheDevices", func(t *testing.T) {
 		want := []facts.DevEntry{
@@ -114,7 +138,7 @@ func RootFilesystem(t *testing.T, s Step) {
 		for name, flags := range userNamespace {
 			t.Run(name, func(t *testing.T) {
 				f := runProbe(t, s, FreshRootfs(t), flags)
-				assert.ElementsMatch(t, want, f.Dev)
+				assert.ElementsMatch(t, want, f.Dev, "the container's /dev holds these devices, links and folders, and nothing of the host's")
 			})
 		}
 	})
@@ -145,9 +169,9 @@ func RootFilesystem(t *testing.T, s Step) {
 				f := runProbe(t, s, FreshRootfs(t), tc.flags, "create=/tmp/file", "create=/dev/shm/file", "create=/dev/null")
 				made := f.Experiments.Creates
 				if tc.rootFail != "" {
-					assert.Contains(t, made["/tmp/file"].Error, tc.rootFail)
+					assert.Contains(t, made["/tmp/file"].Error, tc.rootFail, "with --read-only, the root is mounted read-only")
 				} else {
-					assert.True(t, made["/tmp/file"].OK, made["/tmp/file"].Error)
+					assert.True(t, made["/tmp/file"].OK, "without --read-only, the root is writable: %s", made["/tmp/file"].Error)
 				}
 				for _, path := range []string{"/dev/shm/file", "/dev/null"} {
 					assert.True(t, made[path].OK, "%s stays writable: %s", path, made[path].Error)
