@@ -311,7 +311,7 @@ func assertOnlyTheStoreLeft(t *testing.T, s Step, before map[string]fs.FileMode,
 	after := stateEntries(t)
 	left := added(before, after)
 	if !s.Layers {
-		assert.Empty(t, left, "a run without --keep leaves nothing below the state folder %s once it has ended, refused or not: "+
+		assert.Empty(t, outermost(left), "a run without --keep leaves nothing below the state folder %s once it has ended, refused or not: "+
 			"remove the container's folder", StateDir(t))
 		return
 	}
@@ -326,7 +326,7 @@ func assertOnlyTheStoreLeft(t *testing.T, s Step, before map[string]fs.FileMode,
 			layerPaths = append(layerPaths, path)
 		}
 	}
-	var strays []string
+	strays := map[string]string{} // path → why it is the container's
 	for _, path := range left {
 		if inOrAbove(path, after[path].IsDir(), layerPaths) {
 			continue
@@ -335,21 +335,55 @@ func assertOnlyTheStoreLeft(t *testing.T, s Step, before map[string]fs.FileMode,
 		case kind.IsDir():
 		case kind.IsRegular():
 			if name, ok := files[fileSHA256(t, filepath.Join(StateDir(t), path))]; ok {
-				strays = append(strays, path+" (a copy of the image's "+name+")")
+				strays[path] = path + " (a copy of the image's " + name + ")"
 			}
 		default:
-			strays = append(strays, path+" ("+kind.String()+")")
+			strays[path] = path + " (" + kind.String() + ")"
 		}
 	}
-	assert.Empty(t, strays, "a run without --keep leaves, below the state folder %s, only the store: the layers, each in a folder "+
+	var shown []string
+	for _, path := range outermost(mapKeys(strays)) {
+		shown = append(shown, strays[path])
+	}
+	assert.Empty(t, shown, "a run without --keep leaves, below the state folder %s, only the store: the layers, each in a folder "+
 		"named by its diffID's hex, and records of images (no copy of the image's files, no symlink, device or FIFO)", StateDir(t))
 	if again == nil {
 		return
 	}
 	again()
 	assertNoStateMount(t)
-	assert.Empty(t, added(after, stateEntries(t)), "the same run a second time left more below the state folder %s: "+
+	assert.Empty(t, outermost(added(after, stateEntries(t))), "the same run a second time left more below the state folder %s: "+
 		"what stays is the store's, and a second run finds it there; a container's own folder must go", StateDir(t))
+}
+
+// outermost keeps, of paths, those not in a folder that paths lists: a
+// folder left behind, rather than all it holds.
+func outermost(paths []string) []string {
+	listed := map[string]bool{}
+	for _, path := range paths {
+		listed[path] = true
+	}
+	var kept []string
+	for _, path := range paths {
+		inListed := false
+		for dir := filepath.Dir(path); dir != "." && dir != "/" && !inListed; dir = filepath.Dir(dir) {
+			inListed = listed[dir]
+		}
+		if !inListed {
+			kept = append(kept, path)
+		}
+	}
+	sort.Strings(kept)
+	return kept
+}
+
+// mapKeys lists a map's keys (go 1.22 has no maps.Keys iterator).
+func mapKeys(m map[string]string) []string {
+	var keys []string
+	for key := range m {
+		keys = append(keys, key)
+	}
+	return keys
 }
 
 // inOrAbove tells whether path is one of the folders folders, lies in
