@@ -255,7 +255,9 @@ var watchedStates sync.Map // testing.TB → true
 
 // watchStateMounts checks, when the test ends, that no mount is left
 // below its state folder (a container's root that a run did not
-// unmount), and unmounts what is, so that the folder can go.
+// unmount), and unmounts what is, so that the folder can go. The state
+// folder lies in the test's temporary folder, where CheckNothingLeft
+// does not look.
 func watchStateMounts(t testing.TB) {
 	t.Helper()
 	if _, seen := watchedStates.LoadOrStore(t, true); seen {
