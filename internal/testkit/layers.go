@@ -30,6 +30,34 @@ import (
 // with whiteouts converted for overlayfs, stacks the layers with overlayfs
 // under a writable layer of the container's own, and commits that layer
 // as a new image's top layer.
+//
+// What it relies on, beyond RootFilesystem's (docs/contract.md), and
+// nothing of one runtime's own:
+//   - the store: each layer is kept once (per id map), in a folder named
+//     by its diffID's hex, anywhere below the state folder, which holds
+//     the layer's files, whiteouts as overlayfs's (a character device 0:0,
+//     trusted.overlay.opaque=y), and which no container changes; a layer
+//     that is refused (a digest that does not match, a hostile entry) is
+//     in no such folder;
+//   - the container's root, in its own mountinfo, is an overlay mount
+//     (lowerdir, upperdir, workdir), the image's layers in the stack: a
+//     file the container has not written is the layer folder's own (the
+//     same inode); a kept container's is not mounted volatile, since what
+//     it wrote must reach the disk;
+//   - what --keep names is the container's upper layer, where what it
+//     wrote lies, deleted files as overlayfs's whiteouts, and nothing more;
+//   - `commit KEPT IMAGE_OUT` takes the path the --keep line named, and
+//     writes an OCI layout in the new folder IMAGE_OUT: the image's layers
+//     and the container's on top, in image form (.wh. whiteouts, the
+//     container's own ids, a file's xattrs but not overlayfs's);
+//   - `images` names each image run, by the path it was given, and its
+//     layers' diffIDs (the first 12 hex digits at least); `layers` gives,
+//     on one line per stored layer, its diffID and the paths of the images
+//     that have it;
+//   - a run leaves, below the state folder, only the store: the layers'
+//     folders and records of images (folders and regular files, no copy
+//     of an image's file), which a second run of the same image finds
+//     there and adds nothing to.
 func Layers(t *testing.T, s Step) {
 	RequireRoot(t)
 	t.Run("UnionView", func(t *testing.T) {
@@ -48,92 +76,93 @@ func Layers(t *testing.T, s Step) {
 			t.Run(name, func(t *testing.T) {
 				r := Run(t, append(append([]string{"run", "--image", image}, flags...), "/bin/sh", "-c", script)...)
 				require.Equal(t, 0, r.Code, r)
-				assert.Equal(t, want, r.Stdout, "the union of the layers")
+				assert.Equal(t, want, r.Stdout, "the union of the layers: the top layer's file wins, a whiteout hides, an opaque folder hides all below")
 				// On the host, the top layer's whiteouts are overlayfs's.
-				stored := storedLayer(t, s, DiffID(upper), flags == nil)
+				stored := storedLayer(t, DiffID(upper))
 				var st unix.Stat_t
-				require.NoError(t, unix.Lstat(filepath.Join(stored, "t/deleted"), &st))
-				assert.Equal(t, [2]uint32{unix.S_IFCHR, 0}, [2]uint32{st.Mode & unix.S_IFMT, uint32(st.Rdev)}, ".wh.deleted is a character device 0:0")
-				assert.NoFileExists(t, filepath.Join(stored, "t/.wh.deleted"))
-				assert.Equal(t, "y", xattr(t, filepath.Join(stored, "t/opaque"), "trusted.overlay.opaque"), ".wh..wh..opq made t/opaque opaque")
-				assert.NoFileExists(t, filepath.Join(stored, "t/opaque/.wh..wh..opq"))
+				require.NoError(t, unix.Lstat(filepath.Join(stored, "t/deleted"), &st),
+					"in the store, the layer's whiteout .wh.deleted is overlayfs's: t/deleted")
+				assert.Equal(t, [2]uint32{unix.S_IFCHR, 0}, [2]uint32{st.Mode & unix.S_IFMT, uint32(st.Rdev)},
+					"in the store, .wh.deleted became overlayfs's whiteout: a character device 0:0 named deleted")
+				assert.NoFileExists(t, filepath.Join(stored, "t/.wh.deleted"), "the image's whiteout file is not kept as it is")
+				assert.Equal(t, "y", xattr(t, filepath.Join(stored, "t/opaque"), "trusted.overlay.opaque"),
+					".wh..wh..opq made t/opaque opaque, as overlayfs marks it: trusted.overlay.opaque=y")
+				assert.NoFileExists(t, filepath.Join(stored, "t/opaque/.wh..wh..opq"), "the image's opaque marker is not kept as it is")
 			})
 		}
 	})
 	t.Run("WritesLandInTheUpperLayerOnly", func(t *testing.T) {
-		base, top := BaseLayer(t), Tar(t, dir("t/"), file("t/lower", "lower"))
+		base, top := BaseLayer(t), Tar(t, dir("t/"), file("t/lower", "lower"), file("t/same", "same"))
 		image := OCILayout(t, false, base, top)
 		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code, "a first run stores the layers")
-		layers := []string{storedLayer(t, s, DiffID(base), true), storedLayer(t, s, DiffID(top), true)}
+		layers := []string{storedLayer(t, DiffID(base)), storedLayer(t, DiffID(top))}
 		before := []map[string]TreeEntry{Tree(t, layers[0]), Tree(t, layers[1])}
 		const script = `echo new > /t/new; echo changed > /t/lower; rm /etc/hostname; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "--keep", "/bin/sh", "-c", script))
-		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
-		running.WaitForFile(t, filepath.Join(folder, "merged/tmp/ready"))
-		// On the host, the root is an overlay mounted on merged/, its
-		// lower layers the store's folders, top first, through links.
-		options := overlayOptions(t, filepath.Join(folder, "merged"))
-		assert.Subset(t, strings.Split(options, ","), []string{"lowerdir=0:1", "upperdir=../upper", "workdir=../work"}, options)
-		assert.NotRegexp(t, volatile, options, "a kept upper layer is written to disk as any file is")
-		for i, layer := range []string{layers[1], layers[0]} {
-			link, err := os.Readlink(filepath.Join(folder, "lower", strconv.Itoa(i)))
-			require.NoError(t, err)
-			assert.Equal(t, layer, link, "lower/%d", i)
+		pid := waitForContainer(t, running, "tmp/ready")
+		root := "/proc/" + strconv.Itoa(pid) + "/root"
+		// Seen from inside, the root is an overlay, the store's folders
+		// its lower layers: a file not written is the layer's own.
+		fstype, options := rootMount(t, pid)
+		assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount (its mountinfo): %s", options)
+		assert.Subset(t, mountOptionNames(options), []string{"upperdir", "workdir"}, "with an upper layer to write to: %s", options)
+		assert.NotRegexp(t, volatile, options, "a kept upper layer is written to disk as any file is: no volatile")
+		for i, file := range []string{"bin/busybox", "t/same"} {
+			assert.Equal(t, inode(t, filepath.Join(layers[i], file)), inode(t, filepath.Join(root, file)),
+				"/%s in the container is the store's file (the same inode), not a copy: the layer's folder is in the stack", file)
 		}
-		require.NoError(t, os.WriteFile(filepath.Join(folder, "merged/tmp/go"), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(root, "tmp/go"), nil, 0o644))
 		r := running.Wait(t)
 		require.Equal(t, 0, r.Code, r)
-		upper := keptRootfs(t, s, r)
-		assert.NotContains(t, MountPoints(t), filepath.Join(folder, "merged"), "unmounted")
-		assert.ElementsMatch(t, []string{"container.json", "lower", "upper"}, folderNames(t, filepath.Dir(upper)),
-			"a kept container is its upper layer, its links to the lower ones, and its record")
+		_, upper := keptFolder(t, r, "t/new", "new\n")
 		got := Tree(t, upper)
 		var names []string
 		for name := range got {
 			names = append(names, name)
 		}
 		assert.ElementsMatch(t, []string{".", "etc", "etc/hostname", "t", "t/lower", "t/new", "tmp", "tmp/ready", "tmp/go"}, names,
-			"the upper layer holds what the container changed, and only that")
-		assert.Equal(t, "Dc---------", got["etc/hostname"].Mode)
-		assert.Equal(t, "0:0", got["etc/hostname"].Rdev, "a deleted file is a whiteout")
+			"the kept upper layer %s holds what the container changed, and only that", upper)
+		assert.Equal(t, "Dc---------", got["etc/hostname"].Mode, "a deleted file is overlayfs's whiteout")
+		assert.Equal(t, "0:0", got["etc/hostname"].Rdev, "a deleted file is overlayfs's whiteout, device 0:0")
 		assert.Equal(t, sha256Hex("changed\n"), got["t/lower"].SHA256, "a changed file is copied up")
 		assert.Equal(t, sha256Hex("new\n"), got["t/new"].SHA256)
 		for i, layer := range layers {
-			assert.Equal(t, before[i], Tree(t, layer), "layer %d is as it was", i)
+			assert.Equal(t, before[i], Tree(t, layer), "the store's layer %d is as it was: a container writes only its upper layer", i)
 		}
 	})
 	t.Run("ContainersShareLayerFolders", func(t *testing.T) {
 		base := BaseLayer(t)
-		images := []string{OCILayout(t, false, base, Tar(t, file("a", "a"))), DockerSave(t, true, base, Tar(t, file("b", "b")))}
+		names := []string{"a", "b"} // each image's top layer has one file, so named
+		tops := [][]byte{Tar(t, file(names[0], "a")), Tar(t, file(names[1], "b"))}
+		images := []string{OCILayout(t, false, base, tops[0]), DockerSave(t, true, base, tops[1])}
 		const script = `stat -c %i /bin/busybox; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		var running []*Running
-		var folders []string
+		var roots []string
 		for _, image := range images {
 			r := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
-			folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(r.Cmd.Process.Pid))
-			r.WaitForFile(t, filepath.Join(folder, "merged/tmp/ready"))
-			running, folders = append(running, r), append(folders, folder)
-			assert.Regexp(t, volatile, overlayOptions(t, filepath.Join(folder, "merged")), "an upper layer that goes at the end is never synced to disk")
+			pid := waitForContainer(t, r, "tmp/ready")
+			running, roots = append(running, r), append(roots, "/proc/"+strconv.Itoa(pid)+"/root")
+			fstype, _ := rootMount(t, pid)
+			assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount")
 		}
-		stored := storedLayer(t, s, DiffID(base), true)
-		for _, folder := range folders {
-			link, err := os.Readlink(filepath.Join(folder, "lower/1"))
-			require.NoError(t, err)
-			assert.Equal(t, stored, link, "both containers' bottom layer is the store's folder")
+		stored := storedLayer(t, DiffID(base)) // once, for both images
+		for i, top := range tops {
+			assert.Equal(t, inode(t, filepath.Join(stored, "bin/busybox")), inode(t, filepath.Join(roots[i], "bin/busybox")),
+				"both containers' bottom layer is the store's one folder")
+			own, other := names[i], names[1-i]
+			assert.Equal(t, inode(t, filepath.Join(storedLayer(t, DiffID(top)), own)), inode(t, filepath.Join(roots[i], own)),
+				"and each its own top layer's folder in the store")
+			assert.NoFileExists(t, filepath.Join(roots[i], other), "and not the other image's top layer")
 		}
-		top0, _ := os.Readlink(filepath.Join(folders[0], "lower/0"))
-		top1, _ := os.Readlink(filepath.Join(folders[1], "lower/0"))
-		assert.NotEqual(t, top0, top1, "and their top layers differ")
-		var st unix.Stat_t
-		require.NoError(t, unix.Stat(filepath.Join(stored, "bin/busybox"), &st))
+		busybox := strconv.FormatUint(inode(t, filepath.Join(stored, "bin/busybox")), 10) + "\n"
 		for i, r := range running {
-			require.NoError(t, os.WriteFile(filepath.Join(folders[i], "merged/tmp/go"), nil, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(roots[i], "tmp/go"), nil, 0o644))
 			result := r.Wait(t)
 			require.Equal(t, 0, result.Code, result)
-			assert.Equal(t, strconv.FormatUint(st.Ino, 10)+"\n", result.Stdout, "inside, /bin/busybox is the store's file, not a copy")
+			assert.Equal(t, busybox, result.Stdout, "inside, /bin/busybox is the store's file, not a copy")
 		}
 	})
-	t.Run("CommitRoundTrip", func(t *testing.T) { commitRoundTrip(t, s) })
+	t.Run("CommitRoundTrip", func(t *testing.T) { commitRoundTrip(t) })
 	t.Run("TamperedBlobsAreRefused", func(t *testing.T) { tamperedBlobs(t, s) })
 	t.Run("DeepImages", func(t *testing.T) {
 		base := BaseLayer(t)
@@ -146,11 +175,11 @@ func Layers(t *testing.T, s Step) {
 					fmt.Fprintf(&want, "%d\n", i)
 				}
 				image := OCILayout(t, false, layers...)
-				r := Run(t, "run", "--image", image, "/bin/sh", "-c", `for f in /layers/*; do cat $f; echo; done | sort -n; grep -o 'lowerdir=[^,]*' /proc/self/mountinfo | head -n 1`)
+				r := Run(t, "run", "--image", image, "/bin/sh", "-c", `for f in /layers/*; do cat $f; echo; done | sort -n; echo ---; cat /proc/self/mountinfo`)
 				require.Equal(t, 0, r.Code, r)
-				files, lowerdir, _ := strings.Cut(r.Stdout, "lowerdir=")
+				files, mountinfo, _ := strings.Cut(r.Stdout, "---\n")
 				assert.Equal(t, want.String(), files, "each layer's own file")
-				assert.Len(t, strings.Split(strings.TrimSpace(lowerdir), ":"), n, "every layer in the stack")
+				assert.Equal(t, n, lowerLayers(t, mountinfo), "every layer in the overlay's stack, each a lower layer of its own")
 			})
 		}
 	})
@@ -172,9 +201,12 @@ func Layers(t *testing.T, s Step) {
 			})
 		}
 	})
+	// Three runs store the same new layer at once: one copy wins, and the
+	// others go.
 	t.Run("AFreshImageRunThreeTimesAtOnce", func(t *testing.T) {
-		layer := Tar(t, file("unique", t.Name()+" at "+time.Now().String()))
-		image := OCILayout(t, false, BaseLayer(t), layer)
+		base, layer := BaseLayer(t), Tar(t, file("unique", t.Name()+" at "+time.Now().String()))
+		image := OCILayout(t, false, base, layer)
+		before := stateEntries(t)
 		var running []*Running
 		for range 3 {
 			running = append(running, Start(t, Command(t, "run", "--image", image, "/bin/cat", "/unique")))
@@ -184,10 +216,10 @@ func Layers(t *testing.T, s Step) {
 			require.Equal(t, 0, result.Code, result)
 			assert.Contains(t, result.Stdout, "at ")
 		}
-		storedLayer(t, s, DiffID(layer), true)
-		leftovers, err := filepath.Glob(filepath.Join(StateDir(t), "run-*"))
-		require.NoError(t, err)
-		assert.Empty(t, leftovers, "each run's folder, and the copies of the layer that lost the race, are gone")
+		storedLayer(t, DiffID(layer))
+		assertOnlyTheStoreLeft(t, s, before, func() {
+			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
+		}, [][]byte{base, layer})
 	})
 	t.Run("AMultiPlatformIndexGivesThisMachinesImage", func(t *testing.T) {
 		base := BaseLayer(t)
@@ -213,25 +245,41 @@ func Layers(t *testing.T, s Step) {
 	t.Run("HostileLayersAreRefused", func(t *testing.T) { hostileLayers(t, s) })
 	t.Run("BadImagesAreRefused", func(t *testing.T) { badImages(t, s) })
 	t.Run("ImagesAndLayersShowTheStore", func(t *testing.T) {
-		base := BaseLayer(t)
-		a, b := OCILayout(t, false, base, Tar(t, file("a", "a"))), DockerSave(t, false, base, Tar(t, file("b", "b")))
+		base, topA, topB := BaseLayer(t), Tar(t, file("a", "a")), Tar(t, file("b", "b"))
+		a, b := OCILayout(t, false, base, topA), DockerSave(t, false, base, topB)
 		for _, image := range []string{a, b} {
 			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
 		}
+		short := func(layer []byte) string { return strings.TrimPrefix(DiffID(layer), "sha256:")[:12] }
 		images := Run(t, "images")
 		require.Equal(t, 0, images.Code, images)
-		short := DiffID(base)[:len("sha256:")+12]
-		assert.Contains(t, images.Stdout, a+" (OCI layout), 2 layers, top first:\n")
-		assert.Contains(t, images.Stdout, b+" (docker save), 2 layers, top first:\n")
-		assert.Regexp(t, `(?m)^  `+short+` +\S+  also in .*`+b, images.Stdout, "the base layer is shared")
+		for _, path := range []string{a, b} {
+			assert.Contains(t, images.Stdout, path, "images names each image run, by its path")
+		}
+		for _, layer := range [][]byte{base, topA, topB} {
+			assert.Contains(t, images.Stdout, short(layer), "and its layers' diffIDs")
+		}
 		layers := Run(t, "layers")
 		require.Equal(t, 0, layers.Code, layers)
-		assert.Regexp(t, `(?m)^`+short+` +u0-100000-65536 +\S+ +.*`+a+`.*`+b, layers.Stdout)
+		lines := map[string]string{} // a layer's short diffID → its line
+		for _, line := range strings.Split(layers.Stdout, "\n") {
+			for _, layer := range [][]byte{base, topA, topB} {
+				if strings.Contains(line, short(layer)) {
+					lines[short(layer)] = line
+				}
+			}
+		}
+		for layer, want := range map[string][]string{short(base): {a, b}, short(topA): {a}, short(topB): {b}} {
+			for _, path := range want {
+				assert.Contains(t, lines[layer], path, "layers gives, on one line, each stored layer's diffID and the images that have it:\n%s", layers.Stdout)
+			}
+		}
+		assert.NotContains(t, lines[short(topA)], b, "the top layer of %s is not %s's", a, b)
 	})
 }
 
 // volatile matches overlayfs's option that skips syncing the upper
-// layer, as /proc/self/mountinfo shows it (fsync=volatile since 6.x).
+// layer, as mountinfo shows it (fsync=volatile since 6.x).
 const volatile = `(^|,)(fsync=)?volatile(,|$)`
 
 // showFiles prints each file below /t, sorted, with its content.
@@ -248,7 +296,7 @@ const listing = `find / -xdev -exec stat -c '%n %F %a %u:%g %N' {} + | grep -v -
 // commitRoundTrip changes a kept container's files in every way a layer
 // records, commits it, and runs the new image: its view must be exactly
 // the container's, with and without a user namespace.
-func commitRoundTrip(t *testing.T, s Step) {
+func commitRoundTrip(t *testing.T) {
 	image := OCILayout(t, true, BaseLayer(t), Tar(t, dir("t/"), file("t/keep", "keep"), file("t/override", "lower"),
 		dir("t/dir/"), file("t/dir/x", "x"), dir("t/opaque/"), file("t/opaque/old", "old"), file("t/owned", "owned"),
 		dir("t/moved/"), file("t/moved/y", "y")))
@@ -257,21 +305,20 @@ func commitRoundTrip(t *testing.T, s Step) {
 		`ln -s /t/added /t/symlink; ln /t/added /t/hardlink; mkfifo /t/fifo; mv /t/moved /t/renamed; `
 	r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", changes+listing)
 	require.Equal(t, 0, r.Code, r)
-	kept := filepath.Dir(keptRootfs(t, s, r))
+	kept, upper := keptFolder(t, r, "t/added", "added\n")
 	// A file's own extended attribute goes into the layer; overlayfs's
 	// (trusted.overlay.*, or user.overlay.* when it is mounted without
 	// privilege) stay out. tmpfs before Linux 6.6 has no user.* at all.
-	added := filepath.Join(kept, "upper/t/added")
+	added := filepath.Join(upper, "t/added")
 	require.NoError(t, unix.Setxattr(added, "trusted.boxcraft", []byte("kept"), 0))
 	require.NoError(t, unix.Setxattr(added, "trusted.overlay.origin", []byte("x"), 0))
 	if err := unix.Setxattr(added, "user.overlay.origin", []byte("x"), 0); err != unix.ENOTSUP {
 		require.NoError(t, err)
 	}
 	out := filepath.Join(t.TempDir(), "committed")
-	t.Cleanup(func() { forgetLayout(t, out) })
-	c := Run(t, "commit", filepath.Base(kept), out)
-	require.Equal(t, 0, c.Code, c)
-	assert.Contains(t, c.Stdout, "committed "+filepath.Base(kept)+" as "+out+": 3 layers")
+	c := Run(t, "commit", kept, out)
+	require.Equal(t, 0, c.Code, "commit takes the path that run --keep named (%s):\n%s", kept, c)
+	require.Len(t, ociManifest(t, out).Layers, 3, "the committed image is the container's image, two layers, and the container's layer on top")
 	for name, flags := range userNamespace {
 		t.Run(name, func(t *testing.T) {
 			again := Run(t, append(append([]string{"run", "--image", out}, flags...), "/bin/sh", "-c", listing)...)
@@ -318,26 +365,27 @@ func tamperedBlobs(t *testing.T, s Step) {
 	base := BaseLayer(t)
 	body := "unique to " + t.Name() + " at " + time.Now().String()
 	layer := Tar(t, file("unique", body))
-	layout := func(t *testing.T) (string, string) {
+	layerHex := strings.TrimPrefix(DiffID(layer), "sha256:")
+	layout := func(t *testing.T) (string, string, []string) {
 		dir := OCILayout(t, false, base, layer)
-		return dir, filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(DiffID(layer), "sha256:"))
+		return dir, blobPath(dir, DiffID(layer)), []string{layerHex}
 	}
-	for name, tc := range map[string]struct {
-		image func(t *testing.T) (image, tampered string)
-		says  string
-	}{
-		"a layer of an OCI layout": {layout, "(blob " + DiffID(layer) + "): its content does not match its digest"},
-		"the config of an OCI layout": {func(t *testing.T) (string, string) {
-			dir, _ := layout(t)
-			return dir, filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(ociConfig(t, dir).Digest, "sha256:"))
-		}, "its content does not match its digest"},
-		"a layer of docker save's": {func(t *testing.T) (string, string) {
+	// Each case: the image, the file of it to change, and what the
+	// refusal must name (any one of them): the blob.
+	for name, image := range map[string]func(t *testing.T) (image, tampered string, names []string){
+		"a layer of an OCI layout": layout,
+		"the config of an OCI layout": func(t *testing.T) (string, string, []string) {
+			dir, _, _ := layout(t)
+			config := ociConfig(t, dir).Digest
+			return dir, blobPath(dir, config), []string{strings.TrimPrefix(config, "sha256:")}
+		},
+		"a layer of docker save's": func(t *testing.T) (string, string, []string) {
 			path := DockerSave(t, false, base, layer)
-			return path, path
-		}, "/layer.tar): its content does not match its digest"},
+			return path, path, []string{"layer.tar", layerHex}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			image, tampered := tc.image(t)
+			image, tampered, names := image(t)
 			data := readFile(t, tampered)
 			// One byte of the file's content, or of the config's JSON.
 			at := bytes.Index(data, []byte(body))
@@ -346,10 +394,9 @@ func tamperedBlobs(t *testing.T, s Step) {
 			}
 			data[at] ^= 0x20
 			require.NoError(t, os.WriteFile(tampered, data, 0o644))
-			r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-			AssertRefused(t, r, tc.says)
-			assert.NoDirExists(t, folder, "the container's folder is gone")
-			assertNotStored(t, s, DiffID(layer))
+			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{base}, layer)
+			assertRefusedNaming(t, r, image, names...)
+			assertNotStored(t, DiffID(layer))
 		})
 	}
 	// Every blob whole, but the config says the layer is another: stored
@@ -357,12 +404,12 @@ func tamperedBlobs(t *testing.T, s Step) {
 	// image that has the other layer.
 	t.Run("a diffID that is another layer's", func(t *testing.T) {
 		other := Tar(t, file("unique", "another "+body))
-		dir, _ := layout(t)
+		dir, _, _ := layout(t)
 		withDiffIDs(t, dir, []string{DiffID(base), DiffID(other)})
-		r, folder := runImage(t, s, Command(t, "run", "--image", dir, "/bin/true"))
-		AssertRefused(t, r, "its digest is "+DiffID(layer)+", but the image's config says "+DiffID(other))
-		assert.NoDirExists(t, folder, "the container's folder is gone")
-		assertNotStored(t, s, DiffID(other))
+		r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", dir, "/bin/true") }, [][]byte{base}, layer, other)
+		assertRefusedNaming(t, r, dir, layerHex, strings.TrimPrefix(DiffID(other), "sha256:"))
+		assertNotStored(t, DiffID(other))
+		assertNotStored(t, DiffID(layer))
 	})
 }
 
@@ -412,17 +459,6 @@ func copyBlobs(t *testing.T, from, to string) {
 	}
 }
 
-// folderNames lists a folder's entries' names.
-func folderNames(t *testing.T, dir string) []string {
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // hostileLayers runs images whose top layer is hostile: step04's hostile
 // archives, and whiteouts that name a path outside the layer.
 func hostileLayers(t *testing.T, s Step) {
@@ -443,11 +479,11 @@ func hostileLayers(t *testing.T, s Step) {
 		t.Run(h.Name, func(t *testing.T) {
 			before := Listing(t, outside, "")
 			image := OCILayout(t, false, base, h.Tar)
-			r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-			AssertRefused(t, r, `entry "`+h.Entry+`"`)
-			assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the layer")
-			assert.NoDirExists(t, folder, "the container's folder is gone")
-			assertNotStored(t, s, DiffID(h.Tar))
+			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{base}, h.Tar)
+			assertRefusedNaming(t, r, image, entryNames(h.Entry)...)
+			assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the layer: the unpacker must not follow "+
+				"a name, a symlink or a hard link out of it")
+			assertNotStored(t, DiffID(h.Tar))
 		})
 	}
 }
@@ -477,164 +513,108 @@ func badImages(t *testing.T, s Step) {
 		return dockerSave(t, file(name, config), file("a/layer.tar", string(layer)),
 			file("manifest.json", `[{"Config":"`+name+`","Layers":["a/layer.tar"]}]`))
 	}
+	zstd := []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0}
+	const noDiffIDs = `{"rootfs":{"type":"layers","diff_ids":[]}}`
+	// Each case: the image, and what the refusal must name (any one of
+	// them): the file, field or digest that is wrong. No names: the image
+	// itself.
 	for name, tc := range map[string]struct {
 		image func(t *testing.T) string
-		says  string
+		names []string
 	}{
 		"an OCI layout with no image": {func(t *testing.T) string {
 			return layout(t, `{"schemaVersion":2,"manifests":[]}`)
-		}, "index.json lists no image"},
+		}, []string{"index.json"}},
 		"a digest that names a path": {func(t *testing.T) string {
 			return layout(t, `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../etc/passwd","size":1}]}`)
-		}, `digest "sha256:../../../../etc/passwd": `},
+		}, []string{"../../../../etc/passwd"}},
 		"more layers than overlayfs stacks": {func(t *testing.T) string {
 			layers := make([][]byte, 501)
 			for i := range layers {
 				layers[i] = Tar(t, file(strconv.Itoa(i), ""))
 			}
 			return OCILayout(t, false, layers...)
-		}, "the image has 501 layers: overlayfs stacks at most 500"},
+		}, []string{"501", "500"}},
 		"a layer compressed with zstd": {func(t *testing.T) string {
-			return OCILayout(t, false, []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0})
-		}, "compressed with zstd"},
+			return OCILayout(t, false, zstd)
+		}, []string{"zstd", strings.TrimPrefix(DiffID(zstd), "sha256:")}},
 		"docker save with a config not named by its digest": {func(t *testing.T) string {
 			return dockerSave(t, file("config.json", config), file("manifest.json", `[{"Config":"config.json","Layers":["a/layer.tar"]}]`))
-		}, `config "config.json" is not named by its digest`},
+		}, []string{"config.json"}},
 		"a diffID that names a path": {func(t *testing.T) string {
 			return withConfig(t, `{"rootfs":{"type":"layers","diff_ids":["sha256:../../../etc"]}}`)
-		}, `config: diffID "sha256:../../../etc": `},
+		}, []string{"../../../etc"}},
 		"a config with fewer diffIDs than layers": {func(t *testing.T) string {
-			return withConfig(t, `{"rootfs":{"type":"layers","diff_ids":[]}}`)
-		}, "the config lists 0 diffIDs, one per layer, for the manifest's 1 layer"},
+			return withConfig(t, noDiffIDs)
+		}, []string{"diff_ids", "diffID", strings.TrimPrefix(DiffID([]byte(noDiffIDs)), "sha256:")}},
 		"docker save with no image": {func(t *testing.T) string {
 			return dockerSave(t, file("manifest.json", `[]`))
-		}, "manifest.json lists no image"},
+		}, []string{"manifest.json"}},
 		"docker save, gzipped": {func(t *testing.T) string {
 			path := filepath.Join(t.TempDir(), "docker-save.tar.gz")
 			require.NoError(t, os.WriteFile(path, Gzip(t, readFile(t, withConfig(t, config))), 0o644))
 			return path
-		}, "docker save's tarball, compressed: "},
+		}, nil},
 		"a blob that is a FIFO": {func(t *testing.T) string {
 			dir := OCILayout(t, false, layer)
 			blob := blobPath(dir, DiffID(layer))
 			require.NoError(t, os.Remove(blob))
 			require.NoError(t, unix.Mkfifo(blob, 0o644))
 			return dir
-		}, strings.TrimPrefix(DiffID(layer), "sha256:") + " is not a file"},
+		}, []string{strings.TrimPrefix(DiffID(layer), "sha256:")}},
 		"docker save without a layer it names": {func(t *testing.T) string {
 			return dockerSave(t, file(configName, config), file("manifest.json", `[{"Config":"`+configName+`","Layers":["a/layer.tar"]}]`))
-		}, "a/layer.tar is not in the tarball"},
+		}, []string{"a/layer.tar"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r, folder := runImage(t, s, Command(t, "run", "--image", tc.image(t), "/bin/true"))
-			AssertRefused(t, r, tc.says)
-			assert.NoDirExists(t, folder, "no folder left")
+			image := tc.image(t)
+			names := tc.names
+			if names == nil {
+				names = []string{image}
+			}
+			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{layer})
+			assertRefusedNaming(t, r, image, names...)
 		})
 	}
 	t.Run("commit", func(t *testing.T) {
 		existing := t.TempDir()
-		r := Run(t, "run", "--image", OCILayout(t, false, BaseLayer(t)), "--keep", "/bin/true")
+		r := Run(t, "run", "--image", OCILayout(t, false, BaseLayer(t)), "--keep", "/bin/sh", "-c", "echo kept > /kept")
 		require.Equal(t, 0, r.Code, r)
-		kept := filepath.Base(filepath.Dir(keptRootfs(t, s, r)))
+		kept, _ := keptFolder(t, r, "kept", "kept\n")
+		missing := filepath.Join(StateDir(t), "no-such-container")
+		out := filepath.Join(existing, "out")
+		// Each row: the command line, and what the line must name (any
+		// one of them).
 		for name, tc := range map[string]struct {
-			args []string
-			says string
+			args  []string
+			names []string
 		}{
-			"no arguments":       {[]string{"commit"}, "usage"},
-			"no such container":  {[]string{"commit", "kept-nothing", filepath.Join(existing, "out")}, "no such file or directory"},
-			"not a container":    {[]string{"commit", "/etc", filepath.Join(existing, "out")}, "/etc is no kept container"},
-			"an existing folder": {[]string{"commit", "kept-nothing", existing}, existing + " is there already"},
-			"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, "make the image: mkdir " + filepath.Join(existing, "none/out") + ": no such file or directory"},
+			"no arguments":       {[]string{"commit"}, []string{"usage", "commit"}},
+			"no such container":  {[]string{"commit", missing, out}, []string{missing}},
+			"not a container":    {[]string{"commit", "/etc", out}, []string{"/etc"}},
+			"an existing folder": {[]string{"commit", kept, existing}, []string{existing}},
+			"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, []string{filepath.Join(existing, "none")}},
 		} {
 			parent := t
 			t.Run(name, func(t *testing.T) {
 				ShareSandbox(t, parent) // the kept container is the parent's
-				AssertRefused(t, Run(t, tc.args...), tc.says)
-				assert.NoDirExists(t, filepath.Join(existing, "out"), "no image written")
+				AssertRefused(t, Run(t, tc.args...), tc.names...)
+				assert.NoDirExists(t, out, "no image written")
+				assert.Empty(t, folderNames(t, existing), "nothing written in the existing folder")
 			})
 		}
 	})
 }
 
-// storedLayer is the folder of the layer with this diffID in the store
-// of the step under test, unpacked with the default user namespace's ids
-// (shifted) or the archive's own.
-func storedLayer(t *testing.T, s Step, diffID string, shifted bool) string {
-	t.Helper()
-	set := "as-is"
-	if shifted {
-		set = "u0-100000-65536"
-	}
-	folder := filepath.Join(StateDir(t), "layers", set, strings.TrimPrefix(diffID, "sha256:"))
-	require.DirExists(t, folder, "the layer is in the store")
-	return folder
-}
-
-// assertNotStored checks that no folder of the store holds the layer.
-func assertNotStored(t *testing.T, s Step, diffID string) {
-	t.Helper()
-	folders, err := filepath.Glob(filepath.Join(StateDir(t), "layers/*", strings.TrimPrefix(diffID, "sha256:")))
+// folderNames lists a folder's entries' names.
+func folderNames(t *testing.T, dir string) []string {
+	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	assert.Empty(t, folders, "no folder of the layer in the store")
-	leftovers, err := filepath.Glob(filepath.Join(StateDir(t), "run-*/unpacking"))
-	require.NoError(t, err)
-	assert.Empty(t, leftovers, "no layer half unpacked")
-}
-
-// forgetImage removes, when the test ends, what running the image left
-// in every workshop store: the image's record, and the folders of its
-// layers that were not in the store before.
-func forgetImage(t testing.TB, path string, layers [][]byte) {
-	var diffIDs []string
-	for _, layer := range layers {
-		diffIDs = append(diffIDs, DiffID(layer))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	before := map[string]bool{}
-	for _, folder := range storedFolders(diffIDs) {
-		before[folder] = true
-	}
-	t.Cleanup(func() { removeStored(t, path, diffIDs, before) })
-}
-
-// forgetLayout is forgetImage for an image the runtime wrote, at the end
-// of the test: its top layer is the new one, and the test's alone.
-func forgetLayout(t testing.TB, dir string) {
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	var config struct {
-		RootFS struct {
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	require.NoError(t, json.Unmarshal(readFile(t, blobPath(dir, ociConfig(t, dir).Digest)), &config))
-	diffIDs := config.RootFS.DiffIDs
-	removeStored(t, dir, diffIDs[len(diffIDs)-1:], nil)
-}
-
-// storedFolders are the layers' folders in every workshop store.
-func storedFolders(diffIDs []string) []string {
-	var all []string
-	for _, id := range diffIDs {
-		folders, _ := filepath.Glob(filepath.Join("/var/lib/boxcraft/*/layers/*", strings.TrimPrefix(id, "sha256:")))
-		all = append(all, folders...)
-	}
-	return all
-}
-
-// removeStored removes the image's record, and its layers' folders that
-// are not in keep.
-func removeStored(t testing.TB, path string, diffIDs []string, keep map[string]bool) {
-	for _, folder := range storedFolders(diffIDs) {
-		if !keep[folder] {
-			assert.NoError(t, os.RemoveAll(folder))
-		}
-	}
-	name := sha256.Sum256([]byte(path))
-	records, _ := filepath.Glob(filepath.Join("/var/lib/boxcraft/*/images", hex.EncodeToString(name[:8])+".json"))
-	for _, record := range records {
-		assert.NoError(t, os.Remove(record))
-	}
+	return names
 }
 
 // ociConfig is the descriptor of an OCI layout's config.
@@ -672,18 +652,49 @@ func blobPath(dir, digest string) string {
 	return filepath.Join(dir, "blobs/sha256", strings.TrimPrefix(digest, "sha256:"))
 }
 
-// overlayOptions are the options of the overlay mounted on point, on the
-// host.
-func overlayOptions(t testing.TB, point string) string {
+// inode is the inode number of path. Seen through overlayfs, a file of a
+// lower layer has its own when the layers lie on one filesystem.
+func inode(t testing.TB, path string) uint64 {
 	t.Helper()
-	data := readFile(t, "/proc/self/mountinfo")
-	for _, line := range strings.Split(string(data), "\n") {
-		if _, p, fstype, options, ok := facts.ParseMount(line); ok && p == point && fstype == "overlay" {
-			return options
-		}
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(path, &st))
+	return st.Ino
+}
+
+// mountOptionNames are the names of a mount's options: lowerdir for
+// lowerdir=…, ….
+func mountOptionNames(options string) []string {
+	var names []string
+	for _, option := range strings.Split(options, ",") {
+		name, _, _ := strings.Cut(option, "=")
+		names = append(names, name)
 	}
-	t.Fatalf("no overlay is mounted on %s", point)
-	return ""
+	return names
+}
+
+// lowerLayers counts the lower layers of the overlay on / in mountinfo
+// (a container's own): lowerdir=A:B:C, or since Linux 6.8 lowerdir+=A
+// once per layer when the runtime gave them so (fsconfig(2)).
+func lowerLayers(t testing.TB, mountinfo string) int {
+	t.Helper()
+	for _, line := range strings.Split(mountinfo, "\n") {
+		_, point, fstype, options, ok := facts.ParseMount(line)
+		if !ok || point != "/" || fstype != "overlay" {
+			continue
+		}
+		n := 0
+		for _, option := range strings.Split(options, ",") {
+			if dirs, ok := strings.CutPrefix(option, "lowerdir="); ok {
+				// A colon in a path is escaped (\:).
+				n += strings.Count(dirs, ":") - strings.Count(dirs, `\:`) + 1
+			} else if strings.HasPrefix(option, "lowerdir+=") {
+				n++
+			}
+		}
+		return n
+	}
+	t.Fatalf("the container's root is no overlay:\n%s", mountinfo)
+	return 0
 }
 
 // xattr reads one extended attribute of path.

@@ -3,9 +3,7 @@ package testkit
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +23,26 @@ import (
 // a /dev of the container's own, and no mount of the host's; an image
 // tarball unpacked, safely, into a rootfs of the container's own, which
 // goes with the container unless kept.
+//
+// What it relies on (docs/contract.md), and nothing of one runtime's own
+// (no name of its folders, no wording of its messages):
+//   - `run --rootfs DIR CMD…` and `run --image TAR CMD…` (TAR plain or
+//     gzip), with --read-only and --keep; what the probe sees inside;
+//   - the container, from the host: a process of the runtime's (a child,
+//     or one of theirs) whose root, /proc/PID/root, is not the host's /;
+//     its files are read and written there;
+//   - the state folder, $BOXCRAFT_STATE_DIR: while a container from an
+//     image runs, what it writes in its root lies below it; once a run
+//     without --keep has ended, ran, refused or stopped by SIGINT while it
+//     read the image, nothing of its container is left there (nothing at
+//     all before step05; from step05 on, the store, see Layers), and no
+//     mount; what a run killed with SIGKILL left, the next run removes;
+//   - --keep: the run prints, on stderr, the path of what it kept, below
+//     the state folder, where what the container wrote lies (step04: its
+//     rootfs, there or in a folder below); no later run removes it;
+//   - a refusal (AssertRefused): status 2, one line on stderr naming the
+//     flag, the file, or the archive's entry refused; SIGINT while the
+//     image is read is refused so too, naming the signal.
 func RootFilesystem(t *testing.T, s Step) {
 	t.Run("EscapeNowFails", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
@@ -32,15 +50,16 @@ func RootFilesystem(t *testing.T, s Step) {
 		escape := runProbe(t, s, rootfs, nil, "escape").Experiments.Escape
 		require.NotNil(t, escape)
 		require.Empty(t, escape.Error)
-		assert.False(t, escape.Escaped, "the climb ended at the container's root: %v", escape.RootEntries)
-		assert.Equal(t, fileID(t, rootfs), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the rootfs")
-		assert.NotEqual(t, fileID(t, "/"), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "not the host's root")
+		assert.False(t, escape.Escaped, "the probe's chroot escape climbed out of the container's root, to a / holding %v: "+
+			"pivot_root into the rootfs, and detach the old root, so that no climb leads out", escape.RootEntries)
+		assert.Equal(t, fileID(t, rootfs), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the climb ends at the rootfs")
+		assert.NotEqual(t, fileID(t, "/"), facts.FileID{Dev: escape.RootDev, Ino: escape.RootIno}, "the climb reached the host's root")
 	})
 	t.Run("RootIsTheRootfsAndTheKernelTheHosts", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		f := runProbe(t, s, rootfs, nil)
-		assert.Equal(t, fileID(t, rootfs), f.Root, "/ is the rootfs")
-		assert.Equal(t, "/", f.Cwd)
+		assert.Equal(t, fileID(t, rootfs), f.Root, "the container's / is not the rootfs: did you pivot_root into it?")
+		assert.Equal(t, "/", f.Cwd, "CMD starts in /")
 		host, err := facts.ReadKernelRelease()
 		require.NoError(t, err)
 		assert.Equal(t, host, f.Kernel, "an image has no kernel: uname -r is the host's")
@@ -69,8 +88,9 @@ func RootFilesystem(t *testing.T, s Step) {
 					got[point] = strings.TrimSpace(fstype + " " + mountFlags(facts.MountOptions(line), want[point]))
 				}
 				got["/"] = "" // whatever the rootfs lies on
-				assert.Equal(t, want, got, "the mounts in the container's mountinfo, with the options asked for")
-				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system")
+				assert.Equal(t, want, got, "the container's mountinfo: each mount of its own, with these options, "+
+					"and none of the host's (the old root detached)")
+				assert.Contains(t, f.Experiments.Creates["/sys/boxcraft"].Error, "read-only file system", "/sys is mounted read-only")
 			})
 		}
 	})
@@ -84,10 +104,11 @@ func RootFilesystem(t *testing.T, s Step) {
 			_, point, _, _, _ := facts.ParseMount(line)
 			if point == "/sys" || strings.HasPrefix(point, "/sys/") {
 				sys++
-				assert.Contains(t, strings.Split(facts.MountOptions(line), ","), "ro", "%s is read-only", point)
+				assert.Contains(t, strings.Split(facts.MountOptions(line), ","), "ro",
+					"%s is writable: a bind of the host's /sys is remounted read-only, each mount below it too", point)
 			}
 		}
-		assert.Positive(t, sys, "/sys is mounted")
+		assert.Positive(t, sys, "/sys is mounted in the container")
 	})
 	// The rootfs lies in a shared mount, as under systemd's shared /, and
 	// the runtime is the host's root: the mounts it makes in the container
@@ -97,7 +118,8 @@ func RootFilesystem(t *testing.T, s Step) {
 		rootfs := FreshRootfs(t)
 		shareMount(t, filepath.Dir(rootfs))
 		f := runProbe(t, s, rootfs, []string{withoutUser})
-		assert.Equal(t, fileID(t, rootfs), f.Root)
+		assert.Equal(t, fileID(t, rootfs), f.Root, "the container's / is the rootfs, though it lies in a shared mount: "+
+			"make the container's mounts private first")
 	})
 	t.Run("DevHoldsExactlyTheDevices", func(t *testing.T) {
 		want := []facts.DevEntry{
@@ -116,7 +138,7 @@ func RootFilesystem(t *testing.T, s Step) {
 		for name, flags := range userNamespace {
 			t.Run(name, func(t *testing.T) {
 				f := runProbe(t, s, FreshRootfs(t), flags)
-				assert.ElementsMatch(t, want, f.Dev)
+				assert.ElementsMatch(t, want, f.Dev, "the container's /dev holds these devices, links and folders, and nothing of the host's")
 			})
 		}
 	})
@@ -147,9 +169,9 @@ func RootFilesystem(t *testing.T, s Step) {
 				f := runProbe(t, s, FreshRootfs(t), tc.flags, "create=/tmp/file", "create=/dev/shm/file", "create=/dev/null")
 				made := f.Experiments.Creates
 				if tc.rootFail != "" {
-					assert.Contains(t, made["/tmp/file"].Error, tc.rootFail)
+					assert.Contains(t, made["/tmp/file"].Error, tc.rootFail, "with --read-only, the root is mounted read-only")
 				} else {
-					assert.True(t, made["/tmp/file"].OK, made["/tmp/file"].Error)
+					assert.True(t, made["/tmp/file"].OK, "without --read-only, the root is writable: %s", made["/tmp/file"].Error)
 				}
 				for _, path := range []string{"/dev/shm/file", "/dev/null"} {
 					assert.True(t, made[path].OK, "%s stays writable: %s", path, made[path].Error)
@@ -170,21 +192,29 @@ func images(t *testing.T, s Step) {
 	RequireRoot(t)
 	t.Run("RootfsIsTheContainersOwnAndGoesWithIt", func(t *testing.T) {
 		image := ImageWithProbe(t)
+		before := stateEntries(t)
 		// The sleep in the background is there all along (the loop's
 		// come and go); the pid namespace ends it with sh.
 		const script = `echo made inside > /made; sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
 		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
-		rootfs := s.rootIn(filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid)))
-		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
-		made, err := os.ReadFile(filepath.Join(rootfs, "made"))
-		require.NoError(t, err, "the container's file is in its rootfs folder")
-		assert.Equal(t, "made inside\n", string(made))
-		assert.GreaterOrEqual(t, len(ProcessesRootedIn(rootfs)), 2, "the container (sh, its sleep, and the loop's) runs with that folder as its root")
-		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
+		pid := waitForContainer(t, running, "tmp/ready")
+		root := "/proc/" + strconv.Itoa(pid) + "/root"
+		assert.Equal(t, "made inside\n", string(readFile(t, filepath.Join(root, "made"))), "the container's /made, read through its root on the host")
+		made := filesBelowState(t, "made", "made inside\n")
+		assert.NotEmpty(t, made, "the file the container wrote in its root (/made) lies below the state folder %s: "+
+			"a container's root from an image is made there", StateDir(t))
+		assert.GreaterOrEqual(t, len(processesWithRoot(fileID(t, root))), 2,
+			"the container (sh, its sleep, and the loop's) runs with its own root, not the host's")
+		require.NoError(t, os.WriteFile(filepath.Join(root, "tmp/go"), nil, 0o644))
 		r := running.Wait(t)
 		require.Equal(t, 0, r.Code, r)
 		assert.Empty(t, r.Stderr)
-		assert.NoDirExists(t, filepath.Dir(rootfs), "the container's folder is gone")
+		for _, path := range made {
+			assert.NoFileExists(t, path, "the container's root goes with it")
+		}
+		assertOnlyTheStoreLeft(t, s, before, func() {
+			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
+		}, [][]byte{readFile(t, image)})
 	})
 	// With a user namespace (the default), the image's files are given to
 	// the container's ids: root's files are host uid 100000's, root inside.
@@ -193,18 +223,17 @@ func images(t *testing.T, s Step) {
 		image := ImageWithProbe(t)
 		r := RunCmd(t, HostCommand(t, "sh", "-c", `umask 077; exec "$@"`, "sh", Binary(t),
 			"run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`))
-		rootfs := keptRootfs(t, s, r)
-		assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside")
-		kept, err := os.ReadFile(filepath.Join(rootfs, "kept"))
-		require.NoError(t, err)
-		assert.Equal(t, "kept\n", string(kept))
+		require.Equal(t, 0, r.Code, r)
+		_, root := keptFolder(t, r, "kept", "kept\n")
+		assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside, and root may enter /root (mode 0700)")
 		for _, file := range []string{"kept", "etc/passwd"} {
 			if s.Layers && file == "etc/passwd" {
 				continue // in the image's layer, not the container's (see Layers)
 			}
 			var st unix.Stat_t
-			require.NoError(t, unix.Lstat(filepath.Join(rootfs, file), &st))
-			assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid}, "/%s is host uid 100000's on the host", file)
+			require.NoError(t, unix.Lstat(filepath.Join(root, file), &st))
+			assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid},
+				"/%s is the container root's, which is host uid 100000 in the user namespace: give the unpacked files the container's ids", file)
 		}
 	})
 	t.Run("GzipImage", func(t *testing.T) {
@@ -212,15 +241,15 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, err)
 		image := filepath.Join(t.TempDir(), "image.tar.gz")
 		require.NoError(t, os.WriteFile(image, Gzip(t, data), 0o644))
-		forgetImage(t, image, [][]byte{data})
 		r := Run(t, "run", "--image", image, "/bin/cat", "/etc/hostname")
-		require.Equal(t, 0, r.Code, r)
+		require.Equal(t, 0, r.Code, "a gzip-compressed image runs as the plain one does:\n%s", r)
 		assert.NotEmpty(t, r.Stdout)
 	})
-	// The same archive unpacked by GNU tar and by the runtime, which keeps
-	// its rootfs: the two trees must be the same, file by file. With a
-	// user namespace, the owners are moved into its range, and the image
-	// may hold no device node (see DeviceNodesAreRefused).
+	// The same archive unpacked by GNU tar and by the runtime: the two
+	// trees must be the same, file by file. With a user namespace, the
+	// owners are moved into its range, and the image may hold no device
+	// node (see DeviceNodesAreRefused). The runtime's tree is the kept
+	// rootfs, from step05 on the layer in the store.
 	t.Run("UnpacksAsGNUTarDoes", func(t *testing.T) {
 		for name, shift := range map[string]uint32{"as root": 0, "in the user namespace": 100000} {
 			t.Run(name, func(t *testing.T) {
@@ -229,7 +258,6 @@ func images(t *testing.T, s Step) {
 				// A CMD the image has: the workshop's busybox, appended.
 				r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
 				require.Equal(t, 0, r.Code, r)
-				forgetImage(t, image, [][]byte{readFile(t, image)})
 				byTar := filepath.Join(t.TempDir(), "gnu-tar")
 				require.NoError(t, os.Mkdir(byTar, 0o755))
 				GNUTarExtract(t, image, byTar)
@@ -237,14 +265,17 @@ func images(t *testing.T, s Step) {
 				if shift == 0 {
 					flags = append(flags, withoutUser)
 				}
-				r = Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "true")...)
+				// The container writes a file, by which the kept rootfs is
+				// found, and which goes before the trees are compared.
+				r = Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "sh", "-c", "echo kept > /tmp/kept")...)
 				require.Equal(t, 0, r.Code, r)
-				kept := keptRootfs(t, s, r)
+				_, kept := keptFolder(t, r, "tmp/kept", "kept\n")
 				if s.Layers {
 					// The image is one layer, in the store.
-					AssertSameTree(t, byTar, storedLayer(t, s, DiffID(readFile(t, image)), shift != 0), shift)
+					AssertSameTree(t, byTar, storedLayer(t, DiffID(readFile(t, image))), shift)
 					return
 				}
+				require.NoError(t, os.Remove(filepath.Join(kept, "tmp/kept")))
 				// The archive has no proc and sys folders to mount on: the
 				// runtime makes them, as root's.
 				for _, dir := range []string{"proc", "sys"} {
@@ -262,55 +293,68 @@ func images(t *testing.T, s Step) {
 				before := Listing(t, outside, "")
 				image := filepath.Join(t.TempDir(), "hostile.tar")
 				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
-				r, folder := runImage(t, s, Command(t, "run", "--image", image, "/bin/true"))
-				AssertRefused(t, r, `entry "`+hostile.Entry+`"`)
-				assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the rootfs")
-				assert.NoDirExists(t, folder, "the container's folder is gone")
+				r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, nil, hostile.Tar)
+				assertRefusedNaming(t, r, image, entryNames(hostile.Entry)...)
+				assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the rootfs: the unpacker must not follow "+
+					"a name, a symlink or a hard link out of it")
 			})
 		}
 	})
-	// A signal while the image is unpacked stops the unpacking, and the
+	// A signal while the image is read stops the unpacking, and the
 	// container's folder goes. The image comes through a FIFO, half of it
-	// first, so that the signal arrives halfway.
+	// first, so that the signal arrives halfway: once the runtime has
+	// read that half.
 	t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) {
 		data, err := os.ReadFile(ImageWithProbe(t))
 		require.NoError(t, err)
-		fifo := filepath.Join(t.TempDir(), "image.tar")
-		require.NoError(t, unix.Mkfifo(fifo, 0o600))
-		// O_RDWR: the open does not wait for a reader, and writes do not
-		// fail before the runtime opens the FIFO.
-		w, err := os.OpenFile(fifo, os.O_RDWR, 0)
-		require.NoError(t, err)
-		defer w.Close()
-		require.NoError(t, w.SetWriteDeadline(time.Now().Add(Timeout)))
-		running := Start(t, Command(t, "run", "--image", fifo, "/bin/true"))
-		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
-		rest := make(chan error, 1)
-		go func() {
-			_, err := w.Write(data[:len(data)/2])
-			<-rest
-			if err == nil {
-				_, err = w.Write(data[len(data)/2:])
-			}
-			rest <- err
-		}()
-		running.WaitForFile(t, filepath.Join(folder, s.unpackingIn()))
-		require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
-		time.Sleep(200 * time.Millisecond) // for the runtime to take the signal in
-		rest <- nil
-		AssertRefused(t, running.Wait(t), "stopped by interrupt")
-		assert.NoDirExists(t, folder, "the container's folder is gone")
+		fifos, runs := t.TempDir(), 0
+		interrupted := func() Result {
+			runs++
+			fifo := filepath.Join(fifos, "image-"+strconv.Itoa(runs)+".tar")
+			require.NoError(t, unix.Mkfifo(fifo, 0o600))
+			// O_RDWR: the open does not wait for a reader, and writes do
+			// not fail before the runtime opens the FIFO.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			require.NoError(t, err)
+			defer w.Close()
+			require.NoError(t, w.SetWriteDeadline(time.Now().Add(Timeout)))
+			running := Start(t, Command(t, "run", "--image", fifo, "/bin/true"))
+			first, rest := make(chan error, 1), make(chan error, 1)
+			go func() {
+				_, err := w.Write(data[:len(data)/2])
+				first <- err
+				<-rest
+				if err == nil {
+					_, err = w.Write(data[len(data)/2:])
+				}
+				rest <- err
+			}()
+			require.NoError(t, <-first)
+			// The write returns once the half is in the FIFO: the runtime
+			// has read it when the FIFO is empty.
+			require.Eventually(t, func() bool {
+				n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD: the bytes in the FIFO
+				return err == nil && n == 0
+			}, Timeout, 10*time.Millisecond, "the runtime reads the image's first half")
+			require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
+			time.Sleep(200 * time.Millisecond) // for the runtime to take the signal in
+			rest <- nil
+			return running.Wait(t)
+		}
+		r := runLeavingOnlyTheStore(t, s, interrupted, nil, data)
+		assertRefusedNaming(t, r, fifos, "interrupt", "SIGINT", "signal")
 	})
 	// A user namespace's root may not make device nodes, and may not have
 	// them: the runtime refuses an image with one (a block device would
 	// be a disk of the host's) for a container with a user namespace, and
 	// when it runs in one itself, it cannot make one.
 	t.Run("DeviceNodesAreRefused", func(t *testing.T) {
-		image := filepath.Join(t.TempDir(), "devices.tar")
-		require.NoError(t, os.WriteFile(image, Tar(t,
+		layer := Tar(t,
 			TarEntry{Name: "dev/", Type: '5', Mode: 0o755},
 			TarEntry{Name: "dev/disk", Type: '4', Mode: 0o600, Devmajor: 7, Devminor: 0},
-		), 0o644))
+		)
+		image := filepath.Join(t.TempDir(), "devices.tar")
+		require.NoError(t, os.WriteFile(image, layer, 0o644))
 		inUserNamespace := &syscall.SysProcAttr{
 			Cloneflags:  unix.CLONE_NEWUSER,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
@@ -319,36 +363,41 @@ func images(t *testing.T, s Step) {
 		for name, tc := range map[string]struct {
 			flags []string
 			attr  *syscall.SysProcAttr
-			says  string
 		}{
-			"for a container with a user namespace": {nil, nil, `entry "dev/disk": a device node, which the root of a user namespace may not have`},
-			"by a runtime in a user namespace":      {[]string{withoutUser}, inUserNamespace, `entry "dev/disk": cannot make a device node here`},
+			"for a container with a user namespace": {nil, nil},
+			"by a runtime in a user namespace":      {[]string{withoutUser}, inUserNamespace},
 		} {
 			t.Run(name, func(t *testing.T) {
-				cmd := Command(t, append(append([]string{"run", "--image", image}, tc.flags...), "/bin/true")...)
-				cmd.SysProcAttr = tc.attr
-				r, folder := runImage(t, s, cmd)
-				AssertRefused(t, r, tc.says)
-				assert.NoDirExists(t, folder, "the container's folder is gone")
+				r := runLeavingOnlyTheStore(t, s, func() Result {
+					cmd := Command(t, append(append([]string{"run", "--image", image}, tc.flags...), "/bin/true")...)
+					cmd.SysProcAttr = tc.attr
+					return RunCmd(t, cmd)
+				}, nil, layer)
+				assertRefusedNaming(t, r, image, "dev/disk")
 			})
 		}
 	})
-	// A runtime killed with SIGKILL cannot remove the container's folder:
-	// the next run does. A kept folder stays.
+	// A runtime killed with SIGKILL cannot remove what it made for its
+	// container: the next run does. A kept container stays.
 	t.Run("LeftoversAreRemovedByTheNextRun", func(t *testing.T) {
 		image := ImageWithProbe(t)
-		kept := keptRootfs(t, s, Run(t, "run", "--image", image, "--keep", "/bin/true"))
-		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "touch /tmp/ready; exec sleep 1000"))
-		folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(running.Cmd.Process.Pid))
-		running.WaitForFile(t, filepath.Join(s.rootIn(folder), "tmp/ready"))
+		r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", "echo kept > /kept")
+		require.Equal(t, 0, r.Code, r)
+		_, kept := keptFolder(t, r, "kept", "kept\n")
+		before := stateEntries(t)
+		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "echo killed > /killed; touch /tmp/ready; exec sleep 1000"))
+		root := fileID(t, "/proc/"+strconv.Itoa(waitForContainer(t, running, "tmp/ready"))+"/root")
 		require.NoError(t, running.Cmd.Process.Kill())
 		running.Wait(t)
-		require.Eventually(t, func() bool { return len(ProcessesRootedIn(s.rootIn(folder))) == 0 },
-			5*time.Second, 10*time.Millisecond, "the kernel ended the container with its runtime")
-		assert.DirExists(t, folder, "nothing could remove it yet")
+		require.Eventually(t, func() bool { return len(processesWithRoot(root)) == 0 },
+			5*time.Second, 10*time.Millisecond, "the kernel ends the container with its runtime (its init dies with it)")
+		require.NotEmpty(t, filesBelowState(t, "killed", "killed\n"),
+			"the killed run's container wrote /killed, which lies below the state folder, and nothing could remove it yet")
 		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
-		assert.NoDirExists(t, folder, "the next run removed it")
-		assert.DirExists(t, kept, "and left the kept one")
+		assertNoStateMount(t)
+		assert.Empty(t, outermost(added(before, stateEntries(t))), "the next run removes what a killed run left below the state folder")
+		assert.Empty(t, filesBelowState(t, "killed", "killed\n"), "the killed run's container's files are gone")
+		assert.FileExists(t, filepath.Join(kept, "kept"), "and a kept container stays")
 	})
 	t.Run("BadImageInputIsRefused", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
@@ -363,29 +412,37 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(procLink, Tar(t, TarEntry{Name: "proc", Type: '2', Linkname: "/"}), 0o644))
 		devFile := filepath.Join(t.TempDir(), "dev-file.tar")
 		require.NoError(t, os.WriteFile(devFile, Tar(t, TarEntry{Name: "dev", Body: "not a folder\n"}), 0o644))
-		for _, image := range []string{procLink, devFile} {
-			forgetImage(t, image, [][]byte{readFile(t, image)}) // a layer, from step05 on, if not a root
-		}
+		// Each row: the command line, and what the line must name (any
+		// one of them).
 		for name, tc := range map[string]struct {
-			args []string
-			says string
+			args  []string
+			names []string
 		}{
-			"no root":              {[]string{"run", "/bin/true"}, " or --rootfs DIR to be the root"},
-			"both roots":           {[]string{"run", "--image", image, "--rootfs", rootfs, "/bin/true"}, "give one of them"},
-			"keep without image":   {[]string{"run", "--rootfs", rootfs, "--keep", "/bin/true"}, "a --rootfs folder is never removed"},
-			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, "--image is an empty string"},
-			"missing image":        {[]string{"run", "--image", "/nonexistent.tar", "/bin/true"}, "image /nonexistent.tar: no such file"},
-			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, s.folderImageRefusal()},
-			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, "image " + garbage + ": reading the archive: "},
-			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, "image " + truncated + ": reading the archive: "},
-			"CMD not in the image": {[]string{"run", "--image", image, "no-such-command"}, `command "no-such-command" not found in rootfs`},
-			"proc a symlink":       {[]string{"run", "--image", procLink, "/bin/true"}, "has no proc folder to mount /proc on"},
-			"dev a file":           {[]string{"run", "--image", devFile, "/bin/true"}, "has no dev folder to mount /dev on"},
+			"no root":              {[]string{"run", "/bin/true"}, []string{"--image", "--rootfs"}},
+			"both roots":           {[]string{"run", "--image", image, "--rootfs", rootfs, "/bin/true"}, []string{"--image", "--rootfs"}},
+			"keep without image":   {[]string{"run", "--rootfs", rootfs, "--keep", "/bin/true"}, []string{"--keep"}},
+			"empty image name":     {[]string{"run", "--image", "", "/bin/true"}, []string{"--image"}},
+			"missing image":        {[]string{"run", "--image", "/nonexistent.tar", "/bin/true"}, []string{"/nonexistent.tar"}},
+			"image is a folder":    {[]string{"run", "--image", rootfs, "/bin/true"}, []string{rootfs}},
+			"image is not a tar":   {[]string{"run", "--image", garbage, "/bin/true"}, []string{garbage}},
+			"truncated gzip":       {[]string{"run", "--image", truncated, "/bin/true"}, []string{truncated}},
+			"CMD not in the image": {[]string{"run", "--image", image, "no-such-command"}, []string{"no-such-command"}},
+			"proc a symlink":       {[]string{"run", "--image", procLink, "/bin/true"}, []string{"proc"}},
+			"dev a file":           {[]string{"run", "--image", devFile, "/bin/true"}, []string{"dev"}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				r, folder := runImage(t, s, Command(t, tc.args...))
-				AssertRefused(t, r, tc.says)
-				assert.NoDirExists(t, folder, "no folder left")
+				// A layer of the image may be stored (from step05 on)
+				// before the refusal, if the image is whole.
+				var image string
+				var stored [][]byte
+				if i := slices.Index(tc.args, "--image"); i >= 0 {
+					image = tc.args[i+1]
+					if data, err := os.ReadFile(image); err == nil {
+						stored = append(stored, data)
+					}
+				}
+				r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, tc.args...) }, stored)
+				assertRefusedNaming(t, r, image, tc.names...)
 			})
 		}
 	})
@@ -400,42 +457,14 @@ var devices = []struct {
 	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 }
 
-// rootIn is where the root of a container from an image is in its
-// folder: the image unpacked in rootfs/ (step04), or the union of its
-// layers mounted on merged/ (from step05 on).
-func (s Step) rootIn(folder string) string {
-	if s.Layers {
-		return filepath.Join(folder, "merged")
+// entryNames are the names by which a refusal may name an archive's
+// entry: as the archive has it, or without the slash that ends a
+// folder's.
+func entryNames(entry string) []string {
+	if trimmed := strings.TrimSuffix(entry, "/"); trimmed != entry && len(trimmed) > 1 {
+		return []string{entry, trimmed}
 	}
-	return filepath.Join(folder, "rootfs")
-}
-
-// unpackingIn is what the container's folder holds while the image is
-// unpacked: the rootfs, or a layer on its way into the store.
-func (s Step) unpackingIn() string {
-	if s.Layers {
-		return "unpacking"
-	}
-	return "rootfs"
-}
-
-// folderImageRefusal is what the step says of a folder given as --image:
-// from step05 on, a folder may be an OCI layout, and this one is not.
-func (s Step) folderImageRefusal() string {
-	if s.Layers {
-		return "a folder, but not an OCI image layout (it has no oci-layout file)"
-	}
-	return "is a folder, not a tarball"
-}
-
-// runImage runs cmd, the binary under test, to the end, and returns what
-// it left and the folder its container had: run-PID, after the runtime's
-// pid.
-func runImage(t *testing.T, s Step, cmd *exec.Cmd) (Result, string) {
-	t.Helper()
-	running := Start(t, cmd)
-	folder := filepath.Join(StateDir(t), "run-"+strconv.Itoa(cmd.Process.Pid))
-	return running.Wait(t), folder
+	return []string{entry}
 }
 
 // mountFlags keeps, of a mount's options, those that want names (in the
@@ -452,26 +481,6 @@ func mountFlags(options, want string) string {
 	return strings.Join(kept, ",")
 }
 
-// keptRootfs reads where a --keep run says it kept the container's
-// rootfs (step04) or upper layer (from step05 on), and removes that
-// folder when the test ends.
-func keptRootfs(t *testing.T, s Step, r Result) string {
-	t.Helper()
-	what, folder := "rootfs", "rootfs"
-	if s.Layers {
-		what, folder = "upper layer", "upper"
-	}
-	// Whatever the run kept goes when the test ends, even when it says so
-	// in other words (an earlier step's binary, on the ladder).
-	for _, kept := range regexp.MustCompile(regexp.QuoteMeta(StateDir(t))+`/kept-[^/\s]+`).FindAllString(r.Stderr, -1) {
-		t.Cleanup(func() { assert.NoError(t, os.RemoveAll(kept)) })
-	}
-	said := regexp.MustCompile(`(?m)kept the container's ` + what + ` in (` + regexp.QuoteMeta(StateDir(t)) + `/kept-[^/\n]+)/` + folder + `$`).
-		FindStringSubmatch(r.Stderr)
-	require.NotNil(t, said, "the run says where it kept the %s:\n%s", what, r)
-	return filepath.Join(said[1], folder)
-}
-
 // ImageWithProbe writes the test image with the probe in it, as an image
 // tarball in a folder of the test's own, and returns its path.
 func ImageWithProbe(t *testing.T) string {
@@ -480,7 +489,7 @@ func ImageWithProbe(t *testing.T) string {
 	image := filepath.Join(t.TempDir(), "image.tar")
 	r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-cf", image, "-C", rootfs, "."))
 	require.Equal(t, 0, r.Code, r)
-	forgetImage(t, image, [][]byte{readFile(t, image)})
+	watchStateMounts(t) // the image's runs must unmount what they mount
 	return image
 }
 
@@ -512,7 +521,7 @@ func openTerminal(t *testing.T) (*os.File, uint32) {
 }
 
 // fileID is the device and inode of path on the host.
-func fileID(t *testing.T, path string) facts.FileID {
+func fileID(t testing.TB, path string) facts.FileID {
 	t.Helper()
 	id, err := facts.ReadFileID(path)
 	require.NoError(t, err)
