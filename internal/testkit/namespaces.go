@@ -218,7 +218,7 @@ func Namespaces(t *testing.T, s Step) {
 	})
 	// The runtime itself starts in a cgroup of the test's own below the
 	// workshop's parent, and from step03 on moves the container into a
-	// cgroup of its own there (/boxcraft/run-PID) before it gives the
+	// cgroup of its own below the test's cgroup parent before it gives the
 	// container its cgroup namespace. Either way the host's view of the
 	// container's cgroup is a path below the parent, not "/".
 	t.Run("CgroupNamespace", func(t *testing.T) {
@@ -269,9 +269,11 @@ func Namespaces(t *testing.T, s Step) {
 		flags := []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--boottime-offset", "86400", "--monotonic-offset", "3600"}
 		rootfs := FreshRootfs(t)
 		if err := startInNewTimeNamespace(); err != nil {
-			t.Logf("this kernel refuses to start a child in a new time namespace with a vfork (%v): the runtime must refuse", err)
-			AssertRefused(t, Run(t, s.Args(flags, rootfs, "/probe")...), "time")
-			return
+			t.Logf("this kernel refuses to start a child in a new time namespace with a vfork (%v): the runtime must refuse, or start it another way", err)
+			if r := Run(t, s.Args(flags, rootfs, "/probe")...); r.Code == 2 {
+				AssertRefused(t, r, "time")
+				return
+			}
 		}
 		t.Log("this kernel starts a child in a new time namespace with a vfork")
 		assertClocks(t, s, flags, 86400, 3600)
@@ -348,7 +350,6 @@ func Namespaces(t *testing.T, s Step) {
 	t.Run("NothingIsLeftBehind", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		devNull(t, rootfs)
-		nsfsBefore := MountPointsOfType(t, "nsfs")
 		const script = `sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done; exec /probe`
 		running := Start(t, Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", script)...))
 		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
@@ -362,7 +363,16 @@ func Namespaces(t *testing.T, s Step) {
 			require.Equal(t, held[kind], f.Namespaces[kind], "the probe did not see the %s namespace that the runtime's child was in", kind)
 			assert.Empty(t, ProcessesInNamespace(kind, held[kind]), "processes were left in the container's %s namespace after CMD ended: when pid 1 of a PID namespace ends, the kernel kills the rest", kind)
 		}
-		assert.Equal(t, nsfsBefore, MountPointsOfType(t, "nsfs"), "a namespace file was left mounted on the host, which keeps the namespace alive")
+		ours := map[uint64]bool{}
+		for _, inode := range held {
+			ours[inode] = true
+		}
+		for _, point := range MountPointsOfType(t, "nsfs") {
+			var st unix.Stat_t
+			if unix.Stat(point, &st) == nil && ours[st.Ino] {
+				t.Errorf("a namespace file of the container's was left mounted on the host, on %s, which keeps the namespace alive", point)
+			}
+		}
 	})
 	// Files the runtime was given by whatever started it stay out of the
 	// container.
@@ -520,18 +530,23 @@ func startInNewTimeNamespace() error {
 	return <-result
 }
 
-// holdNamespaces opens each namespace of the runtime's one child (the
-// container's first process) until the test ends, and returns their
+// holdNamespaces opens each namespace of the container's first process
+// (the first of the runtime's processes in a uts namespace of its own)
+// until the test ends, and returns their
 // inodes. Held open, a namespace outlives the container: the kernel cannot
 // give its inode to a new namespace of another run on the machine while
 // the test looks for processes left in it.
 func holdNamespaces(t *testing.T, runtime int) map[string]uint64 {
 	t.Helper()
-	children := ChildrenOf(runtime)
-	require.Len(t, children, 1, "the runtime has one child: the container's first process")
+	host := HostNamespaces(t)
+	pids := slices.DeleteFunc(descendantsOf(runtime), func(pid int) bool {
+		var st unix.Stat_t
+		return unix.Stat(fmt.Sprintf("/proc/%d/ns/uts", pid), &st) != nil || st.Ino == host["uts"]
+	})
+	require.NotEmpty(t, pids, "no process of the run is in a uts namespace of its own")
 	inodes := map[string]uint64{}
 	for _, kind := range allNamespaces {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", children[0], kind))
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pids[0], kind))
 		require.NoError(t, err)
 		t.Cleanup(func() { f.Close() })
 		var st unix.Stat_t

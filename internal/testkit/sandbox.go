@@ -3,6 +3,7 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,14 +80,19 @@ func sandboxOf(t testing.TB) *sandbox {
 	if err := os.Mkdir(s.state, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	name, err := os.MkdirTemp("", "t-") // only for a name no other test has
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Remove(name)
-	s.parent = Parent + "/" + filepath.Base(name)
-	if s.dirs, err = makeCgroupParent(s.parent); err != nil {
-		t.Fatalf("make the test's cgroup parent %s: %v", s.parent, err)
+	var err error
+	for try := 0; ; try++ {
+		s.parent = fmt.Sprintf("%s/t-%d-%d", Parent, os.Getpid(), rand.Uint32())
+		s.dirs, err = makeCgroupParent(s.parent)
+		if err == nil {
+			break
+		}
+		for _, dir := range s.dirs { // made by this try, so the test's own
+			removeCgroupTree(t, dir)
+		}
+		if !errors.Is(err, unix.EEXIST) || try == 10 {
+			t.Fatalf("make the test's cgroup parent %s: %v", s.parent, err)
+		}
 	}
 	sandboxes.Store(t, s)
 	// A run whose runtime was killed leaves its cgroup to the next run
@@ -113,15 +119,18 @@ func ShareSandbox(t, parent testing.TB) {
 // runtime uses, ready to hold containers' cgroups: on v1, each level's
 // cpuset filled from its parent's (an empty cpuset takes no process); on
 // v2, every controller the root hands down turned on for the children of
-// each level.
+// each level. On failure, it returns the folders it made.
 func makeCgroupParent(parent string) (map[string]string, error) {
-	var fs unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &fs); err != nil {
+	v2, err := isCgroupV2()
+	if err != nil {
 		return nil, err
 	}
-	if fs.Type == unix.CGROUP2_SUPER_MAGIC {
+	if v2 {
 		dir, err := makeCgroupPath("/sys/fs/cgroup", parent, enableControllers)
-		return map[string]string{"": dir}, err
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"": dir}, nil
 	}
 	dirs := map[string]string{}
 	made := map[string]string{} // co-mounted hierarchies share one folder
@@ -147,13 +156,26 @@ func makeCgroupParent(parent string) (map[string]string, error) {
 	return dirs, nil
 }
 
+// isCgroupV2 tells the cgroup versions apart by what is mounted on
+// /sys/fs/cgroup: the cgroup2 filesystem itself, or (v1) a tmpfs that
+// holds a mount for each hierarchy.
+func isCgroupV2() (bool, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &fs); err != nil {
+		return false, err
+	}
+	return fs.Type == unix.CGROUP2_SUPER_MAGIC, nil
+}
+
 // makeCgroupPath makes each folder of path below root that is not there
-// yet, and readies each with ready.
+// yet, and readies each with ready. The last must be new: the test's own,
+// never one that another run made (EEXIST).
 func makeCgroupPath(root, path string, ready func(dir string) error) (string, error) {
 	dir := root
-	for _, part := range strings.Split(path, "/") {
+	parts := strings.Split(path, "/")
+	for i, part := range parts {
 		dir = filepath.Join(dir, part)
-		if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := unix.Mkdir(dir, 0o755); err != nil && (i == len(parts)-1 || !errors.Is(err, unix.EEXIST)) {
 			return dir, err
 		}
 		if err := ready(dir); err != nil {

@@ -208,10 +208,11 @@ func Command(t testing.TB, args ...string) *exec.Cmd {
 // runtime it starts keeps its state and cgroups in the test's own.
 func HostCommand(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
+	env := append(os.Environ(), sandboxEnv(t)...) // first: its cleanup then runs after the command's
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), sandboxEnv(t)...)
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
