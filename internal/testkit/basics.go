@@ -140,6 +140,7 @@ func Basics(t *testing.T, s Step) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		AssertRefused(t, RunCmd(t, cmd), s.Name, "sudo")
 	})
+	callerIsolation(t, s) // isolation.go
 }
 
 // AssertRefused checks a refusal: exit status 2, one line on stderr that

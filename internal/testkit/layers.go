@@ -228,6 +228,7 @@ func Layers(t *testing.T, s Step) {
 		require.Equal(t, 0, layers.Code, layers)
 		assert.Regexp(t, `(?m)^`+short+` +u0-100000-65536 +\S+ +.*`+a+`.*`+b, layers.Stdout)
 	})
+	layoutIsolation(t, s) // isolation.go
 }
 
 // volatile matches overlayfs's option that skips syncing the upper

@@ -404,6 +404,7 @@ func Namespaces(t *testing.T, s Step) {
 			assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code)
 		})
 	})
+	namespaceIsolation(t, s) // isolation.go
 }
 
 // enabledAndDisabled runs check as two subtests: with the namespace type
