@@ -767,6 +767,11 @@ func containerInit(args []string) error {
 			return err
 		}
 	}
+	if namespaces["mnt"] && !namespaces["user"] {
+		if err := readOnlyProcSys(); err != nil {
+			return err
+		}
+	}
 	// execve(2) replaces init with CMD in the same process: same pid, same
 	// namespaces.
 	if err := unix.Exec(path, argv, os.Environ()); err != nil {
@@ -859,6 +864,31 @@ func restartPids() error {
 	err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1"), 0)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write ns_last_pid: %w", err)
+	}
+	return nil
+}
+
+// readOnlyProcSys makes /proc/sys read-only, as Docker does. Its files
+// are the kernel's settings (sysctls), most of them the whole machine's,
+// and without a user namespace root inside is root of the host, which may
+// write them: kernel/core_pattern names a program that the kernel runs as
+// root on the host when a process crashes. (In a user namespace, root
+// inside owns none of them.) /proc/sys bound onto itself is a mount of its
+// own, which a remount makes read-only, and the rest of /proc stays as it
+// is. The bind is not recursive: what the host mounted below /proc/sys
+// (binfmt_misc, whose handlers the kernel runs for any program) stays out.
+// It comes last, after restartPids has written ns_last_pid. Root inside
+// keeps CAP_SYS_ADMIN, with which it could remount it read-write: only
+// dropping capabilities closes that (final/).
+func readOnlyProcSys() error {
+	if err := unix.Mount("/proc/sys", "/proc/sys", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /proc/sys onto itself: %w", err)
+	}
+	// A remount sets every flag anew: proc's own (nosuid, nodev, noexec)
+	// are asked for again.
+	const flags = unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("", "/proc/sys", "", flags, ""); err != nil {
+		return fmt.Errorf("make /proc/sys read-only: %w", err)
 	}
 	return nil
 }
