@@ -245,7 +245,7 @@ func containerEnv() []string {
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step01's, and no longer the command's, which has a session of its own.
+// step01's, and not the command's, which has a session of its own.
 // The others come from `kill`, sent to step01 alone. relaySignals passes
 // them all on.
 func catchSignals() chan os.Signal {

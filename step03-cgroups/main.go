@@ -871,7 +871,7 @@ func containerEnv() []string {
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step03's, and no longer the command's, which has a session of its own.
+// step03's, and not the command's, which has a session of its own.
 // The others come from `kill`, sent to step03 alone. relaySignals passes
 // them all on.
 //

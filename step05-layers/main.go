@@ -931,7 +931,7 @@ func containerEnv() []string {
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step05's, and no longer the command's, which has a session of its own.
+// step05's, and not the command's, which has a session of its own.
 // The others come from `kill`, sent to step05 alone. relaySignals passes
 // them all on.
 //
