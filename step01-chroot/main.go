@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -172,6 +173,12 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 // Go's os/exec does the chroot for us: between fork and exec, the child
 // calls chroot(rootfs) and then chdir("/") (Dir), so the command starts
 // inside the new root. stdin, stdout and stderr are passed straight through.
+//
+// The command is someone else's, and must not reach its caller's session:
+// setsid(2) (Setsid) gives it a session of its own, with no controlling
+// terminal, so that it cannot type into the caller's shell through its
+// terminal (the TIOCSTI ioctl), as runc's init calls setsid. And it gets a
+// session keyring of its own (joinNewSessionKeyring).
 func runChrooted(rootfs, path string, argv []string) (int, error) {
 	cmd := &exec.Cmd{
 		Path:   path, // looked up inside the rootfs, so not exec.Command's host lookup
@@ -183,7 +190,11 @@ func runChrooted(rootfs, path string, argv []string) (int, error) {
 		Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Chroot: rootfs,
+			Setsid: true,
 		},
+	}
+	if err := joinNewSessionKeyring(); err != nil {
+		return 0, err
 	}
 	signals := catchSignals()
 	defer stopCatching(signals)
@@ -194,6 +205,30 @@ func runChrooted(rootfs, path string, argv []string) (int, error) {
 	_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	return exitStatus(cmd.ProcessState), nil
 }
+
+// joinNewSessionKeyring gives the command a session keyring of its own,
+// as runc gives each container. The kernel keeps secrets in keyrings
+// (Kerberos tickets, disk encryption keys), and every process started
+// from a login shares its session keyring: the command would read its
+// caller's keys. KEYCTL_JOIN_SESSION_KEYRING with no name makes a new,
+// empty keyring that no other process can join (x/sys/unix's wrapper
+// always passes a name, so keyctl(2) is called by its number). It changes
+// the keyring of the calling thread only, which the command inherits: the
+// main goroutine stays on the main thread (see init), which starts the
+// command. A kernel without keyrings (ENOSYS) has none to share.
+func joinNewSessionKeyring() error {
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", errno)
+	}
+	return nil
+}
+
+// init keeps the main goroutine on the main thread, for joinNewSessionKeyring.
+// Go runs init functions on the main thread, and a goroutine locked there
+// stays there; the runtime then starts new threads from a thread of its
+// own, never from this one.
+func init() { runtime.LockOSThread() }
 
 // containerEnv is the command's whole environment: the host's variables
 // describe the host, so only the terminal type is carried over.
@@ -209,22 +244,26 @@ func containerEnv() []string {
 // step01 and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
-// and Ctrl-\, which the terminal sends to the command as well (both are in
-// its foreground process group): step01 catches them only to stay alive
-// and report the command's status. The others come from `kill`, sent to
-// step01 alone, so relaySignals passes them on.
+// and Ctrl-\, which the terminal sends to its foreground process group:
+// step01's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to step01 alone. relaySignals passes
+// them all on.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
 	return signals
 }
 
-// relaySignals passes each caught signal that the command did not get
-// from the terminal on to it, until stopCatching closes the channel.
+// relaySignals passes each caught signal on to the command, until
+// stopCatching closes the channel. Ctrl-C and Ctrl-\ go to its whole
+// process group, as the terminal would send them: a shell and the program
+// it runs in the foreground. kill(2) sends to a group when given minus its
+// number, which is the command's pid: setsid made it the group's leader.
 func relaySignals(signals chan os.Signal, p *os.Process) {
 	for s := range signals {
 		if s == unix.SIGINT || s == unix.SIGQUIT {
-			continue // the terminal has sent it to the command already
+			_ = unix.Kill(-p.Pid, s.(syscall.Signal))
+			continue
 		}
 		_ = p.Signal(s)
 	}

@@ -17,7 +17,7 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // step is the step under test, as the shared suites (internal/testkit) need to know it.
-var step = testkit.Step{Name: "step01"}
+var step = testkit.Step{}
 
 // What every step keeps from this one: the command sees the rootfs, its
 // exit status and stdio pass through, and bad input is refused in one

@@ -12,7 +12,7 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // step is the step under test, as the shared suites (internal/testkit) need to know it.
-var step = testkit.Step{Name: "step02"}
+var step = testkit.Step{}
 
 // What every step keeps from step01, now run in all the namespaces
 // (internal/testkit/basics.go).

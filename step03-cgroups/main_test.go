@@ -9,7 +9,7 @@ import (
 func TestMain(m *testing.M) { testkit.Main(m) }
 
 // step is the step under test, as the shared suites (internal/testkit) need to know it.
-var step = testkit.Step{Name: "step03"}
+var step = testkit.Step{}
 
 // What every step keeps from step01 (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, step) }

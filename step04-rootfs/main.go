@@ -555,6 +555,11 @@ func (r resources) memoryLimit() string {
 //     (later CMD), and with the PID namespace's first process every other
 //     process in it. (The kernel sends it when the thread that started the
 //     child ends: here the main thread, which lasts as long as step04.)
+//   - Setsid: setsid(2) gives init a session of its own, with no
+//     controlling terminal, so that CMD cannot type into the caller's
+//     shell through its terminal (the TIOCSTI ioctl), as runc's init
+//     calls setsid. And init inherits a session keyring of its own, which
+//     step04 joins just before (joinNewSessionKeyring).
 //
 // The time namespace is not among the Cloneflags: step04 makes it first,
 // for its children (see newTimeNamespace).
@@ -590,6 +595,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: c.cloneFlags(),
 			Pdeathsig:  unix.SIGKILL,
+			Setsid:     true,
 		},
 	}
 	// The pipe's reading end is init's fd 3 (the first of ExtraFiles).
@@ -614,6 +620,9 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{c.gidMap}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true // container root may set its groups, as a root does
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := joinNewSessionKeyring(); err != nil {
+		return 0, err
 	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, unix.EINVAL) && c.namespaces["time"] && !c.namespaces["user"] {
@@ -692,8 +701,26 @@ func newTimeNamespace(offsets map[string]int64) error {
 	return nil
 }
 
-// init keeps the main goroutine on the main thread, for newTimeNamespace
-// (and in init, for enterCgroupNamespace).
+// joinNewSessionKeyring gives the command a session keyring of its own,
+// as runc gives each container. The kernel keeps secrets in keyrings
+// (Kerberos tickets, disk encryption keys), and every process started
+// from a login shares its session keyring: the command would read its
+// caller's keys. KEYCTL_JOIN_SESSION_KEYRING with no name makes a new,
+// empty keyring that no other process can join (x/sys/unix's wrapper
+// always passes a name, so keyctl(2) is called by its number). It changes
+// the keyring of the calling thread only, which the command inherits: the
+// main goroutine stays on the main thread (see init), which starts the
+// command. A kernel without keyrings (ENOSYS) has none to share.
+func joinNewSessionKeyring() error {
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", errno)
+	}
+	return nil
+}
+
+// init keeps the main goroutine on the main thread, for joinNewSessionKeyring
+// and newTimeNamespace (and in init, for enterCgroupNamespace).
 // Go runs init functions on the main thread, and a goroutine locked there
 // stays there; the runtime then starts new threads from a thread of its
 // own, never from this one.
@@ -740,6 +767,11 @@ func containerInit(args []string) error {
 	}
 	if namespaces["pid"] {
 		if err := restartPids(); err != nil {
+			return err
+		}
+	}
+	if namespaces["mnt"] && !namespaces["user"] {
+		if err := readOnlyProcSys(); err != nil {
 			return err
 		}
 	}
@@ -839,6 +871,31 @@ func restartPids() error {
 	return nil
 }
 
+// readOnlyProcSys makes /proc/sys read-only, as Docker does. Its files
+// are the kernel's settings (sysctls), most of them the whole machine's,
+// and without a user namespace root inside is root of the host, which may
+// write them: kernel/core_pattern names a program that the kernel runs as
+// root on the host when a process crashes. (In a user namespace, root
+// inside owns none of them.) /proc/sys bound onto itself is a mount of its
+// own, which a remount makes read-only, and the rest of /proc stays as it
+// is. The bind is not recursive: what the host mounted below /proc/sys
+// (binfmt_misc, whose handlers the kernel runs for any program) stays out.
+// It comes last, after restartPids has written ns_last_pid. Root inside
+// keeps CAP_SYS_ADMIN, with which it could remount it read-write: only
+// dropping capabilities closes that (final/).
+func readOnlyProcSys() error {
+	if err := unix.Mount("/proc/sys", "/proc/sys", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /proc/sys onto itself: %w", err)
+	}
+	// A remount sets every flag anew: proc's own (nosuid, nodev, noexec)
+	// are asked for again.
+	const flags = unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("", "/proc/sys", "", flags, ""); err != nil {
+		return fmt.Errorf("make /proc/sys read-only: %w", err)
+	}
+	return nil
+}
+
 // containerEnv is the command's whole environment: the host's variables
 // describe the host, so only the terminal type is carried over.
 func containerEnv() []string {
@@ -853,26 +910,30 @@ func containerEnv() []string {
 // step04 and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
-// and Ctrl-\, which the terminal sends to the command as well (both are in
-// its foreground process group): step04 catches them only to stay alive
-// and report the command's status. The others come from `kill`, sent to
-// step04 alone, so relaySignals passes them on.
+// and Ctrl-\, which the terminal sends to its foreground process group:
+// step04's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to step04 alone. relaySignals passes
+// them all on.
 //
 // In a PID namespace the command is pid 1, and the kernel delivers to pid 1
-// only the signals it has a handler for: a `sleep` ignores them all, from
-// the terminal or relayed. SIGKILL from the host still ends it.
+// only the signals it has a handler for: a `sleep` ignores them all.
+// SIGKILL from the host still ends it.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
 	return signals
 }
 
-// relaySignals passes each caught signal that the command did not get
-// from the terminal on to it, until stopCatching closes the channel.
+// relaySignals passes each caught signal on to the command, until
+// stopCatching closes the channel. Ctrl-C and Ctrl-\ go to its whole
+// process group, as the terminal would send them: a shell and the program
+// it runs in the foreground. kill(2) sends to a group when given minus its
+// number, which is the command's pid: setsid made it the group's leader.
 func relaySignals(signals chan os.Signal, p *os.Process) {
 	for s := range signals {
 		if s == unix.SIGINT || s == unix.SIGQUIT {
-			continue // the terminal has sent it to the command already
+			_ = unix.Kill(-p.Pid, s.(syscall.Signal))
+			continue
 		}
 		_ = p.Signal(s)
 	}

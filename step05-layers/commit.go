@@ -249,7 +249,8 @@ func newConfig(base json.RawMessage, diffIDs []string, createdBy string) (map[st
 // writeLayer writes the upper layer as an image layer's tar: its files as
 // they are, overlayfs's whiteouts (character devices 0:0) as .wh.NAME,
 // and an opaque folder with .wh..wh..opq in it. With a user namespace,
-// owners move back from the host's ids to the container's.
+// owners move back from the host's ids to the container's. A file of the
+// container's own named .wh.… is refused: the layer would delete a file.
 func writeLayer(w io.Writer, upper string, rec containerRecord) error {
 	archive := tar.NewWriter(w)
 	names := map[fileID]string{} // the first name of each file with several
@@ -258,6 +259,12 @@ func writeLayer(w io.Writer, upper string, rec containerRecord) error {
 			return err
 		}
 		name, _ := filepath.Rel(upper, path)
+		// In a layer, .wh.NAME deletes NAME, and .wh..wh..opq hides a
+		// folder's lower content: a file the container named so would
+		// silently delete what it never deleted.
+		if strings.HasPrefix(filepath.Base(name), whiteoutPrefix) {
+			return fmt.Errorf("%s: the container made a file whose name starts with %s, which an image layer reads as a whiteout (a deletion): rename it, and commit again", name, whiteoutPrefix)
+		}
 		var st unix.Stat_t
 		if err := unix.Lstat(path, &st); err != nil {
 			return err

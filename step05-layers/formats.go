@@ -26,8 +26,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // image is what step05 needs of an image.
@@ -157,13 +159,13 @@ func readOCILayout(dir string) (*image, error) {
 	var layout struct {
 		ImageLayoutVersion string `json:"imageLayoutVersion"`
 	}
-	if err := readJSONFile(filepath.Join(dir, "oci-layout"), &layout); errors.Is(err, os.ErrNotExist) {
+	if err := readLayoutJSON(dir, "oci-layout", &layout); errors.Is(err, os.ErrNotExist) {
 		return nil, errors.New("a folder, but not an OCI image layout (it has no oci-layout file): give an unpacked root with --rootfs")
 	} else if err != nil {
 		return nil, err
 	}
 	var index ociIndex
-	if err := readJSONFile(filepath.Join(dir, "index.json"), &index); err != nil {
+	if err := readLayoutJSON(dir, "index.json", &index); err != nil {
 		return nil, err
 	}
 	img := &image{path: dir, format: "OCI layout"}
@@ -171,7 +173,7 @@ func readOCILayout(dir string) (*image, error) {
 		if !digestPattern.MatchString(d.Digest) {
 			return nil, fmt.Errorf("digest %q: step05 reads only sha256 digests, 64 hex digits", d.Digest)
 		}
-		return openBlobFile(filepath.Join(dir, "blobs/sha256", digestHex(d.Digest)))
+		return openInLayout(dir, "blobs/sha256/"+digestHex(d.Digest))
 	}
 	manifest, err := findManifest(index, blob)
 	if err != nil {
@@ -186,20 +188,43 @@ func readOCILayout(dir string) (*image, error) {
 	})
 }
 
-// openBlobFile opens a blob's file in a layout, which must be a file: a
-// FIFO or a device in its place would block step05, or never end.
-func openBlobFile(path string) (*os.File, error) {
-	// O_NONBLOCK: open(2) does not wait for a FIFO's writer; on a file,
-	// it changes nothing.
-	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// openInLayout opens the file name of the layout folder dir (oci-layout,
+// index.json, blobs/sha256/HEX) for reading. A layout is someone else's
+// folder, and step05 reads it as root:
+//
+//   - openat2(2) resolves name beneath the folder (RESOLVE_BENEATH) and
+//     follows no symlink on the way (RESOLVE_NO_SYMLINKS): a symlink
+//     would lead anywhere, such as to the host's /etc/shadow.
+//   - O_PATH only finds the file. Opening it to read would wait forever
+//     for a FIFO's writer, and would start some devices.
+//   - fstat(2) then says what it is, and only a regular file is opened
+//     for reading, through /proc/self/fd: the very file that was checked,
+//     not whatever its name may lead to by then.
+func openInLayout(dir, name string) (*os.File, error) {
+	layout, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	if info, err := file.Stat(); err != nil || !info.Mode().IsRegular() {
-		file.Close()
-		return nil, fmt.Errorf("%s is not a file", path)
+	defer layout.Close()
+	fd, err := unix.Openat2(int(layout.Fd()), name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+	})
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("%s leads through a symlink, which step05 does not follow in a layout", name)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
 	}
-	return file, nil
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a file: step05 reads only files of a layout", name)
+	}
+	return os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 }
 
 // findManifest picks the image's manifest from index.json: the first
@@ -435,6 +460,12 @@ func readJSON(open func(string) (io.ReadCloser, error), name string, v any) erro
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// readLayoutJSON decodes the JSON file name of the layout folder dir.
+func readLayoutJSON(dir, name string, v any) error {
+	open := func(string) (io.ReadCloser, error) { return openInLayout(dir, name) }
+	return readJSON(open, filepath.Join(dir, name), v)
 }
 
 // readJSONFile decodes the JSON file at path.

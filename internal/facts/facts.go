@@ -4,6 +4,7 @@
 package facts
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -135,6 +136,48 @@ type Experiments struct {
 	Write *Timed `json:"write,omitempty"`
 	// Creates are attempts to create a file and write to it, by path.
 	Creates map[string]*Attempt `json:"creates,omitempty"`
+	// Terminal is the attempt to type into a terminal from inside.
+	Terminal *Terminal `json:"terminal,omitempty"`
+	// Keyring is what the probe can read of its session keyring.
+	Keyring *Keyring `json:"keyring,omitempty"`
+	// Sysctls are attempts to write a sysctl (a path below /proc/sys,
+	// such as kernel/randomize_va_space) with the value it has already.
+	Sysctls map[string]*Attempt `json:"sysctls,omitempty"`
+}
+
+// Terminal is the outcome of TIOCSTI, the ioctl that pushes a byte into a
+// terminal's input as if it were typed there, so that whatever reads the
+// terminal next (the shell the container was started from) reads it. The
+// kernel allows it on the caller's controlling terminal, or to a process
+// with CAP_SYS_ADMIN in the host's user namespace.
+type Terminal struct {
+	// Stdin is TIOCSTI on fd 0, which may be the caller's terminal.
+	Stdin *Attempt `json:"stdin"`
+	// DevTTY is TIOCSTI on /dev/tty, which opens the caller's
+	// controlling terminal, if it has one (else ENXIO).
+	DevTTY *Attempt `json:"dev_tty"`
+}
+
+// Keyring is the probe's session keyring, the kernel's store of secrets
+// (keys) that every process of a login session shares, and the key
+// the test asked for by its serial number.
+type Keyring struct {
+	// ID is the session keyring's serial number.
+	ID int `json:"id"`
+	// Keys are the keys it holds.
+	Keys []Key `json:"keys"`
+	// Read is the attempt to read the key the test named, by its serial.
+	Read  *Attempt `json:"read,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// Key is a key of a keyring: its serial number, and what the probe could
+// read of it (its description, "TYPE;UID;GID;PERM;NAME", and its payload).
+type Key struct {
+	ID          int    `json:"id"`
+	Description string `json:"description,omitempty"`
+	Payload     string `json:"payload,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Timed is an experiment that took a measured time.
@@ -155,9 +198,26 @@ type Forks struct {
 }
 
 // Attempt is the outcome of an experiment that either works or fails.
+// Errno is the failing call's error number by name (EPERM, EROFS, …),
+// where an experiment gives it.
 type Attempt struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	Errno string `json:"errno,omitempty"`
+}
+
+// Tried is the Attempt that err says: OK when it is nil, and otherwise
+// its message, and its error number by name when it carries one.
+func Tried(err error) *Attempt {
+	if err == nil {
+		return &Attempt{OK: true}
+	}
+	a := &Attempt{Error: err.Error()}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		a.Errno = unix.ErrnoName(errno)
+	}
+	return a
 }
 
 // Escape is the result of the classic chroot escape: chroot into a

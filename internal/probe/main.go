@@ -15,9 +15,13 @@
 //	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
 //	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
 //	probe create=PATH     # facts, then create a file at PATH and write to it (repeatable)
+//	probe terminal        # facts, then try to type a space into stdin's terminal and /dev/tty (TIOCSTI)
+//	probe keyring[=KEY]   # facts, then list the session keyring, and try to read key number KEY
+//	probe sysctl=PATH     # facts, then write /proc/sys/PATH with the value it has (repeatable)
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -28,6 +32,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -62,8 +67,17 @@ func main() {
 				f.Experiments.Creates = map[string]*facts.Attempt{}
 			}
 			f.Experiments.Creates[value] = tryCreate(value)
+		case "terminal":
+			f.Experiments.Terminal = tryTerminal()
+		case "keyring":
+			f.Experiments.Keyring = readKeyring(value)
+		case "sysctl":
+			if f.Experiments.Sysctls == nil {
+				f.Experiments.Sysctls = map[string]*facts.Attempt{}
+			}
+			f.Experiments.Sysctls[value] = rewriteSysctl(value)
 		default:
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB, create=PATH)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -396,6 +410,99 @@ func tryMknod() *facts.Attempt {
 	}
 	os.Remove(path)
 	return &facts.Attempt{OK: true}
+}
+
+// tryTerminal tries to type a space into the terminal on stdin, and into
+// /dev/tty, the probe's controlling terminal, with TIOCSTI. A space is the
+// least harm should it work on a terminal someone uses: a test looks for
+// it from the host, in the terminal's input.
+func tryTerminal() *facts.Terminal {
+	space := []byte(" ")
+	tiocsti := func(fd int, name string) error {
+		// Its argument points at the byte to type.
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&space[0])))
+		if errno != 0 {
+			return fmt.Errorf("TIOCSTI on %s: %w", name, errno)
+		}
+		return nil
+	}
+	result := &facts.Terminal{Stdin: facts.Tried(tiocsti(0, "stdin"))}
+	tty, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		err = fmt.Errorf("open /dev/tty: %w", err)
+	} else {
+		err = tiocsti(tty, "/dev/tty")
+		unix.Close(tty)
+	}
+	result.DevTTY = facts.Tried(err)
+	return result
+}
+
+// readKeyring lists the probe's session keyring: each key it holds, with
+// its description and payload where the probe may read them. With a key's
+// number, it also tries to read that key, wherever it is.
+func readKeyring(key string) *facts.Keyring {
+	result := &facts.Keyring{}
+	id, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	if err != nil {
+		result.Error = fmt.Sprintf("find the session keyring: %v", err)
+		return result
+	}
+	result.ID = id
+	// A keyring's payload is the serial numbers of its keys, 4 bytes each.
+	list := make([]byte, 4096)
+	n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, id, list, 0)
+	if err != nil {
+		result.Error = fmt.Sprintf("read the session keyring: %v", err)
+	}
+	for i := 0; i+4 <= min(n, len(list)); i += 4 {
+		k := facts.Key{ID: int(int32(binary.NativeEndian.Uint32(list[i:])))}
+		desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, k.ID)
+		if err == nil {
+			k.Description = desc
+			k.Payload, err = readKey(k.ID)
+		}
+		if err != nil {
+			k.Error = err.Error()
+		}
+		result.Keys = append(result.Keys, k)
+	}
+	if key != "" {
+		n, err := strconv.Atoi(key)
+		if err == nil {
+			_, err = readKey(n)
+		}
+		result.Read = facts.Tried(err)
+	}
+	return result
+}
+
+// readKey reads a key's payload.
+func readKey(id int) (string, error) {
+	payload := make([]byte, 4096)
+	n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, id, payload, 0)
+	if err != nil {
+		return "", err
+	}
+	return string(payload[:min(n, len(payload))]), nil
+}
+
+// rewriteSysctl writes a sysctl the value it has: harmless where it
+// works, and where it works, root inside could write any other value too.
+func rewriteSysctl(name string) *facts.Attempt {
+	path := filepath.Join("/proc/sys", name)
+	value, err := os.ReadFile(path)
+	if err != nil {
+		return facts.Tried(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.Write(value)
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+	}
+	return facts.Tried(err)
 }
 
 // tryMsgQueue creates a System V message queue with the given key and

@@ -22,8 +22,6 @@ const ContainerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 
 // Step is the step under test, as the shared suites need to know it.
 type Step struct {
-	// Name starts every error line the step prints ("step04: …").
-	Name string
 	// PivotRoot is true from step04 on: run is given the root as
 	// --rootfs DIR (or --image TAR) rather than as its first argument,
 	// needs a mount namespace, and switches to the root with pivot_root,
@@ -148,6 +146,7 @@ func Basics(t *testing.T, s Step) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
 	})
+	callerIsolation(t, s) // isolation.go
 }
 
 // AssertRefused checks a refusal as docs/contract.md describes it: exit

@@ -276,6 +276,7 @@ func Layers(t *testing.T, s Step) {
 		}
 		assert.NotContains(t, lines[short(topA)], b, "the top layer of %s is not %s's", a, b)
 	})
+	layoutIsolation(t, s) // isolation.go
 }
 
 // volatile matches overlayfs's option that skips syncing the upper

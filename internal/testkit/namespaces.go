@@ -422,6 +422,7 @@ func Namespaces(t *testing.T, s Step) {
 			assert.Equal(t, 128+int(unix.SIGKILL), running.Wait(t).Code, "the runtime's exit status, when CMD was killed by SIGKILL, should be 128+9, as a shell says")
 		})
 	})
+	namespaceIsolation(t, s) // isolation.go
 }
 
 // enabledAndDisabled runs check as two subtests: with the namespace type

@@ -80,6 +80,9 @@ func RootFilesystem(t *testing.T, s Step) {
 						want["/dev/"+d.name] = "devtmpfs"
 					}
 				}
+				if flags != nil { // without a user namespace, /proc/sys is read-only (isolation.go)
+					want["/proc/sys"] = "proc ro,nosuid,nodev,noexec"
+				}
 				got := map[string]string{}
 				for _, line := range f.Mounts {
 					_, point, fstype, _, ok := facts.ParseMount(line)
