@@ -54,8 +54,14 @@ func interrupt(t *testing.T, s Step) {
 	script := `trap "exit 3" INT; touch /tmp/ready; sleep 1000; exit 4`
 	running := Start(t, Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", script)...))
 	running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
-	require.Eventually(t, func() bool { return len(ProcessesRootedIn(rootfs)) == 2 },
-		10*time.Second, 10*time.Millisecond, "the shell, and sleep in the foreground")
+	// Until the shell's child has become sleep (exec), it is a copy of the
+	// shell, whose trap would take the signal in sleep's place.
+	require.Eventually(t, func() bool {
+		return slices.ContainsFunc(ProcessesRootedIn(rootfs), func(pid int) bool {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			return string(comm) == "sleep\n"
+		})
+	}, 10*time.Second, 10*time.Millisecond, "sleep runs in the foreground")
 	require.NoError(t, running.Cmd.Process.Signal(unix.SIGINT))
 	select {
 	case <-running.done:

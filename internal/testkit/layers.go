@@ -547,7 +547,7 @@ func badImages(t *testing.T, s Step) {
 		}, []string{"../../../etc"}},
 		"a config with fewer diffIDs than layers": {func(t *testing.T) string {
 			return withConfig(t, noDiffIDs)
-		}, []string{"diff_ids", "diffID", strings.TrimPrefix(DiffID([]byte(noDiffIDs)), "sha256:")}},
+		}, []string{"diff_ids", "diffID", "diffIDs", strings.TrimPrefix(DiffID([]byte(noDiffIDs)), "sha256:")}},
 		"docker save with no image": {func(t *testing.T) string {
 			return dockerSave(t, file("manifest.json", `[]`))
 		}, []string{"manifest.json"}},
