@@ -121,7 +121,11 @@ func terminalInjection(t *testing.T, s Step, flags []string) {
 			case ownUserNamespace:
 				assert.Contains(t, []string{"EPERM", "EIO"}, tried.Stdin.Errno, "the terminal on stdin is not CMD's: %s", tried.Stdin.Error)
 			default:
-				assert.True(t, tried.Stdin.OK, "root of the host's user namespace has CAP_SYS_ADMIN, which types into any terminal: %s", tried.Stdin.Error)
+				// Root of the host's user namespace keeps CAP_SYS_ADMIN,
+				// which types into any terminal it holds (the lesson says
+				// so): a runtime that closes this too (a terminal of the
+				// container's own, capabilities dropped) does better.
+				t.Logf("without a user namespace of its own, TIOCSTI on stdin: ok=%v %s", tried.Stdin.OK, tried.Stdin.Errno)
 			}
 			want := 0
 			for _, a := range []*facts.Attempt{tried.Stdin, tried.DevTTY} {
