@@ -9,15 +9,20 @@
 # an initramfs made here: the busybox image as its root, the compiled test
 # binaries (go test -c, static), the step binaries, the probe, the image
 # tar, and the kernel modules the tests need. Its init (v2-init.sh) sets up
-# what a Linux host has, runs every test binary and powers off; this script
-# reads the serial console and fails on any failed or skipped test, a
-# binary that reported nothing, or a VM that did not finish in time.
+# what a Linux host has, runs the test binaries, V2_JOBS at a time, and
+# powers off. Each binary has V2_PACKAGE_TIMEOUT seconds, and the VM as
+# long as its binaries may take, plus its boot. This script reads the
+# serial console and fails on any failed or skipped test, a binary that
+# reported nothing or ran out of time (naming the test it was in), or a
+# VM that did not finish in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
 
-# The knobs, as environment or make variables (make test-v2 V2_TIMEOUT=300).
-timeout=${V2_TIMEOUT:-600}                      # seconds from boot to power-off
+# The knobs, as environment or make variables (make test-v2 V2_JOBS=1).
+jobs=${V2_JOBS:-2}                              # test binaries at once; the VM has 2 CPUs
+package_timeout=${V2_PACKAGE_TIMEOUT:-900}      # seconds each test binary may run
+timeout=${V2_TIMEOUT:-}                         # seconds from boot to power-off; else from the above
 memory=${V2_MEMORY:-2048}                       # MiB; the initramfs lives in it
 want_accel=${V2_ACCEL:-auto}                    # kvm, tcg, or auto: kvm when it works here
 kernel_deb=${V2_KERNEL_DEB:-}                   # a linux-image .deb to boot instead of Debian's
@@ -27,8 +32,14 @@ out=_build/v2
 stage=$out/initramfs
 image=_build/busybox.tar
 log=$out/console.log
+logs=$out/logs      # each package's lines from the console, on their own
+durations=$out/durations # each package's seconds in the last run
 # The lines the VM's init writes around each binary's output, to be read here.
 mark=@@v2
+# Seconds the VM may take to boot, and to stop its test binaries (printing
+# their stacks) and power off, added to its binaries' time (set_timeout).
+boot_time=60
+stop_time=30
 
 say() { printf 'test-v2: %s\n' "$*"; }
 die() {
@@ -46,7 +57,9 @@ need_tools() {
 		command -v "$tool" >/dev/null || die "needs $tool: sudo make test-v2 installs what is missing"
 	done
 	[ -f "$image" ] || die "no $image: make test-v2 builds it first"
-	[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "V2_TIMEOUT=$timeout: give a number of seconds"
+	[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "V2_JOBS=$jobs: give a number of test binaries to run at once"
+	[[ $package_timeout =~ ^[1-9][0-9]*$ ]] || die "V2_PACKAGE_TIMEOUT=$package_timeout: give a number of seconds"
+	[[ $timeout =~ ^([1-9][0-9]*)?$ ]] || die "V2_TIMEOUT=$timeout: give a number of seconds"
 }
 
 # fetch_kernel prints the path of the kernel .deb to boot: the one given,
@@ -147,12 +160,12 @@ stage_modules() {
 
 # stage_tests builds the test binary of every package that has tests into
 # the folder the package has in the VM (go test runs a package's tests in
-# its folder; its testdata goes along), and lists them for the init, each
-# with the binary under test: a step's own (step02-… → _build/bin/step02),
+# its folder; its testdata goes along), and lists them in $out/packages,
+# each with the binary under test: a step's own (step02-… → _build/bin/step02),
 # or none for the packages that are not steps.
 stage_tests() {
 	local dir rel bin
-	: >"$stage/boxcraft/v2/tests"
+	: >"$out/packages"
 	for dir in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
 		rel=${dir#"$PWD/"}
 		go test -c -o "$stage/boxcraft/$rel/$(basename "$rel").test" "./$rel"
@@ -162,9 +175,45 @@ stage_tests() {
 			bin=${BASH_REMATCH[1]}
 			[ -x "_build/bin/$bin" ] || die "no _build/bin/$bin for $rel: make test-v2 builds the steps first"
 		fi
-		echo "$rel $bin" >>"$stage/boxcraft/v2/tests"
+		echo "$rel $bin" >>"$out/packages"
 	done
-	[ -s "$stage/boxcraft/v2/tests" ] || die "no package has tests"
+	[ -s "$out/packages" ] || die "no package has tests"
+}
+
+# order_tests lists the test binaries for the init in the order it is to
+# start them. One at a time, that is the packages' order. More at a time,
+# the longest go first, so that the short ones fill the gaps at the end:
+# longest by the last run's seconds ($durations), a package with none
+# first, and among equals the later packages first (a step's tests run
+# the suites of all the steps before it too).
+order_tests() {
+	if [ "$jobs" -eq 1 ]; then
+		cp "$out/packages" "$stage/boxcraft/v2/tests"
+		return
+	fi
+	awk -v durations="$durations" '
+		BEGIN { while ((getline line < durations) > 0) { split(line, f, " "); took[f[1]] = f[2] } }
+		{ print (($1 in took) ? took[$1] : 999999), NR, $0 }' "$out/packages" |
+		sort -k1,1nr -k2,2nr | cut -d' ' -f3- >"$stage/boxcraft/v2/tests"
+}
+
+# set_timeout gives the VM, unless V2_TIMEOUT did, the time its test
+# binaries may take, each V2_PACKAGE_TIMEOUT, $jobs at a time, plus its
+# boot, and tells the init its settings: the binaries at once, each one's
+# seconds, and when (in seconds since boot) to stop those still running,
+# with time left for them to print their stacks and for the VM to power
+# off before it is killed.
+set_timeout() {
+	local count rounds
+	count=$(wc -l <"$out/packages")
+	rounds=$(((count + jobs - 1) / jobs))
+	timeout_from="V2_TIMEOUT"
+	if [ -z "$timeout" ]; then
+		timeout=$((boot_time + rounds * package_timeout + stop_time))
+		timeout_from="${boot_time}s to boot, $rounds rounds of ${package_timeout}s, ${stop_time}s to stop"
+	fi
+	local deadline=$((timeout > 2 * stop_time ? timeout - stop_time : timeout / 2))
+	echo "$jobs $package_timeout $deadline" >"$stage/boxcraft/v2/settings"
 }
 
 # stage_host_program copies a host program and the libraries it is linked
@@ -243,34 +292,107 @@ boot() {
 	return "$status"
 }
 
-# report prints one line a test binary and a total, from the console log,
-# and fails unless every binary listed ran, ended and passed with no test
-# failed or skipped.
+# report reads the console log: it writes each package's lines to a file
+# of their own in $logs and its seconds to $durations, prints how long the
+# VM took, one line a test binary and a total, and fails unless every
+# binary listed ran, ended and passed with no test failed or skipped. A
+# binary that ran out of time, its own (Go's -test.timeout names the tests
+# it was in) or the VM's (then they are the last ones the console shows
+# started and not ended), is reported with the test it was running.
 report() {
-	awk -v mark="$mark" -v listed="$stage/boxcraft/v2/tests" '
-		BEGIN { while ((getline line < listed) > 0) { split(line, f, " "); order[++n] = f[1] } }
-		$1 == mark && $2 == "BEGIN" { pkg = $3; began[pkg] = 1; next }
-		$1 == mark && $2 == "END" { ended[$3] = 1; status[$3] = $4; pkg = ""; next }
+	local dir
+	rm -rf "$logs"
+	while read -r dir _; do mkdir -p "$logs/$(dirname "$dir")"; done <"$out/packages"
+	awk -v mark="$mark" -v listed="$out/packages" -v logs="$logs" -v durations="$durations" \
+		-v vm_seconds="$1" -v jobs="$jobs" -v package_timeout="$package_timeout" -v timeout="$timeout" '
+		BEGIN {
+			while ((getline line < listed) > 0) { split(line, f, " "); order[++n] = f[1]; known[f[1]] = 1 }
+			while ((getline line < durations) > 0) { split(line, f, " "); last[f[1]] = f[2] }
+			close(durations)
+		}
+		$1 == mark && $2 == "BEGIN" { began[$3] = $4; next }
+		$1 == mark && $2 == "END" { ended[$3] = 1; status[$3] = $4; took[$3] = $5; next }
 		$1 == mark && $2 == "DONE" { done = 1; next }
-		pkg != "" && /^ *--- PASS: / { pass[pkg]++ }
-		pkg != "" && /^ *--- FAIL: / { fail[pkg]++ }
-		pkg != "" && /^ *--- SKIP: / { skip[pkg]++ }
+		$1 == mark && /time is nearly up/ { out_of_time = 1; next }
+		$1 == mark && $2 == "Linux" { booted = $NF; sub(/s$/, "", booted); next }
+		($1 in known) && $2 == "|" { read_line($1, substr($0, index($0, " | ") + 3)) }
+
+		# read_line reads one line of package p: the tests that start, pause
+		# and continue (=== RUN, PAUSE, CONT), those that end (--- PASS, FAIL,
+		# SKIP), and what Go prints when time runs out.
+		function read_line(p, line, name, f) {
+			print line > (logs "/" p ".log")
+			if (listing[p] && line ~ /^[ \t]+running tests:$/) return
+			if (listing[p] && line ~ /^[ \t]+[^ \t]+ \([0-9.hms]+\)$/) {
+				name = line; sub(/^[ \t]+/, "", name); sub(/ .*/, "", name)
+				timed_out[p] = timed_out[p] " " name
+				return
+			}
+			listing[p] = 0
+			if (line ~ /^ *--- (PASS|FAIL|SKIP): /) {
+				name = line; sub(/^ *--- [A-Z]+: /, "", name); sub(/ .*/, "", name)
+				ended_test[p, name] = 1
+				if (line ~ /^ *--- PASS/) pass[p]++; else if (line ~ /^ *--- FAIL/) fail[p]++; else skip[p]++
+			} else if (line ~ /^=== (RUN|CONT|PAUSE) /) {
+				split(line, f, " "); name = f[3]
+				state[p, name] = f[2]
+				if (f[2] != "PAUSE") started[p, ++events[p]] = name
+			} else if (line ~ /panic: test timed out after /) {
+				go_timeout[p] = 1; listing[p] = 1
+			} else if (line ~ /^SIGQUIT: quit/) {
+				quit[p] = 1
+			}
+		}
+
+		# still_running names the tests of p that time ran out in: the ones
+		# Go listed, less those that only wait for a subtest; else the last
+		# one started or continued that has not ended or paused since.
+		function still_running(p, names, k, i, j, m, list, leaf, found) {
+			m = split(timed_out[p], list, " ")
+			for (i = 1; i <= m; i++) {
+				leaf = 1
+				for (j = 1; j <= m; j++) if (index(list[j], list[i] "/") == 1) leaf = 0
+				if (leaf) names = names (names == "" ? "" : ", ") list[i]
+			}
+			if (names != "") return names
+			for (k = events[p]; k >= 1; k--) {
+				found = started[p, k]
+				if (!((p, found) in ended_test) && state[p, found] != "PAUSE") return found
+			}
+			return "no test (between tests, or before the first)"
+		}
+
 		END {
 			bad = 0
 			for (i = 1; i <= n; i++) {
 				p = order[i]
-				if (!began[p]) { verdict = "NO REPORT"; why = "did not start" }
-				else if (!ended[p]) { verdict = "NO REPORT"; why = "did not finish" }
-				else {
-					why = sprintf("%d passed, %d failed, %d skipped, exit status %d", pass[p], fail[p], skip[p], status[p])
+				counts = sprintf("%d passed, %d failed, %d skipped", pass[p], fail[p], skip[p])
+				if (!(p in began)) {
+					verdict = "NO REPORT"; why = "did not start"
+					if (out_of_time || !done) why = why ": the VM ran out of time first"
+				} else if (!(p in ended) || quit[p] || go_timeout[p]) {
+					verdict = "TIMEOUT"
+					after = (p in ended) ? took[p] "s" : "about " (vm_seconds - began[p]) "s"
+					why = "still running " still_running(p) " after " after
+					if (go_timeout[p]) why = why " (V2_PACKAGE_TIMEOUT=" package_timeout ")"
+					else why = why ", when the VM ran out of time (V2_TIMEOUT=" timeout ")"
+					why = why "; " counts
+				} else {
+					why = counts ", in " took[p] "s"
+					if (status[p] != 0) why = why ", exit status " status[p]
 					verdict = (status[p] == 0 && fail[p] == 0 && skip[p] == 0 && pass[p] > 0) ? "PASS" : "FAIL"
 					if (pass[p] + fail[p] + skip[p] == 0) why = why " (ran no test)"
 				}
 				if (verdict != "PASS") bad++
 				printf "test-v2: %-9s %-20s %s\n", verdict, p, why
-				tp += pass[p]; tf += fail[p]; ts += skip[p]
+				# A binary that ran out of time would have taken longer.
+				if ((p in ended) && (verdict != "TIMEOUT" || took[p] > last[p])) last[p] = took[p]
+				if (p in last) print p, last[p] > durations
+				tp += pass[p]; tf += fail[p]; ts += skip[p]; total += took[p]
 			}
 			if (!done) { print "test-v2: the VM did not say it was done"; bad++ }
+			if (booted == "") booted = "?"
+			printf "test-v2: the VM ran for %ds: it booted in %ss, and its test binaries ran for %ds in all, %d at a time\n", vm_seconds, booted, total, jobs
 			printf "test-v2: %d passed, %d failed, %d skipped\n", tp, tf, ts
 			exit bad > 0
 		}' "$log"
@@ -279,27 +401,30 @@ report() {
 main() {
 	need_tools
 	local deb release accel start status=0
+	start=$SECONDS
 	deb=$(fetch_kernel)
 	unpack_kernel "$deb"
 	release=$(kernel_release)
 	stage_system
 	stage_modules "$release"
 	stage_tests
-	echo "$timeout" >"$stage/boxcraft/v2/timeout"
+	order_tests
+	set_timeout
 	pack_initramfs
+	say "built $(wc -l <"$out/packages") test binaries and the initramfs ($(du -h "$out/initramfs.cpio.gz" | cut -f1)) in $((SECONDS - start))s"
 	accel=$(pick_accel)
-	say "booting Linux $release ($(basename "$deb")) with $accel, $memory MiB, initramfs $(du -h "$out/initramfs.cpio.gz" | cut -f1); at most ${timeout}s (V2_TIMEOUT)"
+	say "booting Linux $release ($(basename "$deb")) with $accel, $memory MiB"
+	say "test binaries: $jobs at a time (V2_JOBS), each within ${package_timeout}s (V2_PACKAGE_TIMEOUT); the VM within ${timeout}s ($timeout_from)"
 	start=$SECONDS
 	boot "$accel" || status=$?
-	say "the VM ran for $((SECONDS - start))s"
 	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 		say "the VM did not finish within ${timeout}s (V2_TIMEOUT): killed"
 	elif [ "$status" -ne 0 ]; then
 		say "qemu failed with exit status $status"
 	fi
-	report || status=1
+	report "$((SECONDS - start))" || status=1
 	if [ "$status" -ne 0 ]; then
-		say "FAILED (the console is in $log)"
+		say "FAILED (the console is in $log, each package's lines in $logs/)"
 		return 1
 	fi
 	say "all passed on cgroup v2"
