@@ -41,7 +41,7 @@ func main() {
 	check := flag.Bool("check", false, "make every step's workspace in a temporary folder, and build it")
 	written := flag.Int("written", 0, "leave the lesson's first `N` pieces in, as if written")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./internal/workspace [-out DIR] stepNN | -check")
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/workspace [-out DIR] [-written N] stepNN | -check")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -66,13 +66,23 @@ func main() {
 // stepPattern is a step's name, as the make target gives it.
 var stepPattern = regexp.MustCompile(`^step[0-9][0-9]$`)
 
+// checkStepName refuses a name that is not a step's by its form alone,
+// whatever folders the repository holds.
+func checkStepName(name string) error {
+	if stepPattern.MatchString(name) {
+		return nil
+	}
+	steps, _ := filepath.Glob("step[0-9][0-9]-*")
+	return fmt.Errorf("%q is not a step: name one of %s", name, stepNames(steps))
+}
+
 // stepDir is the folder of the step named name (step02-namespaces for
 // step02), in the repository, which is the working folder.
 func stepDir(name string) (string, error) {
-	steps, _ := filepath.Glob("step[0-9][0-9]-*")
-	if !stepPattern.MatchString(name) {
-		return "", fmt.Errorf("%q is not a step: name one of %s", name, stepNames(steps))
+	if err := checkStepName(name); err != nil {
+		return "", err
 	}
+	steps, _ := filepath.Glob("step[0-9][0-9]-*")
 	for _, dir := range steps {
 		if strings.HasPrefix(dir, name+"-") {
 			return dir, nil
@@ -92,8 +102,15 @@ func stepNames(dirs []string) string {
 // makeWorkspace makes out/name from the step's program, builds it, and
 // tells the learner what to write and how to test it.
 func makeWorkspace(name, out string, written int) error {
+	// The name's form first: out/name must never reach beyond out (a
+	// name such as ".." would name out's parent, which exists).
+	if err := checkStepName(name); err != nil {
+		return err
+	}
+	// Then a workspace there already, before the step is looked for: a
+	// learner's work is kept, whatever the repository holds.
 	dest := filepath.Join(out, name)
-	if _, err := os.Lstat(dest); err == nil && stepPattern.MatchString(name) {
+	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("%s exists already, and may hold your work: it is left as it is. To start over, move it away (mv %s %s.old) and run make workspace-%s again", dest, dest, dest, name)
 	}
 	dir, err := stepDir(name)

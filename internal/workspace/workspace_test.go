@@ -134,6 +134,15 @@ func TestAWorkspaceThereIsKept(t *testing.T) {
 	assert.Equal(t, "my work\n", string(data))
 }
 
+func TestANameThatIsNoStepIsRefusedFirst(t *testing.T) {
+	out := t.TempDir()
+	for _, name := range []string{"..", ".", "step2", "step02/../.."} {
+		err := makeWorkspace(name, out, 0)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "is not a step", "%q names a folder that exists, but is no step's name", name)
+	}
+}
+
 func TestWrapKeepsWordsWhole(t *testing.T) {
 	assert.Equal(t, []string{"one two", "three"}, wrap("one two three", 8))
 	assert.Equal(t, []string{"a-very-long-word", "b"}, wrap("a-very-long-word b", 4))
