@@ -3,11 +3,32 @@ package main
 // step03's workspace is step02's program with step03's limit flags and
 // their checks, the cgroup's folders made and removed, and init waiting
 // to be released into its cgroup: what is left to write is what puts the
-// limits in the kernel's hands and the container in its cgroup.
+// container in its cgroup and the limits in the kernel's hands. The
+// container's process goes into its cgroup first: every test of the
+// Cgroups suite looks for it there before it reads a limit.
 //
 // Only your machine's cgroup version is judged: `stat -fc %T
 // /sys/fs/cgroup` says cgroup2fs on v2 (the workshop's VM), tmpfs on v1.
 var step03 = lesson{
+	{
+		Func: "runInNamespaces",
+		Line: "if cg.v2 {",
+		What: "cgroup v2: init is born in the container's cgroup (CLONE_INTO_CGROUP)",
+		Hint: `on v2, have clone(2) start init straight in the container's cgroup: open its folder (cg.openV2), ` +
+			`keep it open until init has started, and set cmd.SysProcAttr.UseCgroupFD and CgroupFD to it.`,
+		Man:   []string{"2 clone (CLONE_INTO_CGROUP)"},
+		Tests: "TestCgroups (v2)",
+	},
+	{
+		Func: "(*cgroup).addV1",
+		What: "cgroup v1: move init into the container's cgroups",
+		Hint: `on v1, a process joins a cgroup when its pid is written to the cgroup's cgroup.procs: write pid ` +
+			`into cgroup.procs in each of the container's folders (cg.folders()), which moves it with all its ` +
+			`threads. init waits to be released until then.`,
+		Man:   []string{"7 cgroups"},
+		Tests: "TestCgroups (v1)",
+		Stub:  "return nil",
+	},
 	{
 		Func: "writeCgroupFile",
 		What: "write one value into one cgroup file",
@@ -40,25 +61,6 @@ var step03 = lesson{
 			`("MAJ:MIN RATE"). Write this one if your machine runs cgroup v1.`,
 		Man:   []string{"7 cgroups", "the kernel's Documentation/admin-guide/cgroup-v1/"},
 		Tests: "TestCgroups/LimitsAreWritten, then MemoryLimitEndsWithOOMKill, CPUQuota, Cpuset, PidsLimit, BlockIO",
-		Stub:  "return nil",
-	},
-	{
-		Func: "runInNamespaces",
-		Line: "if cg.v2 {",
-		What: "cgroup v2: init is born in the container's cgroup (CLONE_INTO_CGROUP)",
-		Hint: `on v2, have clone(2) start init straight in the container's cgroup: open its folder (cg.openV2), ` +
-			`keep it open until init has started, and set cmd.SysProcAttr.UseCgroupFD and CgroupFD to it.`,
-		Man:   []string{"2 clone (CLONE_INTO_CGROUP)"},
-		Tests: "TestCgroups (v2)",
-	},
-	{
-		Func: "(*cgroup).addV1",
-		What: "cgroup v1: move init into the container's cgroups",
-		Hint: `on v1, a process joins a cgroup when its pid is written to the cgroup's cgroup.procs: write pid ` +
-			`into cgroup.procs in each of the container's folders (cg.folders()), which moves it with all its ` +
-			`threads. init waits to be released until then.`,
-		Man:   []string{"7 cgroups"},
-		Tests: "TestCgroups (v1)",
 		Stub:  "return nil",
 	},
 	{
