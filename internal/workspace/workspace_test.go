@@ -147,7 +147,7 @@ func TestTheLearnersModuleIsKept(t *testing.T) {
 	repo, out := t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/repo\n\ngo 1.26\n\nrequire example.com/a v1.0.0\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.sum"), []byte("example.com/a v1.0.0 h1:A=\n"), 0o644))
-	t.Chdir(repo)
+	chdir(t, repo)
 
 	kept, err := writeModule(out)
 	require.NoError(t, err)
@@ -174,6 +174,17 @@ func TestTheLearnersModuleIsKept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "example.com/a v1.0.0 h1:A=\nexample.com/mine v0.1.0 h1:M=\nexample.com/b v1.0.0 h1:B=\n", string(sum),
 		"go.sum keeps the learner's lines and gains the repository's new one, once")
+}
+
+// chdir makes dir the working folder until the test ends (writeModule
+// reads the repository's go.mod from there). testing.T.Chdir needs Go
+// 1.24, and go.mod says 1.22.
+func chdir(t *testing.T, dir string) {
+	t.Helper()
+	was, err := os.Getwd()
+	require.NoError(t, err)
+	require.NoError(t, os.Chdir(dir))
+	t.Cleanup(func() { require.NoError(t, os.Chdir(was)) })
 }
 
 func TestWrapKeepsWordsWhole(t *testing.T) {
