@@ -41,7 +41,7 @@ func main() {
 	check := flag.Bool("check", false, "make every step's workspace in a temporary folder, and build it")
 	written := flag.Int("written", 0, "leave the lesson's first `N` pieces in, as if written")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./internal/workspace [-out DIR] stepNN | -check")
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/workspace [-out DIR] [-written N] stepNN | -check")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -66,13 +66,23 @@ func main() {
 // stepPattern is a step's name, as the make target gives it.
 var stepPattern = regexp.MustCompile(`^step[0-9][0-9]$`)
 
+// checkStepName refuses a name that is not a step's by its form alone,
+// whatever folders the repository holds.
+func checkStepName(name string) error {
+	if stepPattern.MatchString(name) {
+		return nil
+	}
+	steps, _ := filepath.Glob("step[0-9][0-9]-*")
+	return fmt.Errorf("%q is not a step: name one of %s", name, stepNames(steps))
+}
+
 // stepDir is the folder of the step named name (step02-namespaces for
 // step02), in the repository, which is the working folder.
 func stepDir(name string) (string, error) {
-	steps, _ := filepath.Glob("step[0-9][0-9]-*")
-	if !stepPattern.MatchString(name) {
-		return "", fmt.Errorf("%q is not a step: name one of %s", name, stepNames(steps))
+	if err := checkStepName(name); err != nil {
+		return "", err
 	}
+	steps, _ := filepath.Glob("step[0-9][0-9]-*")
 	for _, dir := range steps {
 		if strings.HasPrefix(dir, name+"-") {
 			return dir, nil
@@ -92,8 +102,15 @@ func stepNames(dirs []string) string {
 // makeWorkspace makes out/name from the step's program, builds it, and
 // tells the learner what to write and how to test it.
 func makeWorkspace(name, out string, written int) error {
+	// The name's form first: out/name must never reach beyond out (a
+	// name such as ".." would name out's parent, which exists).
+	if err := checkStepName(name); err != nil {
+		return err
+	}
+	// Then a workspace there already, before the step is looked for: a
+	// learner's work is kept, whatever the repository holds.
 	dest := filepath.Join(out, name)
-	if _, err := os.Lstat(dest); err == nil && stepPattern.MatchString(name) {
+	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("%s exists already, and may hold your work: it is left as it is. To start over, move it away (mv %s %s.old) and run make workspace-%s again", dest, dest, dest, name)
 	}
 	dir, err := stepDir(name)
@@ -145,7 +162,8 @@ func write(dir, name string, l lesson, out string) ([]placed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeModule(out); err != nil {
+	kept, err := writeModule(out)
+	if err != nil {
 		return nil, err
 	}
 	building := filepath.Join(out, name+".new")
@@ -165,37 +183,79 @@ func write(dir, name string, l lesson, out string) ([]placed, error) {
 	build.Dir = building
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
 	if msg, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s with the lesson's code taken out does not build (internal/workspace/%s.go's stubs): %v\n%s", dir, name, err, msg)
+		why := fmt.Sprintf("internal/workspace/%s.go's stubs", name)
+		if kept {
+			why += fmt.Sprintf(", or %s, kept from an earlier workspace, which may lack a requirement of the repository's go.mod", filepath.Join(out, "go.mod"))
+		}
+		return nil, fmt.Errorf("%s with the lesson's code taken out does not build (%s): %v\n%s", dir, why, err, msg)
 	}
 	return todos, os.Rename(building, filepath.Join(out, name))
 }
 
 // writeModule makes out a module of its own, which requires what the
-// repository's does: the steps use pflag and x/sys.
-func writeModule(out string) error {
+// repository's does: the steps use pflag and x/sys. A go.mod that is
+// there already, made for an earlier workspace, is the learner's, who may
+// have added requirements of their own: it is kept as it is (kept says
+// so), and go.sum only gains the repository's lines it lacks.
+func writeModule(out string) (kept bool, err error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return false, err
+	}
+	kept, err = writeGoMod(out)
+	if err != nil {
+		return kept, err
+	}
+	return kept, mergeGoSum(out)
+}
+
+// writeGoMod writes out/go.mod, the repository's renamed, unless there is
+// one.
+func writeGoMod(out string) (kept bool, err error) {
+	dest := filepath.Join(out, "go.mod")
+	if _, err := os.Lstat(dest); err == nil {
+		return true, nil
+	}
 	mod, err := os.ReadFile("go.mod")
 	if err != nil {
-		return err
-	}
-	sum, err := os.ReadFile("go.sum")
-	if err != nil {
-		return err
+		return false, err
 	}
 	lines := strings.Split(string(mod), "\n")
 	i := slices.IndexFunc(lines, func(line string) bool { return strings.HasPrefix(line, "module ") })
 	if i < 0 {
-		return errors.New("go.mod has no module line")
+		return false, errors.New("go.mod has no module line")
 	}
 	lines[i] = "// Made by make workspace-stepNN from the repository's go.mod: the learner's\n" +
 		"// programs, in a module of their own, which ./... in the repository leaves out.\n" +
 		"module boxcraft-workspace"
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	return false, os.WriteFile(dest, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
+// mergeGoSum adds to out/go.sum the repository's lines that it lacks,
+// keeping those it has.
+func mergeGoSum(out string) error {
+	sum, err := os.ReadFile("go.sum")
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "go.mod"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+	dest := filepath.Join(out, "go.sum")
+	have, err := os.ReadFile(dest)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return os.WriteFile(filepath.Join(out, "go.sum"), sum, 0o644)
+	lines := strings.Split(strings.TrimSuffix(string(have), "\n"), "\n")
+	if len(have) == 0 {
+		lines = nil
+	}
+	n := len(lines)
+	for _, line := range strings.Split(string(sum), "\n") {
+		if strings.TrimSpace(line) != "" && !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == n {
+		return nil
+	}
+	return os.WriteFile(dest, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
 // giveToSudoUser makes the learner the owner of what was made, when make

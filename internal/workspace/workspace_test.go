@@ -134,6 +134,59 @@ func TestAWorkspaceThereIsKept(t *testing.T) {
 	assert.Equal(t, "my work\n", string(data))
 }
 
+func TestANameThatIsNoStepIsRefusedFirst(t *testing.T) {
+	out := t.TempDir()
+	for _, name := range []string{"..", ".", "step2", "step02/../.."} {
+		err := makeWorkspace(name, out, 0)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "is not a step", "%q names a folder that exists, but is no step's name", name)
+	}
+}
+
+func TestTheLearnersModuleIsKept(t *testing.T) {
+	repo, out := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/repo\n\ngo 1.26\n\nrequire example.com/a v1.0.0\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.sum"), []byte("example.com/a v1.0.0 h1:A=\n"), 0o644))
+	chdir(t, repo)
+
+	kept, err := writeModule(out)
+	require.NoError(t, err)
+	assert.False(t, kept, "there was no go.mod")
+	mod, err := os.ReadFile(filepath.Join(out, "go.mod"))
+	require.NoError(t, err)
+	assert.Contains(t, string(mod), "\nmodule boxcraft-workspace\n")
+	assert.Contains(t, string(mod), "require example.com/a v1.0.0\n")
+
+	// The learner requires a module of their own; the repository's go.sum
+	// gains a line.
+	mine := string(mod) + "require example.com/mine v0.1.0\n"
+	require.NoError(t, os.WriteFile(filepath.Join(out, "go.mod"), []byte(mine), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "go.sum"), []byte("example.com/a v1.0.0 h1:A=\nexample.com/mine v0.1.0 h1:M=\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.sum"), []byte("example.com/a v1.0.0 h1:A=\nexample.com/b v1.0.0 h1:B=\n"), 0o644))
+
+	kept, err = writeModule(out)
+	require.NoError(t, err)
+	assert.True(t, kept)
+	mod, err = os.ReadFile(filepath.Join(out, "go.mod"))
+	require.NoError(t, err)
+	assert.Equal(t, mine, string(mod), "the learner's go.mod is left as it is")
+	sum, err := os.ReadFile(filepath.Join(out, "go.sum"))
+	require.NoError(t, err)
+	assert.Equal(t, "example.com/a v1.0.0 h1:A=\nexample.com/mine v0.1.0 h1:M=\nexample.com/b v1.0.0 h1:B=\n", string(sum),
+		"go.sum keeps the learner's lines and gains the repository's new one, once")
+}
+
+// chdir makes dir the working folder until the test ends (writeModule
+// reads the repository's go.mod from there). testing.T.Chdir needs Go
+// 1.24, and go.mod says 1.22.
+func chdir(t *testing.T, dir string) {
+	t.Helper()
+	was, err := os.Getwd()
+	require.NoError(t, err)
+	require.NoError(t, os.Chdir(dir))
+	t.Cleanup(func() { require.NoError(t, os.Chdir(was)) })
+}
+
 func TestWrapKeepsWordsWhole(t *testing.T) {
 	assert.Equal(t, []string{"one two", "three"}, wrap("one two three", 8))
 	assert.Equal(t, []string{"a-very-long-word", "b"}, wrap("a-very-long-word b", 4))
