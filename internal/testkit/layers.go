@@ -400,6 +400,22 @@ func tamperedBlobs(t *testing.T, s Step) {
 			assertNotStored(t, DiffID(layer))
 		})
 	}
+	// The layer's content whole, but its blob compressed anew: the
+	// diffID (of what it unpacks to) still holds, and only the blob's own
+	// digest, which the manifest names, shows the change. A runtime that
+	// checks only diffIDs would run it.
+	t.Run("a gzip layer compressed again", func(t *testing.T) {
+		dir := OCILayout(t, true, base, layer)
+		blob := topLayerBlob(t, dir)
+		digest := ociManifest(t, dir).Layers[1].Digest
+		again := Gzip(t, layer)
+		again[9] ^= 0xff // gzip's OS byte: the same content, other bytes
+		require.NotEqual(t, readFile(t, blob), again)
+		require.NoError(t, os.WriteFile(blob, again, 0o644))
+		r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", dir, "/bin/true") }, [][]byte{base}, layer)
+		assertRefusedNaming(t, r, dir, strings.TrimPrefix(digest, "sha256:"), digest)
+		assertNotStored(t, DiffID(layer))
+	})
 	// Every blob whole, but the config says the layer is another: stored
 	// under that name, it would be a lie in the store, shared with every
 	// image that has the other layer.
