@@ -218,23 +218,20 @@ func startOnOwnThread(t *testing.T, prepare func() error, cmds ...*exec.Cmd) []*
 		cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
 		running = append(running, r)
 	}
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread() // and never unlocked: the thread ends with the goroutine
+	var n int
+	err := onOwnThread(func() error {
 		err := prepare()
-		var n int
 		for ; err == nil && n < len(cmds); n++ {
 			err = cmds[n].Start()
 		}
-		started <- err
-		for _, r := range running[:n] {
-			go func() {
-				_ = r.Cmd.Wait()
-				close(r.done)
-			}()
-		}
-	}()
-	err := <-started
+		return err
+	})
+	for _, r := range running[:n] {
+		go func() {
+			_ = r.Cmd.Wait()
+			close(r.done)
+		}()
+	}
 	for _, r := range running {
 		t.Cleanup(func() {
 			if r.Cmd.Process != nil {
@@ -245,6 +242,19 @@ func startOnOwnThread(t *testing.T, prepare func() error, cmds ...*exec.Cmd) []*
 	}
 	require.NoError(t, err)
 	return running
+}
+
+// onOwnThread runs do on a thread of its own, locked and never unlocked:
+// what do changes of its thread (a session keyring, the time namespace of
+// the thread's children) ends with it, as Go ends a thread whose
+// goroutine returns locked to it.
+func onOwnThread(do func() error) error {
+	result := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		result <- do()
+	}()
+	return <-result
 }
 
 // namespaceIsolation checks that root inside cannot write the host's

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -517,18 +516,14 @@ func processIn(t *testing.T, rootfs string) int {
 // startInNewTimeNamespace asks the kernel what a runtime without a user
 // namespace asks: to start a child (as Go does, with a vfork) in the time
 // namespace that unshare(CLONE_NEWTIME) made for the caller's children.
-// The thread that asks is never used again: it ends with its goroutine.
+// The thread that asks is never used again (onOwnThread).
 func startInNewTimeNamespace() error {
-	result := make(chan error)
-	go func() {
-		runtime.LockOSThread() // not unlocked: the thread's namespace is not the test's
+	return onOwnThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			result <- err
-			return
+			return err
 		}
-		result <- exec.Command("/bin/true").Run()
-	}()
-	return <-result
+		return exec.Command("/bin/true").Run()
+	})
 }
 
 // holdNamespaces opens each namespace of the container's first process
