@@ -35,7 +35,6 @@ func OCILayout(t testing.TB, zip bool, layers ...[]byte) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci-image")
 	require.NoError(t, oci.WriteLayout(dir, zip, layers))
-	watchStateMounts(t) // the image's runs must unmount what they mount
 	return dir
 }
 
@@ -109,7 +108,6 @@ func DockerSave(t testing.TB, modern bool, layers ...[]byte) string {
 		TarEntry{Name: "repositories", Mode: 0o644, Body: string(repositories)})
 	path := filepath.Join(t.TempDir(), "docker-save.tar")
 	require.NoError(t, os.WriteFile(path, Tar(t, entries...), 0o644))
-	watchStateMounts(t) // the image's runs must unmount what they mount
 	return path
 }
 

@@ -95,10 +95,17 @@ func sandboxOf(t testing.TB) *sandbox {
 		}
 	}
 	sandboxes.Store(t, s)
+	// A mount left below the state folder is a run's that did not unmount
+	// its container's root: a failure, unmounted so that the folder can
+	// go (the runs have ended: their cleanups came later, and ran first).
 	// A run whose runtime was killed leaves its cgroup to the next run
 	// (CgroupIsRemoved tests that): what is left goes with the test.
 	t.Cleanup(func() {
 		sandboxes.Delete(t)
+		for _, point := range mountsBelow(t, s.state) {
+			t.Errorf("left behind: a mount on %s, below the state folder: a run unmounts what it mounted for its container", point)
+			_ = unix.Unmount(point, unix.MNT_DETACH) // the test's own
+		}
 		for _, dir := range s.dirs {
 			removeCgroupTree(t, dir)
 		}

@@ -23,13 +23,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/internal/facts"
 )
@@ -39,7 +37,6 @@ import (
 // mounts there (a container's root, while it runs).
 func stateEntries(t testing.TB) map[string]fs.FileMode {
 	t.Helper()
-	watchStateMounts(t)
 	state := StateDir(t)
 	entries := map[string]fs.FileMode{}
 	err := filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
@@ -231,15 +228,20 @@ func rootMount(t testing.TB, pid int) (fstype, options string) {
 // stateMounts lists the mounts below the test's state folder, on the host.
 func stateMounts(t testing.TB) []string {
 	t.Helper()
-	state := StateDir(t)
+	return mountsBelow(t, StateDir(t))
+}
+
+// mountsBelow lists the host's mounts on dir or below it, deepest first.
+func mountsBelow(t testing.TB, dir string) []string {
+	t.Helper()
 	var found []string
 	for _, point := range MountPointsOfType(t, "") {
 		point = unescapeMountPoint(point)
-		if point == state || strings.HasPrefix(point, state+"/") {
+		if point == dir || strings.HasPrefix(point, dir+"/") {
 			found = append(found, point)
 		}
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(found))) // deepest first
+	sort.Sort(sort.Reverse(sort.StringSlice(found)))
 	return found
 }
 
@@ -248,28 +250,6 @@ func unescapeMountPoint(point string) string {
 	return regexp.MustCompile(`\\[0-7]{3}`).ReplaceAllStringFunc(point, func(code string) string {
 		n, _ := strconv.ParseUint(code[1:], 8, 8)
 		return string(rune(n))
-	})
-}
-
-var watchedStates sync.Map // testing.TB → true
-
-// watchStateMounts checks, when the test ends, that no mount is left
-// below its state folder (a container's root that a run did not
-// unmount), and unmounts what is, so that the folder can go. The state
-// folder lies in the test's temporary folder, where CheckNothingLeft
-// does not look.
-func watchStateMounts(t testing.TB) {
-	t.Helper()
-	if _, seen := watchedStates.LoadOrStore(t, true); seen {
-		return
-	}
-	StateDir(t) // made first: its removal is then the last cleanup
-	t.Cleanup(func() {
-		watchedStates.Delete(t)
-		for _, point := range stateMounts(t) {
-			t.Errorf("left behind: a mount on %s, below the state folder: a run unmounts what it mounted for its container", point)
-			_ = unix.Unmount(point, unix.MNT_DETACH) // the test's own
-		}
 	})
 }
 
