@@ -1,0 +1,128 @@
+// Package spec is the one value a container is started with: what to run,
+// on which root, in which namespaces, with which limits. The command line
+// fills it in (and the OCI front end will, from a bundle's config.json);
+// the lifecycle writes it once, as JSON, into the container's state
+// folder; the monitor hands it, unchanged, to init over an inherited pipe,
+// as runc hands its config to its init. Nothing else travels to init: no
+// positional argv, no environment, no working folder.
+//
+// Each part names the step that taught it. The parts later issues fill in
+// (Security, Network, Mounts of volumes and /proc views) are here as
+// fields, so that adding them changes what a container is given, not how
+// it is given.
+package spec
+
+// Container is everything a container is started with.
+type Container struct {
+	ID         string     `json:"id"`       // 64 hex digits
+	Name       string     `json:"name"`     // unique among containers
+	Image      string     `json:"image"`    // the image's ID (sha256:…), or "" for --rootfs
+	ImageRef   string     `json:"imageRef"` // the image as it was named on the command line
+	Hostname   string     `json:"hostname"` // step02: uts
+	Process    Process    `json:"process"`
+	Root       Root       `json:"root"`
+	Namespaces Namespaces `json:"namespaces"`
+	// CgroupParent is the cgroup below which the container's own goes
+	// (step03): relative to each hierarchy's root, below "boxcraft".
+	CgroupParent string    `json:"cgroupParent"`
+	Resources    Resources `json:"resources"`
+	// Mounts are made, in order, below the new root before pivot_root:
+	// volumes (issue 18) and the /proc files a cgroup-aware view
+	// answers (issue 21). The root's own mounts (/proc, /sys, /dev) are
+	// rootfs's and are not listed here.
+	Mounts   []Mount  `json:"mounts,omitempty"`
+	Security Security `json:"security"`
+	Network  Network  `json:"network"`
+}
+
+// Process is the command that init executes, and how (step01).
+type Process struct {
+	Args     []string `json:"args"`           // argv; Args[0] is looked up in the root's PATH
+	Env      []string `json:"env"`            // KEY=VALUE, the image's, then -e and --env-file
+	Cwd      string   `json:"cwd"`            // absolute, inside the root; made when missing
+	Terminal bool     `json:"terminal"`       // -t: a pty of the container's own on stdio
+	Stdin    bool     `json:"stdin"`          // -i: stdin stays open
+	User     string   `json:"user,omitempty"` // -u (issue 18): empty is root
+}
+
+// Root is the container's root filesystem (steps 04 and 05).
+type Root struct {
+	// Path is the folder init pivots into: the merged overlay the
+	// lifecycle mounted on the host (step05), or the folder given with
+	// --rootfs (step04), used as it is.
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"readOnly"` // --read-only
+}
+
+// Namespaces says which namespaces are new (step02). The mount
+// namespace is always new: pivot_root needs it.
+type Namespaces struct {
+	UTS    bool `json:"uts"`
+	PID    bool `json:"pid"`
+	IPC    bool `json:"ipc"`
+	Net    bool `json:"net"`
+	Cgroup bool `json:"cgroup"`
+	// User is new when UIDMap is given (podman's --uidmap and --gidmap).
+	UIDMap []IDMap `json:"uidMap,omitempty"`
+	GIDMap []IDMap `json:"gidMap,omitempty"`
+}
+
+// User reports whether the container gets a user namespace of its own.
+func (n Namespaces) User() bool { return len(n.UIDMap) > 0 }
+
+// IDMap maps Size ids from ContainerID inside to HostID outside.
+type IDMap struct {
+	ContainerID int `json:"containerID"`
+	HostID      int `json:"hostID"`
+	Size        int `json:"size"`
+}
+
+// Resources are the limits asked for (step03), in the units of docker
+// run's flags, checked. Zero means not asked for; Unlimited (-1) where
+// the flag takes it.
+type Resources struct {
+	CPUQuota    int64      `json:"cpuQuota,omitempty"`  // µs per period
+	CPUPeriod   int64      `json:"cpuPeriod,omitempty"` // µs
+	CPUShares   int64      `json:"cpuShares,omitempty"`
+	CpusetCPUs  string     `json:"cpusetCpus,omitempty"`
+	CpusetMems  string     `json:"cpusetMems,omitempty"`
+	Memory      int64      `json:"memory,omitempty"`     // bytes
+	MemorySwap  int64      `json:"memorySwap,omitempty"` // memory plus swap, bytes, or Unlimited
+	SwapGiven   bool       `json:"swapGiven,omitempty"`  // --memory-swap was given, not defaulted
+	PidsLimit   int64      `json:"pidsLimit,omitempty"`  // or Unlimited
+	BlkioWeight int64      `json:"blkioWeight,omitempty"`
+	Throttles   []Throttle `json:"throttles,omitempty"`
+}
+
+// Unlimited is --memory-swap -1 and --pids-limit 0 or below.
+const Unlimited = int64(-1)
+
+// Throttle is a rate limit on one block device, from a --device-… flag.
+type Throttle struct {
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	Op    string `json:"op"`   // read or write
+	Unit  string `json:"unit"` // bps (bytes) or iops (operations)
+	Rate  int64  `json:"rate"` // per second
+}
+
+// Mount is one mount made inside the container's root before pivot_root.
+type Mount struct {
+	Source  string   `json:"source"`
+	Target  string   `json:"target"` // absolute, inside the root
+	Type    string   `json:"type"`   // "bind", "tmpfs", …
+	Options []string `json:"options,omitempty"`
+}
+
+// Security is what is taken away from root inside (issue 20:
+// capabilities, seccomp, no_new_privs, masked and read-only paths). The
+// core sets none of it; init applies it last, just before exec.
+type Security struct {
+	Privileged bool `json:"privileged,omitempty"`
+}
+
+// Network is how the container is connected (issue 19). The core knows
+// "none" (a network namespace with a loopback alone) and "host".
+type Network struct {
+	Mode string `json:"mode"`
+}
