@@ -1,0 +1,214 @@
+// Package containerinit is the container's side of a start: the process
+// that the monitor clones into the new namespaces, which sets the
+// container up from the inside and then becomes its command with
+// execve(2). runc calls it `runc init`; step02 to step05 called it
+// `init`, and took their settings as a growing argv. Here it reads the
+// one settings value, spec.Container, as JSON from an inherited pipe, and
+// imports nothing of the lifecycle: only the leaves that set a container
+// up (rootfs).
+//
+// The order of Main is the order of the lessons: wait to be in the
+// cgroup (step03), the cgroup namespace and hostname (step02), the root
+// (step04), the pids (step02), the user (step02's map), the command
+// (step01).
+package containerinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/boxcraft/boxcraft/final/rootfs"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"golang.org/x/sys/unix"
+)
+
+// The descriptors init is started with, beyond stdio.
+const (
+	SettingsFD = 3 // reads spec.Container as JSON; EOF means go on
+	ReportFD   = 4 // writes a Failure, or nothing if the exec succeeds
+)
+
+// Failure is what init reports when it cannot become the command. The
+// report pipe is close-on-exec: a successful execve closes it with
+// nothing written, and the monitor reads an end of file.
+type Failure struct {
+	Status  int    `json:"status"` // 126, 127, or 125 for a failure of the set-up
+	Message string `json:"message"`
+}
+
+// Main sets the container up and execs its command. It returns only on a
+// failure, which it has reported.
+func Main() {
+	report := os.NewFile(ReportFD, "report")
+	c, err := readSettings()
+	if err == nil {
+		err = setUp(c)
+	}
+	if err == nil {
+		err = execCommand(c.Process)
+	}
+	var failure *Failure
+	if !errors.As(err, &failure) {
+		failure = &Failure{Status: 125, Message: err.Error()}
+	}
+	if report == nil || json.NewEncoder(report).Encode(failure) != nil {
+		fmt.Fprintln(os.Stderr, "boxcraft init:", failure.Message)
+	}
+	os.Exit(failure.Status)
+}
+
+func (f *Failure) Error() string { return f.Message }
+
+// readSettings reads the container's settings. The monitor writes them
+// only once init is in the container's cgroup (on v1 it moves init there
+// after clone), so that nothing of the container runs outside it.
+func readSettings() (*spec.Container, error) {
+	pipe := os.NewFile(SettingsFD, "settings")
+	if pipe == nil {
+		return nil, errors.New("boxcraft init is started by boxcraft, not by hand")
+	}
+	defer pipe.Close()
+	data, err := io.ReadAll(pipe)
+	if err != nil || len(data) == 0 {
+		return nil, errors.New("boxcraft init is started by boxcraft, not by hand: no settings on its pipe")
+	}
+	var c spec.Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("read the container's settings: %w", err)
+	}
+	return &c, nil
+}
+
+// setUp makes the container what its settings say, from the inside.
+func setUp(c *spec.Container) error {
+	if c.Namespaces.Cgroup {
+		if err := enterCgroupNamespace(); err != nil {
+			return err
+		}
+	}
+	if c.Namespaces.UTS {
+		if err := setHostname(c.Hostname); err != nil {
+			return err
+		}
+	}
+	if c.Namespaces.Net {
+		if err := bringUpLoopback(); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Setup(c); err != nil {
+		return err
+	}
+	if err := closeInheritedFiles(); err != nil {
+		return err
+	}
+	if c.Namespaces.PID {
+		if err := restartPids(); err != nil {
+			return err
+		}
+	}
+	if c.Namespaces.User() {
+		if err := becomeRoot(); err != nil {
+			return err
+		}
+	}
+	return enterWorkingFolder(c.Process.Cwd)
+}
+
+// enterCgroupNamespace gives the container a cgroup namespace of its own,
+// now that it is in its cgroup: a cgroup namespace is rooted at the
+// cgroup its first process is in when it is made, so made now its root is
+// the container's own cgroup, which the command sees as "/" (step02).
+func enterCgroupNamespace() error {
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare the cgroup namespace: %w", err)
+	}
+	return nil
+}
+
+// setHostname names the UTS namespace; the host's name is untouched.
+func setHostname(name string) error {
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("sethostname %q: %w", name, err)
+	}
+	return nil
+}
+
+// bringUpLoopback sets IFF_UP on lo: a new network namespace has only lo,
+// and it is down, so not even 127.0.0.1 would answer.
+func bringUpLoopback() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("read the flags of lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// closeInheritedFiles marks every descriptor beyond stdio close-on-exec
+// (close_range(2)): an open folder of the host is a way out of any root.
+// The report pipe goes too, and that is how the monitor learns that the
+// exec succeeded.
+func closeInheritedFiles() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited files: %w", err)
+	}
+	return nil
+}
+
+// restartPids makes the pid namespace hand out pid 2 next: the Go
+// runtime's threads took pids in it, which execve frees (step02).
+func restartPids() error {
+	err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1"), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("write ns_last_pid: %w", err)
+	}
+	return nil
+}
+
+// becomeRoot makes init root of its user namespace. The monitor starts it
+// as the host's root, unmapped inside, so that it may still walk the
+// host's path to its root folder (the state folder is root's alone);
+// from here on it is the map's first id, and so is the command.
+func becomeRoot() error {
+	if err := unix.Setgroups([]int{0}); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := unix.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresgid: %w", err)
+	}
+	if err := unix.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresuid: %w", err)
+	}
+	return nil
+}
+
+// enterWorkingFolder makes the command's working folder, as Docker does
+// when the image's WorkingDir or -w names one that is missing, and
+// enters it.
+func enterWorkingFolder(dir string) error {
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("working folder %s: %w", dir, err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		return fmt.Errorf("working folder %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package monitor is what waits for a container: it starts the
+// container's init in new namespaces and its cgroup, holds its stdio,
+// writes its output to the log, reaps it, records its exit status and
+// whether the OOM killer ended it, and tears down its cgroup and root.
+// It plays conmon's part: for a detached container it runs as a small
+// process of its own (`boxcraft` re-executed), and boxcraft itself exits;
+// for a container in the foreground, boxcraft runs it in its own process.
+//
+// The start is step02's clone and step03's CLONE_INTO_CGROUP, done once
+// for every container; the settings reach init as one JSON value on a
+// pipe (containerinit).
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"golang.org/x/sys/unix"
+)
+
+// Attach is the terminal or streams of a container run in the
+// foreground. A detached container has none.
+type Attach struct {
+	Stdin          io.Reader // with -i
+	Stdout, Stderr io.Writer
+}
+
+// Started is what the caller learns once the command runs.
+type Started struct {
+	Pid    int
+	Master *os.File // the pty's master, with -t: for its window size
+}
+
+// Result is how the container ended.
+type Result struct {
+	ExitCode  int
+	OOMKilled bool
+}
+
+// Run starts the container dirs holds as id, and waits for it to end.
+// started is called once, when the command has started (err nil) or
+// could not (a *containerinit.Failure, or another error). Run returns
+// once the container has ended and its cgroup and root are gone.
+//
+// The calling goroutine stays on its thread: the session keyring that
+// the command inherits is the thread's, and the kernel sends init the
+// SIGKILL of Pdeathsig when the thread that started it ends, not the
+// process.
+func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error)) (Result, error) {
+	runtime.LockOSThread()
+	rec, err := dirs.ReadRecord(id)
+	if err != nil {
+		started(Started{}, err)
+		return Result{}, err
+	}
+	c := &rec.Spec
+	proc, err := start(c, dirs, attach)
+	if err != nil {
+		_ = dirs.WriteStatus(id, state.Status{Status: state.Created, Error: err.Error()})
+		_ = Teardown(dirs, rec)
+		started(Started{}, err)
+		return Result{}, err
+	}
+	status := state.Status{Status: state.Running, Pid: proc.cmd.Process.Pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC()}
+	if err := dirs.WriteStatus(id, status); err != nil {
+		_ = proc.cmd.Process.Kill()
+	}
+	started(Started{Pid: proc.cmd.Process.Pid, Master: proc.master}, nil)
+	result := proc.wait()
+	status.Status, status.ExitCode, status.OOMKilled = state.Exited, result.ExitCode, result.OOMKilled
+	status.FinishedAt = time.Now().UTC()
+	err = dirs.WriteStatus(id, status)
+	return result, errors.Join(err, Teardown(dirs, rec))
+}
+
+// process is a started container.
+type process struct {
+	cmd    *exec.Cmd
+	cgroup *cgroups.Cgroup
+	master *os.File
+	io     *stdio
+}
+
+// start clones init into the container's namespaces and cgroup, hands it
+// the settings, and waits until it has become the command or failed.
+func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error) {
+	cg, err := cgroups.Open(c.CgroupParent, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	io, err := openStdio(c, dirs, attach)
+	if err != nil {
+		return nil, err
+	}
+	cmd, settings, report, err := newInit(c, cg, io)
+	if err != nil {
+		io.close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io}
+	if err := p.handOver(c, settings, report); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		io.close()
+		return nil, err
+	}
+	io.startCopying()
+	return p, nil
+}
+
+// newInit starts `boxcraft init` in the new namespaces. Its settings pipe
+// is fd 3, its report pipe fd 4 (containerinit).
+func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio) (*exec.Cmd, *os.File, *os.File, error) {
+	settingsR, settingsW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		settingsR.Close()
+		settingsW.Close()
+		return nil, nil, nil, err
+	}
+	defer settingsR.Close()
+	defer reportW.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe", // boxcraft itself, whatever its path
+		Args:        []string{"boxcraft", "init"},
+		Env:         []string{},
+		Dir:         c.Root.Path, // see namespaces.go: init walks no path to its root
+		Stdin:       io.stdin,
+		Stdout:      io.stdout,
+		Stderr:      io.stderr,
+		ExtraFiles:  []*os.File{settingsR, reportW},
+		SysProcAttr: sysProcAttr(c),
+	}
+	if fd, err := cg.IntoFD(); err != nil {
+		return nil, nil, nil, err
+	} else if fd != nil {
+		defer fd.Close()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(fd.Fd())
+	}
+	if err := joinNewSessionKeyring(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		settingsW.Close()
+		reportR.Close()
+		return nil, nil, nil, fmt.Errorf("start the container's init: %w", err)
+	}
+	return cmd, settingsW, reportR, nil
+}
+
+// handOver puts init in the cgroup where clone could not (v1), writes
+// its settings, and reads its report: an end of file means that the
+// report pipe closed on exec, and the command runs.
+func (p *process) handOver(c *spec.Container, settings, report *os.File) error {
+	defer report.Close()
+	err := p.cgroup.Add(p.cmd.Process.Pid)
+	if err == nil {
+		err = json.NewEncoder(settings).Encode(c)
+	}
+	settings.Close()
+	if err != nil {
+		return fmt.Errorf("hand the settings to init: %w", err)
+	}
+	var failure containerinit.Failure
+	switch err := json.NewDecoder(report).Decode(&failure); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read init's report: %w", err)
+	}
+	return &failure
+}
+
+// wait copies the container's output until it ends, reaps it, and reads
+// from its cgroup whether the OOM killer ended it.
+func (p *process) wait() Result {
+	_ = p.cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
+	p.io.finish()
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	r := Result{ExitCode: ws.ExitStatus()}
+	if ws.Signaled() {
+		r.ExitCode = 128 + int(ws.Signal())
+	}
+	r.OOMKilled = r.ExitCode == 128+int(unix.SIGKILL) && p.cgroup.OOMKills() > 0
+	return r
+}
+
+// joinNewSessionKeyring gives the thread, and so the container, a new
+// anonymous session keyring, as runc's init does: keys that the caller's
+// session holds (a login's, a secret agent's) stay out of reach (step01).
+func joinNewSessionKeyring() error {
+	if _, err := unix.KeyctlJoinSessionKeyring(""); err != nil {
+		return fmt.Errorf("join a new session keyring: %w", err)
+	}
+	return nil
+}
+

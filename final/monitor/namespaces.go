@@ -1,0 +1,61 @@
+package monitor
+
+import (
+	"syscall"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"golang.org/x/sys/unix"
+)
+
+// sysProcAttr asks clone(2) for the container's namespaces (step02).
+//
+// The cgroup namespace is not among them: init makes it once it is in its
+// cgroup (containerinit). The mount namespace always is: the root is
+// pivoted into (step04).
+//
+// init starts in its root folder (exec.Cmd.Dir, entered by the child
+// between clone and exec) as the host's root, even with a user
+// namespace: its own root user, an ordinary user on the host, might not
+// be allowed to walk the path to it. It becomes that user itself
+// (containerinit's becomeRoot).
+func sysProcAttr(c *spec.Container) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(c.Namespaces),
+		Pdeathsig:  unix.SIGKILL, // the container dies with its monitor
+		Setsid:     true,         // a session of its own: no way into the caller's terminal
+	}
+	if c.Process.Terminal {
+		attr.Setctty = true // the pty on its stdin becomes its terminal
+		attr.Ctty = 0
+	}
+	if c.Namespaces.User() {
+		attr.UidMappings = sysMaps(c.Namespaces.UIDMap)
+		attr.GidMappings = sysMaps(c.Namespaces.GIDMap)
+		attr.GidMappingsEnableSetgroups = true
+	}
+	return attr
+}
+
+func cloneFlags(n spec.Namespaces) uintptr {
+	flags := uintptr(unix.CLONE_NEWNS)
+	for _, ns := range []struct {
+		on   bool
+		flag uintptr
+	}{
+		{n.UTS, unix.CLONE_NEWUTS}, {n.PID, unix.CLONE_NEWPID}, {n.IPC, unix.CLONE_NEWIPC},
+		{n.Net, unix.CLONE_NEWNET}, {n.User(), unix.CLONE_NEWUSER},
+	} {
+		if ns.on {
+			flags |= ns.flag
+		}
+	}
+	return flags
+}
+
+func sysMaps(maps []spec.IDMap) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range maps {
+		out = append(out, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+	}
+	return out
+}

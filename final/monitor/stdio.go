@@ -1,0 +1,185 @@
+package monitor
+
+import (
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/logs"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/creack/pty"
+)
+
+// stdio is the container's side of its stdin, stdout and stderr, and the
+// monitor's side: a pty's master with -t, pipes otherwise. What comes out
+// goes to the log, and to the caller's terminal when it is attached.
+type stdio struct {
+	stdin, stdout, stderr *os.File // the container's ends
+	master                *os.File // with -t
+	log                   *logs.File
+	attach                *Attach
+	outputs               []*os.File // the monitor's ends of stdout and stderr
+	streams               []string
+	keepOpen              *os.File // -d -i: stdin's writing end, held so it never ends
+	copying               sync.WaitGroup
+}
+
+func openStdio(c *spec.Container, dirs state.Dirs, attach *Attach) (*stdio, error) {
+	log, err := logs.Create(dirs.LogFile(c.ID))
+	if err != nil {
+		return nil, err
+	}
+	s := &stdio{log: log, attach: attach}
+	if c.Process.Terminal {
+		err = s.openTerminal()
+	} else {
+		err = s.openPipes(c.Process.Stdin)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openTerminal makes a pty: the container gets its own terminal (its
+// slave side), and a Ctrl-C typed into it reaches the container's
+// foreground process through the pty's line discipline, as on any
+// terminal. The monitor holds the master.
+func (s *stdio) openTerminal() error {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return err
+	}
+	s.master, s.stdin, s.stdout, s.stderr = master, slave, slave, slave
+	s.outputs, s.streams = []*os.File{master}, []string{"stdout"}
+	return nil
+}
+
+// openPipes gives the container pipes for its output, and for its input
+// the caller's stdin with -i (as it is, when it is a file), a pipe held
+// open when detached with -i, or /dev/null.
+func (s *stdio) openPipes(interactive bool) error {
+	var err error
+	switch {
+	case interactive && s.attach != nil && s.attach.Stdin != nil:
+		if f, ok := s.attach.Stdin.(*os.File); ok {
+			s.stdin, err = dup(f)
+		} else {
+			s.stdin, err = s.pipeFrom(s.attach.Stdin)
+		}
+	case interactive:
+		s.stdin, s.keepOpen, err = os.Pipe()
+	default:
+		s.stdin, err = os.Open(os.DevNull)
+	}
+	if err != nil {
+		return err
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		s.outputs, s.streams = append(s.outputs, r), append(s.streams, stream)
+		if stream == "stdout" {
+			s.stdout = w
+		} else {
+			s.stderr = w
+		}
+	}
+	return nil
+}
+
+func dup(f *os.File) (*os.File, error) {
+	fd, err := dupCloexec(int(f.Fd()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// pipeFrom copies r into a pipe and returns the pipe's reading end.
+func (s *stdio) pipeFrom(r io.Reader) (*os.File, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		_, _ = io.Copy(pw, r)
+		pw.Close()
+	}()
+	return pr, nil
+}
+
+// startCopying runs once the container runs: the container's ends are
+// its alone now (the monitor's copies would keep a pipe or pty from ever
+// ending), and what it writes is copied out.
+func (s *stdio) startCopying() {
+	s.closeContainerEnds()
+	if s.master != nil && s.attach != nil && s.attach.Stdin != nil {
+		go func() { _, _ = io.Copy(s.master, s.attach.Stdin) }()
+	}
+	for i, out := range s.outputs {
+		w := s.log.Stream(s.streams[i])
+		var to io.Writer = w
+		if s.attach != nil {
+			to = io.MultiWriter(w, attachedWriter(s.attach, s.streams[i]))
+		}
+		s.copying.Add(1)
+		go func(out *os.File) {
+			defer s.copying.Done()
+			_, _ = io.Copy(to, out) // a pty's master ends with EIO once the container is gone
+			w.Close()
+		}(out)
+	}
+}
+
+func attachedWriter(a *Attach, stream string) io.Writer {
+	if stream == "stderr" {
+		return a.Stderr
+	}
+	return a.Stdout
+}
+
+// finish waits for the output to be copied out. Once the container's
+// first process has ended, a process it left behind (there is no pid
+// namespace to end them with it) could hold its stdout open forever: the
+// monitor gives the copying a second, then stops it.
+func (s *stdio) finish() {
+	done := make(chan struct{})
+	go func() { s.copying.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		for _, out := range s.outputs {
+			_ = out.SetReadDeadline(time.Now())
+		}
+		<-done
+	}
+	s.close()
+}
+
+func (s *stdio) closeContainerEnds() {
+	for _, f := range []*os.File{s.stdin, s.stdout, s.stderr} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	s.stdin, s.stdout, s.stderr = nil, nil, nil
+}
+
+// close closes every end still open.
+func (s *stdio) close() {
+	s.closeContainerEnds()
+	for _, f := range append(s.outputs, s.keepOpen) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if s.log != nil {
+		s.log.Close()
+	}
+}

@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
+)
+
+// Runtime is boxcraft's state folder and image store.
+type Runtime struct {
+	Dirs  state.Dirs
+	Store *store.Store
+}
+
+// Open opens the state folder, making it when missing.
+func Open(dirs state.Dirs) (*Runtime, error) {
+	if err := dirs.Make(); err != nil {
+		return nil, err
+	}
+	s, err := store.Open(dirs.Store())
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{Dirs: dirs, Store: s}, nil
+}
+
+// CreateOptions are what the command line decided besides the settings.
+type CreateOptions struct {
+	AutoRemove bool // --rm
+	Detached   bool // -d
+}
+
+// ErrConflict: the name is taken.
+var ErrConflict = errors.New("conflict")
+
+// Create makes a container from its settings: its record first (so that
+// whatever happens next, ps shows it and rm removes it), then its cgroup
+// with its limits, then its root. c.ID and c.Name are filled in when
+// empty; with c.Image set, c.Root.Path is the overlay Create mounts.
+// Nothing runs yet. On a failure nothing is left.
+func (r *Runtime) Create(ctx context.Context, c *spec.Container, o CreateOptions) (state.Record, error) {
+	rec, err := r.newRecord(c, o)
+	if err != nil {
+		return rec, err
+	}
+	if err := r.makeContainer(ctx, rec); err != nil {
+		_ = r.remove(rec.Spec.ID)
+		return rec, err
+	}
+	return rec, nil
+}
+
+// newRecord names the container and writes its record, under the lock
+// that keeps two containers from taking one name.
+func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, error) {
+	lock, err := r.Dirs.Lock()
+	if err != nil {
+		return state.Record{}, err
+	}
+	defer lock.Unlock()
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if c.Name == "" {
+		c.Name = r.freeName()
+	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
+		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", ErrConflict, "/"+c.Name, id[:12])
+	}
+	if c.Hostname == "" {
+		c.Hostname = c.ID[:12] // as Docker names it
+	}
+	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached}
+	if c.Image != "" {
+		rec.Spec.Root.Path = filepath.Join(r.Dirs.Container(c.ID), "rootfs")
+		rec.Mounted = true
+		c.Root.Path = rec.Spec.Root.Path
+	}
+	return rec, r.Dirs.NewContainer(rec)
+}
+
+// makeContainer makes its cgroup, then its root: the limits are checked
+// by the kernel before any layer is unpacked.
+func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
+	c := rec.Spec
+	if _, err := cgroups.New(c.CgroupParent, c.ID, c.Resources); err != nil {
+		return err
+	}
+	if c.Image == "" {
+		return nil
+	}
+	plan, err := r.Store.Prepare(ctx, c.Image, c.Namespaces.UIDMap, c.Namespaces.GIDMap, r.Dirs.Container(c.ID), !rec.AutoRemove)
+	if err != nil {
+		return err
+	}
+	return plan.Mount()
+}
+
+// remove removes what a container left on the host and its folders.
+func (r *Runtime) remove(id string) error {
+	rec, err := r.Dirs.ReadRecord(id)
+	if err == nil {
+		err = monitor.Teardown(r.Dirs, rec)
+	} else {
+		err = nil // a start cut short before its record: only folders
+	}
+	lock, lockErr := r.Dirs.Lock()
+	if lockErr != nil {
+		return lockErr
+	}
+	defer lock.Unlock()
+	return errors.Join(err, r.Dirs.RemoveContainer(id))
+}
+
+// newID is 32 random bytes in hex, as Docker's IDs.
+func newID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}

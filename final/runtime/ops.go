@@ -1,0 +1,167 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/state"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRunning: the container is not running.
+var ErrNotRunning = errors.New("is not running")
+
+// Container is a container as ps and inspect show it.
+type Container struct {
+	ID     string
+	Record state.Record
+	Status state.Status
+	Broken bool // a start cut short before its record was written
+}
+
+// Get finds a container by name, ID or ID prefix.
+func (r *Runtime) Get(ref string) (Container, error) {
+	id, err := r.Dirs.Find(ref)
+	if err != nil {
+		return Container{}, err
+	}
+	return r.get(id), nil
+}
+
+func (r *Runtime) get(id string) Container {
+	c := Container{ID: id}
+	rec, err := r.Dirs.ReadRecord(id)
+	if err != nil {
+		c.Broken = true
+		c.Status = state.Status{Status: state.Created, Error: "its start was cut short"}
+		return c
+	}
+	c.Record = rec
+	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
+		c.Status = state.Status{Status: state.Created, Error: err.Error()}
+	}
+	return c
+}
+
+// List lists the containers, newest first.
+func (r *Runtime) List() ([]Container, error) {
+	ids, err := r.Dirs.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var list []Container
+	for _, id := range ids {
+		list = append(list, r.get(id))
+	}
+	sortNewestFirst(list)
+	return list, nil
+}
+
+// Kill sends sig to the container's first process.
+func (r *Runtime) Kill(c Container, sig unix.Signal) error {
+	if c.Status.Status != state.Running {
+		return fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)
+	}
+	if err := unix.Kill(c.Status.Pid, sig); err != nil && err != unix.ESRCH {
+		return fmt.Errorf("kill container %s: %w", c.Record.Spec.Name, err)
+	}
+	return nil
+}
+
+// Stop asks the container to stop with SIGTERM, and after timeout
+// ends it with SIGKILL, as docker stop does. Its monitor tears it down;
+// Stop returns once that is done. A container that is not running is
+// already stopped.
+func (r *Runtime) Stop(c Container, timeout time.Duration) error {
+	if c.Status.Status != state.Running {
+		return nil
+	}
+	_ = r.Kill(c, unix.SIGTERM)
+	if r.waitForMonitor(c.ID, timeout) {
+		return nil
+	}
+	if err := r.killAll(c); err != nil {
+		return err
+	}
+	if !r.waitForMonitor(c.ID, 30*time.Second) {
+		return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
+	}
+	return nil
+}
+
+// killAll ends the container with SIGKILL: its first process, which in a
+// pid namespace takes every other with it. (Without one, what it left
+// running is killed when its monitor removes its cgroup.)
+func (r *Runtime) killAll(c Container) error {
+	err := r.Kill(c, unix.SIGKILL)
+	if errors.Is(err, ErrNotRunning) {
+		return nil
+	}
+	return err
+}
+
+// waitForMonitor waits until the container's monitor has gone, and says
+// whether it did within timeout.
+func (r *Runtime) waitForMonitor(id string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for r.Dirs.MonitorAlive(id) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// Wait waits for the container to end and returns its exit status.
+func (r *Runtime) Wait(c Container) (int, error) {
+	r.waitForMonitor(c.ID, 100*365*24*time.Hour)
+	s, err := r.Dirs.ReadStatus(c.ID)
+	if err != nil {
+		return 0, err
+	}
+	return s.ExitCode, nil
+}
+
+// ErrRunning: rm without -f of a running container.
+var ErrRunning = errors.New("is running")
+
+// Remove removes a container that is not running; with force, it kills
+// it first, as docker rm -f does.
+func (r *Runtime) Remove(c Container, force bool) error {
+	if c.Status.Status == state.Running {
+		if !force {
+			return fmt.Errorf("cannot remove container %s: it %w: stop it first, or rm -f", c.Record.Spec.Name, ErrRunning)
+		}
+		if err := r.killAll(c); err != nil {
+			return err
+		}
+		if !r.waitForMonitor(c.ID, 30*time.Second) {
+			return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
+		}
+	}
+	return r.remove(c.ID)
+}
+
+// Prune removes every container that is not running, and returns their
+// IDs.
+func (r *Runtime) Prune() ([]string, error) {
+	list, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, c := range list {
+		if c.Status.Status == state.Running || (c.Status.Status == state.Created && r.Dirs.MonitorAlive(c.ID)) {
+			continue
+		}
+		if err := r.remove(c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.ID)
+	}
+	return removed, errors.Join(errs...)
+}

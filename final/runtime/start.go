@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/monitor"
+)
+
+// StartError is a container that could not start: Status is Docker's
+// exit status for it (126 cannot run, 127 not found, 125 the rest).
+type StartError struct {
+	Status int
+	Err    error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+func startError(err error) error {
+	var failure *containerinit.Failure
+	if errors.As(err, &failure) {
+		return &StartError{Status: failure.Status, Err: failure}
+	}
+	return &StartError{Status: 125, Err: err}
+}
+
+// Run starts a created container in the foreground: this process is its
+// monitor, attach its stdio, and onStart is called once the command runs
+// (for the terminal's size and signals). It returns how the container
+// ended; with --rm the container is gone by then.
+func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+	lock, err := r.Dirs.HoldMonitorLock(id)
+	if err != nil {
+		return monitor.Result{}, err
+	}
+	var startErr error
+	result, err := monitor.Run(r.Dirs, id, attach, func(s monitor.Started, err error) {
+		if startErr = err; err == nil && onStart != nil {
+			onStart(s)
+		}
+	})
+	lock.Unlock()
+	if startErr != nil {
+		// A command that cannot start is refused, and a refusal leaves
+		// nothing behind (Docker would keep the container, Created).
+		return result, errors.Join(startError(startErr), r.remove(id))
+	}
+	if rec, recErr := r.Dirs.ReadRecord(id); recErr == nil && rec.AutoRemove {
+		err = errors.Join(err, r.remove(id))
+	}
+	return result, err
+}
+
+// monitorReport is what a detached container's monitor tells the
+// boxcraft that started it, on an inherited pipe: that the command runs,
+// or why it does not.
+type monitorReport struct {
+	Pid    int    `json:"pid,omitempty"`
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Detach starts a created container with a monitor process of its own,
+// and returns once the command runs: boxcraft run -d then prints the ID
+// and exits, and the monitor waits for the container.
+//
+// The monitor is boxcraft itself, re-executed, in a session of its own
+// (no terminal's hang-up or Ctrl-C reaches it), with /dev/null as its
+// stdio: the container's output goes to the log.
+func (r *Runtime) Detach(id string) error {
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer reportR.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"boxcraft", "monitor", id},
+		Env:         monitorEnv(),
+		ExtraFiles:  []*os.File{reportW},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	reportW.Close()
+	if err != nil {
+		_ = r.remove(id)
+		return startError(fmt.Errorf("start the container's monitor: %w", err))
+	}
+	go func() { _ = cmd.Wait() }() // reaped if it ends while we wait; otherwise init adopts it
+	var report monitorReport
+	if err := json.NewDecoder(reportR).Decode(&report); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errors.New("the container's monitor ended before the container started")
+		}
+		_ = r.remove(id)
+		return startError(err)
+	}
+	if report.Error != "" {
+		_ = r.remove(id) // as in the foreground: a refusal leaves nothing
+		return &StartError{Status: report.Status, Err: errors.New(report.Error)}
+	}
+	return nil
+}
+
+// monitorEnv is what the monitor keeps of boxcraft's environment: where
+// its state is.
+func monitorEnv() []string {
+	var env []string
+	for _, name := range []string{"BOXCRAFT_STATE_DIR", "PATH"} {
+		if value, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+value)
+		}
+	}
+	return env
+}
+
+// ServeMonitor is the monitor process of a detached container (boxcraft
+// monitor ID): it holds the container's monitor lock for as long as it
+// lives, starts the container, reports on fd 3, and waits.
+func (r *Runtime) ServeMonitor(id string) error {
+	report := os.NewFile(3, "report")
+	if report == nil {
+		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
+	}
+	lock, err := r.Dirs.HoldMonitorLock(id)
+	if err != nil {
+		_ = json.NewEncoder(report).Encode(monitorReport{Status: 125, Error: err.Error()})
+		return err
+	}
+	defer lock.Unlock()
+	var startErr error
+	_, err = monitor.Run(r.Dirs, id, nil, func(s monitor.Started, err error) {
+		msg := monitorReport{Pid: s.Pid}
+		if startErr = err; err != nil {
+			var se *StartError
+			errors.As(startError(err), &se)
+			msg = monitorReport{Status: se.Status, Error: err.Error()}
+		}
+		_ = json.NewEncoder(report).Encode(msg)
+		report.Close()
+	})
+	if rec, recErr := r.Dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
+		lock.Unlock()
+		err = errors.Join(err, r.remove(id))
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+)
+
+// A container's life, as docker ps names it.
+const (
+	Created = "created" // made, not started (or its start failed or was cut short)
+	Running = "running"
+	Exited  = "exited"
+)
+
+// Record is what a container was made with: written once, when it is
+// created, as config.json.
+type Record struct {
+	Spec       spec.Container `json:"spec"`
+	Created    time.Time      `json:"created"`
+	AutoRemove bool           `json:"autoRemove"` // --rm
+	Detached   bool           `json:"detached"`   // -d
+	Mounted    bool           `json:"mounted"`    // its root is an overlay boxcraft mounts
+}
+
+// Status is where a container is in its life: state.json, rewritten
+// at each change.
+type Status struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`        // the container's first process, on the host
+	MonitorPid int       `json:"monitorPid,omitempty"` // the process that waits for it
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled"`
+	Error      string    `json:"error,omitempty"` // why it did not start, or why its monitor went
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+}
+
+// ErrNoSuchContainer: no container has that name or ID.
+var ErrNoSuchContainer = errors.New("no such container")
+
+// Paths of a container's files.
+func (d Dirs) configFile(id string) string  { return filepath.Join(d.Container(id), "config.json") }
+func (d Dirs) statusFile(id string) string  { return filepath.Join(d.Runtime(id), "state.json") }
+func (d Dirs) monitorLock(id string) string { return filepath.Join(d.Runtime(id), "monitor.lock") }
+
+// LogFile is the container's output, as json-lines.
+func (d Dirs) LogFile(id string) string { return filepath.Join(d.Container(id), id+"-json.log") }
+
+// NewContainer makes a container's folders and writes its record and a
+// first status, Created. It is the first thing a start does, so that
+// whatever happens next, even a SIGKILL, leaves a container that ps
+// shows and rm removes.
+func (d Dirs) NewContainer(rec Record) error {
+	id := rec.Spec.ID
+	for _, dir := range []string{d.Container(id), d.Runtime(id)} {
+		if err := os.Mkdir(dir, 0o711); err != nil {
+			return fmt.Errorf("make the container's folder: %w", err)
+		}
+	}
+	if err := d.WriteStatus(id, Status{Status: Created}); err != nil {
+		return err
+	}
+	return WriteJSON(d.configFile(id), rec)
+}
+
+// ReadRecord reads a container's record.
+func (d Dirs) ReadRecord(id string) (Record, error) {
+	var rec Record
+	err := ReadJSON(d.configFile(id), &rec)
+	return rec, err
+}
+
+// WriteStatus records a container's status.
+func (d Dirs) WriteStatus(id string, s Status) error {
+	return WriteJSON(d.statusFile(id), s)
+}
+
+// ReadStatus reads a container's status as it really is: a container
+// marked running whose monitor is gone (killed with it, or the machine
+// rebooted) has exited, and a container whose start was cut short is
+// Created with nothing running.
+func (d Dirs) ReadStatus(id string) (Status, error) {
+	var s Status
+	err := ReadJSON(d.statusFile(id), &s)
+	if errors.Is(err, os.ErrNotExist) {
+		// A reboot emptied /run: whatever ran has stopped.
+		return Status{Status: Exited, ExitCode: 137, Error: "the machine restarted"}, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if s.Status == Running && !d.MonitorAlive(id) {
+		s.Status, s.ExitCode = Exited, 137
+		s.Error = "its monitor was killed, and the container with it"
+		s.FinishedAt = time.Time{}
+	}
+	return s, nil
+}
+
+// HoldMonitorLock is taken by a container's monitor for as long as it
+// lives.
+func (d Dirs) HoldMonitorLock(id string) (*Lock, error) {
+	return LockFile(d.monitorLock(id))
+}
+
+// MonitorAlive says whether a monitor holds the container's lock.
+func (d Dirs) MonitorAlive(id string) bool {
+	l, ok, err := TryLockFile(d.monitorLock(id))
+	if err != nil || !ok {
+		return err == nil
+	}
+	l.Unlock()
+	return false
+}
+
+// RemoveContainer removes a container's folders.
+func (d Dirs) RemoveContainer(id string) error {
+	for _, dir := range []string{d.Runtime(id), d.Container(id)} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// Lock takes the lock that every change to the set of containers holds:
+// a new name, a removal.
+func (d Dirs) Lock() (*Lock, error) {
+	return LockFile(filepath.Join(d.Run, "lock"))
+}
