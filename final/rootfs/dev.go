@@ -1,0 +1,172 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// device is a character device of every container's /dev.
+type device struct {
+	name         string
+	major, minor uint32
+}
+
+// devices are the device nodes every container's /dev holds, as in runc
+// and Docker, by their numbers on every Linux (the kernel's
+// Documentation/admin-guide/devices.txt). None of them reaches a disk or
+// the host's terminals: tty is whichever terminal the opener has.
+func devices() []device {
+	return []device{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
+}
+
+// devLinks are /dev's symlinks: NAME -> TARGET. ptmx leads to the
+// container's own devpts (see devMounts).
+func devLinks() [][2]string {
+	return [][2]string{
+		{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+	}
+}
+
+// devMount is a filesystem mounted in /dev.
+type devMount struct {
+	fstype, target string
+	flags          uintptr
+	data           string
+}
+
+// devMounts are the filesystems below /dev.
+func devMounts(ownIPC bool) []devMount {
+	mounts := []devMount{
+		// newinstance: a devpts of the container's own, whose ptmx
+		// (reached by /dev/ptmx -> pts/ptmx) hands out its terminals
+		// only, numbered from 0. Without it, the host's terminals would
+		// be listed in it. ptmxmode=0666: its ptmx is otherwise 0000,
+		// and no one inside could open a terminal.
+		{"devpts", "pts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
+		{"tmpfs", "shm", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=1777,size=65536k"},
+	}
+	if ownIPC {
+		// mqueue shows the queues of the IPC namespace that mounts it,
+		// and a user namespace may mount it only for its own.
+		mounts = append(mounts, devMount{"mqueue", "mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""})
+	}
+	return mounts
+}
+
+// mountDev gives the container a /dev of its own: a tmpfs holding only
+// the devices above, the symlinks, a devpts for terminals, a tmpfs for
+// shared memory, and with an IPC namespace of its own, its POSIX message
+// queues. The host's /dev would hand root inside every disk.
+func mountDev(r root, ownIPC bool) error {
+	below, err := r.topLevel("/dev")
+	if err != nil {
+		return err
+	}
+	// No MS_NODEV: the device nodes on it must open.
+	err = mountOn(below, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
+	unix.Close(below)
+	if err != nil {
+		return fmt.Errorf("mount tmpfs on /dev: %w", err)
+	}
+	dev, err := r.topLevel("/dev") // the new tmpfs, nothing of the image's
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dev)
+	for _, d := range devices() {
+		if err := makeDevice(dev, d); err != nil {
+			return err
+		}
+	}
+	for _, link := range devLinks() {
+		if err := unix.Symlinkat(link[1], dev, link[0]); err != nil {
+			return fmt.Errorf("make /dev/%s: %w", link[0], err)
+		}
+	}
+	for _, m := range devMounts(ownIPC) {
+		if err := mountInDev(dev, m); err != nil {
+			return fmt.Errorf("mount %s on /dev/%s: %w", m.fstype, m.target, err)
+		}
+	}
+	return nil
+}
+
+// mountInDev makes the folder m.target in /dev and mounts m on it.
+func mountInDev(dev int, m devMount) error {
+	if err := unix.Mkdirat(dev, m.target, 0o755); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dev, m.target, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return mountOn(fd, m.fstype, m.fstype, m.flags, m.data)
+}
+
+// makeDevice makes the character device /dev/NAME. mknod(2) makes a
+// device node, which only root of the host's user namespace may do. In a
+// user namespace of its own, the kernel refuses (EPERM), and init
+// bind-mounts the host's node onto an empty file instead, as runc does:
+// the same device, reached through the host's node (the host's root is
+// still reachable until pivot_root).
+func makeDevice(dev int, d device) error {
+	err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+	if err == nil {
+		err = unix.Fchmodat(dev, d.name, 0o666, 0) // the umask took bits from mknod's mode
+	} else if errors.Is(err, unix.EPERM) {
+		err = bindOntoFile("/dev/"+d.name, dev, d.name)
+	}
+	if err != nil {
+		return fmt.Errorf("make /dev/%s: %w", d.name, err)
+	}
+	return nil
+}
+
+// bindOntoFile bind-mounts source, a file of the host's, onto a new empty
+// file name in the folder dir.
+func bindOntoFile(source string, dir int, name string) error {
+	if err := makeFileAt(dir, name); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return mountOn(fd, source, "", unix.MS_BIND, "")
+}
+
+// mountConsole gives the container a /dev/console when its stdin is a
+// terminal: that terminal, bind-mounted, as runc does with the terminal it
+// makes (with spec's Process.Terminal, init's stdin is the pty the
+// container was given). Programs such as init systems write their
+// messages there. TCGETS reads a terminal's settings, and fails on
+// anything else.
+//
+// The bind mount's source is the terminal's name (/dev/pts/N), which
+// names it in this mount namespace's copy of the host's /dev: stdin
+// itself was opened in the host's mount namespace, and the kernel binds
+// only mounts of the caller's own.
+func mountConsole(r root) error {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return nil // not a terminal: no console
+	}
+	terminal, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		return fmt.Errorf("make /dev/console: %w", err)
+	}
+	dev, err := r.topLevel("/dev")
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dev)
+	if err := bindOntoFile(terminal, dev, "console"); err != nil {
+		return fmt.Errorf("make /dev/console from %s: %w", terminal, err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package rootfs
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"golang.org/x/sys/unix"
+)
+
+// mountAll makes c.Mounts, in order, below the new root: volumes, and
+// whatever else the runtime lists. It is the seam later issues use. Each
+// target is resolved beneath the root, so that a symlink in the image
+// cannot send a mount out of it; a missing target is made, a folder for
+// a folder or a tmpfs, an empty file for a file. The sources are the
+// host's, named by the runtime, and are taken as they are.
+func mountAll(r root, mounts []spec.Mount) error {
+	for _, m := range mounts {
+		if err := mountOne(r, m); err != nil {
+			return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
+		}
+	}
+	return nil
+}
+
+// options are a mount's options, split the way mount(2) takes them.
+type options struct {
+	flags       uintptr  // MS_RDONLY, MS_NOSUID, …, MS_BIND, MS_REC
+	propagation uintptr  // MS_PRIVATE, MS_SLAVE, … (0: as inherited, private)
+	data        []string // the filesystem's own (size=, mode=)
+}
+
+// parseOptions sorts a mount's options, as mount(8) spells them.
+func parseOptions(list []string) options {
+	flags := map[string]uintptr{
+		"ro": unix.MS_RDONLY, "rw": 0, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
+		"noatime": unix.MS_NOATIME, "relatime": unix.MS_RELATIME, "strictatime": unix.MS_STRICTATIME,
+		"bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC,
+	}
+	propagation := map[string]uintptr{
+		"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+		"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+		"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+		"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+	}
+	var o options
+	for _, opt := range list {
+		if f, ok := flags[opt]; ok {
+			o.flags |= f
+		} else if p, ok := propagation[opt]; ok {
+			o.propagation = p
+		} else {
+			o.data = append(o.data, opt)
+		}
+	}
+	return o
+}
+
+// mountOne makes one of c.Mounts.
+func mountOne(r root, m spec.Mount) error {
+	if !path.IsAbs(m.Target) {
+		return fmt.Errorf("the target must be absolute")
+	}
+	o := parseOptions(m.Options)
+	var err error
+	switch m.Type {
+	case "bind":
+		err = bindMount(r, m, o)
+	case "tmpfs":
+		err = tmpfsMount(r, m, o)
+	default:
+		return fmt.Errorf("mount type %q is not supported (bind, tmpfs)", m.Type)
+	}
+	if err != nil || o.propagation == 0 {
+		return err
+	}
+	return r.onMount(m.Target, func(mount string) error {
+		return unix.Mount("", mount, "", o.propagation, "")
+	})
+}
+
+// bindMount binds the host's m.Source on m.Target, then sets the
+// options. mount(2) ignores every flag but MS_REC with MS_BIND: ro,
+// nosuid and the others take a remount of the new mount. (ro makes the
+// top mount read-only, not mounts below an rbind's source, as Docker's
+// :ro did before version 25.)
+func bindMount(r root, m spec.Mount, o options) error {
+	if len(o.data) > 0 {
+		return fmt.Errorf("unknown options %s for a bind mount", strings.Join(o.data, ","))
+	}
+	info, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	makeTarget := r.mkfile
+	if info.IsDir() {
+		makeTarget = r.mkdirAll
+	}
+	target, err := makeTarget(m.Target)
+	if err != nil {
+		return fmt.Errorf("make the target: %w", err)
+	}
+	err = mountOn(target, m.Source, "", unix.MS_BIND|o.flags&unix.MS_REC, "")
+	unix.Close(target)
+	if err != nil {
+		return err
+	}
+	if set := o.flags &^ (unix.MS_BIND | unix.MS_REC); set != 0 {
+		return r.onMount(m.Target, func(mount string) error { return remount(mount, set) })
+	}
+	return nil
+}
+
+// tmpfsMount mounts a new tmpfs on m.Target, which it makes if missing.
+func tmpfsMount(r root, m spec.Mount, o options) error {
+	if o.flags&unix.MS_BIND != 0 {
+		return fmt.Errorf("bind is no option of a tmpfs")
+	}
+	target, err := r.mkdirAll(m.Target)
+	if err != nil {
+		return fmt.Errorf("make the target: %w", err)
+	}
+	defer unix.Close(target)
+	source := m.Source
+	if source == "" {
+		source = "tmpfs"
+	}
+	return mountOn(target, source, "tmpfs", o.flags, strings.Join(o.data, ","))
+}
+
+// onMount calls change with a path to the mount on name, resolved again
+// so that it is the new mount, not the folder below it.
+func (r root) onMount(name string, change func(mount string) error) error {
+	fd, err := r.open(name, unix.O_PATH, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return change(fdPath(fd))
+}
