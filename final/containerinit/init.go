@@ -110,6 +110,10 @@ func setUp(c *spec.Container) error {
 			return err
 		}
 	}
+	// After ns_last_pid: /proc/sys is read-only from here on.
+	if err := rootfs.ReadOnlyProcSys(c); err != nil {
+		return err
+	}
 	if c.Namespaces.User() {
 		if err := becomeRoot(); err != nil {
 			return err
