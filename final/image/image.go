@@ -2,7 +2,9 @@
 package image
 
 import (
+	"fmt"
 	"io"
+	"strings"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -38,10 +40,51 @@ func ParseConfig(raw []byte) (v1.Image, error) { panic("todo") }
 type Reference struct{ Domain, Path, Tag, Digest string }
 
 // ParseReference reads busybox, busybox:1.36, localhost:5000/x, …
-func ParseReference(s string) (Reference, error) { panic("todo") }
+// TEMPORARY (store's branch): a tiny stand-in until the image helper's lands.
+func ParseReference(s string) (Reference, error) {
+	var r Reference
+	rest, digest, _ := strings.Cut(s, "@")
+	r.Digest = digest
+	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+		rest, r.Tag = rest[:i], rest[i+1:]
+	}
+	first, path, ok := strings.Cut(rest, "/")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		r.Domain, rest = first, path
+	} else {
+		r.Domain = "docker.io"
+	}
+	if r.Domain == "docker.io" && !strings.Contains(rest, "/") {
+		rest = "library/" + rest
+	}
+	if rest == "" || rest != strings.ToLower(rest) || strings.ContainsAny(rest, " \t") {
+		return r, fmt.Errorf("invalid reference format: %q", s)
+	}
+	r.Path = rest
+	if r.Tag == "" && r.Digest == "" {
+		r.Tag = "latest"
+	}
+	return r, nil
+}
 
 // String is the full name: docker.io/library/busybox:latest.
-func (r Reference) String() string { panic("todo") }
+func (r Reference) String() string { return r.Domain + "/" + r.Path + r.suffix() }
+
+func (r Reference) suffix() string {
+	s := ""
+	if r.Tag != "" {
+		s += ":" + r.Tag
+	}
+	if r.Digest != "" {
+		s += "@" + r.Digest
+	}
+	return s
+}
 
 // Familiar is the name as Docker shows it: busybox:latest.
-func (r Reference) Familiar() string { panic("todo") }
+func (r Reference) Familiar() string {
+	if r.Domain != "docker.io" {
+		return r.String()
+	}
+	return strings.TrimPrefix(r.Path, "library/") + r.suffix()
+}
