@@ -204,8 +204,11 @@ func (p *process) wait() Result {
 // anonymous session keyring, as runc's init does: keys that the caller's
 // session holds (a login's, a secret agent's) stay out of reach (step01).
 func joinNewSessionKeyring() error {
-	if _, err := unix.KeyctlJoinSessionKeyring(""); err != nil {
-		return fmt.Errorf("join a new session keyring: %w", err)
+	// A NULL name: a new anonymous keyring (x/sys's wrapper passes a
+	// pointer, even to "").
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", errno)
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	}
 	defer lock.Unlock()
 	if c.ID == "" {
-		c.ID = newID()
+		c.ID = NewID()
 	}
 	if c.Name == "" {
 		c.Name = r.freeName()
@@ -121,8 +121,8 @@ func (r *Runtime) remove(id string) error {
 	return errors.Join(err, r.Dirs.RemoveContainer(id))
 }
 
-// newID is 32 random bytes in hex, as Docker's IDs.
-func newID() string {
+// NewID is 32 random bytes in hex, as Docker's IDs.
+func NewID() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on Linux

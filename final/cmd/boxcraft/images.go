@@ -8,9 +8,11 @@ import (
 	"os/signal"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/boxcraft/boxcraft/final/image"
 	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +49,7 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		}
 		for _, name := range names {
 			i := strings.LastIndex(name, ":")
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name[:i], name[i+1:], id, ago(img.Created), humanSize(img.Size))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name[:i], name[i+1:], id, created(img.Created), humanSize(img.Size))
 		}
 	}
 	return 0, w.Flush()
@@ -129,35 +131,87 @@ func addLoadFlags(flags *pflag.FlagSet) {
 	flags.StringP("input", "i", "", "the image: a docker save tarball, an OCI layout folder, or a rootfs tarball")
 }
 
+// importCommand makes an image of a rootfs tarball and names it, as
+// docker import does: the set-up imports the workshop's busybox tarball
+// as busybox:latest.
+func importCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() < 1 || flags.NArg() > 2 {
+		return statusFailed, errors.New("import: give a rootfs tarball, and a name if you want one")
+	}
+	var names []string
+	if flags.NArg() == 2 {
+		ref, err := image.ParseReference(flags.Arg(1))
+		if err != nil {
+			return statusFailed, fmt.Errorf("import: %w", err)
+		}
+		names = []string{ref.Familiar()}
+	}
+	rec, err := storeImage(a, flags.Arg(0), func(img *image.Image) error {
+		if len(img.Layers) != 1 || len(img.Names) > 0 {
+			return errors.New("is an image, not a rootfs tarball: boxcraft load -i reads it")
+		}
+		img.Names = names
+		return nil
+	})
+	if err != nil {
+		return statusFailed, err
+	}
+	fmt.Fprintln(a.stdout, rec.ID)
+	return 0, nil
+}
+
 // loadCommand stores an image and names it, as docker load does.
 func loadCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	path, _ := flags.GetString("input")
 	if path == "" || flags.NArg() > 0 {
 		return statusFailed, errors.New("load: give the image with -i PATH")
 	}
-	rt, err := a.open()
+	var names []string
+	rec, err := storeImage(a, path, func(img *image.Image) error { names = img.Names; return nil })
 	if err != nil {
 		return statusFailed, err
 	}
+	if len(names) == 0 {
+		fmt.Fprintln(a.stdout, "Loaded image ID:", rec.ID)
+	}
+	for _, name := range names {
+		fmt.Fprintln(a.stdout, "Loaded image:", name)
+	}
+	return 0, nil
+}
+
+// storeImage reads the image at path, lets check look at it, and stores it,
+// with a progress bar on a terminal. SIGINT stops it as a refusal.
+func storeImage(a *app, path string, check func(*image.Image) error) (store.ImageRecord, error) {
+	rt, err := a.open()
+	if err != nil {
+		return store.ImageRecord{}, err
+	}
 	img, err := image.Read(path)
 	if err != nil {
-		return statusFailed, fmt.Errorf("load %s: %w", path, err)
+		return store.ImageRecord{}, fmt.Errorf("%s: %w", path, err)
 	}
 	defer img.Close()
+	if err := check(img); err != nil {
+		return store.ImageRecord{}, fmt.Errorf("%s %w", path, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	bar := newProgress(os.Stderr)
 	rec, err := rt.Store.Load(ctx, img, bar.report)
 	bar.done()
 	if err != nil {
-		return statusFailed, fmt.Errorf("load %s: %w", path, err)
+		return rec, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(rec.Names) == 0 {
-		fmt.Fprintln(a.stdout, "Loaded image ID:", rec.ID)
-	}
-	for _, name := range img.Names {
-		fmt.Fprintln(a.stdout, "Loaded image:", name)
-	}
-	return 0, nil
+	return rec, nil
 }
 
+
+// created is when an image was made, or N/A when its config does not say
+// (a rootfs tarball's), as docker images shows it.
+func created(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	return ago(t)
+}

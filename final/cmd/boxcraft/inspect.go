@@ -37,11 +37,12 @@ func inspectCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		}
 		out = append(out, img)
 	}
-	data, err := json.MarshalIndent(out, "", "    ")
-	if err != nil {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false) // a command's > and & as they are
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(out); err != nil {
 		return statusFailed, err
 	}
-	fmt.Fprintln(a.stdout, string(data))
 	return 0, nil
 }
 

@@ -51,6 +51,7 @@ var commands = []command{
 	{"prune", "[-f]", "remove every stopped container", pruneCommand, addPruneFlags, true},
 	{"images", "[-q]", "list images", imagesCommand, addImagesFlags, true},
 	{"rmi", "[-f] IMAGE...", "remove images", rmiCommand, addRmiFlags, true},
+	{"import", "TARBALL [NAME[:TAG]]", "make an image of a rootfs tarball", importCommand, nil, true},
 	{"load", "-i PATH", "load an image: a docker save tarball, an OCI layout or a rootfs tarball", loadCommand, addLoadFlags, true},
 }
 

@@ -93,9 +93,12 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	var o runtime.CreateOptions
 	o.Detached, _ = flags.GetBool("detach")
 	o.AutoRemove, _ = flags.GetBool("rm")
-	c := &spec.Container{CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
+	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
 	c.Name, _ = flags.GetString("name")
 	c.Hostname, _ = flags.GetString("hostname")
+	if c.Hostname == "" {
+		c.Hostname = c.ID[:12] // as Docker names it
+	}
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
 	c.Process.Terminal, _ = flags.GetBool("tty")
 	c.Process.Stdin, _ = flags.GetBool("interactive")
