@@ -212,4 +212,3 @@ func joinNewSessionKeyring() error {
 	}
 	return nil
 }
-

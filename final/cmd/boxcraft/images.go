@@ -206,7 +206,6 @@ func storeImage(a *app, path string, check func(*image.Image) error) (store.Imag
 	return rec, nil
 }
 
-
 // created is when an image was made, or N/A when its config does not say
 // (a rootfs tarball's), as docker images shows it.
 func created(t time.Time) string {

@@ -94,4 +94,3 @@ func stamp(t time.Time) string {
 	}
 	return t.Format(time.RFC3339Nano)
 }
-
