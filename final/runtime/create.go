@@ -76,7 +76,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
 		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", ErrConflict, "/"+c.Name, id[:12])
 	}
-	if c.Hostname == "" {
+	if c.Hostname == "" && c.Namespaces.UTS {
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
 	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached}

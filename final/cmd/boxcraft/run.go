@@ -96,9 +96,6 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
 	c.Name, _ = flags.GetString("name")
 	c.Hostname, _ = flags.GetString("hostname")
-	if c.Hostname == "" {
-		c.Hostname = c.ID[:12] // as Docker names it
-	}
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
 	c.Process.Terminal, _ = flags.GetBool("tty")
 	c.Process.Stdin, _ = flags.GetBool("interactive")
@@ -117,6 +114,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	}
 	if err := checkHostname(c.Hostname, c.Namespaces.UTS); err != nil {
 		return nil, o, err
+	}
+	if c.Hostname == "" {
+		c.Hostname = defaultHostname(c)
 	}
 	args, err := chooseRoot(rt, flags, c)
 	if err != nil {
@@ -170,4 +170,14 @@ func cgroupParent() string {
 		return parent
 	}
 	return cgroups.Workshop
+}
+
+// defaultHostname is, as Docker's, the ID's first 12 digits, or the
+// host's name when the container shares the host's.
+func defaultHostname(c *spec.Container) string {
+	if c.Namespaces.UTS {
+		return c.ID[:12]
+	}
+	name, _ := os.Hostname()
+	return name
 }
