@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/durable"
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
@@ -104,15 +105,15 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 
 // HoldMonitorLock is taken by a container's monitor for as long as it
 // lives.
-func (d Dirs) HoldMonitorLock(id string) (*Lock, error) {
-	return LockFile(d.monitorLock(id))
+func (d Dirs) HoldMonitorLock(id string) (*durable.Lock, error) {
+	return durable.LockFile(d.monitorLock(id), durable.Exclusive)
 }
 
 // MonitorAlive says whether a monitor holds the container's lock.
 func (d Dirs) MonitorAlive(id string) bool {
-	l, ok, err := TryLockFile(d.monitorLock(id))
-	if err != nil || !ok {
-		return err == nil
+	l, err := durable.TryLock(d.monitorLock(id))
+	if err != nil {
+		return errors.Is(err, durable.ErrLocked)
 	}
 	l.Unlock()
 	return false
@@ -130,6 +131,6 @@ func (d Dirs) RemoveContainer(id string) error {
 
 // Lock takes the lock that every change to the set of containers holds:
 // a new name, a removal.
-func (d Dirs) Lock() (*Lock, error) {
-	return LockFile(filepath.Join(d.Run, "lock"))
+func (d Dirs) Lock() (*durable.Lock, error) {
+	return durable.LockFile(filepath.Join(d.Run, "lock"), durable.Exclusive)
 }
