@@ -82,43 +82,49 @@ func readSettings() (*spec.Container, error) {
 	return &c, nil
 }
 
+// step is one thing init does, with the lesson that teaches it. setUp
+// runs them in order; a step whose settings do not ask for it is left
+// out. The list is where a start can report each step as it happens
+// (--trace, a later issue) without another word in the steps.
+type step struct {
+	lesson string
+	name   string
+	do     func() error
+}
+
+// steps are init's work for c, in order.
+func steps(c *spec.Container) []step {
+	var list []step
+	add := func(when bool, lesson, name string, do func() error) {
+		if when {
+			list = append(list, step{lesson, name, do})
+		}
+	}
+	ns := c.Namespaces
+	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
+	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
+	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c) })
+	add(true, "step02", "close inherited files", closeInheritedFiles)
+	add(ns.PID, "step02", "restart the pids", restartPids)
+	// After ns_last_pid: /proc/sys is read-only from here on.
+	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	return list
+}
+
 // setUp makes the container what its settings say, from the inside.
 func setUp(c *spec.Container) error {
-	if c.Namespaces.Cgroup {
-		if err := enterCgroupNamespace(); err != nil {
-			return err
-		}
-	}
-	if c.Namespaces.UTS {
-		if err := setHostname(c.Hostname); err != nil {
-			return err
-		}
-	}
-	if c.Namespaces.Net {
-		if err := bringUpLoopback(); err != nil {
-			return err
-		}
-	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
 	c.Root.Path = "."
-	if err := rootfs.Setup(c); err != nil {
-		return err
-	}
-	if err := closeInheritedFiles(); err != nil {
-		return err
-	}
-	if c.Namespaces.PID {
-		if err := restartPids(); err != nil {
+	for _, s := range steps(c) {
+		if err := s.do(); err != nil {
 			return err
 		}
 	}
-	// After ns_last_pid: /proc/sys is read-only from here on.
-	if err := rootfs.ReadOnlyProcSys(c); err != nil {
-		return err
-	}
-	return enterWorkingFolder(c.Process.Cwd)
+	return nil
 }
 
 // enterCgroupNamespace gives the container a cgroup namespace of its own,
