@@ -140,7 +140,7 @@ func psRowOf(rows []psRow, id string) psRow {
 }
 
 // psStatus is ps's STATUS column as Docker writes it.
-var psStatus = regexp.MustCompile(`^(Created|Up .+|Exited \(-?\d+\) .+ ago|Removal In Progress|Dead)$`)
+var psStatus = regexp.MustCompile(`^(Created|Up .+|Exited \(-?\d+\)( .+ ago)?|Removal In Progress|Dead)$`)
 
 // assertFailedOneLine checks a command that boxcraft refused or failed:
 // status code (125 for boxcraft's own failure), exactly one line on
@@ -214,7 +214,7 @@ func containerFiles(t testing.TB, id string) []string {
 		}
 		parts := strings.Split(rel, "/")
 		for i, part := range parts {
-			if (id == "" && containerID.MatchString(part)) || part == id || (part == "containers" && i < len(parts)-1) {
+			if part == id || (id == "" && (containerID.MatchString(part) || part == "containers" && i < len(parts)-1)) {
 				found = append(found, rel)
 				if d.IsDir() {
 					return filepath.SkipDir

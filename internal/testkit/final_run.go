@@ -99,7 +99,7 @@ func (s *commandsSuite) runFlags(t *testing.T) {
 		envFile := filepath.Join(t.TempDir(), "env")
 		require.NoError(t, os.WriteFile(envFile, []byte("# a comment\nFROM_FILE=yes\n\nOVERRIDE_FILE=file\n"), 0o644))
 		cmd := Command(t, "run", "--rm", "-e", "OVERRIDE=flag", "-e", "NEW=1", "-e", "FROM_HOST", "--env-file", envFile,
-			"--entrypoint", "/bin/env", "boxcraft/config:v1")
+			"--entrypoint", "env", "boxcraft/config:v1")
 		cmd.Env = append(cmd.Env, "FROM_HOST=host-value")
 		r := RunCmd(t, cmd)
 		require.Equal(t, 0, r.Code, r)
@@ -124,7 +124,7 @@ func (s *commandsSuite) runFlags(t *testing.T) {
 		f := Probe(t, Run(t, "run", "--rm", "--read-only", "busybox", "/probe", "create=/made"))
 		if made := f.Experiments.Creates["/made"]; assert.NotNil(t, made) {
 			assert.False(t, made.OK, "--read-only: the root is read-only")
-			assert.Equal(t, "EROFS", made.Errno, made.Error)
+			assert.Contains(t, made.Error, "read-only file system", "EROFS")
 		}
 		f = Probe(t, Run(t, "run", "--rm", "busybox", "/probe", "create=/made"))
 		if made := f.Experiments.Creates["/made"]; assert.NotNil(t, made) {
