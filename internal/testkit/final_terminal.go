@@ -64,6 +64,7 @@ func (s *commandsSuite) terminal(t *testing.T) {
 	raw, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	assert.Zero(t, raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG), "the caller's terminal is raw while the container runs")
+	assert.Zero(t, raw.Oflag&unix.OPOST, "raw as cfmakeraw makes it: no output processing, or the container's terminal's \\r\\n reaches the screen as \\r\\r\\n")
 
 	require.NoError(t, unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}))
 	assert.True(t, seen("resized=40 120"), "a resize of the caller's terminal reaches the container's (SIGWINCH, and the size):\n%q", out.String())
