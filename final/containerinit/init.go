@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -42,6 +43,10 @@ type Failure struct {
 // Main sets the container up and execs its command. It returns only on a
 // failure, which it has reported.
 func Main() {
+	// unshare(CLONE_NEWCGROUP) changes the calling thread only, and execve
+	// keeps the namespaces of the thread that calls it: both must happen
+	// on one thread, or CMD may run in the host's cgroup namespace.
+	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
 	if err == nil {
