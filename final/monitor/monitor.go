@@ -34,6 +34,9 @@ import (
 type Attach struct {
 	Stdin          io.Reader // with -i
 	Stdout, Stderr io.Writer
+	// Terminal is the caller's terminal, with -t: the container's pty
+	// takes its window size before the command starts.
+	Terminal *os.File
 }
 
 // Started is what the caller learns once the command runs.

@@ -26,6 +26,10 @@ type Record struct {
 	AutoRemove bool           `json:"autoRemove"` // --rm
 	Detached   bool           `json:"detached"`   // -d
 	Mounted    bool           `json:"mounted"`    // its root is an overlay boxcraft mounts
+	// Entrypoint and Cmd are the two halves of Spec.Process.Args, as
+	// docker inspect shows them.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
 }
 
 // Status is where a container is in its life: state.json, rewritten
@@ -40,6 +44,10 @@ type Status struct {
 	StartedAt  time.Time `json:"startedAt,omitempty"`
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
 }
+
+// MonitorGone is the Error of a container whose monitor was killed: it
+// was killed with it (or is to be: see runtime's reapOrphan).
+const MonitorGone = "its monitor was killed, and the container with it"
 
 // ErrNoSuchContainer: no container has that name or ID.
 var ErrNoSuchContainer = errors.New("no such container")
@@ -97,7 +105,7 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 	}
 	if s.Status == Running && !d.MonitorAlive(id) {
 		s.Status, s.ExitCode = Exited, 137
-		s.Error = "its monitor was killed, and the container with it"
+		s.Error = MonitorGone
 		s.FinishedAt = time.Time{}
 	}
 	return s, nil

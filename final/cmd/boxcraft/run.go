@@ -67,7 +67,7 @@ func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
 	if rec.Spec.Process.Stdin {
 		attach.Stdin = os.Stdin
 	}
-	term := newTerminal(rec.Spec.Process.Terminal)
+	term := newTerminal(rec.Spec.Process.Terminal, attach)
 	defer term.restore()
 	result, err := rt.Run(rec.Spec.ID, attach, term.started)
 	term.restore()
@@ -122,7 +122,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if err != nil {
 		return nil, o, err
 	}
-	if err := processFromImage(rt, flags, c, args); err != nil {
+	if err := processFromImage(rt, flags, c, args, &o); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil
