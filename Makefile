@@ -64,6 +64,7 @@ bins: deps ## build every step's binary, and the probe, into _build/bin
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
+	@go build -o $(BIN)/boxcraft ./final/cmd/boxcraft
 
 # deps is order-only (after |): it runs first, but does not make the image stale.
 $(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox) | deps
@@ -135,9 +136,9 @@ step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*
 
-bench: need-root bins rootfs ## how fast the newest step is, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
+bench: need-root bins rootfs ## how fast the newest step and boxcraft are, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
 	@scripts/deps.sh runc
-	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -out docs/benchmarks.md -runs $(BENCH_RUNS)
+	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
