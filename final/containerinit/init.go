@@ -9,7 +9,7 @@
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the user (step02's map), the command
+// (step04), the pids (step02), the command
 // (step01).
 package containerinit
 
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -42,6 +43,10 @@ type Failure struct {
 // Main sets the container up and execs its command. It returns only on a
 // failure, which it has reported.
 func Main() {
+	// unshare(CLONE_NEWCGROUP) changes the calling thread only, and execve
+	// keeps the namespaces of the thread that calls it: both must happen
+	// on one thread, or CMD may run in the host's cgroup namespace.
+	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
 	if err == nil {
@@ -82,44 +87,49 @@ func readSettings() (*spec.Container, error) {
 	return &c, nil
 }
 
+// step is one thing init does, with the lesson that teaches it. setUp
+// runs them in order; a step whose settings do not ask for it is left
+// out. The list is where a start can report each step as it happens
+// (--trace, a later issue) without another word in the steps.
+type step struct {
+	lesson string
+	name   string
+	do     func() error
+}
+
+// steps are init's work for c, in order.
+func steps(c *spec.Container) []step {
+	var list []step
+	add := func(when bool, lesson, name string, do func() error) {
+		if when {
+			list = append(list, step{lesson, name, do})
+		}
+	}
+	ns := c.Namespaces
+	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
+	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
+	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c) })
+	add(true, "step02", "close inherited files", closeInheritedFiles)
+	add(ns.PID, "step02", "restart the pids", restartPids)
+	// After ns_last_pid: /proc/sys is read-only from here on.
+	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	return list
+}
+
 // setUp makes the container what its settings say, from the inside.
 func setUp(c *spec.Container) error {
-	if c.Namespaces.Cgroup {
-		if err := enterCgroupNamespace(); err != nil {
+	// init starts in its root folder (the monitor's doing), which it
+	// names "." from here: with a user namespace, its root user may not
+	// walk the host's path to it.
+	c.Root.Path = "."
+	for _, s := range steps(c) {
+		if err := s.do(); err != nil {
 			return err
 		}
 	}
-	if c.Namespaces.UTS {
-		if err := setHostname(c.Hostname); err != nil {
-			return err
-		}
-	}
-	if c.Namespaces.Net {
-		if err := bringUpLoopback(); err != nil {
-			return err
-		}
-	}
-	if err := rootfs.Setup(c); err != nil {
-		return err
-	}
-	if err := closeInheritedFiles(); err != nil {
-		return err
-	}
-	if c.Namespaces.PID {
-		if err := restartPids(); err != nil {
-			return err
-		}
-	}
-	// After ns_last_pid: /proc/sys is read-only from here on.
-	if err := rootfs.ReadOnlyProcSys(c); err != nil {
-		return err
-	}
-	if c.Namespaces.User() {
-		if err := becomeRoot(); err != nil {
-			return err
-		}
-	}
-	return enterWorkingFolder(c.Process.Cwd)
+	return nil
 }
 
 // enterCgroupNamespace gives the container a cgroup namespace of its own,
@@ -180,23 +190,6 @@ func restartPids() error {
 	err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1"), 0)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write ns_last_pid: %w", err)
-	}
-	return nil
-}
-
-// becomeRoot makes init root of its user namespace. The monitor starts it
-// as the host's root, unmapped inside, so that it may still walk the
-// host's path to its root folder (the state folder is root's alone);
-// from here on it is the map's first id, and so is the command.
-func becomeRoot() error {
-	if err := unix.Setgroups([]int{0}); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := unix.Setresgid(0, 0, 0); err != nil {
-		return fmt.Errorf("setresgid: %w", err)
-	}
-	if err := unix.Setresuid(0, 0, 0); err != nil {
-		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
 }

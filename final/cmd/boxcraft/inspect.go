@@ -69,7 +69,7 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"Name":    "/" + rec.Spec.Name,
 		"LogPath": rt.Dirs.LogFile(c.ID),
 		"Config": map[string]any{
-			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Cmd": p.Args, "WorkingDir": p.Cwd,
+			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Entrypoint": rec.Entrypoint, "Cmd": rec.Cmd, "WorkingDir": p.Cwd,
 			"Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin,
 		},
 		"HostConfig": map[string]any{

@@ -67,7 +67,7 @@ func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
 	if rec.Spec.Process.Stdin {
 		attach.Stdin = os.Stdin
 	}
-	term := newTerminal(rec.Spec.Process.Terminal)
+	term := newTerminal(rec.Spec.Process.Terminal, attach)
 	defer term.restore()
 	result, err := rt.Run(rec.Spec.ID, attach, term.started)
 	term.restore()
@@ -96,9 +96,6 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
 	c.Name, _ = flags.GetString("name")
 	c.Hostname, _ = flags.GetString("hostname")
-	if c.Hostname == "" {
-		c.Hostname = c.ID[:12] // as Docker names it
-	}
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
 	c.Process.Terminal, _ = flags.GetBool("tty")
 	c.Process.Stdin, _ = flags.GetBool("interactive")
@@ -118,11 +115,14 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if err := checkHostname(c.Hostname, c.Namespaces.UTS); err != nil {
 		return nil, o, err
 	}
+	if c.Hostname == "" {
+		c.Hostname = defaultHostname(c)
+	}
 	args, err := chooseRoot(rt, flags, c)
 	if err != nil {
 		return nil, o, err
 	}
-	if err := processFromImage(rt, flags, c, args); err != nil {
+	if err := processFromImage(rt, flags, c, args, &o); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil
@@ -170,4 +170,14 @@ func cgroupParent() string {
 		return parent
 	}
 	return cgroups.Workshop
+}
+
+// defaultHostname is, as Docker's, the ID's first 12 digits, or the
+// host's name when the container shares the host's.
+func defaultHostname(c *spec.Container) string {
+	if c.Namespaces.UTS {
+		return c.ID[:12]
+	}
+	name, _ := os.Hostname()
+	return name
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -121,7 +122,7 @@ func checkHostname(name string, ownUTS bool) error {
 	case name == "":
 		return nil
 	case !ownUTS:
-		return fmt.Errorf("--hostname with --uts host would rename the host: leave one out")
+		return errors.New("--hostname with --uts host would rename the host: leave one out")
 	case len(name) > 64 || !validHostname.MatchString(name):
 		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, - and .", name)
 	}
@@ -132,7 +133,7 @@ func checkHostname(name string, ownUTS bool) error {
 // working folder, from the image's config and the flags, as docker run
 // does: --entrypoint replaces the image's Entrypoint (and drops its
 // Cmd); arguments after the image replace its Cmd.
-func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container, args []string) error {
+func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container, args []string, o *runtime.CreateOptions) error {
 	var entrypoint, cmd, env []string
 	workdir := ""
 	if c.Image != "" {
@@ -153,6 +154,7 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 		cmd = args
 	}
 	c.Process.Args = append(append([]string{}, entrypoint...), cmd...)
+	o.Entrypoint, o.Cmd = entrypoint, cmd
 	if len(c.Process.Args) == 0 {
 		return fmt.Errorf("run: no command: give one after the image, which has no Entrypoint or Cmd")
 	}
