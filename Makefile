@@ -89,9 +89,10 @@ rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (_build/busybox.tar),
 
 # busybox-image puts the default image into the machine's store as
 # busybox:latest, from _build/busybox.tar: no network. Importing the same
-# tarball again changes nothing.
+# tarball again changes nothing. Its progress bar (on a terminal) is
+# noise here: what it prints is shown only when it fails.
 busybox-image: need-root bins $(IMAGE)
-	@$(BOXCRAFT) import $(IMAGE) $(RUN_IMAGE) >/dev/null
+	@out=$$($(BOXCRAFT) import $(IMAGE) $(RUN_IMAGE) 2>&1) || { echo "$$out" >&2; exit 1; }
 
 run: busybox-image ## a shell in a busybox container made by boxcraft, the complete runtime (final/)
 	@echo "run: boxcraft run -it --rm $(RUN_IMAGE) sh (the image is $(IMAGE), imported into /var/lib/boxcraft)"
