@@ -112,7 +112,9 @@ warm_go_caches() {
 }
 
 # build_workshop builds, as root, what sudo make run and sudo make test use:
-# every step, the probe and the default image.
+# every step, boxcraft, the probe and the default image. (warm_go_caches'
+# go build ./... then fetches every Go module the build needs, final/'s
+# included: creack/pty, x/term, image-spec and go-digest.)
 build_workshop() {
 	make -s -C "$repo" bins rootfs
 }
