@@ -124,7 +124,7 @@ func checkHostname(name string, ownUTS bool) error {
 	case !ownUTS:
 		return errors.New("--hostname with --uts host would rename the host: leave one out")
 	case len(name) > 64 || !validHostname.MatchString(name):
-		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, - and .", name)
+		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, dots and hyphens", name)
 	}
 	return nil
 }
