@@ -48,7 +48,7 @@ say "With -d, boxcraft prints the container's ID once its command has started, a
 made+=(demo-ticker)
 show boxcraft run -d --name demo-ticker "$image" sh -c 'trap "echo got SIGTERM; exit 0" TERM; i=0; while :; do echo "tick $i"; i=$((i + 1)); sleep 1; done'
 show boxcraft ps
-id=$(boxcraft ps -q | head -n 1)
+id=$(boxcraft inspect demo-ticker | sed -n 's/.*"Id": "\(.\{12\}\).*/\1/p')
 show_pipe "grep -E '\"(status|pid|monitorPid)\"' /run/boxcraft/containers/$id*/state.json"
 monitor=$(sed -n 's/.*"monitorPid": *\([0-9]*\).*/\1/p' /run/boxcraft/containers/"$id"*/state.json)
 show ps -o pid,ppid,rss,args -p "$monitor"
