@@ -72,7 +72,6 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@go build -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
-	@go build -o $(BIN)/boxcraft ./final/cmd/boxcraft
 
 # deps is order-only (after |): it runs first, but does not make the image stale.
 $(IMAGE): internal/busybox/busybox.go internal/mkrootfs/main.go $(wildcard /bin/busybox) | deps
