@@ -1,0 +1,100 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/internal/testkit"
+)
+
+// upperLayer makes what overlayfs leaves in an upper layer, owned by the
+// host's ids of a user namespace (100000 is the container's root): a
+// file, two names of one file, a whiteout, an opaque folder, overlayfs's
+// bookkeeping on a file.
+func upperLayer(t *testing.T) string {
+	testkit.RequireRoot(t)
+	upper := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(upper, "etc/opaque"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(upper, "etc/new"), []byte("new"), 0o640))
+	require.NoError(t, os.Link(filepath.Join(upper, "etc/new"), filepath.Join(upper, "etc/again")))
+	// Device 0:0: overlayfs's whiteout.
+	require.NoError(t, unix.Mknod(filepath.Join(upper, "etc/gone"), unix.S_IFCHR, 0))
+	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/opaque"), "trusted.overlay.opaque", []byte("y"), 0))
+	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/new"), "trusted.overlay.origin", []byte("x"), 0))
+	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/new"), "user.note", []byte("kept"), 0))
+	require.NoError(t, filepath.Walk(upper, func(path string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(path, 100000, 100007)
+		}
+		return err
+	}))
+	return upper
+}
+
+var hostRange = []spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+
+// Diff writes the upper layer as an image's layer: whiteouts as .wh.
+// files, the opaque folder with .wh..wh..opq, owners back in the
+// container's ids, overlayfs's attributes left out, a second name a hard
+// link; and the layer unpacks back into the same upper layer.
+func TestDiffWritesALayer(t *testing.T) {
+	upper := upperLayer(t)
+	var layer bytes.Buffer
+	require.NoError(t, Diff(context.Background(), &layer, upper, hostRange, hostRange))
+	entries := map[string]*tar.Header{}
+	r := tar.NewReader(bytes.NewReader(layer.Bytes()))
+	for {
+		hdr, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		entries[hdr.Name] = hdr
+	}
+	for _, name := range []string{"etc/", "etc/new", "etc/again", "etc/.wh.gone", "etc/opaque/", "etc/opaque/.wh..wh..opq"} {
+		require.Contains(t, entries, name)
+	}
+	assert.NotContains(t, entries, "etc/gone", "a whiteout is .wh.NAME, not NAME")
+	// A walk goes in lexical order: etc/again is the file's first name.
+	first := entries["etc/again"]
+	assert.Equal(t, 0, first.Uid, "owners back in the container's ids")
+	assert.Equal(t, 7, first.Gid)
+	assert.Equal(t, "kept", first.PAXRecords["SCHILY.xattr.user.note"])
+	assert.NotContains(t, first.PAXRecords, "SCHILY.xattr.trusted.overlay.origin", "overlayfs's attributes are left out")
+	assert.Equal(t, byte(tar.TypeLink), entries["etc/new"].Typeflag, "the second name of a file is a hard link")
+	assert.Equal(t, "etc/again", entries["etc/new"].Linkname)
+
+	back := t.TempDir()
+	require.NoError(t, Unpack(context.Background(), bytes.NewReader(layer.Bytes()), back, Options{Overlay: true, UIDMap: hostRange, GIDMap: hostRange}))
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(filepath.Join(back, "etc/gone"), &st))
+	assert.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "the whiteout again")
+	assert.Equal(t, "y", xattr(t, filepath.Join(back, "etc/opaque"), "trusted.overlay.opaque"))
+	require.NoError(t, unix.Lstat(filepath.Join(back, "etc/new"), &st))
+	assert.Equal(t, uint32(100000), st.Uid, "shifted into the range again")
+}
+
+// A file the container named .wh.… would delete, in a layer: refused,
+// by name. So is an owner no map gives.
+func TestDiffRefuses(t *testing.T) {
+	upper := upperLayer(t)
+	require.NoError(t, os.WriteFile(filepath.Join(upper, "etc/.wh.x"), nil, 0o644))
+	err := Diff(context.Background(), io.Discard, upper, nil, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "etc/.wh.x")
+	require.NoError(t, os.Remove(filepath.Join(upper, "etc/.wh.x")))
+
+	err = Diff(context.Background(), io.Discard, upper, []spec.IDMap{{ContainerID: 0, HostID: 200000, Size: 10}}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "100000")
+}
