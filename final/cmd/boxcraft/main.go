@@ -53,6 +53,9 @@ var commands = []command{
 	{"rmi", "[-f] IMAGE...", "remove images", rmiCommand, addRmiFlags, true},
 	{"import", "TARBALL [NAME[:TAG]]", "make an image of a rootfs tarball", importCommand, nil, true},
 	{"load", "-i PATH", "load an image: a docker save tarball, an OCI layout or a rootfs tarball", loadCommand, addLoadFlags, true},
+	{"commit", "[-m MESSAGE] [-a AUTHOR] CONTAINER [NAME[:TAG]]", "make an image of a stopped container's changes", commitCommand, addCommitFlags, true},
+	{"tag", "SOURCE TARGET", "give an image another name", tagCommand, nil, true},
+	{"save", "[-o PATH] [--format FORMAT] IMAGE...", "write images as docker save does (or as an OCI layout)", saveCommand, addSaveFlags, true},
 }
 
 func main() {

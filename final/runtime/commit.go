@@ -1,0 +1,58 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/boxcraft/boxcraft/final/archive"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
+)
+
+// CommitOptions are docker commit's: the new image's name, the history's
+// comment and the author.
+type CommitOptions struct {
+	Name, Comment, Author string
+}
+
+// Commit makes an image of what a container changed, as docker commit
+// does: its image's layers, and on top its upper layer as a new layer
+// (step05-layers' commit). A container that runs, or is starting, is
+// refused: docker commit pauses it, but boxcraft's cgroups on v1 have no
+// freezer, and a layer read while its files change is no snapshot.
+func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (store.ImageRecord, error) {
+	c, err := r.Get(ref)
+	if err != nil {
+		return store.ImageRecord{}, err
+	}
+	spec := c.Record.Spec
+	switch {
+	case c.Broken:
+		return store.ImageRecord{}, fmt.Errorf("container %s: its start was cut short, it has no record to commit: remove it", ref)
+	case spec.Image == "":
+		return store.ImageRecord{}, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: nothing to commit", ref)
+	case c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID):
+		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
+	}
+	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")
+	commit := store.Commit{
+		Parent: spec.Image,
+		Layer: func(w io.Writer) error {
+			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap)
+		},
+		CreatedBy: strings.Join(spec.Process.Args, " "),
+		Comment:   o.Comment,
+		Author:    o.Author,
+	}
+	if o.Name != "" {
+		commit.Names = []string{o.Name}
+	}
+	rec, err := r.Store.Commit(ctx, commit)
+	if err != nil {
+		return rec, fmt.Errorf("commit container %s: %w", ref, err)
+	}
+	return rec, nil
+}
