@@ -42,7 +42,7 @@ func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.
 		return d.entry(path, name)
 	})
 	if err != nil {
-		return fmt.Errorf("the upper layer %s: %w", upper, err)
+		return err // names the file, relative to upper: the container's name for it
 	}
 	return d.archive.Close()
 }
