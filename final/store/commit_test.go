@@ -95,4 +95,3 @@ func TestCommitFailureLeavesNothing(t *testing.T) {
 		t.Error("a name with a digest given as a tag")
 	}
 }
-
