@@ -27,7 +27,8 @@ type entry struct {
 // Lookup resolves name, USER[:GROUP] as -u takes it, in the passwd and
 // group files of the folder root ("/" once init has pivoted into the
 // container's root; /proc/PID/root from the host). An empty USER is
-// root. A number needs no entry (its group is then 0 and its HOME "/"); a
+// root. A number needs no entry (its group is then 0 and its HOME "/",
+// root's "/root"); a
 // name that has none is refused as Docker refuses it: "unable to find
 // user NAME: no matching entries in passwd file".
 func Lookup(root, name string) (spec.User, error) {
@@ -70,7 +71,11 @@ func findUser(users []entry, name string) (spec.User, bool, error) {
 		return spec.User{}, false, err
 	}
 	home := e.home
-	if home == "" {
+	switch {
+	case home != "":
+	case e.id == 0:
+		home = "/root" // Docker's HOME for root, with or without an entry
+	default:
 		home = "/"
 	}
 	return spec.User{UID: e.id, GID: e.gid, Home: home}, e.name == name, nil
