@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/runtime"
@@ -103,17 +104,17 @@ func parseIDMap(flags *pflag.FlagSet, flag string) (spec.IDMap, error) {
 	return spec.IDMap{ContainerID: numbers[0], HostID: numbers[1], Size: numbers[2]}, nil
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyRegexp(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // checkName refuses a --name Docker would refuse.
 func checkName(name string) error {
-	if name != "" && !validName.MatchString(name) {
+	if name != "" && !validName().MatchString(name) {
 		return fmt.Errorf("--name %q: use letters, digits, _ . and -, starting with a letter or digit", name)
 	}
 	return nil
 }
 
-var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+var validHostname = lazyRegexp(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
 
 // checkHostname refuses a hostname the kernel or DNS would not take, and
 // one for a container that shares the host's.
@@ -123,7 +124,7 @@ func checkHostname(name string, ownUTS bool) error {
 		return nil
 	case !ownUTS:
 		return errors.New("--hostname with --uts host would rename the host: leave one out")
-	case len(name) > 64 || !validHostname.MatchString(name):
+	case len(name) > 64 || !validHostname().MatchString(name):
 		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, dots and hyphens", name)
 	}
 	return nil
@@ -249,4 +250,11 @@ func hasVar(env []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// lazyRegexp compiles a pattern on first use rather than when the program
+// starts: every boxcraft process, a container's init and monitor too,
+// would pay for it, and most never match anything.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
