@@ -9,8 +9,8 @@
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the command
-// (step01).
+// (step04), the pids (step02), the working folder, the user (-u, from
+// the image's own /etc/passwd), the command (step01).
 package containerinit
 
 import (
@@ -30,6 +30,10 @@ import (
 const (
 	SettingsFD = 3 // reads spec.Container as JSON; EOF means go on
 	ReportFD   = 4 // writes a Failure, or nothing if the exec succeeds
+	// FirstTreeFD is the first of the bind mounts the monitor made ready
+	// (with a user namespace: id-mapped, rootfs.OpenBind), one for each
+	// "bind" of c.Mounts, in order.
+	FirstTreeFD = 5
 )
 
 // Failure is what init reports when it cannot become the command. The
@@ -109,13 +113,31 @@ func steps(c *spec.Container) []step {
 	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
-	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c) })
+	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c, inheritedTrees(c)) })
 	add(true, "step02", "close inherited files", closeInheritedFiles)
 	add(ns.PID, "step02", "restart the pids", restartPids)
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	add(true, "issue18", "become the user", func() error { return becomeUser(&c.Process) })
 	return list
+}
+
+// inheritedTrees are the bind mounts the monitor made ready, by their
+// index in c.Mounts: with a user namespace, every bind.
+func inheritedTrees(c *spec.Container) rootfs.Trees {
+	if !c.Namespaces.User() {
+		return nil
+	}
+	trees := rootfs.Trees{}
+	fd := FirstTreeFD
+	for i, m := range c.Mounts {
+		if m.Type == "bind" {
+			trees[i] = os.NewFile(uintptr(fd), m.Source)
+			fd++
+		}
+	}
+	return trees
 }
 
 // setUp makes the container what its settings say, from the inside.

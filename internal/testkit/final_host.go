@@ -51,6 +51,7 @@ type Inspected struct {
 		Entrypoint []string
 		WorkingDir string
 		Image      string
+		User       string
 	}
 }
 

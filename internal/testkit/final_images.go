@@ -26,6 +26,7 @@ type imageSettings struct {
 	Entrypoint []string `json:"Entrypoint,omitempty"`
 	Cmd        []string `json:"Cmd,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User       string   `json:"User,omitempty"`
 }
 
 // dockerPath is Docker's default PATH, which an image's Env usually holds.

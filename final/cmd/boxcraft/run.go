@@ -30,6 +30,8 @@ func addRunFlags(flags *pflag.FlagSet) {
 	flags.Bool("read-only", false, "mount the container's root read-only")
 	flags.String("entrypoint", "", "the image's ENTRYPOINT instead")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (as podman's)")
+	flags.StringP("user", "u", "", "USER[:GROUP], names or numbers from the image's /etc/passwd and /etc/group")
+	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
 }
@@ -123,6 +125,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if err := processFromImage(rt, flags, c, args, &o); err != nil {
+		return nil, o, err
+	}
+	if c.Mounts, err = parseVolumes(flags); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil

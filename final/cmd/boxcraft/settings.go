@@ -143,6 +143,10 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 			return err
 		}
 		entrypoint, cmd, env, workdir = cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.Env, cfg.Config.WorkingDir
+		c.Process.User = cfg.Config.User
+	}
+	if flags.Changed("user") {
+		c.Process.User, _ = flags.GetString("user") // init resolves it in the image's /etc/passwd
 	}
 	if flags.Changed("entrypoint") {
 		value, _ := flags.GetString("entrypoint")
@@ -172,7 +176,8 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 }
 
 // environment is the image's Env, Docker's PATH when it sets none,
-// HOSTNAME, HOME and TERM, then --env-file and -e.
+// HOSTNAME and TERM, then --env-file and -e. HOME, when none is set, is
+// init's to add: the user's own, from the image's /etc/passwd.
 func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]string, error) {
 	env := append([]string{}, image...)
 	if !hasVar(env, "PATH") {
@@ -196,9 +201,6 @@ func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]str
 			return nil, fmt.Errorf("--env %q: give KEY=VALUE or KEY", e)
 		}
 		env = append(env, hostValue(e)...)
-	}
-	if !hasVar(env, "HOME") {
-		env = append(env, "HOME=/root")
 	}
 	return env, nil
 }
