@@ -72,6 +72,8 @@ type manager interface {
 	oomFile() string
 	// intoFD opens the folder for CLONE_INTO_CGROUP (v2), or is nil (v1).
 	intoFD() (*os.File, error)
+	// stats reads what the cgroup's processes use (stats.go).
+	stats() (Stats, error)
 }
 
 // Cgroup is one container's cgroup: a folder in each v1 hierarchy it

@@ -1,5 +1,5 @@
 // Command boxcraft is the workshop's complete runtime: Docker's commands
-// (run, ps, logs, stop, kill, rm, inspect, wait, prune, images, rmi,
+// (run, ps, logs, stop, kill, stats, rm, inspect, wait, prune, images, rmi,
 // load) over the packages that grew out of the lessons. There is no
 // daemon: each command reads and changes the state folder, and a
 // detached container has a small monitor process of its own.
@@ -45,6 +45,7 @@ var commands = []command{
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
 	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},
 	{"kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (SIGKILL)", killCommand, addKillFlags, true},
+	{"stats", "[--no-stream] [-a] [CONTAINER...]", "show what containers use: CPU, memory, network, block I/O, pids", statsCommand, addStatsFlags, true},
 	{"rm", "[-f] CONTAINER...", "remove containers", rmCommand, addRmFlags, true},
 	{"inspect", "CONTAINER|IMAGE...", "show containers or images as JSON", inspectCommand, nil, true},
 	{"wait", "CONTAINER...", "wait for containers to end, and print their exit statuses", waitCommand, nil, true},
