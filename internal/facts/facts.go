@@ -117,7 +117,10 @@ type Clocks struct {
 
 // Experiments are things the probe tries rather than reads.
 type Experiments struct {
-	Escape *Escape `json:"escape,omitempty"`
+	// Attacks are the breakout attempts of final/'s security suite, by
+	// the argument that asked for each (attack=NAME or NAME=VALUE).
+	Attacks map[string]*Attempt `json:"attacks,omitempty"`
+	Escape  *Escape             `json:"escape,omitempty"`
 	// Mknod is the attempt to make a device node (/dev/null's numbers),
 	// which needs CAP_MKNOD in the host's user namespace.
 	Mknod *Attempt `json:"mknod,omitempty"`

@@ -77,6 +77,13 @@ func main() {
 			}
 			f.Experiments.Sysctls[value] = rewriteSysctl(value)
 		default:
+			if attack, ok := attacks[name]; ok {
+				if f.Experiments.Attacks == nil {
+					f.Experiments.Attacks = map[string]*facts.Attempt{}
+				}
+				f.Experiments.Attacks[arg] = attack(value)
+				continue
+			}
 			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
 			os.Exit(2)
 		}
@@ -88,6 +95,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// attacks are the breakout attempts of final/'s security suite: each
+// tries one way out of a container (files attack_*.go add them), and
+// reports what the kernel said.
+var attacks = map[string]func(value string) *facts.Attempt{}
 
 // number reads an experiment's number, or stops the probe.
 func number(arg, text string) int {
