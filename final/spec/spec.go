@@ -126,11 +126,64 @@ type Mount struct {
 	Options []string `json:"options,omitempty"`
 }
 
-// Security is what is taken away from root inside (issue 20:
-// capabilities, seccomp, no_new_privs, masked and read-only paths). The
-// core sets none of it; init applies it last, just before exec.
+// Security is what is taken away from root inside (issue 20), applied by
+// init as the last steps before exec. The command line fills it with
+// Docker's defaults; --privileged, --cap-add/--cap-drop and --security-opt
+// change them; the OCI front end (issue 23) takes it from config.json.
 type Security struct {
 	Privileged bool `json:"privileged,omitempty"`
+	// Capabilities are the capabilities CMD keeps (CAP_CHOWN, …): its
+	// bounding set, and for root also its permitted and effective sets.
+	// The inheritable and ambient sets stay empty.
+	Capabilities    []string `json:"capabilities"`
+	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	// Seccomp is the system-call filter, nil for none (unconfined).
+	Seccomp *Seccomp `json:"seccomp,omitempty"`
+	// MaskedPaths are hidden (an empty read-only file or tmpfs over
+	// them), ReadonlyPaths remounted read-only: paths inside the root.
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// Devices are devices made in /dev and allowed by the device cgroup
+	// beyond the defaults (--device).
+	Devices []Device `json:"devices,omitempty"`
+}
+
+// Seccomp is a system-call filter in the OCI runtime spec's shape
+// (Docker's profiles translate to it): an action for every call no rule
+// names, and rules by name, optionally on arguments.
+type Seccomp struct {
+	DefaultAction   string           `json:"defaultAction"` // SCMP_ACT_ERRNO, SCMP_ACT_ALLOW, …
+	DefaultErrnoRet *uint            `json:"defaultErrnoRet,omitempty"`
+	Architectures   []string         `json:"architectures,omitempty"` // SCMP_ARCH_X86_64, …
+	Syscalls        []SeccompSyscall `json:"syscalls,omitempty"`
+}
+
+// SeccompSyscall is one rule: these calls get this action when every
+// argument condition holds.
+type SeccompSyscall struct {
+	Names    []string     `json:"names"`
+	Action   string       `json:"action"`
+	ErrnoRet *uint        `json:"errnoRet,omitempty"`
+	Args     []SeccompArg `json:"args,omitempty"`
+}
+
+// SeccompArg compares argument Index with Value (and ValueTwo, for
+// SCMP_CMP_MASKED_EQ) by Op (SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ, …).
+type SeccompArg struct {
+	Index    uint   `json:"index"`
+	Value    uint64 `json:"value"`
+	ValueTwo uint64 `json:"valueTwo,omitempty"`
+	Op       string `json:"op"`
+}
+
+// Device is a device node the container gets, and may use.
+type Device struct {
+	Path     string `json:"path"` // inside the container
+	Type     string `json:"type"` // "c" or "b"
+	Major    int64  `json:"major"`
+	Minor    int64  `json:"minor"`
+	FileMode uint32 `json:"fileMode"`
+	Access   string `json:"access"` // some of r, w, m
 }
 
 // Network is how the container is connected (issue 19). The core knows
