@@ -151,14 +151,21 @@ func keptFolder(t testing.TB, r Result, name, content string) (named, root strin
 // image's path and the state folder's taken out of the line first: a
 // test's folders are named after the test, and a line that names only
 // them could name what the test looks for by chance.
-func assertRefusedNaming(t *testing.T, r Result, image string, names ...string) {
+func (s Step) assertRefusedNaming(t *testing.T, r Result, image string, names ...string) {
+	t.Helper()
+	s.assertRefusedNamingAs(t, badInput, r, image, names...)
+}
+
+// assertRefusedNamingAs is assertRefusedNaming for a run that did not
+// run CMD for why.
+func (s Step) assertRefusedNamingAs(t *testing.T, why refusal, r Result, image string, names ...string) {
 	t.Helper()
 	for what, path := range map[string]string{"<image>": image, "<state folder>": StateDir(t)} {
 		if path != "" && !slices.Contains(names, path) {
 			r.Stderr = strings.ReplaceAll(r.Stderr, path, what)
 		}
 	}
-	AssertRefused(t, r, names...)
+	s.assertRefusedAs(t, why, r, names...)
 }
 
 // descendantsOf lists the processes below pid: its children, theirs, ….
