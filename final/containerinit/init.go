@@ -9,7 +9,7 @@
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the user (step02's map), the command
+// (step04), the pids (step02), the command
 // (step01).
 package containerinit
 
@@ -99,6 +99,10 @@ func setUp(c *spec.Container) error {
 			return err
 		}
 	}
+	// init starts in its root folder (the monitor's doing), which it
+	// names "." from here: with a user namespace, its root user may not
+	// walk the host's path to it.
+	c.Root.Path = "."
 	if err := rootfs.Setup(c); err != nil {
 		return err
 	}
@@ -110,10 +114,9 @@ func setUp(c *spec.Container) error {
 			return err
 		}
 	}
-	if c.Namespaces.User() {
-		if err := becomeRoot(); err != nil {
-			return err
-		}
+	// After ns_last_pid: /proc/sys is read-only from here on.
+	if err := rootfs.ReadOnlyProcSys(c); err != nil {
+		return err
 	}
 	return enterWorkingFolder(c.Process.Cwd)
 }
@@ -176,23 +179,6 @@ func restartPids() error {
 	err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte("1"), 0)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write ns_last_pid: %w", err)
-	}
-	return nil
-}
-
-// becomeRoot makes init root of its user namespace. The monitor starts it
-// as the host's root, unmapped inside, so that it may still walk the
-// host's path to its root folder (the state folder is root's alone);
-// from here on it is the map's first id, and so is the command.
-func becomeRoot() error {
-	if err := unix.Setgroups([]int{0}); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := unix.Setresgid(0, 0, 0); err != nil {
-		return fmt.Errorf("setresgid: %w", err)
-	}
-	if err := unix.Setresuid(0, 0, 0); err != nil {
-		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
 }

@@ -52,19 +52,40 @@ type Result struct {
 // started is called once, when the command has started (err nil) or
 // could not (a *containerinit.Failure, or another error). Run returns
 // once the container has ended and its cgroup and root are gone.
-//
-// The calling goroutine stays on its thread: the session keyring that
-// the command inherits is the thread's, and the kernel sends init the
-// SIGKILL of Pdeathsig when the thread that started it ends, not the
-// process.
 func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error)) (Result, error) {
-	runtime.LockOSThread()
 	rec, err := dirs.ReadRecord(id)
 	if err != nil {
 		started(Started{}, err)
 		return Result{}, err
 	}
-	c := &rec.Spec
+	type ended struct {
+		result Result
+		err    error
+	}
+	done := make(chan ended)
+	go func() {
+		result, err := onOwnThread(dirs, rec, attach, started)
+		done <- ended{result, err}
+	}()
+	e := <-done
+	return e.result, errors.Join(e.err, Teardown(dirs, rec))
+}
+
+// onOwnThread starts the container and waits for it, on a thread of its
+// own that ends with it: the goroutine locks its thread and never
+// unlocks it, so Go ends the thread when the goroutine returns. Three
+// things the container inherits are the thread's, not the process's:
+//   - its working folder, once unshare(CLONE_FS) has given the thread one
+//     of its own: init starts in its root folder, which its root user
+//     in a user namespace might not be allowed to walk to (the state
+//     folder is the host root's alone), and the rest of boxcraft keeps
+//     its own working folder;
+//   - its session keyring (joinNewSessionKeyring);
+//   - its parent, for Pdeathsig: the kernel kills init when the thread
+//     that started it ends, not the process.
+func onOwnThread(dirs state.Dirs, rec state.Record, attach *Attach, started func(Started, error)) (Result, error) {
+	runtime.LockOSThread()
+	c, id := &rec.Spec, rec.Spec.ID
 	proc, err := start(c, dirs, attach)
 	if err != nil {
 		_ = dirs.WriteStatus(id, state.Status{Status: state.Created, Error: err.Error()})
@@ -80,8 +101,19 @@ func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error
 	result := proc.wait()
 	status.Status, status.ExitCode, status.OOMKilled = state.Exited, result.ExitCode, result.OOMKilled
 	status.FinishedAt = time.Now().UTC()
-	err = dirs.WriteStatus(id, status)
-	return result, errors.Join(err, Teardown(dirs, rec))
+	return result, dirs.WriteStatus(id, status)
+}
+
+// enterRoot gives the thread a working folder of its own, the
+// container's root folder, for init to inherit.
+func enterRoot(dir string) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare the working folder: %w", err)
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("enter the container's root %s: %w", dir, err)
+	}
+	return nil
 }
 
 // process is a started container.
@@ -138,7 +170,6 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio) (*exec.Cmd, *os.F
 		Path:        "/proc/self/exe", // boxcraft itself, whatever its path
 		Args:        []string{"boxcraft", "init"},
 		Env:         []string{},
-		Dir:         c.Root.Path, // see namespaces.go: init walks no path to its root
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
@@ -153,6 +184,9 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio) (*exec.Cmd, *os.F
 		cmd.SysProcAttr.CgroupFD = int(fd.Fd())
 	}
 	if err := joinNewSessionKeyring(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := enterRoot(c.Root.Path); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
@@ -204,9 +238,11 @@ func (p *process) wait() Result {
 // anonymous session keyring, as runc's init does: keys that the caller's
 // session holds (a login's, a secret agent's) stay out of reach (step01).
 func joinNewSessionKeyring() error {
-	if _, err := unix.KeyctlJoinSessionKeyring(""); err != nil {
-		return fmt.Errorf("join a new session keyring: %w", err)
+	// A NULL name: a new anonymous keyring (x/sys's wrapper passes a
+	// pointer, even to "").
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", errno)
 	}
 	return nil
 }
-

@@ -13,11 +13,9 @@ import (
 // cgroup (containerinit). The mount namespace always is: the root is
 // pivoted into (step04).
 //
-// init starts in its root folder (exec.Cmd.Dir, entered by the child
-// between clone and exec) as the host's root, even with a user
-// namespace: its own root user, an ordinary user on the host, might not
-// be allowed to walk the path to it. It becomes that user itself
-// (containerinit's becomeRoot).
+// With a user namespace, init becomes the map's root before it execs
+// (Credential): an unmapped user would lose every capability at execve.
+// It starts in its root folder, inherited (see onOwnThread).
 func sysProcAttr(c *spec.Container) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(c.Namespaces),
@@ -32,6 +30,7 @@ func sysProcAttr(c *spec.Container) *syscall.SysProcAttr {
 		attr.UidMappings = sysMaps(c.Namespaces.UIDMap)
 		attr.GidMappings = sysMaps(c.Namespaces.GIDMap)
 		attr.GidMappingsEnableSetgroups = true
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	return attr
 }

@@ -69,14 +69,14 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	}
 	defer lock.Unlock()
 	if c.ID == "" {
-		c.ID = newID()
+		c.ID = NewID()
 	}
 	if c.Name == "" {
 		c.Name = r.freeName()
 	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
 		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", ErrConflict, "/"+c.Name, id[:12])
 	}
-	if c.Hostname == "" {
+	if c.Hostname == "" && c.Namespaces.UTS {
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
 	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached}
@@ -121,8 +121,8 @@ func (r *Runtime) remove(id string) error {
 	return errors.Join(err, r.Dirs.RemoveContainer(id))
 }
 
-// newID is 32 random bytes in hex, as Docker's IDs.
-func newID() string {
+// NewID is 32 random bytes in hex, as Docker's IDs.
+func NewID() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on Linux

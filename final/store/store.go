@@ -1,59 +1,165 @@
-// Package store: API sketch, filled in from step05's layers.go and
-// inventory.go.
 package store
 
 import (
-	"context"
 	"errors"
-	"time"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
-	"github.com/boxcraft/boxcraft/final/image"
-	"github.com/boxcraft/boxcraft/final/mount"
-	"github.com/boxcraft/boxcraft/final/spec"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound: no image has that name or ID.
 var ErrNotFound = errors.New("no such image")
 
 // Store holds layers by diffID and images by ID, with their names.
-type Store struct{}
-
-// Open opens (making it when missing) the store at root.
-func Open(root string) (*Store, error) { panic("todo") }
-
-// ImageRecord is a stored image.
-type ImageRecord struct {
-	ID      string    `json:"id"`
-	Names   []string  `json:"names"`
-	Created time.Time `json:"created"`
-	Size    int64     `json:"size"`
-	DiffIDs []string  `json:"diffIDs"`
+type Store struct {
+	root string
 }
 
-// Progress reports long work.
-type Progress func(what string, done, total int64)
+// The lock files. Whoever adds blobs or layers holds layersLock shared,
+// whoever deletes them holds it alone; whoever changes the records or the
+// names holds namesLock alone. A process takes layersLock first.
+const (
+	layersLock = "layers.lock"
+	namesLock  = "names.lock"
+)
 
-// Load stores img's blobs and layers and names it.
-func (s *Store) Load(ctx context.Context, img *image.Image, progress Progress) (ImageRecord, error) {
-	panic("todo")
+// Open opens (making it when missing) the store at root, and removes the
+// work left by processes that died before they finished it.
+func Open(root string) (*Store, error) {
+	s := &Store{root: root}
+	for _, dir := range []string{s.path("blobs", "sha256"), s.path("layers"), s.path("images"), s.path("tmp")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open the image store: %w", err)
+		}
+	}
+	if err := s.removeLeftovers(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// Images lists the stored images.
-func (s *Store) Images() ([]ImageRecord, error) { panic("todo") }
-
-// Lookup finds an image by name or ID prefix.
-func (s *Store) Lookup(ref string) (ImageRecord, error) { panic("todo") }
-
-// Config is an image's config.
-func (s *Store) Config(id string) (v1.Image, error) { panic("todo") }
-
-// Remove untags ref, and deletes the image when no name is left.
-func (s *Store) Remove(ref string, force bool) (untagged, deleted []string, err error) {
-	panic("todo")
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.root}, elem...)...)
 }
 
-// Prepare plans a container's root in dir.
-func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.IDMap, dir string, keep bool) (mount.Overlay, error) {
-	panic("todo")
+// blobPath is where the blob with that digest is kept.
+func (s *Store) blobPath(digest string) string {
+	return s.path("blobs", "sha256", digestHex(digest))
+}
+
+// layerPath is where the layer with that diffID is unpacked, in set.
+func (s *Store) layerPath(set, diffID string) string {
+	return s.path("layers", set, digestHex(diffID))
+}
+
+// lock waits for the lock file name, shared or alone (unix.LOCK_SH or
+// LOCK_EX), and returns what releases it. flock(2) locks the open file,
+// so two goroutines of one process exclude each other as two processes
+// do, and the kernel releases it when its process dies.
+func (s *Store) lock(name string, how int) (func(), error) {
+	f, err := os.OpenFile(s.path(name), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the image store: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock the image store: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// tempName starts the names of this process's work in ROOT/tmp, so that
+// removeLeftovers knows whose it is.
+func tempName() string { return strconv.Itoa(os.Getpid()) + "-" }
+
+// removeLeftovers removes what ROOT/tmp holds of processes that are gone:
+// a half-written blob, a half-unpacked layer. A live process's work
+// stays.
+func (s *Store) removeLeftovers() error {
+	entries, err := os.ReadDir(s.path("tmp"))
+	if err != nil {
+		return fmt.Errorf("clean the image store: %w", err)
+	}
+	for _, e := range entries {
+		owner, _, _ := strings.Cut(e.Name(), "-")
+		pid, err := strconv.Atoi(owner)
+		// kill(pid, 0) sends nothing: ESRCH says no such process.
+		if err == nil && pid > 0 && errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+			if err := os.RemoveAll(s.path("tmp", e.Name())); err != nil {
+				return fmt.Errorf("clean the image store: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeFile writes data to path whole or not at all: into a file of its
+// own first, synced to disk, renamed over path. A crash leaves the old
+// file or the new one, never half of one.
+func writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncFolder(filepath.Dir(path))
+}
+
+// syncFolder makes a rename into dir last: fsync on the folder writes
+// its entries.
+func syncFolder(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// digestHex is a digest's hex part: "sha256:3f2a…" → "3f2a…".
+func digestHex(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	return hex
+}
+
+// validDigest tells a sha256 digest written in full, as the store names
+// its files.
+func validDigest(digest string) bool {
+	hex, ok := strings.CutPrefix(digest, "sha256:")
+	return ok && len(hex) == 64 && isHex(hex)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,90 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// blockSize is a tar header's size.
+const blockSize = 512
+
+// refusedCompressions are the formats an image may be compressed with
+// that the package does not read, by their first bytes.
+var refusedCompressions = []struct {
+	name  string
+	magic []byte
+}{
+	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
+	{"bzip2", []byte("BZh")},
+	{"lz4", []byte{0x04, 0x22, 0x4d, 0x18}},
+}
+
+// Decompress returns r unzipped when it is gzip, as it is when it is a
+// plain tar; anything else is refused. The first bytes tell which,
+// whatever the archive's name or media type says.
+func Decompress(r io.Reader) (io.Reader, error) {
+	buffered := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := buffered.Peek(6) // too short to peek at is no compression
+	for _, c := range refusedCompressions {
+		if bytes.HasPrefix(magic, c.magic) {
+			return nil, fmt.Errorf("compressed with %s, which boxcraft does not read: use gzip or no compression", c.name)
+		}
+	}
+	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
+		return checkTar(buffered)
+	}
+	unzipped, err := gzip.NewReader(buffered)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return checkTar(bufio.NewReaderSize(unzipped, 64<<10))
+}
+
+// checkTar returns r when it starts as a tar does: with a header whose
+// checksum holds, or the zero blocks of an empty archive, or nothing:
+// text or a broken download is refused here, in one line, before a
+// single entry is made.
+func checkTar(r *bufio.Reader) (io.Reader, error) {
+	block, err := r.Peek(blockSize)
+	if len(block) == 0 && errors.Is(err, io.EOF) {
+		return r, nil // no bytes: an empty archive, as archive/tar reads it
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading the archive: %w", err)
+	}
+	if len(block) < blockSize || !isTarHeader(block) {
+		return nil, errors.New("neither a tar archive nor gzip-compressed")
+	}
+	return r, nil
+}
+
+// isTarHeader checks a header block's checksum (the sum of its bytes,
+// the checksum's own field counted as spaces); a block of zeros ends an
+// archive, here an empty one.
+func isTarHeader(block []byte) bool {
+	if bytes.Count(block, []byte{0}) == blockSize {
+		return true
+	}
+	field := strings.TrimRight(strings.TrimLeft(string(block[148:156]), " \x00"), " \x00")
+	want, err := strconv.ParseInt(field, 8, 64)
+	if err != nil {
+		return false
+	}
+	// Old tars summed signed bytes: archive/tar accepts either sum.
+	var unsigned, signed int64
+	for i, b := range block {
+		if i >= 148 && i < 156 {
+			b = ' '
+		}
+		unsigned += int64(b)
+		signed += int64(int8(b))
+	}
+	return want == unsigned || want == signed
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/image"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+func addImagesFlags(flags *pflag.FlagSet) {
+	flags.BoolP("quiet", "q", false, "show only the IDs")
+}
+
+// imagesCommand is docker images: a line per name, and one for an image
+// with none.
+func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	list, err := rt.Store.Images()
+	if err != nil {
+		return statusFailed, err
+	}
+	quiet, _ := flags.GetBool("quiet")
+	w := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
+	if !quiet {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	for _, img := range list {
+		id := shortID(img.ID)
+		if quiet {
+			fmt.Fprintln(w, id)
+			continue
+		}
+		names := img.Names
+		if len(names) == 0 {
+			names = []string{"<none>:<none>"}
+		}
+		for _, name := range names {
+			i := strings.LastIndex(name, ":")
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name[:i], name[i+1:], id, created(img.Created), humanSize(img.Size))
+		}
+	}
+	return 0, w.Flush()
+}
+
+// shortID is an image's ID as docker images shows it: 12 hex digits.
+func shortID(id string) string {
+	hex := strings.TrimPrefix(id, "sha256:")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return hex
+}
+
+// humanSize is a size as Docker shows it: 4.26MB.
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	size, i := float64(n), 0
+	for size >= 1000 && i < len(units)-1 {
+		size /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.3g%s", size, units[i])
+}
+
+func addRmiFlags(flags *pflag.FlagSet) {
+	flags.BoolP("force", "f", false, "remove it even when a container was made from it")
+}
+
+// rmiCommand untags and removes images, refusing one that a container
+// uses (its layers are that container's root).
+func rmiCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if err := needArgs(flags, 1, "at least one image"); err != nil {
+		return statusFailed, err
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	force, _ := flags.GetBool("force")
+	var errs []error
+	for _, ref := range flags.Args() {
+		if err := removeImage(a, ref, force); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_ = rt
+	if len(errs) > 0 {
+		return statusFailed, errors.Join(errs...)
+	}
+	return 0, nil
+}
+
+func removeImage(a *app, ref string, force bool) error {
+	img, err := a.runtime.Store.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	list, err := a.runtime.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Record.Spec.Image == img.ID && (!force || c.Status.Status == state.Running) {
+			return fmt.Errorf("unable to remove image %s: container %s (%s) uses it: remove the container first", ref, c.ID[:12], c.Record.Spec.Name)
+		}
+	}
+	untagged, deleted, err := a.runtime.Store.Remove(ref, force)
+	for _, name := range untagged {
+		fmt.Fprintln(a.stdout, "Untagged:", name)
+	}
+	for _, id := range deleted {
+		fmt.Fprintln(a.stdout, "Deleted:", id)
+	}
+	return err
+}
+
+func addLoadFlags(flags *pflag.FlagSet) {
+	flags.StringP("input", "i", "", "the image: a docker save tarball, an OCI layout folder, or a rootfs tarball")
+}
+
+// importCommand makes an image of a rootfs tarball and names it, as
+// docker import does: the set-up imports the workshop's busybox tarball
+// as busybox:latest.
+func importCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() < 1 || flags.NArg() > 2 {
+		return statusFailed, errors.New("import: give a rootfs tarball, and a name if you want one")
+	}
+	var names []string
+	if flags.NArg() == 2 {
+		ref, err := image.ParseReference(flags.Arg(1))
+		if err != nil {
+			return statusFailed, fmt.Errorf("import: %w", err)
+		}
+		names = []string{ref.Familiar()}
+	}
+	rec, err := storeImage(a, flags.Arg(0), func(img *image.Image) error {
+		if len(img.Layers) != 1 || len(img.Names) > 0 {
+			return errors.New("is an image, not a rootfs tarball: boxcraft load -i reads it")
+		}
+		img.Names = names
+		return nil
+	})
+	if err != nil {
+		return statusFailed, err
+	}
+	fmt.Fprintln(a.stdout, rec.ID)
+	return 0, nil
+}
+
+// loadCommand stores an image and names it, as docker load does.
+func loadCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	path, _ := flags.GetString("input")
+	if path == "" || flags.NArg() > 0 {
+		return statusFailed, errors.New("load: give the image with -i PATH")
+	}
+	var names []string
+	rec, err := storeImage(a, path, func(img *image.Image) error { names = img.Names; return nil })
+	if err != nil {
+		return statusFailed, err
+	}
+	if len(names) == 0 {
+		fmt.Fprintln(a.stdout, "Loaded image ID:", rec.ID)
+	}
+	for _, name := range names {
+		fmt.Fprintln(a.stdout, "Loaded image:", name)
+	}
+	return 0, nil
+}
+
+// storeImage reads the image at path, lets check look at it, and stores it,
+// with a progress bar on a terminal. SIGINT stops it as a refusal.
+func storeImage(a *app, path string, check func(*image.Image) error) (store.ImageRecord, error) {
+	rt, err := a.open()
+	if err != nil {
+		return store.ImageRecord{}, err
+	}
+	img, err := image.Read(path)
+	if err != nil {
+		return store.ImageRecord{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer img.Close()
+	if err := check(img); err != nil {
+		return store.ImageRecord{}, fmt.Errorf("%s %w", path, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	bar := newProgress(os.Stderr)
+	rec, err := rt.Store.Load(ctx, img, bar.report)
+	bar.done()
+	if err != nil {
+		return rec, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
+}
+
+// created is when an image was made, or N/A when its config does not say
+// (a rootfs tarball's), as docker images shows it.
+func created(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	return ago(t)
+}

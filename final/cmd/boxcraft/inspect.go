@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/spf13/pflag"
+)
+
+// inspectCommand prints containers (or images, when no container has the
+// name) as a JSON array, in the shape of docker inspect's fields that
+// boxcraft has.
+func inspectCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if err := needArgs(flags, 1, "at least one container or image"); err != nil {
+		return statusFailed, err
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	var out []any
+	for _, ref := range flags.Args() {
+		if c, err := rt.Get(ref); err == nil {
+			out = append(out, inspectContainer(rt, c))
+			continue
+		} else if !errors.Is(err, state.ErrNoSuchContainer) {
+			return statusFailed, err
+		}
+		img, err := rt.Store.Lookup(ref)
+		if err != nil {
+			return statusFailed, fmt.Errorf("no such container or image: %s", ref)
+		}
+		out = append(out, img)
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false) // a command's > and & as they are
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(out); err != nil {
+		return statusFailed, err
+	}
+	return 0, nil
+}
+
+func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
+	s, rec := c.Status, c.Record
+	p := rec.Spec.Process
+	var path string
+	var args []string
+	if len(p.Args) > 0 {
+		path, args = p.Args[0], p.Args[1:]
+	}
+	dir := rt.Dirs.Container(c.ID)
+	return map[string]any{
+		"Id":      c.ID,
+		"Created": rec.Created.Format(time.RFC3339Nano),
+		"Path":    path,
+		"Args":    args,
+		"State": map[string]any{
+			"Status": s.Status, "Running": s.Status == state.Running, "Pid": s.Pid,
+			"ExitCode": s.ExitCode, "OOMKilled": s.OOMKilled, "Error": s.Error,
+			"StartedAt": stamp(s.StartedAt), "FinishedAt": stamp(s.FinishedAt),
+		},
+		"Image":   rec.Spec.Image,
+		"Name":    "/" + rec.Spec.Name,
+		"LogPath": rt.Dirs.LogFile(c.ID),
+		"Config": map[string]any{
+			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Cmd": p.Args, "WorkingDir": p.Cwd,
+			"Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin,
+		},
+		"HostConfig": map[string]any{
+			"AutoRemove": rec.AutoRemove, "ReadonlyRootfs": rec.Spec.Root.ReadOnly,
+			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,
+			"NetworkMode": rec.Spec.Network.Mode,
+		},
+		"GraphDriver": map[string]any{
+			"Name": "overlay",
+			"Data": map[string]string{
+				"UpperDir": filepath.Join(dir, "upper"), "WorkDir": filepath.Join(dir, "work"), "MergedDir": rec.Spec.Root.Path,
+			},
+		},
+		"Spec": rec.Spec,
+	}
+}
+
+// stamp is a time as docker inspect writes it; zero is Docker's zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+func addStopFlags(flags *pflag.FlagSet) {
+	flags.IntP("time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+}
+
+// eachContainer runs do for each container named, printing each name as
+// docker does, and fails (125) if any failed, after trying them all.
+func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (int, error) {
+	if err := needArgs(flags, 1, "at least one container"); err != nil {
+		return statusFailed, err
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	var errs []error
+	for _, ref := range flags.Args() {
+		c, err := rt.Get(ref)
+		if err == nil {
+			err = do(container{c, rt})
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(a.stdout, ref)
+	}
+	if len(errs) > 0 {
+		return statusFailed, errors.Join(errs...)
+	}
+	return 0, nil
+}
+
+func stopCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	seconds, _ := flags.GetInt("time")
+	if seconds < 0 {
+		return statusFailed, fmt.Errorf("--time %d: give 0 or more seconds", seconds)
+	}
+	return eachContainer(a, flags, func(c container) error {
+		return c.rt.Stop(c.Container, time.Duration(seconds)*time.Second)
+	})
+}
+
+func addKillFlags(flags *pflag.FlagSet) {
+	flags.StringP("signal", "s", "KILL", "the signal: a name (TERM, SIGTERM) or number")
+}
+
+func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	name, _ := flags.GetString("signal")
+	sig, err := parseSignal(name)
+	if err != nil {
+		return statusFailed, err
+	}
+	return eachContainer(a, flags, func(c container) error { return c.rt.Kill(c.Container, sig) })
+}
+
+// parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9.
+func parseSignal(name string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return unix.Signal(n), nil
+	}
+	upper := strings.ToUpper(name)
+	if !strings.HasPrefix(upper, "SIG") {
+		upper = "SIG" + upper
+	}
+	if sig := unix.SignalNum(upper); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("--signal %q: no such signal", name)
+}
+
+func addRmFlags(flags *pflag.FlagSet) {
+	flags.BoolP("force", "f", false, "kill a running container first")
+}
+
+func rmCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	force, _ := flags.GetBool("force")
+	return eachContainer(a, flags, func(c container) error { return c.rt.Remove(c.Container, force) })
+}
+
+// waitCommand prints each container's exit status once it has ended.
+func waitCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if err := needArgs(flags, 1, "at least one container"); err != nil {
+		return statusFailed, err
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	for _, ref := range flags.Args() {
+		c, err := rt.Get(ref)
+		if err != nil {
+			return statusFailed, err
+		}
+		code, err := rt.Wait(c)
+		if err != nil {
+			return statusFailed, err
+		}
+		fmt.Fprintln(a.stdout, code)
+	}
+	return 0, nil
+}
+
+func addPruneFlags(flags *pflag.FlagSet) {
+	flags.BoolP("force", "f", false, "do not ask (boxcraft never asks: accepted for docker's sake)")
+}
+
+// pruneCommand removes every container that is not running.
+func pruneCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	removed, err := rt.Prune()
+	if len(removed) > 0 {
+		fmt.Fprintln(a.stdout, "Deleted Containers:")
+		for _, id := range removed {
+			fmt.Fprintln(a.stdout, id)
+		}
+	}
+	if err != nil {
+		return statusFailed, err
+	}
+	return 0, nil
+}

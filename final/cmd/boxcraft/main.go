@@ -1,0 +1,167 @@
+// Command boxcraft is the workshop's complete runtime: Docker's commands
+// (run, ps, logs, stop, kill, rm, inspect, wait, prune, images, rmi,
+// load) over the packages that grew out of the lessons. There is no
+// daemon: each command reads and changes the state folder, and a
+// detached container has a small monitor process of its own.
+//
+// This package is the command line only: it turns flags into one
+// spec.Container and calls the lifecycle (package runtime). Its exit
+// statuses are Docker's: 125 when boxcraft fails, 126 when the command
+// cannot run, 127 when it is not found, otherwise the command's own.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/spf13/pflag"
+)
+
+// Docker's exit statuses for failures of its own.
+const (
+	statusFailed     = 125 // boxcraft itself failed: a bad flag, an unknown image
+	statusCannotRun  = 126
+	statusNotFound   = 127
+	statusUsageShown = 0
+)
+
+// command is one of boxcraft's commands.
+type command struct {
+	name, args, about string
+	run               func(app *app, flags *pflag.FlagSet) (int, error)
+	flags             func(flags *pflag.FlagSet)
+	interspersed      bool // flags may follow arguments (false: run's CMD keeps its own)
+}
+
+var commands = []command{
+	{"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "run a command in a new container", runCommand, addRunFlags, false},
+	{"ps", "[-a] [-q]", "list containers", psCommand, addPsFlags, true},
+	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
+	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},
+	{"kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (SIGKILL)", killCommand, addKillFlags, true},
+	{"rm", "[-f] CONTAINER...", "remove containers", rmCommand, addRmFlags, true},
+	{"inspect", "CONTAINER|IMAGE...", "show containers or images as JSON", inspectCommand, nil, true},
+	{"wait", "CONTAINER...", "wait for containers to end, and print their exit statuses", waitCommand, nil, true},
+	{"prune", "[-f]", "remove every stopped container", pruneCommand, addPruneFlags, true},
+	{"images", "[-q]", "list images", imagesCommand, addImagesFlags, true},
+	{"rmi", "[-f] IMAGE...", "remove images", rmiCommand, addRmiFlags, true},
+	{"import", "TARBALL [NAME[:TAG]]", "make an image of a rootfs tarball", importCommand, nil, true},
+	{"load", "-i PATH", "load an image: a docker save tarball, an OCI layout or a rootfs tarball", loadCommand, addLoadFlags, true},
+}
+
+func main() {
+	// The container's init and a detached container's monitor are this
+	// same program, started by boxcraft with one of these names.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		containerinit.Main()
+	}
+	status, err := dispatch(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "boxcraft:", oneLine(err))
+	}
+	os.Exit(status)
+}
+
+// app is what every command works on: the state folder.
+type app struct {
+	dirs    state.Dirs
+	runtime *runtime.Runtime
+	stdout  io.Writer
+}
+
+func (a *app) open() (*runtime.Runtime, error) {
+	if a.runtime == nil {
+		if os.Geteuid() != 0 {
+			return nil, errors.New("containers need root: run boxcraft with sudo")
+		}
+		rt, err := runtime.Open(a.dirs)
+		if err != nil {
+			return nil, err
+		}
+		a.runtime = rt
+	}
+	return a.runtime, nil
+}
+
+func dispatch(args []string) (int, error) {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(os.Stdout)
+		return 0, nil
+	}
+	a := &app{dirs: state.DefaultDirs(), stdout: os.Stdout}
+	if args[0] == "monitor" && len(args) == 2 {
+		rt, err := a.open()
+		if err == nil {
+			err = rt.ServeMonitor(args[1])
+		}
+		return statusOf(err), err
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return runOne(a, c, args[1:])
+		}
+	}
+	return statusFailed, fmt.Errorf("unknown command %q: boxcraft help lists them", args[0])
+}
+
+func runOne(a *app, c command, args []string) (int, error) {
+	flags := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	flags.SetInterspersed(c.interspersed)
+	flags.BoolP("help", "h", false, "show this help")
+	if c.flags != nil {
+		c.flags(flags)
+	}
+	if err := flags.Parse(args); err != nil {
+		return statusFailed, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if help, _ := flags.GetBool("help"); help {
+		fmt.Printf("Usage: boxcraft %s %s\n\n%s\n\nOptions:\n%s", c.name, c.args, c.about, flags.FlagUsages())
+		return statusUsageShown, nil
+	}
+	status, err := c.run(a, flags)
+	if err != nil && status == 0 {
+		status = statusOf(err)
+	}
+	return status, err
+}
+
+// statusOf is Docker's exit status for an error.
+func statusOf(err error) int {
+	var se *runtime.StartError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		return se.Status
+	}
+	return statusFailed
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: boxcraft COMMAND [OPTIONS]")
+	fmt.Fprintln(w, "\nA container runtime built one lesson at a time. Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.about)
+	}
+	fmt.Fprintln(w, "\nboxcraft COMMAND --help says more.")
+}
+
+// oneLine keeps an error to one line: a refusal is one line on stderr.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// needArgs refuses a command given too few arguments.
+func needArgs(flags *pflag.FlagSet, n int, what string) error {
+	if flags.NArg() < n {
+		return fmt.Errorf("%s: give %s", flags.Name(), what)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+func addRunFlags(flags *pflag.FlagSet) {
+	flags.BoolP("detach", "d", false, "run in the background and print the container's ID")
+	flags.String("name", "", "the container's name")
+	flags.BoolP("interactive", "i", false, "keep stdin open")
+	flags.BoolP("tty", "t", false, "give the container a terminal of its own")
+	flags.Bool("rm", false, "remove the container when it ends")
+	flags.StringArrayP("env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take the host's)")
+	flags.StringArray("env-file", nil, "read environment variables from a file, one KEY=VALUE a line")
+	flags.StringP("workdir", "w", "", "the command's working folder inside the container")
+	flags.String("hostname", "", "the container's hostname (default: the first 12 digits of its ID)")
+	flags.Bool("read-only", false, "mount the container's root read-only")
+	flags.String("entrypoint", "", "the image's ENTRYPOINT instead")
+	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (as podman's)")
+	addNamespaceFlags(flags)
+	addLimitFlags(flags)
+}
+
+// runCommand is boxcraft run: the settings, the container, then the
+// command in the foreground or detached.
+func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	c, o, err := settingsFromFlags(rt, flags)
+	if err != nil {
+		return statusFailed, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	rec, err := rt.Create(ctx, c, o)
+	stop()
+	if err != nil {
+		return statusFailed, err
+	}
+	if o.Detached {
+		if err := rt.Detach(rec.Spec.ID); err != nil {
+			return statusOf(err), err
+		}
+		fmt.Fprintln(a.stdout, rec.Spec.ID)
+		return 0, nil
+	}
+	return runAttached(rt, rec)
+}
+
+// runAttached runs the container in the foreground, on this terminal.
+func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
+	attach := &monitor.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
+	if rec.Spec.Process.Stdin {
+		attach.Stdin = os.Stdin
+	}
+	term := newTerminal(rec.Spec.Process.Terminal)
+	defer term.restore()
+	result, err := rt.Run(rec.Spec.ID, attach, term.started)
+	term.restore()
+	if err != nil {
+		return statusOf(err), err
+	}
+	if result.OOMKilled {
+		return result.ExitCode, fmt.Errorf("container %s was killed: out of memory (its limit is %s)", rec.Spec.Name, memoryLimit(rec.Spec.Resources))
+	}
+	return result.ExitCode, nil
+}
+
+func memoryLimit(r spec.Resources) string {
+	if r.Memory == 0 {
+		return "the host's"
+	}
+	return fmt.Sprintf("%d bytes", r.Memory)
+}
+
+// settingsFromFlags turns run's flags and the image's config into the one
+// settings value, checking every one before anything is made.
+func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Container, runtime.CreateOptions, error) {
+	var o runtime.CreateOptions
+	o.Detached, _ = flags.GetBool("detach")
+	o.AutoRemove, _ = flags.GetBool("rm")
+	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
+	c.Name, _ = flags.GetString("name")
+	c.Hostname, _ = flags.GetString("hostname")
+	c.Root.ReadOnly, _ = flags.GetBool("read-only")
+	c.Process.Terminal, _ = flags.GetBool("tty")
+	c.Process.Stdin, _ = flags.GetBool("interactive")
+	if err := checkName(c.Name); err != nil {
+		return nil, o, err
+	}
+	if err := cgroups.CheckParent(c.CgroupParent); err != nil {
+		return nil, o, err
+	}
+	var err error
+	if c.Resources, err = parseLimits(flags); err != nil {
+		return nil, o, err
+	}
+	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
+		return nil, o, err
+	}
+	if err := checkHostname(c.Hostname, c.Namespaces.UTS); err != nil {
+		return nil, o, err
+	}
+	if c.Hostname == "" {
+		c.Hostname = defaultHostname(c)
+	}
+	args, err := chooseRoot(rt, flags, c)
+	if err != nil {
+		return nil, o, err
+	}
+	if err := processFromImage(rt, flags, c, args); err != nil {
+		return nil, o, err
+	}
+	return c, o, nil
+}
+
+// chooseRoot takes the root from --rootfs or the image named first, and
+// returns the command's arguments.
+func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([]string, error) {
+	args := flags.Args()
+	if dir, _ := flags.GetString("rootfs"); flags.Changed("rootfs") {
+		abs, err := checkRootfs(dir)
+		c.Root.Path = abs
+		return args, err
+	}
+	if len(args) == 0 {
+		return nil, errors.New("run: give an image (boxcraft images lists them), or --rootfs DIR")
+	}
+	img, err := rt.Store.Lookup(args[0])
+	if err != nil {
+		return nil, fmt.Errorf("unable to find image %q: %w (boxcraft load -i adds one)", args[0], err)
+	}
+	c.Image, c.ImageRef = img.ID, args[0]
+	return args[1:], nil
+}
+
+// checkRootfs refuses a --rootfs that is not a folder.
+func checkRootfs(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("--rootfs %s: %w", dir, errors.Unwrap(err))
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("--rootfs %s: not a folder", dir)
+	}
+	return abs, nil
+}
+
+// cgroupParent is the cgroup below which the container's goes: the
+// workshop's own, or one below it that $BOXCRAFT_CGROUP_PARENT names
+// (the tests give each test one, docs/contract.md).
+func cgroupParent() string {
+	if parent := os.Getenv("BOXCRAFT_CGROUP_PARENT"); parent != "" {
+		return parent
+	}
+	return cgroups.Workshop
+}
+
+// defaultHostname is, as Docker's, the ID's first 12 digits, or the
+// host's name when the container shares the host's.
+func defaultHostname(c *spec.Container) string {
+	if c.Namespaces.UTS {
+		return c.ID[:12]
+	}
+	name, _ := os.Hostname()
+	return name
+}

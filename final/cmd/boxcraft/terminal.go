@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// terminal is what a foreground run does with boxcraft's own terminal
+// and signals while the container runs.
+//
+// With -t, the container has a pty of its own, and boxcraft's terminal
+// goes into raw mode: every key, Ctrl-C included, passes as a byte to the
+// container's pty, whose line discipline turns it into the container's
+// SIGINT, as a terminal does. The pty's window size follows this one's.
+//
+// Without -t, the container is in a session of its own (no way into this
+// terminal), so the terminal's Ctrl-C reaches boxcraft alone: boxcraft
+// relays it, and the signals kill sends it, to the container.
+type terminal struct {
+	tty      bool
+	state    *term.State
+	signals  chan os.Signal
+	stopOnce sync.Once
+}
+
+func newTerminal(tty bool) *terminal {
+	t := &terminal{tty: tty, signals: make(chan os.Signal, 8)}
+	// Caught before the container starts: a Ctrl-C while it starts
+	// waits in the channel.
+	signal.Notify(t.signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	return t
+}
+
+// started runs once the container's command runs.
+func (t *terminal) started(s monitor.Started) {
+	stdin := int(os.Stdin.Fd())
+	if t.tty && term.IsTerminal(stdin) {
+		t.state, _ = term.MakeRaw(stdin)
+		resize(s.Master)
+	}
+	go t.relay(s)
+}
+
+// relay passes each signal on: SIGWINCH as the pty's new size, the rest
+// to the container (Ctrl-C and Ctrl-\ to its whole process group, as a
+// terminal sends them).
+func (t *terminal) relay(s monitor.Started) {
+	for sig := range t.signals {
+		switch {
+		case sig == unix.SIGWINCH:
+			resize(s.Master)
+		case sig == unix.SIGINT || sig == unix.SIGQUIT:
+			_ = unix.Kill(-s.Pid, sig.(syscall.Signal))
+		default:
+			_ = unix.Kill(s.Pid, sig.(syscall.Signal))
+		}
+	}
+}
+
+// resize gives the container's pty this terminal's window size.
+func resize(master *os.File) {
+	if master != nil {
+		_ = pty.InheritSize(os.Stdin, master)
+	}
+}
+
+// restore gives the terminal back as it was, and the signals their
+// default actions.
+func (t *terminal) restore() {
+	t.stopOnce.Do(func() {
+		signal.Stop(t.signals)
+		close(t.signals)
+		if t.state != nil {
+			_ = term.Restore(int(os.Stdin.Fd()), t.state)
+		}
+	})
+}

@@ -1,0 +1,156 @@
+package mount_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/boxcraft/boxcraft/final/mount"
+	"github.com/boxcraft/boxcraft/internal/testkit"
+	"golang.org/x/sys/unix"
+)
+
+// plan makes n layers below a long path, each with a file of its own and
+// a file "top" saying which layer it is, and plans their overlay.
+func plan(t *testing.T, n int) mount.Overlay {
+	t.Helper()
+	testkit.RequireRoot(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, strings.Repeat("long-folder-name/", 5))
+	o := mount.Overlay{
+		Upper:  filepath.Join(dir, "upper"),
+		Work:   filepath.Join(dir, "work"),
+		Target: filepath.Join(dir, "rootfs"),
+	}
+	for i := n - 1; i >= 0; i-- { // top first
+		layer := filepath.Join(store, fmt.Sprintf("%064d", i))
+		write(t, filepath.Join(layer, fmt.Sprintf("file%d", i)), "")
+		write(t, filepath.Join(layer, "top"), fmt.Sprint(i))
+		write(t, filepath.Join(layer, fmt.Sprintf("folder%d", i), "file"), "")
+		o.Lower = append(o.Lower, layer)
+	}
+	for _, d := range []string{o.Upper, o.Work, o.Target} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mountIt(t *testing.T, o mount.Overlay) {
+	t.Helper()
+	if err := o.Mount(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := mount.Unmount(o.Target); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// mountOptions returns the super options of the mount on target, from
+// this process's mountinfo.
+func mountOptions(t *testing.T, target string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && fields[4] == target {
+			return fields[len(fields)-1]
+		}
+	}
+	return ""
+}
+
+func TestMountStacksManyLayersTopFirst(t *testing.T) {
+	o := plan(t, 300) // 300 paths of over 150 bytes: ten pages
+	before, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountIt(t, o)
+	if after, _ := os.Getwd(); after != before {
+		t.Errorf("working folder moved from %s to %s", before, after)
+	}
+	top, err := os.ReadFile(filepath.Join(o.Target, "top"))
+	if err != nil || string(top) != "299" {
+		t.Errorf("top = %q, %v; want the top layer's, 299", top, err)
+	}
+	for _, i := range []int{0, 150, 299} {
+		if _, err := os.Stat(filepath.Join(o.Target, fmt.Sprintf("file%d", i))); err != nil {
+			t.Errorf("layer %d's file not seen: %v", i, err)
+		}
+	}
+	// A write lands in the upper layer, whole, and nowhere else.
+	write(t, filepath.Join(o.Target, "new"), "hello")
+	if data, err := os.ReadFile(filepath.Join(o.Upper, "new")); err != nil || string(data) != "hello" {
+		t.Errorf("upper/new = %q, %v", data, err)
+	}
+	// redirect_dir=off: a lower folder is not renamed in place (recorded
+	// as an xattr pointing below); rename(2) says EXDEV, for mv to copy.
+	err = os.Rename(filepath.Join(o.Target, "folder0"), filepath.Join(o.Target, "moved"))
+	if !errors.Is(err, unix.EXDEV) {
+		t.Errorf("rename of a lower folder: %v; want EXDEV", err)
+	}
+	if options := mountOptions(t, o.Target); strings.Contains(options, "volatile") {
+		t.Errorf("mount options %q: volatile not asked for", options)
+	}
+	links, _ := filepath.Glob(filepath.Join(filepath.Dir(o.Work), ".lower-*"))
+	if len(links) != 0 {
+		t.Errorf("links left behind: %v", links)
+	}
+}
+
+func TestMountVolatileAndLayerTwice(t *testing.T) {
+	o := plan(t, 3)
+	o.Volatile = true
+	// The bottom layer again on top: kept at its top place only.
+	o.Lower = append([]string{o.Lower[2]}, o.Lower...)
+	mountIt(t, o)
+	if top, _ := os.ReadFile(filepath.Join(o.Target, "top")); string(top) != "0" {
+		t.Errorf("top = %q; want the layer listed first, 0", top)
+	}
+	if options := mountOptions(t, o.Target); !strings.Contains(options, "volatile") {
+		t.Errorf("mount options %q lack volatile", options)
+	}
+}
+
+func TestMountRefusesTooManyLayers(t *testing.T) {
+	o := plan(t, mount.MaxLayers+1)
+	err := o.Mount()
+	if err == nil {
+		_ = mount.Unmount(o.Target)
+		t.Fatal("mounted 501 layers")
+	}
+	if !strings.Contains(err.Error(), "501 layers") {
+		t.Errorf("error %q does not say how many layers", err)
+	}
+}
+
+func TestUnmountNothingMounted(t *testing.T) {
+	testkit.RequireRoot(t)
+	dir := t.TempDir()
+	if err := mount.Unmount(dir); err != nil {
+		t.Errorf("unmount of a plain folder: %v", err)
+	}
+	if err := mount.Unmount(filepath.Join(dir, "none")); err != nil {
+		t.Errorf("unmount of no folder: %v", err)
+	}
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/boxcraft/boxcraft/final/archive"
+	"github.com/boxcraft/boxcraft/final/mount"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"golang.org/x/sys/unix"
+)
+
+// asIs is the set of layers whose files have the archive's own ids.
+const asIs = "as-is"
+
+// layerSet names the set of layers unpacked with these id maps: "as-is"
+// without any, else the maps, as "u0-100000-65536", and "-g…" after it
+// when the gids are mapped otherwise.
+func layerSet(uidMap, gidMap []spec.IDMap) string {
+	if len(uidMap) == 0 && len(gidMap) == 0 {
+		return asIs
+	}
+	set := idMapName("u", uidMap)
+	if g := idMapName("g", gidMap); g != idMapName("g", uidMap) {
+		set += "-" + g
+	}
+	return set
+}
+
+func idMapName(kind string, idMap []spec.IDMap) string {
+	name := kind
+	for i, m := range idMap {
+		if i > 0 {
+			name += "-"
+		}
+		name += fmt.Sprintf("%d-%d-%d", m.ContainerID, m.HostID, m.Size)
+	}
+	return name
+}
+
+// rootID is the host's id for the container's id 0 in idMap: 0 itself
+// without a map.
+func rootID(idMap []spec.IDMap) (int, error) {
+	if len(idMap) == 0 {
+		return 0, nil
+	}
+	for _, m := range idMap {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return m.HostID, nil
+		}
+	}
+	return 0, errors.New("the id map gives the container no root (id 0)")
+}
+
+// makeRootFolder makes dir, unless it is there, owned by the container's
+// root, as step04's rootfs was: the top of a layer and of the upper layer
+// is the top of the container's root.
+func makeRootFolder(dir string, mode os.FileMode, uidMap, gidMap []spec.IDMap) error {
+	uid, err := rootID(uidMap)
+	if err != nil {
+		return err
+	}
+	gid, err := rootID(gidMap)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, mode); errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	// Mkdir's mode passes through the umask: set it as meant.
+	if err := os.Chmod(dir, mode); err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
+}
+
+// unpackLayer returns the folder of the layer diffID in set, and first
+// unpacks it there, from its stored blob, unless it is there already.
+// The layer is unpacked into ROOT/tmp and renamed into place once whole
+// and its diffID checked: rename(2) is atomic, so the folder is in the
+// store whole or not at all. When another process stored it meanwhile,
+// its folder stays and this copy goes.
+func (s *Store) unpackLayer(ctx context.Context, set, diffID, digest string, uidMap, gidMap []spec.IDMap) (string, error) {
+	folder := s.layerPath(set, diffID)
+	if _, err := os.Stat(folder); err == nil {
+		return folder, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(folder), 0o700); err != nil {
+		return "", fmt.Errorf("make the layer set %s: %w", set, err)
+	}
+	work, err := os.MkdirTemp(s.path("tmp"), tempName())
+	if err != nil {
+		return "", fmt.Errorf("make a folder to unpack into: %w", err)
+	}
+	defer os.RemoveAll(work)
+	unpacked := filepath.Join(work, "layer")
+	if err := makeRootFolder(unpacked, 0o755, uidMap, gidMap); err != nil {
+		return "", fmt.Errorf("make a folder to unpack into: %w", err)
+	}
+	opt := archive.Options{Overlay: true, UIDMap: uidMap, GIDMap: gidMap}
+	if err := s.unpackBlob(ctx, digest, diffID, unpacked, opt); err != nil {
+		return "", fmt.Errorf("blob %s: %w", digest, err)
+	}
+	err = os.Rename(unpacked, folder)
+	if err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
+		return "", fmt.Errorf("move layer %s into the store: %w", diffID, err)
+	}
+	return folder, syncFolder(filepath.Dir(folder))
+}
+
+// unpackBlob unpacks the stored blob into dir, and checks that the
+// archive unzipped has the digest diffID.
+func (s *Store) unpackBlob(ctx context.Context, digest, diffID, dir string, opt archive.Options) error {
+	blob, err := os.Open(s.blobPath(digest))
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	unzipped, err := archive.Decompress(blob)
+	if err != nil {
+		return err
+	}
+	sum := sha256.New()
+	tee := io.TeeReader(unzipped, sum)
+	if err := archive.Unpack(ctx, tee, dir, opt); err != nil {
+		return err
+	}
+	// The digest covers the whole archive, the tar's padding after its
+	// last entry included.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return fmt.Errorf("read it: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(sum.Sum(nil)); got != diffID {
+		return fmt.Errorf("unzipped, its digest is %s, but the image's config says %s: the blob was changed", got, diffID)
+	}
+	return nil
+}
+
+// Prepare plans a container's root in dir: it unpacks the image's layers
+// for these id maps unless the store has them, makes dir/upper and
+// dir/work (the container's root's) and dir/rootfs, and returns the
+// overlay to mount there. The upper layer is volatile unless kept. It
+// does not mount.
+func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.IDMap, dir string, keep bool) (mount.Overlay, error) {
+	o := mount.Overlay{
+		Upper:    filepath.Join(dir, "upper"),
+		Work:     filepath.Join(dir, "work"),
+		Target:   filepath.Join(dir, "rootfs"),
+		Volatile: !keep,
+	}
+	rec, err := s.record(id)
+	if err != nil {
+		return o, err
+	}
+	if o.Lower, err = s.unpackLayers(ctx, rec, uidMap, gidMap); err != nil {
+		return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
+	}
+	for _, folder := range []string{o.Upper, o.Work, o.Target} {
+		if err := makeRootFolder(folder, 0o755, uidMap, gidMap); err != nil {
+			return o, fmt.Errorf("prepare a root in %s: %w", dir, err)
+		}
+	}
+	return o, nil
+}
+
+// unpackLayers returns the image's layers' folders for these id maps,
+// top first, as overlayfs lists them.
+func (s *Store) unpackLayers(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap) ([]string, error) {
+	unlock, err := s.lock(layersLock, unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	set := layerSet(uidMap, gidMap)
+	lower := make([]string, len(rec.DiffIDs))
+	for i, diffID := range rec.DiffIDs {
+		folder, err := s.unpackLayer(ctx, set, diffID, rec.Digests[i], uidMap, gidMap)
+		if err != nil {
+			return nil, err
+		}
+		lower[len(lower)-1-i] = folder
+	}
+	return lower, nil
+}
+
+// folderSize adds up the sizes of the files in a layer's folder, as
+// Docker's overlay2 sizes a layer.
+func folderSize(dir string) int64 {
+	var size int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	return size
+}
