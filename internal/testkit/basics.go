@@ -101,7 +101,7 @@ func Basics(t *testing.T, s Step) {
 			"unknown command":    {[]string{"walk"}, []string{"walk"}, badInput},
 			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}, badInput},
 			"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}, badInput},
-			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS"}, badInput},
+			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS", "--rootfs"}, badInput},
 			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}, badInput},
 			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}, badInput},
 			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}, cmdNotFound},
