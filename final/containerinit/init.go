@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -42,6 +43,10 @@ type Failure struct {
 // Main sets the container up and execs its command. It returns only on a
 // failure, which it has reported.
 func Main() {
+	// unshare(2) of the cgroup namespace changes the calling thread only,
+	// and execve(2) keeps the thread that calls it: both must be this
+	// one, or the command may run in the host's cgroup namespace.
+	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
 	if err == nil {
@@ -102,9 +107,10 @@ func setUp(c *spec.Container) error {
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
+	root := c.Root.Path
 	c.Root.Path = "."
 	if err := rootfs.Setup(c); err != nil {
-		return err
+		return fmt.Errorf("the root %s: %w", root, err) // "." would not say which
 	}
 	if err := closeInheritedFiles(); err != nil {
 		return err
