@@ -365,6 +365,7 @@ func hostileLayouts(t *testing.T, s Step) {
 			cmd := exec.CommandContext(ctx, Binary(t), s.loadArgs(layout)...)
 			cmd.Env = append(os.Environ(), sandboxEnv(t)...)
 			cmd.WaitDelay = time.Second
+			s.readyState(t)
 			before := stateEntries(t)
 			r := RunCmd(t, cmd)
 			require.NoError(t, ctx.Err(), "the runtime did not end in 20 s: a FIFO in a layout must be refused, not read:\n%s", r)

@@ -78,7 +78,7 @@ func Layers(t *testing.T, s Step) {
 				require.Equal(t, 0, r.Code, r)
 				assert.Equal(t, want, r.Stdout, "the union of the layers: the top layer's file wins, a whiteout hides, an opaque folder hides all below")
 				// On the host, the top layer's whiteouts are overlayfs's.
-				stored := storedLayer(t, DiffID(upper))
+				stored := storedLayerFor(t, DiffID(upper), rootUID(flags), "t")
 				var st unix.Stat_t
 				require.NoError(t, unix.Lstat(filepath.Join(stored, "t/deleted"), &st),
 					"in the store, the layer's whiteout .wh.deleted is overlayfs's: t/deleted")
@@ -148,12 +148,12 @@ func Layers(t *testing.T, s Step) {
 			fstype, _ := rootMount(t, pid)
 			assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount")
 		}
-		stored := storedLayer(t, DiffID(base)) // once, for both images
+		stored := storedLayerFor(t, DiffID(base), rootUID(nil), "bin/busybox") // once, for both images
 		for i, top := range tops {
 			assert.Equal(t, inode(t, filepath.Join(stored, "bin/busybox")), inode(t, filepath.Join(roots[i], "bin/busybox")),
 				"both containers' bottom layer is the store's one folder")
 			own, other := names[i], names[1-i]
-			assert.Equal(t, inode(t, filepath.Join(storedLayer(t, DiffID(top)), own)), inode(t, filepath.Join(roots[i], own)),
+			assert.Equal(t, inode(t, filepath.Join(storedLayerFor(t, DiffID(top), rootUID(nil), own), own)), inode(t, filepath.Join(roots[i], own)),
 				"and each its own top layer's folder in the store")
 			assert.NoFileExists(t, filepath.Join(roots[i], other), "and not the other image's top layer")
 		}
@@ -231,7 +231,7 @@ func Layers(t *testing.T, s Step) {
 			require.Equal(t, 0, result.Code, result)
 			assert.Contains(t, result.Stdout, "at ")
 		}
-		storedLayer(t, DiffID(layer))
+		storedLayerFor(t, DiffID(layer), rootUID(nil), "unique")
 		assertOnlyTheStoreLeft(t, s, before, func() {
 			require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code)
 		}, [][]byte{base, layer})

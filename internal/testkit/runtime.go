@@ -240,3 +240,15 @@ func (s Step) runImageAs(t *testing.T, attr *syscall.SysProcAttr, image string, 
 	}
 	return command(s.imageArgs(t, loaded, flags, cmd)...)
 }
+
+// readyState gives the runtime's state folder what any first command
+// makes there, for a test that compares the folder before and after a
+// command that must leave nothing: boxcraft lays out its folders (lib/,
+// run/) on its first command, whatever it is.
+func (s Step) readyState(t *testing.T) {
+	t.Helper()
+	if s.Docker {
+		r := Run(t, "ps", "-a")
+		require.Equal(t, 0, r.Code, r)
+	}
+}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/internal/facts"
 )
@@ -90,6 +91,25 @@ func storedLayer(t testing.TB, diffID string) string {
 	found := layerFolders(t, diffID)
 	require.Len(t, found, 1, "the store keeps each layer once, in a folder named by its diffID's hex (%s) below the state folder %s",
 		strings.TrimPrefix(diffID, "sha256:"), StateDir(t))
+	return found[0]
+}
+
+// storedLayerFor is storedLayer for a container whose root is host uid
+// uid: a store keeps a layer once per id map (boxcraft keeps the one it
+// loads as it is, and one for each map it runs it with), so it is the one
+// folder named by the diffID's hex where path, a file of the layer, is
+// uid's.
+func storedLayerFor(t testing.TB, diffID string, uid uint32, path string) string {
+	t.Helper()
+	var found []string
+	for _, folder := range layerFolders(t, diffID) {
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(folder, path), &st) == nil && st.Uid == uid {
+			found = append(found, folder)
+		}
+	}
+	require.Len(t, found, 1, "the store keeps each layer once per id map, in a folder named by its diffID's hex (%s) below the state folder %s, "+
+		"where /%s is host uid %d's: %v", strings.TrimPrefix(diffID, "sha256:"), StateDir(t), path, uid, layerFolders(t, diffID))
 	return found[0]
 }
 
