@@ -15,20 +15,27 @@ IMAGE  := $(BUILD)/busybox.tar
 ROOTFS := $(BUILD)/rootfs
 STEPS  := $(sort $(wildcard step[0-9][0-9]-*))
 
-# The most complete runtime in the repository: what `make run` starts.
+# The newest step: what make bench measures.
 RUNTIME_DIR := $(lastword $(STEPS))
 RUNTIME     := $(firstword $(subst -, ,$(RUNTIME_DIR)))
-# How it is given its root: a folder as the first argument until step03, an
-# image tarball, which it unpacks itself, from step04 on.
+# How a step is given its root: a folder as the first argument until
+# step03, an image tarball, which it unpacks itself, from step04 on.
 RUN_ROOT := $(if $(filter step01 step02 step03,$(RUNTIME)),$(ROOTFS),--image $(IMAGE))
+
+# The complete runtime (final/): what make run starts, in the machine's
+# own store (/var/lib/boxcraft), from the busybox image named RUN_IMAGE.
+BOXCRAFT  := $(BIN)/boxcraft
+RUN_IMAGE := busybox:latest
 # What `make run` runs when stdin is not a terminal.
-DEMO_CMD := echo "hello from a $(RUNTIME) container"; echo "its root holds:"; ls /
+DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
 # How many test packages run at once: one per CPU.
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 BENCH_RUNS ?= 20
+SOAK_RUNS ?= 1000
+SOAK_JOBS ?= 2
 
 # The tests run in each step's folder: make the paths given to them
 # (make test-step02 BOXCRAFT_BIN=_build/bin/step01) absolute from here.
@@ -46,7 +53,7 @@ bin-under-test := $(if $(BOXCRAFT_BIN),$(if $(ws-step),workspace-bin,bins))
 
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins workspace-bin rootfs run test test-v2 bench lint clean
+.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test test-v2 bench lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -59,9 +66,10 @@ need-root:
 deps: ## install missing OS packages with apt-get (busybox-static, …) and check Go
 	@scripts/deps.sh
 
-bins: deps ## build every step's binary, and the probe, into _build/bin
+bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
+	@go build -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 
@@ -79,15 +87,28 @@ $(BUILD)/rootfs.stamp: $(IMAGE)
 rootfs: $(BUILD)/rootfs.stamp ## the default busybox image (_build/busybox.tar), unpacked in _build/rootfs
 	@echo "rootfs: $(IMAGE) ($$(sha256sum $(IMAGE) | cut -c1-12)…), unpacked in $(ROOTFS)"
 
-run: need-root bins rootfs ## a shell in a container made by the most complete runtime (the newest step)
-	@echo "run: $(RUNTIME_DIR) is the most complete runtime so far; its root comes from $(lastword $(RUN_ROOT))"
+# busybox-image puts the default image into the machine's store as
+# busybox:latest, from _build/busybox.tar: no network. Importing the same
+# tarball again changes nothing. Its progress bar (on a terminal) is
+# noise here: what it prints is shown only when it fails.
+busybox-image: need-root bins $(IMAGE)
+	@out=$$($(BOXCRAFT) import $(IMAGE) $(RUN_IMAGE) 2>&1) || { echo "$$out" >&2; exit 1; }
+
+run: busybox-image ## a shell in a busybox container made by boxcraft, the complete runtime (final/)
+	@echo "run: boxcraft run -it --rm $(RUN_IMAGE) sh (the image is $(IMAGE), imported into /var/lib/boxcraft)"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
-		$(BIN)/$(RUNTIME) run $(RUN_ROOT) /bin/sh || true; \
+		$(BOXCRAFT) run -it --rm $(RUN_IMAGE) sh || true; \
 	else \
 		echo "run: stdin is not a terminal, so a short demo instead of a shell"; \
-		$(BIN)/$(RUNTIME) run $(RUN_ROOT) /bin/sh -c '$(DEMO_CMD)'; \
+		$(BOXCRAFT) run --rm $(RUN_IMAGE) sh -c '$(DEMO_CMD)'; \
 	fi
+
+final: busybox-image ## a narrated demo of boxcraft's commands: images, run, -d, ps, logs, stop, limits, inspect, rm, prune
+	@scripts/demo-final.sh
+
+soak: need-root bins $(IMAGE) ## SOAK_RUNS (1000) mixed boxcraft runs, 2 at a time, then a check that nothing is left (not in make test)
+	@SOAK_RUNS=$(SOAK_RUNS) SOAK_JOBS=$(SOAK_JOBS) scripts/soak.sh $(BOXCRAFT) $(IMAGE)
 
 # gotest runs the tests of the packages given, first telling a normal user
 # what will skip. -count=1: a kernel's behaviour is never taken from a
@@ -104,7 +125,7 @@ endef
 test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
-test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=900 s each)
+test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=600 s each)
 	@scripts/test-v2.sh
 
 # step-dir names the folder of step NN, or stops make with the steps there are.
@@ -135,9 +156,9 @@ step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*
 
-bench: need-root bins rootfs ## how fast the newest step is, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
+bench: need-root bins rootfs ## how fast the newest step and boxcraft are, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
 	@scripts/deps.sh runc
-	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -out docs/benchmarks.md -runs $(BENCH_RUNS)
+	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Removes everything the workshop created, and nothing else: mounts under
-# its own directories, cgroups under its own parent (and the processes in
-# them, which only the workshop started), its state directories and build
-# outputs. Safe to run twice.
+# Removes everything the workshop created, and nothing else: boxcraft's
+# monitor processes, mounts under its own directories, cgroups under its
+# own parent (and the processes in them, which only the workshop
+# started), its state directories (boxcraft's /run/boxcraft and
+# /var/lib/boxcraft, the steps' below them) and build outputs. Safe to
+# run twice.
 set -euo pipefail
 cd -P "$(dirname "$0")/.." # the physical path, as mountinfo shows it
 
@@ -20,6 +22,23 @@ ours() {
 	case "$1" in "${TMPDIR:-/tmp}"/*/boxcraft-state/*) return 0 ;; esac
 	return 1
 }
+
+# boxcraft's monitors first (one per detached container, outside its
+# cgroup), so that none of them tears down what is being removed below.
+# Each state.json names its monitor's pid; a pid is killed only while it
+# is still that container's monitor (boxcraft monitor ID), not a process
+# that took the pid over since.
+for status in /run/boxcraft/containers/*/state.json "$build"/*/run/containers/*/state.json \
+	"${TMPDIR:-/tmp}"/*/boxcraft-state/run/containers/*/state.json; do
+	[ -f "$status" ] || continue
+	id=$(basename "$(dirname "$status")")
+	pid=$(sed -n 's/.*"monitorPid": *\([0-9]*\).*/\1/p' "$status")
+	[ -n "$pid" ] || continue
+	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "(^|/)boxcraft monitor $id "; then
+		echo "clean: kill boxcraft's monitor $pid, of container ${id:0:12}"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+done
 
 # Mounts first, deepest first, so that nothing below is removed through them.
 # mountinfo writes a space in a path as \040, a tab as \011 and a

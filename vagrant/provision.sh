@@ -112,7 +112,10 @@ warm_go_caches() {
 }
 
 # build_workshop builds, as root, what sudo make run and sudo make test use:
-# every step, the probe and the default image.
+# every step, boxcraft, the probe and the default image. The go command
+# fetches the modules they import into root's module cache (boxcraft's
+# too: creack/pty, x/term, image-spec, go-digest); warm_go_caches does the
+# same for the learner's user.
 build_workshop() {
 	make -s -C "$repo" bins rootfs
 }

@@ -9,8 +9,8 @@
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the command
-// (step01).
+// (step04), the pids (step02), the working folder, the user (-u, from
+// the image's own /etc/passwd), the command (step01).
 package containerinit
 
 import (
@@ -30,6 +30,10 @@ import (
 const (
 	SettingsFD = 3 // reads spec.Container as JSON; EOF means go on
 	ReportFD   = 4 // writes a Failure, or nothing if the exec succeeds
+	// FirstTreeFD is the first of the bind mounts the monitor made ready
+	// (with a user namespace: id-mapped, rootfs.OpenBind), one for each
+	// "bind" of c.Mounts, in order.
+	FirstTreeFD = 5
 )
 
 // Failure is what init reports when it cannot become the command. The
@@ -43,9 +47,9 @@ type Failure struct {
 // Main sets the container up and execs its command. It returns only on a
 // failure, which it has reported.
 func Main() {
-	// unshare(2) of the cgroup namespace changes the calling thread only,
-	// and execve(2) keeps the thread that calls it: both must be this
-	// one, or the command may run in the host's cgroup namespace.
+	// unshare(CLONE_NEWCGROUP) changes the calling thread only, and execve
+	// keeps the namespaces of the thread that calls it: both must happen
+	// on one thread, or CMD may run in the host's cgroup namespace.
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
@@ -87,44 +91,74 @@ func readSettings() (*spec.Container, error) {
 	return &c, nil
 }
 
+// step is one thing init does, with the lesson that teaches it. setUp
+// runs them in order; a step whose settings do not ask for it is left
+// out. The list is where a start can report each step as it happens
+// (--trace, a later issue) without another word in the steps.
+type step struct {
+	lesson string
+	name   string
+	do     func() error
+}
+
+// steps are init's work for c, in order.
+func steps(c *spec.Container) []step {
+	var list []step
+	add := func(when bool, lesson, name string, do func() error) {
+		if when {
+			list = append(list, step{lesson, name, do})
+		}
+	}
+	ns := c.Namespaces
+	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
+	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
+	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
+	add(true, "step04", "set up the root and pivot into it", func() error {
+		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
+			return fmt.Errorf("the root %s: %w", root, err)
+		}
+		return nil
+	})
+	add(true, "step02", "close inherited files", closeInheritedFiles)
+	add(ns.PID, "step02", "restart the pids", restartPids)
+	// After ns_last_pid: /proc/sys is read-only from here on.
+	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	add(true, "issue18", "become the user", func() error { return becomeUser(&c.Process) })
+	return list
+}
+
+// inheritedTrees are the bind mounts the monitor made ready, by their
+// index in c.Mounts: with a user namespace, every bind.
+func inheritedTrees(c *spec.Container) rootfs.Trees {
+	if !c.Namespaces.User() {
+		return nil
+	}
+	trees := rootfs.Trees{}
+	fd := FirstTreeFD
+	for i, m := range c.Mounts {
+		if m.Type == "bind" {
+			trees[i] = os.NewFile(uintptr(fd), m.Source)
+			fd++
+		}
+	}
+	return trees
+}
+
 // setUp makes the container what its settings say, from the inside.
 func setUp(c *spec.Container) error {
-	if c.Namespaces.Cgroup {
-		if err := enterCgroupNamespace(); err != nil {
-			return err
-		}
-	}
-	if c.Namespaces.UTS {
-		if err := setHostname(c.Hostname); err != nil {
-			return err
-		}
-	}
-	if c.Namespaces.Net {
-		if err := bringUpLoopback(); err != nil {
-			return err
-		}
-	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
-	root := c.Root.Path
+	list := steps(c)
 	c.Root.Path = "."
-	if err := rootfs.Setup(c); err != nil {
-		return fmt.Errorf("the root %s: %w", root, err) // "." would not say which
-	}
-	if err := closeInheritedFiles(); err != nil {
-		return err
-	}
-	if c.Namespaces.PID {
-		if err := restartPids(); err != nil {
+	for _, s := range list {
+		if err := s.do(); err != nil {
 			return err
 		}
 	}
-	// After ns_last_pid: /proc/sys is read-only from here on.
-	if err := rootfs.ReadOnlyProcSys(c); err != nil {
-		return err
-	}
-	return enterWorkingFolder(c.Process.Cwd)
+	return nil
 }
 
 // enterCgroupNamespace gives the container a cgroup namespace of its own,

@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"regexp"
 	"strings"
 )
 
 // digestPattern is a sha256 digest, the only kind checked. Its hex part
 // names a file: nothing else may get into the path.
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+var digestPattern = lazyRegexp(`^sha256:[0-9a-f]{64}$`)
 
 // checkDigest refuses a digest that is not sha256's.
 func checkDigest(digest string) error {
-	if !digestPattern.MatchString(digest) {
+	if !digestPattern().MatchString(digest) {
 		return fmt.Errorf("%q: only sha256 digests, 64 hex digits, are read", digest)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Reference is an image's name as Docker reads it.
@@ -26,11 +27,11 @@ const (
 var (
 	// pathPattern is a path: lower-case parts, separated by "/", each
 	// letters and digits joined by ".", "_", "__" or dashes.
-	pathPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+	pathPattern = lazyRegexp(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
 	// domainPattern is a host name or [IPv6], and a port.
-	domainPattern = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
-	tagPattern    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-	idPattern     = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	domainPattern = lazyRegexp(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	tagPattern    = lazyRegexp(`^[\w][\w.-]{0,127}$`)
+	idPattern     = lazyRegexp(`^[a-f0-9]{64}$`)
 )
 
 // ParseReference reads busybox, busybox:1.36, localhost:5000/x,
@@ -47,7 +48,7 @@ func ParseReference(s string) (Reference, error) {
 	}
 	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
 		rest, r.Tag = rest[:i], rest[i+1:]
-		if !tagPattern.MatchString(r.Tag) {
+		if !tagPattern().MatchString(r.Tag) {
 			return Reference{}, fmt.Errorf("invalid reference %q: tag %q: a tag is up to 128 letters, digits, _, . and -, not starting with . or -", s, r.Tag)
 		}
 	}
@@ -67,14 +68,14 @@ func (r *Reference) setName(s, name string) error {
 		return fmt.Errorf("invalid reference %q: no name", s)
 	case len(name) > maxNameLength:
 		return fmt.Errorf("invalid reference %q: a name is at most %d characters", s, maxNameLength)
-	case idPattern.MatchString(name):
+	case idPattern().MatchString(name):
 		return fmt.Errorf("invalid reference %q: 64 hex digits are an image ID, not a name", s)
 	}
 	r.Domain, r.Path = splitDomain(name)
-	if !domainPattern.MatchString(r.Domain) {
+	if !domainPattern().MatchString(r.Domain) {
 		return fmt.Errorf("invalid reference %q: domain %q", s, r.Domain)
 	}
-	if !pathPattern.MatchString(r.Path) {
+	if !pathPattern().MatchString(r.Path) {
 		if strings.ToLower(r.Path) != r.Path {
 			return fmt.Errorf("invalid reference %q: repository name %q must be lower case", s, r.Path)
 		}
@@ -135,3 +136,10 @@ func (r Reference) suffix() string {
 // annotation may be ("latest", "1.36"): a name has a "/", a ":" or an
 // "@".
 func isFullName(s string) bool { return strings.ContainsAny(s, "/:@") }
+
+// lazyRegexp compiles a pattern on first use rather than when the program
+// starts: every boxcraft process, a container's init and monitor too,
+// would pay for it, and most never match anything.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}

@@ -55,28 +55,27 @@ type streamWriter struct {
 	partial []byte
 }
 
+// maxLine is where a long line is cut into entries, as Docker cuts it.
+const maxLine = 16 << 10
+
 // Write logs each whole line; a line's end waits for the next write, as
 // Docker's driver waits for it (a prompt without a newline is logged when
-// the stream closes).
+// the stream closes). A line longer than maxLine is logged in pieces.
 func (w *streamWriter) Write(p []byte) (int, error) {
 	w.partial = append(w.partial, p...)
 	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			break
+		n := bytes.IndexByte(w.partial, '\n') + 1
+		if n == 0 || n > maxLine {
+			if len(w.partial) < maxLine {
+				return len(p), nil
+			}
+			n = maxLine
 		}
-		if err := w.log.write(w.stream, w.partial[:i+1]); err != nil {
+		if err := w.log.write(w.stream, w.partial[:n]); err != nil {
 			return 0, err
 		}
-		w.partial = w.partial[i+1:]
+		w.partial = w.partial[n:]
 	}
-	// A line longer than 16 KiB is logged in pieces, as Docker does.
-	if len(w.partial) >= 16<<10 {
-		err := w.log.write(w.stream, w.partial)
-		w.partial = w.partial[:0]
-		return len(p), err
-	}
-	return len(p), nil
 }
 
 // Close logs what is left of the last line.

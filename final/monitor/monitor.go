@@ -34,6 +34,9 @@ import (
 type Attach struct {
 	Stdin          io.Reader // with -i
 	Stdout, Stderr io.Writer
+	// Terminal is the caller's terminal, with -t: the container's pty
+	// takes its window size before the command starts.
+	Terminal *os.File
 }
 
 // Started is what the caller learns once the command runs.
@@ -135,7 +138,13 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd, settings, report, err := newInit(c, cg, io)
+	trees, err := bindTrees(c)
+	if err != nil {
+		io.close()
+		return nil, err
+	}
+	cmd, settings, report, err := newInit(c, cg, io, trees)
+	closeAll(trees) // init has them, or failed to start
 	if err != nil {
 		io.close()
 		return nil, err
@@ -152,8 +161,9 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 }
 
 // newInit starts `boxcraft init` in the new namespaces. Its settings pipe
-// is fd 3, its report pipe fd 4 (containerinit).
-func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio) (*exec.Cmd, *os.File, *os.File, error) {
+// is fd 3, its report pipe fd 4, the bind trees from fd 5 on
+// (containerinit).
+func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, err
@@ -173,7 +183,7 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio) (*exec.Cmd, *os.F
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
-		ExtraFiles:  []*os.File{settingsR, reportW},
+		ExtraFiles:  append([]*os.File{settingsR, reportW}, trees...),
 		SysProcAttr: sysProcAttr(c),
 	}
 	if fd, err := cg.IntoFD(); err != nil {

@@ -55,6 +55,10 @@ func (s *stdio) openTerminal() error {
 	}
 	s.master, s.stdin, s.stdout, s.stderr = master, slave, slave, slave
 	s.outputs, s.streams = []*os.File{master}, []string{"stdout"}
+	if s.attach != nil && s.attach.Terminal != nil {
+		// Before the command starts: its first `stty size` sees it.
+		_ = pty.InheritSize(s.attach.Terminal, master)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 
@@ -39,24 +40,59 @@ func (r root) open(name string, flags uint64, resolve uint64) (int, error) {
 
 // mkdirAll makes the folder name inside the root, with any parent
 // missing, and returns an O_PATH descriptor of it. Each parent is looked
-// up from the root again, so a symlink among them resolves inside it; a
-// dangling symlink is not followed to make its target (mkdirat finds it
-// there: EEXIST).
-func (r root) mkdirAll(name string) (int, error) {
+// up from the root again, so a symlink among them resolves inside it. A
+// dangling symlink on the way is followed as RESOLVE_IN_ROOT follows it,
+// inside the root (/../../x is the root's /x), and what it names made
+// there, as Docker makes a volume's target.
+func (r root) mkdirAll(name string) (int, error) { return r.mkdirFollowing(name, 0) }
+
+// maxLinks is as many symlinks as the kernel follows in one path (ELOOP).
+const maxLinks = 40
+
+func (r root) mkdirFollowing(name string, links int) (int, error) {
 	const dir = unix.O_PATH | unix.O_DIRECTORY
 	fd, err := r.open(name, dir, 0)
 	if !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
-	parent, err := r.mkdirAll(path.Dir(path.Clean("/" + name)))
+	clean := path.Clean("/" + name)
+	parent, err := r.mkdirFollowing(path.Dir(clean), links)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(parent)
-	if err := unix.Mkdirat(parent, path.Base(name), 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+	err = unix.Mkdirat(parent, path.Base(clean), 0o755)
+	if errors.Is(err, unix.EEXIST) && links < maxLinks {
+		if target, ok := r.danglingLink(parent, path.Base(clean)); ok {
+			return r.mkdirFollowing(target, links+1)
+		}
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, err
 	}
 	return r.open(name, dir, 0)
+}
+
+// danglingLink reads the symlink name in the folder dir, and returns
+// what it names as a path inside the root: a relative target is taken
+// from dir, whose path inside the root is its path less the root's.
+func (r root) danglingLink(dir int, name string) (string, bool) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, name, buf)
+	if err != nil {
+		return "", false // not a symlink: something else is there
+	}
+	target := string(buf[:n])
+	if path.IsAbs(target) {
+		return target, true
+	}
+	rootPath, err1 := os.Readlink(fdPath(r.fd))
+	dirPath, err2 := os.Readlink(fdPath(dir))
+	inside, ok := strings.CutPrefix(dirPath, rootPath)
+	if err1 != nil || err2 != nil || !ok {
+		return "", false
+	}
+	return path.Join("/", inside, target), true
 }
 
 // mkfile makes an empty file name inside the root when it is missing (a

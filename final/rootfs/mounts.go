@@ -15,10 +15,11 @@ import (
 // target is resolved beneath the root, so that a symlink in the image
 // cannot send a mount out of it; a missing target is made, a folder for
 // a folder or a tmpfs, an empty file for a file. The sources are the
-// host's, named by the runtime, and are taken as they are.
-func mountAll(r root, mounts []spec.Mount) error {
-	for _, m := range mounts {
-		if err := mountOne(r, m); err != nil {
+// host's, named by the runtime, and are taken as they are, or handed in
+// ready (trees, by index).
+func mountAll(r root, mounts []spec.Mount, trees Trees) error {
+	for i, m := range mounts {
+		if err := mountOne(r, m, trees[i]); err != nil {
 			return fmt.Errorf("mount %s (%s) on %s: %w", m.Source, m.Type, m.Target, err)
 		}
 	}
@@ -58,8 +59,9 @@ func parseOptions(list []string) options {
 	return o
 }
 
-// mountOne makes one of c.Mounts.
-func mountOne(r root, m spec.Mount) error {
+// mountOne makes one of c.Mounts; tree, when not nil, is a bind's,
+// made ready on the host's side.
+func mountOne(r root, m spec.Mount, tree *os.File) error {
 	if !path.IsAbs(m.Target) {
 		return fmt.Errorf("the target must be absolute")
 	}
@@ -67,7 +69,7 @@ func mountOne(r root, m spec.Mount) error {
 	var err error
 	switch m.Type {
 	case "bind":
-		err = bindMount(r, m, o)
+		err = bindMount(r, m, o, tree)
 	case "tmpfs":
 		err = tmpfsMount(r, m, o)
 	default:
@@ -79,38 +81,6 @@ func mountOne(r root, m spec.Mount) error {
 	return r.onMount(m.Target, func(mount string) error {
 		return unix.Mount("", mount, "", o.propagation, "")
 	})
-}
-
-// bindMount binds the host's m.Source on m.Target, then sets the
-// options. mount(2) ignores every flag but MS_REC with MS_BIND: ro,
-// nosuid and the others take a remount of the new mount. (ro makes the
-// top mount read-only, not mounts below an rbind's source, as Docker's
-// :ro did before version 25.)
-func bindMount(r root, m spec.Mount, o options) error {
-	if len(o.data) > 0 {
-		return fmt.Errorf("unknown options %s for a bind mount", strings.Join(o.data, ","))
-	}
-	info, err := os.Stat(m.Source)
-	if err != nil {
-		return err
-	}
-	makeTarget := r.mkfile
-	if info.IsDir() {
-		makeTarget = r.mkdirAll
-	}
-	target, err := makeTarget(m.Target)
-	if err != nil {
-		return fmt.Errorf("make the target: %w", err)
-	}
-	err = mountOn(target, m.Source, "", unix.MS_BIND|o.flags&unix.MS_REC, "")
-	unix.Close(target)
-	if err != nil {
-		return err
-	}
-	if set := o.flags &^ (unix.MS_BIND | unix.MS_REC); set != 0 {
-		return r.onMount(m.Target, func(mount string) error { return remount(mount, set) })
-	}
-	return nil
 }
 
 // tmpfsMount mounts a new tmpfs on m.Target, which it makes if missing.

@@ -1,6 +1,13 @@
 package rootfs
 
 import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -41,4 +48,66 @@ func remount(path string, flags uintptr) error {
 		flags |= unix.MS_STRICTATIME
 	}
 	return unix.Mount("", path, "", flags, "")
+}
+
+// remountAll sets flags on the mount at path and on every mount below
+// it, as a kernel without mount_setattr(2)'s AT_RECURSIVE needs: a
+// remount changes one mount, and a read-only bind whose submounts stayed
+// writable would not be read-only. The mounts are read from
+// /proc/self/mountinfo, parents first, as it lists them.
+func remountAll(path string, flags uintptr) error {
+	top, err := filepath.EvalSymlinks(path) // /proc/self/fd/N: where the mount is
+	if err != nil {
+		return err
+	}
+	points, err := mountPointsBelow(top)
+	if err != nil {
+		return err
+	}
+	for _, point := range points {
+		if err := remount(point, flags); err != nil {
+			return fmt.Errorf("remount %s: %w", point, err)
+		}
+	}
+	return nil
+}
+
+// mountPointsBelow lists the mount points at top and below it.
+func mountPointsBelow(top string) ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var points []string
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		// "ID PARENT MAJ:MIN ROOT POINT OPTIONS …"
+		fields := strings.Fields(lines.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		point := unescape(fields[4])
+		if point == top || strings.HasPrefix(point, strings.TrimSuffix(top, "/")+"/") {
+			points = append(points, point)
+		}
+	}
+	return points, lines.Err()
+}
+
+// unescape undoes mountinfo's octal escapes of space, tab, newline and
+// backslash (\040 …).
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

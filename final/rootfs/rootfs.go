@@ -24,8 +24,12 @@ import (
 // namespace, init may not walk the host's folders down to the root, and a
 // working folder inherited from its parent needs no walk.
 //
+// trees are c.Mounts' binds made ready by the runtime (OpenBind), by
+// their index in c.Mounts; a bind not among them is made here, from its
+// source.
+//
 // Without a user namespace, init calls ReadOnlyProcSys afterwards.
-func Setup(c *spec.Container) error {
+func Setup(c *spec.Container, trees Trees) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
@@ -46,7 +50,7 @@ func Setup(c *spec.Container) error {
 	if err := mountConsole(r); err != nil {
 		return err
 	}
-	if err := mountAll(r, c.Mounts); err != nil {
+	if err := mountAll(r, c.Mounts, trees); err != nil {
 		return err
 	}
 	if err := pivotRoot(r); err != nil {

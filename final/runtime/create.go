@@ -36,8 +36,9 @@ func Open(dirs state.Dirs) (*Runtime, error) {
 
 // CreateOptions are what the command line decided besides the settings.
 type CreateOptions struct {
-	AutoRemove bool // --rm
-	Detached   bool // -d
+	AutoRemove      bool     // --rm
+	Detached        bool     // -d
+	Entrypoint, Cmd []string // the command's two halves, for inspect
 }
 
 // ErrConflict: the name is taken.
@@ -79,7 +80,8 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	if c.Hostname == "" && c.Namespaces.UTS {
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
-	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached}
+	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached,
+		Entrypoint: o.Entrypoint, Cmd: o.Cmd}
 	if c.Image != "" {
 		rec.Spec.Root.Path = filepath.Join(r.Dirs.Container(c.ID), "rootfs")
 		rec.Mounted = true

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/cgroups"
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/state"
@@ -41,7 +42,22 @@ func (r *Runtime) get(id string) Container {
 	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
 		c.Status = state.Status{Status: state.Created, Error: err.Error()}
 	}
+	if c.Status.Error == state.MonitorGone {
+		r.reapOrphan(rec)
+	}
 	return c
+}
+
+// reapOrphan ends what is left of a container whose monitor was killed.
+// The kernel kills its first process with the monitor (Pdeathsig), but
+// not always what that process left, nor, in a start cut short at the
+// wrong moment, the process itself; with no monitor, nothing would reap
+// it, log it or tear it down. Its cgroup holds all of it: removing the
+// cgroup kills every process in it. The rest of the teardown is rm's.
+func (r *Runtime) reapOrphan(rec state.Record) {
+	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.ID); err == nil {
+		_ = cg.Remove()
+	}
 }
 
 // List lists the containers, newest first.

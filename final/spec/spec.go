@@ -37,12 +37,24 @@ type Container struct {
 
 // Process is the command that init executes, and how (step01).
 type Process struct {
-	Args     []string `json:"args"`           // argv; Args[0] is looked up in the root's PATH
-	Env      []string `json:"env"`            // KEY=VALUE, the image's, then -e and --env-file
-	Cwd      string   `json:"cwd"`            // absolute, inside the root; made when missing
-	Terminal bool     `json:"terminal"`       // -t: a pty of the container's own on stdio
-	Stdin    bool     `json:"stdin"`          // -i: stdin stays open
-	User     string   `json:"user,omitempty"` // -u (issue 18): empty is root
+	Args     []string `json:"args"`     // argv; Args[0] is looked up in the root's PATH
+	Env      []string `json:"env"`      // KEY=VALUE, the image's, then -e and --env-file
+	Cwd      string   `json:"cwd"`      // absolute, inside the root; made when missing
+	Terminal bool     `json:"terminal"` // -t: a pty of the container's own on stdio
+	Stdin    bool     `json:"stdin"`    // -i: stdin stays open
+	// User is -u (USER[:GROUP], names or numbers), or the image's
+	// User: init resolves it in the container's own /etc/passwd and
+	// /etc/group once it is in its root (final/user). Empty is root.
+	User string `json:"user,omitempty"`
+}
+
+// User is a user resolved in a root's /etc/passwd and /etc/group
+// (final/user.Lookup): what the command runs as.
+type User struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids,omitempty"` // the groups that list it, setgroups(2)
+	Home           string   `json:"home"`                     // HOME, when the environment has none
 }
 
 // Root is the container's root filesystem (steps 04 and 05).

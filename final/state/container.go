@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/durable"
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
@@ -25,6 +26,10 @@ type Record struct {
 	AutoRemove bool           `json:"autoRemove"` // --rm
 	Detached   bool           `json:"detached"`   // -d
 	Mounted    bool           `json:"mounted"`    // its root is an overlay boxcraft mounts
+	// Entrypoint and Cmd are the two halves of Spec.Process.Args, as
+	// docker inspect shows them.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
 }
 
 // Status is where a container is in its life: state.json, rewritten
@@ -39,6 +44,10 @@ type Status struct {
 	StartedAt  time.Time `json:"startedAt,omitempty"`
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
 }
+
+// MonitorGone is the Error of a container whose monitor was killed: it
+// was killed with it (or is to be: see runtime's reapOrphan).
+const MonitorGone = "its monitor was killed, and the container with it"
 
 // ErrNoSuchContainer: no container has that name or ID.
 var ErrNoSuchContainer = errors.New("no such container")
@@ -96,7 +105,7 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 	}
 	if s.Status == Running && !d.MonitorAlive(id) {
 		s.Status, s.ExitCode = Exited, 137
-		s.Error = "its monitor was killed, and the container with it"
+		s.Error = MonitorGone
 		s.FinishedAt = time.Time{}
 	}
 	return s, nil
@@ -104,15 +113,15 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 
 // HoldMonitorLock is taken by a container's monitor for as long as it
 // lives.
-func (d Dirs) HoldMonitorLock(id string) (*Lock, error) {
-	return LockFile(d.monitorLock(id))
+func (d Dirs) HoldMonitorLock(id string) (*durable.Lock, error) {
+	return durable.LockFile(d.monitorLock(id), durable.Exclusive)
 }
 
 // MonitorAlive says whether a monitor holds the container's lock.
 func (d Dirs) MonitorAlive(id string) bool {
-	l, ok, err := TryLockFile(d.monitorLock(id))
-	if err != nil || !ok {
-		return err == nil
+	l, err := durable.TryLock(d.monitorLock(id))
+	if err != nil {
+		return errors.Is(err, durable.ErrLocked)
 	}
 	l.Unlock()
 	return false
@@ -130,6 +139,6 @@ func (d Dirs) RemoveContainer(id string) error {
 
 // Lock takes the lock that every change to the set of containers holds:
 // a new name, a removal.
-func (d Dirs) Lock() (*Lock, error) {
-	return LockFile(filepath.Join(d.Run, "lock"))
+func (d Dirs) Lock() (*durable.Lock, error) {
+	return durable.LockFile(filepath.Join(d.Run, "lock"), durable.Exclusive)
 }

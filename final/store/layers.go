@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/durable"
 	"io"
 	"io/fs"
 	"os"
@@ -114,7 +115,7 @@ func (s *Store) unpackLayer(ctx context.Context, set, diffID, digest string, uid
 	if err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
 		return "", fmt.Errorf("move layer %s into the store: %w", diffID, err)
 	}
-	return folder, syncFolder(filepath.Dir(folder))
+	return folder, durable.SyncFolder(filepath.Dir(folder))
 }
 
 // unpackBlob unpacks the stored blob into dir, and checks that the
@@ -175,7 +176,7 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 // unpackLayers returns the image's layers' folders for these id maps,
 // top first, as overlayfs lists them.
 func (s *Store) unpackLayers(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap) ([]string, error) {
-	unlock, err := s.lock(layersLock, unix.LOCK_SH)
+	unlock, err := s.lock(layersLock, durable.Shared)
 	if err != nil {
 		return nil, err
 	}

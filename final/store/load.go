@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/durable"
 	"io"
 	"os"
 	"slices"
 
 	"github.com/boxcraft/boxcraft/final/image"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // Progress reports long work: what (a layer's blob digest) is done of
@@ -34,7 +34,7 @@ func (s *Store) Load(ctx context.Context, img *image.Image, progress Progress) (
 	if err != nil {
 		return rec, err
 	}
-	unlock, err := s.lock(layersLock, unix.LOCK_SH)
+	unlock, err := s.lock(layersLock, durable.Shared)
 	if err != nil {
 		return rec, err
 	}
@@ -100,7 +100,7 @@ func (s *Store) storeConfig(id string, config []byte) error {
 	if _, err := os.Stat(s.blobPath(id)); err == nil {
 		return nil
 	}
-	return writeFile(s.blobPath(id), config)
+	return durable.WriteFile(s.blobPath(id), config)
 }
 
 // storeLayer keeps the layer's blob and unpacks it as it is, unless the
@@ -172,7 +172,7 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // recordImage writes the image's record and moves its names to it.
 func (s *Store) recordImage(rec ImageRecord, names []string) (ImageRecord, error) {
-	unlock, err := s.lock(namesLock, unix.LOCK_EX)
+	unlock, err := s.lock(namesLock, durable.Exclusive)
 	if err != nil {
 		return rec, err
 	}
@@ -181,7 +181,7 @@ func (s *Store) recordImage(rec ImageRecord, names []string) (ImageRecord, error
 	if err != nil {
 		return rec, err
 	}
-	if err := writeFile(s.path("images", digestHex(rec.ID)+".json"), append(data, '\n')); err != nil {
+	if err := durable.WriteFile(s.path("images", digestHex(rec.ID)+".json"), append(data, '\n')); err != nil {
 		return rec, err
 	}
 	all, err := s.names()

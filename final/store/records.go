@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -95,7 +96,7 @@ func (s *Store) writeNames(names map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(s.path("names.json"), append(data, '\n'))
+	return durable.WriteFile(s.path("names.json"), append(data, '\n'))
 }
 
 // namesOf lists the names that name the image id, sorted.

@@ -2,10 +2,9 @@ package store
 
 import (
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/durable"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // Remove untags ref, and deletes the image when no name is left, as
@@ -15,12 +14,12 @@ import (
 // It returns the names untagged, and the image's ID and the diffIDs of
 // the layers deleted. The caller checks that no container uses it.
 func (s *Store) Remove(ref string, force bool) (untagged, deleted []string, err error) {
-	unlockLayers, err := s.lock(layersLock, unix.LOCK_EX)
+	unlockLayers, err := s.lock(layersLock, durable.Exclusive)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlockLayers()
-	unlockNames, err := s.lock(namesLock, unix.LOCK_EX)
+	unlockNames, err := s.lock(namesLock, durable.Exclusive)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,7 +73,7 @@ func (s *Store) deleteImage(rec ImageRecord) ([]string, error) {
 // what dead processes left in ROOT/tmp. It returns the diffIDs of the
 // layers deleted. The caller checks that no container uses them.
 func (s *Store) Prune() ([]string, error) {
-	unlock, err := s.lock(layersLock, unix.LOCK_EX)
+	unlock, err := s.lock(layersLock, durable.Exclusive)
 	if err != nil {
 		return nil, err
 	}

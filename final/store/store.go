@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"github.com/boxcraft/boxcraft/final/durable"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,26 +57,14 @@ func (s *Store) layerPath(set, diffID string) string {
 	return s.path("layers", set, digestHex(diffID))
 }
 
-// lock waits for the lock file name, shared or alone (unix.LOCK_SH or
-// LOCK_EX), and returns what releases it. flock(2) locks the open file,
-// so two goroutines of one process exclude each other as two processes
-// do, and the kernel releases it when its process dies.
-func (s *Store) lock(name string, how int) (func(), error) {
-	f, err := os.OpenFile(s.path(name), os.O_RDWR|os.O_CREATE, 0o600)
+// lock waits for the lock file name, shared or alone (durable.Shared or
+// Exclusive), and returns what releases it.
+func (s *Store) lock(name string, kind int) (func(), error) {
+	l, err := durable.LockFile(s.path(name), kind)
 	if err != nil {
 		return nil, fmt.Errorf("lock the image store: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock the image store: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 // tempName starts the names of this process's work in ROOT/tmp, so that
@@ -99,45 +88,6 @@ func (s *Store) removeLeftovers() error {
 				return fmt.Errorf("clean the image store: %w", err)
 			}
 		}
-	}
-	return nil
-}
-
-// writeFile writes data to path whole or not at all: into a file of its
-// own first, synced to disk, renamed over path. A crash leaves the old
-// file or the new one, never half of one.
-func writeFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncFolder(filepath.Dir(path))
-}
-
-// syncFolder makes a rename into dir last: fsync on the folder writes
-// its entries.
-func syncFolder(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -2,7 +2,7 @@
 // side by side with runc and with the kernel's floor, and writes the
 // figures as a Markdown table (make bench writes docs/benchmarks.md).
 //
-//	bench -runtime _build/bin/step05 -image _build/busybox.tar -out docs/benchmarks.md [-runs 20]
+//	bench -runtime _build/bin/step05 -image _build/busybox.tar -out docs/benchmarks.md [-runs 20] [-boxcraft _build/bin/boxcraft]
 //
 // Each figure is a median of -runs runs, with the fastest and slowest,
 // and a ratio to an anchor measured in the same run, the runs of the two
@@ -13,6 +13,10 @@
 // start-up is `run` of /bin/true from an image whose layers are stored;
 // unpacking is the same run with the layer not stored yet, less that; the
 // overlay's cost is the run with more layers, and the mount(2) alone.
+//
+// With -boxcraft, final/'s runtime too (boxcraft.go): its start-up in the
+// same turns as figure 1's, its detached start-up against runc run -d,
+// and the memory of a detached container's monitor.
 package main
 
 import (
@@ -53,11 +57,12 @@ func main() {
 	image := flag.String("image", "_build/busybox.tar", "the busybox image tarball")
 	out := flag.String("out", "docs/benchmarks.md", "where to write the figures")
 	runs := flag.Int("runs", 20, "runs per figure")
+	boxcraftBin := flag.String("boxcraft", "", "final/'s runtime, measured too when given")
 	flag.Parse()
 	if os.Getenv(privateEnv) == "" {
 		os.Exit(inPrivateMounts())
 	}
-	if err := bench(*runtimeBin, *image, *out, *runs); err != nil {
+	if err := bench(*runtimeBin, *image, *boxcraftBin, *out, *runs); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -89,9 +94,12 @@ type b struct {
 	runs                  int
 	report                strings.Builder
 	memory                func() // writes figure 5, from figure 1's runs
+	bx                    *boxcraft
+	bxStartUp             func() // writes figure 6, from figure 1's runs
+	bundle                string // runc's
 }
 
-func bench(runtimeBin, image, out string, runs int) error {
+func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 	if os.Geteuid() != 0 {
 		return errors.New("containers need root: sudo make bench")
 	}
@@ -114,6 +122,14 @@ func bench(runtimeBin, image, out string, runs int) error {
 	if err := untar(s.image, rootfs); err != nil {
 		return err
 	}
+	if boxcraftBin != "" {
+		x, done, err := newBoxcraft(boxcraftBin, s.image)
+		if err != nil {
+			return err
+		}
+		defer done()
+		s.bx = x
+	}
 	s.header()
 	for _, figure := range []func(rootfs string) error{s.startUp, s.unpack, s.overlay, s.commit} {
 		if err := figure(rootfs); err != nil {
@@ -121,6 +137,16 @@ func bench(runtimeBin, image, out string, runs int) error {
 		}
 	}
 	s.memory()
+	if s.bx != nil {
+		s.bxStartUp()
+		if err := s.detached(s.bundle); err != nil {
+			return err
+		}
+		if err := s.monitors(); err != nil {
+			return err
+		}
+		s.execNote()
+	}
 	s.report.WriteString(keptNotes(out))
 	if err := os.WriteFile(out, []byte(s.report.String()), 0o644); err != nil {
 		return err
@@ -138,6 +164,7 @@ func (s *b) startUp(rootfs string) error {
 	if err != nil {
 		return err
 	}
+	s.bundle = bundle
 	image, err := s.busyboxLayout()
 	if err != nil {
 		return err
@@ -147,19 +174,33 @@ func (s *b) startUp(rootfs string) error {
 		return err
 	}
 	n := 0
-	results, err := inTurn(s.runs, map[string]func() *exec.Cmd{
-		"runtime": ours,
-		"runc": func() *exec.Cmd {
+	runcRun := func(bundle string) func() *exec.Cmd {
+		return func() *exec.Cmd {
 			n++
 			return exec.Command("runc", "--root", filepath.Join(runcDir, "state"), "run", "--bundle", bundle, "bench-"+strconv.Itoa(n))
-		},
+		}
+	}
+	commands := map[string]func() *exec.Cmd{
+		"runtime": ours,
+		"runc":    runcRun(bundle),
 		"floor": func() *exec.Cmd {
 			return exec.Command("unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "chroot", rootfs, "/bin/true")
 		},
-	})
+	}
+	if s.bx != nil {
+		noUserns, err := runcVariant(bundle, "nouserns", false, []string{"/bin/true"})
+		if err != nil {
+			return err
+		}
+		commands["runc no userns"] = runcRun(noUserns)
+		commands["boxcraft"] = s.bx.cmd(append(slices.Clone(likeRunc), "busybox", "/bin/true")...)
+		commands["boxcraft defaults"] = s.bx.cmd("run", "--rm", "busybox", "/bin/true")
+	}
+	results, err := inTurn(s.runs, commands)
 	if err != nil {
 		return err
 	}
+	s.bxStartUp = func() { s.startUpRows(results) }
 	rt, runc, floor := results["runtime"], results["runc"], results["floor"]
 	s.section("1. Start-up: run /bin/true",
 		fmt.Sprintf("`%s run --image IMAGE -m 64m %s /bin/true`, IMAGE the busybox image as an OCI layout, its layer stored: namespaces, a cgroup with a memory limit, an overlay root, pivot_root, /proc, /sys and /dev, all torn down. runc: `runc run` of the busybox rootfs, its config.json from `runc spec` with no terminal, the same namespaces and id maps, a 64 MiB memory limit and a writable root. The floor: `unshare --fork --pid --mount --uts --ipc --net chroot ROOTFS /bin/true`.", filepath.Base(s.runtime), namespaces), ratioTable)
@@ -342,7 +383,7 @@ func (s *b) row(what string, got, anchor durations, anchorName string, target fl
 		if ratio > target {
 			verdict = "missed"
 		}
-		goal = fmt.Sprintf("≤ %.1f×: %s", target, verdict)
+		goal = fmt.Sprintf("≤ %s×: %s", strconv.FormatFloat(target, 'f', -1, 64), verdict)
 	}
 	fmt.Fprintf(&s.report, "| %s | %s | %s | %s | %.2f× | %s |\n", what, got, anchorName, anchor, ratio, goal)
 }
@@ -412,7 +453,9 @@ func inTurn(n int, commands map[string]func() *exec.Cmd) (map[string]durations, 
 		for _, name := range names {
 			cmd := commands[name]()
 			var output bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &output, &output
+			if cmd.Stdout == nil { // a maker may give it a file of its own (see detached)
+				cmd.Stdout, cmd.Stderr = &output, &output
+			}
 			unix.Sync()
 			start := time.Now()
 			err := cmd.Run()
@@ -614,20 +657,29 @@ func forgetNewLayers(store string) func() {
 	}
 }
 
-// notesHeading starts what is written by hand at the end of the report,
-// from a profile: where the time goes. bench keeps it as it is.
-const notesHeading = "\n## Where the time goes"
+// handWritten is the line below which the report is written by hand
+// (where the time goes, from profiles; the soak's result): bench writes
+// the figures above it and keeps all that follows it as it is. A report
+// from before the line keeps what follows notesHeading.
+const (
+	handWritten  = "\n<!-- Written by hand below this line: make bench keeps it as it is. -->\n"
+	notesHeading = "\n## Where the time goes"
+)
 
-// keptNotes is the hand-written end of the report at out, if any.
+// keptNotes is the hand-written end of the report at out, if any, from
+// the handWritten line on.
 func keptNotes(out string) string {
 	data, err := os.ReadFile(out)
 	if err != nil {
 		return ""
 	}
-	if i := strings.Index(string(data), notesHeading); i >= 0 {
+	if i := strings.Index(string(data), handWritten); i >= 0 {
 		return string(data[i:])
 	}
-	return ""
+	if i := strings.Index(string(data), notesHeading); i >= 0 {
+		return handWritten + string(data[i:])
+	}
+	return handWritten
 }
 
 // cpuModel is the CPU's name, as /proc/cpuinfo gives it.

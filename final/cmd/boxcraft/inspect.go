@@ -69,9 +69,10 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"Name":    "/" + rec.Spec.Name,
 		"LogPath": rt.Dirs.LogFile(c.ID),
 		"Config": map[string]any{
-			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Cmd": p.Args, "WorkingDir": p.Cwd,
-			"Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin,
+			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Entrypoint": rec.Entrypoint, "Cmd": rec.Cmd, "WorkingDir": p.Cwd,
+			"Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin, "User": p.User,
 		},
+		"Mounts": inspectMounts(rec.Spec.Mounts),
 		"HostConfig": map[string]any{
 			"AutoRemove": rec.AutoRemove, "ReadonlyRootfs": rec.Spec.Root.ReadOnly,
 			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,11 +246,11 @@ func parseMemory(flags *pflag.FlagSet, r *spec.Resources) error {
 
 // sizePattern is a size as docker run takes one: a number of bytes, or of
 // k, m or g (1024, 1024², 1024³), with an optional b: 64m, 64mb, 512k.
-var sizePattern = regexp.MustCompile(`^([0-9]+)([kKmMgG]?)[bB]?$`)
+var sizePattern = lazyRegexp(`^([0-9]+)([kKmMgG]?)[bB]?$`)
 
 // parseSize reads a size such as 64m into bytes.
 func parseSize(flag, text string) (int64, error) {
-	m := sizePattern.FindStringSubmatch(text)
+	m := sizePattern().FindStringSubmatch(text)
 	if m == nil {
 		return 0, fmt.Errorf("%s %q: give a size, e.g. 64m (b, k, m or g)", flag, text)
 	}

@@ -30,6 +30,8 @@ func addRunFlags(flags *pflag.FlagSet) {
 	flags.Bool("read-only", false, "mount the container's root read-only")
 	flags.String("entrypoint", "", "the image's ENTRYPOINT instead")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (as podman's)")
+	flags.StringP("user", "u", "", "USER[:GROUP], names or numbers from the image's /etc/passwd and /etc/group")
+	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
 }
@@ -67,7 +69,7 @@ func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
 	if rec.Spec.Process.Stdin {
 		attach.Stdin = os.Stdin
 	}
-	term := newTerminal(rec.Spec.Process.Terminal)
+	term := newTerminal(rec.Spec.Process.Terminal, attach)
 	defer term.restore()
 	result, err := rt.Run(rec.Spec.ID, attach, term.started)
 	term.restore()
@@ -122,7 +124,10 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if err != nil {
 		return nil, o, err
 	}
-	if err := processFromImage(rt, flags, c, args); err != nil {
+	if err := processFromImage(rt, flags, c, args, &o); err != nil {
+		return nil, o, err
+	}
+	if c.Mounts, err = parseVolumes(flags); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/runtime"
@@ -102,17 +104,17 @@ func parseIDMap(flags *pflag.FlagSet, flag string) (spec.IDMap, error) {
 	return spec.IDMap{ContainerID: numbers[0], HostID: numbers[1], Size: numbers[2]}, nil
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = lazyRegexp(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // checkName refuses a --name Docker would refuse.
 func checkName(name string) error {
-	if name != "" && !validName.MatchString(name) {
+	if name != "" && !validName().MatchString(name) {
 		return fmt.Errorf("--name %q: use letters, digits, _ . and -, starting with a letter or digit", name)
 	}
 	return nil
 }
 
-var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+var validHostname = lazyRegexp(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
 
 // checkHostname refuses a hostname the kernel or DNS would not take, and
 // one for a container that shares the host's.
@@ -121,9 +123,9 @@ func checkHostname(name string, ownUTS bool) error {
 	case name == "":
 		return nil
 	case !ownUTS:
-		return fmt.Errorf("--hostname with --uts host would rename the host: leave one out")
-	case len(name) > 64 || !validHostname.MatchString(name):
-		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, - and .", name)
+		return errors.New("--hostname with --uts host would rename the host: leave one out")
+	case len(name) > 64 || !validHostname().MatchString(name):
+		return fmt.Errorf("--hostname %q: give up to 64 letters, digits, dots and hyphens", name)
 	}
 	return nil
 }
@@ -132,7 +134,7 @@ func checkHostname(name string, ownUTS bool) error {
 // working folder, from the image's config and the flags, as docker run
 // does: --entrypoint replaces the image's Entrypoint (and drops its
 // Cmd); arguments after the image replace its Cmd.
-func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container, args []string) error {
+func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container, args []string, o *runtime.CreateOptions) error {
 	var entrypoint, cmd, env []string
 	workdir := ""
 	if c.Image != "" {
@@ -141,6 +143,10 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 			return err
 		}
 		entrypoint, cmd, env, workdir = cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.Env, cfg.Config.WorkingDir
+		c.Process.User = cfg.Config.User
+	}
+	if flags.Changed("user") {
+		c.Process.User, _ = flags.GetString("user") // init resolves it in the image's /etc/passwd
 	}
 	if flags.Changed("entrypoint") {
 		value, _ := flags.GetString("entrypoint")
@@ -153,6 +159,7 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 		cmd = args
 	}
 	c.Process.Args = append(append([]string{}, entrypoint...), cmd...)
+	o.Entrypoint, o.Cmd = entrypoint, cmd
 	if len(c.Process.Args) == 0 {
 		return fmt.Errorf("run: no command: give one after the image, which has no Entrypoint or Cmd")
 	}
@@ -169,7 +176,8 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 }
 
 // environment is the image's Env, Docker's PATH when it sets none,
-// HOSTNAME, HOME and TERM, then --env-file and -e.
+// HOSTNAME and TERM, then --env-file and -e. HOME, when none is set, is
+// init's to add: the user's own, from the image's /etc/passwd.
 func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]string, error) {
 	env := append([]string{}, image...)
 	if !hasVar(env, "PATH") {
@@ -193,9 +201,6 @@ func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]str
 			return nil, fmt.Errorf("--env %q: give KEY=VALUE or KEY", e)
 		}
 		env = append(env, hostValue(e)...)
-	}
-	if !hasVar(env, "HOME") {
-		env = append(env, "HOME=/root")
 	}
 	return env, nil
 }
@@ -245,4 +250,11 @@ func hasVar(env []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// lazyRegexp compiles a pattern on first use rather than when the program
+// starts: every boxcraft process, a container's init and monitor too,
+// would pay for it, and most never match anything.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

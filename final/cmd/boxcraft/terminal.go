@@ -30,21 +30,22 @@ type terminal struct {
 	stopOnce sync.Once
 }
 
-func newTerminal(tty bool) *terminal {
+// newTerminal gets boxcraft's terminal ready before the container
+// starts: raw with -t, so that the container's first output reaches it
+// as the container's pty wrote it; and its signals caught, so that a
+// Ctrl-C while the container starts waits for it.
+func newTerminal(tty bool, attach *monitor.Attach) *terminal {
 	t := &terminal{tty: tty, signals: make(chan os.Signal, 8)}
-	// Caught before the container starts: a Ctrl-C while it starts
-	// waits in the channel.
 	signal.Notify(t.signals, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	if stdin := int(os.Stdin.Fd()); tty && term.IsTerminal(stdin) {
+		t.state, _ = term.MakeRaw(stdin)
+		attach.Terminal = os.Stdin
+	}
 	return t
 }
 
 // started runs once the container's command runs.
 func (t *terminal) started(s monitor.Started) {
-	stdin := int(os.Stdin.Fd())
-	if t.tty && term.IsTerminal(stdin) {
-		t.state, _ = term.MakeRaw(stdin)
-		resize(s.Master)
-	}
 	go t.relay(s)
 }
 

@@ -1,0 +1,68 @@
+package containerinit
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/user"
+)
+
+// becomeUser resolves p.User (-u, or the image's User) in the container's
+// own /etc/passwd and /etc/group, now that "/" is its root, sets HOME
+// from it when the environment has none, and becomes that user: the last
+// thing before exec, once the working folder is entered (as root, who may
+// enter any; the folder stays the process's after setuid, as runc does).
+// An unknown name is Docker's failure, status 125.
+func becomeUser(p *spec.Process) error {
+	u, err := user.Lookup("/", p.User)
+	if err != nil {
+		return &Failure{Status: 125, Message: err.Error()}
+	}
+	if !hasVar(p.Env, "HOME") {
+		p.Env = append(p.Env, "HOME="+u.Home)
+	}
+	if err := setIDs(u); err != nil {
+		return &Failure{Status: 125, Message: fmt.Sprintf("user %q: %v", p.User, err)}
+	}
+	return nil
+}
+
+// setIDs changes the groups, then the group, then the user: once the
+// user is not root, it may change neither. syscall's calls change every
+// thread of the process (x/sys/unix's change the caller's only), although
+// the exec that follows keeps this thread's alone. setgroups(2) always:
+// init's groups are its parent's, the host root's. A uid outside a user
+// namespace's map is EINVAL.
+func setIDs(u spec.User) error {
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	for _, step := range []struct {
+		what string
+		do   func() error
+	}{
+		{"setgroups", func() error { return syscall.Setgroups(groups) }},
+		{fmt.Sprintf("setgid %d", u.GID), func() error { return syscall.Setgid(int(u.GID)) }},
+		{fmt.Sprintf("setuid %d", u.UID), func() error { return syscall.Setuid(int(u.UID)) }},
+	} {
+		if err := step.do(); errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("%s: not mapped in the container's user namespace (--uidmap, --gidmap)", step.what)
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", step.what, err)
+		}
+	}
+	return nil
+}
+
+func hasVar(env []string, name string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, name+"=") {
+			return true
+		}
+	}
+	return false
+}

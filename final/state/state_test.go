@@ -1,0 +1,105 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testDirs(t *testing.T) Dirs {
+	dir := t.TempDir()
+	d := Dirs{Run: filepath.Join(dir, "run"), Lib: filepath.Join(dir, "lib")}
+	require.NoError(t, d.Make())
+	return d
+}
+
+func newContainer(t *testing.T, d Dirs, id, name string) {
+	t.Helper()
+	require.NoError(t, d.NewContainer(Record{Spec: spec.Container{ID: id, Name: name}}))
+}
+
+func hexID(c byte) string {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
+
+func TestFindByNameIDAndPrefix(t *testing.T) {
+	d := testDirs(t)
+	a, b := "ab"+hexID('1')[2:], "ac"+hexID('2')[2:]
+	newContainer(t, d, a, "web")
+	newContainer(t, d, b, "db")
+	for ref, want := range map[string]string{"web": a, "db": b, a: a, "ab": a, "ac2": b, "/web": a} {
+		got, err := d.Find(ref)
+		require.NoError(t, err, ref)
+		assert.Equal(t, want, got, ref)
+	}
+	_, err := d.Find("a")
+	assert.ErrorContains(t, err, "multiple containers")
+	_, err = d.Find("nosuch")
+	assert.ErrorIs(t, err, ErrNoSuchContainer)
+	id, taken := d.NameTaken("db")
+	assert.True(t, taken)
+	assert.Equal(t, b, id)
+}
+
+func TestStatusWithoutItsMonitorIsExited(t *testing.T) {
+	d := testDirs(t)
+	id := hexID('3')
+	newContainer(t, d, id, "x")
+	s, err := d.ReadStatus(id)
+	require.NoError(t, err)
+	assert.Equal(t, Created, s.Status)
+
+	require.NoError(t, d.WriteStatus(id, Status{Status: Running, Pid: 1}))
+	lock, err := d.HoldMonitorLock(id)
+	require.NoError(t, err)
+	assert.True(t, d.MonitorAlive(id))
+	s, _ = d.ReadStatus(id)
+	assert.Equal(t, Running, s.Status)
+
+	lock.Unlock() // the monitor is gone, killed with its container
+	assert.False(t, d.MonitorAlive(id))
+	s, _ = d.ReadStatus(id)
+	assert.Equal(t, Exited, s.Status)
+	assert.Equal(t, 137, s.ExitCode)
+}
+
+func TestWriteJSONIsAtomicUnderConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			assert.NoError(t, WriteJSON(path, Status{Status: Running, Pid: i}))
+		}(i)
+	}
+	wg.Wait()
+	var s Status
+	require.NoError(t, ReadJSON(path, &s))
+	assert.Equal(t, Running, s.Status)
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state.json.*"))
+	assert.Empty(t, left, "temporary files left")
+}
+
+func TestRemoveContainer(t *testing.T) {
+	d := testDirs(t)
+	id := hexID('4')
+	newContainer(t, d, id, "x")
+	require.NoError(t, d.RemoveContainer(id))
+	for _, dir := range []string{d.Container(id), d.Runtime(id)} {
+		_, err := os.Stat(dir)
+		assert.True(t, os.IsNotExist(err), dir)
+	}
+	ids, err := d.IDs()
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+}

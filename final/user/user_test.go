@@ -1,0 +1,63 @@
+package user
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// root writes a root folder whose /etc is a symlink that climbs out of
+// it: read beneath the root, it is the root's own /etc2.
+func root(t *testing.T) string {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "etc2"), 0o755))
+	require.NoError(t, os.Symlink("/../../../etc2", filepath.Join(dir, "etc")))
+	write := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "etc2", name), []byte(body), 0o644))
+	}
+	write("passwd", "root:x:0:0:root:/root:/bin/sh\n# a comment\nbroken line\nalice:x:1001:1001::/home/alice:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh\n")
+	write("group", "root:x:0:\nalice:x:1001:\nstaff:x:50:alice,bob\nvideo:x:44:alice\n")
+	return dir
+}
+
+func TestLookup(t *testing.T) {
+	dir := root(t)
+	for _, tc := range []struct {
+		name string
+		want spec.User
+	}{
+		{"", spec.User{UID: 0, GID: 0, Home: "/root"}},
+		{"root", spec.User{UID: 0, GID: 0, Home: "/root"}},
+		{"alice", spec.User{UID: 1001, GID: 1001, AdditionalGids: []uint32{50, 44}, Home: "/home/alice"}},
+		{"1001", spec.User{UID: 1001, GID: 1001, Home: "/home/alice"}}, // by number: no supplementary groups, as runc
+		{"alice:staff", spec.User{UID: 1001, GID: 50, Home: "/home/alice"}},
+		{"alice:7", spec.User{UID: 1001, GID: 7, Home: "/home/alice"}},
+		{"4242", spec.User{UID: 4242, GID: 0, Home: "/"}},
+		{"4242:4242", spec.User{UID: 4242, GID: 4242, Home: "/"}},
+	} {
+		got, err := Lookup(dir, tc.name)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, got, "-u %q", tc.name)
+	}
+}
+
+func TestLookupRefuses(t *testing.T) {
+	dir := root(t)
+	for name, want := range map[string]string{
+		"nobodyx":       "unable to find user nobodyx: no matching entries in passwd file",
+		"alice:nogroup": "unable to find group nogroup: no matching entries in group file",
+		"alice:":        "give USER:GROUP",
+		"4294967295":    "unable to find user 4294967295",
+	} {
+		_, err := Lookup(dir, name)
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), want, name)
+		}
+	}
+	_, err := Lookup(t.TempDir(), "alice")
+	assert.ErrorContains(t, err, "no matching entries in passwd file", "no /etc/passwd: no names")
+}

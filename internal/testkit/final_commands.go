@@ -1,0 +1,166 @@
+package testkit
+
+// Commands is the end-to-end suite of boxcraft (final/cmd/boxcraft), the
+// complete runtime: every command, run as root on the real kernel, with
+// the probe inside the containers and the kernel and the state folder
+// looked at from the host. What it relies on is boxcraft's command line
+// as Docker shapes it (the brief's cli.md): names, flags, output shapes
+// and exit statuses (125 boxcraft's own failure, 126 CMD cannot run, 127
+// CMD not found, else CMD's own); the state folder ($BOXCRAFT_STATE_DIR)
+// where a container's folders are named by its ID and the store's layers
+// by their diffID's hex; a container's cgroup named by its ID directly
+// below $BOXCRAFT_CGROUP_PARENT.
+//
+// The images are loaded once, in the top test's sandbox, and the
+// subtests share it (ShareSandbox): each removes the containers it made.
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// commandsSuite is what the subtests share: the top test, whose sandbox
+// holds the loaded images, and those images.
+type commandsSuite struct {
+	top     *testing.T
+	base    []byte     // the busybox layer, with the probe at /probe
+	busybox namedImage // busybox:latest: the base layer, Docker's PATH, CMD /bin/sh
+	config  namedImage // boxcraft/config:v1: Env, Entrypoint, Cmd and WorkingDir of its own
+}
+
+// configImage is boxcraft/config:v1's settings.
+var configImage = imageSettings{
+	Env:        []string{"PATH=/bin:/usr/bin:/opt/bin", "IMAGE_VAR=from-image", "OVERRIDE=image"},
+	Entrypoint: []string{"/bin/echo", "entry"},
+	Cmd:        []string{"default", "cmd"},
+	WorkingDir: "/srv/work",
+}
+
+// Commands checks every command of boxcraft, end to end.
+func Commands(t *testing.T) {
+	RequireRoot(t)
+	s := &commandsSuite{top: t, base: BaseLayer(t)}
+	s.busybox = newNamedImage(t, "docker.io/library/busybox:latest", imageSettings{Env: []string{dockerPath}, Cmd: []string{"/bin/sh"}}, s.base)
+	work := Tar(t, TarEntry{Name: "srv/", Type: '5'}, TarEntry{Name: "srv/work/", Type: '5'}, TarEntry{Name: "srv/work/here", Body: "here\n"})
+	s.config = newNamedImage(t, "docker.io/boxcraft/config:v1", configImage, s.base, work)
+	loaded(t, Run(t, "load", "-i", s.busybox.layout(t)), "Loaded image: busybox:latest")
+	loaded(t, Run(t, "load", "-i", s.config.dockerSave(t, "boxcraft/config:v1")), "Loaded image: boxcraft/config:v1")
+
+	t.Run("Load", s.load)
+	t.Run("ImagesAndRmi", s.imagesAndRmi)
+	t.Run("RunImageByNameAndIDPrefix", s.runByName)
+	t.Run("ImageConfigHonoured", s.imageConfig)
+	t.Run("RunFlags", s.runFlags)
+	t.Run("ExitStatuses", s.exitStatuses)
+	t.Run("OOMKill", s.oomKill)
+	t.Run("Detached", s.detached)
+	t.Run("Logs", s.logs)
+	t.Run("Stop", s.stop)
+	t.Run("KillAndWait", s.killAndWait)
+	t.Run("RmAndPrune", s.rmAndPrune)
+	t.Run("KilledFromTheHost", s.killedFromTheHost)
+	t.Run("Terminal", s.terminal)
+	t.Run("TwentyAtOnce", s.twentyAtOnce)
+	t.Run("RunKilled", s.runKilled)
+}
+
+// loaded checks load's output: the lines given, and nothing else.
+func loaded(t *testing.T, r Result, lines ...string) {
+	t.Helper()
+	require.Equal(t, 0, r.Code, "load:\n%s", r)
+	assert.Equal(t, strings.Join(lines, "\n")+"\n", r.Stdout, "load prints a line per name it gave the image, as docker load does")
+}
+
+// enter gives the subtest t the top test's sandbox, with its images.
+func (s *commandsSuite) enter(t *testing.T) {
+	t.Helper()
+	ShareSandbox(t, s.top)
+}
+
+// detach runs `boxcraft run -d args…`, checks that it printed a new
+// container's ID alone, and removes the container when the test ends.
+func (s *commandsSuite) detach(t *testing.T, args ...string) string {
+	t.Helper()
+	r := Run(t, append([]string{"run", "-d"}, args...)...)
+	require.Equal(t, 0, r.Code, "run -d %v:\n%s", args, r)
+	id := strings.TrimSuffix(r.Stdout, "\n")
+	require.Regexp(t, containerID, id, "run -d prints the container's ID (64 hex digits) and a newline, nothing else:\n%s", r)
+	assert.Empty(t, r.Stderr, "run -d prints nothing on stderr")
+	removeWhenDone(t, id)
+	return id
+}
+
+// removeWhenDone removes container id (rm -f) when the test ends.
+func removeWhenDone(t *testing.T, id string) {
+	t.Helper()
+	t.Cleanup(func() { Run(t, "rm", "-f", id) })
+}
+
+// waitFor runs `boxcraft wait` for one container and returns the exit
+// status it printed.
+func waitFor(t *testing.T, ref string) int {
+	t.Helper()
+	r := Run(t, "wait", ref)
+	require.Equal(t, 0, r.Code, "wait %s:\n%s", ref, r)
+	var code int
+	_, err := fmt.Sscanf(r.Stdout, "%d\n", &code)
+	require.NoError(t, err, "wait prints the container's exit status:\n%s", r)
+	return code
+}
+
+// newContainerFiles runs do and returns the container files (see
+// containerFiles) that it added below the state folder.
+func newContainerFiles(t *testing.T, do func()) []string {
+	t.Helper()
+	before := containerFiles(t, "")
+	do()
+	var added []string
+	for _, path := range containerFiles(t, "") {
+		if !slices.Contains(before, path) {
+			added = append(added, path)
+		}
+	}
+	return added
+}
+
+// assertLeavesNothing runs a command that must fail, and checks that it
+// left no container below the state folder, no cgroup below the test's
+// parent and no mount.
+func assertLeavesNothing(t *testing.T, what string, do func()) {
+	t.Helper()
+	var cgroupsBefore []string
+	_, parents := CgroupParent(t)
+	for _, dir := range parents {
+		cgroupsBefore = append(cgroupsBefore, childCgroups(dir)...)
+	}
+	mountsBefore := len(stateMountPoints(t))
+	added := newContainerFiles(t, do)
+	assert.Empty(t, added, "%s leaves no container below the state folder", what)
+	var cgroupsAfter []string
+	for _, dir := range parents {
+		cgroupsAfter = append(cgroupsAfter, childCgroups(dir)...)
+	}
+	assert.ElementsMatch(t, cgroupsBefore, cgroupsAfter, "%s leaves no cgroup", what)
+	assert.Equal(t, mountsBefore, len(stateMountPoints(t)), "%s leaves no mount below the state folder", what)
+}
+
+// stateMountPoints lists the host's mounts below the state folder.
+func stateMountPoints(t testing.TB) []string {
+	t.Helper()
+	var found []string
+	for _, point := range MountPointsOfType(t, "") {
+		if strings.HasPrefix(point, StateDir(t)+"/") {
+			found = append(found, point)
+		}
+	}
+	return found
+}
+
+// timestamp is a log line's time as docker logs -t prints it.
+var timestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z `)

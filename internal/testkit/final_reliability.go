@@ -1,0 +1,180 @@
+package testkit
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// twentyAtOnce starts 20 detached containers at once, then stops them
+// all at once and removes them all at once: each run prints an ID of its
+// own, every one is listed and inspected (the state is whole), each is
+// stopped and removed, and nothing is left.
+func (s *commandsSuite) twentyAtOnce(t *testing.T) {
+	s.enter(t)
+	const n = 20
+	names := make([]string, n)
+	var runs []*Running
+	for i := range n {
+		names[i] = fmt.Sprintf("many-%d", i)
+		runs = append(runs, Start(t, Command(t, "run", "-d", "--name", names[i], "busybox", "sleep", "1000")))
+	}
+	ids := make([]string, n)
+	seen := map[string]bool{}
+	for i, running := range runs {
+		r := running.Wait(t)
+		id := strings.TrimSuffix(r.Stdout, "\n")
+		if !assert.Equal(t, 0, r.Code, "run -d %d of %d at once:\n%s", i, n, r) || !assert.Regexp(t, containerID, id, r) {
+			continue
+		}
+		removeWhenDone(t, id)
+		assert.False(t, seen[id], "every ID is new: %s twice", id)
+		seen[id], ids[i] = true, id
+	}
+	require.Len(t, seen, n, "20 containers started")
+
+	r := Run(t, "ps", "-q")
+	require.Equal(t, 0, r.Code, r)
+	for _, id := range ids {
+		assert.Contains(t, strings.Fields(r.Stdout), ShortID(id), "ps -q lists every one")
+	}
+	all := inspectContainers(t, names...)
+	pids := map[int]bool{}
+	for i, c := range all {
+		assert.Equal(t, ids[i], c.ID, "the name %s is the container its run printed", names[i])
+		assert.True(t, c.State.Running, "%s runs", names[i])
+		assert.Equal(t, "sleep", processName(c.State.Pid), "%s's pid is its CMD", names[i])
+		assert.False(t, pids[c.State.Pid], "each has its own process")
+		pids[c.State.Pid] = true
+	}
+
+	stops := make([]*Running, n)
+	for i, name := range names {
+		stops[i] = Start(t, Command(t, "stop", "-t", "1", name))
+	}
+	for i, stop := range stops {
+		r := stop.Wait(t)
+		assert.Equal(t, 0, r.Code, "stop %s, with 19 others at once:\n%s", names[i], r)
+		assert.Equal(t, names[i]+"\n", r.Stdout)
+	}
+	rows := ps(t, "-a")
+	for _, id := range ids {
+		if row := psRowOf(rows, id); assert.NotNil(t, row, "ps -a lists %s", id) {
+			assert.True(t, strings.HasPrefix(row["STATUS"], "Exited (137) "), "stopped after -t 1: %q", row["STATUS"])
+		}
+	}
+	removals := make([]*Running, n)
+	for i, id := range ids {
+		removals[i] = Start(t, Command(t, "rm", id))
+	}
+	for i, rm := range removals {
+		r := rm.Wait(t)
+		assert.Equal(t, 0, r.Code, "rm %s, with 19 others at once:\n%s", names[i], r)
+	}
+	rows = ps(t, "-a")
+	for _, id := range ids {
+		assert.Nil(t, psRowOf(rows, id), "rm removed %s", id)
+		assertNoTraces(t, id, "after stop and rm")
+	}
+}
+
+// runKilled kills `boxcraft run` itself with SIGKILL at several points
+// of a start, detached and in the foreground: the delays spread over how
+// long a start takes here, with a random part. After each, ps -a and
+// inspect work and agree with the kernel (a container said to run has
+// its CMD alive in its cgroup, one said not to has no process there; a
+// foreground container dies with its run); at the end rm -f of every
+// container and prune leave nothing: no mount, cgroup, process or
+// container folder. It has a sandbox of its own, to see all that is left.
+func (s *commandsSuite) runKilled(t *testing.T) {
+	loaded(t, Run(t, "load", "-i", s.busybox.layout(t)), "Loaded image: busybox:latest")
+	start := time.Now()
+	probe := s.detach(t, "busybox", "sleep", "1000")
+	took := time.Since(start)
+	require.Equal(t, 0, Run(t, "rm", "-f", probe).Code)
+	t.Logf("a run -d takes %s here", took)
+
+	for _, mode := range []string{"detached", "foreground"} {
+		for i, fraction := range []float64{0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1, 1.5} {
+			delay := time.Duration((fraction + rand.Float64()*0.1) * float64(took))
+			name := fmt.Sprintf("killed-%s-%d", mode, i)
+			args := []string{"run", "--name", name, "busybox", "sleep", "1000"}
+			if mode == "detached" {
+				args = append([]string{"run", "-d"}, args[1:]...)
+			}
+			running := Start(t, Command(t, args...))
+			time.Sleep(delay)
+			_ = running.Cmd.Process.Kill()
+			r := running.Wait(t)
+			t.Logf("%s: killed after %s: %s", name, delay, strings.TrimSpace(r.Stdout+r.Stderr))
+			assertSaneAfterKill(t, name, mode == "foreground")
+		}
+	}
+
+	rows := ps(t, "-a")
+	for _, row := range rows {
+		r := Run(t, "rm", "-f", row["CONTAINER ID"])
+		assert.Equal(t, 0, r.Code, "rm -f of what a killed run left:\n%s", r)
+	}
+	r := Run(t, "prune", "-f")
+	assert.Equal(t, 0, r.Code, r)
+	assert.Empty(t, ps(t, "-a"), "rm -f and prune removed every container")
+	assertNoTraces(t, "", "after rm -f and prune of what killed runs left")
+}
+
+// assertSaneAfterKill checks what ps -a and inspect say of the container
+// name after its run was killed, against the kernel, once the state has
+// settled (a monitor may still be starting or tearing down).
+func assertSaneAfterKill(t *testing.T, name string, foreground bool) {
+	t.Helper()
+	rows := ps(t, "-a")
+	for _, row := range rows {
+		assert.Regexp(t, psStatus, row["STATUS"], "ps -a's STATUS, after %s was killed", name)
+	}
+	if psRowByName(rows, name) == nil {
+		return // killed before it was recorded
+	}
+	var c Inspected
+	var why string
+	settled := eventually(15*time.Second, func() bool {
+		var ok bool
+		if c, ok = tryInspect(t, name); !ok {
+			why = "inspect fails"
+			return false
+		}
+		procs := cgroupProcs(t, c.ID)
+		switch {
+		case c.State.Running && foreground:
+			why = "a foreground container is said to run after its run was killed"
+		case c.State.Running && !(processAlive(c.State.Pid) && processCgroupHas(t, c.State.Pid, c.ID)):
+			why = fmt.Sprintf("said to run, but its pid %d is not alive in its cgroup", c.State.Pid)
+		case !c.State.Running && len(procs) > 0:
+			why = fmt.Sprintf("said not to run, but processes %v are in its cgroup", procs)
+		default:
+			return true
+		}
+		return false
+	})
+	assert.True(t, settled, "after its run was killed, %s: %s (%+v)", name, why, c.State)
+	if row := psRowByName(ps(t, "-a"), name); row != nil && settled {
+		assert.Equal(t, c.State.Running, strings.HasPrefix(row["STATUS"], "Up "), "ps -a and inspect agree: %q, Running %v", row["STATUS"], c.State.Running)
+	}
+}
+
+// cgroupProcs lists the processes in the container id's cgroups.
+func cgroupProcs(t testing.TB, id string) []string {
+	t.Helper()
+	var procs []string
+	for _, dir := range containerCgroupDirs(t, id) {
+		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		procs = append(procs, strings.Fields(string(data))...)
+	}
+	return procs
+}

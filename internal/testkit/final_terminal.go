@@ -1,0 +1,83 @@
+package testkit
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// openPty opens a new pseudo-terminal and returns both ends, closed when
+// the test ends: the master the test types into and reads from, and the
+// terminal it starts boxcraft on.
+func openPty(t *testing.T) (master, terminal *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { master.Close() })
+	number, err := unix.IoctlGetUint32(int(master.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	require.NoError(t, unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0))
+	terminal, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(number)), os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { terminal.Close() })
+	return master, terminal
+}
+
+// terminal runs `boxcraft run -it` on a terminal the test owns, as a
+// shell runs a command: in a session whose controlling terminal it is.
+// The container's stdin is a terminal of its own (TERM=xterm), of the
+// caller's size, resized with it; the caller's terminal is raw while it
+// runs (so that a Ctrl-C byte reaches the container's terminal, which
+// makes it SIGINT for the container's foreground process), and as it
+// was afterwards.
+func (s *commandsSuite) terminal(t *testing.T) {
+	s.enter(t)
+	master, term := openPty(t)
+	require.NoError(t, unix.IoctlSetWinsize(int(term.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}))
+	before, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	require.NoError(t, err)
+
+	script := `[ -t 0 ] && echo stdin-is-a-terminal; echo "size=$(stty size)"; echo "term=$TERM"; ` +
+		`trap 'echo "resized=$(stty size)"' WINCH; trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 1; done`
+	cmd := Command(t, "run", "-it", "--rm", "busybox", "sh", "-c", script)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term, term, term
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	running := startWithOutput(t, cmd)
+	var out lockedBuffer
+	go func() { _, _ = io.Copy(&out, master) }() // ends when the test closes master
+	seen := func(what string) bool {
+		return eventually(30*time.Second, func() bool { return strings.Contains(out.String(), what) })
+	}
+	require.True(t, seen("ready"), "the container's shell started on the terminal:\n%q", out.String())
+	assert.Contains(t, out.String(), "stdin-is-a-terminal", "-t: the container's stdin is a terminal")
+	assert.Contains(t, out.String(), "size=33 101", "its window size is the caller's")
+	assert.Contains(t, out.String(), "term=xterm", "-t sets TERM=xterm, as Docker")
+
+	raw, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	require.NoError(t, err)
+	assert.Zero(t, raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG), "the caller's terminal is raw while the container runs")
+	assert.Zero(t, raw.Oflag&unix.OPOST, "raw as cfmakeraw makes it: no output processing, or the container's terminal's \\r\\n reaches the screen as \\r\\r\\n")
+
+	require.NoError(t, unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}))
+	assert.True(t, seen("resized=40 120"), "a resize of the caller's terminal reaches the container's (SIGWINCH, and the size):\n%q", out.String())
+
+	_, err = master.Write([]byte{3}) // Ctrl-C
+	require.NoError(t, err)
+	r := waitBounded(t, running, 30*time.Second)
+	assert.Equal(t, 9, r.Code, "the Ctrl-C byte reached the container's terminal, whose SIGINT ran the shell's trap\n%s\n%q", r, out.String())
+	assert.True(t, seen("got-int"), "%q", out.String())
+
+	after, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
+	require.NoError(t, err)
+	assert.Equal(t, before.Lflag, after.Lflag, "the caller's terminal is as it was afterwards")
+	assert.Equal(t, before.Iflag, after.Iflag, "the caller's terminal is as it was afterwards")
+	assert.Equal(t, before.Oflag, after.Oflag, "the caller's terminal is as it was afterwards")
+}
