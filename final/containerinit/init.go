@@ -116,10 +116,16 @@ func steps(c *spec.Container) []step {
 		}
 	}
 	ns := c.Namespaces
+	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
 	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
-	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c, inheritedTrees(c)) })
+	add(true, "step04", "set up the root and pivot into it", func() error {
+		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
+			return fmt.Errorf("the root %s: %w", root, err)
+		}
+		return nil
+	})
 	add(ns.PID, "step02", "restart the pids", restartPids)
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
@@ -161,8 +167,9 @@ func setUp(c *spec.Container) error {
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
+	list := steps(c)
 	c.Root.Path = "."
-	return runSteps(steps(c))
+	return runSteps(list)
 }
 
 func runSteps(list []step) error {
