@@ -58,8 +58,8 @@ func TestDeviceProgramAnswers(t *testing.T) {
 		{'c', 136, 4, "rw"}: true, {'c', 5, 2, "rw"}: true, // a pty, ptmx
 		{'b', 254, 0, "m"}: true, {'c', 1, 1, "m"}: true, // mknod of anything
 		{'b', 254, 0, "r"}: false, {'b', 254, 0, "w"}: false, {'b', 254, 0, "rm"}: false, // the host's disk
-		{'c', 1, 1, "r"}: false, // /dev/mem
-		{'b', 1, 3, "r"}: false, // null's numbers, as a block device
+		{'c', 1, 1, "r"}:  false,                          // /dev/mem
+		{'b', 1, 3, "r"}:  false,                          // null's numbers, as a block device
 		{'c', 5, 1, "rw"}: false, {'c', 4, 0, "w"}: false, // the host's console, tty0
 		{'b', 7, 3, "r"}: true, {'b', 7, 3, "w"}: false, {'b', 7, 4, "r"}: false, // --device, read-only
 		{'c', 7, 3, "r"}: false,
