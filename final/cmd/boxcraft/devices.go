@@ -62,12 +62,15 @@ func parseDevice(value string) (spec.Device, error) {
 	if !isAccess(access) {
 		return spec.Device{}, fmt.Errorf("permissions %q: give some of r, w and m", access)
 	}
-	if name, ok := strings.CutPrefix(filepath.Clean(inside), "/dev/"); !ok || !filepath.IsLocal(name) || !filepath.IsAbs(inside) {
-		return spec.Device{}, fmt.Errorf("the container's path %q: give a path below /dev", inside)
-	}
 	d, err := hostDevice(host)
+	if err != nil {
+		return d, err
+	}
+	if name, ok := strings.CutPrefix(filepath.Clean(inside), "/dev/"); !ok || !filepath.IsLocal(name) || !filepath.IsAbs(inside) {
+		return d, fmt.Errorf("the container's path %q: give a path below /dev", inside)
+	}
 	d.Path, d.Access = filepath.Clean(inside), access
-	return d, err
+	return d, nil
 }
 
 // isAccess tells whether s is some of r, w and m, each at most once.
