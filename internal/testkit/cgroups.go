@@ -264,7 +264,7 @@ func Cgroups(t *testing.T, s Step) {
 		const layout = `set -e
 			stage=$1; shift
 			mount -t tmpfs boxcraft-cgroups "$stage"
-			for c in cpuset memory pids blkio; do mkdir "$stage/$c"; mount --bind "/sys/fs/cgroup/$c" "$stage/$c"; done
+			for c in cpuset memory pids blkio devices; do mkdir "$stage/$c"; mount --bind "/sys/fs/cgroup/$c" "$stage/$c"; done
 			mkdir "$stage/cpu,cpuacct"; mount --bind /sys/fs/cgroup/cpu "$stage/cpu,cpuacct"
 			ln -s cpu,cpuacct "$stage/cpu"; ln -s cpu,cpuacct "$stage/cpuacct"
 			mount --rbind "$stage" /sys/fs/cgroup
