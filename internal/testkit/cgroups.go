@@ -185,8 +185,18 @@ func Cgroups(t *testing.T, s Step) {
 					return
 				}
 				// Not in /dev, which is the container's own from step04 on.
-				addDevice(t, rootfs, "disk/loop", unix.S_IFBLK, deviceOf(t, disk))
-				f := runProbe(t, s, rootfs, flags, op+"=/disk/loop:3")
+				// boxcraft's device cgroup refuses a device it was not
+				// given (--device), as Docker's does; and with a user
+				// namespace, the node it binds from the host is the host
+				// root's, which the container's root may not open.
+				node := "/disk/loop"
+				if s.Docker {
+					node = "/dev/xdisk"
+					flags = append(flags, "--device", disk+":"+node, "--ns", "uts,pid,mnt,ipc,net,cgroup")
+				} else {
+					addDevice(t, rootfs, "disk/loop", unix.S_IFBLK, deviceOf(t, disk))
+				}
+				f := runProbe(t, s, rootfs, flags, op+"="+node+":3")
 				timed := f.Experiments.Read
 				if op == "write" {
 					timed = f.Experiments.Write
