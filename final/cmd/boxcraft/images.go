@@ -166,6 +166,9 @@ func loadCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if flags.NArg() > 0 {
 		return statusFailed, errors.New("load: give the image with -i PATH, or on stdin")
 	}
+	if path == "" && flags.Changed("input") {
+		return statusFailed, errors.New("load: -i needs a path (or leave it out, and give the image on stdin)")
+	}
 	if path == "" {
 		path = "-" // docker load reads stdin
 	}

@@ -27,8 +27,12 @@ func spooled(ctx context.Context, path, dir string) (string, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- copyStream(tmp, path) }()
+	var n int64
 	select {
 	case err = <-done:
+		if n, _ = tmp.Seek(0, io.SeekCurrent); err == nil && n == 0 {
+			err = errors.New("no image came: the input is empty")
+		}
 	case <-ctx.Done():
 		err = errors.New("interrupted by a signal (SIGINT) while the image was read")
 	}
