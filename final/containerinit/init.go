@@ -22,6 +22,7 @@ import (
 	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
+	"github.com/boxcraft/boxcraft/final/seccomp"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
 )
@@ -119,6 +120,10 @@ func steps(c *spec.Container) []step {
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	// The filter before the user: the kernel takes one from a process
+	// with no_new_privs or CAP_SYS_ADMIN, which root loses at setuid
+	// (runc's order when no_new_privs is off).
+	add(c.Security.Seccomp != nil, "issue20", "install the seccomp filter", func() error { return seccomp.Install(c.Security.Seccomp) })
 	add(true, "issue18", "become the user", func() error { return becomeUser(&c.Process) })
 	return list
 }

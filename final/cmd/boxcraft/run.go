@@ -34,6 +34,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
+	addSeccompFlags(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -128,6 +129,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Mounts, err = parseVolumes(flags); err != nil {
+		return nil, o, err
+	}
+	if err := parseSeccomp(flags, &c.Security); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil
