@@ -80,7 +80,10 @@ var tries = map[string]func() error{
 	"getpid": func() error { _, _, e := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0); return errOrNil(e) },
 	"getcwd": func() error { _, err := unix.Getcwd(make([]byte, 4096)); return err },
 	// KEYCTL_GET_KEYRING_ID of the session keyring: reads an id.
-	"keyctl": func() error { _, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0); return err },
+	"keyctl": func() error {
+		_, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0)
+		return err
+	},
 	// A file system type that does not exist, on a folder that does not:
 	// the kernel says ENODEV or ENOENT, the filter EPERM.
 	"mount": func() error { return unix.Mount("none", "/nonexistent-boxcraft-seccomp", "boxcraft-no-such-fs", 0, "") },
@@ -180,4 +183,3 @@ func TestInstallCustomErrno(t *testing.T) {
 func TestInstallNilIsUnconfined(t *testing.T) {
 	require.NoError(t, Install(nil))
 }
-
