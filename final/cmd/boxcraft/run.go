@@ -159,6 +159,9 @@ func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([
 
 // checkRootfs refuses a --rootfs that is not a folder.
 func checkRootfs(dir string) (string, error) {
+	if dir == "" { // filepath.Abs would make it the working folder
+		return "", errors.New("--rootfs: give a folder, not an empty path")
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
