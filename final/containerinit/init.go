@@ -22,6 +22,7 @@ import (
 	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
+	"github.com/boxcraft/boxcraft/final/seccomp"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
 )
@@ -138,11 +139,17 @@ func steps(c *spec.Container) []step {
 // settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
 func processSteps(c *spec.Container) []step {
 	p := &c.Process
-	return []step{
+	list := []step{
 		{"step02", "close inherited files", closeInheritedFiles},
 		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
-		{"issue18", "become the user", func() error { return becomeUser(p) }},
 	}
+	// The filter before the user: the kernel takes one from a process
+	// with no_new_privs or CAP_SYS_ADMIN, which root loses at setuid
+	// (runc's order when no_new_privs is off).
+	if c.Security.Seccomp != nil {
+		list = append(list, step{"issue20", "install the seccomp filter", func() error { return seccomp.Install(c.Security.Seccomp) }})
+	}
+	return append(list, step{"issue18", "become the user", func() error { return becomeUser(p) }})
 }
 
 // inheritedTrees are the bind mounts the monitor made ready, by their

@@ -34,6 +34,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
+	addSeccompFlags(flags)
 	addDeviceFlags(flags) // last: it adds --privileged only where no other file has
 }
 
@@ -132,6 +133,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if err := parseDevices(flags, &c.Security); err != nil {
+		return nil, o, err
+	}
+	if err := parseSeccomp(flags, &c.Security); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil
