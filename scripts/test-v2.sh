@@ -164,7 +164,7 @@ stage_modules() {
 # the folder the package has in the VM (go test runs a package's tests in
 # its folder; its testdata goes along), and lists them in $out/packages,
 # each with the binary under test: a step's own (step02-… → _build/bin/step02),
-# boxcraft's for final/cmd/boxcraft, or none for the other packages.
+# boxcraft's for final/e2e/…, or none for the other packages.
 stage_tests() {
 	local dir rel bin
 	: >"$out/packages"
@@ -175,7 +175,7 @@ stage_tests() {
 		bin=-
 		if [[ $rel =~ ^(step[0-9][0-9])- ]]; then
 			bin=${BASH_REMATCH[1]}
-		elif [ "$rel" = final/cmd/boxcraft ]; then
+		elif [[ $rel == final/e2e/* ]]; then
 			bin=boxcraft
 		fi
 		if [ "$bin" != - ] && [ ! -x "_build/bin/$bin" ]; then

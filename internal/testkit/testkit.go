@@ -100,11 +100,19 @@ func (o *once) get(t testing.TB, make func() (string, error)) string {
 
 var binary, probe, image once
 
+// RuntimePackage is the package Binary builds when $BOXCRAFT_BIN is not
+// set: the test's own folder, a step's; boxcraft's end-to-end tests,
+// which live in packages of their own (final/e2e), name boxcraft's.
+var RuntimePackage = "."
+
+// BoxcraftPackage is the package of final/'s runtime, for RuntimePackage.
+const BoxcraftPackage = "github.com/boxcraft/boxcraft/final/cmd/boxcraft"
+
 // Binary returns the step binary under test: $BOXCRAFT_BIN when it is set,
-// otherwise the package in the test's own directory, built once.
+// otherwise RuntimePackage, built once.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return givenOrBuilt(t, &binary, "BOXCRAFT_BIN", "step", ".")
+	return givenOrBuilt(t, &binary, "BOXCRAFT_BIN", "step", RuntimePackage)
 }
 
 // ProbeBinary returns the probe: $BOXCRAFT_PROBE, or built once, static.

@@ -6,12 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/boxcraft/boxcraft/internal/testkit"
 )
-
-// TestStats runs boxcraft stats end to end (internal/testkit/final_stats.go).
-func TestStats(t *testing.T) { testkit.Stats(t) }
 
 func TestBinarySizeAsDocker(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB",
