@@ -129,7 +129,7 @@ endef
 test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip, saying why)
 	$(call gotest,./...)
 
-test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=600 s each)
+test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=900 s each)
 	@scripts/test-v2.sh
 
 # step-dir names the folder of step NN, or stops make with the steps there are.

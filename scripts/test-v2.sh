@@ -21,7 +21,7 @@ export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
 
 # The knobs, as environment or make variables (make test-v2 V2_JOBS=1).
 jobs=${V2_JOBS:-2}                              # test binaries at once; the VM has 2 CPUs
-package_timeout=${V2_PACKAGE_TIMEOUT:-600}      # seconds each test binary may run
+package_timeout=${V2_PACKAGE_TIMEOUT:-900}      # seconds each test binary may run
 max_timeout=${V2_MAX_TIMEOUT:-3000}             # seconds the VM may take at most, however many binaries
 timeout=${V2_TIMEOUT:-}                         # seconds from boot to power-off; else from the above
 memory=${V2_MEMORY:-2048}                       # MiB; the initramfs lives in it
