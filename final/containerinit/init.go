@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -117,10 +118,14 @@ func steps(c *spec.Container) []step {
 	add(true, "step02", "close inherited files", closeInheritedFiles)
 	add(ns.PID, "step02", "restart the pids", restartPids)
 	// After ns_last_pid: /proc/sys is read-only from here on.
-	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	sec := c.Security
+	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
+		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
+	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	// The last mount is made: the working folder is entered, and checked
+	// to be inside the root, after it (CVE-2024-21626).
 	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
-	add(true, "issue18", "become the user", func() error { return becomeUser(&c.Process) })
-	return list
+	return append(list, securitySteps(c)...)
 }
 
 // inheritedTrees are the bind mounts the monitor made ready, by their
@@ -142,6 +147,9 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 
 // setUp makes the container what its settings say, from the inside.
 func setUp(c *spec.Container) error {
+	if err := hideInit(c); err != nil {
+		return err
+	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
@@ -228,6 +236,18 @@ func enterWorkingFolder(dir string) error {
 	}
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working folder %s: %w", dir, err)
+	}
+	return checkWorkingFolderInside(dir)
+}
+
+// checkWorkingFolderInside makes sure the working folder is below the
+// container's root (CVE-2024-21626: runc's leaked descriptor of a host
+// folder, given as -w /proc/self/fd/N, left the command standing on the
+// host). getcwd(2) names a folder the root cannot reach "(unreachable)…",
+// which Getwd reports as ENOENT.
+func checkWorkingFolderInside(dir string) error {
+	if _, err := syscall.Getwd(); err != nil {
+		return fmt.Errorf("working folder %s: not inside the container's root: %w", dir, err)
 	}
 	return nil
 }

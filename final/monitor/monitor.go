@@ -24,6 +24,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
@@ -164,6 +165,13 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
 func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
+	// boxcraft itself, whatever its path, from a sealed copy: the
+	// container never reaches the binary on the host's disk (CVE-2019-5736).
+	self, err := security.SealedExecutable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer self.Close()
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, err
@@ -177,7 +185,7 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 	defer settingsR.Close()
 	defer reportW.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe", // boxcraft itself, whatever its path
+		Path:        fmt.Sprintf("/proc/self/fd/%d", self.Fd()),
 		Args:        []string{"boxcraft", "init"},
 		Env:         []string{},
 		Stdin:       io.stdin,
