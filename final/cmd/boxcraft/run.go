@@ -34,6 +34,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
+	addSecurityFlags(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -112,6 +113,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
+		return nil, o, err
+	}
+	if c.Security, err = parseSecurity(flags); err != nil {
 		return nil, o, err
 	}
 	if err := checkHostname(c.Hostname, c.Namespaces.UTS); err != nil {
