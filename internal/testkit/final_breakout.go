@@ -46,6 +46,7 @@ func Breakout(t *testing.T) {
 	t.Run("Setuid", s.setuid)
 	t.Run("UserNamespaceRegained", s.userns)
 	t.Run("WithAUserNamespace", s.withUserNamespace)
+	t.Run("HostileImages", s.hostileImages)
 	t.Run("Refused", s.refused)
 }
 
