@@ -165,9 +165,9 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
 func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
-	// boxcraft itself, whatever its path, from a sealed copy: the
+	// boxcraft itself, whatever its path, read-only: the
 	// container never reaches the binary on the host's disk (CVE-2019-5736).
-	self, err := security.SealedExecutable()
+	self, err := security.ReadOnlyExecutable()
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,5 +60,18 @@ func TestSealedExecutable(t *testing.T) {
 	// It runs: this test binary, asked to list no test.
 	cmd := exec.Command(path, "-test.run", "^$")
 	out, err := cmd.CombinedOutput()
+	assert.NoError(t, err, "%s", out)
+}
+
+// TestReadOnlyExecutable: the view runs, and an open for writing is
+// refused.
+func TestReadOnlyExecutable(t *testing.T) {
+	f, err := ReadOnlyExecutable()
+	require.NoError(t, err)
+	defer f.Close()
+	path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	_, err = os.OpenFile(path, os.O_WRONLY, 0)
+	assert.True(t, errors.Is(err, unix.EROFS) || errors.Is(err, unix.ETXTBSY), "open for writing: %v", err)
+	out, err := exec.Command(path, "-test.run", "^$").CombinedOutput()
 	assert.NoError(t, err, "%s", out)
 }
