@@ -5,12 +5,14 @@
 // `init`, and took their settings as a growing argv. Here it reads the
 // one settings value, spec.Container, as JSON from an inherited pipe, and
 // imports nothing of the lifecycle: only the leaves that set a container
-// up (rootfs).
+// up (rootfs, security).
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the working folder, the user (-u, from
-// the image's own /etc/passwd), the command (step01).
+// (step04), the pids (step02), the masked and read-only paths (issue
+// 20), the working folder, then what is taken from root (issue 20,
+// security.go: the bounding set, the user of -u, the capabilities,
+// no_new_privs, seccomp), the command (step01).
 package containerinit
 
 import (
