@@ -25,6 +25,10 @@ RUN_ROOT := $(if $(filter step01 step02 step03,$(RUNTIME)),$(ROOTFS),--image $(I
 # The complete runtime (final/): what make run starts, in the machine's
 # own store (/var/lib/boxcraft), from the busybox image named RUN_IMAGE.
 BOXCRAFT  := $(BIN)/boxcraft
+# boxcraft uses cgo (its exec joins a container's namespaces in C before
+# the Go runtime starts), linked statically all the same, with Go's own
+# DNS and user lookups: internal/testkit's StaticCgoFlags are the same.
+BOXCRAFT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
 RUN_IMAGE := busybox:latest
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
@@ -69,7 +73,7 @@ deps: ## install missing OS packages with apt-get (busybox-static, …) and chec
 bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
-	@go build -o $(BOXCRAFT) ./final/cmd/boxcraft
+	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 

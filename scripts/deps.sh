@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 
 # What the steps and their demos use. busybox-static is the default image.
-packages=(busybox-static tar "$@")
+# gcc and libc6-dev build boxcraft (final/): its exec joins a container's
+# namespaces in C, before the Go runtime starts, and links statically.
+packages=(busybox-static tar gcc libc6-dev "$@")
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
 # distribution's Go is older (Debian 12 has 1.19), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command

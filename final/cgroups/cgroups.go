@@ -74,6 +74,9 @@ type manager interface {
 	intoFD() (*os.File, error)
 	// stats reads what the cgroup's processes use (stats.go).
 	stats() (Stats, error)
+	// limitDevices allows the rules' devices alone, or every device
+	// (devices_v1.go, devices_v2.go).
+	limitDevices(rules []deviceRule, allowAll bool) error
 }
 
 // Cgroup is one container's cgroup: a folder in each v1 hierarchy it

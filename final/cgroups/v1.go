@@ -12,7 +12,8 @@ import (
 
 // v1Hierarchies are the v1 controllers a container gets a folder in.
 // cpuacct limits nothing: it counts the CPU time the container used.
-var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio"}
+// devices is the list of devices it may use (devices_v1.go).
+var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices"}
 
 // v1Manager is a container's cgroup on v1: a folder in each hierarchy.
 type v1Manager struct {

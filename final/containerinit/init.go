@@ -62,6 +62,12 @@ func Main() {
 	if err == nil {
 		err = execCommand(c.Process)
 	}
+	finish(report, err)
+}
+
+// finish reports why init (or exec-init) could not become the command,
+// and exits with its status.
+func finish(report *os.File, err error) {
 	var failure *Failure
 	if !errors.As(err, &failure) {
 		failure = &Failure{Status: 125, Message: err.Error()}
@@ -113,20 +119,37 @@ func steps(c *spec.Container) []step {
 		}
 	}
 	ns := c.Namespaces
+	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
 	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
-	add(true, "step04", "set up the root and pivot into it", func() error { return rootfs.Setup(c, inheritedTrees(c)) })
-	add(true, "step02", "close inherited files", closeInheritedFiles)
+	add(true, "step04", "set up the root and pivot into it", func() error {
+		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
+			return fmt.Errorf("the root %s: %w", root, err)
+		}
+		return nil
+	})
 	add(ns.PID, "step02", "restart the pids", restartPids)
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	sec := c.Security
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
-	// The last mount is made: the working folder is entered, and checked
-	// to be inside the root, after it (CVE-2024-21626).
-	add(true, "step01", "enter the working folder", func() error { return enterWorkingFolder(c.Process.Cwd) })
+	return append(list, processSteps(c)...)
+}
+
+// processSteps are the command's own settings, the last steps before the
+// exec, for init and for a command exec starts in the container alike
+// (ExecMain): so that both get the same, the container's security
+// settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
+// The last mount is made by then: the working folder is entered, and
+// checked to be inside the root, after it (CVE-2024-21626).
+func processSteps(c *spec.Container) []step {
+	p := &c.Process
+	list := []step{
+		{"step02", "close inherited files", closeInheritedFiles},
+		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
+	}
 	return append(list, securitySteps(c)...)
 }
 
@@ -155,8 +178,13 @@ func setUp(c *spec.Container) error {
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
+	list := steps(c)
 	c.Root.Path = "."
-	for _, s := range steps(c) {
+	return runSteps(list)
+}
+
+func runSteps(list []step) error {
+	for _, s := range list {
 		if err := s.do(); err != nil {
 			return err
 		}

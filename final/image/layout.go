@@ -100,7 +100,9 @@ func findManifest(index v1.Index, open opener) (v1.Descriptor, v1.Manifest, erro
 	var top v1.Descriptor
 	for depth := range maxIndexDepth {
 		chosen, err := choose(index.Manifests)
-		if err != nil {
+		if err != nil && depth == 0 {
+			return top, v1.Manifest{}, fmt.Errorf("index.json: %w", err) // the file to look at
+		} else if err != nil {
 			return top, v1.Manifest{}, err
 		}
 		if depth == 0 {

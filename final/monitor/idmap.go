@@ -30,7 +30,7 @@ func bindTrees(c *spec.Container) ([]*os.File, error) {
 		}
 		tree, err := rootfs.OpenBind(m, int(userns.Fd()))
 		if err != nil {
-			closeAll(trees)
+			closeAll(trees...)
 			return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 		}
 		trees = append(trees, tree)
@@ -45,12 +45,6 @@ func hasBind(mounts []spec.Mount) bool {
 		}
 	}
 	return false
-}
-
-func closeAll(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
 }
 
 // mappingNamespace makes a user namespace with the container's maps, for

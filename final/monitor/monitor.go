@@ -145,7 +145,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 		return nil, err
 	}
 	cmd, settings, report, err := newInit(c, cg, io, trees)
-	closeAll(trees) // init has them, or failed to start
+	closeAll(trees...) // init has them, or failed to start
 	if err != nil {
 		io.close()
 		return nil, err
@@ -219,11 +219,20 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 // its settings, and reads its report: an end of file means that the
 // report pipe closed on exec, and the command runs.
 func (p *process) handOver(c *spec.Container, settings, report *os.File) error {
-	defer report.Close()
-	err := p.cgroup.Add(p.cmd.Process.Pid)
-	if err == nil {
-		err = json.NewEncoder(settings).Encode(c)
+	if err := p.cgroup.Add(p.cmd.Process.Pid); err != nil {
+		settings.Close()
+		report.Close()
+		return fmt.Errorf("hand the settings to init: %w", err)
 	}
+	return sendSettings(c, settings, report)
+}
+
+// sendSettings writes the settings to init (or exec-init), and reads its
+// report: an end of file means that the report pipe closed on exec, and
+// the command runs.
+func sendSettings(c *spec.Container, settings, report *os.File) error {
+	defer report.Close()
+	err := json.NewEncoder(settings).Encode(c)
 	settings.Close()
 	if err != nil {
 		return fmt.Errorf("hand the settings to init: %w", err)

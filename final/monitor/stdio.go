@@ -127,18 +127,28 @@ func (s *stdio) startCopying() {
 		go func() { _, _ = io.Copy(s.master, s.attach.Stdin) }()
 	}
 	for i, out := range s.outputs {
-		w := s.log.Stream(s.streams[i])
-		var to io.Writer = w
-		if s.attach != nil {
-			to = io.MultiWriter(w, attachedWriter(s.attach, s.streams[i]))
-		}
+		to, done := s.destination(s.streams[i])
 		s.copying.Add(1)
 		go func(out *os.File) {
 			defer s.copying.Done()
 			_, _ = io.Copy(to, out) // a pty's master ends with EIO once the container is gone
-			w.Close()
+			done()
 		}(out)
 	}
+}
+
+// destination is where a stream goes: the log, and the caller when it
+// is attached. An exec has no log (its output is not the container's, as
+// Docker's exec's is not).
+func (s *stdio) destination(stream string) (io.Writer, func()) {
+	if s.log == nil {
+		return attachedWriter(s.attach, stream), func() {}
+	}
+	w := s.log.Stream(stream)
+	if s.attach == nil {
+		return w, func() { w.Close() }
+	}
+	return io.MultiWriter(w, attachedWriter(s.attach, stream)), func() { w.Close() }
 }
 
 func attachedWriter(a *Attach, stream string) io.Writer {

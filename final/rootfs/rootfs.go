@@ -47,6 +47,9 @@ func Setup(c *spec.Container, trees Trees) error {
 	if err := mountDev(r, c.Namespaces.IPC); err != nil {
 		return err
 	}
+	if err := makeAddedDevices(r, c.Security.Devices); err != nil {
+		return err
+	}
 	if err := mountConsole(r); err != nil {
 		return err
 	}

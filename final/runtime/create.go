@@ -91,10 +91,16 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 }
 
 // makeContainer makes its cgroup, then its root: the limits are checked
-// by the kernel before any layer is unpacked.
+// by the kernel before any layer is unpacked. The device cgroup's rules
+// (or v2's device program) are in place before init, or anything, runs
+// in the cgroup.
 func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	c := rec.Spec
-	if _, err := cgroups.New(c.CgroupParent, c.ID, c.Resources); err != nil {
+	cg, err := cgroups.New(c.CgroupParent, c.ID, c.Resources)
+	if err != nil {
+		return err
+	}
+	if err := cg.LimitDevices(c.Security); err != nil {
 		return err
 	}
 	if c.Image == "" {

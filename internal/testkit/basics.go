@@ -20,29 +20,6 @@ import (
 // default.
 const ContainerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Step is the step under test, as the shared suites need to know it.
-type Step struct {
-	// PivotRoot is true from step04 on: run is given the root as
-	// --rootfs DIR (or --image TAR) rather than as its first argument,
-	// needs a mount namespace, and switches to the root with pivot_root,
-	// out of which no escape leads.
-	PivotRoot bool
-	// Layers is true from step05 on: an --image is a stack of layers,
-	// kept in a store, under a writable layer of the container's own, and
-	// --keep keeps only that layer.
-	Layers bool
-}
-
-// Args is a command line of the step: run, flags, the rootfs as the step
-// takes it, then CMD and its arguments.
-func (s Step) Args(flags []string, rootfs string, cmd ...string) []string {
-	args := append([]string{"run"}, flags...)
-	if s.PivotRoot {
-		args = append(args, "--rootfs")
-	}
-	return append(append(args, rootfs), cmd...)
-}
-
 // FreshRootfs is the start of every container test: root, a fresh rootfs,
 // and a check at the end that nothing was left on the host.
 func FreshRootfs(t *testing.T) string {
@@ -103,7 +80,7 @@ func Basics(t *testing.T, s Step) {
 	})
 	t.Run("StdioPassesThrough", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
-		cmd := Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
+		cmd := Command(t, s.Args(s.withStdin(nil), rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
 		cmd.Stdin = strings.NewReader("from stdin\n")
 		r := RunCmd(t, cmd)
 		require.Equal(t, 0, r.Code, r)
@@ -119,43 +96,61 @@ func Basics(t *testing.T, s Step) {
 		for name, tc := range map[string]struct {
 			args  []string
 			names []string
+			why   refusal
 		}{
-			"no arguments":       {nil, []string{"usage"}},
-			"unknown command":    {[]string{"walk"}, []string{"walk"}},
-			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}},
-			"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}},
-			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS"}},
-			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}},
-			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}},
-			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}},
-			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), []string{"/etc"}},
+			"unknown command":    {[]string{"walk"}, []string{"walk"}, badInput},
+			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}, badInput},
+			"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}, badInput},
+			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS", "--rootfs"}, badInput},
+			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}, badInput},
+			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}, badInput},
+			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}, cmdNotFound},
+			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), []string{"/etc"}, cmdNotRunnable},
 			// the binary under test exists on the host and not in the rootfs:
-			"host-only path": {s.Args(nil, rootfs, Binary(t)), []string{Binary(t)}},
+			"host-only path": {s.Args(nil, rootfs, Binary(t)), []string{Binary(t)}, cmdNotFound},
 		} {
 			t.Run(name, func(t *testing.T) {
 				r := Run(t, tc.args...)
-				AssertRefused(t, r, tc.names...)
-				if tc.args != nil {
-					assert.NotEqual(t, usage.Stderr, r.Stderr, "the line should say what is wrong, not only how to call the runtime")
-				}
+				s.assertRefusedAs(t, tc.why, r, tc.names...)
+				assert.NotEqual(t, usage.Stderr, r.Stderr, "the line should say what is wrong, not only how to call the runtime")
 			})
+		}
+		// Docker's runtime with no arguments shows its usage, as help
+		// does, with status 0.
+		if !s.Docker {
+			t.Run("no arguments", func(t *testing.T) { s.AssertRefused(t, Run(t), "usage") })
 		}
 	})
 	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) {
 		cmd := Command(t, s.Args(nil, FreshRootfs(t), "sh")...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
+		s.AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
 	})
 	callerIsolation(t, s) // isolation.go
 }
 
-// AssertRefused checks a refusal as docs/contract.md describes it: exit
-// status 2, one line on stderr that names at least one of names (the
-// flag, or the value or file refused; in any words, after any program
-// name), no stack trace, and nothing on stdout.
+// AssertRefused checks a refusal of a step as docs/contract.md describes
+// it: exit status 2, one line on stderr that names at least one of names
+// (the flag, or the value or file refused; in any words, after any
+// program name), no stack trace, and nothing on stdout.
 func AssertRefused(t *testing.T, r Result, names ...string) {
 	t.Helper()
-	assert.Equal(t, 2, r.Code, "a refusal exits with status 2\n%s", r)
+	Step{}.AssertRefused(t, r, names...)
+}
+
+// AssertRefused checks a refusal of bad input by the runtime under test:
+// as the package's AssertRefused, with the runtime's status (125 for
+// boxcraft) and a flag named in its words.
+func (s Step) AssertRefused(t *testing.T, r Result, names ...string) {
+	t.Helper()
+	s.assertRefusedAs(t, badInput, r, names...)
+}
+
+// assertRefusedAs checks a run that did not run CMD, for why.
+func (s Step) assertRefusedAs(t *testing.T, why refusal, r Result, names ...string) {
+	t.Helper()
+	names = s.names(names)
+	assert.Equal(t, s.status(why), r.Code, "a refusal exits with status %d\n%s", s.status(why), r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "a refusal is one line on stderr:\n%s", r)
 	assert.True(t, namesOneOf(t, r.Stderr, names), "the line names what was refused (one of %q):\n%s", names, r)
 	assert.NotContains(t, r.Stderr, "goroutine", "no stack trace")

@@ -74,11 +74,11 @@ func Layers(t *testing.T, s Step) {
 			"/t/dir-to-file: now a file\n/t/file-to-dir/y: y\n/t/keep: keep\n/t/opaque/c: c\n/t/override: upper\n"
 		for name, flags := range userNamespace {
 			t.Run(name, func(t *testing.T) {
-				r := Run(t, append(append([]string{"run", "--image", image}, flags...), "/bin/sh", "-c", script)...)
+				r := s.RunImage(t, image, flags, "/bin/sh", "-c", script)
 				require.Equal(t, 0, r.Code, r)
 				assert.Equal(t, want, r.Stdout, "the union of the layers: the top layer's file wins, a whiteout hides, an opaque folder hides all below")
 				// On the host, the top layer's whiteouts are overlayfs's.
-				stored := storedLayer(t, DiffID(upper))
+				stored := storedLayerFor(t, DiffID(upper), rootUID(flags), "t")
 				var st unix.Stat_t
 				require.NoError(t, unix.Lstat(filepath.Join(stored, "t/deleted"), &st),
 					"in the store, the layer's whiteout .wh.deleted is overlayfs's: t/deleted")
@@ -91,45 +91,48 @@ func Layers(t *testing.T, s Step) {
 			})
 		}
 	})
-	t.Run("WritesLandInTheUpperLayerOnly", func(t *testing.T) {
-		base, top := BaseLayer(t), Tar(t, dir("t/"), file("t/lower", "lower"), file("t/same", "same"))
-		image := OCILayout(t, false, base, top)
-		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code, "a first run stores the layers")
-		layers := []string{storedLayer(t, DiffID(base)), storedLayer(t, DiffID(top))}
-		before := []map[string]TreeEntry{Tree(t, layers[0]), Tree(t, layers[1])}
-		const script = `echo new > /t/new; echo changed > /t/lower; rm /etc/hostname; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
-		running := Start(t, Command(t, "run", "--image", image, "--keep", "/bin/sh", "-c", script))
-		pid := waitForContainer(t, running, "tmp/ready")
-		root := "/proc/" + strconv.Itoa(pid) + "/root"
-		// Seen from inside, the root is an overlay, the store's folders
-		// its lower layers: a file not written is the layer's own.
-		fstype, options := rootMount(t, pid)
-		assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount (its mountinfo): %s", options)
-		assert.Subset(t, mountOptionNames(options), []string{"upperdir", "workdir"}, "with an upper layer to write to: %s", options)
-		assert.NotRegexp(t, volatile, options, "a kept upper layer is written to disk as any file is: no volatile")
-		for i, file := range []string{"bin/busybox", "t/same"} {
-			assert.Equal(t, inode(t, filepath.Join(layers[i], file)), inode(t, filepath.Join(root, file)),
-				"/%s in the container is the store's file (the same inode), not a copy: the layer's folder is in the stack", file)
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(root, "tmp/go"), nil, 0o644))
-		r := running.Wait(t)
-		require.Equal(t, 0, r.Code, r)
-		_, upper := keptFolder(t, r, "t/new", "new\n")
-		got := Tree(t, upper)
-		var names []string
-		for name := range got {
-			names = append(names, name)
-		}
-		assert.ElementsMatch(t, []string{".", "etc", "etc/hostname", "t", "t/lower", "t/new", "tmp", "tmp/ready", "tmp/go"}, names,
-			"the kept upper layer %s holds what the container changed, and only that", upper)
-		assert.Equal(t, "Dc---------", got["etc/hostname"].Mode, "a deleted file is overlayfs's whiteout")
-		assert.Equal(t, "0:0", got["etc/hostname"].Rdev, "a deleted file is overlayfs's whiteout, device 0:0")
-		assert.Equal(t, sha256Hex("changed\n"), got["t/lower"].SHA256, "a changed file is copied up")
-		assert.Equal(t, sha256Hex("new\n"), got["t/new"].SHA256)
-		for i, layer := range layers {
-			assert.Equal(t, before[i], Tree(t, layer), "the store's layer %d is as it was: a container writes only its upper layer", i)
-		}
-	})
+	// boxcraft has no --keep, by which this finds the upper layer.
+	if !s.Docker {
+		t.Run("WritesLandInTheUpperLayerOnly", func(t *testing.T) {
+			base, top := BaseLayer(t), Tar(t, dir("t/"), file("t/lower", "lower"), file("t/same", "same"))
+			image := OCILayout(t, false, base, top)
+			require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code, "a first run stores the layers")
+			layers := []string{storedLayer(t, DiffID(base)), storedLayer(t, DiffID(top))}
+			before := []map[string]TreeEntry{Tree(t, layers[0]), Tree(t, layers[1])}
+			const script = `echo new > /t/new; echo changed > /t/lower; rm /etc/hostname; touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
+			running := Start(t, Command(t, "run", "--image", image, "--keep", "/bin/sh", "-c", script))
+			pid := waitForContainer(t, running, "tmp/ready")
+			root := "/proc/" + strconv.Itoa(pid) + "/root"
+			// Seen from inside, the root is an overlay, the store's folders
+			// its lower layers: a file not written is the layer's own.
+			fstype, options := rootMount(t, pid)
+			assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount (its mountinfo): %s", options)
+			assert.Subset(t, mountOptionNames(options), []string{"upperdir", "workdir"}, "with an upper layer to write to: %s", options)
+			assert.NotRegexp(t, volatile, options, "a kept upper layer is written to disk as any file is: no volatile")
+			for i, file := range []string{"bin/busybox", "t/same"} {
+				assert.Equal(t, inode(t, filepath.Join(layers[i], file)), inode(t, filepath.Join(root, file)),
+					"/%s in the container is the store's file (the same inode), not a copy: the layer's folder is in the stack", file)
+			}
+			require.NoError(t, os.WriteFile(filepath.Join(root, "tmp/go"), nil, 0o644))
+			r := running.Wait(t)
+			require.Equal(t, 0, r.Code, r)
+			_, upper := keptFolder(t, r, "t/new", "new\n")
+			got := Tree(t, upper)
+			var names []string
+			for name := range got {
+				names = append(names, name)
+			}
+			assert.ElementsMatch(t, []string{".", "etc", "etc/hostname", "t", "t/lower", "t/new", "tmp", "tmp/ready", "tmp/go"}, names,
+				"the kept upper layer %s holds what the container changed, and only that", upper)
+			assert.Equal(t, "Dc---------", got["etc/hostname"].Mode, "a deleted file is overlayfs's whiteout")
+			assert.Equal(t, "0:0", got["etc/hostname"].Rdev, "a deleted file is overlayfs's whiteout, device 0:0")
+			assert.Equal(t, sha256Hex("changed\n"), got["t/lower"].SHA256, "a changed file is copied up")
+			assert.Equal(t, sha256Hex("new\n"), got["t/new"].SHA256)
+			for i, layer := range layers {
+				assert.Equal(t, before[i], Tree(t, layer), "the store's layer %d is as it was: a container writes only its upper layer", i)
+			}
+		})
+	}
 	t.Run("ContainersShareLayerFolders", func(t *testing.T) {
 		base := BaseLayer(t)
 		names := []string{"a", "b"} // each image's top layer has one file, so named
@@ -139,18 +142,18 @@ func Layers(t *testing.T, s Step) {
 		var running []*Running
 		var roots []string
 		for _, image := range images {
-			r := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
+			r := Start(t, s.ImageCommand(t, image, nil, "/bin/sh", "-c", script))
 			pid := waitForContainer(t, r, "tmp/ready")
 			running, roots = append(running, r), append(roots, "/proc/"+strconv.Itoa(pid)+"/root")
 			fstype, _ := rootMount(t, pid)
 			assert.Equal(t, "overlay", fstype, "the container's root is an overlay mount")
 		}
-		stored := storedLayer(t, DiffID(base)) // once, for both images
+		stored := storedLayerFor(t, DiffID(base), rootUID(nil), "bin/busybox") // once, for both images
 		for i, top := range tops {
 			assert.Equal(t, inode(t, filepath.Join(stored, "bin/busybox")), inode(t, filepath.Join(roots[i], "bin/busybox")),
 				"both containers' bottom layer is the store's one folder")
 			own, other := names[i], names[1-i]
-			assert.Equal(t, inode(t, filepath.Join(storedLayer(t, DiffID(top)), own)), inode(t, filepath.Join(roots[i], own)),
+			assert.Equal(t, inode(t, filepath.Join(storedLayerFor(t, DiffID(top), rootUID(nil), own), own)), inode(t, filepath.Join(roots[i], own)),
 				"and each its own top layer's folder in the store")
 			assert.NoFileExists(t, filepath.Join(roots[i], other), "and not the other image's top layer")
 		}
@@ -162,7 +165,9 @@ func Layers(t *testing.T, s Step) {
 			assert.Equal(t, busybox, result.Stdout, "inside, /bin/busybox is the store's file, not a copy")
 		}
 	})
-	t.Run("CommitRoundTrip", func(t *testing.T) { commitRoundTrip(t) })
+	if !s.Docker { // boxcraft has no --keep nor commit
+		t.Run("CommitRoundTrip", func(t *testing.T) { commitRoundTrip(t) })
+	}
 	t.Run("TamperedBlobsAreRefused", func(t *testing.T) { tamperedBlobs(t, s) })
 	t.Run("DeepImages", func(t *testing.T) {
 		base := BaseLayer(t)
@@ -175,7 +180,7 @@ func Layers(t *testing.T, s Step) {
 					fmt.Fprintf(&want, "%d\n", i)
 				}
 				image := OCILayout(t, false, layers...)
-				r := Run(t, "run", "--image", image, "/bin/sh", "-c", `for f in /layers/*; do cat $f; echo; done | sort -n; echo ---; cat /proc/self/mountinfo`)
+				r := s.RunImage(t, image, nil, "/bin/sh", "-c", `for f in /layers/*; do cat $f; echo; done | sort -n; echo ---; cat /proc/self/mountinfo`)
 				require.Equal(t, 0, r.Code, r)
 				files, mountinfo, _ := strings.Cut(r.Stdout, "---\n")
 				assert.Equal(t, want.String(), files, "each layer's own file")
@@ -195,7 +200,7 @@ func Layers(t *testing.T, s Step) {
 			"docker save, Docker 25+":  DockerSave(t, true, layers...),
 		} {
 			t.Run(name, func(t *testing.T) {
-				r := Run(t, "run", "--image", image, "/bin/sh", "-c", showFiles)
+				r := s.RunImage(t, image, nil, "/bin/sh", "-c", showFiles)
 				require.Equal(t, 0, r.Code, r)
 				assert.Equal(t, "/t/a: one\n/t/b: two\n/t/gone: gone\n", r.Stdout)
 			})
@@ -208,17 +213,27 @@ func Layers(t *testing.T, s Step) {
 		image := OCILayout(t, false, base, layer)
 		before := stateEntries(t)
 		var running []*Running
+		if s.Docker { // boxcraft stores the image's layers when it loads it
+			for range 3 {
+				running = append(running, Start(t, Command(t, s.loadArgs(image)...)))
+			}
+			for _, r := range running {
+				result := r.Wait(t)
+				require.Equal(t, 0, result.Code, result)
+			}
+			running = nil
+		}
 		for range 3 {
-			running = append(running, Start(t, Command(t, "run", "--image", image, "/bin/cat", "/unique")))
+			running = append(running, Start(t, s.ImageCommand(t, image, nil, "/bin/cat", "/unique")))
 		}
 		for _, r := range running {
 			result := r.Wait(t)
 			require.Equal(t, 0, result.Code, result)
 			assert.Contains(t, result.Stdout, "at ")
 		}
-		storedLayer(t, DiffID(layer))
+		storedLayerFor(t, DiffID(layer), rootUID(nil), "unique")
 		assertOnlyTheStoreLeft(t, s, before, func() {
-			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
+			require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code)
 		}, [][]byte{base, layer})
 	})
 	t.Run("AMultiPlatformIndexGivesThisMachinesImage", func(t *testing.T) {
@@ -238,44 +253,48 @@ func Layers(t *testing.T, s Step) {
 		index := writeJSONBlob(t, dir, oci.MediaTypeIndex, map[string]any{"schemaVersion": 2, "mediaType": oci.MediaTypeIndex,
 			"manifests": []oci.Descriptor{foreign, mine}})
 		writeIndex(t, dir, index)
-		r := Run(t, "run", "--image", dir, "/bin/cat", "/platform")
+		r := s.RunImage(t, dir, nil, "/bin/cat", "/platform")
 		require.Equal(t, 0, r.Code, r)
 		assert.Equal(t, "this", r.Stdout, "the manifest for linux/"+runtime.GOARCH)
 	})
 	t.Run("HostileLayersAreRefused", func(t *testing.T) { hostileLayers(t, s) })
 	t.Run("BadImagesAreRefused", func(t *testing.T) { badImages(t, s) })
-	t.Run("ImagesAndLayersShowTheStore", func(t *testing.T) {
-		base, topA, topB := BaseLayer(t), Tar(t, file("a", "a")), Tar(t, file("b", "b"))
-		a, b := OCILayout(t, false, base, topA), DockerSave(t, false, base, topB)
-		for _, image := range []string{a, b} {
-			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
-		}
-		short := func(layer []byte) string { return strings.TrimPrefix(DiffID(layer), "sha256:")[:12] }
-		images := Run(t, "images")
-		require.Equal(t, 0, images.Code, images)
-		for _, path := range []string{a, b} {
-			assert.Contains(t, images.Stdout, path, "images names each image run, by its path")
-		}
-		for _, layer := range [][]byte{base, topA, topB} {
-			assert.Contains(t, images.Stdout, short(layer), "and its layers' diffIDs")
-		}
-		layers := Run(t, "layers")
-		require.Equal(t, 0, layers.Code, layers)
-		lines := map[string]string{} // a layer's short diffID → its line
-		for _, line := range strings.Split(layers.Stdout, "\n") {
+	// boxcraft lists images by name and ID, not by path, and has no
+	// layers command.
+	if !s.Docker {
+		t.Run("ImagesAndLayersShowTheStore", func(t *testing.T) {
+			base, topA, topB := BaseLayer(t), Tar(t, file("a", "a")), Tar(t, file("b", "b"))
+			a, b := OCILayout(t, false, base, topA), DockerSave(t, false, base, topB)
+			for _, image := range []string{a, b} {
+				require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code)
+			}
+			short := func(layer []byte) string { return strings.TrimPrefix(DiffID(layer), "sha256:")[:12] }
+			images := Run(t, "images")
+			require.Equal(t, 0, images.Code, images)
+			for _, path := range []string{a, b} {
+				assert.Contains(t, images.Stdout, path, "images names each image run, by its path")
+			}
 			for _, layer := range [][]byte{base, topA, topB} {
-				if strings.Contains(line, short(layer)) {
-					lines[short(layer)] = line
+				assert.Contains(t, images.Stdout, short(layer), "and its layers' diffIDs")
+			}
+			layers := Run(t, "layers")
+			require.Equal(t, 0, layers.Code, layers)
+			lines := map[string]string{} // a layer's short diffID → its line
+			for _, line := range strings.Split(layers.Stdout, "\n") {
+				for _, layer := range [][]byte{base, topA, topB} {
+					if strings.Contains(line, short(layer)) {
+						lines[short(layer)] = line
+					}
 				}
 			}
-		}
-		for layer, want := range map[string][]string{short(base): {a, b}, short(topA): {a}, short(topB): {b}} {
-			for _, path := range want {
-				assert.Contains(t, lines[layer], path, "layers gives, on one line, each stored layer's diffID and the images that have it:\n%s", layers.Stdout)
+			for layer, want := range map[string][]string{short(base): {a, b}, short(topA): {a}, short(topB): {b}} {
+				for _, path := range want {
+					assert.Contains(t, lines[layer], path, "layers gives, on one line, each stored layer's diffID and the images that have it:\n%s", layers.Stdout)
+				}
 			}
-		}
-		assert.NotContains(t, lines[short(topA)], b, "the top layer of %s is not %s's", a, b)
-	})
+			assert.NotContains(t, lines[short(topA)], b, "the top layer of %s is not %s's", a, b)
+		})
+	}
 	layoutIsolation(t, s) // isolation.go
 }
 
@@ -395,8 +414,8 @@ func tamperedBlobs(t *testing.T, s Step) {
 			}
 			data[at] ^= 0x20
 			require.NoError(t, os.WriteFile(tampered, data, 0o644))
-			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{base}, layer)
-			assertRefusedNaming(t, r, image, names...)
+			r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, image, nil, "/bin/true") }, [][]byte{base}, layer)
+			s.assertRefusedNaming(t, r, image, names...)
 			assertNotStored(t, DiffID(layer))
 		})
 	}
@@ -412,8 +431,8 @@ func tamperedBlobs(t *testing.T, s Step) {
 		again[9] ^= 0xff // gzip's OS byte: the same content, other bytes
 		require.NotEqual(t, readFile(t, blob), again)
 		require.NoError(t, os.WriteFile(blob, again, 0o644))
-		r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", dir, "/bin/true") }, [][]byte{base}, layer)
-		assertRefusedNaming(t, r, dir, strings.TrimPrefix(digest, "sha256:"), digest)
+		r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, dir, nil, "/bin/true") }, [][]byte{base}, layer)
+		s.assertRefusedNaming(t, r, dir, strings.TrimPrefix(digest, "sha256:"), digest)
 		assertNotStored(t, DiffID(layer))
 	})
 	// Every blob whole, but the config says the layer is another: stored
@@ -423,8 +442,8 @@ func tamperedBlobs(t *testing.T, s Step) {
 		other := Tar(t, file("unique", "another "+body))
 		dir, _, _ := layout(t)
 		withDiffIDs(t, dir, []string{DiffID(base), DiffID(other)})
-		r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", dir, "/bin/true") }, [][]byte{base}, layer, other)
-		assertRefusedNaming(t, r, dir, layerHex, strings.TrimPrefix(DiffID(other), "sha256:"))
+		r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, dir, nil, "/bin/true") }, [][]byte{base}, layer, other)
+		s.assertRefusedNaming(t, r, dir, layerHex, strings.TrimPrefix(DiffID(other), "sha256:"))
 		assertNotStored(t, DiffID(other))
 		assertNotStored(t, DiffID(layer))
 	})
@@ -496,8 +515,8 @@ func hostileLayers(t *testing.T, s Step) {
 		t.Run(h.Name, func(t *testing.T) {
 			before := Listing(t, outside, "")
 			image := OCILayout(t, false, base, h.Tar)
-			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{base}, h.Tar)
-			assertRefusedNaming(t, r, image, entryNames(h.Entry)...)
+			r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, image, nil, "/bin/true") }, [][]byte{base}, h.Tar)
+			s.assertRefusedNaming(t, r, image, entryNames(h.Entry)...)
 			assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the layer: the unpacker must not follow "+
 				"a name, a symlink or a hard link out of it")
 			assertNotStored(t, DiffID(h.Tar))
@@ -589,38 +608,41 @@ func badImages(t *testing.T, s Step) {
 			if names == nil {
 				names = []string{image}
 			}
-			r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, [][]byte{layer})
-			assertRefusedNaming(t, r, image, names...)
+			r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, image, nil, "/bin/true") }, [][]byte{layer})
+			s.assertRefusedNaming(t, r, image, names...)
 		})
 	}
-	t.Run("commit", func(t *testing.T) {
-		existing := t.TempDir()
-		r := Run(t, "run", "--image", OCILayout(t, false, BaseLayer(t)), "--keep", "/bin/sh", "-c", "echo kept > /kept")
-		require.Equal(t, 0, r.Code, r)
-		kept, _ := keptFolder(t, r, "kept", "kept\n")
-		missing := filepath.Join(StateDir(t), "no-such-container")
-		out := filepath.Join(existing, "out")
-		// Each row: the command line, and what the line must name (any
-		// one of them).
-		for name, tc := range map[string]struct {
-			args  []string
-			names []string
-		}{
-			"no arguments":       {[]string{"commit"}, []string{"usage", "commit"}},
-			"no such container":  {[]string{"commit", missing, out}, []string{missing}},
-			"not a container":    {[]string{"commit", "/etc", out}, []string{"/etc"}},
-			"an existing folder": {[]string{"commit", kept, existing}, []string{existing}},
-			"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, []string{filepath.Join(existing, "none")}},
-		} {
-			parent := t
-			t.Run(name, func(t *testing.T) {
-				ShareSandbox(t, parent) // the kept container is the parent's
-				AssertRefused(t, Run(t, tc.args...), tc.names...)
-				assert.NoDirExists(t, out, "no image written")
-				assert.Empty(t, folderNames(t, existing), "nothing written in the existing folder")
-			})
-		}
-	})
+	// boxcraft has no commit.
+	if !s.Docker {
+		t.Run("commit", func(t *testing.T) {
+			existing := t.TempDir()
+			r := Run(t, "run", "--image", OCILayout(t, false, BaseLayer(t)), "--keep", "/bin/sh", "-c", "echo kept > /kept")
+			require.Equal(t, 0, r.Code, r)
+			kept, _ := keptFolder(t, r, "kept", "kept\n")
+			missing := filepath.Join(StateDir(t), "no-such-container")
+			out := filepath.Join(existing, "out")
+			// Each row: the command line, and what the line must name (any
+			// one of them).
+			for name, tc := range map[string]struct {
+				args  []string
+				names []string
+			}{
+				"no arguments":       {[]string{"commit"}, []string{"usage", "commit"}},
+				"no such container":  {[]string{"commit", missing, out}, []string{missing}},
+				"not a container":    {[]string{"commit", "/etc", out}, []string{"/etc"}},
+				"an existing folder": {[]string{"commit", kept, existing}, []string{existing}},
+				"a folder in none":   {[]string{"commit", kept, filepath.Join(existing, "none/out")}, []string{filepath.Join(existing, "none")}},
+			} {
+				parent := t
+				t.Run(name, func(t *testing.T) {
+					ShareSandbox(t, parent) // the kept container is the parent's
+					s.AssertRefused(t, Run(t, tc.args...), tc.names...)
+					assert.NoDirExists(t, out, "no image written")
+					assert.Empty(t, folderNames(t, existing), "nothing written in the existing folder")
+				})
+			}
+		})
+	}
 }
 
 // folderNames lists a folder's entries' names.

@@ -39,7 +39,7 @@ func Namespaces(t *testing.T, s Step) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			flags := []string{"--hostname", "box-uts-test"}
 			if !enabled {
-				flags = []string{without("uts")}
+				flags = []string{s.without("uts")}
 			}
 			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "uts", enabled)
@@ -57,7 +57,7 @@ func Namespaces(t *testing.T, s Step) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			rootfs := FreshRootfs(t)
 			if !enabled {
-				f := runProbe(t, s, rootfs, []string{without("pid")})
+				f := runProbe(t, s, rootfs, []string{s.without("pid")})
 				assertNamespace(t, f, "pid", false)
 				assert.NotEqual(t, 1, f.Pid, "--ns left pid out, yet CMD is pid 1")
 				assert.Contains(t, f.Pids, os.Getpid(), "--ns left pid out, so the container should see the host's processes, this test among them")
@@ -89,10 +89,11 @@ func Namespaces(t *testing.T, s Step) {
 			while [ ! -e /tmp/go ]; do sleep 0.02; done
 			if [ -e /home/from-host ]; then echo visible > /tmp/seen; else echo hidden > /tmp/seen; fi
 			exec /probe`
-		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+		// boxcraft has no way to leave the mount namespace out.
+		enabledAndDisabledIf(t, !s.Docker, func(t *testing.T, enabled bool) {
 			rootfs := FreshRootfs(t)
 			if !enabled && s.PivotRoot {
-				AssertRefused(t, Run(t, s.Args([]string{without("mnt")}, rootfs, "/probe")...), "mnt")
+				s.AssertRefused(t, Run(t, s.Args([]string{s.without("mnt")}, rootfs, "/probe")...), "mnt")
 				return
 			}
 			shareMount(t, filepath.Dir(rootfs))
@@ -101,7 +102,7 @@ func Namespaces(t *testing.T, s Step) {
 				// No mount namespace: the runtime mounts nothing (it would
 				// land on the host), so the test mounts the /proc the probe
 				// reads.
-				args = s.Args([]string{without("mnt")}, rootfs, "/bin/sh", "-c", script, "sh", "no-mount")
+				args = s.Args([]string{s.without("mnt")}, rootfs, "/bin/sh", "-c", script, "sh", "no-mount")
 				Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
 			}
 			running := Start(t, Command(t, args...))
@@ -135,7 +136,7 @@ func Namespaces(t *testing.T, s Step) {
 			t.Cleanup(func() { facts.RemoveMsgQueue(containerKey) }) // a host queue when ipc is disabled
 			var flags []string
 			if !enabled {
-				flags = []string{without("ipc")}
+				flags = []string{s.without("ipc")}
 			}
 			f := runProbe(t, s, rootfs, flags, "msgqueue="+strconv.Itoa(containerKey))
 			assertNamespace(t, f, "ipc", enabled)
@@ -155,7 +156,7 @@ func Namespaces(t *testing.T, s Step) {
 		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
 			var flags []string
 			if !enabled {
-				flags = []string{without("net")}
+				flags = []string{s.without("net")}
 			}
 			f := runProbe(t, s, FreshRootfs(t), flags)
 			assertNamespace(t, f, "net", enabled)
@@ -226,7 +227,7 @@ func Namespaces(t *testing.T, s Step) {
 			_, dir := Cgroup2(t)
 			var flags []string
 			if !enabled {
-				flags = []string{without("cgroup")}
+				flags = []string{s.without("cgroup")}
 			}
 			cmd := Command(t, s.Args(flags, rootfs, "/probe")...)
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
@@ -249,34 +250,10 @@ func Namespaces(t *testing.T, s Step) {
 				"--ns left cgroup out, yet the container sees every cgroup as \"/\": %q", f.Cgroup)
 		})
 	})
-	// The time namespace moves the monotonic and boottime clocks (and so
-	// /proc/uptime) by the offsets given; the wall clock has no namespace.
-	t.Run("TimeNamespace", func(t *testing.T) {
-		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
-			offsets := []string{"--boottime-offset", "86400", "--monotonic-offset", "3600"}
-			if enabled {
-				assertClocks(t, s, offsets, 86400, 3600)
-			} else {
-				assertClocks(t, s, []string{without("time")}, 0, 0)
-			}
-		})
-	})
-	// Without a user namespace, Go starts init with a vfork, which a kernel
-	// before the change that let exec enter a new time namespace refuses
-	// (Debian 12's 6.1 does): the runtime then says so in one line.
-	t.Run("TimeNamespaceWithoutUser", func(t *testing.T) {
-		flags := []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--boottime-offset", "86400", "--monotonic-offset", "3600"}
-		rootfs := FreshRootfs(t)
-		if err := startInNewTimeNamespace(); err != nil {
-			t.Logf("this kernel refuses to start a child in a new time namespace with a vfork (%v): the runtime must refuse, or start it another way", err)
-			if r := Run(t, s.Args(flags, rootfs, "/probe")...); r.Code == 2 {
-				AssertRefused(t, r, "time")
-				return
-			}
-		}
-		t.Log("this kernel starts a child in a new time namespace with a vfork")
-		assertClocks(t, s, flags, 86400, 3600)
-	})
+	// boxcraft, as Docker, makes no time namespace.
+	if !s.Docker {
+		timeNamespace(t, s)
+	}
 	// Until step04 the root is still a chroot, so the escape that worked in
 	// step01 still works: namespaces do not change the root. step04's
 	// pivot_root does (see RootFilesystem).
@@ -292,55 +269,54 @@ func Namespaces(t *testing.T, s Step) {
 			AssertEscapedToHostRoot(t, runProbe(t, s, rootfs, nil, "escape"))
 		})
 	}
-	// --ns none is step01 again: every namespace is the host's. From
-	// step04 on it is refused: there is no root switch without a mount
-	// namespace.
-	t.Run("NoNamespacesIsAChrootAgain", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		if s.PivotRoot {
-			AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), "mnt")
-			return
-		}
-		Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
-		f := runProbe(t, s, rootfs, []string{"--ns", "none"})
-		assert.Equal(t, HostNamespaces(t), f.Namespaces, "with --ns none, every namespace should be the host's")
-		assert.Contains(t, f.Pids, os.Getpid(), "with --ns none, the container should see the host's processes, this test among them")
-	})
+	// boxcraft has no --ns none: Docker's runtime shares the host's
+	// namespaces one flag a type, and cannot leave the mount namespace out.
+	if !s.Docker {
+		t.Run("NoNamespacesIsAChrootAgain", func(t *testing.T) { noNamespaces(t, s) })
+	}
 	t.Run("BadNamespaceInputIsRefused", func(t *testing.T) {
 		long := strings.Repeat("h", 65)
+		// Each row: the flags, what the line must name (any one of them),
+		// and whether boxcraft can be asked it: it has no --ns list, no
+		// time namespace, and takes an empty --hostname as Docker does,
+		// for the default.
 		for name, tc := range map[string]struct {
-			args  []string
-			names []string
+			args   []string
+			names  []string
+			docker bool
 		}{
-			"unknown namespace":       {[]string{"--ns", "uts,bogus"}, []string{"bogus"}},
-			"map of two numbers":      {[]string{"--uid-map", "0:100000"}, []string{"--uid-map", "0:100000"}},
-			"map of words":            {[]string{"--gid-map", "a:b:c"}, []string{"--gid-map", "a:b:c"}},
-			"map without root":        {[]string{"--uid-map", "1:100000:10"}, []string{"--uid-map", "1:100000:10"}},
-			"empty map":               {[]string{"--uid-map", "0:100000:0"}, []string{"--uid-map", "0:100000:0"}},
-			"map past the last id":    {[]string{"--uid-map", "0:4294967295:10"}, []string{"--uid-map", "0:4294967295:10"}},
-			"hostname too long":       {[]string{"--hostname", long}, []string{"--hostname"}},
-			"empty hostname":          {[]string{"--hostname", ""}, []string{"--hostname"}},
-			"offset below zero":       {[]string{"--boottime-offset", "-9999999999"}, []string{"--boottime-offset"}},
-			"offset too large":        {[]string{"--monotonic-offset", "9999999999"}, []string{"--monotonic-offset"}},
-			"offset not a number":     {[]string{"--monotonic-offset", "soon"}, []string{"--monotonic-offset", "soon"}},
-			"hostname without uts":    {[]string{"--ns", "pid", "--hostname", "x"}, []string{"--hostname"}},
-			"offset without time":     {[]string{"--ns", "user", "--boottime-offset", "5"}, []string{"--boottime-offset"}},
-			"uid map without user ns": {[]string{"--ns", "none", "--uid-map", "0:1:1"}, []string{"--uid-map"}},
+			"unknown namespace":       {[]string{"--ns", "uts,bogus"}, []string{"bogus"}, false},
+			"map of two numbers":      {[]string{"--uid-map", "0:100000"}, []string{"--uid-map", "0:100000"}, true},
+			"map of words":            {[]string{"--gid-map", "a:b:c"}, []string{"--gid-map", "a:b:c"}, true},
+			"map without root":        {[]string{"--uid-map", "1:100000:10"}, []string{"--uid-map", "1:100000:10"}, true},
+			"empty map":               {[]string{"--uid-map", "0:100000:0"}, []string{"--uid-map", "0:100000:0"}, true},
+			"map past the last id":    {[]string{"--uid-map", "0:4294967295:10"}, []string{"--uid-map", "0:4294967295:10"}, true},
+			"hostname too long":       {[]string{"--hostname", long}, []string{"--hostname"}, true},
+			"empty hostname":          {[]string{"--hostname", ""}, []string{"--hostname"}, false},
+			"offset below zero":       {[]string{"--boottime-offset", "-9999999999"}, []string{"--boottime-offset"}, false},
+			"offset too large":        {[]string{"--monotonic-offset", "9999999999"}, []string{"--monotonic-offset"}, false},
+			"offset not a number":     {[]string{"--monotonic-offset", "soon"}, []string{"--monotonic-offset", "soon"}, false},
+			"hostname without uts":    {[]string{"--ns", "pid,mnt", "--hostname", "x"}, []string{"--hostname"}, true},
+			"offset without time":     {[]string{"--ns", "user", "--boottime-offset", "5"}, []string{"--boottime-offset"}, false},
+			"uid map without user ns": {[]string{"--ns", "none", "--uid-map", "0:1:1"}, []string{"--uid-map"}, false},
 		} {
+			if s.Docker && !tc.docker {
+				continue
+			}
 			t.Run(name, func(t *testing.T) {
 				rootfs := FreshRootfs(t)
-				AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), tc.names...)
+				s.AssertRefused(t, Run(t, s.Args(tc.args, rootfs, "/probe")...), tc.names...)
 			})
 		}
 		t.Run("rootfs without /proc", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Remove(filepath.Join(rootfs, "proc")))
-			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), "proc")
+			s.AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), "proc")
 		})
 		t.Run("rootfs the container's root may not enter", func(t *testing.T) {
 			rootfs := FreshRootfs(t)
 			require.NoError(t, os.Chmod(rootfs, 0o700))
-			AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), rootfs)
+			s.AssertRefused(t, Run(t, s.Args(nil, rootfs, "/probe")...), rootfs)
 		})
 	})
 	// When CMD exits, its namespaces go with it: no process is left in any
@@ -352,12 +328,12 @@ func Namespaces(t *testing.T, s Step) {
 		const script = `sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done; exec /probe`
 		running := Start(t, Command(t, s.Args(nil, rootfs, "/bin/sh", "-c", script)...))
 		running.WaitForFile(t, filepath.Join(rootfs, "tmp/ready"))
-		held := holdNamespaces(t, running.Cmd.Process.Pid)
+		held := holdNamespaces(t, running.Cmd.Process.Pid, s.namespaces())
 		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "tmp/go"), nil, 0o644))
 		f := Probe(t, running.Wait(t))
 
 		host := HostNamespaces(t)
-		for _, kind := range allNamespaces {
+		for _, kind := range s.namespaces() {
 			require.NotEqual(t, host[kind], f.Namespaces[kind], "the container had no %s namespace of its own, and this test needs every type", kind)
 			require.Equal(t, held[kind], f.Namespaces[kind], "the probe did not see the %s namespace that the runtime's child was in", kind)
 			assert.Empty(t, ProcessesInNamespace(kind, held[kind]), "processes were left in the container's %s namespace after CMD ended: when pid 1 of a PID namespace ends, the kernel kills the rest", kind)
@@ -424,11 +400,67 @@ func Namespaces(t *testing.T, s Step) {
 	namespaceIsolation(t, s) // isolation.go
 }
 
+// noNamespaces runs with --ns none, step01 again: every namespace is the
+// host's. From step04 on it is refused: there is no root switch without
+// a mount namespace.
+func noNamespaces(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	if s.PivotRoot {
+		s.AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), "mnt")
+		return
+	}
+	Mount(t, "proc", filepath.Join(rootfs, "proc"), "proc")
+	f := runProbe(t, s, rootfs, []string{"--ns", "none"})
+	assert.Equal(t, HostNamespaces(t), f.Namespaces, "with --ns none, every namespace should be the host's")
+	assert.Contains(t, f.Pids, os.Getpid(), "with --ns none, the container should see the host's processes, this test among them")
+}
+
+// timeNamespace checks the time namespace and its offsets, which the
+// steps make and boxcraft does not.
+func timeNamespace(t *testing.T, s Step) {
+	// The time namespace moves the monotonic and boottime clocks (and so
+	// /proc/uptime) by the offsets given; the wall clock has no namespace.
+	t.Run("TimeNamespace", func(t *testing.T) {
+		enabledAndDisabled(t, func(t *testing.T, enabled bool) {
+			offsets := []string{"--boottime-offset", "86400", "--monotonic-offset", "3600"}
+			if enabled {
+				assertClocks(t, s, offsets, 86400, 3600)
+			} else {
+				assertClocks(t, s, []string{s.without("time")}, 0, 0)
+			}
+		})
+	})
+	// Without a user namespace, Go starts init with a vfork, which a kernel
+	// before the change that let exec enter a new time namespace refuses
+	// (Debian 12's 6.1 does): the runtime then says so in one line.
+	t.Run("TimeNamespaceWithoutUser", func(t *testing.T) {
+		flags := []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--boottime-offset", "86400", "--monotonic-offset", "3600"}
+		rootfs := FreshRootfs(t)
+		if err := startInNewTimeNamespace(); err != nil {
+			t.Logf("this kernel refuses to start a child in a new time namespace with a vfork (%v): the runtime must refuse, or start it another way", err)
+			if r := Run(t, s.Args(flags, rootfs, "/probe")...); r.Code == 2 {
+				s.AssertRefused(t, r, "time")
+				return
+			}
+		}
+		t.Log("this kernel starts a child in a new time namespace with a vfork")
+		assertClocks(t, s, flags, 86400, 3600)
+	})
+}
+
 // enabledAndDisabled runs check as two subtests: with the namespace type
 // under test enabled, and disabled.
 func enabledAndDisabled(t *testing.T, check func(t *testing.T, enabled bool)) {
+	enabledAndDisabledIf(t, true, check)
+}
+
+// enabledAndDisabledIf is enabledAndDisabled, the second only when the
+// runtime can leave the type out (disabled).
+func enabledAndDisabledIf(t *testing.T, disabled bool, check func(t *testing.T, enabled bool)) {
 	t.Run("enabled", func(t *testing.T) { check(t, true) })
-	t.Run("disabled", func(t *testing.T) { check(t, false) })
+	if disabled {
+		t.Run("disabled", func(t *testing.T) { check(t, false) })
+	}
 }
 
 // runProbe runs the probe, with experiments, as the container's command
@@ -442,9 +474,9 @@ func runProbe(t *testing.T, s Step, rootfs string, flags []string, experiments .
 // time too: see TimeNamespaceWithoutUser.
 const withoutUser = "--ns=uts,pid,mnt,ipc,net,cgroup"
 
-// without is --ns with every namespace type but one.
-func without(kind string) string {
-	others := slices.DeleteFunc(slices.Clone(allNamespaces), func(n string) bool { return n == kind })
+// without is --ns with every namespace type the runtime makes but one.
+func (s Step) without(kind string) string {
+	others := slices.DeleteFunc(slices.Clone(s.namespaces()), func(n string) bool { return n == kind })
 	return "--ns=" + strings.Join(others, ",")
 }
 
@@ -532,7 +564,7 @@ func startInNewTimeNamespace() error {
 // inodes. Held open, a namespace outlives the container: the kernel cannot
 // give its inode to a new namespace of another run on the machine while
 // the test looks for processes left in it.
-func holdNamespaces(t *testing.T, runtime int) map[string]uint64 {
+func holdNamespaces(t *testing.T, runtime int, kinds []string) map[string]uint64 {
 	t.Helper()
 	host := HostNamespaces(t)
 	pids := slices.DeleteFunc(descendantsOf(runtime), func(pid int) bool {
@@ -541,7 +573,7 @@ func holdNamespaces(t *testing.T, runtime int) map[string]uint64 {
 	})
 	require.NotEmpty(t, pids, "no process of the run is in a uts namespace of its own")
 	inodes := map[string]uint64{}
-	for _, kind := range allNamespaces {
+	for _, kind := range kinds {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pids[0], kind))
 		require.NoError(t, err)
 		t.Cleanup(func() { f.Close() })

@@ -101,7 +101,7 @@ func RootFilesystem(t *testing.T, s Step) {
 	// the runtime binds the host's /sys, with the mounts below it, and
 	// every one of them must be read-only.
 	t.Run("SysIsReadOnlyWithoutANetNamespace", func(t *testing.T) {
-		f := runProbe(t, s, FreshRootfs(t), []string{without("net")})
+		f := runProbe(t, s, FreshRootfs(t), []string{s.without("net")})
 		var sys int
 		for _, line := range f.Mounts {
 			_, point, _, _, _ := facts.ParseMount(line)
@@ -150,7 +150,7 @@ func RootFilesystem(t *testing.T, s Step) {
 	t.Run("ConsoleIsTheTerminal", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		terminal, number := openTerminal(t)
-		cmd := Command(t, s.Args(nil, rootfs, "/probe")...)
+		cmd := Command(t, s.Args(s.withStdin(nil), rootfs, "/probe")...)
 		cmd.Stdin = terminal
 		f := Probe(t, RunCmd(t, cmd))
 		var st unix.Stat_t
@@ -189,6 +189,15 @@ func RootFilesystem(t *testing.T, s Step) {
 // default user namespace (no flag), and without one.
 var userNamespace = map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
 
+// rootUID is the host uid of the container's root, run with flags, one
+// of userNamespace's: the default map's first, or root's own.
+func rootUID(flags []string) uint32 {
+	if slices.Contains(flags, withoutUser) {
+		return 0
+	}
+	return 100000
+}
+
 // images checks --image: a fresh rootfs of the container's own, unpacked
 // safely, gone afterwards unless kept.
 func images(t *testing.T, s Step) {
@@ -199,7 +208,7 @@ func images(t *testing.T, s Step) {
 		// The sleep in the background is there all along (the loop's
 		// come and go); the pid namespace ends it with sh.
 		const script = `echo made inside > /made; sleep 1000 & touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.02; done`
-		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", script))
+		running := Start(t, s.ImageCommand(t, image, nil, "/bin/sh", "-c", script))
 		pid := waitForContainer(t, running, "tmp/ready")
 		root := "/proc/" + strconv.Itoa(pid) + "/root"
 		assert.Equal(t, "made inside\n", string(readFile(t, filepath.Join(root, "made"))), "the container's /made, read through its root on the host")
@@ -216,35 +225,38 @@ func images(t *testing.T, s Step) {
 			assert.NoFileExists(t, path, "the container's root goes with it")
 		}
 		assertOnlyTheStoreLeft(t, s, before, func() {
-			require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
+			require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code)
 		}, [][]byte{readFile(t, image)})
 	})
 	// With a user namespace (the default), the image's files are given to
 	// the container's ids: root's files are host uid 100000's, root inside.
 	// A umask that lets others in nowhere changes none of it.
-	t.Run("KeptWithOwnersInTheUserNamespace", func(t *testing.T) {
-		image := ImageWithProbe(t)
-		r := RunCmd(t, HostCommand(t, "sh", "-c", `umask 077; exec "$@"`, "sh", Binary(t),
-			"run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`))
-		require.Equal(t, 0, r.Code, r)
-		_, root := keptFolder(t, r, "kept", "kept\n")
-		assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside, and root may enter /root (mode 0700)")
-		for _, file := range []string{"kept", "etc/passwd"} {
-			if s.Layers && file == "etc/passwd" {
-				continue // in the image's layer, not the container's (see Layers)
+	// boxcraft has no --keep.
+	if !s.Docker {
+		t.Run("KeptWithOwnersInTheUserNamespace", func(t *testing.T) {
+			image := ImageWithProbe(t)
+			r := RunCmd(t, HostCommand(t, "sh", "-c", `umask 077; exec "$@"`, "sh", Binary(t),
+				"run", "--image", image, "--keep", "/bin/sh", "-c", `stat -c %u:%g /etc/passwd; cd /root && echo entered /root; echo kept > /kept`))
+			require.Equal(t, 0, r.Code, r)
+			_, root := keptFolder(t, r, "kept", "kept\n")
+			assert.Equal(t, "0:0\nentered /root\n", r.Stdout, "root's files are root's inside, and root may enter /root (mode 0700)")
+			for _, file := range []string{"kept", "etc/passwd"} {
+				if s.Layers && file == "etc/passwd" {
+					continue // in the image's layer, not the container's (see Layers)
+				}
+				var st unix.Stat_t
+				require.NoError(t, unix.Lstat(filepath.Join(root, file), &st))
+				assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid},
+					"/%s is the container root's, which is host uid 100000 in the user namespace: give the unpacked files the container's ids", file)
 			}
-			var st unix.Stat_t
-			require.NoError(t, unix.Lstat(filepath.Join(root, file), &st))
-			assert.Equal(t, [2]uint32{100000, 100000}, [2]uint32{st.Uid, st.Gid},
-				"/%s is the container root's, which is host uid 100000 in the user namespace: give the unpacked files the container's ids", file)
-		}
-	})
+		})
+	}
 	t.Run("GzipImage", func(t *testing.T) {
 		data, err := os.ReadFile(ImageWithProbe(t))
 		require.NoError(t, err)
 		image := filepath.Join(t.TempDir(), "image.tar.gz")
 		require.NoError(t, os.WriteFile(image, Gzip(t, data), 0o644))
-		r := Run(t, "run", "--image", image, "/bin/cat", "/etc/hostname")
+		r := s.RunImage(t, image, nil, "/bin/cat", "/etc/hostname")
 		require.Equal(t, 0, r.Code, "a gzip-compressed image runs as the plain one does:\n%s", r)
 		assert.NotEmpty(t, r.Stdout)
 	})
@@ -264,18 +276,24 @@ func images(t *testing.T, s Step) {
 				byTar := filepath.Join(t.TempDir(), "gnu-tar")
 				require.NoError(t, os.Mkdir(byTar, 0o755))
 				GNUTarExtract(t, image, byTar)
-				flags := []string{"--image", image, "--keep"}
+				flags := []string{"--keep"}
+				if s.Docker {
+					flags = nil // boxcraft has no --keep: the layer is in the store
+				}
 				if shift == 0 {
 					flags = append(flags, withoutUser)
 				}
 				// The container writes a file, by which the kept rootfs is
 				// found, and which goes before the trees are compared.
-				r = Run(t, append(append([]string{"run"}, flags...), "/bin/busybox", "sh", "-c", "echo kept > /tmp/kept")...)
+				r = s.RunImage(t, image, flags, "/bin/busybox", "sh", "-c", "echo kept > /tmp/kept")
 				require.Equal(t, 0, r.Code, r)
-				_, kept := keptFolder(t, r, "tmp/kept", "kept\n")
+				var kept string
+				if !s.Docker {
+					_, kept = keptFolder(t, r, "tmp/kept", "kept\n")
+				}
 				if s.Layers {
 					// The image is one layer, in the store.
-					AssertSameTree(t, byTar, storedLayer(t, DiffID(readFile(t, image))), shift)
+					AssertSameTree(t, byTar, storedLayerFor(t, DiffID(readFile(t, image)), shift, "bin/busybox"), shift)
 					return
 				}
 				require.NoError(t, os.Remove(filepath.Join(kept, "tmp/kept")))
@@ -296,8 +314,8 @@ func images(t *testing.T, s Step) {
 				before := Listing(t, outside, "")
 				image := filepath.Join(t.TempDir(), "hostile.tar")
 				require.NoError(t, os.WriteFile(image, hostile.Tar, 0o644))
-				r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, "run", "--image", image, "/bin/true") }, nil, hostile.Tar)
-				assertRefusedNaming(t, r, image, entryNames(hostile.Entry)...)
+				r := runLeavingOnlyTheStore(t, s, func() Result { return s.RunImage(t, image, nil, "/bin/true") }, nil, hostile.Tar)
+				s.assertRefusedNaming(t, r, image, entryNames(hostile.Entry)...)
 				assert.Equal(t, before, Listing(t, outside, ""), "nothing written outside the rootfs: the unpacker must not follow "+
 					"a name, a symlink or a hard link out of it")
 			})
@@ -321,7 +339,7 @@ func images(t *testing.T, s Step) {
 			require.NoError(t, err)
 			defer w.Close()
 			require.NoError(t, w.SetWriteDeadline(time.Now().Add(Timeout)))
-			running := Start(t, Command(t, "run", "--image", fifo, "/bin/true"))
+			running := Start(t, Command(t, s.loadArgs(fifo)...)) // a step's run, boxcraft's load
 			first, rest := make(chan error, 1), make(chan error, 1)
 			go func() {
 				_, err := w.Write(data[:len(data)/2])
@@ -345,7 +363,7 @@ func images(t *testing.T, s Step) {
 			return running.Wait(t)
 		}
 		r := runLeavingOnlyTheStore(t, s, interrupted, nil, data)
-		assertRefusedNaming(t, r, fifos, "interrupt", "SIGINT", "signal")
+		s.assertRefusedNaming(t, r, fifos, "interrupt", "SIGINT", "signal")
 	})
 	// A user namespace's root may not make device nodes, and may not have
 	// them: the runtime refuses an image with one (a block device would
@@ -371,37 +389,45 @@ func images(t *testing.T, s Step) {
 			"by a runtime in a user namespace":      {[]string{withoutUser}, inUserNamespace},
 		} {
 			t.Run(name, func(t *testing.T) {
+				// boxcraft loads the image as it is, which the host's root
+				// may hold, and refuses the container: the layer stays.
+				var stored [][]byte
+				if s.Docker && tc.attr == nil {
+					stored = [][]byte{layer}
+				}
 				r := runLeavingOnlyTheStore(t, s, func() Result {
-					cmd := Command(t, append(append([]string{"run", "--image", image}, tc.flags...), "/bin/true")...)
-					cmd.SysProcAttr = tc.attr
-					return RunCmd(t, cmd)
-				}, nil, layer)
-				assertRefusedNaming(t, r, image, "dev/disk")
+					return s.runImageAs(t, tc.attr, image, tc.flags, "/bin/true")
+				}, stored, layer)
+				s.assertRefusedNaming(t, r, image, "dev/disk")
 			})
 		}
 	})
 	// A runtime killed with SIGKILL cannot remove what it made for its
 	// container: the next run does. A kept container stays.
-	t.Run("LeftoversAreRemovedByTheNextRun", func(t *testing.T) {
-		image := ImageWithProbe(t)
-		r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", "echo kept > /kept")
-		require.Equal(t, 0, r.Code, r)
-		_, kept := keptFolder(t, r, "kept", "kept\n")
-		before := stateEntries(t)
-		running := Start(t, Command(t, "run", "--image", image, "/bin/sh", "-c", "echo killed > /killed; touch /tmp/ready; exec sleep 1000"))
-		root := fileID(t, "/proc/"+strconv.Itoa(waitForContainer(t, running, "tmp/ready"))+"/root")
-		require.NoError(t, running.Cmd.Process.Kill())
-		running.Wait(t)
-		require.Eventually(t, func() bool { return len(processesWithRoot(root)) == 0 },
-			5*time.Second, 10*time.Millisecond, "the kernel ends the container with its runtime (its init dies with it)")
-		require.NotEmpty(t, filesBelowState(t, "killed", "killed\n"),
-			"the killed run's container wrote /killed, which lies below the state folder, and nothing could remove it yet")
-		require.Equal(t, 0, Run(t, "run", "--image", image, "/bin/true").Code)
-		assertNoStateMount(t)
-		assert.Empty(t, outermost(added(before, stateEntries(t))), "the next run removes what a killed run left below the state folder")
-		assert.Empty(t, filesBelowState(t, "killed", "killed\n"), "the killed run's container's files are gone")
-		assert.FileExists(t, filepath.Join(kept, "kept"), "and a kept container stays")
-	})
+	// boxcraft has no --keep, and, as Docker, keeps the record of a
+	// container whose run was killed until rm or prune removes it.
+	if !s.Docker {
+		t.Run("LeftoversAreRemovedByTheNextRun", func(t *testing.T) {
+			image := ImageWithProbe(t)
+			r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", "echo kept > /kept")
+			require.Equal(t, 0, r.Code, r)
+			_, kept := keptFolder(t, r, "kept", "kept\n")
+			before := stateEntries(t)
+			running := Start(t, s.ImageCommand(t, image, nil, "/bin/sh", "-c", "echo killed > /killed; touch /tmp/ready; exec sleep 1000"))
+			root := fileID(t, "/proc/"+strconv.Itoa(waitForContainer(t, running, "tmp/ready"))+"/root")
+			require.NoError(t, running.Cmd.Process.Kill())
+			running.Wait(t)
+			require.Eventually(t, func() bool { return len(processesWithRoot(root)) == 0 },
+				5*time.Second, 10*time.Millisecond, "the kernel ends the container with its runtime (its init dies with it)")
+			require.NotEmpty(t, filesBelowState(t, "killed", "killed\n"),
+				"the killed run's container wrote /killed, which lies below the state folder, and nothing could remove it yet")
+			require.Equal(t, 0, s.RunImage(t, image, nil, "/bin/true").Code)
+			assertNoStateMount(t)
+			assert.Empty(t, outermost(added(before, stateEntries(t))), "the next run removes what a killed run left below the state folder")
+			assert.Empty(t, filesBelowState(t, "killed", "killed\n"), "the killed run's container's files are gone")
+			assert.FileExists(t, filepath.Join(kept, "kept"), "and a kept container stays")
+		})
+	}
 	t.Run("BadImageInputIsRefused", func(t *testing.T) {
 		rootfs := FreshRootfs(t)
 		image := ImageWithProbe(t)
@@ -417,6 +443,9 @@ func images(t *testing.T, s Step) {
 		require.NoError(t, os.WriteFile(devFile, Tar(t, TarEntry{Name: "dev", Body: "not a folder\n"}), 0o644))
 		// Each row: the command line, and what the line must name (any
 		// one of them).
+		// The rows boxcraft is not called for: its run takes the image
+		// as its first argument, and it has no --keep.
+		notDocker := []string{"no root", "both roots", "keep without image"}
 		for name, tc := range map[string]struct {
 			args  []string
 			names []string
@@ -433,6 +462,13 @@ func images(t *testing.T, s Step) {
 			"proc a symlink":       {[]string{"run", "--image", procLink, "/bin/true"}, []string{"proc"}},
 			"dev a file":           {[]string{"run", "--image", devFile, "/bin/true"}, []string{"dev"}},
 		} {
+			if s.Docker && slices.Contains(notDocker, name) {
+				continue
+			}
+			why := badInput
+			if name == "CMD not in the image" {
+				why = cmdNotFound
+			}
 			t.Run(name, func(t *testing.T) {
 				// A layer of the image may be stored (from step05 on)
 				// before the refusal, if the image is whole.
@@ -444,8 +480,12 @@ func images(t *testing.T, s Step) {
 						stored = append(stored, data)
 					}
 				}
-				r := runLeavingOnlyTheStore(t, s, func() Result { return Run(t, tc.args...) }, stored)
-				assertRefusedNaming(t, r, image, tc.names...)
+				run := func() Result { return Run(t, tc.args...) }
+				if s.Docker { // every row left is run --image IMAGE CMD…
+					run = func() Result { return s.RunImage(t, tc.args[2], nil, tc.args[3:]...) }
+				}
+				r := runLeavingOnlyTheStore(t, s, run, stored)
+				s.assertRefusedNamingAs(t, why, r, image, tc.names...)
 			})
 		}
 	})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/internal/facts"
 )
@@ -93,6 +94,25 @@ func storedLayer(t testing.TB, diffID string) string {
 	return found[0]
 }
 
+// storedLayerFor is storedLayer for a container whose root is host uid
+// uid: a store keeps a layer once per id map (boxcraft keeps the one it
+// loads as it is, and one for each map it runs it with), so it is the one
+// folder named by the diffID's hex where path, a file of the layer, is
+// uid's.
+func storedLayerFor(t testing.TB, diffID string, uid uint32, path string) string {
+	t.Helper()
+	var found []string
+	for _, folder := range layerFolders(t, diffID) {
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(folder, path), &st) == nil && st.Uid == uid {
+			found = append(found, folder)
+		}
+	}
+	require.Len(t, found, 1, "the store keeps each layer once per id map, in a folder named by its diffID's hex (%s) below the state folder %s, "+
+		"where /%s is host uid %d's: %v", strings.TrimPrefix(diffID, "sha256:"), StateDir(t), path, uid, layerFolders(t, diffID))
+	return found[0]
+}
+
 // assertNotStored checks that no folder of the store holds the layer.
 func assertNotStored(t testing.TB, diffID string) {
 	t.Helper()
@@ -151,14 +171,21 @@ func keptFolder(t testing.TB, r Result, name, content string) (named, root strin
 // image's path and the state folder's taken out of the line first: a
 // test's folders are named after the test, and a line that names only
 // them could name what the test looks for by chance.
-func assertRefusedNaming(t *testing.T, r Result, image string, names ...string) {
+func (s Step) assertRefusedNaming(t *testing.T, r Result, image string, names ...string) {
+	t.Helper()
+	s.assertRefusedNamingAs(t, badInput, r, image, names...)
+}
+
+// assertRefusedNamingAs is assertRefusedNaming for a run that did not
+// run CMD for why.
+func (s Step) assertRefusedNamingAs(t *testing.T, why refusal, r Result, image string, names ...string) {
 	t.Helper()
 	for what, path := range map[string]string{"<image>": image, "<state folder>": StateDir(t)} {
 		if path != "" && !slices.Contains(names, path) {
 			r.Stderr = strings.ReplaceAll(r.Stderr, path, what)
 		}
 	}
-	AssertRefused(t, r, names...)
+	s.assertRefusedAs(t, why, r, names...)
 }
 
 // descendantsOf lists the processes below pid: its children, theirs, ….

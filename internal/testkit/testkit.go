@@ -137,15 +137,36 @@ func copyExecutable(from, to string) (string, error) {
 	return to, os.WriteFile(to, data, 0o755)
 }
 
-// build compiles a package into dir/name as a static binary.
+// build compiles a package into dir/name as a static binary: without
+// cgo, or, for a package that needs it (boxcraft: its exec joins
+// namespaces in C, final/nsenter), with cgo, linked statically.
 func build(dir, name, pkg string) (string, error) {
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	args, cgo := []string{"build", "-o", out}, "CGO_ENABLED=0"
+	if needsCgo(pkg) {
+		args, cgo = append(args, StaticCgoFlags...), "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Env = append(os.Environ(), cgo)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return out, nil
+}
+
+// StaticCgoFlags build a program that uses cgo as a static binary, as the
+// Makefile builds boxcraft: the C library linked in, and Go's own DNS
+// and user lookups rather than the C library's, which a static binary
+// cannot load.
+var StaticCgoFlags = []string{"-tags", "netgo,osusergo", "-ldflags", "-linkmode external -extldflags -static"}
+
+// needsCgo says whether pkg, or a package of this module that it
+// imports, has cgo files.
+func needsCgo(pkg string) bool {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}", pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	out, err := cmd.Output()
+	return err == nil && len(bytes.TrimSpace(out)) > 0
 }
 
 // imageTar returns the path of the test image: $BOXCRAFT_ROOTFS, or the

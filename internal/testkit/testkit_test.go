@@ -38,3 +38,28 @@ func TestRequireRootSkipsForAUserAndFailsInCI(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { Main(m) }
+
+// A step's run flags become boxcraft's: the namespaces left out of --ns
+// are the host's, a user namespace is a map given, and what boxcraft
+// cannot say is left for it to refuse.
+func TestDockerFlags(t *testing.T) {
+	maps := []string{"--uidmap", defaultIDMap, "--gidmap", defaultIDMap}
+	for _, tc := range []struct {
+		step, docker []string
+	}{
+		{nil, maps},
+		{[]string{withoutUser}, nil},
+		{[]string{"--ns=uts,mnt,ipc,net,cgroup"}, []string{"--pid", "host"}},
+		{[]string{Boxcraft.without("net")}, append([]string{"--network", "host"}, maps...)},
+		{[]string{"--ns", "pid,mnt", "--hostname", "x"}, []string{"--hostname", "x", "--uts", "host", "--ipc", "host", "--network", "host", "--cgroupns", "host"}},
+		{[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, []string{"--uidmap", "0:200000:1000", "--gidmap", "0:300000:1000"}},
+		{[]string{"--gid-map", "a:b:c"}, []string{"--gidmap", "a:b:c", "--uidmap", defaultIDMap}},
+		{[]string{"-m", "32m", "--read-only"}, append([]string{"-m", "32m", "--read-only"}, maps...)},
+		{[]string{"--ns", "none"}, append([]string{"--ns=none"}, maps...)},
+		{[]string{"--ns=uts,pid,mnt,ipc,net,cgroup,time"}, []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--uidmap", defaultIDMap, "--gidmap", defaultIDMap}},
+	} {
+		assert.Equal(t, tc.docker, dockerFlags(tc.step), "%q", tc.step)
+	}
+	assert.Equal(t, []string{"run", "--rm", "--pid", "host", "--rootfs", "/r", "sh"}, Boxcraft.Args([]string{"--ns=uts,mnt,ipc,net,cgroup"}, "/r", "sh"))
+	assert.Equal(t, []string{"run", "--ns=uts,pid", "/r", "sh"}, Step{}.Args([]string{"--ns=uts,pid"}, "/r", "sh"))
+}

@@ -163,8 +163,14 @@ func importCommand(a *app, flags *pflag.FlagSet) (int, error) {
 // loadCommand stores an image and names it, as docker load does.
 func loadCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	path, _ := flags.GetString("input")
-	if path == "" || flags.NArg() > 0 {
-		return statusFailed, errors.New("load: give the image with -i PATH")
+	if flags.NArg() > 0 {
+		return statusFailed, errors.New("load: give the image with -i PATH, or on stdin")
+	}
+	if path == "" && flags.Changed("input") {
+		return statusFailed, errors.New("load: -i needs a path (or leave it out, and give the image on stdin)")
+	}
+	if path == "" {
+		path = "-" // docker load reads stdin
 	}
 	var names []string
 	rec, err := storeImage(a, path, func(img *image.Image) error { names = img.Names; return nil })
@@ -187,7 +193,16 @@ func storeImage(a *app, path string, check func(*image.Image) error) (store.Imag
 	if err != nil {
 		return store.ImageRecord{}, err
 	}
-	img, err := image.Read(path)
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	file, err := spooled(ctx, path, rt.Dirs.Lib)
+	if err != nil {
+		return store.ImageRecord{}, err
+	}
+	if file != path {
+		defer os.Remove(file)
+	}
+	img, err := image.Read(file)
 	if err != nil {
 		return store.ImageRecord{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -195,8 +210,6 @@ func storeImage(a *app, path string, check func(*image.Image) error) (store.Imag
 	if err := check(img); err != nil {
 		return store.ImageRecord{}, fmt.Errorf("%s %w", path, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer stop()
 	bar := newProgress(os.Stderr)
 	rec, err := rt.Store.Load(ctx, img, bar.report)
 	bar.done()

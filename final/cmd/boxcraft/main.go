@@ -41,6 +41,7 @@ type command struct {
 
 var commands = []command{
 	{"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "run a command in a new container", runCommand, addRunFlags, false},
+	{"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "run a command in a running container", execCommand, addExecFlags, false},
 	{"ps", "[-a] [-q]", "list containers", psCommand, addPsFlags, true},
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
 	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},
@@ -60,10 +61,14 @@ var commands = []command{
 }
 
 func main() {
-	// The container's init and a detached container's monitor are this
-	// same program, started by boxcraft with one of these names.
+	// The container's init, exec's process and a detached container's
+	// monitor are this same program, started by boxcraft with one of
+	// these names.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		containerinit.Main()
+	}
+	if len(os.Args) > 1 && os.Args[1] == "exec-init" {
+		containerinit.ExecMain() // boxcraft exec's, once nsenter has joined the container
 	}
 	status, err := dispatch(os.Args[1:])
 	if err != nil {

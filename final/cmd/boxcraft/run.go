@@ -35,6 +35,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
 	addSecurityFlags(flags)
+	addDeviceFlags(flags) // after security's: --privileged is security's flag
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -134,6 +135,10 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if c.Mounts, err = parseVolumes(flags); err != nil {
 		return nil, o, err
 	}
+	// After parseSecurity, which fills c.Security anew.
+	if err := parseDevices(flags, &c.Security); err != nil {
+		return nil, o, err
+	}
 	return c, o, nil
 }
 
@@ -159,6 +164,9 @@ func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([
 
 // checkRootfs refuses a --rootfs that is not a folder.
 func checkRootfs(dir string) (string, error) {
+	if dir == "" { // filepath.Abs would make it the working folder
+		return "", errors.New("--rootfs: give a folder, not an empty path")
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err

@@ -1,0 +1,266 @@
+package monitor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/nsenter"
+	"github.com/boxcraft/boxcraft/final/security"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoNsenter: this boxcraft was built without cgo, and so without the
+// constructor that joins namespaces (package nsenter).
+var ErrNoNsenter = errors.New("exec needs a boxcraft built with cgo (CGO_ENABLED=1, static: make bins builds it so)")
+
+// Exec runs p in the running container rec, whose first process is pid
+// on the host: in every namespace the container has of its own and in
+// its cgroup, with its settings (spec.Container) but p as the process.
+// started is called once, when p's command runs or could not start.
+// With attach nil, p is detached: Exec returns once it runs, and when
+// boxcraft exits the host's init (or the nearest subreaper) adopts and
+// reaps it. Otherwise Exec waits for it, reaps it and returns its status.
+func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, started func(Started, error)) (Result, error) {
+	c := rec.Spec
+	c.Process = p
+	j, err := startExec(dirs, &c, pid, attach)
+	if err != nil {
+		started(Started{}, err)
+		return Result{}, err
+	}
+	started(Started{Pid: j.child.Pid, Master: j.io.master}, nil)
+	if attach == nil {
+		j.io.close()
+		return Result{}, nil
+	}
+	return j.wait()
+}
+
+// joined is an exec's process, started in the container.
+type joined struct {
+	child *os.Process // boxcraft exec's own child (CLONE_PARENT), now the command
+	io    *stdio
+}
+
+// startExec starts `boxcraft exec-init` in the container's cgroup, lets
+// its constructor join the namespaces and fork, and hands the child its
+// settings; it returns once the child has become the command.
+func startExec(dirs state.Dirs, c *spec.Container, pid int, attach *Attach) (*joined, error) {
+	if !nsenter.Available {
+		return nil, ErrNoNsenter
+	}
+	pidfd, flags, err := openInit(dirs, c, pid)
+	if err != nil {
+		return nil, err
+	}
+	defer pidfd.Close()
+	cg, err := cgroups.Open(c.CgroupParent, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	io, err := openExecStdio(c.Process, attach)
+	if err != nil {
+		return nil, err
+	}
+	child, err := forkInto(c, cg, io, pidfd, flags)
+	if err != nil {
+		io.close()
+		return nil, err
+	}
+	io.startCopying()
+	return &joined{child: child, io: io}, nil
+}
+
+// openInit opens a pidfd of the container's first process, then checks
+// that the container still runs with that process: the pidfd is then
+// that process's, whatever happens to its pid. It returns the namespaces
+// to join: those the process has of its own.
+func openInit(dirs state.Dirs, c *spec.Container, pid int) (*os.File, int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("container %s is not running (%w)", c.Name, err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	status, err := dirs.ReadStatus(c.ID)
+	if err == nil && (status.Status != state.Running || status.Pid != pid) {
+		err = fmt.Errorf("container %s is not running", c.Name)
+	}
+	var flags int
+	if err == nil {
+		flags, err = nsenter.Flags(pid)
+	}
+	if err != nil {
+		pidfd.Close()
+		return nil, 0, err
+	}
+	return pidfd, flags, nil
+}
+
+// The descriptors exec-init is started with, beyond the settings and
+// report pipes (containerinit's 3 and 4): for the constructor.
+const (
+	pidfdFD  = 5
+	socketFD = 6
+)
+
+// forkInto starts exec-init and walks it through the hand-off that
+// package nsenter draws; it returns the child that became the command.
+func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int) (*os.Process, error) {
+	settingsR, settingsW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		closeAll(settingsR, settingsW)
+		return nil, err
+	}
+	ours, theirs, err := socketPair()
+	if err != nil {
+		closeAll(settingsR, settingsW, reportR, reportW)
+		return nil, err
+	}
+	defer ours.Close()
+	// Read-only: exec-init runs inside the container (CVE-2019-5736).
+	self, err := security.ReadOnlyExecutable()
+	if err != nil {
+		closeAll(settingsR, settingsW, reportR, reportW, theirs)
+		return nil, err
+	}
+	defer self.Close()
+	middle := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", self.Fd()),
+		Args:        []string{"boxcraft", "exec-init"},
+		Env:         []string{nsenter.Env(pidfdFD, socketFD, flags)},
+		Stdin:       io.stdin,
+		Stdout:      io.stdout,
+		Stderr:      io.stderr,
+		ExtraFiles:  []*os.File{settingsR, reportW, pidfd, theirs},
+		SysProcAttr: &syscall.SysProcAttr{},
+	}
+	child, err := startMiddle(middle, cg, ours)
+	// The child's ends are the child's alone: the report pipe ends (EOF)
+	// when the command's exec closes its last copy.
+	closeAll(settingsR, reportW, theirs)
+	if err != nil {
+		settingsW.Close()
+		reportR.Close()
+		return nil, err
+	}
+	if err := sendSettings(c, settingsW, reportR); err != nil {
+		_, _ = child.Wait() // it reported, and ends: reap it
+		return nil, err
+	}
+	return child, nil
+}
+
+// startMiddle starts the process whose constructor joins the
+// namespaces, in the container's cgroup (cloned into it on v2, moved
+// before it may go on, on v1), and returns the child it forked.
+func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process, error) {
+	if fd, err := cg.IntoFD(); err != nil {
+		return nil, err
+	} else if fd != nil {
+		defer fd.Close()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(fd.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start boxcraft exec-init: %w", err)
+	}
+	err := cg.Add(cmd.Process.Pid)
+	if err == nil {
+		_, err = sock.Write([]byte("g"))
+	}
+	var pid int
+	if err == nil {
+		pid, err = readChildPid(sock)
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+	}
+	_ = cmd.Wait() // it ends as soon as it has forked
+	if err != nil {
+		return nil, err
+	}
+	return os.FindProcess(pid) // a pidfd: the child is ours to wait for
+}
+
+// closeAll closes each file given.
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// readChildPid reads the constructor's one line: "pid N", or "error …".
+func readChildPid(sock *os.File) (int, error) {
+	line, err := bufio.NewReader(sock).ReadString('\n')
+	if err != nil {
+		return 0, errors.New("boxcraft exec-init ended before it joined the container")
+	}
+	line = strings.TrimSuffix(line, "\n")
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return 0, errors.New(msg)
+	}
+	pid, err := strconv.Atoi(strings.TrimPrefix(line, "pid "))
+	if err != nil {
+		return 0, fmt.Errorf("boxcraft exec-init: %q is not its child's pid", line)
+	}
+	return pid, nil
+}
+
+// socketPair is the constructor's line to boxcraft exec, both ways.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "nsenter"), os.NewFile(uintptr(fds[1]), "nsenter"), nil
+}
+
+// openExecStdio gives the command a pty with -t, pipes otherwise, as
+// run does, or /dev/null when detached (Docker's exec -d drops the
+// output); with no log.
+func openExecStdio(p spec.Process, attach *Attach) (*stdio, error) {
+	s := &stdio{attach: attach}
+	var err error
+	switch {
+	case attach == nil:
+		s.stdin, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		s.stdout, s.stderr = s.stdin, s.stdin
+	case p.Terminal:
+		err = s.openTerminal()
+	default:
+		err = s.openPipes(p.Stdin)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// wait waits for the command, copies the rest of its output, and
+// returns its status.
+func (j *joined) wait() (Result, error) {
+	st, err := j.child.Wait()
+	j.io.finish()
+	if err != nil {
+		return Result{}, fmt.Errorf("wait for the command: %w", err)
+	}
+	ws := st.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return Result{ExitCode: 128 + int(ws.Signal())}, nil
+	}
+	return Result{ExitCode: ws.ExitStatus()}, nil
+}

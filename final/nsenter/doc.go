@@ -1,0 +1,32 @@
+// Package nsenter joins a running container's namespaces for boxcraft
+// exec, as runc's libcontainer/nsenter does: before the Go runtime starts.
+//
+// Step02 made namespaces with clone(2). Joining them is setns(2), and two
+// of them cannot be joined by a Go program once it runs: the kernel
+// refuses a user namespace to a process that has more than one thread
+// (and the Go runtime starts its second thread, sysmon, before any of
+// boxcraft's code runs), and a mount namespace to a thread that shares its
+// working folder with other threads. So the joining is C, in a
+// constructor that the C library runs before main, while the process is
+// still one thread (nsenter_cgo.go). It runs in every boxcraft process,
+// and does nothing unless the environment holds EnvVar.
+//
+// The hand-off, in the order it happens:
+//
+//	boxcraft exec (Go)                    boxcraft exec-init (C, then Go)
+//	pidfd_open(container's init)
+//	clone into the container's cgroup ──▶ constructor: waits on the socket
+//	v1: write its pid to cgroup.procs
+//	"go" on the socket ─────────────────▶ setns(pidfd, every namespace)
+//	                                      root of the user namespace
+//	                                      clone(CLONE_PARENT): the child is
+//	                                        in the pid namespace, and
+//	                                        boxcraft exec's own child
+//	reads "pid N" ◀────────────────────── writes the child's pid, exits
+//	                                      the child goes on into Go
+//	                                      (containerinit.ExecMain)
+//
+// setns(2) on a pidfd (Linux 5.8) joins several namespaces at once, the
+// user namespace first, as one change: no half-joined state, and no
+// window in which the container's init could die and its pid be reused.
+package nsenter

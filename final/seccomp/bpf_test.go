@@ -1,0 +1,196 @@
+package seccomp
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// call is a struct seccomp_data: what the kernel hands the filter.
+type call struct {
+	nr   uint32
+	arch uint32
+	args [6]uint64
+}
+
+// run is a classic BPF interpreter for the instructions compile writes:
+// the test runs the very program Install would hand the kernel.
+func run(t *testing.T, prog []unix.SockFilter, c call) uint32 {
+	t.Helper()
+	data := make([]byte, 64)
+	binary.LittleEndian.PutUint32(data[offNr:], c.nr)
+	binary.LittleEndian.PutUint32(data[offArch:], c.arch)
+	for i, v := range c.args {
+		binary.LittleEndian.PutUint64(data[offArgs+8*i:], v)
+	}
+	var acc uint32
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		jump := func(holds bool) {
+			if holds {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		}
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			require.Less(t, int(in.K), len(data)-3, "load out of seccomp_data")
+			acc = binary.LittleEndian.Uint32(data[in.K:])
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
+			jump(acc == in.K)
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			jump(acc > in.K)
+		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+			jump(acc >= in.K)
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		default:
+			t.Fatalf("instruction %d: code %#x the interpreter does not know", pc, in.Code)
+		}
+	}
+	t.Fatal("the program ran off its end without a return")
+	return 0
+}
+
+// dockerCaps is Docker's default capability set.
+var dockerCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+
+const (
+	allow  uint32 = unix.SECCOMP_RET_ALLOW
+	eperm  uint32 = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	enosys uint32 = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+)
+
+func native(name string, args ...uint64) call {
+	c := call{nr: sysnum[name], arch: nativeAudit}
+	copy(c.args[:], args)
+	return c
+}
+
+func compiled(t *testing.T, f *spec.Seccomp) []unix.SockFilter {
+	t.Helper()
+	prog, err := compile(f)
+	require.NoError(t, err)
+	return prog
+}
+
+func TestDefaultProfile(t *testing.T) {
+	requireNative(t)
+	prog := compiled(t, Default(dockerCaps))
+	cases := []struct {
+		why  string
+		call call
+		want uint32
+	}{
+		{"getpid is allowed", native("getpid"), allow},
+		{"keyctl is refused (the host's keyrings)", native("keyctl"), eperm},
+		{"add_key is refused", native("add_key"), eperm},
+		{"mount needs CAP_SYS_ADMIN", native("mount"), eperm},
+		{"unshare needs CAP_SYS_ADMIN", native("unshare", unix.CLONE_NEWNS), eperm},
+		{"setns needs CAP_SYS_ADMIN", native("setns"), eperm},
+		{"clone3 answers ENOSYS, for libc to fall back to clone", native("clone3"), enosys},
+		{"a plain fork's clone is allowed", native("clone", uint64(unix.SIGCHLD)), allow},
+		{"a thread's clone is allowed", native("clone", unix.CLONE_VM|unix.CLONE_FS|unix.CLONE_FILES|unix.CLONE_SIGHAND|unix.CLONE_THREAD), allow},
+		{"clone with CLONE_NEWUSER is refused", native("clone", unix.CLONE_NEWUSER|uint64(unix.SIGCHLD)), eperm},
+		{"clone with CLONE_NEWNS is refused", native("clone", unix.CLONE_NEWNS), eperm},
+		{"personality's query is allowed", native("personality", 0xffffffff), allow},
+		{"personality(PER_LINUX) is allowed", native("personality", 0), allow},
+		{"personality(ADDR_NO_RANDOMIZE) is refused", native("personality", 0x0040000), eperm},
+		{"socket(AF_INET) is allowed", native("socket", unix.AF_INET), allow},
+		{"socket(AF_VSOCK) is refused", native("socket", unix.AF_VSOCK), eperm},
+		{"socket(AF_KCM, 41) is allowed", native("socket", 41), allow},
+		{"reboot needs CAP_SYS_BOOT", native("reboot"), eperm},
+		{"init_module needs CAP_SYS_MODULE", native("init_module"), eperm},
+		{"a number no profile names gets the default", call{nr: 4000, arch: nativeAudit}, eperm},
+		{"another architecture's call is refused", call{nr: 20, arch: unix.AUDIT_ARCH_I386}, enosys},
+	}
+	if x32Bit != 0 {
+		cases = append(cases, struct {
+			why  string
+			call call
+			want uint32
+		}{"an x32 call is refused", call{nr: x32Bit | sysnum["getpid"], arch: nativeAudit}, enosys})
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, run(t, prog, c.call), c.why)
+	}
+}
+
+func TestDefaultProfileWithSysAdmin(t *testing.T) {
+	requireNative(t)
+	prog := compiled(t, Default(append([]string{"CAP_SYS_ADMIN"}, dockerCaps...)))
+	for _, c := range []call{
+		native("mount"), native("unshare", unix.CLONE_NEWNS), native("setns"), native("clone3"),
+		native("clone", unix.CLONE_NEWUSER|uint64(unix.SIGCHLD)),
+	} {
+		assert.Equal(t, allow, run(t, prog, c), "call %d with CAP_SYS_ADMIN", c.nr)
+	}
+	assert.Equal(t, eperm, run(t, prog, native("keyctl")), "keyctl is refused even with CAP_SYS_ADMIN")
+}
+
+// TestComparisons checks each comparison against Go's own on values
+// around the 32-bit boundary, where two-word comparisons go wrong.
+func TestComparisons(t *testing.T) {
+	requireNative(t)
+	values := []uint64{0, 1, 0xfffffffe, 0xffffffff, 1 << 32, 1<<32 + 1, 0xffffffff00000000, ^uint64(0)}
+	ops := map[string]func(arg, v uint64) bool{
+		"SCMP_CMP_EQ": func(a, v uint64) bool { return a == v },
+		"SCMP_CMP_NE": func(a, v uint64) bool { return a != v },
+		"SCMP_CMP_GT": func(a, v uint64) bool { return a > v },
+		"SCMP_CMP_GE": func(a, v uint64) bool { return a >= v },
+		"SCMP_CMP_LT": func(a, v uint64) bool { return a < v },
+		"SCMP_CMP_LE": func(a, v uint64) bool { return a <= v },
+	}
+	for op, holds := range ops {
+		for _, v := range values {
+			prog := compiled(t, argProfile(spec.SeccompArg{Index: 2, Value: v, Op: op}))
+			for _, arg := range values {
+				want := map[bool]uint32{true: allow, false: eperm}[holds(arg, v)]
+				assert.Equal(t, want, run(t, prog, native("getpid", 0, 0, arg)), "%#x %s %#x", arg, op, v)
+			}
+		}
+	}
+	masked := argProfile(spec.SeccompArg{Index: 5, Value: 0xff000000ff, ValueTwo: 0x1200000034, Op: "SCMP_CMP_MASKED_EQ"})
+	prog := compiled(t, masked)
+	assert.Equal(t, allow, run(t, prog, native("getpid", 0, 0, 0, 0, 0, 0xab12cd00ef34)))
+	assert.Equal(t, eperm, run(t, prog, native("getpid", 0, 0, 0, 0, 0, 0xab13cd00ef34)))
+	assert.Equal(t, eperm, run(t, prog, native("getpid", 0, 0, 0, 0, 0, 0xab12cd00ef35)))
+}
+
+// argProfile allows getpid when c holds, and refuses everything else.
+func argProfile(c spec.SeccompArg) *spec.Seccomp {
+	return &spec.Seccomp{DefaultAction: "SCMP_ACT_ERRNO", Syscalls: []spec.SeccompSyscall{
+		{Names: []string{"getpid"}, Action: "SCMP_ACT_ALLOW", Args: []spec.SeccompArg{c}},
+	}}
+}
+
+// TestRulesInOrder: several rules for one call, the first that holds
+// decides; none holding leaves the default.
+func TestRulesInOrder(t *testing.T) {
+	requireNative(t)
+	eacces := uint(unix.EACCES)
+	prog := compiled(t, &spec.Seccomp{DefaultAction: "SCMP_ACT_ALLOW", Syscalls: []spec.SeccompSyscall{
+		{Names: []string{"getcwd", "no_such_call"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &eacces,
+			Args: []spec.SeccompArg{{Index: 1, Value: 10, Op: "SCMP_CMP_LT"}}},
+		{Names: []string{"getcwd"}, Action: "SCMP_ACT_KILL_PROCESS", Args: []spec.SeccompArg{{Index: 1, Value: 99, Op: "SCMP_CMP_EQ"}}},
+	}})
+	assert.Equal(t, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES), run(t, prog, native("getcwd", 0, 5)))
+	assert.Equal(t, uint32(unix.SECCOMP_RET_KILL_PROCESS), run(t, prog, native("getcwd", 0, 99)))
+	assert.Equal(t, allow, run(t, prog, native("getcwd", 0, 50)))
+	assert.Equal(t, allow, run(t, prog, native("getpid")))
+}
+
+func requireNative(t *testing.T) {
+	if nativeAudit == 0 {
+		t.Fatal("no system-call table for this architecture: the filter is built for amd64 and arm64")
+	}
+}
