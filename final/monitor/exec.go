@@ -137,14 +137,15 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		return nil, err
 	}
 	defer self.Close()
+	extra := []*os.File{settingsR, reportW, pidfd, theirs}
 	middle := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", self.Fd()),
+		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "exec-init"},
 		Env:         []string{nsenter.Env(pidfdFD, socketFD, flags)},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
-		ExtraFiles:  []*os.File{settingsR, reportW, pidfd, theirs},
+		ExtraFiles:  append(extra, self),
 		SysProcAttr: &syscall.SysProcAttr{},
 	}
 	child, err := startMiddle(middle, cg, ours)

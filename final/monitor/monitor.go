@@ -184,14 +184,15 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 	}
 	defer settingsR.Close()
 	defer reportW.Close()
+	extra := append([]*os.File{settingsR, reportW}, trees...)
 	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", self.Fd()),
+		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "init"},
 		Env:         []string{},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
-		ExtraFiles:  append([]*os.File{settingsR, reportW}, trees...),
+		ExtraFiles:  append(extra, self),
 		SysProcAttr: sysProcAttr(c),
 	}
 	if fd, err := cg.IntoFD(); err != nil {
@@ -273,3 +274,11 @@ func joinNewSessionKeyring() error {
 	}
 	return nil
 }
+
+// ownFD is the path, in the child, of the file passed after extra:
+// /proc/self/fd/N, N its number there. Passed as one of the child's
+// files, its number is fixed: an inherited descriptor the child is not
+// given may be overwritten by the ones it is (Go moves them above every
+// descriptor it passes). init closes it with every other before its
+// command runs (closeInheritedFiles).
+func ownFD(extra []*os.File) string { return fmt.Sprintf("/proc/self/fd/%d", 3+len(extra)) }
