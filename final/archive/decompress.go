@@ -28,23 +28,29 @@ var refusedCompressions = []struct {
 
 // Decompress returns r unzipped when it is gzip, as it is when it is a
 // plain tar; anything else is refused. The first bytes tell which,
-// whatever the archive's name or media type says.
-func Decompress(r io.Reader) (io.Reader, error) {
-	buffered := bufio.NewReaderSize(r, 64<<10)
+// whatever the archive's name or media type says. What it reads stops
+// with ErrTooLarge past the default Limits.
+func Decompress(r io.Reader) (io.Reader, error) { return DecompressWithin(r, Limits{}) }
+
+// DecompressWithin is Decompress with limits of the caller's.
+func DecompressWithin(r io.Reader, limits Limits) (io.Reader, error) {
+	compressed := &counter{r: r}
+	buffered := bufio.NewReaderSize(compressed, 64<<10)
 	magic, _ := buffered.Peek(6) // too short to peek at is no compression
 	for _, c := range refusedCompressions {
 		if bytes.HasPrefix(magic, c.magic) {
 			return nil, fmt.Errorf("compressed with %s, which boxcraft does not read: use gzip or no compression", c.name)
 		}
 	}
+	limits = limits.orDefaults()
 	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
-		return checkTar(buffered)
+		return checkTar(bufio.NewReaderSize(&bounded{r: buffered, limits: limits}, 64<<10))
 	}
 	unzipped, err := gzip.NewReader(buffered)
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	return checkTar(bufio.NewReaderSize(unzipped, 64<<10))
+	return checkTar(bufio.NewReaderSize(&bounded{r: unzipped, compressed: compressed, limits: limits}, 64<<10))
 }
 
 // checkTar returns r when it starts as a tar does: with a header whose

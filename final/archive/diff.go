@@ -76,6 +76,11 @@ func (d *differ) entry(path, name string) error {
 	if err != nil || hdr == nil {
 		return err
 	}
+	if hdr.Typeflag == tar.TypeReg {
+		if err := checkSparse(st.Size, st.Blocks*512, Limits{}); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if err := d.archive.WriteHeader(hdr); err != nil {
 		return err
 	}

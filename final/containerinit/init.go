@@ -5,12 +5,14 @@
 // `init`, and took their settings as a growing argv. Here it reads the
 // one settings value, spec.Container, as JSON from an inherited pipe, and
 // imports nothing of the lifecycle: only the leaves that set a container
-// up (rootfs).
+// up (rootfs, security).
 //
 // The order of Main is the order of the lessons: wait to be in the
 // cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the working folder, the user (-u, from
-// the image's own /etc/passwd), the command (step01).
+// (step04), the pids (step02), the masked and read-only paths (issue
+// 20), the working folder, then what is taken from root (issue 20,
+// security.go: the bounding set, the user of -u, the capabilities,
+// no_new_privs, seccomp), the command (step01).
 package containerinit
 
 import (
@@ -20,9 +22,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
-	"github.com/boxcraft/boxcraft/final/seccomp"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
 )
@@ -129,7 +131,10 @@ func steps(c *spec.Container) []step {
 	})
 	add(ns.PID, "step02", "restart the pids", restartPids)
 	// After ns_last_pid: /proc/sys is read-only from here on.
-	add(true, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	sec := c.Security
+	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
+		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
+	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	return append(list, processSteps(c)...)
 }
 
@@ -137,19 +142,15 @@ func steps(c *spec.Container) []step {
 // exec, for init and for a command exec starts in the container alike
 // (ExecMain): so that both get the same, the container's security
 // settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
+// The last mount is made by then: the working folder is entered, and
+// checked to be inside the root, after it (CVE-2024-21626).
 func processSteps(c *spec.Container) []step {
 	p := &c.Process
 	list := []step{
 		{"step02", "close inherited files", closeInheritedFiles},
 		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
 	}
-	// The filter before the user: the kernel takes one from a process
-	// with no_new_privs or CAP_SYS_ADMIN, which root loses at setuid
-	// (runc's order when no_new_privs is off).
-	if c.Security.Seccomp != nil {
-		list = append(list, step{"issue20", "install the seccomp filter", func() error { return seccomp.Install(c.Security.Seccomp) }})
-	}
-	return append(list, step{"issue18", "become the user", func() error { return becomeUser(p) }})
+	return append(list, securitySteps(c)...)
 }
 
 // inheritedTrees are the bind mounts the monitor made ready, by their
@@ -171,6 +172,9 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 
 // setUp makes the container what its settings say, from the inside.
 func setUp(c *spec.Container) error {
+	if err := hideInit(c); err != nil {
+		return err
+	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
@@ -262,6 +266,18 @@ func enterWorkingFolder(dir string) error {
 	}
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working folder %s: %w", dir, err)
+	}
+	return checkWorkingFolderInside(dir)
+}
+
+// checkWorkingFolderInside makes sure the working folder is below the
+// container's root (CVE-2024-21626: runc's leaked descriptor of a host
+// folder, given as -w /proc/self/fd/N, left the command standing on the
+// host). getcwd(2) names a folder the root cannot reach "(unreachable)…",
+// which Getwd reports as ENOENT.
+func checkWorkingFolderInside(dir string) error {
+	if _, err := syscall.Getwd(); err != nil {
+		return fmt.Errorf("working folder %s: not inside the container's root: %w", dir, err)
 	}
 	return nil
 }

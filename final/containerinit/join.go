@@ -23,6 +23,11 @@ func ExecMain() {
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
+	if err == nil {
+		// Inside the container already: hidden from its processes
+		// until the exec, as init is (CVE-2016-9962).
+		err = hideInit(c)
+	}
 	if err == nil && !nsenter.Available {
 		err = errors.New("boxcraft exec-init: built without cgo, it joined no namespace")
 	}

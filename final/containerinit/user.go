@@ -12,9 +12,11 @@ import (
 
 // becomeUser resolves p.User (-u, or the image's User) in the container's
 // own /etc/passwd and /etc/group, now that "/" is its root, sets HOME
-// from it when the environment has none, and becomes that user: the last
-// thing before exec, once the working folder is entered (as root, who may
-// enter any; the folder stays the process's after setuid, as runc does).
+// from it when the environment has none, and becomes that user, once the
+// working folder is entered (as root, who may enter any; the folder stays
+// the process's after setuid, as runc does) and the bounding set dropped,
+// with the capabilities kept across setuid for the step after
+// (securitySteps).
 // An unknown name is Docker's failure, status 125.
 func becomeUser(p *spec.Process) error {
 	u, err := user.Lookup("/", p.User)

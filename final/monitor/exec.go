@@ -12,6 +12,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/nsenter"
+	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
@@ -129,14 +130,22 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		return nil, err
 	}
 	defer ours.Close()
+	// Read-only: exec-init runs inside the container (CVE-2019-5736).
+	self, err := security.ReadOnlyExecutable()
+	if err != nil {
+		closeAll(settingsR, settingsW, reportR, reportW, theirs)
+		return nil, err
+	}
+	defer self.Close()
+	extra := []*os.File{settingsR, reportW, pidfd, theirs}
 	middle := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "exec-init"},
 		Env:         []string{nsenter.Env(pidfdFD, socketFD, flags)},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
-		ExtraFiles:  []*os.File{settingsR, reportW, pidfd, theirs},
+		ExtraFiles:  append(extra, self),
 		SysProcAttr: &syscall.SysProcAttr{},
 	}
 	child, err := startMiddle(middle, cg, ours)

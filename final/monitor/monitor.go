@@ -24,6 +24,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
@@ -164,6 +165,13 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
 func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
+	// boxcraft itself, whatever its path, read-only: the
+	// container never reaches the binary on the host's disk (CVE-2019-5736).
+	self, err := security.ReadOnlyExecutable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer self.Close()
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, err
@@ -176,14 +184,15 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 	}
 	defer settingsR.Close()
 	defer reportW.Close()
+	extra := append([]*os.File{settingsR, reportW}, trees...)
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe", // boxcraft itself, whatever its path
+		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "init"},
 		Env:         []string{},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
 		Stderr:      io.stderr,
-		ExtraFiles:  append([]*os.File{settingsR, reportW}, trees...),
+		ExtraFiles:  append(extra, self),
 		SysProcAttr: sysProcAttr(c),
 	}
 	if fd, err := cg.IntoFD(); err != nil {
@@ -265,3 +274,11 @@ func joinNewSessionKeyring() error {
 	}
 	return nil
 }
+
+// ownFD is the path, in the child, of the file passed after extra:
+// /proc/self/fd/N, N its number there. Passed as one of the child's
+// files, its number is fixed: an inherited descriptor the child is not
+// given may be overwritten by the ones it is (Go moves them above every
+// descriptor it passes). init closes it with every other before its
+// command runs (closeInheritedFiles).
+func ownFD(extra []*os.File) string { return fmt.Sprintf("/proc/self/fd/%d", 3+len(extra)) }

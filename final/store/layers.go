@@ -126,7 +126,7 @@ func (s *Store) unpackBlob(ctx context.Context, digest, diffID, dir string, opt 
 		return err
 	}
 	defer blob.Close()
-	unzipped, err := archive.Decompress(blob)
+	unzipped, err := archive.DecompressWithin(blob, s.Limits)
 	if err != nil {
 		return err
 	}

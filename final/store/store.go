@@ -3,13 +3,15 @@ package store
 import (
 	"errors"
 	"fmt"
-	"github.com/boxcraft/boxcraft/final/durable"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/final/archive"
+	"github.com/boxcraft/boxcraft/final/durable"
 )
 
 // ErrNotFound: no image has that name or ID.
@@ -18,6 +20,9 @@ var ErrNotFound = errors.New("no such image")
 // Store holds layers by diffID and images by ID, with their names.
 type Store struct {
 	root string
+	// Limits bound what a layer may unzip to (a gzip bomb); zero
+	// fields take archive's defaults.
+	Limits archive.Limits
 }
 
 // The lock files. Whoever adds blobs or layers holds layersLock shared,

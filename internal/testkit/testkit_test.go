@@ -60,6 +60,6 @@ func TestDockerFlags(t *testing.T) {
 	} {
 		assert.Equal(t, tc.docker, dockerFlags(tc.step), "%q", tc.step)
 	}
-	assert.Equal(t, []string{"run", "--rm", "--pid", "host", "--rootfs", "/r", "sh"}, Boxcraft.Args([]string{"--ns=uts,mnt,ipc,net,cgroup"}, "/r", "sh"))
+	assert.Equal(t, append(append([]string{"run", "--rm"}, stepsSecurity...), "--pid", "host", "--rootfs", "/r", "sh"), Boxcraft.Args([]string{"--ns=uts,mnt,ipc,net,cgroup"}, "/r", "sh"))
 	assert.Equal(t, []string{"run", "--ns=uts,pid", "/r", "sh"}, Step{}.Args([]string{"--ns=uts,pid"}, "/r", "sh"))
 }

@@ -72,7 +72,7 @@ func main() {
 	}
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "boxcraft:", oneLine(err))
+		fmt.Fprintln(os.Stderr, "boxcraft:", oneLine(withLimitHint(err)))
 	}
 	os.Exit(status)
 }
@@ -89,10 +89,15 @@ func (a *app) open() (*runtime.Runtime, error) {
 		if os.Geteuid() != 0 {
 			return nil, errors.New("containers need root: run boxcraft with sudo")
 		}
+		limits, err := layerLimits()
+		if err != nil {
+			return nil, err
+		}
 		rt, err := runtime.Open(a.dirs)
 		if err != nil {
 			return nil, err
 		}
+		rt.Store.Limits = limits
 		a.runtime = rt
 	}
 	return a.runtime, nil

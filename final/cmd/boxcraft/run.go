@@ -34,8 +34,8 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
-	addSeccompFlags(flags)
-	addDeviceFlags(flags) // last: it adds --privileged only where no other file has
+	addSecurityFlags(flags)
+	addDeviceFlags(flags) // after security's: --privileged is security's flag
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -116,6 +116,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
 		return nil, o, err
 	}
+	if c.Security, err = parseSecurity(flags); err != nil {
+		return nil, o, err
+	}
 	if err := checkHostname(c.Hostname, c.Namespaces.UTS); err != nil {
 		return nil, o, err
 	}
@@ -132,10 +135,8 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if c.Mounts, err = parseVolumes(flags); err != nil {
 		return nil, o, err
 	}
+	// After parseSecurity, which fills c.Security anew.
 	if err := parseDevices(flags, &c.Security); err != nil {
-		return nil, o, err
-	}
-	if err := parseSeccomp(flags, &c.Security); err != nil {
 		return nil, o, err
 	}
 	return c, o, nil

@@ -1,0 +1,54 @@
+package containerinit
+
+import (
+	"github.com/boxcraft/boxcraft/final/seccomp"
+	"github.com/boxcraft/boxcraft/final/security"
+	"github.com/boxcraft/boxcraft/final/spec"
+)
+
+// securitySteps are init's last steps (issue 20), once the root and its
+// mounts are made and the working folder entered, in runc's order
+// (finalizeNamespace, then standard_init_linux.go):
+//
+//  1. seccomp, when no_new_privs is off: installing a filter then needs
+//     CAP_SYS_ADMIN, which the next steps take away;
+//  2. the bounding set, while init still holds CAP_SETPCAP;
+//  3. the user (-u), with the capabilities kept across setuid(2);
+//  4. the capability sets: permitted and effective for root, emptied by
+//     execve for any other user; inheritable and ambient empty;
+//  5. no_new_privs;
+//  6. seccomp, when no_new_privs is on: last, so that the filter need
+//     allow nothing that only init calls.
+func securitySteps(c *spec.Container) []step {
+	sec := c.Security
+	filter := func() error { return seccomp.Install(sec.Seccomp) }
+	var list []step
+	add := func(when bool, name string, do func() error) {
+		if when {
+			list = append(list, step{"issue20", name, do})
+		}
+	}
+	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
+	add(true, "drop capabilities from the bounding set", func() error { return security.DropBounding(sec.Capabilities) })
+	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
+	add(true, "become the user", func() error { return becomeUser(&c.Process) })
+	add(true, "set the capabilities", func() error { return security.SetCapabilities(sec.Capabilities) })
+	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
+	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
+	return list
+}
+
+// hideInit makes init not dumpable until it executes the command, so
+// that nothing in the container can ptrace it or open its /proc/PID
+// files (its descriptors, its binary) meanwhile. With a user namespace
+// it stays dumpable, as runc's init does: a process that is not dumpable
+// has /proc/self files that belong to the host's root, which init's own
+// root, mapped to another uid, may not open (rootfs reads
+// /proc/self/mountinfo and /proc/self/fd); and a container in a user
+// namespace cannot reach the host's binary through its copy anyway.
+func hideInit(c *spec.Container) error {
+	if c.Namespaces.User() {
+		return nil
+	}
+	return security.SetNotDumpable()
+}
