@@ -200,13 +200,6 @@ func sessionKeyring(t *testing.T, s Step) {
 	r := started[0].Wait(t)
 	inside := Probe(t, r).Experiments.Keyring
 	require.NotNil(t, inside, "the probe ran the keyring experiment")
-	assert.NotContains(t, r.Stdout, secret)
-	if s.Docker && inside.Error != "" {
-		// boxcraft's seccomp profile refuses keyctl(2) altogether, as
-		// Docker's does: CMD reaches no keyring at all.
-		assert.Contains(t, inside.Error, "operation not permitted", "keyctl refused by the seccomp profile")
-		return
-	}
 	require.Empty(t, inside.Error)
 	assert.NotEqual(t, keyring, inside.ID, "CMD has a session keyring of its own")
 	assert.False(t, slices.ContainsFunc(inside.Keys, func(k facts.Key) bool { return k.ID == key }), "the key is not in CMD's keyring: %v", inside.Keys)

@@ -97,7 +97,7 @@ func Namespaces(t *testing.T, s Step) {
 				return
 			}
 			shareMount(t, filepath.Dir(rootfs))
-			args := s.Args(s.RootPowers(), rootfs, "/bin/sh", "-c", script, "sh", "mount")
+			args := s.Args(nil, rootfs, "/bin/sh", "-c", script, "sh", "mount")
 			if !enabled {
 				// No mount namespace: the runtime mounts nothing (it would
 				// land on the host), so the test mounts the /proc the probe

@@ -118,18 +118,6 @@ const defaultIDMap = "0:100000:65536"
 // boxcraft has no way to say (a run without a mount namespace, a time
 // namespace, --ns none) is left as it is, for boxcraft to refuse: a case
 // that asks for it is not called for boxcraft.
-// RootPowers are the flags that leave root inside a container the power
-// the steps' root has, for a test that needs it (mounting a tmpfs):
-// none in the steps, which take nothing away from root; for boxcraft,
-// whose seccomp profile refuses mount(2) as Docker's does, the profile
-// lifted.
-func (s Step) RootPowers() []string {
-	if !s.Docker {
-		return nil
-	}
-	return []string{"--security-opt", "seccomp=unconfined"}
-}
-
 func dockerFlags(flags []string) []string {
 	own := map[string]bool{"uts": true, "pid": true, "mnt": true, "ipc": true, "net": true, "user": true, "cgroup": true}
 	var out []string
