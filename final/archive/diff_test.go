@@ -20,7 +20,8 @@ import (
 // upperLayer makes what overlayfs leaves in an upper layer, owned by the
 // host's ids of a user namespace (100000 is the container's root): a
 // file, two names of one file, a whiteout, an opaque folder, overlayfs's
-// bookkeeping on a file.
+// bookkeeping on a file, and an attribute of the file's own (trusted.*:
+// the v2 VM's root is a tmpfs, which on Debian 12's kernel has no user.*).
 func upperLayer(t *testing.T) string {
 	testkit.RequireRoot(t)
 	upper := t.TempDir()
@@ -31,7 +32,7 @@ func upperLayer(t *testing.T) string {
 	require.NoError(t, unix.Mknod(filepath.Join(upper, "etc/gone"), unix.S_IFCHR, 0))
 	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/opaque"), "trusted.overlay.opaque", []byte("y"), 0))
 	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/new"), "trusted.overlay.origin", []byte("x"), 0))
-	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/new"), "user.note", []byte("kept"), 0))
+	require.NoError(t, unix.Setxattr(filepath.Join(upper, "etc/new"), "trusted.note", []byte("kept"), 0))
 	require.NoError(t, filepath.Walk(upper, func(path string, _ os.FileInfo, err error) error {
 		if err == nil {
 			err = os.Lchown(path, 100000, 100007)
@@ -69,7 +70,7 @@ func TestDiffWritesALayer(t *testing.T) {
 	first := entries["etc/again"]
 	assert.Equal(t, 0, first.Uid, "owners back in the container's ids")
 	assert.Equal(t, 7, first.Gid)
-	assert.Equal(t, "kept", first.PAXRecords["SCHILY.xattr.user.note"])
+	assert.Equal(t, "kept", first.PAXRecords["SCHILY.xattr.trusted.note"])
 	assert.NotContains(t, first.PAXRecords, "SCHILY.xattr.trusted.overlay.origin", "overlayfs's attributes are left out")
 	assert.Equal(t, byte(tar.TypeLink), entries["etc/new"].Typeflag, "the second name of a file is a hard link")
 	assert.Equal(t, "etc/again", entries["etc/new"].Linkname)
