@@ -133,6 +133,9 @@ type Experiments struct {
 	// Forks is a fork loop: children started until fork failed or enough
 	// were running.
 	Forks *Forks `json:"forks,omitempty"`
+	// GetpidNs is what one getpid(2) took, over a loop of them: the cost
+	// of a system call, a seccomp filter's included.
+	GetpidNs float64 `json:"getpidNs,omitempty"`
 	// Read and Write are block I/O with O_DIRECT, past the page cache, so
 	// that every byte reaches the device.
 	Read  *Timed `json:"read,omitempty"`

@@ -12,6 +12,7 @@
 //	probe msgqueue=KEY    # facts, then create a System V message queue with KEY
 //	probe alloc=MIB       # facts, then allocate and touch MIB MiB of memory
 //	probe forks=N         # facts, then start up to N children (sleep) until fork fails
+//	probe getpids=N       # facts, and the time of one getpid(2) over N of them
 //	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
 //	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
 //	probe create=PATH     # facts, then create a file at PATH and write to it (repeatable)
@@ -52,6 +53,8 @@ func main() {
 			f.Experiments.MsgQueue = tryMsgQueue(value)
 		case "alloc":
 			f.Experiments.Alloc = tryAlloc(number(arg, value))
+		case "getpids":
+			f.Experiments.GetpidNs = getpidLoop(number(arg, value))
 		case "forks":
 			f.Experiments.Forks = forkLoop(number(arg, value))
 		case "read", "write":
@@ -84,7 +87,7 @@ func main() {
 				f.Experiments.Attacks[arg] = attack(value)
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, getpids=N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -692,4 +695,15 @@ func directIO(op, path string, mib int) *facts.Timed {
 		}
 	}
 	return &facts.Timed{Seconds: time.Since(start).Seconds()}
+}
+
+// getpidLoop times n getpid(2) calls, made directly (Go caches no pid),
+// and returns one's time in nanoseconds: the cost of entering the
+// kernel, a seccomp filter's run included.
+func getpidLoop(n int) float64 {
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
 }

@@ -113,14 +113,7 @@ func addLogsFlags(flags *pflag.FlagSet) {
 // logsCommand prints a container's log: stdout lines on stdout, stderr
 // lines on stderr, as docker logs does.
 func logsCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	if err := needArgs(flags, 1, "a container"); err != nil {
-		return statusFailed, err
-	}
-	rt, err := a.open()
-	if err != nil {
-		return statusFailed, err
-	}
-	c, err := rt.Get(flags.Arg(0))
+	rt, c, err := a.firstContainer(flags, 1, "a container")
 	if err != nil {
 		return statusFailed, err
 	}

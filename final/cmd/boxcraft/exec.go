@@ -22,14 +22,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 // execCommand is boxcraft exec: a command in a running container, in
 // the foreground (its exit status is boxcraft's) or detached.
 func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	if err := needArgs(flags, 2, "a container and a command"); err != nil {
-		return statusFailed, err
-	}
-	rt, err := a.open()
-	if err != nil {
-		return statusFailed, err
-	}
-	c, err := rt.Get(flags.Arg(0))
+	rt, c, err := a.firstContainer(flags, 2, "a container and a command")
 	if err != nil {
 		return statusFailed, err
 	}

@@ -172,6 +172,21 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
+// firstContainer opens the state and finds the container the first
+// argument names, for a command that acts on one and takes at least n
+// arguments (what says which).
+func (a *app) firstContainer(flags *pflag.FlagSet, n int, what string) (*runtime.Runtime, runtime.Container, error) {
+	if err := needArgs(flags, n, what); err != nil {
+		return nil, runtime.Container{}, err
+	}
+	rt, err := a.open()
+	if err != nil {
+		return nil, runtime.Container{}, err
+	}
+	c, err := rt.Get(flags.Arg(0))
+	return rt, c, err
+}
+
 // needArgs refuses a command given too few arguments.
 func needArgs(flags *pflag.FlagSet, n int, what string) error {
 	if flags.NArg() < n {

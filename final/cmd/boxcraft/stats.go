@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -46,9 +49,17 @@ func statsCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		return statusFailed, err
 	}
 	screen := &statsScreen{out: a.stdout, inPlace: !noStream && isTerminal(a.stdout)}
+	// Ctrl-C ends it, as docker stats: caught rather than left to Go's
+	// default, which a shell's background job would have ignored.
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
 	before, err := takeReading(rt, pick)
 	for err == nil {
-		time.Sleep(statsInterval)
+		select {
+		case <-ctx.Done():
+			return 0, nil
+		case <-time.After(statsInterval):
+		}
 		var after reading
 		if after, err = takeReading(rt, pick); err != nil {
 			break
