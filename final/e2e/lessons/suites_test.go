@@ -10,9 +10,9 @@ import (
 // what the container sees of its namespaces, the limits enforced, its
 // root and mounts, layers and whiteouts hold here too, asked with
 // Docker's command line (testkit.Boxcraft; internal/testkit/runtime.go
-// says which cases boxcraft is not asked, and why). The binary is this
-// package, built by the kit, or $BOXCRAFT_BIN (TestMain, in
-// limits_test.go, calls testkit.Main, which removes what the kit built).
+// says which cases boxcraft is not asked, and why). The binary is
+// final/cmd/boxcraft, built by the kit, or $BOXCRAFT_BIN (TestMain, in
+// main_test.go, calls testkit.Main, which removes what the kit built).
 
 // What every step keeps from step01 (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, testkit.Boxcraft) }
