@@ -66,6 +66,7 @@ func Commands(t *testing.T) {
 	t.Run("RmAndPrune", s.rmAndPrune)
 	t.Run("KilledFromTheHost", s.killedFromTheHost)
 	t.Run("Terminal", s.terminal)
+	t.Run("TerminalHangsUp", s.hangup)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
 }

@@ -81,3 +81,27 @@ func (s *commandsSuite) terminal(t *testing.T) {
 	assert.Equal(t, before.Iflag, after.Iflag, "the caller's terminal is as it was afterwards")
 	assert.Equal(t, before.Oflag, after.Oflag, "the caller's terminal is as it was afterwards")
 }
+
+// hangup: when the terminal of `boxcraft run -it` goes (its window
+// closed, its ssh session dropped), the container's terminal hangs up
+// too, so its shell ends rather than wait for keys that can no longer
+// come; with --rm, nothing is left. A shell as pid 1 ignores SIGHUP, so
+// only the end of file that a hung-up terminal gives ends it.
+func (s *commandsSuite) hangup(t *testing.T) {
+	s.enter(t)
+	master, term := openPty(t)
+	cmd := Command(t, "run", "-it", "--rm", "--name", "hung-up", "busybox", "sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term, term, term
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	running := startWithOutput(t, cmd)
+	var out lockedBuffer
+	go func() { _, _ = io.Copy(&out, master) }()
+	require.True(t, eventually(30*time.Second, func() bool { return strings.Contains(out.String(), "# ") }),
+		"the container's shell prompts on the terminal:\n%q", out.String())
+	// The line drops: vhangup(2)'s ioctl, as root may (closing the
+	// master would too, but a Go file is not closed under the read that
+	// copies it).
+	require.NoError(t, unix.IoctlSetInt(int(term.Fd()), unix.TIOCVHANGUP, 0))
+	waitBounded(t, running, 30*time.Second)
+	assert.NotContains(t, Run(t, "ps", "-a").Stdout, "hung-up", "--rm removed the container once its shell ended")
+}
