@@ -18,21 +18,14 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
-// addDeviceFlags adds --device, as docker run's, and --privileged where
-// security.go has not (it is that file's flag; the device cgroup reads
-// it too: every device allowed).
+// addDeviceFlags adds --device, as docker run's. (--privileged, which
+// allows every device, is security.go's.)
 func addDeviceFlags(flags *pflag.FlagSet) {
 	flags.StringArray("device", nil, "HOST[:CONTAINER[:PERMISSIONS]], a host's device in the container, e.g. /dev/loop3:/dev/disk:r (PERMISSIONS of rwm, default rwm)")
-	if flags.Lookup("privileged") == nil {
-		flags.Bool("privileged", false, "give the container every capability and device, and lift its confinement")
-	}
 }
 
-// parseDevices reads every --device into s.Devices, and --privileged.
+// parseDevices reads every --device into s.Devices.
 func parseDevices(flags *pflag.FlagSet, s *spec.Security) error {
-	if privileged, _ := flags.GetBool("privileged"); privileged {
-		s.Privileged = true
-	}
 	values, _ := flags.GetStringArray("device")
 	for _, value := range values {
 		d, err := parseDevice(value)

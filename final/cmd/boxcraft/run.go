@@ -35,7 +35,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
 	addSecurityFlags(flags)
-	addDeviceFlags(flags) // after security's: --privileged is security's flag
+	addDeviceFlags(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
