@@ -102,13 +102,7 @@ func newManager() (manager, error) {
 // limit names its flag (--blkio-weight): a limit whose file this kernel
 // lacks (BFQ's weight, swap accounting, throttling) is refused here.
 func New(parent, id string, r spec.Resources) (*Cgroup, error) {
-	if err := CheckParent(parent); err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	m, err := newManager()
+	m, err := managerFor(parent, id)
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +122,7 @@ func New(parent, id string, r spec.Resources) (*Cgroup, error) {
 // Open finds the cgroup New made, for a later command. It fails with an
 // error that wraps os.ErrNotExist when there is none.
 func Open(parent, id string) (*Cgroup, error) {
-	if err := CheckParent(parent); err != nil {
-		return nil, err
-	}
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	m, err := newManager()
+	m, err := managerFor(parent, id)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +130,18 @@ func Open(parent, id string) (*Cgroup, error) {
 		return nil, err
 	}
 	return &Cgroup{m: m}, nil
+}
+
+// managerFor checks a container's parent and id, and returns the manager
+// of this machine's cgroup version, for New and Open.
+func managerFor(parent, id string) (manager, error) {
+	if err := CheckParent(parent); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return newManager()
 }
 
 // IntoFD is, on v2, the cgroup's folder opened for CLONE_INTO_CGROUP
