@@ -35,8 +35,7 @@ func readBare(file *os.File, name string) (*Image, error) {
 		return nil, err
 	}
 	blob, diff := sha256.New(), sha256.New()
-	raw := &counter{r: file}
-	buffered := bufio.NewReader(io.TeeReader(raw, blob))
+	buffered := bufio.NewReader(io.TeeReader(file, blob))
 	magic, _ := buffered.Peek(2)
 	mediaType, tarball := mediaTypeTar, io.Reader(buffered)
 	if bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -52,6 +51,10 @@ func readBare(file *os.File, name string) (*Image, error) {
 	if _, err := io.Copy(io.Discard, buffered); err != nil { // what follows the gzip stream
 		return nil, err
 	}
+	st, err := file.Stat() // a regular file: Read found it so, and read it whole
+	if err != nil {
+		return nil, err
+	}
 	img := &Image{}
 	config, err := bareConfig(sum(diff))
 	if err != nil {
@@ -59,7 +62,7 @@ func readBare(file *os.File, name string) (*Image, error) {
 	}
 	digest := sum(blob)
 	img.ID, img.Config = digestOf(config), config
-	img.Layers = []Layer{{Digest: digest, DiffID: sum(diff), MediaType: mediaType, Size: raw.n,
+	img.Layers = []Layer{{Digest: digest, DiffID: sum(diff), MediaType: mediaType, Size: st.Size(),
 		Open: func() (io.ReadCloser, error) {
 			r, err := os.Open(name)
 			if err != nil {
@@ -91,18 +94,6 @@ func scanTar(r io.Reader) error {
 	// included.
 	_, err := io.Copy(io.Discard, r)
 	return err
-}
-
-// counter counts the bytes read through it.
-type counter struct {
-	r io.Reader
-	n int64
-}
-
-func (c *counter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // sum is a hash's digest, as OCI writes it.
