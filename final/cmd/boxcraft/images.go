@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/image"
+	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
 	"github.com/spf13/pflag"
@@ -92,23 +93,22 @@ func rmiCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	force, _ := flags.GetBool("force")
 	var errs []error
 	for _, ref := range flags.Args() {
-		if err := removeImage(a, ref, force); err != nil {
+		if err := removeImage(a, rt, ref, force); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	_ = rt
 	if len(errs) > 0 {
 		return statusFailed, errors.Join(errs...)
 	}
 	return 0, nil
 }
 
-func removeImage(a *app, ref string, force bool) error {
-	img, err := a.runtime.Store.Lookup(ref)
+func removeImage(a *app, rt *runtime.Runtime, ref string, force bool) error {
+	img, err := rt.Store.Lookup(ref)
 	if err != nil {
 		return err
 	}
-	list, err := a.runtime.List()
+	list, err := rt.List()
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func removeImage(a *app, ref string, force bool) error {
 			return fmt.Errorf("unable to remove image %s: container %s (%s) uses it: remove the container first", ref, c.ID[:12], c.Record.Spec.Name)
 		}
 	}
-	untagged, deleted, err := a.runtime.Store.Remove(ref, force)
+	untagged, deleted, err := rt.Store.Remove(ref, force)
 	for _, name := range untagged {
 		fmt.Fprintln(a.stdout, "Untagged:", name)
 	}
