@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -74,7 +75,18 @@ func loadProgram(prog []bpfInsn, log []byte) (int, error) {
 		attr.logLevel, attr.logSize = 1, uint32(len(log))
 		attr.logBuf = uint64(uintptr(unsafe.Pointer(&log[0])))
 	}
-	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	// The verifier gives up with EAGAIN when a signal is pending (Go's
+	// runtime sends its threads SIGURG to preempt them): load again, as
+	// cilium's library does. On a slow machine (the v2 VM, emulated)
+	// it happened to a start.
+	var fd int
+	var err error
+	for try := 0; try < 100; try++ {
+		fd, err = bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
 	runtime.KeepAlive(code) // the kernel read them through attr's pointers
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(log)
