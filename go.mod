@@ -1,6 +1,6 @@
 module github.com/boxcraft/boxcraft
 
-go 1.22
+go 1.25.0
 
 require (
 	github.com/creack/pty v1.1.24

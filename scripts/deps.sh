@@ -12,11 +12,11 @@ export PATH=/usr/local/go/bin:$PATH
 # namespaces in C, before the Go runtime starts, and links statically.
 packages=(busybox-static tar gcc libc6-dev "$@")
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
-# distribution's Go is older (Debian 12 has 1.19), this release goes into
+# distribution's Go is older (Debian 12 has 1.19, Ubuntu 24.04 1.22), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command
 # fetches toolchains itself: as the module golang.org/toolchain.
 need=$(awk '$1 == "go" { print $2; exit }' go.mod)
-fallback=1.22.12
+fallback=1.25.14
 
 # at_least A B: version A is B or newer.
 at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }

@@ -61,8 +61,9 @@ copy_repo() {
 }
 
 # install_packages installs the OS packages and a Go that go.mod accepts:
-# the distribution's when it is new enough (Ubuntu 24.04's is), else the
-# official release, through the workshop's own installer.
+# the distribution's when it is new enough (Ubuntu 24.04's 1.22 is not,
+# for go.mod's 1.25), else the official release, through the workshop's
+# own installer.
 install_packages() {
 	local proxy=()
 	if $offline; then proxy=(GOPROXY=off); fi # a Go download fails instead

@@ -147,7 +147,7 @@ func TestTheLearnersModuleIsKept(t *testing.T) {
 	repo, out := t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/repo\n\ngo 1.26\n\nrequire example.com/a v1.0.0\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.sum"), []byte("example.com/a v1.0.0 h1:A=\n"), 0o644))
-	chdir(t, repo)
+	t.Chdir(repo)
 
 	kept, err := writeModule(out)
 	require.NoError(t, err)
@@ -176,16 +176,6 @@ func TestTheLearnersModuleIsKept(t *testing.T) {
 		"go.sum keeps the learner's lines and gains the repository's new one, once")
 }
 
-// chdir makes dir the working folder until the test ends (writeModule
-// reads the repository's go.mod from there). testing.T.Chdir needs Go
-// 1.24, and go.mod says 1.22.
-func chdir(t *testing.T, dir string) {
-	t.Helper()
-	was, err := os.Getwd()
-	require.NoError(t, err)
-	require.NoError(t, os.Chdir(dir))
-	t.Cleanup(func() { require.NoError(t, os.Chdir(was)) })
-}
 
 func TestWrapKeepsWordsWhole(t *testing.T) {
 	assert.Equal(t, []string{"one two", "three"}, wrap("one two three", 8))
