@@ -49,16 +49,6 @@ func (o Overlay) mount() error {
 	if err != nil {
 		return err
 	}
-	err = o.mountLayerByLayer(layers)
-	if !errors.Is(err, errNoLowerdirPlus) {
-		return err
-	}
-	return o.mountFromLinks(layers)
-}
-
-// mountFromLinks mounts with mount(2), from a folder of links to the
-// layers (see Mount): for kernels before 6.8.
-func (o Overlay) mountFromLinks(layers []string) error {
 	links, err := os.MkdirTemp(filepath.Dir(o.Work), ".lower-")
 	if err != nil {
 		return fmt.Errorf("make a folder for the layers' links: %w", err)
