@@ -9,6 +9,7 @@ package archive
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -30,7 +31,8 @@ import (
 // the container's own named .wh.… is refused: the layer would delete a
 // file. Cancelling ctx stops it.
 func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap) error {
-	d := &differ{archive: tar.NewWriter(w), upper: upper, uidMap: uidMap, gidMap: gidMap, names: map[fileID]string{}}
+	d := &differ{archive: tar.NewWriter(w), upper: upper, uidMap: uidMap, gidMap: gidMap, names: map[fileID]string{},
+		buffer: make([]byte, 128<<10)}
 	err := filepath.WalkDir(upper, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil || path == upper {
 			return err
@@ -53,6 +55,7 @@ type differ struct {
 	upper          string
 	uidMap, gidMap []spec.IDMap
 	names          map[fileID]string // the first name of each file with several
+	buffer         []byte            // copyFile's, for every file
 }
 
 // entry writes one file of the upper layer: a whiteout, or the file.
@@ -85,7 +88,7 @@ func (d *differ) entry(path, name string) error {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-		if err := copyFile(d.archive, path); err != nil {
+		if err := d.copyFile(path, hdr.Size); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -104,8 +107,10 @@ func whiteoutHeader(name string, st unix.Stat_t) *tar.Header {
 // header is the tar header of one file of the upper layer, or nil for a
 // socket, which no archive holds.
 func (d *differ) header(path, name string, st unix.Stat_t) (*tar.Header, error) {
-	hdr := &tar.Header{Name: name, Mode: int64(st.Mode & 0o7777), ModTime: time.Unix(st.Mtim.Unix()),
-		AccessTime: time.Unix(st.Atim.Unix()), Format: tar.FormatPAX}
+	// No access time, as Docker writes none: reading a file changes it,
+	// so a layer would differ from itself, and it costs each file a PAX
+	// record. The unpacker gives the modification time for both.
+	hdr := &tar.Header{Name: name, Mode: int64(st.Mode & 0o7777), ModTime: time.Unix(st.Mtim.Unix()), Format: tar.FormatPAX}
 	var err error
 	if hdr.Uid, err = unmapID(int(st.Uid), d.uidMap, "uid"); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -220,14 +225,37 @@ func isOpaque(path string) bool {
 	return err == nil && n == 1 && value[0] == 'y'
 }
 
-// copyFile copies a file's content into the archive.
-func copyFile(w io.Writer, path string) error {
+// copyFile copies a file's size bytes into the archive.
+func (d *differ) copyFile(path string, size int64) error {
 	// O_NOFOLLOW: the file lstat saw, never a symlink put in its place.
-	file, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	// A bare descriptor: an *os.File would ask the kernel about it first
+	// (fcntl, epoll), four system calls a file for nothing.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer file.Close()
-	_, err = io.Copy(w, file)
+	defer unix.Close(fd)
+	// Exactly the size lstat saw, which the header says: a file that
+	// grew meanwhile is cut there, one that shrank fails the copy. One
+	// buffer for every file.
+	_, err = io.CopyBuffer(d.archive, io.LimitReader(fdReader(fd), size), d.buffer)
 	return err
+}
+
+// fdReader reads a descriptor with read(2) alone.
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }

@@ -8,20 +8,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
-
-// onlyWriter hides a file's ReadFrom, which io.CopyBuffer would call
-// instead of using the buffer it is given.
-type onlyWriter struct{ io.Writer }
 
 // makeDir makes a directory, or keeps the one there, and sets its owner,
 // mode and xattrs. Its times wait for the end (setDirTimes).
 func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
+	// EEXIST: a directory there is kept, anything else cleared away.
 	err := unix.Mkdirat(parent, base, 0o700)
+	fresh := err == nil
+	if errors.Is(err, unix.EEXIST) {
+		if err := makeRoom(parent, base, true); err != nil {
+			return err
+		}
+		err = unix.Mkdirat(parent, base, 0o700)
+		fresh = err == nil
+	}
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("making the directory: %w", err)
 	}
@@ -31,7 +35,7 @@ func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error
 		return fmt.Errorf("opening the directory: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
+	if err := u.setMetadata(parent, base, fd, hdr, made{owner: fresh}); err != nil {
 		return err
 	}
 	// fstat: its device and inode, to find it again at the end.
@@ -46,24 +50,70 @@ func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error
 
 // makeFile makes a regular file and copies its content from the archive.
 func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io.Reader) error {
-	// O_CREAT|O_EXCL makes a new file or fails: it never opens one that is
-	// there, and O_NOFOLLOW refuses a symlink at base. makeRoom cleared
-	// base; these flags make sure nothing is written through a link.
-	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// Made with the archive's mode, unless it has setuid, setgid or sticky
+	// bits, which wait for chmod, after chown (which clears them).
+	perm := uint32(0o600)
+	if hdr.Mode&0o7000 == 0 {
+		perm = uint32(hdr.Mode & 0o777)
+	}
+	fd, err := createFile(parent, base, perm)
+	if errors.Is(err, unix.EEXIST) {
+		// Something is there: clear it away, and make the file again.
+		if err := makeRoom(parent, base, false); err != nil {
+			return err
+		}
+		fd, err = createFile(parent, base, perm)
+	}
 	if err != nil {
 		return fmt.Errorf("creating the file: %w", err)
 	}
-	file := os.NewFile(uintptr(fd), base)
-	defer file.Close()
+	err = u.fillFile(fd, parent, base, perm, hdr, content)
+	// close(2) may report a write that failed only then (a full disk).
+	if closeErr := unix.Close(fd); err == nil && closeErr != nil {
+		err = fmt.Errorf("closing the file: %w", closeErr)
+	}
+	return err
+}
+
+// fillFile copies the file's content from the archive into fd, and sets
+// its owner, mode, xattrs and times.
+func (u *unpacker) fillFile(fd, parent int, base string, perm uint32, hdr *tar.Header, content io.Reader) error {
 	// The tar reader gives exactly hdr.Size bytes, or an error. One
 	// buffer serves every file: io.Copy would make one for each.
-	if _, err := io.CopyBuffer(onlyWriter{file}, content, u.buffer); err != nil {
+	if _, err := io.CopyBuffer(fdWriter(fd), content, u.buffer); err != nil {
 		return fmt.Errorf("copying its content: %w", err)
 	}
-	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
-		return err
+	// The umask took nothing from perm: the mode is the archive's already.
+	exact := u.umask >= 0 && perm == uint32(hdr.Mode&0o7777) && int(perm)&u.umask == 0
+	return u.setMetadata(parent, base, fd, hdr, made{owner: true, mode: exact})
+}
+
+// createFile makes a new file at base in parent, open for writing.
+// O_CREAT|O_EXCL makes a new file or fails with EEXIST: it never opens
+// one that is there, and O_NOFOLLOW refuses a symlink at base, so nothing
+// is ever written through a link.
+func createFile(parent int, base string, perm uint32) (int, error) {
+	return unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+}
+
+// fdWriter writes to a descriptor with write(2) alone. An *os.File would
+// first ask the kernel (fcntl) whether the descriptor blocks: a system
+// call a file.
+type fdWriter int
+
+func (fd fdWriter) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		n, err := unix.Write(int(fd), p[written:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return written, err
+		}
+		written += n
 	}
-	return file.Close()
+	return written, nil
 }
 
 // makeSymlink makes a symlink. symlinkat stores the target as text and
@@ -73,7 +123,7 @@ func (u *unpacker) makeSymlink(parent int, base string, hdr *tar.Header) error {
 	if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
 		return fmt.Errorf("making the symlink: %w", err)
 	}
-	return u.setMetadata(parent, base, -1, hdr)
+	return u.setMetadata(parent, base, -1, hdr, made{})
 }
 
 // makeHardLink gives the file at target a second name, base. The target
@@ -134,5 +184,5 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 	if err != nil {
 		return fmt.Errorf("making the node: %w", err)
 	}
-	return u.setMetadata(parent, base, -1, hdr)
+	return u.setMetadata(parent, base, -1, hdr, made{})
 }

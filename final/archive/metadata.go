@@ -15,6 +15,10 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
+// aclDefault is the xattr of a directory's default ACL: where there is
+// one, it gives files made in it their modes, and the umask does not.
+const aclDefault = "system.posix_acl_default"
+
 // fileID tells one file from every other: its device and inode numbers.
 type fileID struct{ dev, ino uint64 }
 
@@ -26,10 +30,17 @@ type dirTimes struct {
 	times []unix.Timespec
 }
 
+// made is what the unpacker knows of a file it has just made in the
+// directory kept (parent.go): its owner (the unpacker's user, and the
+// group the directory gives), and whether its mode is the archive's.
+type made struct{ owner, mode bool }
+
 // setMetadata gives base the archive's owner, mode, xattrs and (but for a
 // directory) times, as GNU tar does when root unpacks. fd is an open
 // descriptor of base for a directory or a regular file, -1 for the rest.
-func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
+// A chown or chmod that would change nothing is left out: a system call
+// of a file's few.
+func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header, known made) error {
 	uid, err := mapID(hdr.Uid, u.opt.UIDMap, "uid")
 	if err != nil {
 		return err
@@ -38,12 +49,16 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	if err != nil {
 		return err
 	}
-	// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
-	if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting its owner to %d:%d: %w", uid, gid, err)
+	if !known.owner || uid != u.euid || gid != u.kept.gid {
+		// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
+		if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("setting its owner to %d:%d: %w", uid, gid, err)
+		}
 	}
-	if err := setMode(parent, base, fd, hdr); err != nil {
-		return err
+	if !known.mode {
+		if err := setMode(parent, base, fd, hdr); err != nil {
+			return err
+		}
 	}
 	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
 		return err
@@ -110,6 +125,9 @@ func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) e
 	for _, name := range names {
 		if err := u.checkXattr(name); err != nil {
 			return err
+		}
+		if name == aclDefault {
+			u.umask = -1 // from here on, the ACL makes new files' modes
 		}
 		value := []byte(hdr.PAXRecords["SCHILY.xattr."+name])
 		var err error

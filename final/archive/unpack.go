@@ -24,6 +24,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -58,7 +59,12 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opt Options) error {
 		return err
 	}
 	defer unix.Close(u.root)
-	if err := u.entries(ctx, tar.NewReader(interruptible{ctx, r})); err != nil {
+	defer u.dropParent()
+	// A tar reader reads a 512-byte header, then the content, then the
+	// padding: three reads a file, each a system call on a file or pipe,
+	// without a buffer.
+	buffered := bufio.NewReaderSize(interruptible{ctx, r}, 256<<10)
+	if err := u.entries(ctx, tar.NewReader(buffered)); err != nil {
 		// An interrupt is the reason, whatever the read it broke said.
 		return cmp.Or(interrupted(ctx), err)
 	}
@@ -91,6 +97,12 @@ type unpacker struct {
 	rootUID, rootGID int                 // the container's root, for folders made
 	dirs             map[fileID]dirTimes // times to set once every entry is in
 	buffer           []byte              // makeFile's, for every file
+	kept             keptParent          // the last entry's directory (parent.go)
+	// The owner a file made here gets (the group may be its directory's),
+	// and the umask its mode is made with: -1 when unknown, or when a
+	// default ACL, not the umask, decides. setMetadata leaves out a chown
+	// or chmod that would change nothing.
+	euid, egid, umask int
 }
 
 // newUnpacker opens dir, which every entry's path starts from.
@@ -109,8 +121,15 @@ func newUnpacker(dir string, opt Options) (*unpacker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s to unpack into: %w", dir, err)
 	}
-	return &unpacker{root: root, opt: opt, rootUID: uid, rootGID: gid,
-		dirs: map[fileID]dirTimes{}, buffer: make([]byte, 128<<10)}, nil
+	u := &unpacker{root: root, opt: opt, rootUID: uid, rootGID: gid,
+		dirs: map[fileID]dirTimes{}, buffer: make([]byte, 128<<10),
+		kept: keptParent{fd: -1}, euid: unix.Geteuid(), egid: unix.Getegid(), umask: processUmask()}
+	// A default ACL on the folder, not the umask, gives new files their
+	// modes: then every mode is set.
+	if n, err := unix.Getxattr(dir, aclDefault, nil); err == nil && n > 0 {
+		u.umask = -1
+	}
+	return u, nil
 }
 
 // interruptible reads the archive until ctx is done. Then a read fails,
@@ -144,25 +163,24 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	if u.opt.Overlay && isAufsMetadata(name) {
 		return nil // aufs's own bookkeeping, which no container sees
 	}
-	parent, base, err := u.openParent(name)
+	parent, base, err := u.parent(name) // parent.go: not to be closed
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
-	if u.opt.Overlay && strings.HasPrefix(base, whiteoutPrefix) {
+	switch {
+	case u.opt.Overlay && strings.HasPrefix(base, whiteoutPrefix):
 		return u.whiteout(parent, base) // whiteout.go
-	}
-	if hdr.Typeflag == tar.TypeLink {
+	case hdr.Typeflag == tar.TypeLink:
 		return u.makeHardLink(parent, base, hdr.Linkname)
+	case hdr.Typeflag == tar.TypeDir:
+		return u.makeDir(parent, base, name, hdr)
+	case hdr.Typeflag == tar.TypeReg:
+		return u.makeFile(parent, base, hdr, content)
 	}
-	if err := makeRoom(parent, base, hdr.Typeflag == tar.TypeDir); err != nil {
+	if err := makeRoom(parent, base, false); err != nil {
 		return err
 	}
 	switch hdr.Typeflag {
-	case tar.TypeDir:
-		return u.makeDir(parent, base, name, hdr)
-	case tar.TypeReg:
-		return u.makeFile(parent, base, hdr, content)
 	case tar.TypeSymlink:
 		return u.makeSymlink(parent, base, hdr)
 	default:

@@ -6,10 +6,9 @@ package store
 // (boxcraft tag).
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,9 +34,11 @@ type Commit struct {
 // Commit stores a new layer, the tar c.Layer writes, and a new image: the
 // image c.Parent with the layer on top, its config the parent's with the
 // layer's diffID and a line of history added, named c.Names. The layer is
-// kept as a plain tar, so its digest is its diffID, and unpacked into the
-// store as a loaded one is. On a failure nothing new is left.
-func (s *Store) Commit(ctx context.Context, c Commit) (ImageRecord, error) {
+// kept as a plain tar, so its digest is its diffID, and unpacked (and so
+// read as a tar, and checked) when a container first needs it, as a
+// loaded one is: c.Layer must write a tar, as archive.Diff does. On a
+// failure nothing new is left.
+func (s *Store) Commit(_ context.Context, c Commit) (ImageRecord, error) {
 	names, err := tagNames(c.Names)
 	if err != nil {
 		return ImageRecord{}, err
@@ -55,11 +56,11 @@ func (s *Store) Commit(ctx context.Context, c Commit) (ImageRecord, error) {
 	if err != nil {
 		return ImageRecord{}, fmt.Errorf("read the config of image %s: %w", parent.ID, err)
 	}
-	diffID, isNew, err := s.writeLayerBlob(c.Layer)
+	diffID, size, isNew, err := s.writeLayerBlob(c.Layer)
 	if err != nil {
 		return ImageRecord{}, fmt.Errorf("write the new layer: %w", err)
 	}
-	rec, err := s.commitImage(ctx, parent, parentConfig, diffID, c, names)
+	rec, err := s.commitImage(parent, parentConfig, diffID, size, c, names)
 	if err != nil && isNew {
 		// Only this commit had it: no image names the layer yet.
 		_ = os.RemoveAll(s.layerPath(asIs, diffID))
@@ -68,15 +69,13 @@ func (s *Store) Commit(ctx context.Context, c Commit) (ImageRecord, error) {
 	return rec, err
 }
 
-// commitImage unpacks the new layer diffID, writes the new config, and
-// records the image.
-func (s *Store) commitImage(ctx context.Context, parent ImageRecord, parentConfig []byte, diffID string, c Commit, names []string) (ImageRecord, error) {
-	folder, err := s.unpackLayer(ctx, asIs, diffID, diffID, nil, nil)
-	if err != nil {
-		return ImageRecord{}, err
-	}
+// commitImage writes the new config with the layer diffID of size bytes,
+// and records the image. The layer is unpacked when a container first
+// needs it (Prepare), as a loaded image's are: a commit pays for the tar
+// alone.
+func (s *Store) commitImage(parent ImageRecord, parentConfig []byte, diffID string, size int64, c Commit, names []string) (ImageRecord, error) {
 	now := time.Now().UTC()
-	rec := ImageRecord{Created: now, Size: parent.Size + folderSize(folder),
+	rec := ImageRecord{Created: now, Size: parent.Size + size,
 		DiffIDs: append(parent.DiffIDs[:len(parent.DiffIDs):len(parent.DiffIDs)], diffID),
 		Digests: append(parent.Digests[:len(parent.Digests):len(parent.Digests)], diffID)}
 	config, err := commitConfig(parentConfig, rec.DiffIDs, now, c)
@@ -92,28 +91,40 @@ func (s *Store) commitImage(ctx context.Context, parent ImageRecord, parentConfi
 
 // writeLayerBlob writes the layer's tar as a blob, named by its digest,
 // and says whether the store did not have it before.
-func (s *Store) writeLayerBlob(write func(io.Writer) error) (string, bool, error) {
+func (s *Store) writeLayerBlob(write func(io.Writer) error) (string, int64, bool, error) {
 	f, err := os.CreateTemp(s.path("tmp"), tempName())
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
 	defer os.Remove(f.Name()) // after the rename, there is nothing to remove
 	defer f.Close()
-	sum := sha256.New()
-	if err := write(io.MultiWriter(f, sum)); err != nil {
-		return "", false, err
+	// A tar writer writes a header, the content and the padding of each
+	// file apart: buffered, they reach the file in large writes. The
+	// digest is made on another core meanwhile.
+	hashed := newHashingWriter(f)
+	defer hashed.Stop()
+	buffered := bufio.NewWriterSize(hashed, 256<<10)
+	if err := write(buffered); err != nil {
+		return "", 0, false, err
+	}
+	if err := buffered.Flush(); err != nil {
+		return "", 0, false, err
 	}
 	// fsync before the rename: a crash never leaves a blob that is not
 	// what its name says.
 	if err := f.Sync(); err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
-	digest := "sha256:" + hex.EncodeToString(sum.Sum(nil))
+	digest := hashed.Digest()
+	info, err := f.Stat()
+	if err != nil {
+		return "", 0, false, err
+	}
 	_, statErr := os.Stat(s.blobPath(digest))
 	if err := os.Rename(f.Name(), s.blobPath(digest)); err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
-	return digest, errors.Is(statErr, fs.ErrNotExist), durable.SyncFolder(s.path("blobs", "sha256"))
+	return digest, info.Size(), errors.Is(statErr, fs.ErrNotExist), durable.SyncFolder(s.path("blobs", "sha256"))
 }
 
 // commitConfig is the parent's config with the new list of diffIDs, the

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/boxcraft/boxcraft/final/durable"
@@ -130,17 +128,17 @@ func (s *Store) unpackBlob(ctx context.Context, digest, diffID, dir string, opt 
 	if err != nil {
 		return err
 	}
-	sum := sha256.New()
-	tee := io.TeeReader(unzipped, sum)
-	if err := archive.Unpack(ctx, tee, dir, opt); err != nil {
+	hashed := newHashingReader(unzipped)
+	defer hashed.Stop()
+	if err := archive.Unpack(ctx, hashed, dir, opt); err != nil {
 		return err
 	}
 	// The digest covers the whole archive, the tar's padding after its
 	// last entry included.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if _, err := io.Copy(io.Discard, hashed); err != nil {
 		return fmt.Errorf("read it: %w", err)
 	}
-	if got := "sha256:" + hex.EncodeToString(sum.Sum(nil)); got != diffID {
+	if got := hashed.Digest(); got != diffID {
 		return fmt.Errorf("unzipped, its digest is %s, but the image's config says %s: the blob was changed", got, diffID)
 	}
 	return nil

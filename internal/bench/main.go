@@ -151,6 +151,11 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 		if err := s.hardening(); err != nil {
 			return err
 		}
+		for _, figure := range []func(rootfs string) error{s.bxUnpack, s.bxLayers, s.bxCommit} {
+			if err := figure(rootfs); err != nil {
+				return err
+			}
+		}
 	}
 	s.report.WriteString(keptNotes(out))
 	if err := os.WriteFile(out, []byte(s.report.String()), 0o644); err != nil {
