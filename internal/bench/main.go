@@ -97,6 +97,9 @@ type b struct {
 	bx                    *boxcraft
 	bxStartUp             func() // writes figure 6, from figure 1's runs
 	bundle                string // runc's
+	// Each row's ratio, and each targeted row's target, keyed "what
+	// against anchor", for the stability table (history.go).
+	ratios, targets map[string]float64
 }
 
 func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
@@ -104,7 +107,7 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 		return errors.New("containers need root: sudo make bench")
 	}
 	var err error
-	s := &b{runs: runs}
+	s := &b{runs: runs, ratios: map[string]float64{}, targets: map[string]float64{}}
 	if s.runtime, err = filepath.Abs(runtimeBin); err != nil {
 		return err
 	}
@@ -156,6 +159,9 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 				return err
 			}
 		}
+	}
+	if err := s.stability(out); err != nil {
+		return err
 	}
 	s.report.WriteString(keptNotes(out))
 	if err := os.WriteFile(out, []byte(s.report.String()), 0o644); err != nil {
@@ -387,8 +393,11 @@ func (s *b) section(title, how, table string) {
 // (0 for none).
 func (s *b) row(what string, got, anchor durations, anchorName string, target float64) {
 	ratio := got.median().Seconds() / anchor.median().Seconds()
+	key := what + " against " + anchorName
+	s.ratios[key] = ratio
 	goal := "—"
 	if target > 0 {
+		s.targets[key] = target
 		verdict := "met"
 		if ratio > target {
 			verdict = "missed"
