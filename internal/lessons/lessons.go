@@ -3,7 +3,9 @@
 // repository, and compares what they print with what the lesson shows.
 //
 // The convention (docs/lesson-template.md): a line `<!-- check -->` right
-// before a fenced block whose info string is `console`. In that block a line
+// before a fenced block whose info string is `console`; `<!-- check
+// cgroup-v1 -->` or `<!-- check cgroup-v2 -->` for a block that holds only
+// on a host of that cgroup version. In that block a line
 // `$ CMD` is a command, and the lines up to the next command are what it
 // prints, stdout and stderr together. A command goes on over the next lines
 // while bash finds it unfinished (an open quote). In what a command prints,
@@ -27,6 +29,9 @@ import (
 // Marker is the line that marks the next console block as checked.
 const Marker = "<!-- check -->"
 
+// marker matches Marker and its forms for one cgroup version.
+var marker = regexp.MustCompile(`^<!-- check(?: (cgroup-v1|cgroup-v2))? -->$`)
+
 // Ellipsis in an expected line stands for any text; alone, for any lines.
 const Ellipsis = "…"
 
@@ -39,7 +44,8 @@ type Command struct {
 
 // Block is one checked console block.
 type Block struct {
-	Line     int // the README's line of the marker
+	Line     int    // the README's line of the marker
+	When     string // "", or the cgroup version it holds on: cgroup-v1, cgroup-v2
 	Commands []Command
 }
 
@@ -49,13 +55,14 @@ func Parse(readme string, complete func(string) bool) ([]Block, error) {
 	lines := strings.Split(readme, "\n")
 	var blocks []Block
 	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != Marker {
+		m := marker.FindStringSubmatch(strings.TrimSpace(lines[i]))
+		if m == nil {
 			continue
 		}
 		if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) != "```console" {
-			return nil, fmt.Errorf("line %d: %s is not followed by a ```console block", i+1, Marker)
+			return nil, fmt.Errorf("line %d: %s is not followed by a ```console block", i+1, m[0])
 		}
-		b := Block{Line: i + 1}
+		b := Block{Line: i + 1, When: m[1]}
 		j := i + 2
 		for ; j < len(lines) && strings.TrimSpace(lines[j]) != "```"; j++ {
 			line := lines[j]
