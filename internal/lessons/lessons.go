@@ -13,7 +13,8 @@
 // text. Before comparing, both sides are normalised: digests and other hex
 // of 12 digits or more, dates and times, mktemp's folder names, and the
 // pids and times in a step's folder names (run-PID, kept-…) become
-// placeholders, and trailing blanks and blank lines at the end go. Each
+// placeholders, runs of blanks become one space, and trailing blanks and
+// blank lines at the end go. Each
 // checked block starts in the copy's top folder; variables set and folders
 // entered carry on to the lesson's next checked block.
 package lessons
@@ -119,9 +120,13 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\bkept-[0-9]{8}-[0-9]{6}-[0-9]+\b`), "kept-<id>"},
 }
 
-// Normalise replaces in a line what changes from run to run.
+var blanks = regexp.MustCompile(`[ \t]+`)
+
+// Normalise replaces in a line what changes from run to run. Runs of
+// blanks become one space: ls -C pads with tabs when its output is not a
+// terminal, and columns line up differently with other widths.
 func Normalise(line string) string {
-	line = strings.TrimRight(line, " \t\r")
+	line = blanks.ReplaceAllString(strings.TrimRight(line, " \t\r"), " ")
 	for _, n := range normalisers {
 		line = n.re.ReplaceAllString(line, n.with)
 	}
