@@ -135,10 +135,13 @@ test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip,
 # a temporary folder, and compares what they print with the transcripts.
 # It is a test behind the build tag lessons: go test ./... and the make
 # test-v2 VM, which has no git and no Go, leave it out.
-check-lessons: deps ## the lessons' checked commands, run in a fresh copy of the repository and compared with their transcripts (as root)
+check-lessons: ## the lessons' checked commands, run in a fresh copy of the repository and compared with their transcripts (as root)
 	@if [ "$$(id -u)" -ne 0 ]; then \
 		echo "check-lessons: not root, so the lessons' commands are not checked: sudo make test checks them"; \
 		if [ "$${CI:-}" = true ]; then exit 1; fi; exit 0; fi
+	@# The lessons' commands use python3 (step04's hostile archives) and
+	@# util-linux's ipcs (step02), as a learner's machine has them.
+	@scripts/deps.sh python3 util-linux
 	go test -count=1 -tags lessons $(GOTESTFLAGS) -run TestLessons ./internal/lessons
 
 test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=900 s each)

@@ -51,7 +51,9 @@ func copyRepository(t *testing.T, repo string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "boxcraft")
 	run(t, repo, "bash", "-c", `mkdir -p "$1" && git ls-files -z | tar --null -T - -cf - | tar -C "$1" -xf -`, "copy", dir)
-	run(t, dir, "bash", "-c", `mkdir -p _build/bin && for d in step[0-9][0-9]-*; do go build -o "_build/bin/${d%%-*}" "./$d" || exit 1; done && go build -o _build/bin/probe ./internal/probe && make -s rootfs`)
+	// -trimpath: the copy's folder is new each time, and without it the
+	// build cache, keyed by the source's folder, would serve nothing.
+	run(t, dir, "bash", "-c", `mkdir -p _build/bin && for d in step[0-9][0-9]-*; do go build -trimpath -o "_build/bin/${d%%-*}" "./$d" || exit 1; done && go build -trimpath -o _build/bin/probe ./internal/probe && make -s rootfs`)
 	return dir
 }
 
