@@ -57,7 +57,7 @@ bin-under-test := $(if $(BOXCRAFT_BIN),$(if $(ws-step),workspace-bin,bins))
 
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test test-v2 bench lint clean
+.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test check-lessons test-v2 bench lint clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -126,8 +126,23 @@ define gotest
 	go test -count=1 -p $(TEST_JOBS) $(GOTESTFLAGS) $(1)
 endef
 
-test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip, saying why)
+test: deps $(bin-under-test) ## all tests (as a normal user the root tests skip, saying why), then check-lessons
 	$(call gotest,./...)
+	@$(if $(BOXCRAFT_BIN),:,$(MAKE) --no-print-directory check-lessons)
+
+# check-lessons runs the lessons' checked blocks (docs/lesson-template.md
+# says how a block is marked) as root, in a copy of the repository made in
+# a temporary folder, and compares what they print with the transcripts.
+# It is a test behind the build tag lessons: go test ./... and the make
+# test-v2 VM, which has no git and no Go, leave it out.
+check-lessons: ## the lessons' checked commands, run in a fresh copy of the repository and compared with their transcripts (as root)
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "check-lessons: not root, so the lessons' commands are not checked: sudo make test checks them"; \
+		if [ "$${CI:-}" = true ]; then exit 1; fi; exit 0; fi
+	@# The lessons' commands use python3 (step04's hostile archives) and
+	@# util-linux's ipcs (step02), as a learner's machine has them.
+	@scripts/deps.sh python3 util-linux
+	go test -count=1 -tags lessons $(GOTESTFLAGS) -run TestLessons ./internal/lessons
 
 test-v2: bins $(IMAGE) ## every test again, as root, in a qemu VM with cgroup v2 only (V2_JOBS=2 at a time, V2_PACKAGE_TIMEOUT=900 s each)
 	@scripts/test-v2.sh
