@@ -25,7 +25,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step01 run [--] ROOTFS CMD [ARGS...]"
+// program is the name this runtime goes by in its messages, its usage
+// and its state folder: the one line a step changes when it is copied.
+const program = "step01"
+
+const usage = "usage: " + program + " run [--] ROOTFS CMD [ARGS...]"
 
 // containerPath is the PATH a command gets inside the container, the same
 // default as Docker's. The host's PATH names the host's directories, which
@@ -37,7 +41,7 @@ const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 func main() {
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step01: %v\n", err)
+		fmt.Fprintf(os.Stderr, program+": %v\n", err)
 		os.Exit(2)
 	}
 	os.Exit(status)
@@ -155,7 +159,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step01 needs Linux 5.6 or newer")
+		return false, errors.New("openat2 is missing: " + program + " needs Linux 5.6 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -241,12 +245,12 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step01 and leave the command running without its parent. It runs before
+// the runtime and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step01's, and not the command's, which has a session of its own.
-// The others come from `kill`, sent to step01 alone. relaySignals passes
+// the runtime's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to the runtime alone. relaySignals passes
 // them all on.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)

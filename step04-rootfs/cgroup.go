@@ -334,7 +334,7 @@ func formatBytes(n int64) string {
 }
 
 // checkPidsLimit returns the limit to set: as with docker run, 0 or less
-// is no limit. It refuses a limit too low for step04 itself: pids.max
+// is no limit. It refuses a limit too low for the runtime itself: pids.max
 // counts tasks, threads as well as processes, and init is a Go program
 // that runs several threads until it becomes CMD. A limit below what it
 // needs would end it before CMD starts.
@@ -343,7 +343,7 @@ func checkPidsLimit(n int64) (int64, error) {
 	case n <= 0:
 		return unlimited, nil
 	case n < minPidsLimit:
-		return 0, fmt.Errorf("--pids-limit %d: give at least %d (step04's init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
+		return 0, fmt.Errorf("--pids-limit %d: give at least %d ("+program+"'s init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
 	}
 	return n, nil
 }
@@ -557,7 +557,7 @@ func newCgroup(v2 bool, id string, limits []limit) (*cgroup, error) {
 // makeV2 makes /sys/fs/cgroup/boxcraft/ID. A controller works in a v2
 // folder only when its parent turned it on in cgroup.subtree_control:
 // boxcraft turns on for its children what the root turned on for it.
-// The root cgroup is the host's, and step04 does not change it.
+// The root cgroup is the host's, and the runtime does not change it.
 func (cg *cgroup) makeV2(id string, limits []limit) error {
 	offered, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.subtree_control"))
 	if err != nil {
@@ -793,15 +793,15 @@ func killProcessesIn(dir string) {
 	}
 }
 
-// cgroupID names a container's cgroup after the step04 process that runs
+// cgroupID names a container's cgroup after the runtime's process that runs
 // it: run-PID.
 func cgroupID(pid int) string { return "run-" + strconv.Itoa(pid) }
 
-// removeLeftovers removes the cgroups of containers whose step04 was
+// removeLeftovers removes the cgroups of containers whose runtime was
 // killed (by SIGKILL, which it cannot catch) before it could remove them.
 // The kernel killed the container with it (Pdeathsig), so such a cgroup
-// is empty, and its name says which step04 made it. A cgroup whose
-// step04 still runs, or that still holds a process, stays.
+// is empty, and its name says which run made it. A cgroup whose
+// the runtime still runs, or that still holds a process, stays.
 func removeLeftovers() {
 	folders, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, "run-*"))
 	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))
@@ -812,9 +812,9 @@ func removeLeftovers() {
 	}
 }
 
-// runnerIsGone tells whether the step04 that a run-PID folder is named
+// runnerIsGone tells whether the runtime that a run-PID folder is named
 // after is gone: no process has that pid, or this very one has it (pids
-// are reused). Another name is none of step04's.
+// are reused). Another name is none of the runtime's.
 func runnerIsGone(dir string) bool {
 	pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
 	return err == nil && (pid == os.Getpid() || unix.Kill(pid, 0) == unix.ESRCH)

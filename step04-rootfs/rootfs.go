@@ -316,7 +316,7 @@ func onInitramfs() bool {
 // stays mounted below, and root inside can climb out to it, so init says
 // so.
 func chrootInstead() error {
-	fmt.Fprintln(os.Stderr, "step04: the host's root is an initramfs, which pivot_root cannot move: using chroot instead, which root inside can escape")
+	fmt.Fprintln(os.Stderr, program+": the host's root is an initramfs, which pivot_root cannot move: using chroot instead, which root inside can escape")
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("move the rootfs onto /: %w", err)
 	}

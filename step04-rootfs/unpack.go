@@ -1,6 +1,6 @@
 // This file unpacks an image tarball into the container's rootfs, safely.
 //
-// An image is an archive someone else wrote, and step04 unpacks it as
+// An image is an archive someone else wrote, and the runtime unpacks it as
 // root, so a careless unpacker lets the archive write anywhere on the host:
 //
 //   - a name with ".." or an absolute name ("../../etc/cron.d/x",
@@ -390,7 +390,7 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 	}
 	// A device node gives whoever may open it the device: the host's
 	// disks, say. The kernel lets only the host's root make one, and so
-	// never the root of a user namespace. step04 unpacks as the host's
+	// never the root of a user namespace. The runtime unpacks as the host's
 	// root, but with a user namespace it makes the image's files the
 	// container's: it must not make the container a node its root could
 	// never have made.

@@ -1,4 +1,4 @@
-// This file is step05 commit: it turns what a kept container changed, its
+// This file is the commit command: it turns what a kept container changed, its
 // upper layer, into a new layer, and writes a new image, the container's
 // image with that layer on top, as an OCI layout. This is how every step
 // of making an image (each RUN of a Dockerfile) makes a layer: run a
@@ -30,7 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const commitUsage = "usage: step05 commit CONTAINER IMAGE_OUT (CONTAINER: a folder step05 run --keep kept, e.g. kept-20260101-120000-4242; IMAGE_OUT: a new folder, for the OCI layout)"
+const commitUsage = "usage: " + program + " commit CONTAINER IMAGE_OUT (CONTAINER: a folder " + program + " run --keep kept, e.g. kept-20260101-120000-4242; IMAGE_OUT: a new folder, for the OCI layout)"
 
 // commit writes the image IMAGE_OUT: the kept container's image, and its
 // upper layer on top.
@@ -86,7 +86,7 @@ func findKept(name string) (string, error) {
 		return "", err
 	}
 	if filepath.Dir(dir) != stateRoot || !strings.HasPrefix(filepath.Base(dir), "kept-") {
-		return "", fmt.Errorf("%s is no kept container: name a kept-… folder in %s (step05 run --keep makes one)", name, stateRoot)
+		return "", fmt.Errorf("%s is no kept container: name a kept-… folder in %s ("+program+" run --keep makes one)", name, stateRoot)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "upper")); err != nil {
 		return "", fmt.Errorf("container %s: %w", name, err)
@@ -120,7 +120,7 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 	}
 	layers = append(layers, top)
 	diffIDs := append(rec.Image.DiffIDs, top.Digest) // a plain tar: its diffID is its digest
-	config, err := newConfig(base.config, diffIDs, "step05 commit "+filepath.Base(dir))
+	config, err := newConfig(base.config, diffIDs, program+" commit "+filepath.Base(dir))
 	if err != nil {
 		return "", err
 	}

@@ -12,7 +12,7 @@
 //   - a bare rootfs tarball, as step04 took, plain or gzip: one layer.
 //
 // A blob is someone else's bytes, and a digest is only a promise: every
-// blob is checked against its digest before step05 uses it.
+// blob is checked against its digest before the runtime uses it.
 package main
 
 import (
@@ -32,7 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// image is what step05 needs of an image.
+// image is what the runtime needs of an image.
 type image struct {
 	path   string
 	format string          // "OCI layout", "docker save" or "tarball"
@@ -83,7 +83,7 @@ type ociManifest struct {
 	Layers        []descriptor `json:"layers"`
 }
 
-// imageConfig is the part of an image's config step05 reads.
+// imageConfig is the part of an image's config the runtime reads.
 type imageConfig struct {
 	RootFS struct {
 		Type    string   `json:"type"`
@@ -109,7 +109,7 @@ const (
 // maxLayers is the most layers overlayfs stacks (OVL_MAX_STACK).
 const maxLayers = 500
 
-// digestPattern is a sha256 digest, the only kind step05 checks. Its hex
+// digestPattern is a sha256 digest, the only kind the runtime checks. Its hex
 // part names a file: nothing else may get into the path.
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
@@ -171,7 +171,7 @@ func readOCILayout(dir string) (*image, error) {
 	img := &image{path: dir, format: "OCI layout"}
 	blob := func(d descriptor) (io.ReadCloser, error) {
 		if !digestPattern.MatchString(d.Digest) {
-			return nil, fmt.Errorf("digest %q: step05 reads only sha256 digests, 64 hex digits", d.Digest)
+			return nil, fmt.Errorf("digest %q: "+program+" reads only sha256 digests, 64 hex digits", d.Digest)
 		}
 		return openInLayout(dir, "blobs/sha256/"+digestHex(d.Digest))
 	}
@@ -190,7 +190,7 @@ func readOCILayout(dir string) (*image, error) {
 
 // openInLayout opens the file name of the layout folder dir (oci-layout,
 // index.json, blobs/sha256/HEX) for reading. A layout is someone else's
-// folder, and step05 reads it as root:
+// folder, and the runtime reads it as root:
 //
 //   - openat2(2) resolves name beneath the folder (RESOLVE_BENEATH) and
 //     follows no symlink on the way (RESOLVE_NO_SYMLINKS): a symlink
@@ -212,7 +212,7 @@ func openInLayout(dir, name string) (*os.File, error) {
 	})
 	switch {
 	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("%s leads through a symlink, which step05 does not follow in a layout", name)
+		return nil, fmt.Errorf("%s leads through a symlink, which "+program+" does not follow in a layout", name)
 	case err != nil:
 		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
 	}
@@ -222,7 +222,7 @@ func openInLayout(dir, name string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s is not a file: step05 reads only files of a layout", name)
+		return nil, fmt.Errorf("%s is not a file: "+program+" reads only files of a layout", name)
 	}
 	return os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 }
@@ -258,7 +258,7 @@ func findManifest(index ociIndex, blob func(descriptor) (io.ReadCloser, error)) 
 		}
 		return manifest, nil
 	}
-	return ociManifest{}, errors.New("index.json: an index of indexes of indexes, which step05 does not follow")
+	return ociManifest{}, errors.New("index.json: an index of indexes of indexes, which " + program + " does not follow")
 }
 
 // readBlob reads a small blob (a manifest, a config) and checks it
@@ -314,7 +314,7 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 	}
 	for i, d := range descriptors {
 		if !digestPattern.MatchString(diffIDs[i]) {
-			return fmt.Errorf("config: diffID %q: step05 reads only sha256 digests, 64 hex digits", diffIDs[i])
+			return fmt.Errorf("config: diffID %q: "+program+" reads only sha256 digests, 64 hex digits", diffIDs[i])
 		}
 		l := layerOf(i, d)
 		l.name = fmt.Sprintf("layer %d of %d (%s)", i+1, len(descriptors), l.name)

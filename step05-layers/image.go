@@ -2,8 +2,8 @@
 // image's layers, from the layer store (layers.go), stacked by overlayfs
 // under a writable layer of the container's own (overlay.go).
 //
-// The container's folder is /var/lib/boxcraft/step05/run-PID, named as its
-// cgroup is, after the step05 process that runs it. It holds
+// The container's folder is /var/lib/boxcraft/PROGRAM/run-PID, named as its
+// cgroup is, after the runtime's process that runs it. It holds
 //
 //	lower/   a link to each layer's folder in the store, 0 the top one
 //	upper/   the container's own layer: what it writes, and whiteouts
@@ -12,7 +12,7 @@
 //	merged/  the union of them all, mounted here: the container's root
 //
 // With --keep the folder is renamed kept-TIME-PID instead of removed,
-// keeping upper/ for step05 commit (commit.go). A run whose step05 was
+// keeping upper/ for commit (commit.go). A run whose runtime was
 // killed leaves a run-PID folder, and its mount, which the next run
 // removes.
 package main
@@ -33,7 +33,7 @@ import (
 // Only root may enter it: the container never walks this path (init
 // starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
 // name another: the tests give each test its own (docs/contract.md).
-var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/step05")
+var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file, or
 // a folder (an OCI layout, which readImage checks).
@@ -72,12 +72,12 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	status, err := stackAndRun(c, dir, signals)
 	if unmountErr := unmountRoot(dir); unmountErr != nil {
 		// Never remove a folder through a mount: keep it for the next run.
-		fmt.Fprintf(os.Stderr, "step05: %v\n", unmountErr)
+		fmt.Fprintf(os.Stderr, program+": %v\n", unmountErr)
 		return status, err
 	}
 	if err != nil || !c.keep {
 		if removeErr := os.RemoveAll(dir); removeErr != nil {
-			fmt.Fprintf(os.Stderr, "step05: remove the container's folder: %v\n", removeErr)
+			fmt.Fprintf(os.Stderr, program+": remove the container's folder: %v\n", removeErr)
 		}
 		return status, err
 	}
@@ -85,7 +85,7 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 }
 
 // keepUpper renames the container's folder kept-TIME-PID, keeping its
-// upper layer, for step05 commit, and the links to its lower layers.
+// upper layer, for commit, and the links to its lower layers.
 func keepUpper(dir string) error {
 	for _, gone := range []string{"work", "merged"} {
 		if err := os.RemoveAll(filepath.Join(dir, gone)); err != nil {
@@ -96,7 +96,7 @@ func keepUpper(dir string) error {
 	if err := os.Rename(dir, kept); err != nil {
 		return fmt.Errorf("keep the container's upper layer: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "step05: kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
+	fmt.Fprintf(os.Stderr, program+": kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
 	return nil
 }
 
@@ -160,7 +160,7 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 	return os.Lchown(dir, uid, gid)
 }
 
-// removeLeftoverRoots removes the folders of containers whose step05 was
+// removeLeftoverRoots removes the folders of containers whose runtime was
 // killed before it could (run-PID, where PID is dead or, reused, is this
 // very process), and first unmounts their root. Kept folders are named
 // otherwise, and stay.

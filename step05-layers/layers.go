@@ -1,10 +1,10 @@
 // This file is step05's new idea: the layer store. An image is a stack of
 // layers, each an archive of what one step of making the image changed
 // (the files it added or changed, and whiteouts for those it deleted).
-// step05 unpacks each layer once, into a folder named by its content
+// the runtime unpacks each layer once, into a folder named by its content
 // digest, its diffID:
 //
-//	/var/lib/boxcraft/step05/layers/SET/HEX
+//	/var/lib/boxcraft/PROGRAM/layers/SET/HEX
 //
 // Every container and every image with that layer uses the same folder:
 // nothing is copied. overlayfs stacks the folders into one view (see
@@ -87,7 +87,7 @@ func (u *unpacker) whiteout(parent int, base string) error {
 }
 
 // isAufsMetadata tells aufs's bookkeeping (.wh..wh.plnk and what it
-// holds, …) from a layer's files: step05 leaves it out.
+// holds, …) from a layer's files: the runtime leaves it out.
 func isAufsMetadata(name string) bool {
 	first, _, _ := strings.Cut(name, "/")
 	return strings.HasPrefix(first, aufsMetadataPrefix) && name != opaqueWhiteout
@@ -111,7 +111,7 @@ func (c *container) layerSet() string {
 // blob it unpacks it first checks against its digest. A
 // layer is unpacked into dir/unpacking, the container's own folder, and
 // moves into the store only once it is whole and its digest checked: a
-// killed step05 leaves no half layer in the store, only a run-PID folder,
+// killed the runtime leaves no half layer in the store, only a run-PID folder,
 // which the next run removes.
 func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) ([]string, error) {
 	var uidMap, gidMap *syscall.SysProcIDMap
@@ -174,7 +174,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 	}
 	folder := filepath.Join(set, digestHex(diffID))
 	// rename(2) is atomic: the folder is in the store whole, or not at
-	// all. When another step05 stored the same layer meanwhile, its
+	// all. When another run stored the same layer meanwhile, its
 	// folder stays, and this copy goes.
 	err = os.Rename(unpacking, folder)
 	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
@@ -232,7 +232,7 @@ func (l *layer) findDiffID(signals chan os.Signal) error {
 	digest := sha256.New()
 	tee := io.TeeReader(interruptible{unzipped, signals}, digest)
 	if hasManifest(tee) {
-		return errors.New("docker save's tarball, compressed: step05 reads its layers where they are in the tarball, so gunzip it first")
+		return errors.New("docker save's tarball, compressed: " + program + " reads its layers where they are in the tarball, so gunzip it first")
 	}
 	// A file that is no tar has a digest too: unpacking it says what it is.
 	if _, err := io.Copy(io.Discard, tee); err != nil {

@@ -13,7 +13,7 @@
 // Where Docker once used aufs, it named these folders diff/ (each layer)
 // and mnt/ (the union); its overlay2 driver names them diff/ and merged/.
 //
-// The overlay is mounted on the host, by step05, as Docker's is: only the
+// The overlay is mounted on the host, by the runtime, as Docker's is: only the
 // host's root may have overlayfs trust the trusted.overlay.* attributes
 // (opaque folders). init then takes merged/ as its rootfs, as step04's
 // init took an unpacked image: it binds it onto itself and pivots into it.
@@ -70,7 +70,7 @@ func (c *container) mountRoot(dir string, layers []string) error {
 // mount(2) takes overlayfs's options as one string of at most a page
 // (4096 bytes), and each layer's path in the store is over 100 bytes:
 // 40 layers would fill it. So, as Docker does with its l/ folder of short
-// links, step05 makes a link to each layer in dir/lower, named 0 (the
+// links, the runtime makes a link to each layer in dir/lower, named 0 (the
 // top layer) to N-1, and mounts from inside dir/lower, where the paths
 // are the links' names: 500 layers then take under 2000 bytes. overlayfs
 // follows the links when it mounts, and holds the layers' folders.

@@ -1,7 +1,7 @@
 // This file unpacks a layer of an image into a folder of the layer store,
 // safely, converting its whiteouts for overlayfs (layers.go).
 //
-// An image is an archive someone else wrote, and step05 unpacks it as
+// An image is an archive someone else wrote, and the runtime unpacks it as
 // root, so a careless unpacker lets the archive write anywhere on the host:
 //
 //   - a name with ".." or an absolute name ("../../etc/cron.d/x",
@@ -49,7 +49,7 @@ func unzip(blob io.Reader) (io.Reader, error) {
 	// A blob too short to peek at is no gzip: the tar reader says what it is.
 	magic, _ := buffered.Peek(4)
 	if bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
-		return nil, errors.New("compressed with zstd, which step05 does not read: save the image with gzip or no compression")
+		return nil, errors.New("compressed with zstd, which " + program + " does not read: save the image with gzip or no compression")
 	}
 	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
 		return buffered, nil
@@ -395,7 +395,7 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 	}
 	// A device node gives whoever may open it the device: the host's
 	// disks, say. The kernel lets only the host's root make one, and so
-	// never the root of a user namespace. step05 unpacks as the host's
+	// never the root of a user namespace. The runtime unpacks as the host's
 	// root, but with a user namespace it makes the image's files the
 	// container's: it must not make the container a node its root could
 	// never have made.
@@ -482,7 +482,7 @@ func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) e
 	}
 	sort.Strings(names) // the first refusal is the same every time
 	for _, name := range names {
-		// Only step05 marks a layer for overlayfs (layers.go): an image
+		// Only the runtime marks a layer for overlayfs (layers.go): an image
 		// that did would tell overlayfs what to hide or where to look.
 		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			return fmt.Errorf("extended attribute %q: overlayfs's own, which a layer may not carry", name)
