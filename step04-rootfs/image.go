@@ -60,7 +60,7 @@ func checkImage(path string) (string, error) {
 // and the folder is removed.
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
-	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
+	dir := filepath.Join(stateRoot, runName(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "rootfs")
 	status, err := unpackAndRun(c, dir, signals)
 	if err != nil || !c.keep {

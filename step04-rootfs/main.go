@@ -7,9 +7,8 @@
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
 //	           [--cpuset-cpus LIST] [--cpuset-mems LIST] [-m SIZE] [--memory-swap SIZE]
-//	           [--pids-limit N] [--blkio-weight N] [--device-read-bps DEV:RATE]
-//	           [--device-write-bps DEV:RATE] [--device-read-iops DEV:N]
-//	           [--device-write-iops DEV:N] [--] CMD [ARGS...]
+//	           [--pids-limit N] [--device-read-bps DEV:RATE]
+//	           [--device-write-bps DEV:RATE] [--] CMD [ARGS...]
 //
 // step01's chroot changed which files the command sees. Namespaces change
 // what else it sees: each type gives the command its own copy of one thing
@@ -521,7 +520,7 @@ func runInCgroup(c *container, signals chan os.Signal) (int, error) {
 	if v2 {
 		limits = v2Limits(c.limits)
 	}
-	cg, err := newCgroup(v2, cgroupID(os.Getpid()), limits)
+	cg, err := newCgroup(v2, runName(os.Getpid()), limits)
 	if err != nil {
 		return 0, err
 	}

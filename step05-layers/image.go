@@ -67,7 +67,7 @@ func checkImage(path string) (string, error) {
 // the folder is removed.
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
-	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
+	dir := filepath.Join(stateRoot, runName(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "merged")
 	status, err := stackAndRun(c, dir, signals)
 	if unmountErr := unmountRoot(dir); unmountErr != nil {
