@@ -57,7 +57,6 @@ func commit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("the container's image %s: %w", rec.Image.Path, err)
 	}
-	defer base.close()
 	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return fmt.Errorf("make the image: %w", err)

@@ -114,7 +114,6 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	defer img.close()
 	layers, err := c.storeLayers(img, dir, signals) // layers.go
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)

@@ -23,7 +23,6 @@
 package main
 
 import (
-	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -31,7 +30,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -43,9 +41,6 @@ import (
 const (
 	whiteoutPrefix = ".wh."
 	opaqueWhiteout = ".wh..wh..opq"
-	// aufs kept its bookkeeping under names with this prefix
-	// (.wh..wh.plnk, .wh..wh.aufs), which old images still carry.
-	aufsMetadataPrefix = ".wh..wh."
 )
 
 // layerStore holds the unpacked layers, each in a folder of its own.
@@ -84,13 +79,6 @@ func (u *unpacker) whiteout(parent int, base string) error {
 		return fmt.Errorf("making the whiteout of %q: %w", name, err)
 	}
 	return nil
-}
-
-// isAufsMetadata tells aufs's bookkeeping (.wh..wh.plnk and what it
-// holds, …) from a layer's files: the runtime leaves it out.
-func isAufsMetadata(name string) bool {
-	first, _, _ := strings.Cut(name, "/")
-	return strings.HasPrefix(first, aufsMetadataPrefix) && name != opaqueWhiteout
 }
 
 // layerSet names the set of layer folders a container uses: "as-is"
@@ -140,15 +128,10 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 // storeLayer returns the layer's folder in the store set, and unpacks it
 // there first unless it is there already.
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
-	// A bare tarball names no digest: its own is its diffID, found by
-	// reading it, and there is nothing else to check it against.
-	bare := l.digest == "" && l.diffID == ""
-	if bare && l.rereadable {
-		if err := l.findDiffID(signals); err != nil {
-			return "", err
-		}
-	}
-	if l.diffID != "" {
+	// A bare tarball names no digest: its own is its diffID, known once
+	// it is unpacked, and there is nothing else to check it against.
+	bare := l.digest == ""
+	if !bare {
 		folder := filepath.Join(set, digestHex(l.diffID))
 		if _, err := os.Stat(folder); err == nil {
 			// Unpacked before, and checked then: share it. The store is
@@ -214,47 +197,6 @@ func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, sig
 		return "", fmt.Errorf("unzipped, its digest is %s, but the image's config says %s: the blob was changed", diffID, l.diffID)
 	}
 	return diffID, nil
-}
-
-// findDiffID reads the layer's blob, unzipped, for its digest. On the
-// way it reads the names in the tar: a tarball with manifest.json at its
-// top is docker save's, compressed, or readImage would have found it.
-func (l *layer) findDiffID(signals chan os.Signal) error {
-	blob, err := l.open()
-	if err != nil {
-		return err
-	}
-	defer blob.Close()
-	unzipped, err := unzip(blob)
-	if err != nil {
-		return err
-	}
-	digest := sha256.New()
-	tee := io.TeeReader(interruptible{unzipped, signals}, digest)
-	if hasManifest(tee) {
-		return errors.New("docker save's tarball, compressed: " + program + " reads its layers where they are in the tarball, so gunzip it first")
-	}
-	// A file that is no tar has a digest too: unpacking it says what it is.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return fmt.Errorf("reading the archive: %w", err)
-	}
-	l.diffID = "sha256:" + hex.EncodeToString(digest.Sum(nil))
-	return nil
-}
-
-// hasManifest reads a tar's entries until it finds docker save's
-// manifest.json at the top, or reaches the end (or what is no tar).
-func hasManifest(r io.Reader) bool {
-	archive := tar.NewReader(r)
-	for {
-		hdr, err := archive.Next()
-		if err != nil {
-			return false
-		}
-		if path.Clean(hdr.Name) == "manifest.json" {
-			return true
-		}
-	}
 }
 
 // digestHex is a digest's hex part: "sha256:3f2a…" → "3f2a…".

@@ -47,10 +47,7 @@ import (
 func unzip(blob io.Reader) (io.Reader, error) {
 	buffered := bufio.NewReader(blob)
 	// A blob too short to peek at is no gzip: the tar reader says what it is.
-	magic, _ := buffered.Peek(4)
-	if bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
-		return nil, errors.New("compressed with zstd, which " + program + " does not read: save the image with gzip or no compression")
-	}
+	magic, _ := buffered.Peek(2)
 	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
 		return buffered, nil
 	}
@@ -72,7 +69,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 		return fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	defer unix.Close(root)
-	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}, buffer: make([]byte, 128<<10)}
+	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}}
 	archive := tar.NewReader(r)
 	for {
 		hdr, err := archive.Next()
@@ -94,12 +91,7 @@ type unpacker struct {
 	root           int // O_PATH descriptor of the rootfs
 	uidMap, gidMap *syscall.SysProcIDMap
 	dirs           map[fileID]dirTimes // times to set once every entry is in
-	buffer         []byte              // makeFile's, for every file
 }
-
-// onlyWriter hides a file's ReadFrom, which io.CopyBuffer would call
-// instead of using the buffer it is given.
-type onlyWriter struct{ io.Writer }
 
 // fileID tells one file from every other: its device and inode numbers.
 type fileID struct{ dev, ino uint64 }
@@ -134,9 +126,6 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	}
 	if name == "." && hdr.Typeflag != tar.TypeDir {
 		return errors.New("the rootfs itself can only be a directory")
-	}
-	if isAufsMetadata(name) {
-		return nil // aufs's own bookkeeping, which no container sees
 	}
 	parent, base, err := u.openParent(name)
 	if err != nil {
@@ -330,9 +319,8 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	}
 	file := os.NewFile(uintptr(fd), base)
 	defer file.Close()
-	// The tar reader gives exactly hdr.Size bytes, or an error. One
-	// buffer serves every file: io.Copy would make one for each.
-	if _, err := io.CopyBuffer(onlyWriter{file}, content, u.buffer); err != nil {
+	// The tar reader gives exactly hdr.Size bytes, or an error.
+	if _, err := io.Copy(file, content); err != nil {
 		return fmt.Errorf("copying its content: %w", err)
 	}
 	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
