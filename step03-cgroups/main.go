@@ -537,14 +537,15 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 			Setsid:     true,
 		},
 	}
-	// The pipe's reading end is init's fd 3 (the first of ExtraFiles).
-	released, release, err := os.Pipe()
+	// The release pipe: init waits on its reading end, initsEnd, its fd 3
+	// (the first of ExtraFiles), until a byte comes through releaseEnd.
+	initsEnd, releaseEnd, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
-	defer released.Close()
-	defer release.Close()
-	cmd.ExtraFiles = []*os.File{released}
+	defer initsEnd.Close()
+	defer releaseEnd.Close()
+	cmd.ExtraFiles = []*os.File{initsEnd}
 	if cg.v2 {
 		dir, err := cg.openV2()
 		if err != nil {
@@ -569,7 +570,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 		return 0, fmt.Errorf("start %s in new namespaces: %w", c.argv[0], err)
 	}
-	released.Close() // init's now
+	initsEnd.Close() // init's now
 	if !cg.v2 {
 		if err := cg.addV1(cmd.Process.Pid); err != nil {
 			_ = cmd.Process.Kill()
@@ -578,7 +579,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 	}
 	// One byte says: the cgroup holds you, go on.
-	if _, err := release.Write([]byte{1}); err != nil {
+	if _, err := releaseEnd.Write([]byte{1}); err != nil {
 		_ = cmd.Wait() // init has ended: reap it, so that its cgroup can go
 		return 0, fmt.Errorf("release init: %w", err)
 	}

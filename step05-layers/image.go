@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -141,22 +140,6 @@ func (r interruptible) Read(p []byte) (int, error) {
 	default:
 		return r.Reader.Read(p)
 	}
-}
-
-// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
-// by the container's root: the host's root, or with a user namespace the
-// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
-// a symlink included.
-func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
-	uid, _ := mapID(0, uidMap, "uid")
-	gid, _ := mapID(0, gidMap, "gid")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	return os.Lchown(dir, uid, gid)
 }
 
 // removeLeftoverRoots removes the folders of containers whose runtime was

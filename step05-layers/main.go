@@ -30,21 +30,19 @@
 // whose limits the kernel enforces (cgroup.go).
 //
 // Until step03, the root was a chroot, which root inside could climb out
-// of, and the image was a folder someone had unpacked. The runtime unpacks the
-// image itself, safely, into a rootfs of the container's own (image.go,
-// unpack.go), and makes that the root the way runc does: the rootfs
-// becomes a mount, pivot_root(2) swaps it with the host's root, and the
-// host's root is unmounted, so that no path leads back to it. /proc, /sys
-// and a /dev of the container's own are mounted in it first (rootfs.go).
+// of. step04 made the root the way runc does: the root becomes a mount,
+// pivot_root(2) swaps it with the host's root, and the host's root is
+// unmounted, so that no path leads back to it. /proc, /sys and a /dev of
+// the container's own are mounted in it first (rootfs.go).
 //
-// Until step04, every container unpacked the whole image anew. An image is
-// really a stack of layers, each what one step of making it changed.
-// the runtime reads images as Docker and OCI write them (formats.go), unpacks
-// each layer once into a store that every container shares (layers.go),
-// and stacks them with overlayfs under a writable layer of the
-// container's own (overlay.go). commit turns that layer into a new
-// image's top layer (commit.go); PROGRAM images and PROGRAM layers show
-// what the store holds (inventory.go).
+// step04 also unpacked the whole image anew for every container. An
+// image is really a stack of layers, each what one step of making it
+// changed. The runtime reads an image as an OCI layout (formats.go),
+// unpacks each layer once, safely (unpack.go), into a store that every
+// container shares (layers.go), and stacks the layers with overlayfs under
+// a writable layer of the container's own (overlay.go). commit turns that
+// layer into a new image's top layer (commit.go); PROGRAM images and
+// PROGRAM layers show what the store holds (inventory.go).
 package main
 
 import (
@@ -619,14 +617,15 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 			Setsid:     true,
 		},
 	}
-	// The pipe's reading end is init's fd 3 (the first of ExtraFiles).
-	released, release, err := os.Pipe()
+	// The release pipe: init waits on its reading end, initsEnd, its fd 3
+	// (the first of ExtraFiles), until a byte comes through releaseEnd.
+	initsEnd, releaseEnd, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
-	defer released.Close()
-	defer release.Close()
-	cmd.ExtraFiles = []*os.File{released}
+	defer initsEnd.Close()
+	defer releaseEnd.Close()
+	cmd.ExtraFiles = []*os.File{initsEnd}
 	if cg.v2 {
 		dir, err := cg.openV2()
 		if err != nil {
@@ -651,7 +650,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 		return 0, fmt.Errorf("start %s in new namespaces: %w", c.argv[0], err)
 	}
-	released.Close() // init's now
+	initsEnd.Close() // init's now
 	// init has its working folder; the runtime leaves the root, which would
 	// keep the overlay on it busy, so that it can be unmounted at the end.
 	if err := os.Chdir("/"); err != nil {
@@ -665,7 +664,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 	}
 	// One byte says: the cgroup holds you, go on.
-	if _, err := release.Write([]byte{1}); err != nil {
+	if _, err := releaseEnd.Write([]byte{1}); err != nil {
 		_ = cmd.Wait() // init has ended: reap it, so that its cgroup can go
 		return 0, fmt.Errorf("release init: %w", err)
 	}
