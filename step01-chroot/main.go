@@ -1,4 +1,4 @@
-// step01 runs a command with another directory as its root directory.
+// step01 runs a command with another folder as its root.
 //
 //	step01 run [--] ROOTFS CMD [ARGS...]
 //
@@ -32,7 +32,7 @@ const program = "step01"
 const usage = "usage: " + program + " run [--] ROOTFS CMD [ARGS...]"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -93,10 +93,10 @@ func run(args []string) (int, error) {
 	return runChrooted(rootfs, path, argv)
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -104,13 +104,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -144,7 +144,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any

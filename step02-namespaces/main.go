@@ -1,4 +1,4 @@
-// step02 runs a command with another directory as its root directory,
+// step02 runs a command with another folder as its root,
 // inside new namespaces.
 //
 //	step02 run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
@@ -43,7 +43,7 @@ const program = "step02"
 const usage = "usage: " + program + " run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP] [--boottime-offset S] [--monotonic-offset S] [--] ROOTFS CMD [ARGS...]"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -310,10 +310,10 @@ func checkOffset(clock string, id int32, seconds int64) error {
 	return nil
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -321,13 +321,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -361,7 +361,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any

@@ -186,7 +186,7 @@ func TestUnpackMatchesGNUTar(t *testing.T) {
 	}
 }
 
-// assertDirTimes checks that every directory below dir has the archive's
+// assertDirTimes checks that every folder below dir has the archive's
 // time: set after what it holds was written.
 func assertDirTimes(t *testing.T, dir string) {
 	t.Helper()
@@ -231,11 +231,11 @@ func TestUnpackRefusesBadEntries(t *testing.T) {
 		"absolute":             {[]testkit.TarEntry{{Name: "/etc/x"}}, nil, `entry "/etc/x": the name is absolute, so it leads outside the rootfs`},
 		"empty name":           {[]testkit.TarEntry{{Name: ""}}, nil, `entry "": the name is empty`},
 		"unsupported type":     {[]testkit.TarEntry{{Name: "z", Type: 'Z'}}, nil, `entry "z": type 'Z' is not supported`},
-		"rootfs as a file":     {[]testkit.TarEntry{{Name: "."}}, nil, `entry ".": the rootfs itself can only be a directory`},
-		"hard link to dir":     {[]testkit.TarEntry{dir, {Name: "h", Type: tar.TypeLink, Linkname: "d/"}}, nil, `entry "h": link target "d/" is a directory`},
+		"rootfs as a file":     {[]testkit.TarEntry{{Name: "."}}, nil, `entry ".": the rootfs itself can only be a folder`},
+		"hard link to dir":     {[]testkit.TarEntry{dir, {Name: "h", Type: tar.TypeLink, Linkname: "d/"}}, nil, `entry "h": link target "d/" is a folder`},
 		"hard link to nothing": {[]testkit.TarEntry{{Name: "h", Type: tar.TypeLink, Linkname: "gone"}}, nil, `entry "h": link target "gone": no such file or directory`},
 		"hard link outside":    {[]testkit.TarEntry{{Name: "h", Type: tar.TypeLink, Linkname: "/etc/shadow"}}, nil, `entry "h": link target "/etc/shadow": the name is absolute, so it leads outside the rootfs`},
-		"full dir in the way":  {[]testkit.TarEntry{dir, {Name: "d/f"}, {Name: "d"}}, nil, `entry "d": a directory that is not empty is in the way`},
+		"full dir in the way":  {[]testkit.TarEntry{dir, {Name: "d/f"}, {Name: "d"}}, nil, `entry "d": a folder that is not empty is in the way`},
 		"device number":        {[]testkit.TarEntry{{Name: "c", Type: tar.TypeChar, Devmajor: 4096}}, nil, `entry "c": device number 4096,0 is out of range`},
 		"uid outside the map":  {[]testkit.TarEntry{{Name: "f", Uid: 65536}}, small, `entry "f": owner uid 65536 is outside the container's uid map (0-65535)`},
 		"gid outside the map":  {[]testkit.TarEntry{{Name: "f", Gid: 70000}}, small, `entry "f": owner gid 70000 is outside the container's gid map (0-65535)`},

@@ -71,7 +71,7 @@ const program = "step05"
 const usage = "usage: " + program + " run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags), " + program + " commit CONTAINER IMAGE_OUT, " + program + " images, " + program + " layers"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -401,10 +401,10 @@ func checkOffset(clock string, id int32, seconds int64) error {
 	return nil
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -412,13 +412,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -452,7 +452,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any
