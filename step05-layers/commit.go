@@ -215,6 +215,9 @@ func writeJSONBlob(out, mediaType string, v any) (descriptor, error) {
 	return writeBlob(out, mediaType, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
+// fileID tells one file from every other: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
+
 // countingWriter counts the bytes written through it.
 type countingWriter struct {
 	w io.Writer

@@ -69,7 +69,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 		return fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	defer unix.Close(root)
-	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}}
+	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap}
 	archive := tar.NewReader(r)
 	for {
 		hdr, err := archive.Next()
@@ -83,25 +83,13 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
-	return u.setDirTimes()
+	return nil
 }
 
 // unpacker is what unpack keeps from one entry to the next.
 type unpacker struct {
 	root           int // O_PATH descriptor of the rootfs
 	uidMap, gidMap *syscall.SysProcIDMap
-	dirs           map[fileID]dirTimes // times to set once every entry is in
-}
-
-// fileID tells one file from every other: its device and inode numbers.
-type fileID struct{ dev, ino uint64 }
-
-// dirTimes is a folder's times, waiting for the end of the archive.
-type dirTimes struct {
-	entry string // as the archive names it, for errors
-	name  string // clean, relative to the rootfs
-	id    fileID
-	times []unix.Timespec
 }
 
 // entry makes one entry of the archive in the rootfs.
@@ -143,7 +131,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return u.makeDir(parent, base, name, hdr)
+		return u.makeDir(parent, base, hdr)
 	case tar.TypeReg:
 		return u.makeFile(parent, base, hdr, content)
 	case tar.TypeSymlink:
@@ -282,8 +270,8 @@ func makeRoom(parent int, base string, isDir bool) error {
 }
 
 // makeDir makes a folder, or keeps the one there, and sets its owner,
-// mode and xattrs. Its times wait for the end (setDirTimes).
-func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error {
+// mode and xattrs.
+func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
@@ -295,17 +283,7 @@ func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error
 		return fmt.Errorf("opening the folder: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
-		return err
-	}
-	// fstat: its device and inode, to find it again at the end.
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	id := fileID{st.Dev, st.Ino}
-	u.dirs[id] = dirTimes{entry: hdr.Name, name: name, id: id, times: timesOf(hdr)}
-	return nil
+	return u.setMetadata(parent, base, fd, hdr)
 }
 
 // makeFile makes a regular file and copies its content from the archive.
@@ -434,6 +412,8 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
+		// A folder's times would not last: each entry written into it
+		// sets them to now. (boxcraft sets them last, final/archive.)
 		return nil
 	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
@@ -508,41 +488,4 @@ func timesOf(hdr *tar.Header) []unix.Timespec {
 		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
 		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
 	}
-}
-
-// setDirTimes sets every folder's times, last: writing into a
-// folder sets its modification time to now, so a time set before the
-// last entry in it would not last. They are set deepest first, each name
-// resolved beneath the rootfs again.
-func (u *unpacker) setDirTimes() error {
-	dirs := make([]dirTimes, 0, len(u.dirs))
-	for _, d := range u.dirs {
-		dirs = append(dirs, d)
-	}
-	sort.Slice(dirs, func(i, j int) bool {
-		di, dj := strings.Count(dirs[i].name, "/"), strings.Count(dirs[j].name, "/")
-		return di > dj || di == dj && dirs[i].name < dirs[j].name
-	})
-	for _, d := range dirs {
-		if err := u.setDirTime(d); err != nil {
-			return fmt.Errorf("entry %q: setting its times: %w", d.entry, err)
-		}
-	}
-	return nil
-}
-
-// setDirTime sets one folder's times, unless its name no longer leads
-// to it: a later entry replaced it, or a symlink on its path.
-func (u *unpacker) setDirTime(d dirTimes) error {
-	parent, base, err := u.openParent(d.name)
-	if err != nil {
-		return nil // the path to it is gone, and the folder with it
-	}
-	defer unix.Close(parent)
-	var st unix.Stat_t
-	err = unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || (fileID{st.Dev, st.Ino}) != d.id {
-		return nil
-	}
-	return unix.UtimesNanoAt(parent, base, d.times, unix.AT_SYMLINK_NOFOLLOW)
 }
