@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -274,8 +273,10 @@ func attachConsole() error {
 // and an unmount must not travel to the host.
 func pivotRoot() error {
 	err := unix.PivotRoot(".", ".")
-	if errors.Is(err, unix.EINVAL) && onInitramfs() {
-		return chrootInstead()
+	if errors.Is(err, unix.EINVAL) {
+		// The likeliest cause: the host's root is the kernel's initramfs,
+		// its very first mount, which nothing is below to move it onto.
+		return fmt.Errorf("pivot_root into the rootfs: %w (is the host's root an initramfs? boxcraft falls back to chroot there, final/rootfs)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("pivot_root into the rootfs: %w", err)
@@ -290,40 +291,6 @@ func pivotRoot() error {
 		return fmt.Errorf("chdir to the new root: %w", err)
 	}
 	return nil
-}
-
-// onInitramfs tells whether the host's root is the initramfs (filesystem
-// type rootfs), the kernel's very first mount, which pivot_root refuses
-// to move because nothing is below it.
-func onInitramfs() bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL…] - TYPE SOURCE …"
-		fields := strings.Fields(line)
-		dash := strings.Index(line, " - ")
-		if len(fields) > 4 && fields[4] == "/" && dash > 0 && strings.HasPrefix(line[dash+3:], "rootfs ") {
-			return true
-		}
-	}
-	return false
-}
-
-// chrootInstead is what runc does where pivot_root is impossible: move
-// the rootfs mount onto "/" (MS_MOVE) and chroot into it. The host's root
-// stays mounted below, and root inside can climb out to it, so init says
-// so.
-func chrootInstead() error {
-	fmt.Fprintln(os.Stderr, program+": the host's root is an initramfs, which pivot_root cannot move: using chroot instead, which root inside can escape")
-	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("move the rootfs onto /: %w", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot into the rootfs: %w", err)
-	}
-	return unix.Chdir("/")
 }
 
 // keptFlags map the flags statfs(2) reports (ST_*) to the mount flags
