@@ -45,7 +45,7 @@ func setUpRoot(namespaces map[string]bool, readOnly bool) error {
 		return err
 	}
 	if readOnly {
-		if err := remountReadOnly("/"); err != nil {
+		if err := makeReadOnly("/"); err != nil {
 			return fmt.Errorf("make the root read-only: %w", err)
 		}
 	}
@@ -293,33 +293,12 @@ func pivotRoot() error {
 	return nil
 }
 
-// keptFlags map the flags statfs(2) reports (ST_*) to the mount flags
-// (MS_*) that a remount must repeat.
-var keptFlags = map[int64]uintptr{
-	unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV, unix.ST_NOEXEC: unix.MS_NOEXEC,
-	unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME, unix.ST_RELATIME: unix.MS_RELATIME,
-}
-
-// remountReadOnly makes the mount at path read-only. MS_REMOUNT|MS_BIND
-// changes the flags of this one mount, not of the filesystem, which the
-// host may have mounted elsewhere read-write. A remount sets every flag
-// anew, and in a user namespace the kernel refuses to clear a flag the
-// host set (nosuid, nodev, noexec, the atime ones): so the ones the mount
-// has, read with statfs(2), are asked for again. A mount with neither
-// relatime nor noatime is strictatime, which a remount must name too.
-func remountReadOnly(path string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return err
-	}
-	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY)
-	for statfsFlag, mountFlag := range keptFlags {
-		if st.Flags&statfsFlag != 0 {
-			flags |= mountFlag
-		}
-	}
-	if st.Flags&(unix.ST_RELATIME|unix.ST_NOATIME) == 0 {
-		flags |= unix.MS_STRICTATIME
-	}
-	return unix.Mount("", path, "", flags, "")
+// makeReadOnly makes the mount at path read-only. mount_setattr(2)
+// changes one attribute of this one mount, not of the filesystem, which
+// the host may have mounted elsewhere read-write, and leaves its other
+// flags (nosuid, the atime ones, …) as they are. (A remount would have to
+// ask for each of them again: in a user namespace, the kernel refuses to
+// clear a flag the host set.)
+func makeReadOnly(path string) error {
+	return unix.MountSetattr(unix.AT_FDCWD, path, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
