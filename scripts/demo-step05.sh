@@ -71,7 +71,7 @@ show find "$one/upper" "$two/upper" -mindepth 1
 show ls -l "$one/upper/etc/hostname"
 notice "a deleted file is a whiteout in the upper layer: a character device 0:0, which overlayfs shows as no file at all."
 say "Their lower layers are the same folders in the store: each kept container's record names them by diffID."
-show grep -o '"diffIDs":[^]]*]' "$one/container.json" "$two/container.json"
+show grep -h -A3 '"diffIDs"' "$one/container.json" "$two/container.json"
 bottom=$("$step05" run --image "$work/app" sh -c 'grep -o "lowerdir=[^,]*" /proc/self/mountinfo | head -n 1')
 show stat -c '%i %n' "${bottom##*:}/bin/busybox"
 show "$step05" run --image "$work/app" stat -c '%i %n' /bin/busybox
