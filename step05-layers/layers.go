@@ -130,17 +130,14 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
 	// A bare tarball names no digest: its own is its diffID, known once
 	// it is unpacked, and there is nothing else to check it against.
-	bare := l.digest == ""
-	if !bare {
+	if l.digest != "" {
 		folder := filepath.Join(set, digestHex(l.diffID))
 		if _, err := os.Stat(folder); err == nil {
 			// Unpacked before, and checked then: share it. The store is
 			// named by content, as containerd's is; the blob is not used.
 			return folder, nil
 		}
-	}
-	// The blob is used now: it is checked first.
-	if !bare {
+		// The blob is used now: it is checked first.
 		if err := l.verify(signals); err != nil {
 			return "", err
 		}
