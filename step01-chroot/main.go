@@ -26,7 +26,8 @@ import (
 )
 
 // program is the name this runtime goes by in its messages, its usage
-// and its state folder: the one line a step changes when it is copied.
+// and its state folder (PROGRAM in comments): the one line a step changes
+// when it is copied.
 const program = "step01"
 
 const usage = "usage: " + program + " run [--] ROOTFS CMD [ARGS...]"

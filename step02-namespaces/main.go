@@ -37,7 +37,8 @@ import (
 )
 
 // program is the name this runtime goes by in its messages, its usage
-// and its state folder: the one line a step changes when it is copied.
+// and its state folder (PROGRAM in comments): the one line a step changes
+// when it is copied.
 const program = "step02"
 
 const usage = "usage: " + program + " run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP] [--boottime-offset S] [--monotonic-offset S] [--] ROOTFS CMD [ARGS...]"

@@ -46,7 +46,8 @@ import (
 )
 
 // program is the name this runtime goes by in its messages, its usage
-// and its state folder: the one line a step changes when it is copied.
+// and its state folder (PROGRAM in comments): the one line a step changes
+// when it is copied.
 const program = "step03"
 
 const usage = "usage: " + program + " run [NAMESPACE FLAGS] [LIMIT FLAGS] [--] ROOTFS CMD [ARGS...] (" + program + " run --help lists the flags)"

@@ -65,7 +65,8 @@ import (
 )
 
 // program is the name this runtime goes by in its messages, its usage
-// and its state folder: the one line a step changes when it is copied.
+// and its state folder (PROGRAM in comments): the one line a step changes
+// when it is copied.
 const program = "step05"
 
 const usage = "usage: " + program + " run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags), " + program + " commit CONTAINER IMAGE_OUT, " + program + " images, " + program + " layers"
