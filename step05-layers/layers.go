@@ -55,13 +55,13 @@ func (u *unpacker) whiteout(parent int, base string) error {
 		// An O_PATH descriptor takes no xattr: open the folder itself.
 		dir, err := unix.Openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("opening the opaque folder: %w", err)
+			return fmt.Errorf("open the opaque folder: %w", err)
 		}
 		defer unix.Close(dir)
 		// trusted.* attributes only the host's root may set, or read:
 		// overlayfs trusts them for that reason.
 		if err := unix.Fsetxattr(dir, "trusted.overlay.opaque", []byte("y"), 0); err != nil {
-			return fmt.Errorf("marking the folder opaque: %w", err)
+			return fmt.Errorf("mark the folder opaque: %w", err)
 		}
 		return nil
 	}
@@ -76,7 +76,7 @@ func (u *unpacker) whiteout(parent int, base string) error {
 	// no driver answers to, so nothing can open it by mistake. Its mode
 	// is 0: no one may read or write it either.
 	if err := unix.Mknodat(parent, name, unix.S_IFCHR, 0); err != nil {
-		return fmt.Errorf("making the whiteout of %q: %w", name, err)
+		return fmt.Errorf("make the whiteout of %q: %w", name, err)
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, sig
 	// The digest covers the whole blob, the tar's padding after its
 	// last entry included.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return "", fmt.Errorf("reading the archive: %w", err)
+		return "", fmt.Errorf("read the archive: %w", err)
 	}
 	diffID := "sha256:" + hex.EncodeToString(digest.Sum(nil))
 	if l.diffID != "" && diffID != l.diffID {

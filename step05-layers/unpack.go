@@ -77,7 +77,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading the archive: %w", err)
+			return fmt.Errorf("read the archive: %w", err)
 		}
 		if err := u.entry(hdr, archive); err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
@@ -205,7 +205,7 @@ func (u *unpacker) makeFolders(dir string) error {
 		}
 		unix.Close(parent)
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("making its folder %q: %w", path.Join(parts[:i+1]...), err)
+			return fmt.Errorf("make its folder %q: %w", path.Join(parts[:i+1]...), err)
 		}
 	}
 	return nil
@@ -232,7 +232,7 @@ func openBeneath(root int, name string) (int, error) {
 		case errors.Is(err, unix.EXDEV):
 			return -1, errors.New("its path leads outside the rootfs through a symlink")
 		default:
-			return -1, fmt.Errorf("opening its folder %q: %w", name, err)
+			return -1, fmt.Errorf("open its folder %q: %w", name, err)
 		}
 	}
 }
@@ -249,7 +249,7 @@ func makeRoom(parent int, base string, isDir bool) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("looking at what is there: %w", err)
+		return fmt.Errorf("look at what is there: %w", err)
 	}
 	wasDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if wasDir && isDir {
@@ -264,7 +264,7 @@ func makeRoom(parent int, base string, isDir bool) error {
 		return errors.New("a folder that is not empty is in the way")
 	}
 	if err != nil {
-		return fmt.Errorf("removing what is there: %w", err)
+		return fmt.Errorf("remove what is there: %w", err)
 	}
 	return nil
 }
@@ -275,12 +275,12 @@ func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("making the folder: %w", err)
+		return fmt.Errorf("make the folder: %w", err)
 	}
 	// O_NOFOLLOW|O_DIRECTORY: open the folder at base, or fail.
 	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening the folder: %w", err)
+		return fmt.Errorf("open the folder: %w", err)
 	}
 	defer unix.Close(fd)
 	return u.setMetadata(parent, base, fd, hdr)
@@ -293,13 +293,13 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	// base; these flags make sure nothing is written through a link.
 	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating the file: %w", err)
+		return fmt.Errorf("create the file: %w", err)
 	}
 	file := os.NewFile(uintptr(fd), base)
 	defer file.Close()
 	// The tar reader gives exactly hdr.Size bytes, or an error.
 	if _, err := io.Copy(file, content); err != nil {
-		return fmt.Errorf("copying its content: %w", err)
+		return fmt.Errorf("copy its content: %w", err)
 	}
 	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
 		return err
@@ -312,7 +312,7 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 // something is written through it, and openBeneath refuses that.
 func (u *unpacker) makeSymlink(parent int, base string, hdr *tar.Header) error {
 	if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
-		return fmt.Errorf("making the symlink: %w", err)
+		return fmt.Errorf("make the symlink: %w", err)
 	}
 	return u.setMetadata(parent, base, -1, hdr)
 }
@@ -343,7 +343,7 @@ func (u *unpacker) makeHardLink(parent int, base, target string) error {
 	// linkat with flags 0 links targetBase itself, a symlink included,
 	// never what a symlink points to.
 	if err := unix.Linkat(targetParent, targetBase, parent, base, 0); err != nil {
-		return fmt.Errorf("linking to %q: %w", target, err)
+		return fmt.Errorf("link to %q: %w", target, err)
 	}
 	return nil
 }
@@ -374,7 +374,7 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 		return fmt.Errorf("cannot make a device node here (%v): inside a user namespace, only the host's root may", err)
 	}
 	if err != nil {
-		return fmt.Errorf("making the node: %w", err)
+		return fmt.Errorf("make the node: %w", err)
 	}
 	return u.setMetadata(parent, base, -1, hdr)
 }
@@ -393,7 +393,7 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
 	if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting its owner to %d:%d: %w", uid, gid, err)
+		return fmt.Errorf("set its owner to %d:%d: %w", uid, gid, err)
 	}
 	// chmod after chown, since chown clears the setuid and setgid bits.
 	mode := uint32(hdr.Mode & 0o7777)
@@ -406,7 +406,7 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 		err = unix.Fchmodat(parent, base, mode, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("setting its mode to %04o: %w", mode, err)
+		return fmt.Errorf("set its mode to %04o: %w", mode, err)
 	}
 	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
 		return err
@@ -418,7 +418,7 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
 	if err := unix.UtimesNanoAt(parent, base, timesOf(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting its times: %w", err)
+		return fmt.Errorf("set its times: %w", err)
 	}
 	return nil
 }
@@ -471,7 +471,7 @@ func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) e
 			err = unix.Lsetxattr("/proc/self/fd/"+strconv.Itoa(parent)+"/"+base, name, value, 0)
 		}
 		if err != nil {
-			return fmt.Errorf("setting extended attribute %q: %w", name, err)
+			return fmt.Errorf("set extended attribute %q: %w", name, err)
 		}
 	}
 	return nil

@@ -75,7 +75,7 @@ return unix.Chdir("/")`,
 		Tests: "TestRootFilesystem/HostileImagesAreRefused",
 		Stub: `fd, err := unix.Openat(root, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 if err != nil {
-	return -1, fmt.Errorf("opening its folder %q: %w", name, err)
+	return -1, fmt.Errorf("open its folder %q: %w", name, err)
 }
 return fd, nil`,
 	},
