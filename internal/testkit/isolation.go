@@ -98,7 +98,7 @@ func terminalInjection(t *testing.T, s Step, flags []string) {
 // checks what reached the terminal.
 func typesNothingIntoTheTerminal(t *testing.T, s Step, flags []string, onStdin bool) {
 	rootfs := FreshRootfs(t)
-	if !s.PivotRoot {
+	if !s.RootfsFlag {
 		// Until step04, /dev is the image's: give it a /dev/tty,
 		// as a system's own folder would have.
 		addDevice(t, rootfs, "dev/tty", unix.S_IFCHR, unix.Mkdev(5, 0))

@@ -45,7 +45,7 @@ func Namespaces(t *testing.T, s Step) {
 		timeNamespace(t, s)
 	}
 	// Until step04 the root is still a chroot.
-	if !s.PivotRoot {
+	if !s.RootfsFlag {
 		t.Run("EscapeStillSucceeds", func(t *testing.T) { escapeStillSucceeds(t, s) })
 	}
 	// boxcraft has no --ns none: Docker's runtime shares the host's
@@ -128,7 +128,7 @@ func mountNamespace(t *testing.T, s Step) {
 	// boxcraft has no way to leave the mount namespace out.
 	enabledAndDisabledIf(t, !s.Docker, func(t *testing.T, enabled bool) {
 		rootfs := FreshRootfs(t)
-		if !enabled && s.PivotRoot {
+		if !enabled && s.RootfsFlag {
 			s.AssertRefused(t, Run(t, s.Args([]string{s.without("mnt")}, rootfs, "/probe")...), "mnt")
 			return
 		}
@@ -460,7 +460,7 @@ func signals(t *testing.T, s Step) {
 // a mount namespace.
 func noNamespaces(t *testing.T, s Step) {
 	rootfs := FreshRootfs(t)
-	if s.PivotRoot {
+	if s.RootfsFlag {
 		s.AssertRefused(t, Run(t, s.Args([]string{"--ns", "none"}, rootfs, "/probe")...), "mnt")
 		return
 	}
