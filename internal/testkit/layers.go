@@ -99,7 +99,7 @@ func unionView(t *testing.T, s Step) {
 	want := "/t\n/t/dir-to-file\n/t/file-to-dir\n/t/file-to-dir/y\n/t/keep\n/t/opaque\n/t/opaque/c\n/t/override\n\n" +
 		"/t\n/t/file-to-dir\n/t/opaque\n\n" +
 		"/t/dir-to-file: now a file\n/t/file-to-dir/y: y\n/t/keep: keep\n/t/opaque/c: c\n/t/override: upper\n"
-	for name, flags := range userNamespace {
+	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
 			r := s.RunImage(t, image, flags, "/bin/sh", "-c", script)
 			require.Equal(t, 0, r.Code, r)
@@ -374,7 +374,7 @@ func commitRoundTrip(t *testing.T) {
 	c := Run(t, "commit", kept, out)
 	require.Equal(t, 0, c.Code, "commit takes the path that run --keep named (%s):\n%s", kept, c)
 	require.Len(t, ociManifest(t, out).Layers, 3, "the committed image is the container's image, two layers, and the container's layer on top")
-	for name, flags := range userNamespace {
+	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
 			again := Run(t, append(append([]string{"run", "--image", out}, flags...), "/bin/sh", "-c", listing)...)
 			require.Equal(t, 0, again.Code, again)

@@ -90,7 +90,7 @@ func rootIsTheRootfs(t *testing.T, s Step) {
 // one, they are device nodes on /dev's tmpfs.
 // Each mount point, with its type and the options it must have.
 func mountsAreTheContainersOwn(t *testing.T, s Step) {
-	for name, flags := range userNamespace {
+	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
 			f := runProbe(t, s, FreshRootfs(t), flags, "create=/sys/boxcraft")
 			want := map[string]string{"/": "", "/proc": "proc nosuid,nodev,noexec", "/sys": "sysfs ro,nosuid,nodev,noexec",
@@ -170,7 +170,7 @@ func devHoldsExactlyTheDevices(t *testing.T, s Step) {
 	for _, d := range devices {
 		want = append(want, facts.DevEntry{Name: d.name, Type: "char", Mode: 0o666, Major: d.major, Minor: d.minor})
 	}
-	for name, flags := range userNamespace {
+	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
 			f := runProbe(t, s, FreshRootfs(t), flags)
 			assert.ElementsMatch(t, want, f.Dev, "the container's /dev holds these devices, links and folders, and nothing of the host's")
@@ -221,12 +221,13 @@ func readOnlyRoot(t *testing.T, s Step) {
 	}
 }
 
-// userNamespace are the two ways a test runs a container: with the
-// default user namespace (no flag), and without one.
-var userNamespace = map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
+// withAndWithoutUserNamespace are the flags of the two ways a test runs
+// a container, by name: with the default user namespace (no flag), and
+// without one.
+var withAndWithoutUserNamespace = map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
 
 // rootUID is the host uid of the container's root, run with flags, one
-// of userNamespace's: the default map's first, or root's own.
+// of withAndWithoutUserNamespace's: the default map's first, or root's own.
 func rootUID(flags []string) uint32 {
 	if slices.Contains(flags, withoutUser) {
 		return 0
