@@ -353,12 +353,12 @@ func hostileLayouts(t *testing.T, s Step) {
 		file    func(layout string) string
 		replace func(t *testing.T, path string)
 	}{
-		{"index.json is a symlink", named("index.json"), symlink},
-		{"oci-layout is a symlink", named("oci-layout"), symlink},
+		{"index.json is a symlink", layoutFile("index.json"), symlink},
+		{"oci-layout is a symlink", layoutFile("oci-layout"), symlink},
 		{"the manifest is a symlink", manifestBlob, symlink},
-		{"the blobs folder is a symlink", named("blobs"), blobsElsewhere},
-		{"index.json is a FIFO", named("index.json"), fifo},
-		{"oci-layout is a FIFO", named("oci-layout"), fifo},
+		{"the blobs folder is a symlink", layoutFile("blobs"), blobsElsewhere},
+		{"index.json is a FIFO", layoutFile("index.json"), fifo},
+		{"oci-layout is a FIFO", layoutFile("oci-layout"), fifo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			layout := OCILayout(t, false, base)
@@ -388,8 +388,8 @@ func hostileLayoutIsRefused(t *testing.T, s Step, layout, path string) {
 	assert.Empty(t, added(before, stateEntries(t)), "a refused image leaves nothing in the state folder")
 }
 
-// named is a file of a layout, by its name there.
-func named(name string) func(string) string {
+// layoutFile gives the path of a layout's file, by its name there.
+func layoutFile(name string) func(string) string {
 	return func(layout string) string { return filepath.Join(layout, name) }
 }
 

@@ -340,12 +340,12 @@ const volatile = `(^|,)(fsync=)?volatile(,|$)`
 // showFiles prints each file below /t, sorted, with its content.
 const showFiles = `for f in $(find /t -type f | sort); do echo "$f: $(cat $f)"; done`
 
-// listing prints what a container sees on its root's own filesystem:
-// each path's type, mode, owner and symlink target, then each regular
-// file's checksum.
-// The mount points are left out: /proc's owner, say, depends on the
-// user namespace, not on the image.
-const listing = `find / -xdev -exec stat -c '%n %F %a %u:%g %N' {} + | grep -v -e '^/proc ' -e '^/sys ' -e '^/dev ' | sort; ` +
+// rootListingScript is a shell script that prints what a container sees
+// on its root's own filesystem: each path's type, mode, owner and symlink
+// target, then each regular file's checksum. The mount points are left
+// out: /proc's owner, say, depends on the user namespace, not on the
+// image.
+const rootListingScript = `find / -xdev -exec stat -c '%n %F %a %u:%g %N' {} + | grep -v -e '^/proc ' -e '^/sys ' -e '^/dev ' | sort; ` +
 	`find / -xdev -type f -exec md5sum {} + | sort`
 
 // commitRoundTrip changes a kept container's files in every way a layer
@@ -358,7 +358,7 @@ func commitRoundTrip(t *testing.T) {
 	const changes = `set -e; echo added > /t/added; echo upper > /t/override; rm /t/keep; rm -r /t/dir; ` +
 		`rm -r /t/opaque; mkdir /t/opaque; echo new > /t/opaque/new; chown 1000:1000 /t/owned; chmod 600 /t/owned; ` +
 		`ln -s /t/added /t/symlink; ln /t/added /t/hardlink; mkfifo /t/fifo; mv /t/moved /t/renamed; `
-	r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", changes+listing)
+	r := Run(t, "run", "--image", image, "--keep", "/bin/sh", "-c", changes+rootListingScript)
 	require.Equal(t, 0, r.Code, r)
 	kept, upper := keptFolder(t, r, "t/added", "added\n")
 	// A file's own extended attribute goes into the layer; overlayfs's
@@ -376,7 +376,7 @@ func commitRoundTrip(t *testing.T) {
 	require.Len(t, ociManifest(t, out).Layers, 3, "the committed image is the container's image, two layers, and the container's layer on top")
 	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
-			again := Run(t, append(append([]string{"run", "--image", out}, flags...), "/bin/sh", "-c", listing)...)
+			again := Run(t, append(append([]string{"run", "--image", out}, flags...), "/bin/sh", "-c", rootListingScript)...)
 			require.Equal(t, 0, again.Code, again)
 			assert.Equal(t, r.Stdout, again.Stdout, "the committed image's view is the container's")
 		})

@@ -39,7 +39,7 @@ func Namespaces(t *testing.T, s Step) {
 	t.Run("MountNamespace", func(t *testing.T) { mountNamespace(t, s) })
 	t.Run("IPCNamespace", func(t *testing.T) { ipcNamespace(t, s) })
 	t.Run("NetNamespace", func(t *testing.T) { netNamespace(t, s) })
-	t.Run("UserNamespace", func(t *testing.T) { userNamespaceIDs(t, s) })
+	t.Run("UserNamespace", func(t *testing.T) { userNamespace(t, s) })
 	t.Run("CgroupNamespace", func(t *testing.T) { cgroupNamespace(t, s) })
 	// boxcraft, as Docker, makes no time namespace.
 	if !s.Docker {
@@ -221,14 +221,14 @@ func netNamespace(t *testing.T, s Step) {
 	})
 }
 
-// userNamespaceIDs checks that the container's root is a host uid and gid
+// userNamespace checks that the container's root is a host uid and gid
 // the maps give (the default range, or the ranges given), that it may set
 // its groups, and that it may not make a device node.
 //
 // The command makes a file as its root and notes whether it may set its
 // groups, then the probe tries to make a device node, which needs a
 // capability in the host's user namespace.
-func userNamespaceIDs(t *testing.T, s Step) {
+func userNamespace(t *testing.T, s Step) {
 	const script = "touch /tmp/made-by-root && cat /proc/self/setgroups > /tmp/setgroups && exec /probe mknod"
 	for name, tc := range map[string]struct {
 		flags            []string
@@ -630,10 +630,10 @@ func startInNewTimeNamespace() error {
 // inodes. Held open, a namespace outlives the container: the kernel cannot
 // give its inode to a new namespace of another run on the machine while
 // the test looks for processes left in it.
-func holdNamespaces(t *testing.T, runtime int, kinds []string) map[string]uint64 {
+func holdNamespaces(t *testing.T, runtimePid int, kinds []string) map[string]uint64 {
 	t.Helper()
 	host := HostNamespaces(t)
-	pids := slices.DeleteFunc(descendantsOf(runtime), func(pid int) bool {
+	pids := slices.DeleteFunc(descendantsOf(runtimePid), func(pid int) bool {
 		var st unix.Stat_t
 		return unix.Stat(fmt.Sprintf("/proc/%d/ns/uts", pid), &st) != nil || st.Ino == host["uts"]
 	})
