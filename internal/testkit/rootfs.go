@@ -88,7 +88,6 @@ func rootIsTheRootfs(t *testing.T, s Step) {
 // With a user namespace, the runtime may not make device nodes: it
 // binds the host's onto /dev's files, and each is a mount. Without
 // one, they are device nodes on /dev's tmpfs.
-// Each mount point, with its type and the options it must have.
 func mountsAreTheContainersOwn(t *testing.T, s Step) {
 	for name, flags := range withAndWithoutUserNamespace {
 		t.Run(name, func(t *testing.T) {
@@ -227,7 +226,8 @@ func readOnlyRoot(t *testing.T, s Step) {
 var withAndWithoutUserNamespace = map[string][]string{"with a user namespace": nil, "without": {withoutUser}}
 
 // rootUID is the host uid of the container's root, run with flags, one
-// of withAndWithoutUserNamespace's: the default map's first, or root's own.
+// of withAndWithoutUserNamespace's: the default map's first, or root's
+// own.
 func rootUID(flags []string) uint32 {
 	if slices.Contains(flags, withoutUser) {
 		return 0
