@@ -241,10 +241,8 @@ func dockerSaveAndOCILayoutAgree(t *testing.T, s Step) {
 }
 
 // aFreshImageRunThreeTimesAtOnce checks that three runs of an image whose
-// layer is not yet stored leave one copy of it in the store.
-//
-// Three runs store the same new layer at once: one copy wins, and the
-// others go.
+// layer is not yet stored, which store it at once, leave one copy of it
+// in the store: one copy wins, and the others go.
 func aFreshImageRunThreeTimesAtOnce(t *testing.T, s Step) {
 	base, layer := BaseLayer(t), Tar(t, file("unique", t.Name()+" at "+time.Now().String()))
 	image := OCILayout(t, false, base, layer)

@@ -367,11 +367,8 @@ func badNamespaceInput(t *testing.T, s Step) {
 }
 
 // nothingIsLeftBehind checks that when CMD exits, its namespaces go with
-// it.
-//
-// When CMD exits, its namespaces go with it: no process is left in any
-// of them, not even one CMD left running in the background, and no
-// namespace file is kept by a mount.
+// it: no process is left in any of them, not even one CMD left running in
+// the background, and no namespace file is kept by a mount.
 func nothingIsLeftBehind(t *testing.T, s Step) {
 	rootfs := FreshRootfs(t)
 	devNull(t, rootfs)
@@ -669,10 +666,10 @@ func queueKeys() (host, container int) {
 	return base, base + 1
 }
 
-// makeCgroup2 makes a cgroup of the test's own below the workshop's parent in
-// the cgroup2 hierarchy (/sys/fs/cgroup on a cgroup v2 machine,
-// /sys/fs/cgroup/unified in v1's hybrid mode) and removes it when the test
-// ends. It returns the cgroup's path as /proc/PID/cgroup shows it
+// makeCgroup2 makes a cgroup of the test's own below the workshop's
+// parent in the cgroup2 hierarchy (/sys/fs/cgroup on a cgroup v2 machine,
+// /sys/fs/cgroup/unified in v1's hybrid mode) and removes it when the
+// test ends. It returns the cgroup's path as /proc/PID/cgroup shows it
 // ("/boxcraft/test-…") and the open folder, which SysProcAttr.CgroupFD
 // takes to start a command straight in it.
 func makeCgroup2(t testing.TB) (string, *os.File) {
