@@ -179,7 +179,7 @@ func (s Step) AssertRefused(t *testing.T, r Result, names ...string) {
 // assertRefusedAs checks a run that did not run CMD, for why.
 func (s Step) assertRefusedAs(t *testing.T, why refusal, r Result, names ...string) {
 	t.Helper()
-	names = s.names(names)
+	names = s.inItsWords(names)
 	assert.Equal(t, s.status(why), r.Code, "a refusal exits with status %d\n%s", s.status(why), r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "a refusal is one line on stderr:\n%s", r)
 	assert.True(t, namesOneOf(t, r.Stderr, names), "the line names what was refused (one of %q):\n%s", names, r)

@@ -175,8 +175,9 @@ func dockerFlagName(name string) string {
 	return name
 }
 
-// names is what a refusal may name, in the runtime's own words.
-func (s Step) names(names []string) []string {
+// inItsWords is what a refusal may name (names), in the runtime's own
+// words: boxcraft's name for a step's flag.
+func (s Step) inItsWords(names []string) []string {
 	if !s.Docker {
 		return names
 	}
