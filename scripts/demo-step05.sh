@@ -60,7 +60,7 @@ say "step05 images shows each image's stack, top first, and which layers images 
 show "$step05" images
 notice "the busybox layer is in both images, and in the store once."
 
-say "Inside a container of the new image, the root is an overlay: lowerdir lists the image's layers, top first, as links in the container's folder; upperdir is its own layer."
+say "Inside a container of the new image, the root is an overlay: lowerdir lists the image's layers, top first, folders of the store; upperdir is the container's own layer."
 show "$step05" run --image "$work/app" sh -c 'sh /app/hello.sh; grep -o "overlay.*" /proc/self/mountinfo | head -n 1'
 
 say "Two containers from the app image each write a file, and delete one of busybox's:"
@@ -70,9 +70,10 @@ say "Their upper layers differ:"
 show find "$one/upper" "$two/upper" -mindepth 1
 show ls -l "$one/upper/etc/hostname"
 notice "a deleted file is a whiteout in the upper layer: a character device 0:0, which overlayfs shows as no file at all."
-say "Their lower layers are the same folders in the store:"
-show ls -l "$one/lower" "$two/lower"
-show stat -c '%i %n' "$(readlink "$one/lower/1")/bin/busybox"
+say "Their lower layers are the same folders in the store: each kept container's record names them by diffID."
+show grep -h -A3 '"diffIDs"' "$one/container.json" "$two/container.json"
+bottom=$("$step05" run --image "$work/app" sh -c 'grep -o "lowerdir=[^,]*" /proc/self/mountinfo | head -n 1')
+show stat -c '%i %n' "${bottom##*:}/bin/busybox"
 show "$step05" run --image "$work/app" stat -c '%i %n' /bin/busybox
 notice "the same inode, inside the container and in the store: nothing was copied."
 

@@ -26,7 +26,7 @@ go_ok() { command -v go >/dev/null && at_least "$(go_version)" "$need"; }
 # load_modules loads, as root, the kernel modules the steps use, where
 # the machine has them as modules (most distributions' kernels do): loop
 # devices for the block I/O tests, overlayfs for step05, and BFQ, the I/O
-# scheduler whose weight --blkio-weight sets. A kernel without one is
+# scheduler whose weight boxcraft's --blkio-weight sets. A kernel without one is
 # fine: the tests then check that the step refuses what needs it.
 load_modules() {
 	if [ "$(id -u)" -ne 0 ] || ! command -v modprobe >/dev/null; then return; fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make diff-NN: the change from step NN-1 to step NN, which is the lesson.
-# Tests and the README are left out: the diff is the program.
+# Tests, their data (testdata: fuzz corpora) and the README are left out:
+# the diff is the program.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +20,5 @@ fi
 # diff exits 1 when the folders differ, which is the point; 2 is trouble.
 # 141 is SIGPIPE, when a reader such as head has seen enough.
 status=0
-diff -ruN --exclude='*_test.go' --exclude=README.md "$prev_dir" "$cur_dir" || status=$?
+diff -ruN --exclude='*_test.go' --exclude=testdata --exclude=README.md "$prev_dir" "$cur_dir" || status=$?
 [ "$status" -le 1 ] || [ "$status" -eq 141 ] || exit "$status"

@@ -1,4 +1,4 @@
-// step01 runs a command with another directory as its root directory.
+// step01 runs a command with another folder as its root.
 //
 //	step01 run [--] ROOTFS CMD [ARGS...]
 //
@@ -25,10 +25,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step01 run [--] ROOTFS CMD [ARGS...]"
+// program is the name this runtime goes by in its messages, its usage
+// and its state folder: the one line a step changes when it is copied.
+const program = "step01"
+
+const usage = "usage: " + program + " run [--] ROOTFS CMD [ARGS...]"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -37,7 +41,7 @@ const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 func main() {
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step01: %v\n", err)
+		fmt.Fprintf(os.Stderr, program+": %v\n", err)
 		os.Exit(2)
 	}
 	os.Exit(status)
@@ -89,10 +93,10 @@ func run(args []string) (int, error) {
 	return runChrooted(rootfs, path, argv)
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -100,13 +104,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -140,7 +144,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any
@@ -155,7 +159,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step01 needs Linux 5.6 or newer")
+		return false, errors.New("openat2 is missing: " + program + " needs Linux 5.6 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -241,12 +245,12 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step01 and leave the command running without its parent. It runs before
+// the runtime and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step01's, and not the command's, which has a session of its own.
-// The others come from `kill`, sent to step01 alone. relaySignals passes
+// the runtime's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to the runtime alone. relaySignals passes
 // them all on.
 func catchSignals() chan os.Signal {
 	signals := make(chan os.Signal, 8)

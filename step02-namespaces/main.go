@@ -1,4 +1,4 @@
-// step02 runs a command with another directory as its root directory,
+// step02 runs a command with another folder as its root,
 // inside new namespaces.
 //
 //	step02 run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
@@ -11,7 +11,7 @@
 // user ids (user), the cgroup tree (cgroup) and two clocks (time).
 //
 // Some set-up must happen inside the namespaces, after they exist and
-// before CMD runs. So step02 starts itself again, as a hidden "init"
+// before CMD runs. So the runtime starts itself again, as a hidden "init"
 // command, in the new namespaces; init does that set-up and then replaces
 // itself with CMD. The root is still a chroot, and root can still climb
 // out of it: step04 closes that hole.
@@ -36,10 +36,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step02 run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP] [--boottime-offset S] [--monotonic-offset S] [--] ROOTFS CMD [ARGS...]"
+// program is the name this runtime goes by in its messages, its usage
+// and its state folder: the one line a step changes when it is copied.
+const program = "step02"
+
+const usage = "usage: " + program + " run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP] [--boottime-offset S] [--monotonic-offset S] [--] ROOTFS CMD [ARGS...]"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -48,7 +52,7 @@ const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 func main() {
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step02: %v\n", err)
+		fmt.Fprintf(os.Stderr, program+": %v\n", err)
 		os.Exit(2)
 	}
 	os.Exit(status)
@@ -62,7 +66,7 @@ func dispatch(args []string) (int, error) {
 	switch args[0] {
 	case "run":
 		return run(args[1:])
-	case "init": // hidden: step02 runs itself this way inside the namespaces
+	case "init": // hidden: the runtime runs itself this way inside the namespaces
 		if err := containerInit(args[1:]); err != nil {
 			return 0, fmt.Errorf("init: %w", err)
 		}
@@ -107,7 +111,7 @@ func run(args []string) (int, error) {
 	return runInNamespaces(c)
 }
 
-// allNamespaces are the namespace types step02 knows, by the names
+// allNamespaces are the namespace types the runtime knows, by the names
 // /proc/self/ns gives them.
 var allNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup", "time"}
 
@@ -306,10 +310,10 @@ func checkOffset(clock string, id int32, seconds int64) error {
 	return nil
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -317,13 +321,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -357,7 +361,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any
@@ -372,7 +376,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step02 needs Linux 5.11 or newer")
+		return false, errors.New("openat2 is missing: " + program + " needs Linux 5.11 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -389,7 +393,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 // checkReachable checks what init will need: a /proc folder in the rootfs
 // to mount on, and with a user namespace, where init is an ordinary user
 // on the host (container root is host uid 100000), a rootfs folder and a
-// step02 binary that others may use. The folders above the rootfs do not
+// the runtime binary that others may use. The folders above the rootfs do not
 // matter: init never walks the path (see runInNamespaces).
 func (c *container) checkReachable() error {
 	if c.namespaces["mnt"] {
@@ -408,12 +412,12 @@ func (c *container) checkReachable() error {
 		return err
 	}
 	if info, err := os.Stat(self); err != nil || info.Mode().Perm()&0o001 == 0 {
-		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on step02 itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
+		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on "+program+" itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
 	}
 	return nil
 }
 
-// runInNamespaces starts step02 itself again as "init", in new
+// runInNamespaces starts the runtime itself again as "init", in new
 // namespaces, and waits for it: init sets the namespaces up from inside
 // and then becomes CMD. Go's os/exec does the part that happens from
 // outside, between fork and exec:
@@ -425,21 +429,21 @@ func (c *container) checkReachable() error {
 //     gid_map before the child goes on. Credential then makes the child
 //     uid 0 and gid 0 inside, which the maps turn into the host's
 //     unprivileged ids.
-//   - Pdeathsig: when step02 dies, even by SIGKILL, the kernel kills init
+//   - Pdeathsig: when the runtime dies, even by SIGKILL, the kernel kills init
 //     (later CMD), and with the PID namespace's first process every other
 //     process in it. (The kernel sends it when the thread that started the
-//     child ends: here the main thread, which lasts as long as step02.)
+//     child ends: here the main thread, which lasts as long as the runtime.)
 //   - Setsid: setsid(2) gives init a session of its own, with no
 //     controlling terminal, so that CMD cannot type into the caller's
 //     shell through its terminal (the TIOCSTI ioctl), as runc's init
 //     calls setsid. And init inherits a session keyring of its own, which
-//     step02 joins just before (joinNewSessionKeyring).
+//     the runtime joins just before (joinNewSessionKeyring).
 //
-// The time namespace is not among the Cloneflags: step02 makes it first,
+// The time namespace is not among the Cloneflags: the runtime makes it first,
 // for its children (see newTimeNamespace).
 //
-// init starts in the rootfs: it inherits step02's working folder, which
-// step02 sets to the rootfs first. With a user namespace, init is an
+// init starts in the rootfs: it inherits the runtime's working folder, which
+// the runtime sets to the rootfs first. With a user namespace, init is an
 // ordinary user on the host and may not be allowed to walk the path to the
 // rootfs (a private home folder, a test's temporary folder); an inherited
 // working folder needs no walk, and clone(2) moves it into the new mount
@@ -455,7 +459,7 @@ func runInNamespaces(c *container) (int, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:   "/proc/self/exe", // this very program, whatever its path
-		Args:   append([]string{"step02", "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
+		Args:   append([]string{program, "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
 		Env:    containerEnv(),
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -512,7 +516,7 @@ func (c *container) namespaceList() string {
 }
 
 // newTimeNamespace makes a time namespace with the offsets given, for the
-// children step02 starts next. unshare(CLONE_NEWTIME) leaves the caller in
+// children the runtime starts next. unshare(CLONE_NEWTIME) leaves the caller in
 // its own time namespace: the new one is for its children, and it stays
 // empty until the first is born. Only while it is empty may its offsets be
 // set, in /proc/self/timens_offsets. (clone(2) can make a time namespace
@@ -520,7 +524,7 @@ func (c *container) namespaceList() string {
 //
 // Both calls concern one thread: unshare changes the namespaces of the
 // calling thread, and /proc/self/timens_offsets are the main thread's. So
-// step02 runs on its main thread (see init below), and starts init from it.
+// the runtime runs on its main thread (see init below), and starts init from it.
 func newTimeNamespace(offsets map[string]int64) error {
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 		return fmt.Errorf("unshare the time namespace: %w", err)
@@ -557,13 +561,13 @@ func joinNewSessionKeyring() error {
 // own, never from this one.
 func init() { runtime.LockOSThread() }
 
-// containerInit runs inside the new namespaces as "step02 init NSLIST
+// containerInit runs inside the new namespaces as "PROGRAM init NSLIST
 // HOSTNAME PATH ARGV...". It does the set-up that only a process inside can
 // do, then replaces itself with CMD, which so keeps init's pid: 1 in a new
 // PID namespace.
 func containerInit(args []string) error {
 	if len(args) < 4 {
-		return errors.New("run by step02 run, not by hand")
+		return errors.New("run by " + program + " run, not by hand")
 	}
 	namespaces, err := parseNamespaces(args[0])
 	if err != nil {
@@ -676,7 +680,7 @@ func bringUpLoopback() error {
 
 // closeInheritedFiles marks every file beyond stdin, stdout and stderr
 // close-on-exec (close_range(2), Linux 5.11), so that CMD does not get them. Go opens its own files
-// that way, but files step02 was given by whatever started it are open in
+// that way, but files the runtime was given by whatever started it are open in
 // init too, and an open folder of the host is a way out of any root.
 func closeInheritedFiles() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -738,12 +742,12 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step02 and leave the command running without its parent. It runs before
+// the runtime and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step02's, and not the command's, which has a session of its own.
-// The others come from `kill`, sent to step02 alone. relaySignals passes
+// the runtime's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to the runtime alone. relaySignals passes
 // them all on.
 //
 // In a PID namespace the command is pid 1, and the kernel delivers to pid 1

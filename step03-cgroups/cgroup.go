@@ -69,8 +69,6 @@ const (
 	minShares        = 2         // the kernel's range for cpu.shares
 	maxShares        = 262144    //
 	minMemory        = 6 << 20   // docker run's floor: less and the container cannot even start
-	minBlkioWeight   = 10        // docker run's range for --blkio-weight
-	maxBlkioWeight   = 1000      //
 	minPidsLimit     = 16        // see checkPidsLimit
 	unlimited        = int64(-1) // --memory-swap -1, and --pids-limit 0 or below
 	maxCPUNumber     = 1 << 16   // no machine has a CPU or memory node numbered higher
@@ -88,11 +86,8 @@ func addLimitFlags(flags *pflag.FlagSet) {
 	flags.StringP("memory", "m", "", "the memory limit, e.g. 64m (suffix b, k, m or g)")
 	flags.String("memory-swap", "", "memory plus swap, e.g. 128m, or -1 for no swap limit (default: twice --memory)")
 	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d; 0 or -1 for no limit", minPidsLimit))
-	flags.Int64("blkio-weight", 0, "the weight for block I/O against other cgroups (10 to 1000)")
 	flags.StringArray("device-read-bps", nil, "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
 	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
-	flags.StringArray("device-read-iops", nil, "DEVICE:N, read operations on a block device per second")
-	flags.StringArray("device-write-iops", nil, "DEVICE:N, write operations on a block device per second")
 }
 
 // resources are the limits asked for, checked, in the units of the flags.
@@ -104,15 +99,15 @@ type resources struct {
 	memory, memorySwap     int64 // bytes; memorySwap is memory plus swap, or unlimited
 	swapGiven              bool  // --memory-swap was given, not defaulted
 	pidsLimit              int64 // or unlimited
-	blkioWeight            int64
 	throttles              []throttle
 }
 
-// throttle is a rate limit on one block device, from a --device-… flag.
+// throttle is a rate limit on one block device, from --device-read-bps
+// or --device-write-bps.
 type throttle struct {
 	major, minor uint32
-	op, unit     string // read or write; bps (bytes) or iops (operations)
-	rate         int64  // per second
+	op           string // read or write
+	rate         int64  // bytes per second
 }
 
 // parseResources reads and checks every limit flag, so that nothing is
@@ -155,22 +150,16 @@ func parseResources(flags *pflag.FlagSet) (resources, error) {
 			return r, err
 		}
 	}
-	r.blkioWeight, _ = flags.GetInt64("blkio-weight")
-	if flags.Changed("blkio-weight") && (r.blkioWeight < minBlkioWeight || r.blkioWeight > maxBlkioWeight) {
-		return r, fmt.Errorf("--blkio-weight %d: give %d to %d", r.blkioWeight, minBlkioWeight, maxBlkioWeight)
-	}
 	for _, op := range []string{"read", "write"} {
-		for _, unit := range []string{"bps", "iops"} {
-			flag := "device-" + op + "-" + unit
-			values, _ := flags.GetStringArray(flag)
-			for _, value := range values {
-				t, err := parseThrottle(flag, value)
-				if err != nil {
-					return r, err
-				}
-				t.op, t.unit = op, unit
-				r.throttles = append(r.throttles, t)
+		flag := "device-" + op + "-bps"
+		values, _ := flags.GetStringArray(flag)
+		for _, value := range values {
+			t, err := parseThrottle(flag, value)
+			if err != nil {
+				return r, err
 			}
+			t.op = op
+			r.throttles = append(r.throttles, t)
 		}
 	}
 	return r, nil
@@ -211,7 +200,8 @@ func cpuset(flags *pflag.FlagSet, flag, hostFile, what string) (string, error) {
 	}
 	for _, n := range asked {
 		if !slices.Contains(host, n) {
-			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, formatCPUList(host))
+			hostText, _ := os.ReadFile(hostFile) // the same list, as the kernel writes it
+			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, cmp.Or(strings.TrimSpace(string(hostText)), "0"))
 		}
 	}
 	return text, nil
@@ -248,25 +238,6 @@ func parseCPUList(text string) ([]int, error) {
 		}
 	}
 	return list, nil
-}
-
-// formatCPUList writes a sorted list back in the kernel's format, runs
-// of numbers as ranges: 0, 1, 2 and 4 are "0-2,4".
-func formatCPUList(list []int) string {
-	var parts []string
-	for i := 0; i < len(list); {
-		j := i
-		for j+1 < len(list) && list[j+1] == list[j]+1 {
-			j++
-		}
-		part := strconv.Itoa(list[i])
-		if j > i {
-			part += "-" + strconv.Itoa(list[j])
-		}
-		parts = append(parts, part)
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
 }
 
 // parseMemory reads -m and --memory-swap. As with docker run, the swap
@@ -320,21 +291,19 @@ func parseSize(flag, text string) (int64, error) {
 	return n << shift, nil
 }
 
-// formatBytes writes a size the way a person would: 64 MiB, 1 GiB.
+// formatBytes writes a size as Docker does (docker stats, docker
+// images): four significant digits and a binary unit, 64MiB, 1.5GiB.
 func formatBytes(n int64) string {
-	for _, unit := range []struct {
-		name  string
-		shift uint
-	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
-		if n >= 1<<unit.shift && n%(1<<unit.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>unit.shift, unit.name)
-		}
+	size, units := float64(n), []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	i := 0
+	for ; size >= 1024 && i < len(units)-1; i++ {
+		size /= 1024
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return strconv.FormatFloat(size, 'g', 4, 64) + units[i]
 }
 
 // checkPidsLimit returns the limit to set: as with docker run, 0 or less
-// is no limit. It refuses a limit too low for step03 itself: pids.max
+// is no limit. It refuses a limit too low for the runtime itself: pids.max
 // counts tasks, threads as well as processes, and init is a Go program
 // that runs several threads until it becomes CMD. A limit below what it
 // needs would end it before CMD starts.
@@ -343,7 +312,7 @@ func checkPidsLimit(n int64) (int64, error) {
 	case n <= 0:
 		return unlimited, nil
 	case n < minPidsLimit:
-		return 0, fmt.Errorf("--pids-limit %d: give at least %d (step03's init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
+		return 0, fmt.Errorf("--pids-limit %d: give at least %d ("+program+"'s init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
 	}
 	return n, nil
 }
@@ -365,11 +334,7 @@ func parseThrottle(flag, value string) (throttle, error) {
 	}
 	t.major, t.minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	var err error
-	if strings.HasSuffix(flag, "bps") {
-		t.rate, err = parseSize("--"+flag, rate)
-	} else if t.rate, err = strconv.ParseInt(rate, 10, 64); err != nil || t.rate <= 0 {
-		err = fmt.Errorf("--%s %q: give a number of operations above zero", flag, value)
-	}
+	t.rate, err = parseSize("--"+flag, rate)
 	return t, err
 }
 
@@ -379,8 +344,7 @@ type limit struct {
 	controller string // the v1 hierarchy, or the v2 controller, the file belongs to
 	file       string
 	value      string
-	optional   bool   // left out where the kernel has no such file
-	orElse     *limit // written instead where the kernel has no such file
+	optional   bool // left out where the kernel has no such file
 }
 
 // v1Limits is each limit asked for, in the files of cgroup v1. The
@@ -416,14 +380,9 @@ func v1Limits(r resources) []limit {
 	if r.pidsLimit != 0 {
 		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
 	}
-	if r.blkioWeight != 0 {
-		// BFQ is the I/O scheduler that weighs on today's kernels (CFQ,
-		// whose file was blkio.weight, is gone).
-		add("--blkio-weight", "blkio", "blkio.bfq.weight", r.blkioWeight)
-	}
 	for _, t := range r.throttles {
-		// One file per kind of rate; each line names a device.
-		add("--device-"+t.op+"-"+t.unit, "blkio", "blkio.throttle."+t.op+"_"+t.unit+"_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
+		// One file per direction; each line names a device.
+		add("--device-"+t.op+"-bps", "blkio", "blkio.throttle."+t.op+"_bps_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
 	}
 	return limits
 }
@@ -471,19 +430,10 @@ func v2Limits(r resources) []limit {
 	if r.pidsLimit != 0 {
 		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
 	}
-	if r.blkioWeight != 0 {
-		// BFQ's weight where BFQ is loaded, as on v1. Else io.weight,
-		// which weighs where the io.cost controller is turned on, and
-		// runs 1 to 10000: the line through both ranges' ends. runc
-		// chooses the same way.
-		add("--blkio-weight", "io", "io.bfq.weight", r.blkioWeight)
-		limits[len(limits)-1].orElse = &limit{flag: "--blkio-weight", controller: "io", file: "io.weight",
-			value: fmt.Sprint(1 + (r.blkioWeight-minBlkioWeight)*9999/(maxBlkioWeight-minBlkioWeight))}
-	}
 	for _, t := range r.throttles {
 		// One file for every rate: "MAJ:MIN rbps=N" sets one and keeps
 		// the device's others.
-		add("--device-"+t.op+"-"+t.unit, "io", "io.max", fmt.Sprintf("%d:%d %s%s=%d", t.major, t.minor, t.op[:1], t.unit, t.rate))
+		add("--device-"+t.op+"-bps", "io", "io.max", fmt.Sprintf("%d:%d %sbps=%d", t.major, t.minor, t.op[:1], t.rate))
 	}
 	return limits
 }
@@ -557,7 +507,7 @@ func newCgroup(v2 bool, id string, limits []limit) (*cgroup, error) {
 // makeV2 makes /sys/fs/cgroup/boxcraft/ID. A controller works in a v2
 // folder only when its parent turned it on in cgroup.subtree_control:
 // boxcraft turns on for its children what the root turned on for it.
-// The root cgroup is the host's, and step03 does not change it.
+// The root cgroup is the host's, and the runtime does not change it.
 func (cg *cgroup) makeV2(id string, limits []limit) error {
 	offered, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.subtree_control"))
 	if err != nil {
@@ -667,17 +617,12 @@ func (cg *cgroup) writeLimits(limits []limit) error {
 	for _, l := range limits {
 		err := writeCgroupFile(cg.dir(l.controller), l.file, l.value)
 		switch {
-		case errors.Is(err, os.ErrNotExist) && l.orElse != nil:
-			err = cg.writeLimits([]limit{*l.orElse})
 		case errors.Is(err, os.ErrNotExist) && l.optional:
 			continue // the kernel does not count swap: nothing to limit
 		case errors.Is(err, os.ErrNotExist):
 			return fmt.Errorf("%s: this kernel has no %s in its %s controller", l.flag, l.file, l.controller)
 		case err != nil:
 			return fmt.Errorf("%s: the kernel refused %s in %s: %w", l.flag, l.value, l.file, err)
-		}
-		if err != nil {
-			return err
 		}
 	}
 	return nil
@@ -793,23 +738,29 @@ func killProcessesIn(dir string) {
 	}
 }
 
-// cgroupID names a container's cgroup after the step03 process that runs
-// it: run-PID.
-func cgroupID(pid int) string { return "run-" + strconv.Itoa(pid) }
+// runName names what a run makes after the runtime's process that runs
+// it, run-PID: its cgroup and, from step04 on, its state folder.
+func runName(pid int) string { return "run-" + strconv.Itoa(pid) }
 
-// removeLeftovers removes the cgroups of containers whose step03 was
+// removeLeftovers removes the cgroups of containers whose runtime was
 // killed (by SIGKILL, which it cannot catch) before it could remove them.
 // The kernel killed the container with it (Pdeathsig), so such a cgroup
-// is empty, and its name says which step03 made it. A cgroup whose
-// step03 still runs, or that still holds a process, stays.
+// is empty, and its name says which run made it. A cgroup whose
+// runtime still runs, or that still holds a process, stays.
 func removeLeftovers() {
 	folders, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, "run-*"))
 	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))
 	for _, dir := range append(folders, more...) {
-		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
-		if err != nil || (pid != os.Getpid() && unix.Kill(pid, 0) != unix.ESRCH) {
-			continue // not a run-PID name, or its step03 is alive (one with this very pid is dead)
+		if runnerIsGone(dir) {
+			_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 		}
-		_ = unix.Rmdir(dir) // fails, harmlessly, while a process is in it
 	}
+}
+
+// runnerIsGone tells whether the runtime that a run-PID folder is named
+// after is gone: no process has that pid, or this very one has it (pids
+// are reused). Another name is none of the runtime's.
+func runnerIsGone(dir string) bool {
+	pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "run-"))
+	return err == nil && (pid == os.Getpid() || unix.Kill(pid, 0) == unix.ESRCH)
 }

@@ -1,13 +1,13 @@
-// This file is where a container's rootfs comes from with --image: step04
+// This file is where a container's rootfs comes from with --image: the runtime
 // unpacks the image tarball (unpack.go) into a folder of the container's
 // own, runs the container with it as the root, and removes it afterwards.
 //
-// The folder is /var/lib/boxcraft/step04/run-PID, named as the container's
-// cgroup is, after the step04 process that runs it. It holds rootfs/, the
+// The folder is /var/lib/boxcraft/PROGRAM/run-PID, named as the container's
+// cgroup is, after the runtime's process that runs it. It holds rootfs/, the
 // unpacked image. Every container gets a fresh copy, so what one container
 // changes, the next never sees. With --keep the folder is renamed
-// kept-TIME-PID instead of removed, and step04 says where it is: a run
-// whose step04 was killed leaves a run-PID folder, which the next run
+// kept-TIME-PID instead of removed, and the runtime says where it is: a run
+// whose runtime was killed leaves a run-PID folder, which the next run
 // removes, and a kept one must not be taken for that.
 package main
 
@@ -27,7 +27,7 @@ import (
 // Only root may enter it: the container never walks this path (init
 // starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
 // name another: the tests give each test its own (docs/contract.md).
-var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/step04")
+var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file.
 func checkImage(path string) (string, error) {
@@ -60,12 +60,12 @@ func checkImage(path string) (string, error) {
 // and the folder is removed.
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
-	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
+	dir := filepath.Join(stateRoot, runName(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "rootfs")
 	status, err := unpackAndRun(c, dir, signals)
 	if err != nil || !c.keep {
 		if removeErr := os.RemoveAll(dir); removeErr != nil {
-			fmt.Fprintf(os.Stderr, "step04: remove the container's rootfs: %v\n", removeErr)
+			fmt.Fprintf(os.Stderr, program+": remove the container's rootfs: %v\n", removeErr)
 		}
 		return status, err
 	}
@@ -73,7 +73,7 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	if err := os.Rename(dir, kept); err != nil {
 		return status, fmt.Errorf("keep the container's rootfs: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "step04: kept the container's rootfs in %s\n", filepath.Join(kept, "rootfs"))
+	fmt.Fprintf(os.Stderr, program+": kept the container's rootfs in %s\n", filepath.Join(kept, "rootfs"))
 	return status, nil
 }
 
@@ -99,7 +99,7 @@ func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error)
 // files as owned by nobody, and could not enter /root.
 //
 // An image need not have the folders that /proc, /sys and /dev are
-// mounted on (docker export's do): step04 makes those that are missing.
+// mounted on (docker export's do): the runtime makes those that are missing.
 func (c *container) unpackImage(signals chan os.Signal) error {
 	var uidMap, gidMap *syscall.SysProcIDMap
 	if c.namespaces["user"] {
@@ -157,7 +157,7 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 	return os.Lchown(dir, uid, gid)
 }
 
-// removeLeftoverRoots removes the folders of containers whose step04 was
+// removeLeftoverRoots removes the folders of containers whose runtime was
 // killed before it could (run-PID, where PID is dead or, reused, is this
 // very process). Kept folders are named otherwise, and stay.
 func removeLeftoverRoots() {

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +45,7 @@ func setUpRoot(namespaces map[string]bool, readOnly bool) error {
 		return err
 	}
 	if readOnly {
-		if err := remountReadOnly("/"); err != nil {
+		if err := makeReadOnly("/"); err != nil {
 			return fmt.Errorf("make the root read-only: %w", err)
 		}
 	}
@@ -274,8 +273,10 @@ func attachConsole() error {
 // and an unmount must not travel to the host.
 func pivotRoot() error {
 	err := unix.PivotRoot(".", ".")
-	if errors.Is(err, unix.EINVAL) && onInitramfs() {
-		return chrootInstead()
+	if errors.Is(err, unix.EINVAL) {
+		// The likeliest cause: the host's root is the kernel's initramfs,
+		// its very first mount, which nothing is below to move it onto.
+		return fmt.Errorf("pivot_root into the rootfs: %w (is the host's root an initramfs? boxcraft falls back to chroot there, final/rootfs)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("pivot_root into the rootfs: %w", err)
@@ -292,67 +293,12 @@ func pivotRoot() error {
 	return nil
 }
 
-// onInitramfs tells whether the host's root is the initramfs (filesystem
-// type rootfs), the kernel's very first mount, which pivot_root refuses
-// to move because nothing is below it.
-func onInitramfs() bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// "ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL…] - TYPE SOURCE …"
-		fields := strings.Fields(line)
-		dash := strings.Index(line, " - ")
-		if len(fields) > 4 && fields[4] == "/" && dash > 0 && strings.HasPrefix(line[dash+3:], "rootfs ") {
-			return true
-		}
-	}
-	return false
-}
-
-// chrootInstead is what runc does where pivot_root is impossible: move
-// the rootfs mount onto "/" (MS_MOVE) and chroot into it. The host's root
-// stays mounted below, and root inside can climb out to it, so init says
-// so.
-func chrootInstead() error {
-	fmt.Fprintln(os.Stderr, "step04: the host's root is an initramfs, which pivot_root cannot move: using chroot instead, which root inside can escape")
-	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("move the rootfs onto /: %w", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot into the rootfs: %w", err)
-	}
-	return unix.Chdir("/")
-}
-
-// keptFlags map the flags statfs(2) reports (ST_*) to the mount flags
-// (MS_*) that a remount must repeat.
-var keptFlags = map[int64]uintptr{
-	unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV, unix.ST_NOEXEC: unix.MS_NOEXEC,
-	unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME, unix.ST_RELATIME: unix.MS_RELATIME,
-}
-
-// remountReadOnly makes the mount at path read-only. MS_REMOUNT|MS_BIND
-// changes the flags of this one mount, not of the filesystem, which the
-// host may have mounted elsewhere read-write. A remount sets every flag
-// anew, and in a user namespace the kernel refuses to clear a flag the
-// host set (nosuid, nodev, noexec, the atime ones): so the ones the mount
-// has, read with statfs(2), are asked for again. A mount with neither
-// relatime nor noatime is strictatime, which a remount must name too.
-func remountReadOnly(path string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return err
-	}
-	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY)
-	for statfsFlag, mountFlag := range keptFlags {
-		if st.Flags&statfsFlag != 0 {
-			flags |= mountFlag
-		}
-	}
-	if st.Flags&(unix.ST_RELATIME|unix.ST_NOATIME) == 0 {
-		flags |= unix.MS_STRICTATIME
-	}
-	return unix.Mount("", path, "", flags, "")
+// makeReadOnly makes the mount at path read-only. mount_setattr(2)
+// changes one attribute of this one mount, not of the filesystem, which
+// the host may have mounted elsewhere read-write, and leaves its other
+// flags (nosuid, the atime ones, …) as they are. (A remount would have to
+// ask for each of them again: in a user namespace, the kernel refuses to
+// clear a flag the host set.)
+func makeReadOnly(path string) error {
+	return unix.MountSetattr(unix.AT_FDCWD, path, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }

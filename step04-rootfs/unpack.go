@@ -1,6 +1,6 @@
 // This file unpacks an image tarball into the container's rootfs, safely.
 //
-// An image is an archive someone else wrote, and step04 unpacks it as
+// An image is an archive someone else wrote, and the runtime unpacks it as
 // root, so a careless unpacker lets the archive write anywhere on the host:
 //
 //   - a name with ".." or an absolute name ("../../etc/cron.d/x",
@@ -9,15 +9,15 @@
 //     through it ("link/cron.d/x");
 //   - a hard link to a file outside (to "/etc/shadow"), which makes the
 //     host's file one of the container's, to read and write;
-//   - a name that escapes through an earlier symlinked directory
+//   - a name that escapes through an earlier symlinked folder
 //     ("usr/lib -> ../../..", "lib -> usr/lib", then "lib/x").
 //
 // unpack refuses absolute names and names with a ".." part, hard link
 // targets included. Then it never hands the kernel a whole path to follow
-// from the host's "/": it opens the directory that holds each entry with
+// from the host's "/": it opens the folder that holds each entry with
 // openat2(2) and RESOLVE_BENEATH, from a descriptor of the rootfs, and the
 // kernel follows symlinks only while they stay below the rootfs. The entry
-// itself is made with an *at call on that directory and its last name,
+// itself is made with an *at call on that folder and its last name,
 // which never follows a symlink there: a symlink an earlier entry planted
 // at the name is replaced, never written through.
 
@@ -68,7 +68,7 @@ type readCloser struct {
 	io.Closer
 }
 
-// unpack writes the tar stream r into dir, an existing empty directory:
+// unpack writes the tar stream r into dir, an existing empty folder:
 // the container's rootfs. With id maps, archive id N becomes host id
 // HostID+N; with nil maps, the archive's ids are kept.
 func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
@@ -79,7 +79,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 		return fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	defer unix.Close(root)
-	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap, dirs: map[fileID]dirTimes{}}
+	u := &unpacker{root: root, uidMap: uidMap, gidMap: gidMap}
 	archive := tar.NewReader(r)
 	for {
 		hdr, err := archive.Next()
@@ -93,25 +93,13 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
-	return u.setDirTimes()
+	return nil
 }
 
 // unpacker is what unpack keeps from one entry to the next.
 type unpacker struct {
 	root           int // O_PATH descriptor of the rootfs
 	uidMap, gidMap *syscall.SysProcIDMap
-	dirs           map[fileID]dirTimes // times to set once every entry is in
-}
-
-// fileID tells one file from every other: its device and inode numbers.
-type fileID struct{ dev, ino uint64 }
-
-// dirTimes is a directory's times, waiting for the end of the archive.
-type dirTimes struct {
-	entry string // as the archive names it, for errors
-	name  string // clean, relative to the rootfs
-	id    fileID
-	times []unix.Timespec
 }
 
 // entry makes one entry of the archive in the rootfs.
@@ -135,7 +123,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 		return errors.New("sparse files are not supported")
 	}
 	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return errors.New("the rootfs itself can only be a directory")
+		return errors.New("the rootfs itself can only be a folder")
 	}
 	parent, base, err := u.openParent(name)
 	if err != nil {
@@ -150,7 +138,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return u.makeDir(parent, base, name, hdr)
+		return u.makeDir(parent, base, hdr)
 	case tar.TypeReg:
 		return u.makeFile(parent, base, hdr, content)
 	case tar.TypeSymlink:
@@ -188,7 +176,7 @@ func isSparse(hdr *tar.Header) bool {
 	return false
 }
 
-// openParent opens the directory that holds name's last part, beneath the
+// openParent opens the folder that holds name's last part, beneath the
 // rootfs, and returns it with that last part. Folders the archive did not
 // list before the entry are made, as GNU tar makes them.
 func (u *unpacker) openParent(name string) (int, string, error) {
@@ -230,7 +218,7 @@ func (u *unpacker) makeFolders(dir string) error {
 	return nil
 }
 
-// openBeneath opens the directory at name below root with openat2(2).
+// openBeneath opens the folder at name below root with openat2(2).
 // RESOLVE_BENEATH makes the kernel refuse, with EXDEV, any step that
 // would leave root: an absolute symlink, or a ".." that climbs above it.
 // Symlinks that stay below root are followed, as the container will see
@@ -251,12 +239,12 @@ func openBeneath(root int, name string) (int, error) {
 		case errors.Is(err, unix.EXDEV):
 			return -1, errors.New("its path leads outside the rootfs through a symlink")
 		default:
-			return -1, fmt.Errorf("opening its directory %q: %w", name, err)
+			return -1, fmt.Errorf("opening its folder %q: %w", name, err)
 		}
 	}
 }
 
-// makeRoom clears base for a new entry. A directory over a directory is
+// makeRoom clears base for a new entry. A folder over a folder is
 // kept, with what it holds. Anything else there is removed, a symlink
 // included: unlinkat removes the link itself, so a symlink an earlier
 // entry planted here cannot redirect this entry.
@@ -276,11 +264,11 @@ func makeRoom(parent int, base string, isDir bool) error {
 	}
 	flags := 0
 	if wasDir {
-		flags = unix.AT_REMOVEDIR // rmdir: an empty directory only
+		flags = unix.AT_REMOVEDIR // rmdir: an empty folder only
 	}
 	err = unix.Unlinkat(parent, base, flags)
 	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		return errors.New("a directory that is not empty is in the way")
+		return errors.New("a folder that is not empty is in the way")
 	}
 	if err != nil {
 		return fmt.Errorf("removing what is there: %w", err)
@@ -288,31 +276,21 @@ func makeRoom(parent int, base string, isDir bool) error {
 	return nil
 }
 
-// makeDir makes a directory, or keeps the one there, and sets its owner,
-// mode and xattrs. Its times wait for the end (setDirTimes).
-func (u *unpacker) makeDir(parent int, base, name string, hdr *tar.Header) error {
+// makeDir makes a folder, or keeps the one there, and sets its owner,
+// mode and xattrs.
+func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("making the directory: %w", err)
+		return fmt.Errorf("making the folder: %w", err)
 	}
-	// O_NOFOLLOW|O_DIRECTORY: open the directory at base, or fail.
+	// O_NOFOLLOW|O_DIRECTORY: open the folder at base, or fail.
 	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening the directory: %w", err)
+		return fmt.Errorf("opening the folder: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := u.setMetadata(parent, base, fd, hdr); err != nil {
-		return err
-	}
-	// fstat: its device and inode, to find it again at the end.
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	id := fileID{st.Dev, st.Ino}
-	u.dirs[id] = dirTimes{entry: hdr.Name, name: name, id: id, times: timesOf(hdr)}
-	return nil
+	return u.setMetadata(parent, base, fd, hdr)
 }
 
 // makeFile makes a regular file and copies its content from the archive.
@@ -364,7 +342,7 @@ func (u *unpacker) makeHardLink(parent int, base, target string) error {
 		return fmt.Errorf("link target %q: %w", target, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return fmt.Errorf("link target %q is a directory", target)
+		return fmt.Errorf("link target %q is a folder", target)
 	}
 	if err := makeRoom(parent, base, false); err != nil {
 		return err
@@ -390,7 +368,7 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 	}
 	// A device node gives whoever may open it the device: the host's
 	// disks, say. The kernel lets only the host's root make one, and so
-	// never the root of a user namespace. step04 unpacks as the host's
+	// never the root of a user namespace. The runtime unpacks as the host's
 	// root, but with a user namespace it makes the image's files the
 	// container's: it must not make the container a node its root could
 	// never have made.
@@ -409,8 +387,8 @@ func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
 }
 
 // setMetadata gives base the archive's owner, mode, xattrs and (but for a
-// directory) times, as GNU tar does when root unpacks. fd is an open
-// descriptor of base for a directory or a regular file, -1 for the rest.
+// folder) times, as GNU tar does when root unpacks. fd is an open
+// descriptor of base for a folder or a regular file, -1 for the rest.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
 	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
 	if err != nil {
@@ -441,6 +419,8 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
+		// A folder's times would not last: each entry written into it
+		// sets them to now. (boxcraft sets them last, final/archive.)
 		return nil
 	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
@@ -510,41 +490,4 @@ func timesOf(hdr *tar.Header) []unix.Timespec {
 		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
 		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
 	}
-}
-
-// setDirTimes sets every directory's times, last: writing into a
-// directory sets its modification time to now, so a time set before the
-// last entry in it would not last. They are set deepest first, each name
-// resolved beneath the rootfs again.
-func (u *unpacker) setDirTimes() error {
-	dirs := make([]dirTimes, 0, len(u.dirs))
-	for _, d := range u.dirs {
-		dirs = append(dirs, d)
-	}
-	sort.Slice(dirs, func(i, j int) bool {
-		di, dj := strings.Count(dirs[i].name, "/"), strings.Count(dirs[j].name, "/")
-		return di > dj || di == dj && dirs[i].name < dirs[j].name
-	})
-	for _, d := range dirs {
-		if err := u.setDirTime(d); err != nil {
-			return fmt.Errorf("entry %q: setting its times: %w", d.entry, err)
-		}
-	}
-	return nil
-}
-
-// setDirTime sets one directory's times, unless its name no longer leads
-// to it: a later entry replaced it, or a symlink on its path.
-func (u *unpacker) setDirTime(d dirTimes) error {
-	parent, base, err := u.openParent(d.name)
-	if err != nil {
-		return nil // the path to it is gone, and the directory with it
-	}
-	defer unix.Close(parent)
-	var st unix.Stat_t
-	err = unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || (fileID{st.Dev, st.Ino}) != d.id {
-		return nil
-	}
-	return unix.UtimesNanoAt(parent, base, d.times, unix.AT_SYMLINK_NOFOLLOW)
 }

@@ -1,4 +1,4 @@
-// This file is step05 commit: it turns what a kept container changed, its
+// This file is the commit command: it turns what a kept container changed, its
 // upper layer, into a new layer, and writes a new image, the container's
 // image with that layer on top, as an OCI layout. This is how every step
 // of making an image (each RUN of a Dockerfile) makes a layer: run a
@@ -30,7 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const commitUsage = "usage: step05 commit CONTAINER IMAGE_OUT (CONTAINER: a folder step05 run --keep kept, e.g. kept-20260101-120000-4242; IMAGE_OUT: a new folder, for the OCI layout)"
+const commitUsage = "usage: " + program + " commit CONTAINER IMAGE_OUT (CONTAINER: a folder " + program + " run --keep kept, e.g. kept-20260101-120000-4242; IMAGE_OUT: a new folder, for the OCI layout)"
 
 // commit writes the image IMAGE_OUT: the kept container's image, and its
 // upper layer on top.
@@ -57,7 +57,6 @@ func commit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("the container's image %s: %w", rec.Image.Path, err)
 	}
-	defer base.close()
 	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return fmt.Errorf("make the image: %w", err)
@@ -86,7 +85,7 @@ func findKept(name string) (string, error) {
 		return "", err
 	}
 	if filepath.Dir(dir) != stateRoot || !strings.HasPrefix(filepath.Base(dir), "kept-") {
-		return "", fmt.Errorf("%s is no kept container: name a kept-… folder in %s (step05 run --keep makes one)", name, stateRoot)
+		return "", fmt.Errorf("%s is no kept container: name a kept-… folder in %s ("+program+" run --keep makes one)", name, stateRoot)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "upper")); err != nil {
 		return "", fmt.Errorf("container %s: %w", name, err)
@@ -120,7 +119,7 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 	}
 	layers = append(layers, top)
 	diffIDs := append(rec.Image.DiffIDs, top.Digest) // a plain tar: its diffID is its digest
-	config, err := newConfig(base.config, diffIDs, "step05 commit "+filepath.Base(dir))
+	config, err := newConfig(base.config, diffIDs, program+" commit "+filepath.Base(dir))
 	if err != nil {
 		return "", err
 	}
@@ -215,6 +214,9 @@ func writeJSONBlob(out, mediaType string, v any) (descriptor, error) {
 	}
 	return writeBlob(out, mediaType, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
+
+// fileID tells one file from every other: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
 
 // countingWriter counts the bytes written through it.
 type countingWriter struct {

@@ -1,57 +1,51 @@
-// This file reads an image in one of the forms images travel in, and
-// finds its layers, bottom first, with the digests that say what each
-// must be:
+// This file reads an image and finds its layers, bottom first, with the
+// digests that say what each must be. An image comes in one of two forms:
 //
 //   - an OCI image layout, a folder: oci-layout, index.json, and every
 //     file (blob) in blobs/sha256/, named by its digest. index.json points
 //     to the image's manifest, which lists the config and the layers; the
 //     config lists each layer's diffID, the digest of its tar unzipped.
-//   - `docker save`'s tarball: manifest.json names the config and the
-//     layer tars inside it (Docker 25 and later also put an OCI layout in
-//     it; older ones a folder per layer, holding layer.tar).
+//     It is the form the OCI standard gives images, which `docker save`
+//     (Docker 25 and later), skopeo and buildah write, and which commit
+//     writes (commit.go).
 //   - a bare rootfs tarball, as step04 took, plain or gzip: one layer.
 //
+// docker save's own tarballs, indexes of images for several platforms and
+// zstd layers are boxcraft's to read (final/image, final/archive).
+//
 // A blob is someone else's bytes, and a digest is only a promise: every
-// blob is checked against its digest before step05 uses it.
+// blob is checked against its digest before the runtime uses it.
 package main
 
 import (
-	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// image is what step05 needs of an image.
+// image is what the runtime needs of an image.
 type image struct {
 	path   string
-	format string          // "OCI layout", "docker save" or "tarball"
+	format string          // "OCI layout" or "tarball"
 	config json.RawMessage // nil for a bare tarball, which has none
 	layers []layer         // the bottom first
-	file   *os.File        // the tarball, for docker save
 }
 
 // layer is one layer of an image and where its blob is.
 type layer struct {
-	name      string // for messages: "layer 2 of 3 (blob sha256:…)", "" in a bare tarball
-	digest    string // the blob's digest, "" when the image gives none
-	diffID    string // the unzipped tar's digest, "" when the image gives none
-	mediaType string
-	size      int64
-	open      func() (io.ReadCloser, error)
-	// rereadable: a bare tarball that is a file, not a FIFO, which can be
-	// read for its digest first, and again to unpack.
-	rereadable bool
+	name   string // for messages: "layer 2 of 3 (blob sha256:…)", "" in a bare tarball
+	digest string // the blob's digest, "" in a bare tarball
+	diffID string // the unzipped tar's digest, "" in a bare tarball
+	size   int64
+	open   func() (io.ReadCloser, error)
 }
 
 // descriptor is how OCI points at a blob.
@@ -59,16 +53,10 @@ type descriptor struct {
 	MediaType   string            `json:"mediaType"`
 	Digest      string            `json:"digest"`
 	Size        int64             `json:"size"`
-	Platform    *platform         `json:"platform,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-type platform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
-}
-
-// ociIndex is index.json, or an image index blob: a list of manifests.
+// ociIndex is index.json: a list of manifests.
 type ociIndex struct {
 	SchemaVersion int          `json:"schemaVersion"`
 	MediaType     string       `json:"mediaType,omitempty"`
@@ -83,19 +71,12 @@ type ociManifest struct {
 	Layers        []descriptor `json:"layers"`
 }
 
-// imageConfig is the part of an image's config step05 reads.
+// imageConfig is the part of an image's config the runtime reads.
 type imageConfig struct {
 	RootFS struct {
 		Type    string   `json:"type"`
 		DiffIDs []string `json:"diff_ids"`
 	} `json:"rootfs"`
-}
-
-// dockerManifest is an entry of docker save's manifest.json.
-type dockerManifest struct {
-	Config   string
-	RepoTags []string
-	Layers   []string
 }
 
 // The media types of OCI's manifests and indexes.
@@ -106,15 +87,12 @@ const (
 	mediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar"
 )
 
-// maxLayers is the most layers overlayfs stacks (OVL_MAX_STACK).
-const maxLayers = 500
-
-// digestPattern is a sha256 digest, the only kind step05 checks. Its hex
+// digestPattern is a sha256 digest, the only kind the runtime checks. Its hex
 // part names a file: nothing else may get into the path.
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
-// readImage reads the image at path: a folder is an OCI layout, a
-// tarball with manifest.json is docker save's, any other file one layer.
+// readImage reads the image at path: a folder is an OCI layout, a file
+// a bare tarball.
 func readImage(path string) (*image, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -123,35 +101,15 @@ func readImage(path string) (*image, error) {
 	if info.IsDir() {
 		return readOCILayout(path)
 	}
-	if info.Mode().IsRegular() {
-		file, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		entries, err := indexTar(file)
-		if _, ok := entries["manifest.json"]; err == nil && ok {
-			return readDockerSave(path, file, entries)
-		}
-		file.Close()
-		img := bareTarball(path)
-		img.layers[0].rereadable = true
-		return img, nil
-	}
-	return bareTarball(path), nil // a FIFO, say
+	return bareTarball(path), nil
 }
 
-// bareTarball is an image of one layer, the tarball itself. It says no
-// digest: there is nothing to check it against.
+// bareTarball is an image of one layer, the tarball itself (a file, or a
+// FIFO: it is read once). It says no digest: there is nothing to check
+// it against, and its diffID is known once it is unpacked.
 func bareTarball(path string) *image {
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	return &image{path: path, format: "tarball", layers: []layer{{mediaType: mediaTypeLayer, open: open}}}
-}
-
-// close closes what reading the image opened.
-func (img *image) close() {
-	if img.file != nil {
-		img.file.Close()
-	}
+	return &image{path: path, format: "tarball", layers: []layer{{open: open}}}
 }
 
 // readOCILayout reads an OCI image layout folder.
@@ -171,7 +129,7 @@ func readOCILayout(dir string) (*image, error) {
 	img := &image{path: dir, format: "OCI layout"}
 	blob := func(d descriptor) (io.ReadCloser, error) {
 		if !digestPattern.MatchString(d.Digest) {
-			return nil, fmt.Errorf("digest %q: step05 reads only sha256 digests, 64 hex digits", d.Digest)
+			return nil, fmt.Errorf("digest %q: "+program+" reads only sha256 digests, 64 hex digits", d.Digest)
 		}
 		return openInLayout(dir, "blobs/sha256/"+digestHex(d.Digest))
 	}
@@ -183,14 +141,14 @@ func readOCILayout(dir string) (*image, error) {
 		return nil, err
 	}
 	return img, img.addLayers(manifest.Layers, func(i int, d descriptor) layer {
-		return layer{name: "blob " + d.Digest, digest: d.Digest, mediaType: d.MediaType, size: d.Size,
+		return layer{name: "blob " + d.Digest, digest: d.Digest, size: d.Size,
 			open: func() (io.ReadCloser, error) { return blob(d) }}
 	})
 }
 
 // openInLayout opens the file name of the layout folder dir (oci-layout,
 // index.json, blobs/sha256/HEX) for reading. A layout is someone else's
-// folder, and step05 reads it as root:
+// folder, and the runtime reads it as root:
 //
 //   - openat2(2) resolves name beneath the folder (RESOLVE_BENEATH) and
 //     follows no symlink on the way (RESOLVE_NO_SYMLINKS): a symlink
@@ -212,7 +170,7 @@ func openInLayout(dir, name string) (*os.File, error) {
 	})
 	switch {
 	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("%s leads through a symlink, which step05 does not follow in a layout", name)
+		return nil, fmt.Errorf("%s leads through a symlink, which "+program+" does not follow in a layout", name)
 	case err != nil:
 		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
 	}
@@ -222,43 +180,32 @@ func openInLayout(dir, name string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s is not a file: step05 reads only files of a layout", name)
+		return nil, fmt.Errorf("%s is not a file: "+program+" reads only files of a layout", name)
 	}
 	return os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 }
 
-// findManifest picks the image's manifest from index.json: the first
-// manifest, or in an index of images for several platforms, this
-// machine's.
+// findManifest reads the image's manifest, the first that index.json
+// lists. (An index of images for several platforms, which points to an
+// index rather than a manifest, is refused: boxcraft picks this
+// machine's, final/image.)
 func findManifest(index ociIndex, blob func(descriptor) (io.ReadCloser, error)) (ociManifest, error) {
-	for range 2 { // index.json, then at most one index below it
-		if len(index.Manifests) == 0 {
-			return ociManifest{}, errors.New("index.json lists no image")
-		}
-		chosen := index.Manifests[0]
-		for _, d := range index.Manifests {
-			if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH {
-				chosen = d
-				break
-			}
-		}
-		data, err := readBlob(chosen, blob)
-		if err != nil {
-			return ociManifest{}, err
-		}
-		if chosen.MediaType == mediaTypeIndex {
-			if err := json.Unmarshal(data, &index); err != nil {
-				return ociManifest{}, fmt.Errorf("index %s: %w", chosen.Digest, err)
-			}
-			continue
-		}
-		var manifest ociManifest
-		if err := json.Unmarshal(data, &manifest); err != nil {
-			return ociManifest{}, fmt.Errorf("manifest %s: %w", chosen.Digest, err)
-		}
-		return manifest, nil
+	if len(index.Manifests) == 0 {
+		return ociManifest{}, errors.New("index.json lists no image")
 	}
-	return ociManifest{}, errors.New("index.json: an index of indexes of indexes, which step05 does not follow")
+	chosen := index.Manifests[0]
+	if chosen.MediaType == mediaTypeIndex {
+		return ociManifest{}, fmt.Errorf("index.json points to an index of images (%s), not to one image's manifest", chosen.Digest)
+	}
+	data, err := readBlob(chosen, blob)
+	if err != nil {
+		return ociManifest{}, err
+	}
+	var manifest ociManifest
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		return ociManifest{}, fmt.Errorf("manifest %s: %w", chosen.Digest, err)
+	}
+	return manifest, nil
 }
 
 // readBlob reads a small blob (a manifest, a config) and checks it
@@ -309,12 +256,10 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 		return errors.New("the image has no layer")
 	case len(descriptors) != len(diffIDs):
 		return fmt.Errorf("the config lists %d diffIDs, one per layer, for the manifest's %s", len(diffIDs), layerCount(len(descriptors)))
-	case len(descriptors) > maxLayers:
-		return fmt.Errorf("the image has %d layers: overlayfs stacks at most %d", len(descriptors), maxLayers)
 	}
 	for i, d := range descriptors {
 		if !digestPattern.MatchString(diffIDs[i]) {
-			return fmt.Errorf("config: diffID %q: step05 reads only sha256 digests, 64 hex digits", diffIDs[i])
+			return fmt.Errorf("config: diffID %q: "+program+" reads only sha256 digests, 64 hex digits", diffIDs[i])
 		}
 		l := layerOf(i, d)
 		l.name = fmt.Sprintf("layer %d of %d (%s)", i+1, len(descriptors), l.name)
@@ -325,128 +270,27 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 }
 
 // verify checks a layer's blob against its digest, before it is
-// unpacked; with no digest for the blob (docker save's older form), the digest
-// of its tar, which is its diffID. A signal stops it, as it stops
-// unpacking.
+// unpacked. A signal stops it, as it stops unpacking.
 func (l *layer) verify(signals chan os.Signal) error {
 	blob, err := l.open()
 	if err != nil {
 		return err
 	}
 	defer blob.Close()
-	want, content := l.digest, io.Reader(interruptible{blob, signals})
+	content := io.Reader(interruptible{blob, signals})
 	if l.size > 0 {
 		// A byte past the size the descriptor gives is a mismatch
 		// already: reading stops there.
 		content = io.LimitReader(content, l.size+1)
 	}
-	if want == "" {
-		if content, err = unzip(content); err != nil {
-			return err
-		}
-		want = l.diffID
-	}
 	got, err := sha256Of(content)
 	if err != nil {
 		return err
 	}
-	if got != want {
+	if got != l.digest {
 		return mismatch(got)
 	}
 	return nil
-}
-
-// tarEntry is where a file is inside a tarball.
-type tarEntry struct {
-	offset, size int64
-	header       *tar.Header
-}
-
-// indexTar finds where each file of a tarball is: docker save's layers
-// are read from their place, without unpacking the tarball anywhere.
-func indexTar(file *os.File) (map[string]tarEntry, error) {
-	entries := map[string]tarEntry{}
-	archive := tar.NewReader(file)
-	for {
-		hdr, err := archive.Next()
-		if err == io.EOF {
-			return entries, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		// archive/tar reads nothing past the header: the file's offset
-		// is where the entry's content starts.
-		offset, err := file.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, err
-		}
-		entries[path.Clean(hdr.Name)] = tarEntry{offset, hdr.Size, hdr}
-	}
-}
-
-// readDockerSave reads docker save's tarball, through its manifest.json.
-func readDockerSave(tarball string, file *os.File, entries map[string]tarEntry) (*image, error) {
-	img := &image{path: tarball, format: "docker save", file: file}
-	open := func(name string) (io.ReadCloser, error) {
-		// Docker writes a layer it saves twice once, and a symlink to it.
-		for range 8 {
-			e, ok := entries[name]
-			switch {
-			case !ok:
-				return nil, fmt.Errorf("%s is not in the tarball", name)
-			case e.header.Typeflag == tar.TypeSymlink:
-				name = path.Join(path.Dir(name), e.header.Linkname)
-			case e.header.Typeflag != tar.TypeReg:
-				return nil, fmt.Errorf("%s is not a file in the tarball", name)
-			default:
-				return io.NopCloser(io.NewSectionReader(file, e.offset, e.size)), nil
-			}
-		}
-		return nil, fmt.Errorf("%s: too many symlinks", name)
-	}
-	var manifests []dockerManifest
-	if err := readJSON(open, "manifest.json", &manifests); err != nil {
-		img.close()
-		return nil, err
-	}
-	if len(manifests) == 0 {
-		img.close()
-		return nil, errors.New("manifest.json lists no image")
-	}
-	m := manifests[0]
-	config := descriptor{Digest: namedDigest(m.Config)}
-	var err error
-	if !digestPattern.MatchString(config.Digest) {
-		err = fmt.Errorf("manifest.json: config %q is not named by its digest, so nothing can check it", m.Config)
-	} else if img.config, err = readBlob(config, func(descriptor) (io.ReadCloser, error) { return open(m.Config) }); err == nil {
-		err = img.addLayers(make([]descriptor, len(m.Layers)), func(i int, _ descriptor) layer {
-			name := m.Layers[i]
-			digest := namedDigest(name)
-			if !digestPattern.MatchString(digest) {
-				digest = "" // <id>/layer.tar: verify checks its diffID
-			}
-			return layer{name: name, digest: digest, mediaType: mediaTypeLayer,
-				open: func() (io.ReadCloser, error) { return open(name) }}
-		})
-	}
-	if err != nil {
-		img.close()
-		return nil, err
-	}
-	return img, nil
-}
-
-// namedDigest is the digest a docker save file's name gives it:
-// blobs/sha256/HEX (Docker 25 and later) or HEX.json (a config before).
-func namedDigest(name string) string {
-	if hex, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
-		return "sha256:" + hex
-	}
-	if hex, ok := strings.CutSuffix(name, ".json"); ok && !strings.Contains(hex, "/") {
-		return "sha256:" + hex
-	}
-	return ""
 }
 
 // readJSON decodes the JSON file name, opened with open.

@@ -2,8 +2,8 @@
 // image's layers, from the layer store (layers.go), stacked by overlayfs
 // under a writable layer of the container's own (overlay.go).
 //
-// The container's folder is /var/lib/boxcraft/step05/run-PID, named as its
-// cgroup is, after the step05 process that runs it. It holds
+// The container's folder is /var/lib/boxcraft/PROGRAM/run-PID, named as its
+// cgroup is, after the runtime's process that runs it. It holds
 //
 //	lower/   a link to each layer's folder in the store, 0 the top one
 //	upper/   the container's own layer: what it writes, and whiteouts
@@ -12,7 +12,7 @@
 //	merged/  the union of them all, mounted here: the container's root
 //
 // With --keep the folder is renamed kept-TIME-PID instead of removed,
-// keeping upper/ for step05 commit (commit.go). A run whose step05 was
+// keeping upper/ for commit (commit.go). A run whose runtime was
 // killed leaves a run-PID folder, and its mount, which the next run
 // removes.
 package main
@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -33,7 +32,7 @@ import (
 // Only root may enter it: the container never walks this path (init
 // starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
 // name another: the tests give each test its own (docs/contract.md).
-var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/step05")
+var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file, or
 // a folder (an OCI layout, which readImage checks).
@@ -67,17 +66,17 @@ func checkImage(path string) (string, error) {
 // the folder is removed.
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
-	dir := filepath.Join(stateRoot, cgroupID(os.Getpid()))
+	dir := filepath.Join(stateRoot, runName(os.Getpid()))
 	c.rootfs = filepath.Join(dir, "merged")
 	status, err := stackAndRun(c, dir, signals)
 	if unmountErr := unmountRoot(dir); unmountErr != nil {
 		// Never remove a folder through a mount: keep it for the next run.
-		fmt.Fprintf(os.Stderr, "step05: %v\n", unmountErr)
+		fmt.Fprintf(os.Stderr, program+": %v\n", unmountErr)
 		return status, err
 	}
 	if err != nil || !c.keep {
 		if removeErr := os.RemoveAll(dir); removeErr != nil {
-			fmt.Fprintf(os.Stderr, "step05: remove the container's folder: %v\n", removeErr)
+			fmt.Fprintf(os.Stderr, program+": remove the container's folder: %v\n", removeErr)
 		}
 		return status, err
 	}
@@ -85,7 +84,7 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 }
 
 // keepUpper renames the container's folder kept-TIME-PID, keeping its
-// upper layer, for step05 commit, and the links to its lower layers.
+// upper layer, for commit, and the links to its lower layers.
 func keepUpper(dir string) error {
 	for _, gone := range []string{"work", "merged"} {
 		if err := os.RemoveAll(filepath.Join(dir, gone)); err != nil {
@@ -96,7 +95,7 @@ func keepUpper(dir string) error {
 	if err := os.Rename(dir, kept); err != nil {
 		return fmt.Errorf("keep the container's upper layer: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "step05: kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
+	fmt.Fprintf(os.Stderr, program+": kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
 	return nil
 }
 
@@ -114,7 +113,6 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	defer img.close()
 	layers, err := c.storeLayers(img, dir, signals) // layers.go
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
@@ -144,23 +142,7 @@ func (r interruptible) Read(p []byte) (int, error) {
 	}
 }
 
-// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
-// by the container's root: the host's root, or with a user namespace the
-// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
-// a symlink included.
-func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
-	uid, _ := mapID(0, uidMap, "uid")
-	gid, _ := mapID(0, gidMap, "gid")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	return os.Lchown(dir, uid, gid)
-}
-
-// removeLeftoverRoots removes the folders of containers whose step05 was
+// removeLeftoverRoots removes the folders of containers whose runtime was
 // killed before it could (run-PID, where PID is dead or, reused, is this
 // very process), and first unmounts their root. Kept folders are named
 // otherwise, and stay.

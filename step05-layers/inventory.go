@@ -1,7 +1,7 @@
-// This file keeps track of the store: which images step05 has run, and
-// from which layers, so that `step05 images` and `step05 layers` show a
+// This file keeps track of the store: which images the runtime has run, and
+// from which layers, so that `PROGRAM images` and `PROGRAM layers` show a
 // learner each image's stack and which images share which layers. A
-// container's folder records its image too, for step05 commit.
+// container's folder records its image too, for commit.
 package main
 
 import (
@@ -17,10 +17,10 @@ import (
 	"syscall"
 )
 
-// imageRecords holds a record of each image step05 has run.
+// imageRecords holds a record of each image the runtime has run.
 var imageRecords = filepath.Join(stateRoot, "images")
 
-// imageRecord is what step05 remembers of an image it ran.
+// imageRecord is what the runtime remembers of an image it ran.
 type imageRecord struct {
 	Path    string   `json:"path"`
 	Format  string   `json:"format"`
@@ -93,18 +93,18 @@ func readImageRecords() ([]imageRecord, error) {
 	return records, nil
 }
 
-// listImages prints each image step05 has run, its layers top first,
+// listImages prints each image the runtime has run, its layers top first,
 // their sizes in the store, and the other images that share each.
 func listImages(args []string) error {
 	if len(args) != 0 {
-		return errors.New("usage: step05 images (it takes no argument)")
+		return errors.New("usage: " + program + " images (it takes no argument)")
 	}
 	records, err := readImageRecords()
 	if err != nil {
 		return err
 	}
 	if len(records) == 0 {
-		fmt.Println("no images yet: step05 run --image IMAGE … records each image it runs")
+		fmt.Println("no images yet: " + program + " run --image IMAGE … records each image it runs")
 		return nil
 	}
 	users := layerUsers(records)
@@ -132,7 +132,7 @@ func listImages(args []string) error {
 // it was unpacked with, its size, and the images it belongs to.
 func listLayers(args []string) error {
 	if len(args) != 0 {
-		return errors.New("usage: step05 layers (it takes no argument)")
+		return errors.New("usage: " + program + " layers (it takes no argument)")
 	}
 	records, err := readImageRecords()
 	if err != nil {
@@ -141,7 +141,7 @@ func listLayers(args []string) error {
 	users := layerUsers(records)
 	folders, _ := filepath.Glob(filepath.Join(layerStore, "*", "*"))
 	if len(folders) == 0 {
-		fmt.Println("no layers yet: step05 run --image IMAGE … unpacks an image's layers into " + layerStore)
+		fmt.Println("no layers yet: " + program + " run --image IMAGE … unpacks an image's layers into " + layerStore)
 		return nil
 	}
 	fmt.Printf("%-19s  %-16s  %9s  %s\n", "LAYER (diffID)", "IDS", "SIZE", "IMAGES")

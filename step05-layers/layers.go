@@ -1,10 +1,10 @@
 // This file is step05's new idea: the layer store. An image is a stack of
 // layers, each an archive of what one step of making the image changed
 // (the files it added or changed, and whiteouts for those it deleted).
-// step05 unpacks each layer once, into a folder named by its content
+// the runtime unpacks each layer once, into a folder named by its content
 // digest, its diffID:
 //
-//	/var/lib/boxcraft/step05/layers/SET/HEX
+//	/var/lib/boxcraft/PROGRAM/layers/SET/HEX
 //
 // Every container and every image with that layer uses the same folder:
 // nothing is copied. overlayfs stacks the folders into one view (see
@@ -23,7 +23,6 @@
 package main
 
 import (
-	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -31,7 +30,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -43,9 +41,6 @@ import (
 const (
 	whiteoutPrefix = ".wh."
 	opaqueWhiteout = ".wh..wh..opq"
-	// aufs kept its bookkeeping under names with this prefix
-	// (.wh..wh.plnk, .wh..wh.aufs), which old images still carry.
-	aufsMetadataPrefix = ".wh..wh."
 )
 
 // layerStore holds the unpacked layers, each in a folder of its own.
@@ -86,13 +81,6 @@ func (u *unpacker) whiteout(parent int, base string) error {
 	return nil
 }
 
-// isAufsMetadata tells aufs's bookkeeping (.wh..wh.plnk and what it
-// holds, …) from a layer's files: step05 leaves it out.
-func isAufsMetadata(name string) bool {
-	first, _, _ := strings.Cut(name, "/")
-	return strings.HasPrefix(first, aufsMetadataPrefix) && name != opaqueWhiteout
-}
-
 // layerSet names the set of layer folders a container uses: "as-is"
 // without a user namespace, else its id maps.
 func (c *container) layerSet() string {
@@ -111,7 +99,7 @@ func (c *container) layerSet() string {
 // blob it unpacks it first checks against its digest. A
 // layer is unpacked into dir/unpacking, the container's own folder, and
 // moves into the store only once it is whole and its digest checked: a
-// killed step05 leaves no half layer in the store, only a run-PID folder,
+// killed the runtime leaves no half layer in the store, only a run-PID folder,
 // which the next run removes.
 func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) ([]string, error) {
 	var uidMap, gidMap *syscall.SysProcIDMap
@@ -140,15 +128,10 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 // storeLayer returns the layer's folder in the store set, and unpacks it
 // there first unless it is there already.
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
-	// A bare tarball names no digest: its own is its diffID, found by
-	// reading it, and there is nothing else to check it against.
-	bare := l.digest == "" && l.diffID == ""
-	if bare && l.rereadable {
-		if err := l.findDiffID(signals); err != nil {
-			return "", err
-		}
-	}
-	if l.diffID != "" {
+	// A bare tarball names no digest: its own is its diffID, known once
+	// it is unpacked, and there is nothing else to check it against.
+	bare := l.digest == ""
+	if !bare {
 		folder := filepath.Join(set, digestHex(l.diffID))
 		if _, err := os.Stat(folder); err == nil {
 			// Unpacked before, and checked then: share it. The store is
@@ -174,7 +157,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 	}
 	folder := filepath.Join(set, digestHex(diffID))
 	// rename(2) is atomic: the folder is in the store whole, or not at
-	// all. When another step05 stored the same layer meanwhile, its
+	// all. When another run stored the same layer meanwhile, its
 	// folder stays, and this copy goes.
 	err = os.Rename(unpacking, folder)
 	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
@@ -214,47 +197,6 @@ func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, sig
 		return "", fmt.Errorf("unzipped, its digest is %s, but the image's config says %s: the blob was changed", diffID, l.diffID)
 	}
 	return diffID, nil
-}
-
-// findDiffID reads the layer's blob, unzipped, for its digest. On the
-// way it reads the names in the tar: a tarball with manifest.json at its
-// top is docker save's, compressed, or readImage would have found it.
-func (l *layer) findDiffID(signals chan os.Signal) error {
-	blob, err := l.open()
-	if err != nil {
-		return err
-	}
-	defer blob.Close()
-	unzipped, err := unzip(blob)
-	if err != nil {
-		return err
-	}
-	digest := sha256.New()
-	tee := io.TeeReader(interruptible{unzipped, signals}, digest)
-	if hasManifest(tee) {
-		return errors.New("docker save's tarball, compressed: step05 reads its layers where they are in the tarball, so gunzip it first")
-	}
-	// A file that is no tar has a digest too: unpacking it says what it is.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return fmt.Errorf("reading the archive: %w", err)
-	}
-	l.diffID = "sha256:" + hex.EncodeToString(digest.Sum(nil))
-	return nil
-}
-
-// hasManifest reads a tar's entries until it finds docker save's
-// manifest.json at the top, or reaches the end (or what is no tar).
-func hasManifest(r io.Reader) bool {
-	archive := tar.NewReader(r)
-	for {
-		hdr, err := archive.Next()
-		if err != nil {
-			return false
-		}
-		if path.Clean(hdr.Name) == "manifest.json" {
-			return true
-		}
-	}
 }
 
 // digestHex is a digest's hex part: "sha256:3f2a…" → "3f2a…".

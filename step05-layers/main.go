@@ -7,9 +7,8 @@
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
 //	           [--cpuset-cpus LIST] [--cpuset-mems LIST] [-m SIZE] [--memory-swap SIZE]
-//	           [--pids-limit N] [--blkio-weight N] [--device-read-bps DEV:RATE]
-//	           [--device-write-bps DEV:RATE] [--device-read-iops DEV:N]
-//	           [--device-write-iops DEV:N] [--] CMD [ARGS...]
+//	           [--pids-limit N] [--device-read-bps DEV:RATE]
+//	           [--device-write-bps DEV:RATE] [--] CMD [ARGS...]
 //	step05 commit CONTAINER IMAGE_OUT
 //	step05 images
 //	step05 layers
@@ -21,7 +20,7 @@
 // user ids (user), the cgroup tree (cgroup) and two clocks (time).
 //
 // Some set-up must happen inside the namespaces, after they exist and
-// before CMD runs. So step05 starts itself again, as a hidden "init"
+// before CMD runs. So the runtime starts itself again, as a hidden "init"
 // command, in the new namespaces; init does that set-up and then replaces
 // itself with CMD.
 //
@@ -31,21 +30,19 @@
 // whose limits the kernel enforces (cgroup.go).
 //
 // Until step03, the root was a chroot, which root inside could climb out
-// of, and the image was a folder someone had unpacked. step05 unpacks the
-// image itself, safely, into a rootfs of the container's own (image.go,
-// unpack.go), and makes that the root the way runc does: the rootfs
-// becomes a mount, pivot_root(2) swaps it with the host's root, and the
-// host's root is unmounted, so that no path leads back to it. /proc, /sys
-// and a /dev of the container's own are mounted in it first (rootfs.go).
+// of. step04 made the root the way runc does: the root becomes a mount,
+// pivot_root(2) swaps it with the host's root, and the host's root is
+// unmounted, so that no path leads back to it. /proc, /sys and a /dev of
+// the container's own are mounted in it first (rootfs.go).
 //
-// Until step04, every container unpacked the whole image anew. An image is
-// really a stack of layers, each what one step of making it changed.
-// step05 reads images as Docker and OCI write them (formats.go), unpacks
-// each layer once into a store that every container shares (layers.go),
-// and stacks them with overlayfs under a writable layer of the
-// container's own (overlay.go). step05 commit turns that layer into a new
-// image's top layer (commit.go); step05 images and step05 layers show
-// what the store holds (inventory.go).
+// step04 also unpacked the whole image anew for every container. An
+// image is really a stack of layers, each what one step of making it
+// changed. The runtime reads an image as an OCI layout (formats.go),
+// unpacks each layer once, safely (unpack.go), into a store that every
+// container shares (layers.go), and stacks the layers with overlayfs under
+// a writable layer of the container's own (overlay.go). commit turns that
+// layer into a new image's top layer (commit.go); PROGRAM images and
+// PROGRAM layers show what the store holds (inventory.go).
 package main
 
 import (
@@ -67,10 +64,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = "usage: step05 run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (step05 run --help lists the flags), step05 commit CONTAINER IMAGE_OUT, step05 images, step05 layers"
+// program is the name this runtime goes by in its messages, its usage
+// and its state folder: the one line a step changes when it is copied.
+const program = "step05"
+
+const usage = "usage: " + program + " run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags), " + program + " commit CONTAINER IMAGE_OUT, " + program + " images, " + program + " layers"
 
 // containerPath is the PATH a command gets inside the container, the same
-// default as Docker's. The host's PATH names the host's directories, which
+// default as Docker's. The host's PATH names the host's folders, which
 // mean nothing in the image.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -79,7 +80,7 @@ const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 func main() {
 	status, err := dispatch(os.Args[1:])
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step05: %v\n", err)
+		fmt.Fprintf(os.Stderr, program+": %v\n", err)
 		os.Exit(2)
 	}
 	os.Exit(status)
@@ -99,7 +100,7 @@ func dispatch(args []string) (int, error) {
 		return 0, listImages(args[1:])
 	case "layers":
 		return 0, listLayers(args[1:])
-	case "init": // hidden: step05 runs itself this way inside the namespaces
+	case "init": // hidden: the runtime runs itself this way inside the namespaces
 		if err := containerInit(args[1:]); err != nil {
 			return 0, fmt.Errorf("init: %w", err)
 		}
@@ -121,8 +122,8 @@ func run(args []string) (int, error) {
 	flags.String("image", "", "an image: an OCI layout folder, a docker save tarball, or a rootfs tarball (plain or gzip), its layers stacked under one of the container's own")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
 	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
-	flags.Bool("keep", false, "keep the container's upper layer (what it changed in --image's root) after it ends, for step05 commit, and print where it is")
-	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated (step05 needs mnt)")
+	flags.Bool("keep", false, "keep the container's upper layer (what it changed in --image's root) after it ends, for "+program+" commit, and print where it is")
+	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated ("+program+" needs mnt)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
 	flags.String("uid-map", "", "user ids: CONTAINER:HOST:SIZE (user; default 0:100000:65536, or SUDO_USER's /etc/subuid range)")
 	flags.String("gid-map", "", "group ids: CONTAINER:HOST:SIZE (user; default as for --uid-map, from /etc/subgid)")
@@ -147,8 +148,8 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// From here until what step05 makes (the rootfs folder, the cgroup)
-	// is gone, a Ctrl-C or a kill must not end step05 halfway and leave
+	// From here until what the runtime makes (the rootfs folder, the cgroup)
+	// is gone, a Ctrl-C or a kill must not end the runtime halfway and leave
 	// it behind: the signals are caught, and relayed to CMD once it runs.
 	signals := catchSignals()
 	defer stopCatching(signals)
@@ -170,7 +171,7 @@ func runInRootfs(c *container, signals chan os.Signal) (int, error) {
 	return runInCgroup(c, signals)
 }
 
-// allNamespaces are the namespace types step05 knows, by the names
+// allNamespaces are the namespace types the runtime knows, by the names
 // /proc/self/ns gives them.
 var allNamespaces = []string{"uts", "pid", "mnt", "ipc", "net", "user", "cgroup", "time"}
 
@@ -233,7 +234,7 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 	// namespace of its own, they would be the host's, and pivot_root
 	// would swap the host's root away.
 	if !c.namespaces["mnt"] {
-		return nil, fmt.Errorf("--ns %s leaves out mnt, which step05 needs: the container's root and its /proc, /sys and /dev are mounts the host must not get", list)
+		return nil, fmt.Errorf("--ns %s leaves out mnt, which "+program+" needs: the container's root and its /proc, /sys and /dev are mounts the host must not get", list)
 	}
 	hostname, _ := flags.GetString("hostname")
 	if c.hostname, err = checkHostname(hostname, c.namespaces["uts"]); err != nil {
@@ -400,10 +401,10 @@ func checkOffset(clock string, id int32, seconds int64) error {
 	return nil
 }
 
-// checkRootfs makes ROOTFS absolute and checks that it is a directory.
+// checkRootfs makes ROOTFS absolute and checks that it is a folder.
 func checkRootfs(dir string) (string, error) {
 	if dir == "" {
-		return "", errors.New("rootfs is an empty string: name a directory")
+		return "", errors.New("rootfs is an empty string: name a folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -411,13 +412,13 @@ func checkRootfs(dir string) (string, error) {
 	}
 	info, err := os.Stat(abs)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("rootfs %s: no such directory", dir)
+		return "", fmt.Errorf("rootfs %s: no such folder", dir)
 	}
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", dir, err)
 	}
 	if !info.IsDir() {
-		return "", fmt.Errorf("rootfs %s is not a directory", dir)
+		return "", fmt.Errorf("rootfs %s is not a folder", dir)
 	}
 	return abs, nil
 }
@@ -451,7 +452,7 @@ func findCommand(rootfs, name string) (string, error) {
 }
 
 // isExecutableIn reports whether path names an executable file when
-// rootfs (the open directory rootFd) is "/". openat2 with RESOLVE_IN_ROOT
+// rootfs (the open folder rootFd) is "/". openat2 with RESOLVE_IN_ROOT
 // resolves every symlink and ".." as a chrooted process would: an image's
 // /bin/sh -> /bin/busybox points into the image, not at the host's
 // /bin/busybox. A path that does not resolve is simply not there; any
@@ -466,7 +467,7 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
 		return false, nil
 	case errors.Is(err, unix.ENOSYS):
-		return false, errors.New("openat2 is missing: step05 needs Linux 5.11 or newer")
+		return false, errors.New("openat2 is missing: " + program + " needs Linux 5.11 or newer")
 	case err != nil:
 		return false, fmt.Errorf("look up %s in the rootfs: %w", path, err)
 	}
@@ -486,7 +487,7 @@ var mountPoints = []string{"proc", "sys", "dev"}
 // checkReachable checks what init will need: proc, sys and dev folders
 // in the rootfs to mount on, and with a user namespace, where init is an
 // ordinary user on the host (container root is host uid 100000), a rootfs
-// folder that is its own or that others may use, and a step05 binary that
+// folder that is its own or that others may use, and a runtime binary that
 // others may use. The folders above the rootfs do not matter: init never
 // walks the path (see runInNamespaces).
 func (c *container) checkReachable() error {
@@ -508,19 +509,19 @@ func (c *container) checkReachable() error {
 		return err
 	}
 	if info, err := os.Stat(self); err != nil || info.Mode().Perm()&0o001 == 0 {
-		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on step05 itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
+		return fmt.Errorf("%s: the container's root is host uid %d, so others need x on "+program+" itself to start it as init (chmod o+x)", self, c.uidMap.HostID)
 	}
 	return nil
 }
 
 // runInCgroup makes the container's cgroup, runs the container in it,
 // and removes the cgroup after the container has ended. It first removes
-// what an earlier step05, killed before it could, left. When the kernel
+// what an earlier run, killed before it could, left. When the kernel
 // ran out of memory for the container and killed CMD, it says so: the
 // command's status, 137 (128+SIGKILL), does not tell why.
 //
 // run catches signals from before the cgroup is made until it is
-// removed, so that a Ctrl-C or a kill cannot end step05 in between and
+// removed, so that a Ctrl-C or a kill cannot end the runtime in between and
 // leave the cgroup behind.
 func runInCgroup(c *container, signals chan os.Signal) (int, error) {
 	if err := checkCgroupParent(); err != nil {
@@ -535,16 +536,16 @@ func runInCgroup(c *container, signals chan os.Signal) (int, error) {
 	if v2 {
 		limits = v2Limits(c.limits)
 	}
-	cg, err := newCgroup(v2, cgroupID(os.Getpid()), limits)
+	cg, err := newCgroup(v2, runName(os.Getpid()), limits)
 	if err != nil {
 		return 0, err
 	}
 	status, err := runInNamespaces(c, cg, signals)
 	if err == nil && status == 128+int(unix.SIGKILL) && cg.oomKills() > 0 {
-		fmt.Fprintf(os.Stderr, "step05: killed: out of memory (%s)\n", c.limits.memoryLimit())
+		fmt.Fprintf(os.Stderr, program+": killed: out of memory (%s)\n", c.limits.memoryLimit())
 	}
 	if removeErr := cg.remove(); removeErr != nil {
-		fmt.Fprintf(os.Stderr, "step05: %v\n", removeErr)
+		fmt.Fprintf(os.Stderr, program+": %v\n", removeErr)
 	}
 	return status, err
 }
@@ -557,7 +558,7 @@ func (r resources) memoryLimit() string {
 	return "limit " + formatBytes(r.memory)
 }
 
-// runInNamespaces starts step05 itself again as "init", in new
+// runInNamespaces starts the runtime itself again as "init", in new
 // namespaces and in the container's cgroup, and waits for it: init sets
 // the namespaces up from inside and then becomes CMD. Go's os/exec does
 // the part that happens from outside, between fork and exec:
@@ -569,27 +570,27 @@ func (r resources) memoryLimit() string {
 //     gid_map before the child goes on. Credential then makes the child
 //     uid 0 and gid 0 inside, which the maps turn into the host's
 //     unprivileged ids.
-//   - Pdeathsig: when step05 dies, even by SIGKILL, the kernel kills init
+//   - Pdeathsig: when the runtime dies, even by SIGKILL, the kernel kills init
 //     (later CMD), and with the PID namespace's first process every other
 //     process in it. (The kernel sends it when the thread that started the
-//     child ends: here the main thread, which lasts as long as step05.)
+//     child ends: here the main thread, which lasts as long as the runtime.)
 //   - Setsid: setsid(2) gives init a session of its own, with no
 //     controlling terminal, so that CMD cannot type into the caller's
 //     shell through its terminal (the TIOCSTI ioctl), as runc's init
 //     calls setsid. And init inherits a session keyring of its own, which
-//     step05 joins just before (joinNewSessionKeyring).
+//     the runtime joins just before (joinNewSessionKeyring).
 //
-// The time namespace is not among the Cloneflags: step05 makes it first,
+// The time namespace is not among the Cloneflags: the runtime makes it first,
 // for its children (see newTimeNamespace).
 //
 // init must be in the cgroup before CMD runs. On cgroup v2, clone(2) puts
 // it there as it is born (CLONE_INTO_CGROUP, which Go asks for with
-// UseCgroupFD and an open cgroup folder). v1 has no such thing: step05
+// UseCgroupFD and an open cgroup folder). v1 has no such thing: the runtime
 // moves init in after it has started. So init waits, on a pipe, until
-// step05 releases it, on both versions (see waitForRelease).
+// the runtime releases it, on both versions (see waitForRelease).
 //
-// init starts in the rootfs: it inherits step05's working folder, which
-// step05 sets to the rootfs first. With a user namespace, init is an
+// init starts in the rootfs: it inherits the runtime's working folder, which
+// the runtime sets to the rootfs first. With a user namespace, init is an
 // ordinary user on the host and may not be allowed to walk the path to the
 // rootfs (a private home folder, a test's temporary folder); an inherited
 // working folder needs no walk, and clone(2) moves it into the new mount
@@ -605,7 +606,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 	}
 	cmd := &exec.Cmd{
 		Path:   "/proc/self/exe", // this very program, whatever its path
-		Args:   append([]string{"step05", "init", c.namespaceList(), c.hostname, c.rootMode(), c.path}, c.argv...),
+		Args:   append([]string{program, "init", c.namespaceList(), c.hostname, c.rootMode(), c.path}, c.argv...),
 		Env:    containerEnv(),
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -616,14 +617,15 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 			Setsid:     true,
 		},
 	}
-	// The pipe's reading end is init's fd 3 (the first of ExtraFiles).
-	released, release, err := os.Pipe()
+	// The release pipe: init waits on its reading end, initsEnd, its fd 3
+	// (the first of ExtraFiles), until a byte comes through releaseEnd.
+	initsEnd, releaseEnd, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
-	defer released.Close()
-	defer release.Close()
-	cmd.ExtraFiles = []*os.File{released}
+	defer initsEnd.Close()
+	defer releaseEnd.Close()
+	cmd.ExtraFiles = []*os.File{initsEnd}
 	if cg.v2 {
 		dir, err := cg.openV2()
 		if err != nil {
@@ -648,8 +650,8 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 		return 0, fmt.Errorf("start %s in new namespaces: %w", c.argv[0], err)
 	}
-	released.Close() // init's now
-	// init has its working folder; step05 leaves the root, which would
+	initsEnd.Close() // init's now
+	// init has its working folder; the runtime leaves the root, which would
 	// keep the overlay on it busy, so that it can be unmounted at the end.
 	if err := os.Chdir("/"); err != nil {
 		return 0, err
@@ -662,7 +664,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 		}
 	}
 	// One byte says: the cgroup holds you, go on.
-	if _, err := release.Write([]byte{1}); err != nil {
+	if _, err := releaseEnd.Write([]byte{1}); err != nil {
 		_ = cmd.Wait() // init has ended: reap it, so that its cgroup can go
 		return 0, fmt.Errorf("release init: %w", err)
 	}
@@ -704,7 +706,7 @@ func (c *container) namespaceList() string {
 }
 
 // newTimeNamespace makes a time namespace with the offsets given, for the
-// children step05 starts next. unshare(CLONE_NEWTIME) leaves the caller in
+// children the runtime starts next. unshare(CLONE_NEWTIME) leaves the caller in
 // its own time namespace: the new one is for its children, and it stays
 // empty until the first is born. Only while it is empty may its offsets be
 // set, in /proc/self/timens_offsets. (clone(2) can make a time namespace
@@ -712,7 +714,7 @@ func (c *container) namespaceList() string {
 //
 // Both calls concern one thread: unshare changes the namespaces of the
 // calling thread, and /proc/self/timens_offsets are the main thread's. So
-// step05 runs on its main thread (see init below), and starts init from it.
+// the runtime runs on its main thread (see init below), and starts init from it.
 func newTimeNamespace(offsets map[string]int64) error {
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 		return fmt.Errorf("unshare the time namespace: %w", err)
@@ -749,13 +751,13 @@ func joinNewSessionKeyring() error {
 // own, never from this one.
 func init() { runtime.LockOSThread() }
 
-// containerInit runs inside the new namespaces as "step05 init NSLIST
+// containerInit runs inside the new namespaces as "PROGRAM init NSLIST
 // HOSTNAME ro|rw PATH ARGV...". It does the set-up that only a process
 // inside can do, then replaces itself with CMD, which so keeps init's pid:
 // 1 in a new PID namespace.
 func containerInit(args []string) error {
 	if len(args) < 5 {
-		return errors.New("run by step05 run, not by hand")
+		return errors.New("run by " + program + " run, not by hand")
 	}
 	namespaces, err := parseNamespaces(args[0])
 	if err != nil {
@@ -806,7 +808,7 @@ func containerInit(args []string) error {
 	return nil
 }
 
-// waitForRelease waits until step05 run says that init is in the
+// waitForRelease waits until run says that init is in the
 // container's cgroup: it writes one byte into the pipe whose reading end
 // is init's fd 3. Should run end first, the read meets the end of the
 // pipe instead, and init stops.
@@ -814,7 +816,7 @@ func waitForRelease() error {
 	pipe := os.NewFile(3, "release")
 	defer pipe.Close()
 	if n, _ := pipe.Read(make([]byte, 1)); n != 1 {
-		return errors.New("step05 run ended before the container's cgroup was ready")
+		return errors.New(program + " run ended before the container's cgroup was ready")
 	}
 	return nil
 }
@@ -824,7 +826,7 @@ func waitForRelease() error {
 // cgroup its first process is in at that moment: made now, its root is the
 // container's own cgroup, which CMD sees as "/" in /proc/self/cgroup, with
 // nothing of the host's tree above it. Made by clone(2) with the other
-// namespaces, on v1 its root would be step05's cgroup, and the container
+// namespaces, on v1 its root would be the runtime's cgroup, and the container
 // would see its path from there. unshare(2) changes only the calling
 // thread: init runs on its main thread, which is the one that execs CMD.
 func enterCgroupNamespace() error {
@@ -868,7 +870,7 @@ func bringUpLoopback() error {
 
 // closeInheritedFiles marks every file beyond stdin, stdout and stderr
 // close-on-exec (close_range(2), Linux 5.11), so that CMD does not get them. Go opens its own files
-// that way, but files step05 was given by whatever started it are open in
+// that way, but files the runtime was given by whatever started it are open in
 // init too, and an open folder of the host is a way out of any root.
 func closeInheritedFiles() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -930,12 +932,12 @@ func containerEnv() []string {
 }
 
 // catchSignals starts catching the signals that would otherwise end
-// step05 and leave the command running without its parent. It runs before
+// the runtime and leave the command running without its parent. It runs before
 // the command starts: a signal that arrives while the command is starting
 // waits in the channel. SIGINT and SIGQUIT come from the terminal's Ctrl-C
 // and Ctrl-\, which the terminal sends to its foreground process group:
-// step05's, and not the command's, which has a session of its own.
-// The others come from `kill`, sent to step05 alone. relaySignals passes
+// the runtime's, and not the command's, which has a session of its own.
+// The others come from `kill`, sent to the runtime alone. relaySignals passes
 // them all on.
 //
 // In a PID namespace the command is pid 1, and the kernel delivers to pid 1

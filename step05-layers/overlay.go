@@ -6,14 +6,13 @@
 //	   │     file, unless a whiteout above it hides it
 //	upper/   the container's layer: a file it writes is copied up here
 //	         first, a file it deletes leaves a whiteout here
-//	lower/0  the image's top layer ─┐
-//	lower/1                         ├ never written to
-//	lower/…  the bottom layer      ─┘
+//	lowerdir the image's layers, top down: folders of the store
+//	         (layers.go), shared, and never written to
 //
 // Where Docker once used aufs, it named these folders diff/ (each layer)
 // and mnt/ (the union); its overlay2 driver names them diff/ and merged/.
 //
-// The overlay is mounted on the host, by step05, as Docker's is: only the
+// The overlay is mounted on the host, by the runtime, as Docker's is: only the
 // host's root may have overlayfs trust the trusted.overlay.* attributes
 // (opaque folders). init then takes merged/ as its rootfs, as step04's
 // init took an unpacked image: it binds it onto itself and pivots into it.
@@ -24,7 +23,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,7 +46,7 @@ func (c *container) mountRoot(dir string, layers []string) error {
 	if err := makeRootFolder(filepath.Join(dir, "upper"), uidMap, gidMap); err != nil {
 		return fmt.Errorf("make the upper layer: %w", err)
 	}
-	for _, sub := range []string{"lower", "work", "merged"} {
+	for _, sub := range []string{"work", "merged"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
 			return fmt.Errorf("make the container's %s folder: %w", sub, err)
 		}
@@ -65,21 +63,34 @@ func (c *container) mountRoot(dir string, layers []string) error {
 	return nil
 }
 
+// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
+// by the container's root: the host's root, or with a user namespace the
+// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
+// a symlink included.
+func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
+	uid, _ := mapID(0, uidMap, "uid")
+	gid, _ := mapID(0, gidMap, "gid")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
+}
+
 // mountOverlay mounts the overlay on dir/merged.
 //
 // mount(2) takes overlayfs's options as one string of at most a page
 // (4096 bytes), and each layer's path in the store is over 100 bytes:
-// 40 layers would fill it. So, as Docker does with its l/ folder of short
-// links, step05 makes a link to each layer in dir/lower, named 0 (the
-// top layer) to N-1, and mounts from inside dir/lower, where the paths
-// are the links' names: 500 layers then take under 2000 bytes. overlayfs
-// follows the links when it mounts, and holds the layers' folders.
+// some 35 layers fill it, room enough for this lesson's images. A deeper
+// image is refused; boxcraft (final/mount) mounts up to overlayfs's 500
+// layers from short links to them, as Docker's overlay2 does.
 //
 // An upper layer that goes when the container ends (throwaway) need not
 // be written to disk: see volatile below.
 func mountOverlay(dir string, layers []string, throwaway bool) error {
-	lower := filepath.Join(dir, "lower")
-	var names []string
+	var lower []string
 	stacked := map[string]bool{}
 	// The top layer first: overlayfs's lowerdir lists the layers top
 	// down, and the image's config bottom up.
@@ -87,23 +98,18 @@ func mountOverlay(dir string, layers []string, throwaway bool) error {
 		// An image may have the same layer twice (the same files copied
 		// in twice), and overlayfs refuses a folder twice (ELOOP). The
 		// top one shows all the lower one would: leave the lower out.
-		if stacked[layers[i]] {
-			continue
+		if !stacked[layers[i]] {
+			stacked[layers[i]] = true
+			lower = append(lower, layers[i])
 		}
-		stacked[layers[i]] = true
-		name := strconv.Itoa(len(names))
-		if err := os.Symlink(layers[i], filepath.Join(lower, name)); err != nil {
-			return fmt.Errorf("link the layers: %w", err)
-		}
-		names = append(names, name)
 	}
-	// Relative to dir/lower, the working folder while mounting. With
-	// redirect_dir and metacopy off (the kernel's defaults, unless it was
-	// built or loaded otherwise), the upper layer holds whole files and
-	// folders, and commit reads it alone: a folder
-	// renamed is copied up whole (mv does it when rename(2) says EXDEV),
-	// not recorded as an xattr pointing into the layers below.
-	options := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work,redirect_dir=off,metacopy=off"
+	// With redirect_dir and metacopy off (the kernel's defaults, unless
+	// it was built or loaded otherwise), the upper layer holds whole files
+	// and folders, and commit reads it alone: a folder renamed is copied
+	// up whole (mv does it when rename(2) says EXDEV), not recorded as an
+	// xattr pointing into the layers below.
+	options := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + filepath.Join(dir, "upper") +
+		",workdir=" + filepath.Join(dir, "work") + ",redirect_dir=off,metacopy=off"
 	if throwaway {
 		// volatile: overlayfs skips syncing the upper layer's filesystem
 		// (all of it, whoever wrote there) on sync(2) and at unmount. A
@@ -111,19 +117,10 @@ func mountOverlay(dir string, layers []string, throwaway bool) error {
 		options += ",volatile"
 	}
 	if len(options) > mountOptionsMax {
-		return fmt.Errorf("mount overlay on %s: %d layers need %d bytes of options, more than a page", dir, len(layers), len(options))
+		return fmt.Errorf("the image's %d layers need %d bytes of overlayfs options, more than a page (%d): %s stacks fewer", len(layers), len(options), mountOptionsMax+1, program)
 	}
-	back, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	if err := os.Chdir(lower); err != nil {
-		return err
-	}
-	defer os.Chdir(back)
 	// mount(2) with type overlay: the union of the lower folders, and the
-	// upper one, on merged. The kernel resolves the relative paths now,
-	// from the working folder.
+	// upper one, on merged.
 	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, options); err != nil {
 		return fmt.Errorf("mount overlay on %s/merged: %w", dir, err)
 	}

@@ -23,8 +23,7 @@ var step04 = lesson{
 		Hint: `the stub is step03's chroot, out of which root can climb. Call pivot_root(".", "."): the rootfs ` +
 			`becomes the root mount and the old root lands on top of it; make that old root private ` +
 			`(MS_REC|MS_PRIVATE on "."), so that what follows cannot travel to the host; unmount "." with ` +
-			`MNT_DETACH, which takes the host's root out of the container's mount namespace; then chdir to "/". ` +
-			`Where pivot_root says EINVAL and onInitramfs(), use chrootInstead().`,
+			`MNT_DETACH, which takes the host's root out of the container's mount namespace; then chdir to "/".`,
 		Man:   []string{"2 pivot_root", "2 umount2"},
 		Tests: "TestRootFilesystem/EscapeNowFails, TestRootFilesystem/RootIsTheRootfsAndTheKernelTheHosts",
 		Stub: `if err := unix.Chroot("."); err != nil {
@@ -56,13 +55,12 @@ return unix.Chdir("/")`,
 		Stub:  "return nil",
 	},
 	{
-		Func: "remountReadOnly",
+		Func: "makeReadOnly",
 		What: "--read-only: the root, read-only",
-		Hint: `make the mount at path read-only: MS_REMOUNT|MS_BIND|MS_RDONLY changes this one mount, not the ` +
-			`filesystem. A remount sets every flag anew, and in a user namespace the kernel refuses to clear a ` +
-			`flag the host set: read the mount's flags with statfs(2) and ask again for those keptFlags maps, ` +
-			`and for MS_STRICTATIME when it has neither ST_RELATIME nor ST_NOATIME.`,
-		Man:   []string{"2 mount (MS_REMOUNT)", "2 statfs"},
+		Hint: `make the mount at path read-only with mount_setattr(2) (unix.MountSetattr, AT_FDCWD, flags 0, ` +
+			`Attr_set MOUNT_ATTR_RDONLY): it changes this one mount, not the filesystem, and leaves the mount's ` +
+			`other flags as they are, which a remount (MS_REMOUNT) would have to repeat.`,
+		Man:   []string{"2 mount_setattr"},
 		Tests: "TestRootFilesystem/ReadOnlyRoot",
 		Stub:  "return nil",
 	},
@@ -77,7 +75,7 @@ return unix.Chdir("/")`,
 		Tests: "TestRootFilesystem/HostileImagesAreRefused",
 		Stub: `fd, err := unix.Openat(root, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 if err != nil {
-	return -1, fmt.Errorf("opening its directory %q: %w", name, err)
+	return -1, fmt.Errorf("opening its folder %q: %w", name, err)
 }
 return fd, nil`,
 	},

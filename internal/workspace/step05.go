@@ -1,7 +1,7 @@
 package main
 
-// step05's workspace is step04's program with step05's image formats
-// (OCI layouts and docker save tarballs), the layer store, commit, images
+// step05's workspace is step04's program with step05's image format
+// (the OCI layout), the layer store, commit, images
 // and layers given: what is left to write is the union mount, the
 // whiteouts that let a layer delete, and the check of a layer against its
 // digest.
@@ -9,11 +9,10 @@ var step05 = lesson{
 	{
 		Func: "mountOverlay",
 		What: "the union: the layers under the container's upper layer, with overlayfs",
-		Hint: `link each layer's folder into dir/lower, named 0 (the TOP layer: overlayfs lists them top down, ` +
-			`the image bottom up) to N-1, leaving out a layer already stacked; then, from inside dir/lower, ` +
-			`mount type "overlay" on dir/merged with "lowerdir=0:1:…,upperdir=../upper,workdir=../work,` +
-			`redirect_dir=off,metacopy=off" (and ",volatile" when throwaway). Options longer than ` +
-			`mountOptionsMax do not fit in mount(2).`,
+		Hint: `list the layers' folders TOP first (overlayfs lists them top down, the image bottom up), ` +
+			`leaving out a layer already listed; then mount type "overlay" on dir/merged with ` +
+			`"lowerdir=TOP:…:BOTTOM,upperdir=DIR/upper,workdir=DIR/work,redirect_dir=off,metacopy=off" (and ` +
+			`",volatile" when throwaway). Options longer than mountOptionsMax do not fit in mount(2): refuse them.`,
 		Man:   []string{"2 mount", "the kernel's Documentation/filesystems/overlayfs.rst"},
 		Tests: "TestLayers/UnionView, TestLayers/WritesLandInTheUpperLayerOnly, and every test that runs an image",
 		Stub:  `return fmt.Errorf("mount overlay on %s/merged: not written yet (TODO(step05) in overlay.go)", dir)`,
@@ -33,9 +32,8 @@ var step05 = lesson{
 		Func: "(*layer).verify",
 		What: "a layer's blob, checked against its digest before it is unpacked",
 		Hint: `the stub trusts every blob. Read the blob (l.open(), through interruptible{blob, signals}, at ` +
-			`most l.size+1 bytes when the size is known) and compare its sha256 (sha256Of) with l.digest; ` +
-			`without a digest (docker save's older form), unzip it and compare with l.diffID. A difference is ` +
-			`mismatch(got).`,
+			`most l.size+1 bytes when the size is known) and compare its sha256 (sha256Of) with l.digest. ` +
+			`A difference is mismatch(got).`,
 		Man:   []string{"the OCI image spec's descriptor.md (digests)"},
 		Tests: "TestLayers/TamperedBlobsAreRefused",
 		Stub:  "return nil",
