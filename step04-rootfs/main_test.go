@@ -11,7 +11,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // step is the step under test, as the shared suites (internal/testkit)
 // need to know it: from step04 on, run is given the root with --rootfs
 // (or --image) and pivots into it.
-var step = testkit.Step{PivotRoot: true}
+var step = testkit.Step{RootfsFlag: true}
 
 // What every step keeps from step01 (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, step) }

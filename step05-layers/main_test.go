@@ -11,7 +11,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // step is the step under test, as the shared suites (internal/testkit)
 // need to know it: from step05 on, an --image is a stack of layers under
 // a writable layer of the container's own.
-var step = testkit.Step{PivotRoot: true, Layers: true}
+var step = testkit.Step{RootfsFlag: true, Layers: true}
 
 // What every step keeps from step01 (internal/testkit/basics.go).
 func TestBasics(t *testing.T) { testkit.Basics(t, step) }

@@ -36,97 +36,127 @@ func FreshRootfs(t *testing.T) string {
 // refused in one line. A command killed by a signal is each step's own
 // test: in a PID namespace it takes more than `kill $$`.
 func Basics(t *testing.T, s Step) {
-	run := func(t *testing.T, rootfs string, cmd ...string) Result {
-		return Run(t, s.Args(nil, rootfs, cmd...)...)
-	}
-	t.Run("CommandSeesTheRootfsNotTheHost", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "marker"), []byte("inside the rootfs\n"), 0o644))
-		hostMarker := filepath.Join(t.TempDir(), "host-marker")
-		require.NoError(t, os.WriteFile(hostMarker, []byte("on the host\n"), 0o644))
-
-		r := run(t, rootfs, "/bin/sh", "-c",
-			`cat /marker; if [ -e "$1" ]; then echo host file visible; else echo host file hidden; fi`, "sh", hostMarker)
-		require.Equal(t, 0, r.Code, r)
-		assert.Equal(t, "inside the rootfs\nhost file hidden\n", r.Stdout)
-	})
-	t.Run("CommandStartsInTheRootWithTheContainerPath", func(t *testing.T) {
-		r := run(t, FreshRootfs(t), "sh", "-c", `pwd; echo "$PATH"`)
-		require.Equal(t, 0, r.Code, r)
-		assert.Equal(t, "/\n"+ContainerPath+"\n", r.Stdout)
-	})
-	// Symlinks in an image point into the image: /usr/local/bin/hello ->
-	// /opt/only-in-image/hello names a file in the rootfs that the host
-	// does not have.
-	t.Run("CommandLookupFollowsSymlinksInsideTheRootfs", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		require.NoDirExists(t, "/opt/only-in-image")
-		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "opt/only-in-image"), 0o755))
-		require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "usr/local/bin"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(rootfs, "opt/only-in-image/hello"), []byte("#!/bin/sh\necho hello from the image\n"), 0o755))
-		require.NoError(t, os.Symlink("/opt/only-in-image/hello", filepath.Join(rootfs, "usr/local/bin/hello")))
-
-		r := run(t, rootfs, "hello")
-		require.Equal(t, 0, r.Code, r)
-		assert.Equal(t, "hello from the image\n", r.Stdout)
-	})
-	t.Run("ExitStatusPassesThrough", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		for _, status := range []int{0, 7, 255} {
-			r := run(t, rootfs, "/bin/sh", "-c", "exit "+strconv.Itoa(status))
-			assert.Equal(t, status, r.Code, r)
-			assert.Empty(t, r.Stderr)
-		}
-	})
-	t.Run("StdioPassesThrough", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		cmd := Command(t, s.Args(s.withStdin(nil), rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
-		cmd.Stdin = strings.NewReader("from stdin\n")
-		r := RunCmd(t, cmd)
-		require.Equal(t, 0, r.Code, r)
-		assert.Equal(t, "FROM STDIN\n", r.Stdout)
-		assert.Equal(t, "to stderr\n", r.Stderr)
-	})
-	t.Run("BadInputIsOneLineAndStatus2", func(t *testing.T) {
-		rootfs := FreshRootfs(t)
-		aFile := filepath.Join(rootfs, "etc/passwd")
-		usage := Run(t) // what the runtime says with no arguments
-		// Each row: the command line, then what the line must name (any
-		// one of them).
-		for name, tc := range map[string]struct {
-			args  []string
-			names []string
-			why   refusal
-		}{
-			"unknown command":    {[]string{"walk"}, []string{"walk"}, badInput},
-			"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}, badInput},
-			"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}, badInput},
-			"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS", "--rootfs"}, badInput},
-			"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}, badInput},
-			"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}, badInput},
-			"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}, cmdNotFound},
-			"CMD is a directory": {s.Args(nil, rootfs, "/etc"), []string{"/etc"}, cmdNotRunnable},
-			// the binary under test exists on the host and not in the rootfs:
-			"host-only path": {s.Args(nil, rootfs, Binary(t)), []string{Binary(t)}, cmdNotFound},
-		} {
-			t.Run(name, func(t *testing.T) {
-				r := Run(t, tc.args...)
-				s.assertRefusedAs(t, tc.why, r, tc.names...)
-				assert.NotEqual(t, usage.Stderr, r.Stderr, "the line should say what is wrong, not only how to call the runtime")
-			})
-		}
-		// Docker's runtime with no arguments shows its usage, as help
-		// does, with status 0.
-		if !s.Docker {
-			t.Run("no arguments", func(t *testing.T) { s.AssertRefused(t, Run(t), "usage") })
-		}
-	})
-	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) {
-		cmd := Command(t, s.Args(nil, FreshRootfs(t), "sh")...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		s.AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
-	})
+	t.Run("CommandSeesTheRootfsNotTheHost", func(t *testing.T) { commandSeesTheRootfsNotTheHost(t, s) })
+	t.Run("CommandStartsInTheRootWithTheContainerPath", func(t *testing.T) { commandStartsInTheRoot(t, s) })
+	t.Run("CommandLookupFollowsSymlinksInsideTheRootfs", func(t *testing.T) { commandLookupFollowsSymlinksInside(t, s) })
+	t.Run("ExitStatusPassesThrough", func(t *testing.T) { exitStatusPassesThrough(t, s) })
+	t.Run("StdioPassesThrough", func(t *testing.T) { stdioPassesThrough(t, s) })
+	t.Run("BadInputIsOneLineAndStatus2", func(t *testing.T) { badInputIsOneLine(t, s) })
+	t.Run("NotRootIsToldToUseSudo", func(t *testing.T) { notRootIsToldToUseSudo(t, s) })
 	callerIsolation(t, s) // isolation.go
+}
+
+// commandSeesTheRootfsNotTheHost checks that CMD sees a file of the
+// rootfs, and not one of the host's.
+func commandSeesTheRootfsNotTheHost(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "marker"), []byte("inside the rootfs\n"), 0o644))
+	hostMarker := filepath.Join(t.TempDir(), "host-marker")
+	require.NoError(t, os.WriteFile(hostMarker, []byte("on the host\n"), 0o644))
+
+	r := s.runIn(t, rootfs, "/bin/sh", "-c",
+		`cat /marker; if [ -e "$1" ]; then echo host file visible; else echo host file hidden; fi`, "sh", hostMarker)
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "inside the rootfs\nhost file hidden\n", r.Stdout)
+}
+
+// commandStartsInTheRoot checks that CMD starts in / with the container's
+// PATH.
+func commandStartsInTheRoot(t *testing.T, s Step) {
+	r := s.runIn(t, FreshRootfs(t), "sh", "-c", `pwd; echo "$PATH"`)
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "/\n"+ContainerPath+"\n", r.Stdout)
+}
+
+// commandLookupFollowsSymlinksInside checks that CMD is looked up in the
+// rootfs, through its symlinks.
+//
+// Symlinks in an image point into the image: /usr/local/bin/hello ->
+// /opt/only-in-image/hello names a file in the rootfs that the host
+// does not have.
+func commandLookupFollowsSymlinksInside(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	require.NoDirExists(t, "/opt/only-in-image")
+	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "opt/only-in-image"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(rootfs, "usr/local/bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(rootfs, "opt/only-in-image/hello"), []byte("#!/bin/sh\necho hello from the image\n"), 0o755))
+	require.NoError(t, os.Symlink("/opt/only-in-image/hello", filepath.Join(rootfs, "usr/local/bin/hello")))
+
+	r := s.runIn(t, rootfs, "hello")
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "hello from the image\n", r.Stdout)
+}
+
+// exitStatusPassesThrough checks that the runtime exits with CMD's status.
+func exitStatusPassesThrough(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	for _, status := range []int{0, 7, 255} {
+		r := s.runIn(t, rootfs, "/bin/sh", "-c", "exit "+strconv.Itoa(status))
+		assert.Equal(t, status, r.Code, r)
+		assert.Empty(t, r.Stderr)
+	}
+}
+
+// stdioPassesThrough checks that CMD reads the runtime's stdin and writes
+// to its stdout and stderr.
+func stdioPassesThrough(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	cmd := Command(t, s.Args(s.withStdin(nil), rootfs, "/bin/sh", "-c", `tr a-z A-Z; echo to stderr >&2`)...)
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	r := RunCmd(t, cmd)
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "FROM STDIN\n", r.Stdout)
+	assert.Equal(t, "to stderr\n", r.Stderr)
+}
+
+// badInputIsOneLine checks that each bad command line is refused in one
+// line that says what is wrong, with the runtime's status.
+func badInputIsOneLine(t *testing.T, s Step) {
+	rootfs := FreshRootfs(t)
+	aFile := filepath.Join(rootfs, "etc/passwd")
+	usage := Run(t) // what the runtime says with no arguments
+	// Each row: the command line, then what the line must name (any
+	// one of them).
+	for name, tc := range map[string]struct {
+		args  []string
+		names []string
+		why   refusal
+	}{
+		"unknown command":    {[]string{"walk"}, []string{"walk"}, badInput},
+		"unknown flag":       {s.Args([]string{"--frobnicate"}, rootfs, "sh"), []string{"--frobnicate"}, badInput},
+		"no CMD":             {s.Args(nil, rootfs), []string{"CMD", "command"}, badInput},
+		"empty ROOTFS":       {s.Args(nil, "", "sh"), []string{"rootfs", "ROOTFS", "--rootfs"}, badInput},
+		"missing ROOTFS":     {s.Args(nil, "/nonexistent/rootfs", "sh"), []string{"/nonexistent/rootfs"}, badInput},
+		"ROOTFS is a file":   {s.Args(nil, aFile, "sh"), []string{aFile}, badInput},
+		"CMD not in rootfs":  {s.Args(nil, rootfs, "no-such-command"), []string{"no-such-command"}, cmdNotFound},
+		"CMD is a directory": {s.Args(nil, rootfs, "/etc"), []string{"/etc"}, cmdNotRunnable},
+		// the binary under test exists on the host and not in the rootfs:
+		"host-only path": {s.Args(nil, rootfs, Binary(t)), []string{Binary(t)}, cmdNotFound},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Run(t, tc.args...)
+			s.assertRefusedAs(t, tc.why, r, tc.names...)
+			assert.NotEqual(t, usage.Stderr, r.Stderr, "the line should say what is wrong, not only how to call the runtime")
+		})
+	}
+	// Docker's runtime with no arguments shows its usage, as help
+	// does, with status 0.
+	if !s.Docker {
+		t.Run("no arguments", func(t *testing.T) { s.AssertRefused(t, Run(t), "usage") })
+	}
+}
+
+// notRootIsToldToUseSudo checks that a run by a normal user is refused in
+// one line that says to run it as root.
+func notRootIsToldToUseSudo(t *testing.T, s Step) {
+	cmd := Command(t, s.Args(nil, FreshRootfs(t), "sh")...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	s.AssertRefused(t, RunCmd(t, cmd), "sudo", "root")
+}
+
+// runIn runs cmd in a container of rootfs, with no flags.
+func (s Step) runIn(t *testing.T, rootfs string, cmd ...string) Result {
+	return Run(t, s.Args(nil, rootfs, cmd...)...)
 }
 
 // AssertRefused checks a refusal of a step as docs/contract.md describes
@@ -149,7 +179,7 @@ func (s Step) AssertRefused(t *testing.T, r Result, names ...string) {
 // assertRefusedAs checks a run that did not run CMD, for why.
 func (s Step) assertRefusedAs(t *testing.T, why refusal, r Result, names ...string) {
 	t.Helper()
-	names = s.names(names)
+	names = s.inItsWords(names)
 	assert.Equal(t, s.status(why), r.Code, "a refusal exits with status %d\n%s", s.status(why), r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "a refusal is one line on stderr:\n%s", r)
 	assert.True(t, namesOneOf(t, r.Stderr, names), "the line names what was refused (one of %q):\n%s", names, r)

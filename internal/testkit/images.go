@@ -30,11 +30,11 @@ func imageConfig(t testing.TB, layers [][]byte) []byte {
 
 // OCILayout writes an image of the given layers (bottom first) as an OCI
 // image layout in a new folder of the test's, and returns its path.
-// Layers are gzip-compressed when zip is true, as registries keep them.
-func OCILayout(t testing.TB, zip bool, layers ...[]byte) string {
+// Layers are gzip-compressed when gzipped is true, as registries keep them.
+func OCILayout(t testing.TB, gzipped bool, layers ...[]byte) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci-image")
-	require.NoError(t, oci.WriteLayout(dir, zip, layers))
+	require.NoError(t, oci.WriteLayout(dir, gzipped, layers))
 	return dir
 }
 

@@ -89,57 +89,62 @@ func interrupt(t *testing.T, s Step) {
 // are the runtime's.
 func terminalInjection(t *testing.T, s Step, flags []string) {
 	for name, onStdin := range map[string]bool{"on stdin": true, "only as the controlling terminal": false} {
-		t.Run(name, func(t *testing.T) {
-			rootfs := FreshRootfs(t)
-			if !s.PivotRoot {
-				// Until step04, /dev is the image's: give it a /dev/tty,
-				// as a system's own folder would have.
-				addDevice(t, rootfs, "dev/tty", unix.S_IFCHR, unix.Mkdev(5, 0))
-			}
-			terminal := rawTerminal(t)
-			args := s.Args(flags, rootfs, "/probe", "terminal")
-			if onStdin {
-				args = s.Args(s.withStdin(flags), rootfs, "/probe", "terminal")
-			}
-			cmd := Command(t, args...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			if onStdin {
-				cmd.Stdin = terminal // fd 0, Ctty's default
-			} else {
-				cmd.ExtraFiles = []*os.File{terminal}
-				cmd.SysProcAttr.Ctty = 3
-			}
-			f := Probe(t, RunCmd(t, cmd))
-			tried := f.Experiments.Terminal
-			require.NotNil(t, tried, "the probe ran the terminal experiment")
-			typed, err := unix.IoctlGetInt(int(terminal.Fd()), unix.TIOCINQ)
-			require.NoError(t, err)
-
-			assert.Equal(t, "ENXIO", tried.DevTTY.Errno, "/dev/tty opens no terminal: CMD has a session of its own, without one (%s)", tried.DevTTY.Error)
-			// step01 mounts no /proc, and its CMD is in every namespace
-			// of the host's.
-			ownUserNamespace := f.Namespaces != nil && f.Namespaces["user"] != HostNamespaces(t)["user"]
-			switch {
-			case !onStdin:
-				assert.Equal(t, "ENOTTY", tried.Stdin.Errno, "stdin is no terminal: %s", tried.Stdin.Error)
-			case ownUserNamespace:
-				assert.Contains(t, []string{"EPERM", "EIO"}, tried.Stdin.Errno, "the terminal on stdin is not CMD's: %s", tried.Stdin.Error)
-			default:
-				// Root of the host's user namespace keeps CAP_SYS_ADMIN,
-				// which types into any terminal it holds (the lesson says
-				// so): a runtime that closes this too (a terminal of the
-				// container's own, capabilities dropped) does better.
-				t.Logf("without a user namespace of its own, TIOCSTI on stdin: ok=%v %s", tried.Stdin.OK, tried.Stdin.Errno)
-			}
-			want := 0
-			for _, a := range []*facts.Attempt{tried.Stdin, tried.DevTTY} {
-				if a.OK {
-					want++
-				}
-			}
-			assert.Equal(t, want, typed, "bytes typed into the terminal, as the host sees them")
-		})
+		t.Run(name, func(t *testing.T) { typesNothingIntoTheTerminal(t, s, flags, onStdin) })
 	}
+}
+
+// typesNothingIntoTheTerminal runs the probe's terminal experiment, the
+// test's terminal on stdin or only as the controlling terminal, and
+// checks what reached the terminal.
+func typesNothingIntoTheTerminal(t *testing.T, s Step, flags []string, onStdin bool) {
+	rootfs := FreshRootfs(t)
+	if !s.RootfsFlag {
+		// Until step04, /dev is the image's: give it a /dev/tty,
+		// as a system's own folder would have.
+		addDevice(t, rootfs, "dev/tty", unix.S_IFCHR, unix.Mkdev(5, 0))
+	}
+	terminal := rawTerminal(t)
+	args := s.Args(flags, rootfs, "/probe", "terminal")
+	if onStdin {
+		args = s.Args(s.withStdin(flags), rootfs, "/probe", "terminal")
+	}
+	cmd := Command(t, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if onStdin {
+		cmd.Stdin = terminal // fd 0, Ctty's default
+	} else {
+		cmd.ExtraFiles = []*os.File{terminal}
+		cmd.SysProcAttr.Ctty = 3
+	}
+	f := Probe(t, RunCmd(t, cmd))
+	tried := f.Experiments.Terminal
+	require.NotNil(t, tried, "the probe ran the terminal experiment")
+	typed, err := unix.IoctlGetInt(int(terminal.Fd()), unix.TIOCINQ)
+	require.NoError(t, err)
+
+	assert.Equal(t, "ENXIO", tried.DevTTY.Errno, "/dev/tty opens no terminal: CMD has a session of its own, without one (%s)", tried.DevTTY.Error)
+	// step01 mounts no /proc, and its CMD is in every namespace
+	// of the host's.
+	ownUserNamespace := f.Namespaces != nil && f.Namespaces["user"] != HostNamespaces(t)["user"]
+	switch {
+	case !onStdin:
+		assert.Equal(t, "ENOTTY", tried.Stdin.Errno, "stdin is no terminal: %s", tried.Stdin.Error)
+	case ownUserNamespace:
+		assert.Contains(t, []string{"EPERM", "EIO"}, tried.Stdin.Errno, "the terminal on stdin is not CMD's: %s", tried.Stdin.Error)
+	default:
+		// Root of the host's user namespace keeps CAP_SYS_ADMIN,
+		// which types into any terminal it holds (the lesson says
+		// so): a runtime that closes this too (a terminal of the
+		// container's own, capabilities dropped) does better.
+		t.Logf("without a user namespace of its own, TIOCSTI on stdin: ok=%v %s", tried.Stdin.OK, tried.Stdin.Errno)
+	}
+	want := 0
+	for _, a := range []*facts.Attempt{tried.Stdin, tried.DevTTY} {
+		if a.OK {
+			want++
+		}
+	}
+	assert.Equal(t, want, typed, "bytes typed into the terminal, as the host sees them")
 }
 
 // rawTerminal opens a new pseudo-terminal and returns its terminal end,
@@ -348,36 +353,43 @@ func hostileLayouts(t *testing.T, s Step) {
 		file    func(layout string) string
 		replace func(t *testing.T, path string)
 	}{
-		{"index.json is a symlink", named("index.json"), symlink},
-		{"oci-layout is a symlink", named("oci-layout"), symlink},
+		{"index.json is a symlink", layoutFile("index.json"), symlink},
+		{"oci-layout is a symlink", layoutFile("oci-layout"), symlink},
 		{"the manifest is a symlink", manifestBlob, symlink},
-		{"the blobs folder is a symlink", named("blobs"), blobsElsewhere},
-		{"index.json is a FIFO", named("index.json"), fifo},
-		{"oci-layout is a FIFO", named("oci-layout"), fifo},
+		{"the blobs folder is a symlink", layoutFile("blobs"), blobsElsewhere},
+		{"index.json is a FIFO", layoutFile("index.json"), fifo},
+		{"oci-layout is a FIFO", layoutFile("oci-layout"), fifo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			layout := OCILayout(t, false, base)
 			path := tc.file(layout)
 			tc.replace(t, path)
-			// Far less than Timeout: a FIFO must be refused at once.
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, Binary(t), s.loadArgs(layout)...)
-			cmd.Env = append(os.Environ(), sandboxEnv(t)...)
-			cmd.WaitDelay = time.Second
-			s.readyState(t)
-			before := stateEntries(t)
-			r := RunCmd(t, cmd)
-			require.NoError(t, ctx.Err(), "the runtime did not end in 20 s: a FIFO in a layout must be refused, not read:\n%s", r)
-			s.AssertRefused(t, r, filepath.Base(path), path)
-			assert.NotContains(t, r.Stderr, "of the host", "the line quotes the host file that the link leads to: the runtime read it")
-			assert.Empty(t, added(before, stateEntries(t)), "a refused image leaves nothing in the state folder")
+			hostileLayoutIsRefused(t, s, layout, path)
 		})
 	}
 }
 
-// named is a file of a layout, by its name there.
-func named(name string) func(string) string {
+// hostileLayoutIsRefused loads the OCI layout whose file path was
+// replaced, and checks that the runtime refuses it at once, naming the
+// file, without quoting the host file or leaving anything.
+func hostileLayoutIsRefused(t *testing.T, s Step, layout, path string) {
+	// Far less than Timeout: a FIFO must be refused at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), s.loadArgs(layout)...)
+	cmd.Env = append(os.Environ(), sandboxEnv(t)...)
+	cmd.WaitDelay = time.Second
+	s.readyState(t)
+	before := stateEntries(t)
+	r := RunCmd(t, cmd)
+	require.NoError(t, ctx.Err(), "the runtime did not end in 20 s: a FIFO in a layout must be refused, not read:\n%s", r)
+	s.AssertRefused(t, r, filepath.Base(path), path)
+	assert.NotContains(t, r.Stderr, "of the host", "the line quotes the host file that the link leads to: the runtime read it")
+	assert.Empty(t, added(before, stateEntries(t)), "a refused image leaves nothing in the state folder")
+}
+
+// layoutFile gives the path of a layout's file, by its name there.
+func layoutFile(name string) func(string) string {
 	return func(layout string) string { return filepath.Join(layout, name) }
 }
 

@@ -20,11 +20,11 @@ import (
 
 // Step is the runtime under test, as the shared suites need to know it.
 type Step struct {
-	// PivotRoot is true from step04 on: run is given the root as
+	// RootfsFlag is true from step04 on: run is given the root as
 	// --rootfs DIR (or --image TAR) rather than as its first argument,
 	// needs a mount namespace, and switches to the root with pivot_root,
 	// out of which no escape leads.
-	PivotRoot bool
+	RootfsFlag bool
 	// Layers is true from step05 on: an --image is a stack of layers,
 	// kept in a store, under a writable layer of the container's own, and
 	// --keep keeps only that layer.
@@ -44,7 +44,7 @@ type Step struct {
 
 // Boxcraft is final/'s boxcraft, as the suites know it: step05's root
 // and layers, behind Docker's command line.
-var Boxcraft = Step{PivotRoot: true, Layers: true, Docker: true}
+var Boxcraft = Step{RootfsFlag: true, Layers: true, Docker: true}
 
 // Why a run did not run CMD, each with its exit status.
 type refusal int
@@ -83,7 +83,7 @@ func (s Step) Args(flags []string, rootfs string, cmd ...string) []string {
 		return append(args, cmd...)
 	}
 	args := append([]string{"run"}, flags...)
-	if s.PivotRoot {
+	if s.RootfsFlag {
 		args = append(args, "--rootfs")
 	}
 	return append(append(args, rootfs), cmd...)
@@ -175,8 +175,9 @@ func dockerFlagName(name string) string {
 	return name
 }
 
-// names is what a refusal may name, in the runtime's own words.
-func (s Step) names(names []string) []string {
+// inItsWords is what a refusal may name (names), in the runtime's own
+// words: boxcraft's name for a step's flag.
+func (s Step) inItsWords(names []string) []string {
 	if !s.Docker {
 		return names
 	}

@@ -25,6 +25,10 @@ const (
 	CgroupParentEnv = "BOXCRAFT_CGROUP_PARENT"
 )
 
+// Parent is the workshop's own cgroup, in every hierarchy: tests and
+// containers make their cgroups below it and nowhere else.
+const Parent = "boxcraft"
+
 // v1Hierarchies are the cgroup v1 hierarchies a runtime may make a
 // container's cgroup in (boxcraft's device cgroup among them): the
 // test's own parent is made, and removed, in each.
