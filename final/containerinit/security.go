@@ -19,7 +19,9 @@ import (
 //  5. no_new_privs;
 //  6. seccomp, when no_new_privs is on: last, so that the filter need
 //     allow nothing that only init calls.
-func securitySteps(c *spec.Container) []step {
+//
+// With a start fifo (an OCI create), init waits for start between 5 and 6.
+func securitySteps(c *spec.Container, wait *startWait) []step {
 	sec := c.Security
 	filter := func() error { return seccomp.Install(sec.Seccomp) }
 	var list []step
@@ -34,6 +36,9 @@ func securitySteps(c *spec.Container) []step {
 	add(true, "become the user", func() error { return becomeUser(&c.Process) })
 	add(true, "set the capabilities", func() error { return security.SetCapabilities(sec.Capabilities) })
 	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
+	if wait != nil {
+		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})
+	}
 	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
 	return list
 }

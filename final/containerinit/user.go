@@ -23,6 +23,9 @@ func becomeUser(p *spec.Process) error {
 	if err != nil {
 		return &Failure{Status: 125, Message: err.Error()}
 	}
+	if p.Groups != nil {
+		u.AdditionalGids = *p.Groups // an OCI bundle's, exactly
+	}
 	if !hasVar(p.Env, "HOME") {
 		p.Env = append(p.Env, "HOME="+u.Home)
 	}

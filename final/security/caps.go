@@ -181,3 +181,7 @@ func SetCapabilities(keep []string) error {
 	}
 	return nil
 }
+
+// KnownCapabilities are every capability boxcraft knows by name (the OCI
+// front end's features, issue 23).
+func KnownCapabilities() []string { return capabilityNames[:] }

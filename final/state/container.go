@@ -103,7 +103,9 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.Status == Running && !d.MonitorAlive(id) {
+	// (An OCI container has no monitor, MonitorPid 0: its engine
+	// waits for it, and runtime's oci.go asks the kernel.)
+	if s.Status == Running && s.MonitorPid != 0 && !d.MonitorAlive(id) {
 		s.Status, s.ExitCode = Exited, 137
 		s.Error = MonitorGone
 		s.FinishedAt = time.Time{}
