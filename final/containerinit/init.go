@@ -131,7 +131,7 @@ func steps(c *spec.Container, wait *startWait) []step {
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
 	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
-	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
+	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
 		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {

@@ -20,7 +20,10 @@ func convertResources(r *specs.LinuxResources, devices []specs.LinuxDevice) (spe
 			return out, refuse("linux.resources.memory", "only limit and swap are implemented")
 		}
 		out.Memory = deref(m.Limit)
-		if m.Swap != nil {
+		// Not given (or 0, which runc takes as not given): swap is not
+		// limited, rather than Docker's twice the memory.
+		out.MemorySwap = spec.Unlimited
+		if m.Swap != nil && *m.Swap != 0 {
 			out.MemorySwap, out.SwapGiven = *m.Swap, true
 		}
 	}
