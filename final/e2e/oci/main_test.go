@@ -17,3 +17,5 @@ func TestMain(m *testing.M) {
 }
 
 func TestLifecycle(t *testing.T) { testkit.OCILifecycle(t) }
+
+func TestContainerd(t *testing.T) { testkit.Containerd(t) }
