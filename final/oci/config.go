@@ -96,8 +96,9 @@ func refuseUnimplementedTop(s *specs.Spec) error {
 }
 
 func hasHooks(h *specs.Hooks) bool {
-	//nolint:staticcheck // Prestart is deprecated, and still refused when given.
-	return len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0
+	//lint:ignore SA1019 Prestart is deprecated, and still refused when given.
+	prestart := len(h.Prestart)
+	return prestart+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0
 }
 
 // convertRoot: root.path is relative to the bundle, or absolute.

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/boxcraft/boxcraft/final/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -14,9 +15,10 @@ func convertResources(r *specs.LinuxResources, devices []specs.LinuxDevice) (spe
 		return out, err
 	}
 	if m := r.Memory; m != nil {
-		switch {
-		case m.Reservation != nil || m.Kernel != nil || m.KernelTCP != nil || m.Swappiness != nil ||
-			m.DisableOOMKiller != nil || m.UseHierarchy != nil || m.CheckBeforeUpdate != nil:
+		//lint:ignore SA1019 Kernel is deprecated, and still refused when given.
+		kernel := m.Kernel != nil
+		if kernel || m.Reservation != nil || m.KernelTCP != nil || m.Swappiness != nil ||
+			m.DisableOOMKiller != nil || m.UseHierarchy != nil || m.CheckBeforeUpdate != nil {
 			return out, refuse("linux.resources.memory", "only limit and swap are implemented")
 		}
 		out.Memory = deref(m.Limit)
@@ -122,20 +124,11 @@ func listedDevice(r specs.LinuxDeviceCgroup, devices []specs.LinuxDevice) bool {
 
 func subsetOf(access, of string) bool {
 	for _, c := range access {
-		if !containsRune(of, c) {
+		if !strings.ContainsRune(of, c) {
 			return false
 		}
 	}
 	return true
-}
-
-func containsRune(s string, r rune) bool {
-	for _, c := range s {
-		if c == r {
-			return true
-		}
-	}
-	return false
 }
 
 func num(n *int64) string {
