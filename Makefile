@@ -165,6 +165,13 @@ bench: need-root bins rootfs ## how fast the newest step and boxcraft are, again
 	@scripts/deps.sh runc
 	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
+# boxcraft-runc (issue 23) against the OCI runtime validation suite, and
+# runc the same way: not part of make test.
+.PHONY: oci-validate
+oci-validate: need-root bins ## the OCI runtime validation suite (runtime-tools) against boxcraft-runc and runc: TAP totals
+	@scripts/deps.sh runc
+	@scripts/oci-validate.sh
+
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi

@@ -10,6 +10,8 @@ import (
 // mounts are made and the working folder entered, in runc's order
 // (finalizeNamespace, then standard_init_linux.go):
 //
+//  0. the user looked up in the root's /etc/passwd (reading files a
+//     filter may not allow);
 //  1. seccomp, when no_new_privs is off: installing a filter then needs
 //     CAP_SYS_ADMIN, which the next steps take away;
 //  2. the bounding set, while init still holds CAP_SETPCAP;
@@ -30,11 +32,18 @@ func securitySteps(c *spec.Container, wait *startWait) []step {
 			list = append(list, step{"issue20", name, do})
 		}
 	}
+	var u spec.User
+	add(true, "look the user up", func() (err error) { u, err = lookUpUser(&c.Process); return err })
 	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
 	add(true, "drop capabilities from the bounding set", func() error { return security.DropBounding(sec.Capabilities) })
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
-	add(true, "become the user", func() error { return becomeUser(&c.Process) })
-	add(true, "set the capabilities", func() error { return security.SetCapabilities(sec.Capabilities) })
+	add(true, "become the user", func() error { return becomeUser(&c.Process, u) })
+	add(true, "set the capabilities", func() error {
+		if sec.CapabilitySets != nil {
+			return security.SetCapabilitySets(*sec.CapabilitySets)
+		}
+		return security.SetCapabilities(sec.Capabilities)
+	})
 	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
 	if wait != nil {
 		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})

@@ -31,7 +31,9 @@ func TestDefaultSpecConverts(t *testing.T) {
 	assert.Equal(t, "boxcraft/ctrd", c.CgroupParent)
 	assert.Equal(t, "c1", c.CgroupName())
 	assert.Equal(t, spec.Namespaces{UTS: true, PID: true, IPC: true, Net: true}, c.Namespaces)
-	assert.Equal(t, []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}, c.Security.Capabilities)
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	assert.Equal(t, caps, c.Security.Capabilities)
+	assert.Equal(t, &spec.CapabilitySets{Effective: caps, Permitted: caps, Inheritable: []string{}, Ambient: []string{}}, c.Security.CapabilitySets)
 	assert.Equal(t, []spec.Mount{{Source: "cgroup", Target: "/sys/fs/cgroup", Type: "cgroup",
 		Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}}, c.Mounts,
 		"the root's own mounts are boxcraft's; the cgroup filesystem is listed")
@@ -58,7 +60,7 @@ func TestRefusals(t *testing.T) {
 			major := int64(8)
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: &major, Access: "rw"})
 		}},
-		{"process.capabilities.effective", func(s *specs.Spec) { s.Process.Capabilities.Effective = nil }},
+		{"process.capabilities.ambient[0]", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_NOPE"} }},
 		{"process.rlimits[0].type", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_NOPE" }},
 		{"process.cwd", func(s *specs.Spec) { s.Process.Cwd = "relative" }},
 		{"mounts", func(s *specs.Spec) { s.Mounts = s.Mounts[1:] }},

@@ -6,9 +6,8 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
 
-// DefaultSpec is what `spec` writes: runc's default config.json, in
-// what boxcraft implements (one capability set, no inheritable or
-// ambient set), run as `sh` on a terminal in ./rootfs.
+// DefaultSpec is what `spec` writes: runc's default config.json (less
+// its ambient capabilities), run as `sh` on a terminal in ./rootfs.
 func DefaultSpec() *specs.Spec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	return &specs.Spec{

@@ -105,8 +105,9 @@ func convertNamespaces(list []specs.LinuxNamespace, uids, gids []specs.LinuxIDMa
 
 // convertCgroupsPath splits cgroupsPath, /boxcraft/PARENT…/NAME, into
 // boxcraft's parent and the container's own cgroup's name: boxcraft
-// makes cgroups below its own alone (step03). Without one, the container
-// goes below defaultParent, named by its id.
+// makes cgroups below its own alone (step03). A relative path is taken
+// below defaultParent; without one, the container goes below
+// defaultParent, named by its id.
 func convertCgroupsPath(p, id, defaultParent string) (parent, name string, err error) {
 	if p == "" {
 		return defaultParent, id, nil
@@ -115,6 +116,11 @@ func convertCgroupsPath(p, id, defaultParent string) (parent, name string, err e
 		return "", "", refuse("linux.cgroupsPath", "%q: a systemd slice:prefix:name is not implemented (--systemd-cgroup)", p)
 	}
 	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if !strings.HasPrefix(p, "/") {
+		// Relative: below the runtime's own place, which the spec lets
+		// the runtime choose: boxcraft's parent.
+		clean = path.Join(defaultParent, clean)
+	}
 	parent, name = path.Split(clean)
 	parent = strings.TrimSuffix(parent, "/")
 	if err := cgroups.CheckParent(parent); err != nil || name == "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -47,11 +48,11 @@ func convertProcess(p *specs.Process) (spec.Process, spec.Security, error) {
 	}
 	sec := spec.Security{NoNewPrivileges: p.NoNewPrivileges, Capabilities: []string{}}
 	if p.Capabilities != nil {
-		caps, err := convertCapabilities(p.Capabilities)
+		caps, sets, err := convertCapabilities(p.Capabilities)
 		if err != nil {
 			return spec.Process{}, spec.Security{}, err
 		}
-		sec.Capabilities = caps
+		sec.Capabilities, sec.CapabilitySets = caps, sets
 	}
 	return out, sec, nil
 }
@@ -76,42 +77,26 @@ func refuseUnimplementedProcess(p *specs.Process) error {
 	return nil
 }
 
-// convertCapabilities: boxcraft gives a process one set of capabilities
-// (issue 20): its bounding set, and for root also its permitted and
-// effective sets; inheritable and ambient stay empty. A config whose
-// sets differ otherwise is refused: boxcraft cannot give it.
-func convertCapabilities(c *specs.LinuxCapabilities) ([]string, error) {
-	keep := slices.Clone(c.Bounding)
-	if keep == nil {
-		keep = []string{}
-	}
+// convertCapabilities: the bounding set is boxcraft's one list (issue
+// 20), and the other four go as they are (CapabilitySets).
+func convertCapabilities(c *specs.LinuxCapabilities) ([]string, *spec.CapabilitySets, error) {
 	for _, set := range []struct {
 		name string
 		caps []string
-	}{{"effective", c.Effective}, {"permitted", c.Permitted}} {
-		if !sameSet(set.caps, keep) {
-			return nil, refuse("process.capabilities."+set.name, "differs from bounding: boxcraft gives root one set as its bounding, permitted and effective sets")
+	}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+		for i, name := range set.caps {
+			if !slices.Contains(security.KnownCapabilities(), name) {
+				return nil, nil, refuse(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "%q: no such capability", name)
+			}
 		}
 	}
-	if len(c.Inheritable) > 0 {
-		return nil, refuse("process.capabilities.inheritable", "not implemented: boxcraft leaves it empty")
-	}
-	if len(c.Ambient) > 0 {
-		return nil, refuse("process.capabilities.ambient", "not implemented: boxcraft leaves it empty")
-	}
-	return keep, nil
-}
-
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
+	orEmpty := func(list []string) []string {
+		if list == nil {
+			return []string{}
 		}
+		return slices.Clone(list)
 	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
+	sets := &spec.CapabilitySets{Effective: orEmpty(c.Effective), Permitted: orEmpty(c.Permitted),
+		Inheritable: orEmpty(c.Inheritable), Ambient: orEmpty(c.Ambient)}
+	return orEmpty(c.Bounding), sets, nil
 }

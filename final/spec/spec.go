@@ -170,8 +170,12 @@ type Security struct {
 	// Capabilities are the capabilities CMD keeps (CAP_CHOWN, …): its
 	// bounding set, and for root also its permitted and effective sets.
 	// The inheritable and ambient sets stay empty.
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	Capabilities []string `json:"capabilities"`
+	// CapabilitySets, when not nil, are the other four sets exactly, and
+	// Capabilities the bounding set alone: an OCI bundle's
+	// process.capabilities (issue 23).
+	CapabilitySets  *CapabilitySets `json:"capabilitySets,omitempty"`
+	NoNewPrivileges bool            `json:"noNewPrivileges"`
 	// Seccomp is the system-call filter, nil for none (unconfined).
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
 	// MaskedPaths are hidden (an empty read-only file or tmpfs over
@@ -181,6 +185,14 @@ type Security struct {
 	// Devices are devices made in /dev and allowed by the device cgroup
 	// beyond the defaults (--device).
 	Devices []Device `json:"devices,omitempty"`
+}
+
+// CapabilitySets are the capability sets besides the bounding set.
+type CapabilitySets struct {
+	Effective   []string `json:"effective"`
+	Permitted   []string `json:"permitted"`
+	Inheritable []string `json:"inheritable"`
+	Ambient     []string `json:"ambient"`
 }
 
 // Seccomp is a system-call filter in the OCI runtime spec's shape

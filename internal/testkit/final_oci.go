@@ -328,8 +328,8 @@ func (s *ociSuite) refusals(t *testing.T) {
 		{"NoProc", "mounts", func(c map[string]any) {
 			c["mounts"] = c["mounts"].([]any)[1:]
 		}},
-		{"Ambient", "process.capabilities.ambient", func(c map[string]any) {
-			c["process"].(map[string]any)["capabilities"].(map[string]any)["ambient"] = []string{"CAP_KILL"}
+		{"JoinByPath", "linux.namespaces[0].path", func(c map[string]any) {
+			c["linux"].(map[string]any)["namespaces"].([]any)[0].(map[string]any)["path"] = "/proc/1/ns/pid"
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

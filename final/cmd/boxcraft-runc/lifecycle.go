@@ -105,7 +105,7 @@ func stdioFor(p spec.Process, flags *pflag.FlagSet) (monitor.Files, error) {
 		if socket != "" {
 			return monitor.Files{}, errors.New("--console-socket: the process has no terminal (process.terminal is false)")
 		}
-		return monitor.Files{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, nil
+		return dupStdio()
 	}
 	if socket == "" {
 		return monitor.Files{}, errors.New("process.terminal is true: give --console-socket, where the pty's master goes")
@@ -115,6 +115,21 @@ func stdioFor(p spec.Process, flags *pflag.FlagSet) (monitor.Files, error) {
 		return monitor.Files{}, err
 	}
 	return monitor.Files{Stdin: slave, Stdout: slave, Stderr: slave}, nil
+}
+
+// dupStdio is copies of boxcraft-runc's stdio for the process: the
+// start closes what it hands over, and boxcraft-runc still needs its
+// stderr to say why it failed.
+func dupStdio() (monitor.Files, error) {
+	var files [3]*os.File
+	for i, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return monitor.Files{}, fmt.Errorf("duplicate %s: %w", f.Name(), err)
+		}
+		files[i] = os.NewFile(uintptr(fd), f.Name())
+	}
+	return monitor.Files{Stdin: files[0], Stdout: files[1], Stderr: files[2]}, nil
 }
 
 // writePidFile writes pid to --pid-file, whole or not at all (a

@@ -136,7 +136,7 @@ func execProcess(flags *pflag.FlagSet, c *spec.Container) (spec.Process, error) 
 		return spec.Process{}, err
 	}
 	if sp.Capabilities != nil {
-		c.Security.Capabilities = sec.Capabilities
+		c.Security.Capabilities, c.Security.CapabilitySets = sec.Capabilities, sec.CapabilitySets
 	}
 	c.Security.NoNewPrivileges = sec.NoNewPrivileges
 	return p, nil
