@@ -17,6 +17,9 @@ out=_build/oci-validate
 tools=tools/oci-validate
 runc_bin=${RUNC:-/usr/sbin/runc}
 per_test=${OCI_VALIDATE_TIMEOUT:-120} # seconds each test program may take
+runtimes=${OCI_VALIDATE_RUNTIMES:-boxcraft-runc runc} # which to run, in order
+before=$(mktemp) # the suite's cgroup folders there before it ran
+trap 'rm -f "$before"' EXIT
 
 say() { printf 'oci-validate: %s\n' "$*"; }
 die() {
@@ -51,7 +54,8 @@ suite_cgroups() {
 remove_new_cgroups() {
 	local dir pid
 	comm -13 "$1" <(suite_cgroups) | while read -r dir; do
-		find "$dir" -depth -type d | while read -r sub; do
+		[ -d "$dir" ] || continue # below one removed already
+		find "$dir" -depth -type d 2>/dev/null | while read -r sub; do
 			while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$sub/cgroup.procs" 2>/dev/null || true
 			rmdir "$sub" 2>/dev/null || true
 		done
@@ -105,15 +109,17 @@ main() {
 	[ -x _build/bin/boxcraft-runc ] || die "no _build/bin/boxcraft-runc: make bins builds it"
 	[ -x "$runc_bin" ] || die "no runc at $runc_bin (RUNC=…): sudo make deps installs Debian's"
 	build_suite
-	local before
-	before=$(mktemp)
-	trap 'rm -f "$before"' EXIT
 	suite_cgroups >"$before"
 	say "runtime-tools $(cd "$tools" && go list -m -f '{{.Version}}' github.com/opencontainers/runtime-tools), $(find "$out" -name '*.t' | wc -l) test programs"
-	run_suite boxcraft-runc "$PWD/_build/bin/boxcraft-runc"
-	remove_new_cgroups "$before"
-	run_suite "runc $("$runc_bin" --version | awk 'NR == 1 { print $3 }')" "$runc_bin"
-	remove_new_cgroups "$before"
+	local runtime
+	for runtime in $runtimes; do
+		case $runtime in
+		boxcraft-runc) run_suite boxcraft-runc "$PWD/_build/bin/boxcraft-runc" ;;
+		runc) run_suite "runc-$("$runc_bin" --version | awk 'NR == 1 { print $3 }')" "$runc_bin" ;;
+		*) die "OCI_VALIDATE_RUNTIMES: $runtime? boxcraft-runc or runc" ;;
+		esac
+		remove_new_cgroups "$before"
+	done
 }
 
 main "$@"

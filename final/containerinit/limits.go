@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
@@ -31,7 +32,10 @@ func setRlimits(limits []spec.Rlimit) error {
 		if !ok {
 			return fmt.Errorf("rlimit %s: unknown", l.Type)
 		}
-		if err := unix.Setrlimit(n, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+		// syscall's, not x/sys's: Go raised RLIMIT_NOFILE's soft limit at
+		// start-up and puts it back at execve unless syscall.Setrlimit
+		// changed it since.
+		if err := syscall.Setrlimit(n, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
 			return fmt.Errorf("setrlimit %s: %w", l.Type, err)
 		}
 	}
