@@ -124,6 +124,15 @@ func dupStdio() (monitor.Files, error) {
 	var files [3]*os.File
 	for i, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
 		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err == unix.EBADF {
+			// Not open: the process gets /dev/null there, not a
+			// descriptor of the runtime's that takes its number.
+			files[i], err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return monitor.Files{}, err
+			}
+			continue
+		}
 		if err != nil {
 			return monitor.Files{}, fmt.Errorf("duplicate %s: %w", f.Name(), err)
 		}
