@@ -136,8 +136,8 @@ func convertDevices(list []specs.LinuxDevice) ([]spec.Device, error) {
 		if d.Type != "c" && d.Type != "b" {
 			return nil, refuse(fmt.Sprintf("linux.devices[%d].type", i), "%q: boxcraft makes c and b devices", d.Type)
 		}
-		if d.UID != nil || d.GID != nil {
-			return nil, refuse(fmt.Sprintf("linux.devices[%d].uid", i), "not implemented: the node is root's")
+		if (d.UID != nil && *d.UID != 0) || (d.GID != nil && *d.GID != 0) {
+			return nil, refuse(fmt.Sprintf("linux.devices[%d].uid", i), "not implemented: the node is root's (0:0)")
 		}
 		mode := uint32(0o666)
 		if d.FileMode != nil {
