@@ -45,7 +45,7 @@ func (r *Runtime) CreateOCI(c *spec.Container, files monitor.Files) (state.Recor
 	}
 	pid, err := r.startWaiting(rec, files)
 	if err == nil {
-		err = r.Dirs.WriteStatus(c.ID, state.Status{Status: state.Created, Pid: pid})
+		err = r.Dirs.WriteStatus(c.ID, state.Status{Status: state.Created, Pid: pid, NoMonitor: true})
 	}
 	if err != nil {
 		return rec, errors.Join(err, r.remove(c.ID))
