@@ -74,6 +74,7 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BOXCRAFT) ./final/cmd/boxcraft
+	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 
@@ -178,6 +179,13 @@ diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's ch
 bench: need-root bins rootfs ## how fast the newest step and boxcraft are, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
 	@scripts/deps.sh runc
 	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
+
+# boxcraft-runc (issue 23) against the OCI runtime validation suite, and
+# runc the same way: not part of make test.
+.PHONY: oci-validate
+oci-validate: need-root bins ## the OCI runtime validation suite (runtime-tools) against boxcraft-runc and runc: TAP totals
+	@scripts/deps.sh runc
+	@scripts/oci-validate.sh
 
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

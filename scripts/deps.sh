@@ -11,6 +11,9 @@ export PATH=/usr/local/go/bin:$PATH
 # gcc and libc6-dev build boxcraft (final/): its exec joins a container's
 # namespaces in C, before the Go runtime starts, and links statically.
 packages=(busybox-static tar gcc libc6-dev "$@")
+# containerd and its ctr drive boxcraft-runc in runc's place in the tests
+# of final/e2e/oci (issue 23); each test starts a containerd of its own.
+packages+=(containerd)
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
 # distribution's Go is older (Debian 12 has 1.19, Ubuntu 24.04 1.22), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command
@@ -60,7 +63,23 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
+	# Installing containerd would start the machine's own containerd
+	# service: a policy-rc.d that says 101 (action forbidden) stops
+	# invoke-rc.d and deb-systemd-invoke from starting any service, for
+	# as long as the install runs (when the machine has none of its own).
+	policy=/usr/sbin/policy-rc.d
+	made_policy=false
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		made_policy=true
+		trap 'rm -f "$policy"' EXIT # also when the install fails
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	if $made_policy; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
 fi
 
 if ! go_ok; then

@@ -160,11 +160,42 @@ stage_modules() {
 	echo "${load[*]}" >"$stage/boxcraft/v2/modules"
 }
 
+# exclusions is scripts/v2-exclude.txt: tests that cannot run in the VM,
+# by name, each with its reason, one a line:
+#     <package dir> <go test -skip regexp> <reason, to the end of the line>
+# (# starts a comment). read_exclusions fills skips (a package's regexps,
+# joined with |) from it, and checks each line.
+exclusions=scripts/v2-exclude.txt
+declare -A skips=()
+read_exclusions() {
+	[ -f "$exclusions" ] || return 0
+	local dir regexp reason n=0
+	while read -r dir regexp reason; do
+		n=$((n + 1))
+		case $dir in '' | '#'*) continue ;; esac
+		[ -n "$reason" ] || die "$exclusions:$n: give <package dir> <skip regexp> <reason>"
+		[ -d "$dir" ] || die "$exclusions:$n: no package folder $dir"
+		skips[$dir]=${skips[$dir]:+${skips[$dir]}|}$regexp
+	done <"$exclusions"
+}
+
+# print_exclusions says, in the summary, which tests did not run here
+# and why: an exclusion is never silent.
+print_exclusions() {
+	[ -f "$exclusions" ] || return 0
+	local dir regexp reason
+	while read -r dir regexp reason; do
+		case $dir in '' | '#'*) continue ;; esac
+		say "EXCLUDED  $dir -skip '$regexp': $reason"
+	done <"$exclusions"
+}
+
 # stage_tests builds the test binary of every package that has tests into
 # the folder the package has in the VM (go test runs a package's tests in
 # its folder; its testdata goes along), and lists them in $out/packages,
 # each with the binary under test: a step's own (step02-… → _build/bin/step02),
-# boxcraft's for final/e2e/…, or none for the other packages.
+# boxcraft's for final/e2e/…, or none for the other packages, and the
+# tests it excludes (-test.skip), or - for none.
 stage_tests() {
 	local dir rel bin
 	: >"$out/packages"
@@ -181,7 +212,7 @@ stage_tests() {
 		if [ "$bin" != - ] && [ ! -x "_build/bin/$bin" ]; then
 			die "no _build/bin/$bin for $rel: make test-v2 builds it first (make bins)"
 		fi
-		echo "$rel $bin" >>"$out/packages"
+		echo "$rel $bin ${skips[$rel]:--}" >>"$out/packages"
 	done
 	[ -s "$out/packages" ] || die "no package has tests"
 }
@@ -419,6 +450,7 @@ main() {
 	release=$(kernel_release)
 	stage_system
 	stage_modules "$release"
+	read_exclusions
 	stage_tests
 	order_tests
 	set_timeout
@@ -435,6 +467,7 @@ main() {
 		say "qemu failed with exit status $status"
 	fi
 	report "$((SECONDS - start))" || status=1
+	print_exclusions
 	if [ "$status" -ne 0 ]; then
 		say "FAILED (the console is in $log, each package's lines in $logs/)"
 		return 1

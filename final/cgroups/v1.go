@@ -12,8 +12,9 @@ import (
 
 // v1Hierarchies are the v1 controllers a container gets a folder in.
 // cpuacct limits nothing: it counts the CPU time the container used.
-// devices is the list of devices it may use (devices_v1.go).
-var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices"}
+// devices is the list of devices it may use (devices_v1.go); freezer
+// stops and restarts its processes (freezer.go: the OCI pause, issue 23).
+var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer"}
 
 // v1Manager is a container's cgroup on v1: a folder in each hierarchy.
 type v1Manager struct {

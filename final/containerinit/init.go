@@ -45,6 +45,9 @@ const (
 type Failure struct {
 	Status  int    `json:"status"` // 126, 127, or 125 for a failure of the set-up
 	Message string `json:"message"`
+	// Waiting is no failure: init has set the container up and waits
+	// for the OCI start (c.StartFifo, wait.go).
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // Main sets the container up and execs its command. It returns only on a
@@ -56,11 +59,18 @@ func Main() {
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
+	var wait *startWait
 	if err == nil {
-		err = setUp(c)
+		wait, err = openStartFifo(c, report)
+	}
+	if err == nil {
+		err = setUp(c, wait)
 	}
 	if err == nil {
 		err = execCommand(c.Process)
+	}
+	if wait != nil && wait.reported {
+		report = nil // closed: create has returned, stderr says it
 	}
 	finish(report, err)
 }
@@ -111,7 +121,7 @@ type step struct {
 }
 
 // steps are init's work for c, in order.
-func steps(c *spec.Container) []step {
+func steps(c *spec.Container, wait *startWait) []step {
 	var list []step
 	add := func(when bool, lesson, name string, do func() error) {
 		if when {
@@ -121,7 +131,7 @@ func steps(c *spec.Container) []step {
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
 	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
-	add(ns.UTS, "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
+	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
 		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
@@ -135,7 +145,7 @@ func steps(c *spec.Container) []step {
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
-	return append(list, processSteps(c)...)
+	return append(list, processSteps(c, wait)...)
 }
 
 // processSteps are the command's own settings, the last steps before the
@@ -144,13 +154,19 @@ func steps(c *spec.Container) []step {
 // settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
 // The last mount is made by then: the working folder is entered, and
 // checked to be inside the root, after it (CVE-2024-21626).
-func processSteps(c *spec.Container) []step {
+func processSteps(c *spec.Container, wait *startWait) []step {
 	p := &c.Process
 	list := []step{
 		{"step02", "close inherited files", closeInheritedFiles},
 		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
 	}
-	return append(list, securitySteps(c)...)
+	if len(p.Rlimits) > 0 {
+		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(p.Rlimits) }})
+	}
+	if p.OOMScoreAdj != nil {
+		list = append(list, step{"issue23", "set oom_score_adj", func() error { return setOOMScoreAdj(*p.OOMScoreAdj) }})
+	}
+	return append(list, securitySteps(c, wait)...)
 }
 
 // inheritedTrees are the bind mounts the monitor made ready, by their
@@ -171,14 +187,14 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 }
 
 // setUp makes the container what its settings say, from the inside.
-func setUp(c *spec.Container) error {
+func setUp(c *spec.Container, wait *startWait) error {
 	if err := hideInit(c); err != nil {
 		return err
 	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
-	list := steps(c)
+	list := steps(c, wait)
 	c.Root.Path = "."
 	return runSteps(list)
 }

@@ -10,6 +10,8 @@ import (
 // mounts are made and the working folder entered, in runc's order
 // (finalizeNamespace, then standard_init_linux.go):
 //
+//  0. the user looked up in the root's /etc/passwd (reading files a
+//     filter may not allow);
 //  1. seccomp, when no_new_privs is off: installing a filter then needs
 //     CAP_SYS_ADMIN, which the next steps take away;
 //  2. the bounding set, while init still holds CAP_SETPCAP;
@@ -19,7 +21,9 @@ import (
 //  5. no_new_privs;
 //  6. seccomp, when no_new_privs is on: last, so that the filter need
 //     allow nothing that only init calls.
-func securitySteps(c *spec.Container) []step {
+//
+// With a start fifo (an OCI create), init waits for start between 5 and 6.
+func securitySteps(c *spec.Container, wait *startWait) []step {
 	sec := c.Security
 	filter := func() error { return seccomp.Install(sec.Seccomp) }
 	var list []step
@@ -28,12 +32,22 @@ func securitySteps(c *spec.Container) []step {
 			list = append(list, step{"issue20", name, do})
 		}
 	}
+	var u spec.User
+	add(true, "look the user up", func() (err error) { u, err = lookUpUser(&c.Process); return err })
 	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
 	add(true, "drop capabilities from the bounding set", func() error { return security.DropBounding(sec.Capabilities) })
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
-	add(true, "become the user", func() error { return becomeUser(&c.Process) })
-	add(true, "set the capabilities", func() error { return security.SetCapabilities(sec.Capabilities) })
+	add(true, "become the user", func() error { return becomeUser(&c.Process, u) })
+	add(true, "set the capabilities", func() error {
+		if sec.CapabilitySets != nil {
+			return security.SetCapabilitySets(*sec.CapabilitySets)
+		}
+		return security.SetCapabilities(sec.Capabilities)
+	})
 	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
+	if wait != nil {
+		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})
+	}
 	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
 	return list
 }

@@ -10,22 +10,31 @@ import (
 	"github.com/boxcraft/boxcraft/final/user"
 )
 
-// becomeUser resolves p.User (-u, or the image's User) in the container's
-// own /etc/passwd and /etc/group, now that "/" is its root, sets HOME
-// from it when the environment has none, and becomes that user, once the
-// working folder is entered (as root, who may enter any; the folder stays
-// the process's after setuid, as runc does) and the bounding set dropped,
-// with the capabilities kept across setuid for the step after
-// (securitySteps).
-// An unknown name is Docker's failure, status 125.
-func becomeUser(p *spec.Process) error {
+// lookUpUser resolves p.User (-u, or the image's User) in the
+// container's own /etc/passwd and /etc/group, now that "/" is its root,
+// and sets HOME from it when the environment has none. It comes before
+// a seccomp filter is installed (securitySteps), which may not allow
+// what reading the files takes (openat2(2), which a profile older than
+// it does not name). An unknown name is Docker's failure, status 125.
+func lookUpUser(p *spec.Process) (spec.User, error) {
 	u, err := user.Lookup("/", p.User)
 	if err != nil {
-		return &Failure{Status: 125, Message: err.Error()}
+		return u, &Failure{Status: 125, Message: err.Error()}
+	}
+	if p.Groups != nil {
+		u.AdditionalGids = *p.Groups // an OCI bundle's, exactly
 	}
 	if !hasVar(p.Env, "HOME") {
 		p.Env = append(p.Env, "HOME="+u.Home)
 	}
+	return u, nil
+}
+
+// becomeUser becomes the user lookUpUser found, once the working folder
+// is entered (as root, who may enter any; the folder stays the process's
+// after setuid, as runc does) and the bounding set dropped, with the
+// capabilities kept across setuid for the step after (securitySteps).
+func becomeUser(p *spec.Process, u spec.User) error {
 	if err := setIDs(u); err != nil {
 		return &Failure{Status: 125, Message: fmt.Sprintf("user %q: %v", p.User, err)}
 	}

@@ -32,8 +32,14 @@ var ErrNoNsenter = errors.New("exec needs a boxcraft built with cgo (CGO_ENABLED
 func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, started func(Started, error)) (Result, error) {
 	c := rec.Spec
 	c.Process = p
-	j, err := startExec(dirs, &c, pid, attach)
+	io, err := openExecStdio(p, attach)
 	if err != nil {
+		started(Started{}, err)
+		return Result{}, err
+	}
+	j, err := startExec(dirs, &c, pid, io)
+	if err != nil {
+		io.close()
 		started(Started{}, err)
 		return Result{}, err
 	}
@@ -54,7 +60,7 @@ type joined struct {
 // startExec starts `boxcraft exec-init` in the container's cgroup, lets
 // its constructor join the namespaces and fork, and hands the child its
 // settings; it returns once the child has become the command.
-func startExec(dirs state.Dirs, c *spec.Container, pid int, attach *Attach) (*joined, error) {
+func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
 	if !nsenter.Available {
 		return nil, ErrNoNsenter
 	}
@@ -63,17 +69,12 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, attach *Attach) (*jo
 		return nil, err
 	}
 	defer pidfd.Close()
-	cg, err := cgroups.Open(c.CgroupParent, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	io, err := openExecStdio(c.Process, attach)
+	cg, err := cgroups.Open(c.CgroupParent, c.CgroupName())
 	if err != nil {
 		return nil, err
 	}
 	child, err := forkInto(c, cg, io, pidfd, flags)
 	if err != nil {
-		io.close()
 		return nil, err
 	}
 	io.startCopying()

@@ -131,7 +131,7 @@ type process struct {
 // start clones init into the container's namespaces and cgroup, hands it
 // the settings, and waits until it has become the command or failed.
 func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error) {
-	cg, err := cgroups.Open(c.CgroupParent, c.ID)
+	cg, err := openCgroup(c)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +159,11 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 	}
 	io.startCopying()
 	return p, nil
+}
+
+// openCgroup opens the container's cgroup, which the lifecycle made.
+func openCgroup(c *spec.Container) (*cgroups.Cgroup, error) {
+	return cgroups.Open(c.CgroupParent, c.CgroupName())
 }
 
 // newInit starts `boxcraft init` in the new namespaces. Its settings pipe
@@ -240,8 +245,8 @@ func sendSettings(c *spec.Container, settings, report *os.File) error {
 	}
 	var failure containerinit.Failure
 	switch err := json.NewDecoder(report).Decode(&failure); {
-	case errors.Is(err, io.EOF):
-		return nil
+	case errors.Is(err, io.EOF), err == nil && failure.Waiting:
+		return nil // the command runs, or (an OCI create) init waits for start
 	case err != nil:
 		return fmt.Errorf("read init's report: %w", err)
 	}

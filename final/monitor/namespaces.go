@@ -22,6 +22,11 @@ func sysProcAttr(c *spec.Container) *syscall.SysProcAttr {
 		Pdeathsig:  unix.SIGKILL, // the container dies with its monitor
 		Setsid:     true,         // a session of its own: no way into the caller's terminal
 	}
+	if c.StartFifo != "" {
+		// An OCI create: the runtime exits at once, and the engine
+		// (containerd's shim, a subreaper) adopts and reaps init.
+		attr.Pdeathsig = 0
+	}
 	if c.Process.Terminal {
 		attr.Setctty = true // the pty on its stdin becomes its terminal
 		attr.Ctty = 0

@@ -25,7 +25,7 @@ func dupCloexec(fd int) (int, error) {
 // killed. Each part is done even when another fails.
 func Teardown(dirs state.Dirs, rec state.Record) error {
 	var errs []error
-	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.ID); err == nil {
+	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		errs = append(errs, cg.Remove())
 	}
 	if rec.Mounted {

@@ -105,7 +105,11 @@ func mountInDev(dev int, m devMount) error {
 		return err
 	}
 	defer unix.Close(fd)
-	return mountOn(fd, m.fstype, m.fstype, m.flags, m.data)
+	source := m.fstype
+	if m.target == "shm" {
+		source = "shm" // as runc and Docker name it in mountinfo
+	}
+	return mountOn(fd, source, m.fstype, m.flags, m.data)
 }
 
 // makeDevice makes the character device /dev/NAME. mknod(2) makes a

@@ -72,8 +72,10 @@ func mountOne(r root, m spec.Mount, tree *os.File) error {
 		err = bindMount(r, m, o, tree)
 	case "tmpfs":
 		err = tmpfsMount(r, m, o)
+	case "cgroup":
+		err = cgroupMount(r, m, o)
 	default:
-		return fmt.Errorf("mount type %q is not supported (bind, tmpfs)", m.Type)
+		return fmt.Errorf("mount type %q is not supported (bind, tmpfs, cgroup)", m.Type)
 	}
 	if err != nil || o.propagation == 0 {
 		return err

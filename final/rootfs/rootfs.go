@@ -41,9 +41,8 @@ func Setup(c *spec.Container, trees Trees) error {
 	if err := mountProc(r, c.Namespaces.PID); err != nil {
 		return err
 	}
-	if err := mountSys(r, c.Namespaces); err != nil {
-		return err
-	}
+	// /dev before /sys: the order of runc's default config.json, which
+	// the OCI validation suite checks mountinfo against.
 	if err := mountDev(r, c.Namespaces.IPC); err != nil {
 		return err
 	}
@@ -51,6 +50,9 @@ func Setup(c *spec.Container, trees Trees) error {
 		return err
 	}
 	if err := mountConsole(r); err != nil {
+		return err
+	}
+	if err := mountSys(r, c.Namespaces); err != nil {
 		return err
 	}
 	if err := mountAll(r, c.Mounts, trees); err != nil {

@@ -96,7 +96,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 // in the cgroup.
 func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	c := rec.Spec
-	cg, err := cgroups.New(c.CgroupParent, c.ID, c.Resources)
+	cg, err := cgroups.New(c.CgroupParent, c.CgroupName(), c.Resources)
 	if err != nil {
 		return err
 	}

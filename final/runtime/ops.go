@@ -55,7 +55,7 @@ func (r *Runtime) get(id string) Container {
 // it, log it or tear it down. Its cgroup holds all of it: removing the
 // cgroup kills every process in it. The rest of the teardown is rm's.
 func (r *Runtime) reapOrphan(rec state.Record) {
-	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.ID); err == nil {
+	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		_ = cg.Remove()
 	}
 }

@@ -25,7 +25,7 @@ func (r *Runtime) Usage(c Container) (Usage, error) {
 	if c.Status.Status != state.Running {
 		return Usage{}, nil
 	}
-	cg, err := cgroups.Open(c.Record.Spec.CgroupParent, c.ID)
+	cg, err := cgroups.Open(c.Record.Spec.CgroupParent, c.Record.Spec.CgroupName())
 	if errors.Is(err, os.ErrNotExist) {
 		return Usage{}, nil
 	}

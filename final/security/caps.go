@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -181,3 +182,44 @@ func SetCapabilities(keep []string) error {
 	}
 	return nil
 }
+
+// SetCapabilitySets sets the effective, permitted and inheritable sets
+// as given, then raises each ambient capability (the OCI spec's five
+// sets, issue 23; the bounding set is DropBounding's). The kernel raises
+// an ambient capability only when it is permitted and inheritable.
+func SetCapabilitySets(s spec.CapabilitySets) error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("clear the ambient capabilities: %w", err)
+	}
+	var masks [3]uint64
+	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable} {
+		mask, err := maskOf(set)
+		if err != nil {
+			return err
+		}
+		masks[i] = mask
+	}
+	header := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := range data {
+		data[i] = unix.CapUserData{Effective: uint32(masks[0] >> (32 * i)), Permitted: uint32(masks[1] >> (32 * i)),
+			Inheritable: uint32(masks[2] >> (32 * i))}
+	}
+	if err := unix.Capset(&header, &data[0]); err != nil {
+		return fmt.Errorf("set the capabilities (capset): %w", err)
+	}
+	for _, name := range s.Ambient {
+		n, ok := capabilityNumber(name)
+		if !ok {
+			return fmt.Errorf("unknown capability %q", name)
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
+			return fmt.Errorf("raise %s in the ambient set: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// KnownCapabilities are every capability boxcraft knows by name (the OCI
+// front end's features, issue 23).
+func KnownCapabilities() []string { return capabilityNames[:] }

@@ -24,8 +24,11 @@ type Container struct {
 	Namespaces Namespaces `json:"namespaces"`
 	// CgroupParent is the cgroup below which the container's own goes
 	// (step03): relative to each hierarchy's root, below "boxcraft".
-	CgroupParent string    `json:"cgroupParent"`
-	Resources    Resources `json:"resources"`
+	CgroupParent string `json:"cgroupParent"`
+	// Cgroup is the container's own cgroup's name below CgroupParent,
+	// when it is not ID: an OCI bundle's cgroupsPath names it (issue 23).
+	Cgroup    string    `json:"cgroup,omitempty"`
+	Resources Resources `json:"resources"`
 	// Mounts are made, in order, below the new root before pivot_root:
 	// volumes (issue 18) and the /proc files a cgroup-aware view
 	// answers (issue 21). The root's own mounts (/proc, /sys, /dev) are
@@ -33,6 +36,19 @@ type Container struct {
 	Mounts   []Mount  `json:"mounts,omitempty"`
 	Security Security `json:"security"`
 	Network  Network  `json:"network"`
+	// StartFifo is the OCI front end's create (issue 23, runc's exec
+	// fifo): init sets the container up, reports that it waits, and
+	// opens this fifo for writing, which blocks until start opens it to
+	// read; only then does it execute the command.
+	StartFifo string `json:"startFifo,omitempty"`
+}
+
+// CgroupName is the container's own cgroup's name below CgroupParent.
+func (c *Container) CgroupName() string {
+	if c.Cgroup != "" {
+		return c.Cgroup
+	}
+	return c.ID
 }
 
 // Process is the command that init executes, and how (step01).
@@ -46,6 +62,25 @@ type Process struct {
 	// User: init resolves it in the container's own /etc/passwd and
 	// /etc/group once it is in its root (final/user). Empty is root.
 	User string `json:"user,omitempty"`
+	// Groups, when not nil, are the supplementary groups, exactly: an
+	// OCI bundle's user.additionalGids. nil: the groups that list the
+	// user in the root's /etc/group, as Docker does.
+	Groups *[]uint32 `json:"groups,omitempty"`
+	// ConsoleWidth and ConsoleHeight size the pty (an OCI bundle's
+	// process.consoleSize); 0 leaves it as it is.
+	ConsoleWidth  uint16 `json:"consoleWidth,omitempty"`
+	ConsoleHeight uint16 `json:"consoleHeight,omitempty"`
+	// Rlimits are setrlimit(2)'s limits (an OCI bundle's
+	// process.rlimits), OOMScoreAdj the OOM killer's bias: nil, inherited.
+	Rlimits     []Rlimit `json:"rlimits,omitempty"`
+	OOMScoreAdj *int     `json:"oomScoreAdj,omitempty"`
+}
+
+// Rlimit is one resource limit: Type as the spec names it (RLIMIT_NOFILE).
+type Rlimit struct {
+	Type string `json:"type"`
+	Hard uint64 `json:"hard"`
+	Soft uint64 `json:"soft"`
 }
 
 // User is a user resolved in a root's /etc/passwd and /etc/group
@@ -135,8 +170,12 @@ type Security struct {
 	// Capabilities are the capabilities CMD keeps (CAP_CHOWN, …): its
 	// bounding set, and for root also its permitted and effective sets.
 	// The inheritable and ambient sets stay empty.
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	Capabilities []string `json:"capabilities"`
+	// CapabilitySets, when not nil, are the other four sets exactly, and
+	// Capabilities the bounding set alone: an OCI bundle's
+	// process.capabilities (issue 23).
+	CapabilitySets  *CapabilitySets `json:"capabilitySets,omitempty"`
+	NoNewPrivileges bool            `json:"noNewPrivileges"`
 	// Seccomp is the system-call filter, nil for none (unconfined).
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
 	// MaskedPaths are hidden (an empty read-only file or tmpfs over
@@ -146,6 +185,14 @@ type Security struct {
 	// Devices are devices made in /dev and allowed by the device cgroup
 	// beyond the defaults (--device).
 	Devices []Device `json:"devices,omitempty"`
+}
+
+// CapabilitySets are the capability sets besides the bounding set.
+type CapabilitySets struct {
+	Effective   []string `json:"effective"`
+	Permitted   []string `json:"permitted"`
+	Inheritable []string `json:"inheritable"`
+	Ambient     []string `json:"ambient"`
 }
 
 // Seccomp is a system-call filter in the OCI runtime spec's shape

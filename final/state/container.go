@@ -35,9 +35,12 @@ type Record struct {
 // Status is where a container is in its life: state.json, rewritten
 // at each change.
 type Status struct {
-	Status     string    `json:"status"`
-	Pid        int       `json:"pid,omitempty"`        // the container's first process, on the host
-	MonitorPid int       `json:"monitorPid,omitempty"` // the process that waits for it
+	Status     string `json:"status"`
+	Pid        int    `json:"pid,omitempty"`        // the container's first process, on the host
+	MonitorPid int    `json:"monitorPid,omitempty"` // the process that waits for it
+	// NoMonitor: an OCI container (issue 23), which its engine waits
+	// for; whether it runs is the kernel's to say (runtime's oci.go).
+	NoMonitor  bool      `json:"noMonitor,omitempty"`
 	ExitCode   int       `json:"exitCode"`
 	OOMKilled  bool      `json:"oomKilled"`
 	Error      string    `json:"error,omitempty"` // why it did not start, or why its monitor went
@@ -103,7 +106,7 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.Status == Running && !d.MonitorAlive(id) {
+	if s.Status == Running && !s.NoMonitor && !d.MonitorAlive(id) {
 		s.Status, s.ExitCode = Exited, 137
 		s.Error = MonitorGone
 		s.FinishedAt = time.Time{}

@@ -32,7 +32,7 @@ const Parent = "boxcraft"
 // v1Hierarchies are the cgroup v1 hierarchies a runtime may make a
 // container's cgroup in (boxcraft's device cgroup among them): the
 // test's own parent is made, and removed, in each.
-var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices"}
+var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer"}
 
 // sandbox is what one test gives the runtime: a state folder and a cgroup
 // parent of its own.

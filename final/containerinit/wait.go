@@ -1,0 +1,69 @@
+package containerinit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"golang.org/x/sys/unix"
+)
+
+// The OCI runtime spec splits a start in two (issue 23): create sets the
+// container up and leaves its init waiting, start lets it run the
+// command. runc's init waits on a fifo in the container's state folder
+// (its "exec fifo"), and so does this one: opening a fifo to write blocks
+// until someone opens it to read, and that someone is start.
+
+// startWait is an OCI create's wait: the fifo, and the report pipe that
+// init closes once it has said it waits (reported).
+type startWait struct {
+	fifo, report *os.File
+	reported     bool
+}
+
+// openStartFifo opens the fifo named by c.StartFifo as a path only
+// (O_PATH), before init pivots away from the host's folders: the open
+// that waits comes later, through /proc/self/fd, which reaches the fifo
+// from inside the new root. It is nil when c asks for no wait.
+func openStartFifo(c *spec.Container, report *os.File) (*startWait, error) {
+	if c.StartFifo == "" {
+		return nil, nil
+	}
+	fd, err := unix.Open(c.StartFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the start fifo: %w", err)
+	}
+	return &startWait{fifo: os.NewFile(uintptr(fd), "start fifo"), report: report}, nil
+}
+
+// waitForStart is init's last step before the command (the seccomp
+// filter of a no_new_privs process aside, which runc too installs after
+// the wait): it checks that the command is there, tells create that the
+// container is ready (Failure.Waiting on the report pipe, which it then
+// closes), and blocks until start opens the fifo. A failure after this
+// has no report pipe to go to: init prints it on stderr and exits.
+func (w *startWait) waitForStart(p spec.Process) error {
+	if len(p.Args) == 0 {
+		return &Failure{Status: 125, Message: "no command: process.args is empty"}
+	}
+	if _, err := lookPath(p.Args[0], pathOf(p.Env)); err != nil {
+		return err
+	}
+	err := json.NewEncoder(w.report).Encode(Failure{Waiting: true})
+	w.report.Close()
+	w.reported = true
+	if err != nil {
+		return fmt.Errorf("report that init waits: %w", err)
+	}
+	// Blocks until start opens the fifo to read.
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", w.fifo.Fd()), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("wait for start: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("wait for start: %w", err)
+	}
+	return w.fifo.Close()
+}

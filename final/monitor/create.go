@@ -1,0 +1,85 @@
+package monitor
+
+import (
+	"os"
+	"runtime"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+)
+
+// Files are a process's stdin, stdout and stderr given as they are: the
+// OCI front end's (issue 23), whose caller (containerd's shim) chose
+// them, or a pty's slave side. No log, no copying: the engine holds the
+// other ends.
+type Files struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+func (f Files) stdio() *stdio {
+	return &stdio{stdin: f.Stdin, stdout: f.Stdout, stderr: f.Stderr}
+}
+
+// Create starts rec's init with files as its stdio and returns its pid
+// once it has set the container up and waits for start (rec.Spec's
+// StartFifo: an OCI create). Nothing waits for it here: the caller
+// exits, and the engine that started the caller adopts init. On a
+// failure init is gone; the cgroup is the caller's to remove.
+func Create(rec state.Record, files Files) (int, error) {
+	type created struct {
+		pid int
+		err error
+	}
+	done := make(chan created)
+	go func() {
+		// A thread of its own, never given back: enterRoot changes its
+		// working folder (see onOwnThread).
+		runtime.LockOSThread()
+		pid, err := createOnThread(&rec.Spec, files)
+		done <- created{pid, err}
+	}()
+	c := <-done
+	return c.pid, c.err
+}
+
+func createOnThread(c *spec.Container, files Files) (int, error) {
+	cg, err := openCgroup(c)
+	if err != nil {
+		return 0, err
+	}
+	io := files.stdio()
+	defer io.closeContainerEnds() // init has them
+	trees, err := bindTrees(c)
+	if err != nil {
+		return 0, err
+	}
+	cmd, settings, report, err := newInit(c, cg, io, trees)
+	closeAll(trees...)
+	if err != nil {
+		return 0, err
+	}
+	p := &process{cmd: cmd, cgroup: cg, io: io}
+	if err := p.handOver(c, settings, report); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, err
+	}
+	pid := cmd.Process.Pid // Release makes it -1
+	return pid, cmd.Process.Release()
+}
+
+// ExecFiles starts p in the running container rec, whose first process
+// is pid, with files as its stdio, and returns the process once its
+// command runs (an OCI exec): the caller waits for it, or, detached,
+// exits and leaves it to the engine that adopts it.
+func ExecFiles(dirs state.Dirs, rec state.Record, pid int, p spec.Process, files Files) (*os.Process, error) {
+	c := rec.Spec
+	c.Process = p
+	io := files.stdio()
+	defer io.closeContainerEnds()
+	j, err := startExec(dirs, &c, pid, io)
+	if err != nil {
+		return nil, err
+	}
+	return j.child, nil
+}
