@@ -4,10 +4,11 @@ go 1.25.0
 
 require (
 	github.com/creack/pty v1.1.24
+	github.com/klauspost/compress v1.19.2
 	github.com/opencontainers/image-spec v1.1.1
-	github.com/spf13/pflag v1.0.6
+	github.com/spf13/pflag v1.0.10
 	github.com/stretchr/testify v1.10.0
-	golang.org/x/sys v0.30.0
+	golang.org/x/sys v0.47.0
 	golang.org/x/term v0.29.0
 )
 
