@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -43,7 +44,10 @@ func Pull(ctx context.Context, s *store.Store, ref string, opts PullOptions) (st
 	remoteOpts := append(opts.remoteOptions(ctx), remote.WithPlatform(platform))
 	img, err := remote.Image(gref, remoteOpts...)
 	if err != nil {
-		return store.ImageRecord{}, describe(parsed, platform, err)
+		return store.ImageRecord{}, describe(parsed, platform, unknownRepository(gref, err, remoteOpts))
+	}
+	if err := checkPlatform(img, platform, opts.Platform != ""); err != nil {
+		return store.ImageRecord{}, fmt.Errorf("%s: %w", parsed.Familiar(), err)
 	}
 	stored, err := asStored(img, parsed)
 	if err != nil {
@@ -86,6 +90,22 @@ func choosePlatform(s string) (v1.Platform, error) {
 		return v1.Platform{}, fmt.Errorf("--platform %q: give os/arch[/variant], as linux/amd64 or linux/arm64/v8", s)
 	}
 	return *p, nil
+}
+
+// checkPlatform refuses an image of one platform that is not the one
+// --platform asked for (an index was matched already).
+func checkPlatform(img v1.Image, want v1.Platform, asked bool) error {
+	if !asked {
+		return nil
+	}
+	config, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("its config: %w", err)
+	}
+	if config.OS != want.OS || config.Architecture != want.Architecture {
+		return fmt.Errorf("no matching platform: the image is %s/%s, not %s", config.OS, config.Architecture, want.String())
+	}
+	return nil
 }
 
 // asStored is the remote image as final/image describes one, its
@@ -138,14 +158,27 @@ func storedLayer(l v1.Layer) (image.Layer, error) {
 		Open: func() (io.ReadCloser, error) { return newResuming(l.Compressed, maxAttempts), nil }}, nil
 }
 
+// unknownRepository tells a missing tag from a missing repository: the
+// distribution registry answers MANIFEST_UNKNOWN for both, and only the
+// repository's list of tags (NAME_UNKNOWN) says which.
+func unknownRepository(ref name.Reference, err error, opts []remote.Option) error {
+	if !strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
+		return err
+	}
+	if _, listErr := remote.List(ref.Context(), opts...); listErr != nil && strings.Contains(listErr.Error(), "NAME_UNKNOWN") {
+		return listErr
+	}
+	return err
+}
+
 // describe turns the protocol's errors into Docker's one-line ones.
 func describe(ref image.Reference, platform v1.Platform, err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "MANIFEST_UNKNOWN") || strings.Contains(msg, "manifest unknown"):
-		return fmt.Errorf("manifest for %s not found: manifest unknown (no such tag)", ref.Familiar())
 	case strings.Contains(msg, "NAME_UNKNOWN"):
 		return fmt.Errorf("repository %s not found: unknown image", ref.Domain+"/"+ref.Path)
+	case strings.Contains(msg, "MANIFEST_UNKNOWN"):
+		return fmt.Errorf("manifest for %s not found: manifest unknown (no such tag)", ref.Familiar())
 	case strings.Contains(msg, "UNAUTHORIZED") || strings.Contains(msg, "DENIED") || strings.Contains(msg, "status code 401"):
 		return fmt.Errorf("pull access denied for %s: unauthorized (boxcraft login %s gives credentials)", ref.Familiar(), ref.Domain)
 	case strings.Contains(msg, "no child with platform"):
