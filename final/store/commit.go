@@ -24,7 +24,7 @@ import (
 
 // Commit is what Commit makes an image of.
 type Commit struct {
-	Parent    string                // the ID of the image the layer goes on
+	Parent    string                // the ID of the image the layer goes on ("": none, scratch)
 	Layer     func(io.Writer) error // writes the layer's tar
 	CreatedBy string                // the history's line: what made the layer
 	Comment   string                // docker commit -m
@@ -47,13 +47,9 @@ func (s *Store) Commit(ctx context.Context, c Commit) (ImageRecord, error) {
 		return ImageRecord{}, err
 	}
 	defer unlock()
-	parent, err := s.record(c.Parent)
+	parent, parentConfig, err := s.parentOf(c.Parent) // "" is scratch
 	if err != nil {
 		return ImageRecord{}, err
-	}
-	parentConfig, err := os.ReadFile(s.blobPath(parent.ID))
-	if err != nil {
-		return ImageRecord{}, fmt.Errorf("read the config of image %s: %w", parent.ID, err)
 	}
 	diffID, isNew, err := s.writeLayerBlob(c.Layer)
 	if err != nil {
