@@ -72,6 +72,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (store.ImageRecord, erro
 	if err != nil {
 		return store.ImageRecord{}, err
 	}
+	if err := check(steps); err != nil {
+		return store.ImageRecord{}, err
+	}
 	ig, err := readIgnore(o.Context)
 	if err != nil {
 		return store.ImageRecord{}, fmt.Errorf("read .dockerignore: %w", err)
@@ -87,6 +90,24 @@ func (b *Builder) Build(ctx context.Context, o Options) (store.ImageRecord, erro
 		return store.ImageRecord{}, fmt.Errorf("the Dockerfile has no FROM")
 	}
 	return bd.finish(bd.stages[len(bd.stages)-1])
+}
+
+// check refuses, before any step runs, an instruction boxcraft does not
+// build, and one before the first FROM (but ARG).
+func check(steps []dockerfile.Instruction) error {
+	from := false
+	for i, in := range steps {
+		where := fmt.Sprintf("step %d/%d (line %d) %s", i+1, len(steps), in.Line, in.Command)
+		switch {
+		case !strings.Contains(", "+known+", ", ", "+in.Command+", "):
+			return fmt.Errorf("%s: %s is not an instruction boxcraft build knows (it knows %s)", where, in.Command, known)
+		case in.Command == "FROM":
+			from = true
+		case !from && in.Command != "ARG":
+			return fmt.Errorf("%s: comes before the first FROM", where)
+		}
+	}
+	return nil
 }
 
 // step does one instruction.

@@ -188,4 +188,3 @@ func describe(ref image.Reference, platform v1.Platform, err error) error {
 	}
 	return fmt.Errorf("%s: %w", ref.Familiar(), err)
 }
-

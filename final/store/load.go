@@ -49,10 +49,11 @@ func (s *Store) LoadConcurrently(ctx context.Context, img *image.Image, progress
 		return rec, err
 	}
 	defer unlock()
-	if err := s.storeConfig(img.ID, img.Config); err != nil {
+	if err := s.storeLayers(ctx, img.Layers, progress, n); err != nil {
 		return rec, err
 	}
-	if err := s.storeLayers(ctx, img.Layers, progress, n); err != nil {
+	// Last: a load that fails leaves no config of an image not stored.
+	if err := s.storeConfig(img.ID, img.Config); err != nil {
 		return rec, err
 	}
 	for _, l := range img.Layers {
