@@ -7,6 +7,7 @@ package testkit
 // connection dropped mid-blob, a missing tag, basic auth.
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -59,13 +60,25 @@ func (s *registrySuite) pullFormat(t *testing.T, repo string, skopeoFlags ...str
 	r := Run(t, "pull", name)
 	require.Equal(t, 0, r.Code, r)
 	assert.Equal(t, name+"\n", r.Stdout, "pull prints the image's full name")
-	assert.Equal(t, s.id, imageID(t, name), "the pulled image is the pushed one")
+	assert.Equal(t, s.configDigest(t, repo, "1"), imageID(t, name), "the pulled image is the pushed one (skopeo rewrites the config for OCI)")
 	r = Run(t, "run", "--rm", name, "sh", "-c", "echo ran")
 	require.Equal(t, 0, r.Code, r)
 	assert.Equal(t, "ran\n", r.Stdout)
 	r = Run(t, "pull", name)
 	require.Equal(t, 0, r.Code, r)
 	assert.Contains(t, r.Stderr, "Already exists", "a stored layer is not fetched again")
+}
+
+// configDigest is the config's digest that the registry's manifest names.
+func (s *registrySuite) configDigest(t *testing.T, repo, tag string) string {
+	t.Helper()
+	manifest := Curl(t, "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
+		"http://"+s.reg.Host+"/v2/"+repo+"/manifests/"+tag)
+	var m struct {
+		Config struct{ Digest string } `json:"config"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(manifest), &m))
+	return m.Config.Digest
 }
 
 // imageID is the stored image's ID, as inspect shows it.
@@ -97,7 +110,8 @@ func (s *registrySuite) multiPlatform(t *testing.T) {
 	}
 	var manifest map[string]any
 	require.NoError(t, json.Unmarshal([]byte(native), &manifest))
-	config := Curl(t, "http://"+s.reg.Host+"/v2/multi/blobs/"+manifest["config"].(map[string]any)["digest"].(string))
+	nativeID := manifest["config"].(map[string]any)["digest"].(string)
+	config := Curl(t, "http://"+s.reg.Host+"/v2/multi/blobs/"+nativeID)
 	otherConfig := strings.Replace(config, `"architecture":"`+runtime.GOARCH+`"`, `"architecture":"`+other+`"`, 1)
 	require.NotEqual(t, config, otherConfig)
 	s.uploadBlob(t, "multi", otherConfig)
@@ -114,7 +128,7 @@ func (s *registrySuite) multiPlatform(t *testing.T) {
 
 	r := Run(t, "pull", repo)
 	require.Equal(t, 0, r.Code, r)
-	assert.Equal(t, s.id, imageID(t, repo), "this machine's platform is chosen from the index")
+	assert.Equal(t, nativeID, imageID(t, repo), "this machine's platform is chosen from the index")
 	r = Run(t, "pull", "--platform", "linux/"+other, repo)
 	require.Equal(t, 0, r.Code, r)
 	assert.Equal(t, digestOf(otherConfig), imageID(t, repo), "--platform chooses the other")
@@ -171,21 +185,23 @@ func (s *registrySuite) refusals(t *testing.T) {
 func (s *registrySuite) tampered(t *testing.T) {
 	ShareSandbox(t, s.top)
 	store := filepath.Join(StateDir(t), "lib", "store")
-	Skopeo(t, "--format", "oci", "docker-archive:"+s.saved, "docker://"+s.reg.Host+"/tampered:1")
-	blobs, err := filepath.Glob(filepath.Join(s.reg.Storage, "docker/registry/v2/blobs/sha256/*/*/data"))
+	// An image of a layer of its own, which the store has not got.
+	random := make([]byte, 256<<10)
+	_, err := rand.Read(random)
 	require.NoError(t, err)
-	var biggest string
-	var size int64
-	for _, b := range blobs {
-		if info, err := os.Stat(b); err == nil && info.Size() > size {
-			biggest, size = b, info.Size()
-		}
-	}
-	data, err := os.ReadFile(biggest)
+	own := newNamedImage(t, "docker.io/boxcraft/tampered:1", imageSettings{}, Tar(t, TarEntry{Name: "random", Body: string(random)}))
+	Skopeo(t, "--format", "oci", "docker-archive:"+own.dockerSave(t, "boxcraft/tampered:1"), "docker://"+s.reg.Host+"/tampered:1")
+	manifest := Curl(t, "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "http://"+s.reg.Host+"/v2/tampered/manifests/1")
+	var m struct{ Layers []struct{ Digest string } }
+	require.NoError(t, json.Unmarshal([]byte(manifest), &m))
+	require.Len(t, m.Layers, 1)
+	hex := strings.TrimPrefix(m.Layers[0].Digest, "sha256:")
+	blob := filepath.Join(s.reg.Storage, "docker/registry/v2/blobs/sha256", hex[:2], hex, "data")
+	data, err := os.ReadFile(blob)
 	require.NoError(t, err)
 	data[len(data)/2] ^= 0xff
-	require.NoError(t, os.WriteFile(biggest, data, 0o644))
-	t.Cleanup(func() { data[len(data)/2] ^= 0xff; _ = os.WriteFile(biggest, data, 0o644) })
+	require.NoError(t, os.WriteFile(blob, data, 0o644))
+	t.Cleanup(func() { data[len(data)/2] ^= 0xff; _ = os.WriteFile(blob, data, 0o644) })
 	before := storeFiles(t, store)
 	assertFailedOneLine(t, Run(t, "pull", s.reg.Host+"/tampered:1"), 125, "digest")
 	assert.Equal(t, before, storeFiles(t, store), "a refused pull leaves nothing in the store")

@@ -72,6 +72,7 @@ func pull(rt *runtime.Runtime, ref string, opts registry.PullOptions, quiet bool
 	if err != nil {
 		return rec, err
 	}
+	bars.complete()
 	fmt.Fprintf(out, "Status: stored %s as %s\n", rec.ID, fullName(ref))
 	return rec, nil
 }
@@ -124,9 +125,20 @@ func (b *layerBars) report(digest string, done, total int64) {
 	b.done[digest] = [2]int64{done, total}
 	if b.tty {
 		b.redraw()
-	} else if done == total {
-		fmt.Fprintf(b.out, "%s: Pull complete (%s)\n", shortID(digest), humanSize(total))
-		b.exists[digest] = true
+	}
+}
+
+// complete says, once the image is stored, which layers were pulled.
+func (b *layerBars) complete() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tty {
+		return
+	}
+	for _, d := range b.order {
+		if !b.exists[d] {
+			fmt.Fprintf(b.out, "%s: Pull complete (%s)\n", shortID(d), humanSize(b.done[d][1]))
+		}
 	}
 }
 
