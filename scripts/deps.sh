@@ -11,6 +11,10 @@ export PATH=/usr/local/go/bin:$PATH
 # gcc and libc6-dev build boxcraft (final/): its exec joins a container's
 # namespaces in C, before the Go runtime starts, and links statically.
 packages=(busybox-static tar gcc libc6-dev "$@")
+# boxcraft pull/push/build's tests (issue 22): a registry (the CNCF
+# distribution server), skopeo to fill it, htpasswd for its basic auth,
+# curl to speak to it.
+packages+=(docker-registry skopeo apache2-utils curl)
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
 # distribution's Go is older (Debian 12 has 1.19, Ubuntu 24.04 1.22), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command
@@ -60,7 +64,25 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
+	# docker-registry's package starts its system service: a
+	# policy-rc.d that says 101 (action forbidden) keeps any service
+	# from starting during the install; one the machine has stays.
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
+	# Nor at the next boot: the tests start registries of their own.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+		systemctl disable docker-registry >/dev/null 2>&1 || true
+	fi
 fi
 
 if ! go_ok; then
