@@ -176,7 +176,6 @@ func TestTheLearnersModuleIsKept(t *testing.T) {
 		"go.sum keeps the learner's lines and gains the repository's new one, once")
 }
 
-
 func TestWrapKeepsWordsWhole(t *testing.T) {
 	assert.Equal(t, []string{"one two", "three"}, wrap("one two three", 8))
 	assert.Equal(t, []string{"a-very-long-word", "b"}, wrap("a-very-long-word b", 4))
