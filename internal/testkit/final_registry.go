@@ -48,6 +48,7 @@ func Registry(t *testing.T) {
 	t.Run("PullResumesDroppedConnection", s.dropped)
 	t.Run("PushAndPullBack", s.pushBack)
 	t.Run("LoginBasicAuth", s.basicAuth)
+	t.Run("LoginBearerToken", s.bearerToken)
 	t.Run("BuiltImageSavedReadsInSkopeo", s.builtImageSaved)
 }
 
@@ -259,11 +260,30 @@ func (s *registrySuite) pushBack(t *testing.T) {
 // ones in $DOCKER_CONFIG/config.json, and the pull then works.
 func (s *registrySuite) basicAuth(t *testing.T) {
 	ShareSandbox(t, s.top)
-	hash, err := exec.Command("htpasswd", "-Bbn", "learner", "s3cret").Output()
+	hash, err := exec.Command("htpasswd", "-Bbn", tokenUser, tokenSecret).Output()
 	require.NoError(t, err)
-	reg := StartRegistry(t, string(hash))
+	s.loginAndPull(t, StartRegistry(t, string(hash)))
+}
+
+// bearerToken: the same against a registry that takes tokens of the
+// kit's token server, which gives one for the repository's pull scope.
+func (s *registrySuite) bearerToken(t *testing.T) {
+	ShareSandbox(t, s.top)
+	reg, log := StartTokenRegistry(t)
+	s.loginAndPull(t, reg)
+	tokens, err := os.ReadFile(log)
+	require.NoError(t, err)
+	assert.Contains(t, string(tokens), "token for learner: repository:private:pull", "boxcraft asked for a token for the pull's scope")
+}
+
+// loginAndPull pushes the base image to a registry that needs
+// credentials, then: a pull without them and a login with a wrong
+// password are refused; login keeps the right ones in
+// $DOCKER_CONFIG/config.json, and the pull then works.
+func (s *registrySuite) loginAndPull(t *testing.T, reg testRegistry) {
+	t.Helper()
 	name := reg.Host + "/private:1"
-	r := RunCmd(t, HostCommand(t, "skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "learner:s3cret", "docker-archive:"+s.saved, "docker://"+name))
+	r := RunCmd(t, HostCommand(t, "skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", tokenUser+":"+tokenSecret, "docker-archive:"+s.saved, "docker://"+name))
 	require.Equal(t, 0, r.Code, r)
 	config := t.TempDir()
 	run := func(args ...string) Result {
@@ -272,8 +292,8 @@ func (s *registrySuite) basicAuth(t *testing.T) {
 		return RunCmd(t, cmd)
 	}
 	assertFailedOneLine(t, run("pull", name), 125, "unauthorized")
-	assertFailedOneLine(t, run("login", "-u", "learner", "-p", "wrong", reg.Host), 125, "unauthorized")
-	r = run("login", "-u", "learner", "-p", "s3cret", reg.Host)
+	assertFailedOneLine(t, run("login", "-u", tokenUser, "-p", "wrong", reg.Host), 125, "unauthorized")
+	r = run("login", "-u", tokenUser, "-p", tokenSecret, reg.Host)
 	require.Equal(t, 0, r.Code, r)
 	saved, err := os.ReadFile(filepath.Join(config, "config.json"))
 	require.NoError(t, err)

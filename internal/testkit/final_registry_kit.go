@@ -33,15 +33,22 @@ type testRegistry struct {
 // contents) set, it asks for basic auth.
 func StartRegistry(t *testing.T, htpasswd string) testRegistry {
 	t.Helper()
+	if htpasswd == "" {
+		return startRegistryWith(t, "")
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	require.NoError(t, os.WriteFile(file, []byte(htpasswd), 0o600))
+	return startRegistryWith(t, fmt.Sprintf("auth:\n  htpasswd:\n    realm: boxcraft-test\n    path: %s\n", file))
+}
+
+// startRegistryWith starts docker-registry with auth, its config's
+// auth: section ("" for none).
+func startRegistryWith(t *testing.T, auth string) testRegistry {
+	t.Helper()
 	dir := t.TempDir()
 	r := testRegistry{Host: fmt.Sprintf("127.0.0.1:%d", freePort(t)), Storage: filepath.Join(dir, "storage")}
 	config := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"+
-		"storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", r.Storage, r.Host)
-	if htpasswd != "" {
-		file := filepath.Join(dir, "htpasswd")
-		require.NoError(t, os.WriteFile(file, []byte(htpasswd), 0o600))
-		config += fmt.Sprintf("auth:\n  htpasswd:\n    realm: boxcraft-test\n    path: %s\n", file)
-	}
+		"storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", r.Storage, r.Host) + auth
 	path := filepath.Join(dir, "config.yml")
 	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
 	Start(t, HostCommand(t, "docker-registry", "serve", path))
