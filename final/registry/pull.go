@@ -49,7 +49,8 @@ func Pull(ctx context.Context, s *store.Store, ref string, opts PullOptions) (st
 	if err := checkPlatform(img, platform, opts.Platform != ""); err != nil {
 		return store.ImageRecord{}, fmt.Errorf("%s: %w", parsed.Familiar(), err)
 	}
-	stored, err := asStored(img, parsed)
+	client := &rangeClient{ctx: ctx, repo: gref.Context(), o: opts.Options}
+	stored, err := asStored(img, parsed, client)
 	if err != nil {
 		return store.ImageRecord{}, fmt.Errorf("%s: %w", parsed.Familiar(), err)
 	}
@@ -110,7 +111,7 @@ func checkPlatform(img v1.Image, want v1.Platform, asked bool) error {
 
 // asStored is the remote image as final/image describes one, its
 // layers' blobs opened from the registry when the store reads them.
-func asStored(img v1.Image, ref image.Reference) (*image.Image, error) {
+func asStored(img v1.Image, ref image.Reference, client *rangeClient) (*image.Image, error) {
 	configName, err := img.ConfigName()
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func asStored(img v1.Image, ref image.Reference) (*image.Image, error) {
 	}
 	stored := &image.Image{ID: configName.String(), Config: config, Names: []string{ref.Familiar()}}
 	for _, l := range layers {
-		sl, err := storedLayer(l)
+		sl, err := storedLayer(l, client)
 		if err != nil {
 			return nil, err
 		}
@@ -135,9 +136,8 @@ func asStored(img v1.Image, ref image.Reference) (*image.Image, error) {
 }
 
 // storedLayer describes one remote layer; its Open streams the blob,
-// resuming (from the start, its first bytes skipped) when the
-// connection drops.
-func storedLayer(l v1.Layer) (image.Layer, error) {
+// resuming where it broke when the connection drops.
+func storedLayer(l v1.Layer, client *rangeClient) (image.Layer, error) {
 	digest, err := l.Digest()
 	if err != nil {
 		return image.Layer{}, err
@@ -155,7 +155,9 @@ func storedLayer(l v1.Layer) (image.Layer, error) {
 		return image.Layer{}, err
 	}
 	return image.Layer{Digest: digest.String(), DiffID: diffID.String(), MediaType: string(mediaType), Size: size,
-		Open: func() (io.ReadCloser, error) { return newResuming(l.Compressed, maxAttempts), nil }}, nil
+		Open: func() (io.ReadCloser, error) {
+			return newResuming(blobSource{layer: l, digest: digest.String(), client: client}), nil
+		}}, nil
 }
 
 // unknownRepository tells a missing tag from a missing repository: the

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
@@ -118,4 +119,18 @@ func (s *Store) CacheStep(key, id string) error {
 		return fmt.Errorf("the build cache: %w", err)
 	}
 	return durable.WriteFile(s.path("build-cache", key), []byte(id+"\n"))
+}
+
+// BuildSteps lists the images the build cache keeps: images ls leaves
+// those without a name out, as docker images leaves out intermediate
+// images, unless asked for all.
+func (s *Store) BuildSteps() map[string]bool {
+	steps := map[string]bool{}
+	files, _ := filepath.Glob(s.path("build-cache", "*"))
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil {
+			steps[strings.TrimSpace(string(data))] = true
+		}
+	}
+	return steps
 }

@@ -209,7 +209,7 @@ func (s *registrySuite) tampered(t *testing.T) {
 }
 
 // dropped: through a proxy that cuts every blob's first download, the
-// pull resumes and succeeds.
+// pull resumes where it broke (a Range request) and succeeds.
 func (s *registrySuite) dropped(t *testing.T) {
 	ShareSandbox(t, s.top)
 	Skopeo(t, "docker-archive:"+s.saved, "docker://"+s.reg.Host+"/dropped:1")
@@ -220,6 +220,7 @@ func (s *registrySuite) dropped(t *testing.T) {
 	events, err := os.ReadFile(log)
 	require.NoError(t, err)
 	assert.Contains(t, string(events), "CUT GET", "the proxy cut a blob's download")
+	assert.Contains(t, string(events), "Range: bytes=", "the pull asked for the rest, not for it all again:\n%s", events)
 }
 
 // pushBack: an image committed from a container is pushed, read by

@@ -133,6 +133,9 @@ func ServeDroppingProxy(settings string) error {
 		first := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") && !cut[r.URL.Path]
 		cut[r.URL.Path] = true
 		event := r.Method + " " + r.URL.Path
+		if rng := r.Header.Get("Range"); rng != "" {
+			event += " Range: " + rng
+		}
 		if first {
 			event = "CUT " + event
 			w = &cuttingWriter{ResponseWriter: w, left: 32 << 10}
