@@ -186,12 +186,7 @@ func (s *registrySuite) refusals(t *testing.T) {
 func (s *registrySuite) tampered(t *testing.T) {
 	ShareSandbox(t, s.top)
 	store := filepath.Join(StateDir(t), "lib", "store")
-	// An image of a layer of its own, which the store has not got.
-	random := make([]byte, 256<<10)
-	_, err := rand.Read(random)
-	require.NoError(t, err)
-	own := newNamedImage(t, "docker.io/boxcraft/tampered:1", imageSettings{}, Tar(t, TarEntry{Name: "random", Body: string(random)}))
-	Skopeo(t, "--format", "oci", "docker-archive:"+own.dockerSave(t, "boxcraft/tampered:1"), "docker://"+s.reg.Host+"/tampered:1")
+	s.pushOwnImage(t, "tampered")
 	manifest := Curl(t, "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "http://"+s.reg.Host+"/v2/tampered/manifests/1")
 	var m struct{ Layers []struct{ Digest string } }
 	require.NoError(t, json.Unmarshal([]byte(manifest), &m))
@@ -208,15 +203,27 @@ func (s *registrySuite) tampered(t *testing.T) {
 	assert.Equal(t, before, storeFiles(t, store), "a refused pull leaves nothing in the store")
 }
 
+// pushOwnImage pushes to repo:1 an image of a layer of its own, 256 kB
+// of random bytes, which the store has not got; it returns its ID.
+func (s *registrySuite) pushOwnImage(t *testing.T, repo string) string {
+	t.Helper()
+	random := make([]byte, 256<<10)
+	_, err := rand.Read(random)
+	require.NoError(t, err)
+	own := newNamedImage(t, "docker.io/boxcraft/"+repo+":1", imageSettings{}, Tar(t, TarEntry{Name: "random", Body: string(random)}))
+	Skopeo(t, "--format", "oci", "docker-archive:"+own.dockerSave(t, "boxcraft/"+repo+":1"), "docker://"+s.reg.Host+"/"+repo+":1")
+	return s.configDigest(t, repo, "1")
+}
+
 // dropped: through a proxy that cuts every blob's first download, the
 // pull resumes where it broke (a Range request) and succeeds.
 func (s *registrySuite) dropped(t *testing.T) {
 	ShareSandbox(t, s.top)
-	Skopeo(t, "docker-archive:"+s.saved, "docker://"+s.reg.Host+"/dropped:1")
+	id := s.pushOwnImage(t, "dropped")
 	proxy, log := StartDroppingProxy(t, s.reg.Host)
 	r := Run(t, "pull", proxy+"/dropped:1")
 	require.Equal(t, 0, r.Code, r)
-	assert.Equal(t, s.id, imageID(t, proxy+"/dropped:1"))
+	assert.Equal(t, id, imageID(t, proxy+"/dropped:1"))
 	events, err := os.ReadFile(log)
 	require.NoError(t, err)
 	assert.Contains(t, string(events), "CUT GET", "the proxy cut a blob's download")
