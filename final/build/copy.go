@@ -21,13 +21,15 @@ type copySpec struct {
 	dest     string // absolute, in the image
 	uid, gid int    // --chown's; root's without it, as Docker's
 	ignore   ignore // the context's .dockerignore; none for --from
+	unpack   bool   // ADD: a local tar archive's contents go in, not the file
 }
 
 // entry is one file the layer gets: where it is read, where it goes.
 type entry struct {
-	src  string // on the host
-	name string // in the image, without the leading /
-	info fs.FileInfo
+	src     string // on the host
+	name    string // in the image, without the leading /
+	info    fs.FileInfo
+	archive bool // ADD's tar archive: its entries go below name
 }
 
 // entries lists the files, as Docker copies them: a folder's contents
@@ -98,6 +100,9 @@ func (c copySpec) walk(match string, intoDir bool) ([]entry, error) {
 	}
 	dest := strings.TrimPrefix(path.Clean(c.dest), "/")
 	if !info.IsDir() {
+		if c.unpack && isArchive(match) {
+			return []entry{{src: match, name: dest, info: info, archive: true}}, nil
+		}
 		if intoDir {
 			dest = path.Join(dest, filepath.Base(match))
 		}
@@ -131,13 +136,21 @@ func (c copySpec) writeLayer(w io.Writer, entries []entry, forKey bool) error {
 	tw := tar.NewWriter(w)
 	made := map[string]bool{"": true, ".": true}
 	for _, e := range entries {
-		if err := c.writeParents(tw, path.Dir(e.name), made); err != nil {
+		parent := path.Dir(e.name)
+		if e.archive {
+			parent = e.name
+		}
+		if err := c.writeParents(tw, parent, made); err != nil {
 			return err
 		}
-		if err := c.writeEntry(tw, e, forKey); err != nil {
+		write := c.writeEntry
+		if e.archive {
+			write = c.writeArchive
+		}
+		if err := write(tw, e, forKey); err != nil {
 			return err
 		}
-		made[e.name] = e.info.IsDir()
+		made[e.name] = e.info.IsDir() || e.archive
 	}
 	return tw.Close()
 }

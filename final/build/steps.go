@@ -207,6 +207,7 @@ func (bd *build) copySpec(st *stage, in dockerfile.Instruction) (copySpec, strin
 		words = append(words, w)
 	}
 	spec.sources, spec.dest = words[:len(words)-1], words[len(words)-1]
+	spec.unpack = in.Command == "ADD"
 	if !path.IsAbs(spec.dest) {
 		slash := strings.HasSuffix(spec.dest, "/")
 		spec.dest = path.Join("/", st.config.WorkingDir, spec.dest)

@@ -44,6 +44,7 @@ func Build(t *testing.T) {
 	t.Run("LayersAndRun", s.layers)
 	t.Run("FailingRunLeavesNothing", s.failing)
 	t.Run("MultiStageFromScratch", s.multiStage)
+	t.Run("AddUnpacksArchive", s.addArchive)
 	t.Run("Refusals", s.refusals)
 }
 
@@ -133,6 +134,20 @@ CMD ["cat /made"]
 	r = Run(t, "run", "--rm", "staged:1")
 	require.Equal(t, 0, r.Code, r)
 	assert.Equal(t, "made\n", r.Stdout)
+}
+
+// addArchive: ADD unpacks a local tar archive (gzip here) into its
+// destination, and copies any other file as it is.
+func (s *buildSuite) addArchive(t *testing.T) {
+	ShareSandbox(t, s.top)
+	dir := buildContext(t, "FROM boxcraft/base:1\nADD bundle.tgz a.txt /opt/\nCMD [\"sh\", \"-c\", \"cat /opt/sub/inside /opt/a.txt; ls /opt\"]\n")
+	bundle := Gzip(t, Tar(t, TarEntry{Name: "sub/", Type: '5', Mode: 0o755}, TarEntry{Name: "sub/inside", Body: "inside\n"}))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bundle.tgz"), bundle, 0o644))
+	r := Run(t, "build", "-t", "added:1", dir)
+	require.Equal(t, 0, r.Code, r)
+	r = Run(t, "run", "--rm", "added:1")
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "inside\na\na.txt\nsub\n", r.Stdout, "the archive's files, not the archive")
 }
 
 // refusals: an instruction boxcraft does not build, and a missing file,
