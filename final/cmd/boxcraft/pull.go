@@ -59,6 +59,12 @@ func pullCommand(a *app, flags *pflag.FlagSet) (int, error) {
 // pull pulls ref, drawing each layer's progress on stderr when it is a
 // terminal, and a line per layer and the image's ID otherwise.
 func pull(rt *runtime.Runtime, ref string, opts registry.PullOptions, quiet bool) (store.ImageRecord, error) {
+	return pullSaying(rt, ref, opts, quiet, "")
+}
+
+// pullSaying is pull, printing intro first once the image is found in
+// the registry: a pull that fails says one line, its error.
+func pullSaying(rt *runtime.Runtime, ref string, opts registry.PullOptions, quiet bool, intro string) (store.ImageRecord, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	out := io.Writer(os.Stderr)
@@ -67,7 +73,10 @@ func pull(rt *runtime.Runtime, ref string, opts registry.PullOptions, quiet bool
 	}
 	bars := newLayerBars(out, term.IsTerminal(int(os.Stderr.Fd())) && !quiet)
 	opts.Progress = bars.report
-	opts.Layers = func(layers []image.Layer) { bars.start(rt.Store, layers) }
+	opts.Layers = func(layers []image.Layer) {
+		fmt.Fprint(out, intro)
+		bars.start(rt.Store, layers)
+	}
 	rec, err := registry.Pull(ctx, rt.Store, ref, opts)
 	if err != nil {
 		return rec, err

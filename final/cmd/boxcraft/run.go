@@ -162,10 +162,9 @@ func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([
 	if errors.Is(err, store.ErrNotFound) && isName(args[0]) {
 		// As docker run: an image not stored is pulled; one stored under
 		// the name is used as it is.
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", args[0])
 		opts := registry.PullOptions{Options: registryOptions(flags)}
 		opts.Platform, _ = flags.GetString("platform")
-		img, err = pull(rt, args[0], opts, false)
+		img, err = pullSaying(rt, args[0], opts, false, fmt.Sprintf("Unable to find image '%s' locally\n", args[0]))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to find image %q: %w (boxcraft load -i adds one)", args[0], err)
