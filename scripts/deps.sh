@@ -14,6 +14,10 @@ packages=(busybox-static tar gcc libc6-dev "$@")
 # containerd and its ctr drive boxcraft-runc in runc's place in the tests
 # of final/e2e/oci (issue 23); each test starts a containerd of its own.
 packages+=(containerd)
+# boxcraft pull/push/build's tests (issue 22): a registry (the CNCF
+# distribution server), skopeo to fill it, htpasswd for its basic auth,
+# curl to speak to it.
+packages+=(docker-registry skopeo apache2-utils curl)
 # go.mod's "go" line is the oldest Go that builds the workshop. Where the
 # distribution's Go is older (Debian 12 has 1.19, Ubuntu 24.04 1.22), this release goes into
 # /usr/local/go, fetched from the Go module proxy the way the go command
@@ -63,22 +67,30 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	apt-get update -qq
-	# Installing containerd would start the machine's own containerd
-	# service: a policy-rc.d that says 101 (action forbidden) stops
+	# Installing containerd or docker-registry would start the machine's
+	# own service: a policy-rc.d that says 101 (action forbidden) stops
 	# invoke-rc.d and deb-systemd-invoke from starting any service, for
 	# as long as the install runs (when the machine has none of its own).
-	policy=/usr/sbin/policy-rc.d
-	made_policy=false
-	if [ ! -e "$policy" ]; then
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
 		printf '#!/bin/sh\nexit 101\n' >"$policy"
 		chmod 755 "$policy"
-		made_policy=true
 		trap 'rm -f "$policy"' EXIT # also when the install fails
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	if $made_policy; then
+	if [ -n "$policy" ]; then
 		rm -f "$policy"
 		trap - EXIT
+	fi
+	# Nor at the next boot: the tests start a containerd and registries of
+	# their own.
+	if command -v systemctl >/dev/null; then
+		for service in containerd docker-registry; do
+			if [[ " ${missing[*]} " == *" $service "* ]]; then
+				systemctl disable "$service" >/dev/null 2>&1 || true
+			fi
+		done
 	fi
 fi
 

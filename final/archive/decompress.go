@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // blockSize is a tar header's size.
@@ -20,13 +22,16 @@ var refusedCompressions = []struct {
 	name  string
 	magic []byte
 }{
-	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
 	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0}},
 	{"bzip2", []byte("BZh")},
 	{"lz4", []byte{0x04, 0x22, 0x4d, 0x18}},
 }
 
-// Decompress returns r unzipped when it is gzip, as it is when it is a
+// zstdMagic starts a zstd frame: registries serve zstd layers
+// (application/vnd.oci.image.layer.v1.tar+zstd) as well as gzip ones.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// Decompress returns r unzipped when it is gzip or zstd, as it is when it is a
 // plain tar; anything else is refused. The first bytes tell which,
 // whatever the archive's name or media type says. What it reads stops
 // with ErrTooLarge past the default Limits.
@@ -39,10 +44,19 @@ func DecompressWithin(r io.Reader, limits Limits) (io.Reader, error) {
 	magic, _ := buffered.Peek(6) // too short to peek at is no compression
 	for _, c := range refusedCompressions {
 		if bytes.HasPrefix(magic, c.magic) {
-			return nil, fmt.Errorf("compressed with %s, which boxcraft does not read: use gzip or no compression", c.name)
+			return nil, fmt.Errorf("compressed with %s, which boxcraft does not read: use gzip, zstd or no compression", c.name)
 		}
 	}
 	limits = limits.orDefaults()
+	if bytes.HasPrefix(magic, zstdMagic) {
+		// One goroutine: the decoder then decodes as it is read, and
+		// leaves nothing running once the stream ends.
+		unzipped, err := zstd.NewReader(buffered, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return checkTar(bufio.NewReaderSize(&bounded{r: unzipped, compressed: compressed, limits: limits}, 64<<10))
+	}
 	if !bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) {
 		return checkTar(bufio.NewReaderSize(&bounded{r: buffered, limits: limits}, 64<<10))
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/klauspost/compress/zstd"
 	"io"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,7 @@ func TestUnpackStopsWhenInterrupted(t *testing.T) {
 	assert.ErrorContains(t, err, "unpacking interrupted", "a cancelled context unpacks nothing")
 }
 
-// Decompress reads gzip and plain tar; other compressions, and what is
+// Decompress reads gzip, zstd and plain tar; other compressions, and what is
 // no tar, are refused in one line.
 func TestDecompressRefusesWhatItDoesNotRead(t *testing.T) {
 	image := testkit.Tar(t, asMe(testkit.TarEntry{Name: "f", Body: "x"})...)
@@ -136,9 +137,9 @@ func TestDecompressRefusesWhatItDoesNotRead(t *testing.T) {
 		data []byte
 		err  string
 	}{
-		"zstd":         {append([]byte{0x28, 0xb5, 0x2f, 0xfd}, image...), "compressed with zstd, which boxcraft does not read: use gzip or no compression"},
-		"xz":           {append([]byte{0xfd, '7', 'z', 'X', 'Z', 0}, image...), "compressed with xz, which boxcraft does not read: use gzip or no compression"},
-		"bzip2":        {append([]byte("BZh91AY&SY"), image...), "compressed with bzip2, which boxcraft does not read: use gzip or no compression"},
+		"broken zstd":  {append([]byte{0x28, 0xb5, 0x2f, 0xfd}, image...), "reading the archive: window size exceeded"},
+		"xz":           {append([]byte{0xfd, '7', 'z', 'X', 'Z', 0}, image...), "compressed with xz, which boxcraft does not read: use gzip, zstd or no compression"},
+		"bzip2":        {append([]byte("BZh91AY&SY"), image...), "compressed with bzip2, which boxcraft does not read: use gzip, zstd or no compression"},
 		"text":         {[]byte(strings.Repeat("not a tar\n", 100)), "neither a tar archive nor gzip-compressed"},
 		"gzip of text": {testkit.Gzip(t, []byte(strings.Repeat("not a tar\n", 100))), "neither a tar archive nor gzip-compressed"},
 		"broken gzip":  {[]byte{0x1f, 0x8b, 8, 0, 1, 2, 3}, "gzip: unexpected EOF"},
@@ -148,14 +149,16 @@ func TestDecompressRefusesWhatItDoesNotRead(t *testing.T) {
 			assert.EqualError(t, err, tc.err)
 		})
 	}
-	for name, data := range map[string][]byte{"plain": image, "gzip": testkit.Gzip(t, image), "empty": nil, "empty tar": make([]byte, 1024)} {
+	zstdImage, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	for name, data := range map[string][]byte{"plain": image, "gzip": testkit.Gzip(t, image), "zstd": zstdImage.EncodeAll(image, nil), "empty": nil, "empty tar": make([]byte, 1024)} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Decompress(bytes.NewReader(data))
 			require.NoError(t, err)
 			got, err := io.ReadAll(r)
 			require.NoError(t, err)
 			want := data
-			if name == "gzip" {
+			if name == "gzip" || name == "zstd" {
 				want = image
 			}
 			assert.Equal(t, len(want), len(got), "the tar, whole")

@@ -13,9 +13,11 @@ import (
 )
 
 // CommitOptions are docker commit's: the new image's name, the history's
-// comment and the author.
+// comment and the author; and, for boxcraft build, the history's line
+// (the container's command when empty).
 type CommitOptions struct {
 	Name, Comment, Author string
+	CreatedBy             string
 }
 
 // Commit makes an image of what a container changed, as docker commit
@@ -46,6 +48,9 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 		CreatedBy: strings.Join(spec.Process.Args, " "),
 		Comment:   o.Comment,
 		Author:    o.Author,
+	}
+	if o.CreatedBy != "" {
+		commit.CreatedBy = o.CreatedBy
 	}
 	if o.Name != "" {
 		commit.Names = []string{o.Name}

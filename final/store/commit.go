@@ -23,7 +23,7 @@ import (
 
 // Commit is what Commit makes an image of.
 type Commit struct {
-	Parent    string                // the ID of the image the layer goes on
+	Parent    string                // the ID of the image the layer goes on ("": none, scratch)
 	Layer     func(io.Writer) error // writes the layer's tar
 	CreatedBy string                // the history's line: what made the layer
 	Comment   string                // docker commit -m
@@ -35,9 +35,9 @@ type Commit struct {
 // image c.Parent with the layer on top, its config the parent's with the
 // layer's diffID and a line of history added, named c.Names. The layer is
 // kept as a plain tar, so its digest is its diffID, and unpacked (and so
-// read as a tar, and checked) when a container first needs it, as a
-// loaded one is: c.Layer must write a tar, as archive.Diff does. On a
-// failure nothing new is left.
+// read as a tar, and checked) when a container first needs it (Prepare):
+// c.Layer must write a tar, as archive.Diff does. On a failure nothing
+// new is left.
 func (s *Store) Commit(_ context.Context, c Commit) (ImageRecord, error) {
 	names, err := tagNames(c.Names)
 	if err != nil {
@@ -48,13 +48,9 @@ func (s *Store) Commit(_ context.Context, c Commit) (ImageRecord, error) {
 		return ImageRecord{}, err
 	}
 	defer unlock()
-	parent, err := s.record(c.Parent)
+	parent, parentConfig, err := s.parentOf(c.Parent) // "" is scratch
 	if err != nil {
 		return ImageRecord{}, err
-	}
-	parentConfig, err := os.ReadFile(s.blobPath(parent.ID))
-	if err != nil {
-		return ImageRecord{}, fmt.Errorf("read the config of image %s: %w", parent.ID, err)
 	}
 	diffID, size, isNew, err := s.writeLayerBlob(c.Layer)
 	if err != nil {
@@ -71,7 +67,7 @@ func (s *Store) Commit(_ context.Context, c Commit) (ImageRecord, error) {
 
 // commitImage writes the new config with the layer diffID of size bytes,
 // and records the image. The layer is unpacked when a container first
-// needs it (Prepare), as a loaded image's are: a commit pays for the tar
+// needs it (Prepare): a commit, and a build's step, pay for the tar
 // alone.
 func (s *Store) commitImage(parent ImageRecord, parentConfig []byte, diffID string, size int64, c Commit, names []string) (ImageRecord, error) {
 	now := time.Now().UTC()

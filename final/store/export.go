@@ -12,7 +12,7 @@ import (
 
 // Image is the stored image ref (a name, an ID or a prefix of one) as
 // final/image reads one, the other way round from Load: its config, and
-// its layers' blobs as they were loaded or committed (gzip or plain),
+// its layers' blobs as they were loaded or committed (gzip, zstd or plain),
 // for boxcraft save to write out. Its Names are ref, as Docker shows it,
 // when ref is a name, and none when ref is an ID, as docker save does.
 func (s *Store) Image(ref string) (*image.Image, error) {
@@ -50,12 +50,25 @@ func (s *Store) storedLayer(digest, diffID string) (image.Layer, error) {
 	if err != nil {
 		return image.Layer{}, fmt.Errorf("blob %s: %w", digest, err)
 	}
-	magic := make([]byte, 2)
-	_, _ = io.ReadFull(f, magic) // a blob too short for gzip's magic is no gzip
+	magic := make([]byte, 4)
+	_, _ = io.ReadFull(f, magic) // a blob too short for a magic is a plain tar
 	mediaType := v1.MediaTypeImageLayer
-	if bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		mediaType = v1.MediaTypeImageLayerGzip
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		mediaType = v1.MediaTypeImageLayerZstd
 	}
 	return image.Layer{Digest: digest, DiffID: diffID, MediaType: mediaType, Size: info.Size(),
 		Open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
+}
+
+// HasBlob tells whether the store keeps the blob with that digest: a
+// pull does not fetch it again.
+func (s *Store) HasBlob(digest string) bool {
+	if !validDigest(digest) {
+		return false
+	}
+	_, err := os.Stat(s.blobPath(digest))
+	return err == nil
 }

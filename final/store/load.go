@@ -13,6 +13,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/image"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // Progress reports long work: what (a layer's blob digest) is done of
@@ -23,6 +24,15 @@ type Progress func(what string, done, total int64)
 // against its digest and each layer against its diffID before anything
 // is kept under them. A name that named another image moves to this one.
 func (s *Store) Load(ctx context.Context, img *image.Image, progress Progress) (ImageRecord, error) {
+	return s.LoadConcurrently(ctx, img, progress, 1)
+}
+
+// LoadConcurrently is Load with up to n layers fetched and unpacked at
+// once: a pull's layers come over the network, each from its own
+// stream, and one slow blob need not hold the others up. A blob the
+// store has is not read again. Only for images whose layers may be
+// opened and read side by side.
+func (s *Store) LoadConcurrently(ctx context.Context, img *image.Image, progress Progress, n int) (ImageRecord, error) {
 	if progress == nil {
 		progress = func(string, int64, int64) {}
 	}
@@ -39,16 +49,28 @@ func (s *Store) Load(ctx context.Context, img *image.Image, progress Progress) (
 		return rec, err
 	}
 	defer unlock()
+	if err := s.storeLayers(ctx, img.Layers, progress, n); err != nil {
+		return rec, err
+	}
+	// Last: a load that fails leaves no config of an image not stored.
 	if err := s.storeConfig(img.ID, img.Config); err != nil {
 		return rec, err
 	}
 	for _, l := range img.Layers {
-		if err := s.storeLayer(ctx, l, progress); err != nil {
-			return rec, err
-		}
 		rec.Size += folderSize(s.layerPath(asIs, l.DiffID))
 	}
 	return s.recordImage(rec, names)
+}
+
+// storeLayers stores the layers, n at a time; the first failure cancels
+// the others, whose half-written blobs and folders go with them.
+func (s *Store) storeLayers(ctx context.Context, layers []image.Layer, progress Progress, n int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(n, 1))
+	for _, l := range layers {
+		g.Go(func() error { return s.storeLayer(ctx, l, progress) })
+	}
+	return g.Wait()
 }
 
 // newRecord checks that img's config is its ID's and lists its layers

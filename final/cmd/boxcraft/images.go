@@ -20,6 +20,7 @@ import (
 
 func addImagesFlags(flags *pflag.FlagSet) {
 	flags.BoolP("quiet", "q", false, "show only the IDs")
+	flags.BoolP("all", "a", false, "show boxcraft build's intermediate images too")
 }
 
 // imagesCommand is docker images: a line per name, and one for an image
@@ -34,6 +35,9 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		return statusFailed, err
 	}
 	quiet, _ := flags.GetBool("quiet")
+	if all, _ := flags.GetBool("all"); !all {
+		list = withoutBuildSteps(list, rt.Store.BuildSteps())
+	}
 	w := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
 	if !quiet {
 		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
@@ -54,6 +58,17 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		}
 	}
 	return 0, w.Flush()
+}
+
+// withoutBuildSteps leaves out the unnamed images a build made on its way.
+func withoutBuildSteps(list []store.ImageRecord, steps map[string]bool) []store.ImageRecord {
+	var kept []store.ImageRecord
+	for _, img := range list {
+		if len(img.Names) > 0 || !steps[img.ID] {
+			kept = append(kept, img)
+		}
+	}
+	return kept
 }
 
 // shortID is an image's ID as docker images shows it: 12 hex digits.

@@ -58,6 +58,10 @@ var commands = []command{
 	{"commit", "[-m MESSAGE] [-a AUTHOR] CONTAINER [NAME[:TAG]]", "make an image of a stopped container's changes", commitCommand, addCommitFlags, true},
 	{"tag", "SOURCE TARGET", "give an image another name", tagCommand, nil, true},
 	{"save", "[-o PATH] [--format FORMAT] IMAGE...", "write images as docker save does (or as an OCI layout)", saveCommand, addSaveFlags, true},
+	{"pull", "[--platform OS/ARCH] NAME[:TAG|@DIGEST]", "fetch an image from a registry", pullCommand, addPullFlags, true},
+	{"push", "NAME[:TAG]", "send an image to a registry", pushCommand, addRegistryFlags, true},
+	{"build", "[-t NAME[:TAG]] [-f DOCKERFILE] [--build-arg K=V] CONTEXT", "make an image of a Dockerfile, a layer per RUN, COPY and ADD", buildCommand, addBuildFlags, true},
+	{"login", "[-u USER] [-p PASSWORD | --password-stdin] [SERVER]", "keep credentials for a registry", loginCommand, addLoginFlags, true},
 }
 
 func main() {

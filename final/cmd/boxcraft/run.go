@@ -10,9 +10,11 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/registry"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
@@ -36,6 +38,8 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addLimitFlags(flags)
 	addSecurityFlags(flags)
 	addDeviceFlags(flags)
+	addRegistryFlags(flags)
+	flags.String("platform", "", "os/arch[/variant] to pull, when the image is not stored")
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -155,6 +159,13 @@ func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([
 		return nil, errors.New("run: give an image (boxcraft images lists them), or --rootfs DIR")
 	}
 	img, err := rt.Store.Lookup(args[0])
+	if errors.Is(err, store.ErrNotFound) && isName(args[0]) {
+		// As docker run: an image not stored is pulled; one stored under
+		// the name is used as it is.
+		opts := registry.PullOptions{Options: registryOptions(flags)}
+		opts.Platform, _ = flags.GetString("platform")
+		img, err = pullSaying(rt, args[0], opts, false, fmt.Sprintf("Unable to find image '%s' locally\n", args[0]))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to find image %q: %w (boxcraft load -i adds one)", args[0], err)
 	}
