@@ -33,6 +33,12 @@ type Container struct {
 	Mounts   []Mount  `json:"mounts,omitempty"`
 	Security Security `json:"security"`
 	Network  Network  `json:"network"`
+	// ProcView: /proc's meminfo, cpuinfo, stat, uptime, loadavg, swaps,
+	// diskstats and /sys/devices/system/cpu/online answered from the
+	// container's cgroup by its monitor, and sysinfo(2) with them when
+	// there is a seccomp filter (issue 21). false (--proc=host): the
+	// host's, as the kernel shows them.
+	ProcView bool `json:"procView,omitempty"`
 }
 
 // Process is the command that init executes, and how (step01).

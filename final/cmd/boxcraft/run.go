@@ -36,6 +36,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addLimitFlags(flags)
 	addSecurityFlags(flags)
 	addDeviceFlags(flags)
+	addProcFlags(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -114,6 +115,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
+		return nil, o, err
+	}
+	if c.ProcView, err = parseProc(flags); err != nil {
 		return nil, o, err
 	}
 	if c.Security, err = parseSecurity(flags); err != nil {
