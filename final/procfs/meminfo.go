@@ -29,34 +29,37 @@ var v1Stat = map[string]string{
 const noLimitV1 = 1 << 62
 
 // memory reads the memory cgroup: v2's memory.current, memory.max,
-// memory.swap.*; v1's memory.usage_in_bytes, memory.limit_in_bytes and
-// memory.memsw.* (memory and swap together: the swap is the difference).
-func (v *View) memory() memory {
+// memory.stat and memory.swap.*; v1's memory.usage_in_bytes and
+// memory.stat, which holds the limits too (hierarchical_memory_limit,
+// and hierarchical_memsw_limit: memory and swap together, the swap being
+// the difference). The swap's files are read only when the host has swap
+// (withSwap): each file is a system call or three on every answer.
+func (v *View) memory(withSwap bool) memory {
 	dir := v.cg.Dir("memory")
 	var m memory
 	if v.cg.V2() {
 		m.usage, _ = readNumber(dir, "memory.current")
 		m.limit, _ = readNumber(dir, "memory.max")
-		m.swapLimit, _ = readNumber(dir, "memory.swap.max")
-		m.swapUsage, _ = readNumber(dir, "memory.swap.current")
+		if withSwap {
+			m.swapLimit, _ = readNumber(dir, "memory.swap.max")
+			m.swapUsage, _ = readNumber(dir, "memory.swap.current")
+		}
 		m.stat = readKeyed(dir, "memory.stat")
 		return m
 	}
 	m.usage, _ = readNumber(dir, "memory.usage_in_bytes")
-	m.limit, _ = readNumber(dir, "memory.limit_in_bytes")
-	if m.limit >= noLimitV1 {
+	stat := readKeyed(dir, "memory.stat")
+	if m.limit = stat["hierarchical_memory_limit"]; m.limit >= noLimitV1 {
 		m.limit = 0
 	}
-	swLimit, okLimit := readNumber(dir, "memory.memsw.limit_in_bytes")
-	swUsage, okUsage := readNumber(dir, "memory.memsw.usage_in_bytes")
-	if okLimit && swLimit < noLimitV1 && m.limit > 0 && swLimit > m.limit {
+	if swLimit := stat["hierarchical_memsw_limit"]; withSwap && swLimit < noLimitV1 && m.limit > 0 && swLimit > m.limit {
 		m.swapLimit = swLimit - m.limit
 	}
-	if okUsage && swUsage > m.usage {
+	if swUsage, ok := readNumber(dir, "memory.memsw.usage_in_bytes"); withSwap && ok && swUsage > m.usage {
 		m.swapUsage = swUsage - m.usage
 	}
 	m.stat = map[string]uint64{}
-	for k, n := range readKeyed(dir, "memory.stat") {
+	for k, n := range stat {
 		if name, ok := v1Stat[k]; ok {
 			m.stat[name] = n
 		}

@@ -103,8 +103,8 @@ func renderDiskstats(host string, devs map[string]*io) string {
 // Sysinfo is sysinfo(2)'s answer for the container: its uptime, load,
 // memory, swap and task count, in bytes (mem_unit 1).
 func (v *View) Sysinfo() unix.Sysinfo_t {
-	f := v.memory().figures(parseMeminfo(v.hostFile("meminfo")))
-	_, all, _ := v.tasks()
+	host := parseMeminfo(v.hostFile("meminfo"))
+	f := v.memory(host["SwapTotal"] > 0).figures(host)
 	var info unix.Sysinfo_t
 	info.Uptime = int64(v.uptime().Seconds())
 	for i, l := range v.loads() {
@@ -113,7 +113,7 @@ func (v *View) Sysinfo() unix.Sysinfo_t {
 	info.Totalram, info.Freeram, info.Sharedram = f.total, f.free, f.shared
 	info.Bufferram = 0
 	info.Totalswap, info.Freeswap = f.swapTotal, f.swapFree
-	info.Procs = uint16(min(all, 65535))
+	info.Procs = uint16(min(v.taskCount(), 65535))
 	info.Unit = 1
 	return info
 }
@@ -130,10 +130,13 @@ var Files = []struct{ Name, Target string }{
 // a name not among them.
 func (v *View) Render(name string) string {
 	switch name {
-	case "meminfo":
-		return renderMeminfo(v.hostFile("meminfo"), v.memory())
-	case "swaps":
-		return renderSwaps(v.hostFile("meminfo"), v.memory())
+	case "meminfo", "swaps":
+		host := v.hostFile("meminfo")
+		m := v.memory(parseMeminfo(host)["SwapTotal"] > 0)
+		if name == "swaps" {
+			return renderSwaps(host, m)
+		}
+		return renderMeminfo(host, m)
 	case "cpuinfo":
 		return renderCPUInfo(v.hostFile("cpuinfo"), v.cpus())
 	case "stat":
