@@ -16,6 +16,27 @@ import (
 // targets; init sends back the listener of its sysinfo(2) filter.
 func ProcViewFD(c *spec.Container) int { return FirstTreeFD + len(inheritedTrees(c)) }
 
+// ExecSysinfoFD is where exec-init finds its line to the monitor's
+// sysinfo(2) answers, when boxcraft exec could open one: after the
+// pidfd and the constructor's socket (5 and 6).
+const ExecSysinfoFD = 7
+
+// execSysinfoSteps hand a command exec starts its sysinfo(2) to the
+// monitor too, as init's: when the container has the view and a
+// seccomp filter, and boxcraft exec passed a line (a socket on
+// ExecSysinfoFD; otherwise that descriptor is another, or none).
+func execSysinfoSteps(c *spec.Container) []step {
+	var st unix.Stat_t
+	if !c.ProcView || c.Security.Seccomp == nil || unix.Fstat(ExecSysinfoFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return nil
+	}
+	sock := os.NewFile(ExecSysinfoFD, "sysinfo")
+	return []step{
+		{"issue21", "hand sysinfo(2) to the monitor", func() error { return handOverSysinfo(sock) }},
+		{"issue21", "close the line to the monitor", sock.Close},
+	}
+}
+
 // procViewSteps attach the view's files over /proc's, once the root is
 // the container's, and hand sysinfo(2) to the monitor when the container
 // has a seccomp filter (seccomp=unconfined means no filter at all). They

@@ -71,7 +71,7 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, attach *Attach) (*jo
 	if err != nil {
 		return nil, err
 	}
-	child, err := forkInto(c, cg, io, pidfd, flags)
+	child, err := forkInto(c, cg, io, pidfd, flags, dialSysinfo(dirs, c.ID))
 	if err != nil {
 		io.close()
 		return nil, err
@@ -114,7 +114,12 @@ const (
 
 // forkInto starts exec-init and walks it through the hand-off that
 // package nsenter draws; it returns the child that became the command.
-func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int) (*os.Process, error) {
+// sysinfo, when not nil, is a line to the monitor for the command's
+// sysinfo(2) listener (containerinit.ExecSysinfoFD).
+func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int, sysinfo *os.File) (*os.Process, error) {
+	if sysinfo != nil {
+		defer sysinfo.Close()
+	}
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -138,6 +143,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	}
 	defer self.Close()
 	extra := []*os.File{settingsR, reportW, pidfd, theirs}
+	if sysinfo != nil {
+		extra = append(extra, sysinfo) // containerinit.ExecSysinfoFD
+	}
 	middle := &exec.Cmd{
 		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "exec-init"},

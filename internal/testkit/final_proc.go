@@ -203,7 +203,8 @@ func procUserNamespace(t *testing.T) {
 	assert.Equal(t, 64<<10, freeColumn(t, lines[1], 1), "free's total is the limit:\n%s", r.Stdout)
 }
 
-// procServerGone: when the view's FUSE connection ends under a running
+// procServerGone: a command exec starts sees the view, sysinfo(2)
+// included. When the view's FUSE connection ends under a running
 // container (aborted from the host, through the fusectl filesystem, in
 // a mount namespace of the test's own), a read of /proc/meminfo fails at
 // once rather than waiting; the container still runs; the next
@@ -216,13 +217,16 @@ func (s *commandsSuite) procServerGone(t *testing.T) {
 	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^\d+ \d+ 0:(\d+) \S+ /proc/meminfo .* - fuse\.boxcraft `).FindSubmatch(mountinfo)
 	require.NotNil(t, m, "a FUSE mount over the container's /proc/meminfo:\n%s", mountinfo)
+	r := Run(t, "exec", id, "free")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, 64<<10, freeTotal(t, r.Stdout), "a command exec starts gets its sysinfo(2) from the monitor too:\n%s", r.Stdout)
 	own, err := os.ReadFile("/proc/self/mountinfo")
 	require.NoError(t, err)
 	assert.NotContains(t, string(own), "fuse.boxcraft", "the view is mounted in the container alone, not on the host")
 
 	dir := t.TempDir()
 	abort := fmt.Sprintf("mount --make-rprivate / && mount -t fusectl fusectl %s && echo 1 > %s/%s/abort", dir, dir, m[1])
-	r := RunCmd(t, HostCommand(t, "unshare", "-m", "sh", "-c", abort))
+	r = RunCmd(t, HostCommand(t, "unshare", "-m", "sh", "-c", abort))
 	require.Equal(t, 0, r.Code, "abort connection %s:\n%s", m[1], r)
 
 	r = Run(t, "exec", id, "cat", "/proc/meminfo")
