@@ -45,6 +45,9 @@ func Serve(v *View, dir string) (*Server, error) {
 	opts := &fs.Options{MountOptions: fuse.MountOptions{
 		AllowOther: true, DirectMountStrict: true, FsName: "boxcraft-proc", Name: "boxcraft",
 		DisableXAttrs: true, MaxWrite: 16 << 10, MaxBackground: 4,
+		// Read-only, as /sys is where the view binds cpu/online, and
+		// nothing in it to run: each file's bind keeps these flags.
+		DirectMountFlags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC,
 	}}
 	// The attributes (the size) stay cached until Open says they changed
 	// (NotifyContent): an fstat costs no round trip to this process.
