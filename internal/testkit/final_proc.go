@@ -146,26 +146,28 @@ func procHost(t *testing.T, host hostProc, last int) {
 	assert.GreaterOrEqual(t, up, host.uptime, "/proc/uptime is the host's")
 }
 
-// procAllocation: a shell that holds 20 MiB in a variable sees MemFree,
-// and free's free memory (sysinfo(2)), drop by about that.
+// procAllocation: 20 MiB written to the container's /dev/shm (a tmpfs,
+// whose pages the memory cgroup charges to the container) make MemFree,
+// and free's free memory (sysinfo(2)), drop by about that, and Shmem
+// grow by it.
 func procAllocation(t *testing.T) {
-	script := `grep MemFree /proc/meminfo; free | grep Mem:
-x=$(yes 0123456789abcdef | head -c 20971520)
-grep MemFree /proc/meminfo; free | grep Mem:; echo ${#x}; grep MemTotal /proc/meminfo`
+	script := `grep -E 'MemFree|Shmem:' /proc/meminfo; free | grep Mem:
+dd if=/dev/zero of=/dev/shm/x bs=1048576 count=20 2>/dev/null
+grep -E 'MemFree|Shmem:' /proc/meminfo; free | grep Mem:; grep MemTotal /proc/meminfo`
 	r := Run(t, "run", "--rm", "-m", "256m", "busybox", "sh", "-c", script)
 	require.Equal(t, 0, r.Code, "%s", r)
 	t.Logf("%s", r.Stdout)
 	lines := strings.Split(r.Stdout, "\n")
-	require.Len(t, lines, 7, "two MemFree lines, two free lines, the length, MemTotal:\n%s", r.Stdout)
-	require.Equal(t, "20971520", lines[4], "the shell holds 20 MiB")
-	assert.Equal(t, 256<<10, meminfoKB(t, lines[5], "MemTotal"), "the container's memory: its limit")
+	require.Len(t, lines, 8, "MemFree and Shmem, free's line, twice, then MemTotal:\n%s", r.Stdout)
+	assert.Equal(t, 256<<10, meminfoKB(t, lines[6], "MemTotal"), "the container's memory: its limit")
 	const mib = 1 << 10 // in kB
-	meminfoDrop := meminfoKB(t, lines[0], "MemFree") - meminfoKB(t, lines[2], "MemFree")
-	freeDrop := freeColumn(t, lines[1], 3) - freeColumn(t, lines[3], 3)
+	meminfoDrop := meminfoKB(t, lines[0], "MemFree") - meminfoKB(t, lines[3], "MemFree")
+	freeDrop := freeColumn(t, lines[2], 3) - freeColumn(t, lines[5], 3)
 	for what, drop := range map[string]int{"MemFree": meminfoDrop, "free's free memory": freeDrop} {
-		assert.GreaterOrEqual(t, drop, 18*mib, "%s drops by the 20 MiB the shell holds", what)
-		assert.LessOrEqual(t, drop, 64*mib, "%s drops by about 20 MiB, not by more than the shell could hold", what)
+		assert.GreaterOrEqual(t, drop, 19*mib, "%s drops by the 20 MiB written to /dev/shm", what)
+		assert.LessOrEqual(t, drop, 24*mib, "%s drops by about 20 MiB", what)
 	}
+	assert.InDelta(t, 20*mib, meminfoKB(t, lines[4], "Shmem")-meminfoKB(t, lines[1], "Shmem"), mib, "Shmem grows by the 20 MiB")
 }
 
 // procHog: /proc/stat's busy time (user and system) barely grows while
