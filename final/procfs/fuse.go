@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -15,10 +16,10 @@ import (
 )
 
 // Server is a View served as a FUSE filesystem: one folder holding
-// Files. Its mount is on the host only for the moment it takes to make
-// Trees: after that, nothing of it is mounted on the host, and it lives
-// as long as the container's mounts of it (and its server, the caller's
-// process).
+// Files. It is never mounted on the host: its files are mounts attached
+// nowhere (Trees), until init attaches them in the container, and it
+// lives as long as the container's mounts of them (and its server, the
+// caller's process).
 type Server struct {
 	srv  *fuse.Server
 	root *folder
@@ -28,15 +29,19 @@ type Server struct {
 }
 
 // Serve mounts v's files on dir (made, and removed again), opens each as
-// a detached mount, unmounts dir, and serves the files from goroutines
-// of the calling process until every mount of them is gone.
+// a detached mount, and serves the files from goroutines of the calling
+// process until every mount of them is gone.
 //
-// The mount is the kernel's fuse filesystem, mounted with mount(2)
-// directly (the caller is root: no fusermount), with allow_other: without
-// it the kernel lets only the mounting user (the host's root) in, and a
-// container with a user namespace runs as another. Each read goes to
-// this process, which renders the file anew (direct_io: no page cache,
-// no size to know in advance).
+// The mount is made in a mount namespace of one thread's own, which
+// ends with the thread as soon as the files are open (inPrivateMounts):
+// the host's mount table never holds it, even for a moment, so that a
+// monitor killed at any point leaves nothing mounted.
+//
+// It is the kernel's fuse filesystem, mounted with mount(2) directly
+// (the caller is root: no fusermount), read-only, with allow_other:
+// without it the kernel lets only the mounting user (the host's root)
+// in, and a container with a user namespace runs as another. Each open
+// goes to this process, which renders the file anew.
 func Serve(v *View, dir string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("make %s: %w", dir, err)
@@ -54,22 +59,44 @@ func Serve(v *View, dir string) (*Server, error) {
 	zero, long := time.Duration(0), time.Hour
 	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &zero, &long, &zero
 	root := &folder{view: v}
-	srv, err := fs.Mount(dir, root, opts)
-	if err != nil {
-		return nil, fmt.Errorf("mount the /proc view on %s: %w", dir, err)
-	}
-	s := &Server{srv: srv, root: root}
-	err = s.openTrees(dir)
-	// MNT_DETACH: the detached copies keep the filesystem; the host's
-	// mount table loses it now.
-	if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil && err == nil {
-		err = fmt.Errorf("unmount %s: %w", dir, uerr)
-	}
+	s := &Server{root: root}
+	err := inPrivateMounts(func() error {
+		srv, err := fs.Mount(dir, root, opts)
+		if err != nil {
+			return fmt.Errorf("mount the /proc view on %s: %w", dir, err)
+		}
+		s.srv = srv
+		return s.openTrees(dir)
+	})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// inPrivateMounts calls f on a thread of its own, in a mount namespace
+// of its own, whose mounts are private (they travel to no other
+// namespace). The thread ends after f (its goroutine locks it and never
+// unlocks it), and its namespace with it: the mounts f made are gone
+// then, but for what f opened of them, which stays usable.
+func inPrivateMounts(f func() error) error {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		// CLONE_FS too: a mount namespace belongs to a thread's fs
+		// state, which Go's threads share.
+		err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS)
+		if err == nil {
+			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		}
+		if err != nil {
+			done <- fmt.Errorf("a mount namespace for the /proc view: %w", err)
+			return
+		}
+		done <- f()
+	}()
+	return <-done
 }
 
 // openTrees opens each file as a mount of its own, attached nowhere
@@ -112,7 +139,11 @@ func (s *Server) Close() {
 
 // Wait waits until the kernel has ended the connection: every mount of
 // the files is gone.
-func (s *Server) Wait() { s.srv.Wait() }
+func (s *Server) Wait() {
+	if s.srv != nil {
+		s.srv.Wait()
+	}
+}
 
 // folder is the filesystem's root: one file for each of Files.
 type folder struct {
