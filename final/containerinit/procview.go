@@ -54,30 +54,37 @@ func procViewSteps(c *spec.Container) []step {
 	return append(list, step{"issue21", "close the line to the /proc view", sock.Close})
 }
 
-// attachViews receives the monitor's detached mounts, one for each
-// target named in the message, and attaches each over its target
-// (move_mount(2)), in the container's own /proc and /sys.
+// viewDir is where init attaches the view's root for the moment it
+// binds its files: /dev is the container's own tmpfs.
+const viewDir = "/dev/.boxcraft-proc"
+
+// attachViews receives the monitor's view, a detached mount of its
+// root, attaches it on viewDir (move_mount(2)), binds each file named in
+// the message over its target in the container's own /proc and /sys,
+// and takes viewDir away again. init, not the monitor, looks the files
+// up: the monitor serves them, and a server must not wait on itself.
 func attachViews(sock *os.File) error {
-	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(64*4))
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("receive the /proc view: %w", err)
 	}
 	fds, err := receivedFiles(oob[:oobn])
-	if err != nil {
-		return err
+	if err != nil || len(fds) != 1 {
+		return fmt.Errorf("the /proc view: want one mount, got %d (%v)", len(fds), err)
 	}
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	targets := strings.Fields(string(buf[:n]))
-	if len(targets) != len(fds) {
-		return fmt.Errorf("the /proc view: %d targets for %d mounts", len(targets), len(fds))
+	defer unix.Close(fds[0])
+	if err := unix.Mkdir(viewDir, 0o700); err != nil {
+		return fmt.Errorf("make %s: %w", viewDir, err)
 	}
-	for i, target := range targets {
-		if err := unix.MoveMount(fds[i], "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	defer unix.Rmdir(viewDir)
+	if err := unix.MoveMount(fds[0], "", unix.AT_FDCWD, viewDir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach the /proc view on %s: %w", viewDir, err)
+	}
+	defer unix.Unmount(viewDir, unix.MNT_DETACH)
+	for _, line := range strings.Split(string(buf[:n]), "\n") {
+		name, target, _ := strings.Cut(line, " ")
+		if err := unix.Mount(viewDir+"/"+name, target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("mount the /proc view over %s: %w", target, err)
 		}
 	}

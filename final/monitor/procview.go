@@ -121,17 +121,16 @@ func (p *procView) acceptExecs() {
 	}
 }
 
-// sendMounts hands init the view's files, as detached mounts with their
-// targets; init attaches them once its root is the container's.
+// sendMounts hands init the view's root, as a detached mount, and the
+// files to bind from it, each with its target: "meminfo /proc/meminfo"
+// lines. init attaches them once its root is the container's.
 func (p *procView) sendMounts() error {
-	var targets []string
-	var fds []int
-	for _, t := range p.server.Trees {
-		targets = append(targets, t.Name())
-		fds = append(fds, int(t.Fd()))
+	var lines []string
+	for _, f := range procfs.Files {
+		lines = append(lines, f.Name+" "+f.Target)
 	}
-	err := unix.Sendmsg(int(p.ours.Fd()), []byte(strings.Join(targets, "\n")), unix.UnixRights(fds...), nil, 0)
-	p.server.HandedOver() // init holds them now
+	err := unix.Sendmsg(int(p.ours.Fd()), []byte(strings.Join(lines, "\n")), unix.UnixRights(int(p.server.Tree.Fd())), nil, 0)
+	p.server.HandedOver() // init holds it now
 	if err != nil {
 		return fmt.Errorf("send the /proc view to init: %w", err)
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,63 +16,97 @@ import (
 )
 
 // Server is a View served as a FUSE filesystem: one folder holding
-// Files. It is never mounted on the host: its files are mounts attached
-// nowhere (Trees), until init attaches them in the container, and it
-// lives as long as the container's mounts of them (and its server, the
-// caller's process).
+// Files. It is never mounted on the host: its root is a mount attached
+// nowhere (Tree) until init attaches it in the container, and it lives
+// as long as the container's mounts of it (and its server, the caller's
+// process).
 type Server struct {
 	srv  *fuse.Server
 	root *folder
-	// Trees are the files, each a detached mount of its own (open_tree),
-	// in the order of Files: init attaches each over its target.
-	Trees []*os.File
+	dev  *os.File // /dev/fuse, the connection
+	// Tree is the filesystem's root, a mount attached nowhere
+	// (open_tree): init attaches it, and binds each of Files from it.
+	Tree *os.File
 }
 
-// Serve mounts v's files on dir (made, and removed again), opens each as
-// a detached mount, and serves the files from goroutines of the calling
-// process until every mount of them is gone.
+// Serve mounts v's files on dir (made, and removed again), opens the
+// mount as a detached one (Tree), and serves the files from goroutines
+// of the calling process until every mount of them is gone.
 //
 // The mount is made in a mount namespace of one thread's own, which
-// ends with the thread as soon as the files are open (inPrivateMounts):
+// ends with the thread as soon as the tree is open (inPrivateMounts):
 // the host's mount table never holds it, even for a moment, so that a
 // monitor killed at any point leaves nothing mounted.
 //
-// It is the kernel's fuse filesystem, mounted with mount(2) directly
-// (the caller is root: no fusermount), read-only, with allow_other:
+// This process never touches its own files: a FUSE request waits for
+// its answer even when the caller is killed, and a server killed while
+// one of its own threads waits for itself could never end (nor its
+// /dev/fuse close, which is what ends the connection). So the mount is
+// made here (mount(2) on an open /dev/fuse, go-fuse's "/dev/fd/N"),
+// with no look-up by go-fuse, and its root, which takes none either, is
+// what init gets: init binds the files from it (containerinit).
+//
+// It is the kernel's fuse filesystem, read-only, with allow_other:
 // without it the kernel lets only the mounting user (the host's root)
-// in, and a container with a user namespace runs as another. Each open
-// goes to this process, which renders the file anew.
+// in, and a container with a user namespace runs as another.
 func Serve(v *View, dir string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("make %s: %w", dir, err)
 	}
 	defer os.Remove(dir)
-	opts := &fs.Options{MountOptions: fuse.MountOptions{
-		AllowOther: true, DirectMountStrict: true, FsName: "boxcraft-proc", Name: "boxcraft",
-		DisableXAttrs: true, MaxWrite: 16 << 10, MaxBackground: 4,
-		// Read-only, as /sys is where the view binds cpu/online, and
-		// nothing in it to run: each file's bind keeps these flags.
-		DirectMountFlags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC,
-	}}
-	// The attributes (the size) stay cached until Open says they changed
-	// (NotifyContent): an fstat costs no round trip to this process.
-	zero, long := time.Duration(0), time.Hour
-	opts.EntryTimeout, opts.AttrTimeout, opts.NegativeTimeout = &zero, &long, &zero
-	root := &folder{view: v}
-	s := &Server{root: root}
-	err := inPrivateMounts(func() error {
-		srv, err := fs.Mount(dir, root, opts)
-		if err != nil {
-			return fmt.Errorf("mount the /proc view on %s: %w", dir, err)
-		}
-		s.srv = srv
-		return s.openTrees(dir)
-	})
+	dev, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("the /proc view: %w", err)
+	}
+	s := &Server{root: &folder{view: v}, dev: dev}
+	err = inPrivateMounts(func() error { return s.mount(dir) })
+	if err == nil {
+		err = s.serve()
+	}
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// maxRead is the most a read asks of the server at once.
+const maxRead = 16 << 10
+
+// mount mounts the filesystem on dir, read-only, nothing in it to run
+// (each bind of its files keeps these flags), and opens it as a mount of
+// its own, attached nowhere (open_tree(2) with OPEN_TREE_CLONE).
+func (s *Server) mount(dir string) error {
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	data := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,max_read=%d", s.dev.Fd(), maxRead)
+	if err := unix.Mount("boxcraft-proc", dir, "fuse.boxcraft", flags, data); err != nil {
+		return fmt.Errorf("mount the /proc view on %s: %w", dir, err)
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("open_tree %s: %w", dir, err)
+	}
+	s.Tree = os.NewFile(uintptr(fd), "procview")
+	return nil
+}
+
+// serve starts go-fuse's server on the open /dev/fuse.
+func (s *Server) serve() error {
+	// The attributes (the size) stay cached until Open says they changed
+	// (NotifyContent).
+	zero, long := time.Duration(0), time.Hour
+	opts := &fs.Options{MountOptions: fuse.MountOptions{
+		AllowOther: true, FsName: "boxcraft-proc", Name: "boxcraft",
+		DisableXAttrs: true, MaxWrite: maxRead, MaxBackground: 4,
+	}, EntryTimeout: &zero, AttrTimeout: &long, NegativeTimeout: &zero}
+	raw := &nodeIDs{RawFileSystem: fs.NewNodeFS(s.root, opts), root: s.root}
+	srv, err := fuse.NewServer(raw, fmt.Sprintf("/dev/fd/%d", s.dev.Fd()), &opts.MountOptions)
+	if err != nil {
+		return fmt.Errorf("serve the /proc view: %w", err)
+	}
+	s.srv, s.root.srv = srv, srv
+	go srv.Serve()
+	return srv.WaitMount()
 }
 
 // inPrivateMounts calls f on a thread of its own, in a mount namespace
@@ -99,41 +133,22 @@ func inPrivateMounts(f func() error) error {
 	return <-done
 }
 
-// openTrees opens each file as a mount of its own, attached nowhere
-// (open_tree(2) with OPEN_TREE_CLONE: a bind mount not yet placed).
-func (s *Server) openTrees(dir string) error {
-	for i, f := range Files {
-		fd, err := unix.OpenTree(unix.AT_FDCWD, filepath.Join(dir, f.Name), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-		if err != nil {
-			return fmt.Errorf("open_tree %s: %w", f.Name, err)
-		}
-		s.Trees = append(s.Trees, os.NewFile(uintptr(fd), f.Target))
-		if s.root.files[i].stat, err = unix.Open(filepath.Join(dir, f.Name), unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
-			return fmt.Errorf("open %s: %w", f.Name, err)
-		}
-	}
-	return nil
-}
-
-// HandedOver closes the monitor's copies of the trees, once init has
-// them.
+// HandedOver closes the monitor's copy of the tree, once init has it.
 func (s *Server) HandedOver() {
-	for _, t := range s.Trees {
-		t.Close()
+	if s.Tree != nil {
+		s.Tree.Close()
+		s.Tree = nil
 	}
-	s.Trees = nil
 }
 
-// Close closes what the server holds of its files: once the container's
-// mounts of them are gone too, the kernel ends the connection and the
-// server's goroutines end.
+// Close closes what the server holds of its filesystem: once the
+// container's mounts of it are gone too, the kernel ends the connection
+// and the server's goroutines end. (go-fuse reads /dev/fuse through its
+// own copy of the descriptor.)
 func (s *Server) Close() {
 	s.HandedOver()
-	for _, f := range s.root.files {
-		if f.stat >= 0 {
-			unix.Close(f.stat)
-			f.stat = -1
-		}
+	if s.srv == nil && s.dev != nil {
+		s.dev.Close() // no server took it
 	}
 }
 
@@ -150,13 +165,34 @@ type folder struct {
 	fs.Inode
 	view  *View
 	files []*file // in the order of Files
+	srv   *fuse.Server
+}
+
+// nodeIDs is go-fuse's filesystem, which also notes each file's node
+// id, the kernel's name for it, as the kernel looks it up: Open needs it
+// to tell the kernel a file's new size (NOTIFY_STORE).
+type nodeIDs struct {
+	fuse.RawFileSystem
+	root *folder
+}
+
+func (n *nodeIDs) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	status := n.RawFileSystem.Lookup(cancel, header, name, out)
+	if status == fuse.OK {
+		for _, f := range n.root.files {
+			if f.name == name {
+				f.nodeID.Store(out.NodeId)
+			}
+		}
+	}
+	return status
 }
 
 var _ fs.NodeOnAdder = (*folder)(nil)
 
 func (d *folder) OnAdd(ctx context.Context) {
 	for _, f := range Files {
-		node := &file{view: d.view, name: f.Name, stat: -1, size: -1}
+		node := &file{view: d.view, name: f.Name, size: -1, srv: func() *fuse.Server { return d.srv }}
 		d.files = append(d.files, node)
 		d.AddChild(f.Name, d.NewPersistentInode(ctx, node, fs.StableAttr{Mode: syscall.S_IFREG}), false)
 	}
@@ -165,9 +201,10 @@ func (d *folder) OnAdd(ctx context.Context) {
 // file is one of Files: read-only, its text rendered at each open.
 type file struct {
 	fs.Inode
-	view *View
-	name string
-	stat int // an O_PATH descriptor of it, for Open's fstat; -1: none
+	view   *View
+	name   string
+	srv    func() *fuse.Server
+	nodeID atomic.Uint64 // the kernel's id of it, once looked up
 
 	opening sync.Mutex // one Open at a time
 	mu      sync.Mutex
@@ -203,12 +240,11 @@ func (f *file) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 // kernel's seq_file gives /proc's readers. The text is read through the
 // page cache (no FOPEN_DIRECT_IO; without FOPEN_KEEP_CACHE the kernel
 // drops the last open's pages): a read(2) at the end is answered by the
-// kernel, with no round trip here, and so is sendfile(2). Both stop at
-// the size the kernel knows: when the text's size is not that one, Open
-// drops the kernel's attributes (NOTIFY_INVAL_INODE) and has it ask
-// again (fstat, answered by another of the server's goroutines) before
-// it answers. Opens of one file take turns, so that the size the kernel
-// knows is the last open's.
+// kernel, with no round trip here. A read stops at the size the kernel
+// knows: when the text's size is not that one, Open drops the kernel's
+// attributes (NOTIFY_INVAL_INODE), and the reader's kernel asks this
+// open's size (Getattr, with its handle) before it reads past the old
+// one. Opens of one file take turns.
 func (f *file) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
 		return nil, 0, syscall.EACCES
@@ -220,10 +256,14 @@ func (f *file) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	changed := f.size != len(text)
 	f.size = len(text)
 	f.mu.Unlock()
-	if changed && f.stat >= 0 {
+	if changed {
 		_ = f.NotifyContent(-1, 0) // the attributes only: the pages go at this open anyway
-		var st unix.Stat_t
-		_ = unix.Fstat(f.stat, &st)
+		// sendfile(2), which busybox cat uses, reads the page cache up to
+		// the size without asking for it again: a larger one is told now,
+		// with the text itself in the cache (NOTIFY_STORE grows the size).
+		if id := f.nodeID.Load(); id != 0 && f.srv() != nil {
+			_ = f.srv().InodeNotifyStoreCache(id, 0, text)
+		}
 	}
 	return &snapshot{data: text}, 0, 0
 }
