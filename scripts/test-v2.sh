@@ -27,7 +27,7 @@ timeout=${V2_TIMEOUT:-}                         # seconds from boot to power-off
 memory=${V2_MEMORY:-2048}                       # MiB; the initramfs lives in it
 want_accel=${V2_ACCEL:-auto}                    # kvm, tcg, or auto: kvm when it works here
 kernel_deb=${V2_KERNEL_DEB:-}                   # a linux-image .deb to boot instead of Debian's
-modules=${V2_MODULES:-overlay loop veth bridge} # loaded with what they depend on
+modules=${V2_MODULES:-overlay loop veth bridge fuse} # loaded with what they depend on
 
 out=_build/v2
 stage=$out/initramfs

@@ -66,6 +66,9 @@ set_up_host() {
 	# shellcheck disable=SC2046 # one module a word
 	modprobe -a $(cat /boxcraft/v2/modules)
 	echo "@@v2 modules loaded: $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"
+	# devtmpfs makes /dev/fuse when fuse loads; make it if not (the /proc
+	# view, issue 21, mounts a FUSE filesystem for each container).
+	[ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229
 	# From here, only the kernel's alarms would cut into the tests' output;
 	# its other warnings are shown after the tests (report_kernel_warnings).
 	echo 1 >/proc/sys/kernel/printk

@@ -145,6 +145,7 @@ func steps(c *spec.Container, wait *startWait) []step {
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
+	list = append(list, procViewSteps(c)...)
 	return append(list, processSteps(c, wait)...)
 }
 

@@ -35,7 +35,7 @@ func ExecMain() {
 		err = startSession(c.Process.Terminal)
 	}
 	if err == nil {
-		err = runSteps(processSteps(c, nil))
+		err = runSteps(append(execSysinfoSteps(c), processSteps(c, nil)...))
 	}
 	if err == nil {
 		err = execCommand(c.Process)

@@ -73,7 +73,11 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined,
 	if err != nil {
 		return nil, err
 	}
-	child, err := forkInto(c, cg, io, pidfd, flags)
+	sysinfo := dialSysinfo(dirs, c.ID)
+	child, err := forkInto(c, cg, io, pidfd, flags, sysinfo)
+	if sysinfo != nil {
+		sysinfo.Close() // exec-init has it, or failed to start
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +119,9 @@ const (
 
 // forkInto starts exec-init and walks it through the hand-off that
 // package nsenter draws; it returns the child that became the command.
-func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int) (*os.Process, error) {
+// sysinfo, when not nil, is a line to the monitor for the command's
+// sysinfo(2) listener (containerinit.ExecSysinfoFD).
+func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int, sysinfo *os.File) (*os.Process, error) {
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -138,7 +144,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		return nil, err
 	}
 	defer self.Close()
-	extra := []*os.File{settingsR, reportW, pidfd, theirs}
+	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, present(sysinfo)...) // containerinit.ExecSysinfoFD
 	middle := &exec.Cmd{
 		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "exec-init"},
@@ -195,6 +201,14 @@ func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process,
 		return nil, err
 	}
 	return os.FindProcess(pid) // a pidfd: the child is ours to wait for
+}
+
+// present is f, or nothing if it is nil.
+func present(f *os.File) []*os.File {
+	if f == nil {
+		return nil
+	}
+	return []*os.File{f}
 }
 
 // closeAll closes each file given.

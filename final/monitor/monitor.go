@@ -126,6 +126,7 @@ type process struct {
 	cgroup *cgroups.Cgroup
 	master *os.File
 	io     *stdio
+	view   *procView // nil with --proc=host
 }
 
 // start clones init into the container's namespaces and cgroup, hands it
@@ -144,18 +145,32 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 		io.close()
 		return nil, err
 	}
-	cmd, settings, report, err := newInit(c, cg, io, trees)
-	closeAll(trees...) // init has them, or failed to start
+	view, err := startProcView(c, dirs, cg)
 	if err != nil {
+		closeAll(trees...)
 		io.close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io}
+	if view != nil {
+		trees = append(trees, view.theirs) // containerinit.ProcViewFD
+	}
+	cmd, settings, report, err := newInit(c, cg, io, trees)
+	closeAll(trees...) // init has them, or failed to start
+	if err != nil {
+		view.close()
+		io.close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view}
 	if err := p.handOver(c, settings, report); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		view.close()
 		io.close()
 		return nil, err
+	}
+	if view != nil {
+		view.answerSysinfo()
 	}
 	io.startCopying()
 	return p, nil
@@ -230,6 +245,13 @@ func (p *process) handOver(c *spec.Container, settings, report *os.File) error {
 		report.Close()
 		return fmt.Errorf("hand the settings to init: %w", err)
 	}
+	if p.view != nil {
+		if err := p.view.sendMounts(); err != nil {
+			settings.Close()
+			report.Close()
+			return err
+		}
+	}
 	return sendSettings(c, settings, report)
 }
 
@@ -258,6 +280,7 @@ func sendSettings(c *spec.Container, settings, report *os.File) error {
 func (p *process) wait() Result {
 	_ = p.cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	p.io.finish()
+	p.view.close()
 	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	r := Result{ExitCode: ws.ExitStatus()}
 	if ws.Signaled() {

@@ -28,6 +28,7 @@ func Teardown(dirs state.Dirs, rec state.Record) error {
 	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		errs = append(errs, cg.Remove())
 	}
+	errs = append(errs, unmountProcView(dirs, rec.Spec.ID))
 	if rec.Mounted {
 		errs = append(errs, unmountRoot(rec.Spec.Root.Path))
 	}

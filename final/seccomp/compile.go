@@ -157,11 +157,15 @@ func actionOf(name string, errno *uint) (uint32, error) {
 		return unix.SECCOMP_RET_TRAP, nil
 	case "SCMP_ACT_LOG":
 		return unix.SECCOMP_RET_LOG, nil
+	case "SCMP_ACT_NOTIFY":
+		// The call waits for the listener's answer (InstallListener): a
+		// supervisor outside does the call's work (issue 21's sysinfo).
+		return unix.SECCOMP_RET_USER_NOTIF, nil
 	case "SCMP_ACT_TRACE":
 		if errno == nil {
 			data = 0
 		}
 		return unix.SECCOMP_RET_TRACE | data, nil
 	}
-	return 0, fmt.Errorf("unknown action %q (boxcraft knows SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_THREAD, _KILL_PROCESS, _TRAP, _LOG, _TRACE)", name)
+	return 0, fmt.Errorf("unknown action %q (boxcraft knows SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_THREAD, _KILL_PROCESS, _TRAP, _LOG, _TRACE, _NOTIFY)", name)
 }

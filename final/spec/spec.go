@@ -41,6 +41,13 @@ type Container struct {
 	// opens this fifo for writing, which blocks until start opens it to
 	// read; only then does it execute the command.
 	StartFifo string `json:"startFifo,omitempty"`
+
+	// ProcView: /proc's meminfo, cpuinfo, stat, uptime, loadavg, swaps,
+	// diskstats and /sys/devices/system/cpu/online answered from the
+	// container's cgroup by its monitor, and sysinfo(2) with them when
+	// there is a seccomp filter (issue 21). false (--proc=host): the
+	// host's, as the kernel shows them.
+	ProcView bool `json:"procView,omitempty"`
 }
 
 // CgroupName is the container's own cgroup's name below CgroupParent.

@@ -159,6 +159,9 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 				return err
 			}
 		}
+		if err := s.procView(); err != nil {
+			return err
+		}
 	}
 	if err := s.stability(out); err != nil {
 		return err

@@ -136,6 +136,11 @@ type Experiments struct {
 	// GetpidNs is what one getpid(2) took, over a loop of them: the cost
 	// of a system call, a seccomp filter's included.
 	GetpidNs float64 `json:"getpidNs,omitempty"`
+	// SysinfoNs is what one sysinfo(2) took, over a loop of them; and
+	// ReadFileNs one open, read and close of a file (/proc/meminfo): a
+	// /proc view's costs (issue 21).
+	SysinfoNs  float64 `json:"sysinfoNs,omitempty"`
+	ReadFileNs float64 `json:"readFileNs,omitempty"`
 	// Read and Write are block I/O with O_DIRECT, past the page cache, so
 	// that every byte reaches the device.
 	Read  *Timed `json:"read,omitempty"`

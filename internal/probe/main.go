@@ -13,6 +13,8 @@
 //	probe alloc=MIB       # facts, then allocate and touch MIB MiB of memory
 //	probe forks=N         # facts, then start up to N children (sleep) until fork fails
 //	probe getpids=N       # facts, and the time of one getpid(2) over N of them
+//	probe sysinfos=N      # facts, and the time of one sysinfo(2) over N of them
+//	probe reads=PATH:N    # facts, and the time of one open, read and close of PATH over N
 //	probe read=PATH:MIB   # facts, then read MIB MiB from PATH with O_DIRECT
 //	probe write=PATH:MIB  # facts, then write MIB MiB to PATH with O_DIRECT
 //	probe create=PATH     # facts, then create a file at PATH and write to it (repeatable)
@@ -55,6 +57,11 @@ func main() {
 			f.Experiments.Alloc = tryAlloc(number(arg, value))
 		case "getpids":
 			f.Experiments.GetpidNs = getpidLoop(number(arg, value))
+		case "sysinfos":
+			f.Experiments.SysinfoNs = sysinfoLoop(number(arg, value))
+		case "reads":
+			path, count, _ := strings.Cut(value, ":")
+			f.Experiments.ReadFileNs = readLoop(path, number(arg, count))
 		case "forks":
 			f.Experiments.Forks = forkLoop(number(arg, value))
 		case "read", "write":
@@ -87,7 +94,7 @@ func main() {
 				f.Experiments.Attacks[arg] = attack(value)
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, getpids=N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
+			fmt.Fprintf(os.Stderr, "probe: unknown experiment %q (known: escape, mknod, msgqueue=KEY, alloc=MIB, forks=N, getpids=N, sysinfos=N, reads=PATH:N, read=PATH:MIB, write=PATH:MIB, create=PATH, terminal, keyring[=KEY], sysctl=PATH)\n", arg)
 			os.Exit(2)
 		}
 	}
@@ -700,6 +707,29 @@ func directIO(op, path string, mib int) *facts.Timed {
 // getpidLoop times n getpid(2) calls, made directly (Go caches no pid),
 // and returns one's time in nanoseconds: the cost of entering the
 // kernel, a seccomp filter's run included.
+// sysinfoLoop is the time of one sysinfo(2), over n: a container's are
+// answered by its monitor (issue 21), through seccomp user notification.
+func sysinfoLoop(n int) float64 {
+	var info unix.Sysinfo_t
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		_ = unix.Sysinfo(&info)
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// readLoop is the time of one open, read to the end and close of path,
+// over n, as a program reads /proc/meminfo; 0 if it cannot be read.
+func readLoop(path string, n int) float64 {
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := os.ReadFile(path); err != nil {
+			return 0
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
 func getpidLoop(n int) float64 {
 	start := time.Now()
 	for i := 0; i < n; i++ {

@@ -92,9 +92,10 @@ func (s Step) Args(flags []string, rootfs string, cmd ...string) []string {
 // stepsSecurity makes a boxcraft run the steps' container: a root that
 // keeps every capability, and system call, with /proc and /sys as the
 // kernel shows them but /proc/sys read-only (step02). What boxcraft
-// takes away by default (issue 20) is the Breakout suite's to judge.
+// takes away by default (issue 20) is the Breakout suite's to judge, and
+// its own /proc's files (issue 21), --proc host here, the Proc suite's.
 var stepsSecurity = []string{"--cap-add", "ALL", "--security-opt", "no-new-privileges=false",
-	"--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined"}
+	"--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined", "--proc", "host"}
 
 // withStdin adds to flags what lets CMD read the runtime's stdin: a step
 // always passes it on; boxcraft, as Docker, with -i.

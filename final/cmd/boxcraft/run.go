@@ -40,6 +40,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addDeviceFlags(flags)
 	addRegistryFlags(flags)
 	flags.String("platform", "", "os/arch[/variant] to pull, when the image is not stored")
+	addProcFlags(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -118,6 +119,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
+		return nil, o, err
+	}
+	if c.ProcView, err = parseProc(flags); err != nil {
 		return nil, o, err
 	}
 	if c.Security, err = parseSecurity(flags); err != nil {
