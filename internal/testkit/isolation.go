@@ -365,6 +365,7 @@ func hostileLayouts(t *testing.T, s Step) {
 			cmd := exec.CommandContext(ctx, Binary(t), s.loadArgs(layout)...)
 			cmd.Env = append(os.Environ(), sandboxEnv(t)...)
 			cmd.WaitDelay = time.Second
+			InTestNetns(t, cmd)
 			s.readyState(t)
 			before := stateEntries(t)
 			r := RunCmd(t, cmd)
