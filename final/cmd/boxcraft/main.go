@@ -58,6 +58,8 @@ var commands = []command{
 	{"commit", "[-m MESSAGE] [-a AUTHOR] CONTAINER [NAME[:TAG]]", "make an image of a stopped container's changes", commitCommand, addCommitFlags, true},
 	{"tag", "SOURCE TARGET", "give an image another name", tagCommand, nil, true},
 	{"save", "[-o PATH] [--format FORMAT] IMAGE...", "write images as docker save does (or as an OCI layout)", saveCommand, addSaveFlags, true},
+	{"port", "CONTAINER", "list the ports a container publishes", portCommand, nil, true},
+	{"network", "prune", "remove the bridge boxcraft0 and its nftables table, once no container uses them", networkCommand, nil, true},
 }
 
 func main() {
