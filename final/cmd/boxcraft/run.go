@@ -97,7 +97,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	var o runtime.CreateOptions
 	o.Detached, _ = flags.GetBool("detach")
 	o.AutoRemove, _ = flags.GetBool("rm")
-	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), }
+	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent()}
 	c.Name, _ = flags.GetString("name")
 	c.Hostname, _ = flags.GetString("hostname")
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
