@@ -50,7 +50,19 @@ func attachNetwork(c *spec.Container, dirs state.Dirs, pid int) error {
 	if c.Image == "" {
 		return nil // a folder given with --rootfs is the user's, used as it is
 	}
-	return network.EtcFiles(c.Root.Path, c.Hostname, c.Name, netip.MustParseAddr(lease.Addr))
+	owner := network.Owner{UID: hostRoot(c.Namespaces.UIDMap), GID: hostRoot(c.Namespaces.GIDMap)}
+	return network.EtcFiles(c.Root.Path, c.Hostname, c.Name, netip.MustParseAddr(lease.Addr), owner)
+}
+
+// hostRoot is the host's id of the container's id 0: its map's, or 0
+// without a user namespace.
+func hostRoot(maps []spec.IDMap) int {
+	for _, m := range maps {
+		if m.ContainerID == 0 {
+			return m.HostID
+		}
+	}
+	return 0
 }
 
 // detachNetwork gives back the container's address, veth and rules.

@@ -15,8 +15,9 @@ import (
 // EtcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf into its root (the host's path of it), as Docker
 // gives them: the hostname, the name and address the container has on
-// the bridge, and name servers it can reach.
-func EtcFiles(root, hostname, name string, addr netip.Addr) error {
+// the bridge, and name servers it can reach. They belong to owner, the
+// host's ids of the container's root (in a user namespace, its map's).
+func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner) error {
 	names := hostname
 	if name != "" && name != hostname {
 		names += " " + name
@@ -34,18 +35,22 @@ func EtcFiles(root, hostname, name string, addr netip.Addr) error {
 		files["etc/hostname"] = hostname + "\n"
 	}
 	for file, content := range files {
-		if err := writeInRoot(root, file, content); err != nil {
+		if err := writeInRoot(root, file, content, owner); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Owner is who a file written into a container's root belongs to, on
+// the host.
+type Owner struct{ UID, GID int }
+
 // writeInRoot writes a file inside root, resolving its path as the
 // container will (openat2 RESOLVE_IN_ROOT): a symlink an image put at
 // /etc/hosts leads somewhere in the image, never to the host's files.
 // A root mounted read-only is left as it is.
-func writeInRoot(root, file, content string) error {
+func writeInRoot(root, file, content string, owner Owner) error {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("the container's root: %w", err)
@@ -65,6 +70,9 @@ func writeInRoot(root, file, content string) error {
 	}
 	f := os.NewFile(uintptr(fd), file)
 	defer f.Close()
+	if err := f.Chown(owner.UID, owner.GID); err != nil {
+		return fmt.Errorf("/%s in the container: %w", file, err)
+	}
 	if _, err := f.WriteString(content); err != nil {
 		return fmt.Errorf("write /%s in the container: %w", file, err)
 	}

@@ -129,7 +129,8 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // processStart is when pid started, in clock ticks since boot: field 22
 // of /proc/PID/stat, read after the command's name, which may hold
-// spaces and parentheses.
+// spaces and parentheses. A zombie (state Z: killed, not yet reaped by
+// its parent) holds nothing any more, and counts as gone.
 func processStart(pid int) (uint64, bool) {
 	if pid <= 0 {
 		return 0, false
@@ -140,7 +141,7 @@ func processStart(pid int) (uint64, bool) {
 	}
 	s := string(data)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 {
+	if len(fields) < 20 || fields[0] == "Z" {
 		return 0, false
 	}
 	start, err := strconv.ParseUint(fields[19], 10, 64)

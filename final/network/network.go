@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 )
 
 // Request is what a container on the bridge asks for when it starts.
@@ -151,4 +153,37 @@ func Prune(dir string) ([]string, error) {
 		return r.remove()
 	})
 	return removed, err
+}
+
+// Leftovers lists what a container on the bridge may leave in the
+// namespace: veths named for containers (bx…) and published ports'
+// rules. After every container is gone, it is empty: the tests check.
+func Leftovers() ([]string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "bx") {
+			left = append(left, "veth "+l.Attrs().Name)
+		}
+	}
+	r, err := newRules()
+	if err != nil {
+		return left, err
+	}
+	if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err != nil {
+		return left, nil
+	}
+	for _, chain := range []string{"prerouting", "output"} {
+		list, err := r.conn.GetRules(r.table, r.chain(chain))
+		if err != nil {
+			return left, err
+		}
+		for _, rule := range list {
+			left = append(left, fmt.Sprintf("a rule in %s for container %.12s", chain, rule.UserData))
+		}
+	}
+	return left, nil
 }

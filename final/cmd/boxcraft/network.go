@@ -37,7 +37,11 @@ func parseNetwork(rt *runtime.Runtime, flags *pflag.FlagSet, n *spec.Network) (b
 		return false, err
 	}
 	if n.Subnet != "" {
-		if _, err := network.ParseSubnet(n.Subnet); err != nil {
+		subnet, err := network.ParseSubnet(n.Subnet)
+		if err != nil {
+			return false, err
+		}
+		if err := network.CheckSubnet(subnet); err != nil {
 			return false, err
 		}
 	}
