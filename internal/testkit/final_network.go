@@ -172,7 +172,11 @@ func (s *networkSuite) published(t *testing.T) {
 	assert.Equal(t, 125, r.Code, "%s", r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %s", r)
 	assert.Contains(t, r.Stderr, "port is already allocated")
+	held := s.leftoversNow(t)
+	assert.Contains(t, held, "veth bx"+id[:12], "the check of what is left sees a running container's veth")
+	assert.Contains(t, held, "a rule in prerouting for container "+id[:12], "the check of what is left sees its port's rule")
 	require.Equal(t, 0, Run(t, "rm", "-f", "web").Code)
+	assert.Empty(t, s.leftoversNow(t), "rm -f left the container's veth or rules")
 	_, err := get(host, "127.0.0.1:8080")
 	assert.Error(t, err, "the port is still forwarded after its container went")
 }
@@ -265,16 +269,22 @@ func (s *networkSuite) nothingLeft(t *testing.T) {
 	s.sub(t)
 	r := Run(t, "ps", "-aq")
 	require.Empty(t, r.Stdout, "a subtest left a container")
-	var left []string
-	host, _ := TestNetns(t)
-	require.NoError(t, RunInNetns(host, func() (err error) { left, err = s.leftovers(); return err }))
-	assert.Empty(t, left, "left behind once every container is gone")
+	assert.Empty(t, s.leftoversNow(t), "left behind once every container is gone")
 	leases := readJSON(t, filepath.Join(StateDir(t), "run", "network", "leases.json"))
 	assert.Empty(t, leases["leases"], "an address is still leased")
 	r = Run(t, "network", "prune")
 	assert.Equal(t, 0, r.Code, "%s", r)
 	links := RunCmd(t, HostCommand(t, "cat", "/proc/net/dev"))
 	assert.NotContains(t, links.Stdout, "boxcraft0", "network prune left the bridge")
+}
+
+// leftoversNow lists the veths and port rules in the test's namespace.
+func (s *networkSuite) leftoversNow(t *testing.T) []string {
+	t.Helper()
+	var left []string
+	host, _ := TestNetns(t)
+	require.NoError(t, RunInNetns(host, func() (err error) { left, err = s.leftovers(); return err }))
+	return left
 }
 
 // readJSON reads a JSON object from a file of the state folder.
