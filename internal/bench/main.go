@@ -151,6 +151,9 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 		if err := s.hardening(); err != nil {
 			return err
 		}
+		if err := s.network(); err != nil {
+			return err
+		}
 	}
 	s.report.WriteString(keptNotes(out))
 	if err := os.WriteFile(out, []byte(s.report.String()), 0o644); err != nil {
