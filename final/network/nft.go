@@ -49,7 +49,7 @@ func (r *rules) chain(name string) *nftables.Chain {
 // at the same time).
 func (r *rules) ensure(subnet netip.Prefix) error {
 	if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err == nil {
-		return nil
+		return r.openForward() // a Docker started since may have closed it
 	}
 	r.conn.AddTable(r.table)
 	accept := nftables.ChainPolicyAccept
@@ -78,7 +78,7 @@ func (r *rules) ensure(subnet netip.Prefix) error {
 	if err := r.conn.Flush(); err != nil {
 		return fmt.Errorf("make the nftables table ip %s: %w", Table, err)
 	}
-	return nil
+	return r.openForward()
 }
 
 // publish adds each port's DNAT to addr, in prerouting and output.
@@ -125,6 +125,9 @@ func (r *rules) unpublish(id string) error {
 func (r *rules) remove() error {
 	if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err != nil {
 		return nil
+	}
+	if err := r.closeForward(); err != nil {
+		return err
 	}
 	r.conn.DelTable(r.table)
 	if err := r.conn.Flush(); err != nil {

@@ -29,18 +29,28 @@ import (
 
 // networkSuite is what the subtests share.
 type networkSuite struct {
-	top       *testing.T
-	outside   Outside
-	leftovers func() ([]string, error) // final/network.Leftovers, in the test's namespace
+	top     *testing.T
+	outside Outside
+	NetworkHooks
 }
 
-// Network checks boxcraft's bridge network end to end. leftovers lists
-// the veths and published ports' rules left in the namespace it runs in
-// (final/network.Leftovers: the test package passes it, as the kit does
-// not import boxcraft's packages).
-func Network(t *testing.T, leftovers func() ([]string, error)) {
+// NetworkHooks are what the suite needs of nftables and netlink, which
+// the kit does not import: the test package passes them. Each runs in
+// the namespace of the calling thread, which the suite sets.
+type NetworkHooks struct {
+	// Leftovers lists the veths and published ports' rules left in the
+	// namespace (final/network.Leftovers).
+	Leftovers func() ([]string, error)
+	// DockerDropsForward does what Docker does to a host: a base chain
+	// on the forward hook whose policy is drop (iptables -P FORWARD
+	// DROP, through iptables-nft: chain FORWARD of table ip filter).
+	DockerDropsForward func() error
+}
+
+// Network checks boxcraft's bridge network end to end.
+func Network(t *testing.T, hooks NetworkHooks) {
 	RequireRoot(t)
-	s := &networkSuite{top: t, outside: NewOutside(t), leftovers: leftovers}
+	s := &networkSuite{top: t, outside: NewOutside(t), NetworkHooks: hooks}
 	r := Run(t, "import", imageTar(t), "busybox")
 	require.Equal(t, 0, r.Code, "%s", r)
 	s.serveOutside(t)
@@ -48,6 +58,7 @@ func Network(t *testing.T, leftovers func() ([]string, error)) {
 	t.Run("BadInputIsRefusedBeforeAnythingIsMade", s.badInput)
 	t.Run("EtcFilesAndAddress", s.etcFiles)
 	t.Run("NATReachesTheOutsideAsTheHost", s.nat)
+	t.Run("NATStillWorksOnceDockerDropsForwarding", s.dockerDrop)
 	t.Run("PublishedPortIsReachedFromEverywhere", s.published)
 	t.Run("NoneReachesNothing", s.none)
 	t.Run("TwentyAtOnceGetTwentyAddresses", s.twenty)
@@ -145,6 +156,17 @@ func (s *networkSuite) nat(t *testing.T) {
 	require.Equal(t, 0, r.Code, "the container could not reach the outside world: %s", r)
 	assert.Equal(t, UplinkAddr.String(), r.Stdout,
 		"the outside saw the host's address: masquerade rewrote the container's (the outside has no route back to 10.88.0.0/16)")
+}
+
+// dockerDrop: Docker, started on the host since the bridge was made,
+// drops every forwarded packet that its own rules do not accept; the
+// next start accepts boxcraft0's in Docker's chain, and the container
+// reaches the outside again.
+func (s *networkSuite) dockerDrop(t *testing.T) {
+	s.sub(t)
+	host, _ := TestNetns(t)
+	require.NoError(t, RunInNetns(host, s.DockerDropsForward))
+	s.nat(t)
 }
 
 func (s *networkSuite) published(t *testing.T) {
@@ -283,7 +305,7 @@ func (s *networkSuite) leftoversNow(t *testing.T) []string {
 	t.Helper()
 	var left []string
 	host, _ := TestNetns(t)
-	require.NoError(t, RunInNetns(host, func() (err error) { left, err = s.leftovers(); return err }))
+	require.NoError(t, RunInNetns(host, func() (err error) { left, err = s.Leftovers(); return err }))
 	return left
 }
 
