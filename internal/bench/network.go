@@ -150,11 +150,11 @@ func outsideWorld() (outside, plain *exec.Cmd, done func(), err error) {
 	o, p := fmt.Sprint(outside.Process.Pid), fmt.Sprint(plain.Process.Pid)
 	in := func(ns string, args ...string) []string { return append([]string{"nsenter", "--net=/proc/" + ns + "/ns/net"}, args...) }
 	for _, step := range [][]string{
-		{"ip", "link", "add", "bench-up", "type", "veth", "peer", "name", "up", "netns", o},
+		{"ip", "link", "add", "bench-up", "type", "veth", "peer", "name", "outside", "netns", o},
 		{"ip", "addr", "add", uplinkAddr + "/24", "dev", "bench-up"},
 		{"ip", "link", "set", "bench-up", "up"},
-		in(o, "ip", "addr", "add", outsideAddr+"/24", "dev", "up"),
-		in(o, "ip", "link", "set", "up", "up"),
+		in(o, "ip", "addr", "add", outsideAddr+"/24", "dev", "outside"),
+		in(o, "ip", "link", "set", "outside", "up"),
 		in(o, "ip", "link", "set", "lo", "up"),
 		in(o, "ip", "link", "add", "plain", "type", "veth", "peer", "name", "plain", "netns", p),
 		in(o, "ip", "addr", "add", plainPeerAddr+"/24", "dev", "plain"),
