@@ -186,4 +186,4 @@ lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches
 	go run ./internal/workspace -check
 
 clean: ## remove all the workshop made: _build/, its mounts, cgroups and state (safe to run twice)
-	@scripts/clean.sh
+	@BOXCRAFT_OWN_NETNS=$(BOXCRAFT_OWN_NETNS) scripts/clean.sh
