@@ -148,7 +148,9 @@ func outsideWorld() (outside, plain *exec.Cmd, done func(), err error) {
 		}
 	}
 	o, p := fmt.Sprint(outside.Process.Pid), fmt.Sprint(plain.Process.Pid)
-	in := func(ns string, args ...string) []string { return append([]string{"nsenter", "--net=/proc/" + ns + "/ns/net"}, args...) }
+	in := func(ns string, args ...string) []string {
+		return append([]string{"nsenter", "--net=/proc/" + ns + "/ns/net"}, args...)
+	}
 	for _, step := range [][]string{
 		{"ip", "link", "add", "bench-up", "type", "veth", "peer", "name", "outside", "netns", o},
 		{"ip", "addr", "add", uplinkAddr + "/24", "dev", "bench-up"},
