@@ -190,6 +190,10 @@ func (s *networkSuite) published(t *testing.T) {
 	assert.Equal(t, 0, r.Code, "from another container, through the host's address (hairpin): %s", r)
 	assert.Equal(t, want, r.Stdout)
 
+	r = Run(t, "run", "--rm", "--network", "container:web", "busybox", "wget", "-qO-", "http://127.0.0.1/")
+	assert.Equal(t, 0, r.Code, "--network container:web shares web's namespace, its loopback too: %s", r)
+	assert.Equal(t, want, r.Stdout)
+
 	r = Run(t, "run", "--rm", "-p", "8080:81", "busybox", "true")
 	assert.Equal(t, 125, r.Code, "%s", r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %s", r)
