@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/network"
@@ -42,16 +41,14 @@ func attachNetwork(c *spec.Container, dirs state.Dirs, pid int) error {
 	if c.Network.Mode != network.ModeBridge {
 		return nil
 	}
-	lease, err := network.Attach(network.Request{Dir: network.Dir(dirs.Run), ID: c.ID, Pid: pid,
-		Subnet: c.Network.Subnet, Ports: c.Network.Ports})
-	if err != nil {
-		return err
+	req := network.Request{Dir: network.Dir(dirs.Run), ID: c.ID, Pid: pid, Subnet: c.Network.Subnet, Ports: c.Network.Ports,
+		Hostname: c.Hostname, Name: c.Name,
+		Owner: network.Owner{UID: hostRoot(c.Namespaces.UIDMap), GID: hostRoot(c.Namespaces.GIDMap)}}
+	if c.Image != "" { // a folder given with --rootfs is the user's, used as it is
+		req.Root = c.Root.Path
 	}
-	if c.Image == "" {
-		return nil // a folder given with --rootfs is the user's, used as it is
-	}
-	owner := network.Owner{UID: hostRoot(c.Namespaces.UIDMap), GID: hostRoot(c.Namespaces.GIDMap)}
-	return network.EtcFiles(c.Root.Path, c.Hostname, c.Name, netip.MustParseAddr(lease.Addr), owner)
+	_, err := network.Attach(req)
+	return err
 }
 
 // hostRoot is the host's id of the container's id 0: its map's, or 0

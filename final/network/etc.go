@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // gives them: the hostname, the name and address the container has on
 // the bridge, and name servers it can reach. They belong to owner, the
 // host's ids of the container's root (in a user namespace, its map's).
-func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner) error {
+func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string) error {
 	names := hostname
 	if name != "" && name != hostname {
 		names += " " + name
@@ -26,6 +27,7 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner) error {
 	if addr.IsValid() {
 		hosts += addr.String() + "\t" + names + "\n"
 	}
+	hosts += strings.Join(peers, "")
 	resolv, err := resolvConf()
 	if err != nil {
 		return err
@@ -51,12 +53,18 @@ type Owner struct{ UID, GID int }
 // /etc/hosts leads somewhere in the image, never to the host's files.
 // A root mounted read-only is left as it is.
 func writeInRoot(root, file, content string, owner Owner) error {
+	return changeInRoot(root, file, owner, func(string) string { return content })
+}
+
+// changeInRoot rewrites a file inside root with what change makes of
+// its content ("" when there is none).
+func changeInRoot(root, file string, owner Owner, change func(string) string) error {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("the container's root: %w", err)
 	}
 	defer unix.Close(dir)
-	how := &unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_CLOEXEC, Mode: 0o644,
+	how := &unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT | unix.O_CLOEXEC, Mode: 0o644,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	if err := unix.Mkdirat(dir, "etc", 0o755); err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EROFS) {
 		return fmt.Errorf("make /etc in the container: %w", err)
@@ -73,7 +81,14 @@ func writeInRoot(root, file, content string, owner Owner) error {
 	if err := f.Chown(owner.UID, owner.GID); err != nil {
 		return fmt.Errorf("/%s in the container: %w", file, err)
 	}
-	if _, err := f.WriteString(content); err != nil {
+	old, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read /%s in the container: %w", file, err)
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("/%s in the container: %w", file, err)
+	}
+	if _, err := f.WriteAt([]byte(change(string(old))), 0); err != nil {
 		return fmt.Errorf("write /%s in the container: %w", file, err)
 	}
 	return nil

@@ -33,6 +33,12 @@ type Lease struct {
 	Holder      int    `json:"holder"`
 	HolderStart uint64 `json:"holderStart"`
 	Veth        string `json:"veth"`
+	// Name, Root and Owner are the container's --name, the host's path
+	// of its root and who owns its files: other containers on the
+	// bridge find it by name in their /etc/hosts (names.go).
+	Name  string `json:"name,omitempty"`
+	Root  string `json:"root,omitempty"`
+	Owner Owner  `json:"owner"`
 }
 
 // ErrPortTaken is a published port that another container holds.

@@ -18,6 +18,11 @@ type Request struct {
 	Pid    int    // its first process, in its new network namespace
 	Subnet string // --subnet; "" is the bridge's, or DefaultSubnet
 	Ports  []Port
+	// For its /etc files (etc.go): its hostname and name, and its root
+	// (the host's path; "" for a folder given with --rootfs, which is
+	// the user's and left alone) and who owns its files.
+	Hostname, Name, Root string
+	Owner                Owner
 }
 
 // Attach connects the container's namespace to the bridge: an address,
@@ -38,7 +43,8 @@ func Attach(req Request) (Lease, error) {
 			return err
 		}
 		start, _ := processStart(os.Getpid())
-		want := Lease{Ports: req.Ports, Holder: os.Getpid(), HolderStart: start, Veth: vethName(req.ID)}
+		want := Lease{Ports: req.Ports, Holder: os.Getpid(), HolderStart: start, Veth: vethName(req.ID),
+			Name: req.Name, Root: req.Root, Owner: req.Owner}
 		lease, stale, err := l.take(req.ID, subnet, want)
 		for _, id := range stale {
 			_ = release(r, id) // best effort: its namespace, and veth, may be gone
@@ -50,6 +56,13 @@ func Attach(req Request) (Lease, error) {
 			return errors.Join(err, release(r, req.ID))
 		}
 		got = lease
+		if req.Root == "" {
+			return nil
+		}
+		if err := EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID)); err != nil {
+			return errors.Join(err, release(r, req.ID))
+		}
+		l.announce(req.ID)
 		return nil
 	})
 	return got, err
@@ -108,6 +121,7 @@ func Detach(dir, id string) error {
 		if err != nil {
 			return err
 		}
+		l.withdraw(id)
 		delete(l.Leases, id)
 		return release(r, id)
 	})

@@ -60,6 +60,7 @@ func Network(t *testing.T, hooks NetworkHooks) {
 	t.Run("NATReachesTheOutsideAsTheHost", s.nat)
 	t.Run("NATStillWorksOnceDockerDropsForwarding", s.dockerDrop)
 	t.Run("PublishedPortIsReachedFromEverywhere", s.published)
+	t.Run("NamedContainersFindEachOther", s.names)
 	t.Run("NoneReachesNothing", s.none)
 	t.Run("TwentyAtOnceGetTwentyAddresses", s.twenty)
 	t.Run("ACrashedContainersPortIsFreedByTheNextCommand", s.crash)
@@ -225,6 +226,23 @@ func (s *networkSuite) webServer(t *testing.T, name string, publish ...string) s
 		time.Sleep(50 * time.Millisecond)
 	}
 	return id
+}
+
+// names: a container reaches another by its name, which each one's
+// /etc/hosts lists while the other runs.
+func (s *networkSuite) names(t *testing.T) {
+	s.sub(t)
+	id := s.webServer(t, "alpha")
+	r := Run(t, "run", "--rm", "--name", "beta", "busybox", "wget", "-qO-", "http://alpha/")
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "hello from "+id[:12]+"\n", r.Stdout)
+	require.Equal(t, 0, Run(t, "run", "-d", "--name", "gamma", "busybox", "sleep", "1000").Code)
+	hosts := Run(t, "exec", "alpha", "cat", "/etc/hosts").Stdout
+	assert.Regexp(t, `(?m)^10\.88\.\d+\.\d+\tgamma$`, hosts, "alpha's /etc/hosts names gamma, started after it")
+	assert.NotContains(t, hosts, "beta", "beta has gone: its name goes from the others' /etc/hosts")
+	require.Equal(t, 0, Run(t, "rm", "-f", "gamma").Code)
+	assert.NotContains(t, Run(t, "exec", "alpha", "cat", "/etc/hosts").Stdout, "gamma")
+	require.Equal(t, 0, Run(t, "rm", "-f", "alpha").Code)
 }
 
 func (s *networkSuite) none(t *testing.T) {
