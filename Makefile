@@ -33,6 +33,16 @@ RUN_IMAGE := busybox:latest
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
 
+# BOXCRAFT_OWN_NETNS=1 (as a make variable or in the environment): run,
+# final, bench and soak run boxcraft in a network namespace they make for
+# themselves (scripts/own-netns.sh), so that its bridge, veth pairs and
+# nftables rules are never the machine's own. For machines that others
+# share (CI, the workshop's build machines); a learner's VM leaves it
+# unset, and the bridge lives in its host's namespace, as Docker's does.
+# The tests need no switch: the test kit gives each test a namespace.
+BOXCRAFT_OWN_NETNS ?=
+in-own-netns := $(if $(filter 1 yes true,$(BOXCRAFT_OWN_NETNS)),scripts/own-netns.sh)
+
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTFLAGS ?=
 # How many test packages run at once: one per CPU.
@@ -103,17 +113,17 @@ run: busybox-image ## a shell in a busybox container made by boxcraft, the compl
 	@echo "run: boxcraft run -it --rm $(RUN_IMAGE) sh (the image is $(IMAGE), imported into /var/lib/boxcraft)"
 	@if [ -t 0 ]; then \
 		echo "run: type exit to leave"; \
-		$(BOXCRAFT) run -it --rm $(RUN_IMAGE) sh || true; \
+		$(in-own-netns) $(BOXCRAFT) run -it --rm $(RUN_IMAGE) sh || true; \
 	else \
 		echo "run: stdin is not a terminal, so a short demo instead of a shell"; \
-		$(BOXCRAFT) run --rm $(RUN_IMAGE) sh -c '$(DEMO_CMD)'; \
+		$(in-own-netns) $(BOXCRAFT) run --rm $(RUN_IMAGE) sh -c '$(DEMO_CMD)'; \
 	fi
 
 final: busybox-image ## a narrated demo of boxcraft's commands: images, run, -d, ps, logs, stop, limits, inspect, rm, prune
-	@scripts/demo-final.sh
+	@$(in-own-netns) scripts/demo-final.sh
 
 soak: need-root bins $(IMAGE) ## SOAK_RUNS (1000) mixed boxcraft runs, 2 at a time, then a check that nothing is left (not in make test)
-	@SOAK_RUNS=$(SOAK_RUNS) SOAK_JOBS=$(SOAK_JOBS) scripts/soak.sh $(BOXCRAFT) $(IMAGE)
+	@SOAK_RUNS=$(SOAK_RUNS) SOAK_JOBS=$(SOAK_JOBS) $(in-own-netns) scripts/soak.sh $(BOXCRAFT) $(IMAGE)
 
 # gotest runs the tests of the packages given, first telling a normal user
 # what will skip. -count=1: a kernel's behaviour is never taken from a
@@ -178,7 +188,7 @@ diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's ch
 
 bench: need-root bins rootfs ## how fast the newest step and boxcraft are, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
 	@scripts/deps.sh runc
-	$(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
+	$(in-own-netns) $(BIN)/bench -runtime $(BIN)/$(RUNTIME) -image $(IMAGE) -boxcraft $(BIN)/boxcraft -out docs/benchmarks.md -runs $(BENCH_RUNS)
 
 # boxcraft-runc (issue 23) against the OCI runtime validation suite, and
 # runc the same way: not part of make test.
@@ -199,4 +209,4 @@ lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches
 	go run ./internal/workspace -check
 
 clean: ## remove all the workshop made: _build/, its mounts, cgroups and state (safe to run twice)
-	@scripts/clean.sh
+	@BOXCRAFT_OWN_NETNS=$(BOXCRAFT_OWN_NETNS) scripts/clean.sh

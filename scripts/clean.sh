@@ -40,6 +40,14 @@ for status in /run/boxcraft/containers/*/state.json "$build"/*/run/containers/*/
 	fi
 done
 
+# boxcraft's bridge boxcraft0 and its nftables table ip boxcraft, in this
+# namespace (network prune: once the monitors are gone, no lease holds).
+# Under BOXCRAFT_OWN_NETNS=1 boxcraft never made them here: this
+# namespace is the machine's, left alone.
+if [ -z "${BOXCRAFT_OWN_NETNS:-}" ] && [ -x "$build/bin/boxcraft" ]; then
+	"$build/bin/boxcraft" network prune || true
+fi
+
 # Mounts first, deepest first, so that nothing below is removed through them.
 # mountinfo writes a space in a path as \040, a tab as \011 and a
 # backslash as \134: turn them back.

@@ -27,7 +27,10 @@ timeout=${V2_TIMEOUT:-}                         # seconds from boot to power-off
 memory=${V2_MEMORY:-2048}                       # MiB; the initramfs lives in it
 want_accel=${V2_ACCEL:-auto}                    # kvm, tcg, or auto: kvm when it works here
 kernel_deb=${V2_KERNEL_DEB:-}                   # a linux-image .deb to boot instead of Debian's
-modules=${V2_MODULES:-overlay loop veth bridge fuse} # loaded with what they depend on
+# nf_tables and the nft_* expressions boxcraft's bridge network uses
+# (final/network: nat chains, masquerade, ct status, fib daddr type), and
+# fuse for the /proc view (final/procfs).
+modules=${V2_MODULES:-overlay loop veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4 fuse} # loaded with what they depend on
 
 out=_build/v2
 stage=$out/initramfs

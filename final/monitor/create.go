@@ -53,13 +53,17 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd, settings, report, err := newInit(c, cg, io, trees)
+	// An OCI container's network is its config's: the host's, or a new
+	// namespace with lo alone (final/oci). Neither reads the state
+	// folders, which only the bridge and container:NAME need.
+	var dirs state.Dirs
+	cmd, settings, report, err := newInit(c, dirs, cg, io, trees)
 	closeAll(trees...)
 	if err != nil {
 		return 0, err
 	}
 	p := &process{cmd: cmd, cgroup: cg, io: io}
-	if err := p.handOver(c, settings, report); err != nil {
+	if err := p.handOver(c, dirs, settings, report); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return 0, err

@@ -154,7 +154,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 	if view != nil {
 		trees = append(trees, view.theirs) // containerinit.ProcViewFD
 	}
-	cmd, settings, report, err := newInit(c, cg, io, trees)
+	cmd, settings, report, err := newInit(c, dirs, cg, io, trees)
 	closeAll(trees...) // init has them, or failed to start
 	if err != nil {
 		view.close()
@@ -162,7 +162,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 		return nil, err
 	}
 	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view}
-	if err := p.handOver(c, settings, report); err != nil {
+	if err := p.handOver(c, dirs, settings, report); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		view.close()
@@ -184,7 +184,7 @@ func openCgroup(c *spec.Container) (*cgroups.Cgroup, error) {
 // newInit starts `boxcraft init` in the new namespaces. Its settings pipe
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
-func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
+func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
 	// boxcraft itself, whatever its path, read-only: the
 	// container never reaches the binary on the host's disk (CVE-2019-5736).
 	self, err := security.ReadOnlyExecutable()
@@ -228,6 +228,9 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 	if err := enterRoot(c.Root.Path); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := joinNetwork(c, dirs); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		settingsW.Close()
 		reportR.Close()
@@ -236,14 +239,21 @@ func newInit(c *spec.Container, cg *cgroups.Cgroup, io *stdio, trees []*os.File)
 	return cmd, settingsW, reportR, nil
 }
 
-// handOver puts init in the cgroup where clone could not (v1), writes
+// handOver puts init in the cgroup where clone could not (v1), connects
+// its network namespace to the bridge (network.go), writes
 // its settings, and reads its report: an end of file means that the
 // report pipe closed on exec, and the command runs.
-func (p *process) handOver(c *spec.Container, settings, report *os.File) error {
-	if err := p.cgroup.Add(p.cmd.Process.Pid); err != nil {
+func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report *os.File) error {
+	err := p.cgroup.Add(p.cmd.Process.Pid)
+	if err != nil {
+		err = fmt.Errorf("hand the settings to init: %w", err)
+	} else {
+		err = attachNetwork(c, dirs, p.cmd.Process.Pid)
+	}
+	if err != nil {
 		settings.Close()
 		report.Close()
-		return fmt.Errorf("hand the settings to init: %w", err)
+		return err
 	}
 	if p.view != nil {
 		if err := p.view.sendMounts(); err != nil {

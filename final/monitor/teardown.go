@@ -20,7 +20,8 @@ func dupCloexec(fd int) (int, error) {
 }
 
 // Teardown removes what a container holds on the host once it has
-// ended: its cgroup (and any process left in it) and its root's overlay.
+// ended: its cgroup (and any process left in it), its root's overlay,
+// and on the bridge its address, veth and published ports' rules.
 // It is also what rm -f and prune do for a container whose monitor was
 // killed. Each part is done even when another fails.
 func Teardown(dirs state.Dirs, rec state.Record) error {
@@ -32,6 +33,7 @@ func Teardown(dirs state.Dirs, rec state.Record) error {
 	if rec.Mounted {
 		errs = append(errs, unmountRoot(rec.Spec.Root.Path))
 	}
+	errs = append(errs, detachNetwork(dirs, rec))
 	return errors.Join(errs...)
 }
 

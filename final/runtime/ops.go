@@ -6,6 +6,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
 )
@@ -57,6 +58,9 @@ func (r *Runtime) get(id string) Container {
 func (r *Runtime) reapOrphan(rec state.Record) {
 	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		_ = cg.Remove()
+	}
+	if rec.Spec.Network.Mode == network.ModeBridge { // its address and published ports are free again
+		_ = network.Detach(network.Dir(r.Dirs.Run), rec.Spec.ID)
 	}
 }
 

@@ -240,8 +240,20 @@ type Device struct {
 	Access   string `json:"access"` // some of r, w, m
 }
 
-// Network is how the container is connected (issue 19). The core knows
-// "none" (a network namespace with a loopback alone) and "host".
+// Network is how the container is connected (issue 19, final/network):
+// "bridge" (the default: a veth pair to the bridge boxcraft0, an address,
+// NAT), "none" (a network namespace with a loopback alone), "host", or
+// "container:ID" (another container's network namespace).
 type Network struct {
-	Mode string `json:"mode"`
+	Mode   string `json:"mode"`
+	Subnet string `json:"subnet,omitempty"` // --subnet, for the bridge
+	Ports  []Port `json:"ports,omitempty"`  // -p
+}
+
+// Port is one published port: -p [IP:]HOST:CTR[/tcp|/udp].
+type Port struct {
+	HostIP        string `json:"hostIP,omitempty"` // "" is every address of the host
+	HostPort      uint16 `json:"hostPort"`
+	ContainerPort uint16 `json:"containerPort"`
+	Proto         string `json:"proto"` // tcp or udp
 }

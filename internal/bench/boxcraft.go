@@ -28,8 +28,9 @@ type boxcraft struct {
 // the same new uts, pid, ipc, net (loopback only), mnt and cgroup
 // namespaces; runc's bundle makes a user namespace too, which boxcraft
 // makes only with --uidmap, so its like-for-like anchor is runc's bundle
-// without one (runcVariant).
-var likeRunc = []string{"run", "--rm", "-m", "64m"}
+// without one (runcVariant). --network none: a loopback alone, as
+// runc's bundle has (boxcraft's default is the bridge; figure 15).
+var likeRunc = []string{"run", "--rm", "-m", "64m", "--network", "none"}
 
 // newBoxcraft imports the busybox image into a new state folder, as
 // busybox:latest. done removes every container, the state and the

@@ -162,6 +162,9 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 		if err := s.procView(); err != nil {
 			return err
 		}
+		if err := s.network(); err != nil {
+			return err
+		}
 	}
 	if err := s.stability(out); err != nil {
 		return err

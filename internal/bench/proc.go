@@ -12,7 +12,7 @@ import (
 	"github.com/boxcraft/boxcraft/internal/facts"
 )
 
-// procView is figure 11: what the container's own /proc costs (issue
+// procView is figure 14: what the container's own /proc costs (issue
 // 21). A read of /proc/meminfo inside, answered by the monitor over
 // FUSE, against the kernel's own file (--proc=host); a sysinfo(2)
 // answered by the monitor through seccomp user notification, against

@@ -19,12 +19,16 @@ import (
 )
 
 // HostNamespaces returns the inode of each namespace the test process is
-// in, keyed as in /proc/self/ns (uts, pid, mnt, …).
+// in, keyed as in /proc/self/ns (uts, pid, mnt, …), but for net: a root
+// test's runs have the test's own network namespace as their host's.
 func HostNamespaces(t testing.TB) map[string]uint64 {
 	t.Helper()
 	ns, err := facts.ReadNamespaces()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 { // the host of the test's runs is its own network namespace (netns.go)
+		_, ns["net"] = TestNetns(t)
 	}
 	return ns
 }

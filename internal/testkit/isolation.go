@@ -379,6 +379,7 @@ func hostileLayoutIsRefused(t *testing.T, s Step, layout, path string) {
 	cmd := exec.CommandContext(ctx, Binary(t), s.loadArgs(layout)...)
 	cmd.Env = append(os.Environ(), sandboxEnv(t)...)
 	cmd.WaitDelay = time.Second
+	InTestNetns(t, cmd)
 	s.readyState(t)
 	before := stateEntries(t)
 	r := RunCmd(t, cmd)

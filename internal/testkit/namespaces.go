@@ -3,7 +3,6 @@ package testkit
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,8 +207,8 @@ func netNamespace(t *testing.T, s Step) {
 			assert.Equal(t, []facts.Interface{{Name: "lo", Up: true}}, f.Interfaces, "the container should see lo alone, up: a new network namespace (CLONE_NEWNET) has only lo, down until init sets IFF_UP (ioctl(2) SIOCSIFFLAGS)")
 			return
 		}
-		host, err := net.Interfaces()
-		require.NoError(t, err)
+		// The host's: the test's own network namespace's (netns.go).
+		host := Probe(t, RunCmd(t, HostCommand(t, ProbeBinary(t)))).Interfaces
 		var want, got []string
 		for _, i := range host {
 			want = append(want, i.Name)

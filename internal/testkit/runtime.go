@@ -146,8 +146,11 @@ func dockerFlags(flags []string) []string {
 		}
 	}
 	for _, kind := range []string{"uts", "pid", "ipc", "net", "cgroup"} {
-		if !own[kind] {
+		switch {
+		case !own[kind]:
 			out = append(out, dockerHostFlag[kind], "host")
+		case kind == "net": // a step's own network namespace holds lo alone: boxcraft's bridge is not the lesson's
+			out = append(out, "--network", "none")
 		}
 	}
 	for _, name := range []string{"--uid-map", "--gid-map"} {

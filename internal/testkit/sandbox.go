@@ -40,6 +40,7 @@ type sandbox struct {
 	state  string            // the state folder
 	parent string            // the cgroup parent, relative to a hierarchy: boxcraft/t-…
 	dirs   map[string]string // the parent's folders: hierarchy (or "" on v2) → path
+	netns  *netns            // the network namespace its commands run in (netns.go)
 }
 
 var sandboxes sync.Map // testing.TB → *sandbox
@@ -99,6 +100,7 @@ func sandboxOf(t testing.TB) *sandbox {
 			t.Fatalf("make the test's cgroup parent %s: %v", s.parent, err)
 		}
 	}
+	s.netns = newNetns(t)
 	sandboxes.Store(t, s)
 	// A mount left below the state folder is a run's that did not unmount
 	// its container's root: a failure, unmounted so that the folder can

@@ -234,7 +234,9 @@ func Command(t testing.TB, args ...string) *exec.Cmd {
 
 // HostCommand prepares a program of the host with args, bounded by
 // Timeout, with the test's sandbox in its environment (sandbox.go): a
-// runtime it starts keeps its state and cgroups in the test's own.
+// runtime it starts keeps its state and cgroups in the test's own, and
+// runs in the test's own network namespace (netns.go), never the
+// machine's.
 func HostCommand(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	env := append(os.Environ(), sandboxEnv(t)...) // first: its cleanup then runs after the command's
@@ -243,7 +245,7 @@ func HostCommand(t testing.TB, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return InTestNetns(t, cmd)
 }
 
 // Run runs the binary under test with args and no input.

@@ -47,19 +47,19 @@ func TestDockerFlags(t *testing.T) {
 	for _, tc := range []struct {
 		step, docker []string
 	}{
-		{nil, maps},
-		{[]string{withoutUser}, nil},
-		{[]string{"--ns=uts,mnt,ipc,net,cgroup"}, []string{"--pid", "host"}},
+		{nil, append([]string{"--network", "none"}, maps...)},
+		{[]string{withoutUser}, []string{"--network", "none"}},
+		{[]string{"--ns=uts,mnt,ipc,net,cgroup"}, []string{"--pid", "host", "--network", "none"}},
 		{[]string{Boxcraft.without("net")}, append([]string{"--network", "host"}, maps...)},
 		{[]string{"--ns", "pid,mnt", "--hostname", "x"}, []string{"--hostname", "x", "--uts", "host", "--ipc", "host", "--network", "host", "--cgroupns", "host"}},
-		{[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, []string{"--uidmap", "0:200000:1000", "--gidmap", "0:300000:1000"}},
-		{[]string{"--gid-map", "a:b:c"}, []string{"--gidmap", "a:b:c", "--uidmap", defaultIDMap}},
-		{[]string{"-m", "32m", "--read-only"}, append([]string{"-m", "32m", "--read-only"}, maps...)},
-		{[]string{"--ns", "none"}, append([]string{"--ns=none"}, maps...)},
-		{[]string{"--ns=uts,pid,mnt,ipc,net,cgroup,time"}, []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--uidmap", defaultIDMap, "--gidmap", defaultIDMap}},
+		{[]string{"--uid-map", "0:200000:1000", "--gid-map", "0:300000:1000"}, []string{"--uidmap", "0:200000:1000", "--gidmap", "0:300000:1000", "--network", "none"}},
+		{[]string{"--gid-map", "a:b:c"}, []string{"--gidmap", "a:b:c", "--network", "none", "--uidmap", defaultIDMap}},
+		{[]string{"-m", "32m", "--read-only"}, append([]string{"-m", "32m", "--read-only", "--network", "none"}, maps...)},
+		{[]string{"--ns", "none"}, append([]string{"--ns=none", "--network", "none"}, maps...)},
+		{[]string{"--ns=uts,pid,mnt,ipc,net,cgroup,time"}, []string{"--ns=uts,pid,mnt,ipc,net,cgroup,time", "--network", "none", "--uidmap", defaultIDMap, "--gidmap", defaultIDMap}},
 	} {
 		assert.Equal(t, tc.docker, dockerFlags(tc.step), "%q", tc.step)
 	}
-	assert.Equal(t, append(append([]string{"run", "--rm"}, stepsSecurity...), "--pid", "host", "--rootfs", "/r", "sh"), Boxcraft.Args([]string{"--ns=uts,mnt,ipc,net,cgroup"}, "/r", "sh"))
+	assert.Equal(t, append(append([]string{"run", "--rm"}, stepsSecurity...), "--pid", "host", "--network", "none", "--rootfs", "/r", "sh"), Boxcraft.Args([]string{"--ns=uts,mnt,ipc,net,cgroup"}, "/r", "sh"))
 	assert.Equal(t, []string{"run", "--ns=uts,pid", "/r", "sh"}, Step{}.Args([]string{"--ns=uts,pid"}, "/r", "sh"))
 }

@@ -62,6 +62,8 @@ var commands = []command{
 	{"push", "NAME[:TAG]", "send an image to a registry", pushCommand, addRegistryFlags, true},
 	{"build", "[-t NAME[:TAG]] [-f DOCKERFILE] [--build-arg K=V] CONTEXT", "make an image of a Dockerfile, a layer per RUN, COPY and ADD", buildCommand, addBuildFlags, true},
 	{"login", "[-u USER] [-p PASSWORD | --password-stdin] [SERVER]", "keep credentials for a registry", loginCommand, addLoginFlags, true},
+	{"port", "CONTAINER", "list the ports a container publishes", portCommand, nil, true},
+	{"network", "prune", "remove the bridge boxcraft0 and its nftables table, once no container uses them", networkCommand, nil, true},
 }
 
 func main() {

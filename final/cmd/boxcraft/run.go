@@ -102,7 +102,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	var o runtime.CreateOptions
 	o.Detached, _ = flags.GetBool("detach")
 	o.AutoRemove, _ = flags.GetBool("rm")
-	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent(), Network: spec.Network{Mode: "none"}}
+	c := &spec.Container{ID: runtime.NewID(), CgroupParent: cgroupParent()}
 	c.Name, _ = flags.GetString("name")
 	c.Hostname, _ = flags.GetString("hostname")
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
@@ -118,7 +118,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if c.Resources, err = parseLimits(flags); err != nil {
 		return nil, o, err
 	}
-	if c.Namespaces, err = parseNamespaces(flags, &c.Network); err != nil {
+	if c.Namespaces, err = parseNamespaces(rt, flags, &c.Network); err != nil {
 		return nil, o, err
 	}
 	if c.ProcView, err = parseProc(flags); err != nil {

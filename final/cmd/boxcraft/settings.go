@@ -24,7 +24,8 @@ func addNamespaceFlags(flags *pflag.FlagSet) {
 	flags.String("uts", "", "host: share the host's hostname (UTS namespace)")
 	flags.String("pid", "", "host: share the host's processes (PID namespace)")
 	flags.String("ipc", "", "host: share the host's IPC namespace")
-	flags.String("network", "none", "none (a network namespace with only lo) or host")
+	flags.String("network", "bridge", "bridge (boxcraft0, an address, NAT), none (only lo), host, or container:NAME")
+	addNetworkFlags(flags)
 	flags.String("cgroupns", "private", "private or host: the cgroup namespace")
 	flags.String("uidmap", "", "CONTAINER:HOST:SIZE: a user namespace, root inside being HOST outside")
 	flags.String("gidmap", "", "CONTAINER:HOST:SIZE: the groups' map (default: --uidmap's)")
@@ -32,7 +33,7 @@ func addNamespaceFlags(flags *pflag.FlagSet) {
 
 // parseNamespaces reads the namespace flags: every namespace is the
 // container's own unless a flag shares the host's.
-func parseNamespaces(flags *pflag.FlagSet, network *spec.Network) (spec.Namespaces, error) {
+func parseNamespaces(rt *runtime.Runtime, flags *pflag.FlagSet, network *spec.Network) (spec.Namespaces, error) {
 	var n spec.Namespaces
 	own := func(flag string, private ...string) (bool, error) {
 		value, _ := flags.GetString(flag)
@@ -57,10 +58,9 @@ func parseNamespaces(flags *pflag.FlagSet, network *spec.Network) (spec.Namespac
 	if n.Cgroup, err = own("cgroupns", "private"); err != nil {
 		return n, err
 	}
-	if n.Net, err = own("network", "none"); err != nil {
-		return n, fmt.Errorf("%w or none (bridge networks come with a later boxcraft)", err)
+	if n.Net, err = parseNetwork(rt, flags, network); err != nil {
+		return n, err
 	}
-	network.Mode, _ = flags.GetString("network")
 	return n, parseIDMaps(flags, &n)
 }
 

@@ -1,0 +1,135 @@
+package network
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// EtcFiles writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf into its root (the host's path of it), as Docker
+// gives them: the hostname, the name and address the container has on
+// the bridge, and name servers it can reach. They belong to owner, the
+// host's ids of the container's root (in a user namespace, its map's).
+func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string) error {
+	names := hostname
+	if name != "" && name != hostname {
+		names += " " + name
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if addr.IsValid() {
+		hosts += addr.String() + "\t" + names + "\n"
+	}
+	hosts += strings.Join(peers, "")
+	resolv, err := resolvConf()
+	if err != nil {
+		return err
+	}
+	files := map[string]string{"etc/hosts": hosts, "etc/resolv.conf": resolv}
+	if hostname != "" {
+		files["etc/hostname"] = hostname + "\n"
+	}
+	for file, content := range files {
+		if err := writeInRoot(root, file, content, owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Owner is who a file written into a container's root belongs to, on
+// the host.
+type Owner struct{ UID, GID int }
+
+// writeInRoot writes a file inside root, resolving its path as the
+// container will (openat2 RESOLVE_IN_ROOT): a symlink an image put at
+// /etc/hosts leads somewhere in the image, never to the host's files.
+// A root mounted read-only is left as it is.
+func writeInRoot(root, file, content string, owner Owner) error {
+	return changeInRoot(root, file, owner, func(string) string { return content })
+}
+
+// changeInRoot rewrites a file inside root with what change makes of
+// its content ("" when there is none).
+func changeInRoot(root, file string, owner Owner, change func(string) string) error {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("the container's root: %w", err)
+	}
+	defer unix.Close(dir)
+	how := &unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT | unix.O_CLOEXEC, Mode: 0o644,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if err := unix.Mkdirat(dir, "etc", 0o755); err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("make /etc in the container: %w", err)
+	}
+	fd, err := unix.Openat2(dir, file, how)
+	if errors.Is(err, unix.EROFS) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write /%s in the container: %w", file, err)
+	}
+	f := os.NewFile(uintptr(fd), file)
+	defer f.Close()
+	if err := f.Chown(owner.UID, owner.GID); err != nil {
+		return fmt.Errorf("/%s in the container: %w", file, err)
+	}
+	old, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read /%s in the container: %w", file, err)
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("/%s in the container: %w", file, err)
+	}
+	if _, err := f.WriteAt([]byte(change(string(old))), 0); err != nil {
+		return fmt.Errorf("write /%s in the container: %w", file, err)
+	}
+	return nil
+}
+
+// resolvConf is the host's /etc/resolv.conf for a container: a
+// nameserver on the host's loopback (systemd-resolved's 127.0.0.53) is
+// out of a container's reach, so, as Docker does, it takes the upstream
+// servers systemd-resolved lists, or else Google's public ones.
+func resolvConf() (string, error) {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	kept, servers := reachableServers(data)
+	if servers > 0 {
+		return kept, nil
+	}
+	if upstream, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+		if kept, servers := reachableServers(upstream); servers > 0 {
+			return kept, nil
+		}
+	}
+	return kept + "nameserver 8.8.8.8\nnameserver 8.8.4.4\n", nil
+}
+
+// reachableServers is resolv.conf without its loopback nameservers, and
+// how many nameservers are left.
+func reachableServers(data []byte) (string, int) {
+	var out strings.Builder
+	servers := 0
+	scan := bufio.NewScanner(bytes.NewReader(data))
+	for scan.Scan() {
+		line := scan.Text()
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if ip, err := netip.ParseAddr(f[1]); err == nil && ip.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		out.WriteString(line + "\n")
+	}
+	return out.String(), servers
+}

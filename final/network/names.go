@@ -1,0 +1,57 @@
+package network
+
+// Containers on the bridge that were given --name find each other by it:
+// each one's /etc/hosts lists the others' names and addresses, as
+// Docker's user-defined networks answer by name. A start lists the named
+// containers there already in its own file and adds its line to theirs;
+// its teardown takes its line out of theirs. All under the allocator's
+// lock, which Attach and Detach hold.
+
+import (
+	"sort"
+	"strings"
+)
+
+// named are the /etc/hosts lines of the other named containers.
+func (l *leases) named(self string) []string {
+	var lines []string
+	for id, other := range l.Leases {
+		if id != self && other.Name != "" {
+			lines = append(lines, hostsLine(other))
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func hostsLine(l Lease) string { return l.Addr + "\t" + l.Name + "\n" }
+
+// announce adds id's line to the other containers' /etc/hosts, best
+// effort: a root that has gone, or is read-only, keeps its file.
+func (l *leases) announce(id string) {
+	self := l.Leases[id]
+	if self.Name == "" {
+		return
+	}
+	for other, peer := range l.Leases {
+		if other != id && peer.Root != "" {
+			_ = changeInRoot(peer.Root, "etc/hosts", peer.Owner, func(old string) string { return old + hostsLine(self) })
+		}
+	}
+}
+
+// withdraw takes id's line out of the other containers' /etc/hosts.
+func (l *leases) withdraw(id string) {
+	self := l.Leases[id]
+	if self.Name == "" {
+		return
+	}
+	line := hostsLine(self)
+	for other, peer := range l.Leases {
+		if other != id && peer.Root != "" {
+			_ = changeInRoot(peer.Root, "etc/hosts", peer.Owner, func(old string) string {
+				return strings.ReplaceAll(old, line, "")
+			})
+		}
+	}
+}

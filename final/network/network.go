@@ -1,0 +1,203 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+)
+
+// Request is what a container on the bridge asks for when it starts.
+type Request struct {
+	Dir    string // the allocator's folder, in the state folder
+	ID     string // the container's
+	Pid    int    // its first process, in its new network namespace
+	Subnet string // --subnet; "" is the bridge's, or DefaultSubnet
+	Ports  []Port
+	// For its /etc files (etc.go): its hostname and name, and its root
+	// (the host's path; "" for a folder given with --rootfs, which is
+	// the user's and left alone) and who owns its files.
+	Hostname, Name, Root string
+	Owner                Owner
+}
+
+// Attach connects the container's namespace to the bridge: an address,
+// its veth pair, the bridge and table when they are not there yet, and
+// its published ports. The calling process (the container's monitor)
+// holds the lease: when it is gone, the address and ports are free for
+// the next start to take, even if no teardown ran. All of it is done
+// under the allocator's lock.
+func Attach(req Request) (Lease, error) {
+	var got Lease
+	err := allocator{req.Dir}.update(func(l *leases) error {
+		subnet, err := chooseSubnet(req.Subnet)
+		if err != nil {
+			return err
+		}
+		r, err := newRules()
+		if err != nil {
+			return err
+		}
+		start, _ := processStart(os.Getpid())
+		want := Lease{Ports: req.Ports, Holder: os.Getpid(), HolderStart: start, Veth: vethName(req.ID),
+			Name: req.Name, Root: req.Root, Owner: req.Owner}
+		lease, stale, err := l.take(req.ID, subnet, want)
+		for _, id := range stale {
+			_ = release(r, id) // best effort: its namespace, and veth, may be gone
+		}
+		if err != nil {
+			return err
+		}
+		if err := connectAll(r, req, subnet, netip.MustParseAddr(lease.Addr)); err != nil {
+			return errors.Join(err, release(r, req.ID))
+		}
+		got = lease
+		if req.Root == "" {
+			return nil
+		}
+		if err := EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID)); err != nil {
+			return errors.Join(err, release(r, req.ID))
+		}
+		l.announce(req.ID)
+		return nil
+	})
+	return got, err
+}
+
+// chooseSubnet is --subnet, or the bridge's when it is there, or the
+// default; a --subnet other than the bridge's is refused.
+func chooseSubnet(given string) (netip.Prefix, error) {
+	have, ok := bridgeSubnet()
+	if given == "" {
+		if ok {
+			return have, nil
+		}
+		return netip.MustParsePrefix(DefaultSubnet), nil
+	}
+	subnet, err := ParseSubnet(given)
+	if err != nil {
+		return subnet, err
+	}
+	if ok && have != subnet {
+		return subnet, fmt.Errorf("--subnet %s: the bridge %s has the subnet %s: boxcraft network prune removes it once no container uses it", subnet, Bridge, have)
+	}
+	return subnet, nil
+}
+
+// connectAll makes the bridge and table if need be, the veth pair, and
+// the port rules.
+func connectAll(r *rules, req Request, subnet netip.Prefix, addr netip.Addr) error {
+	br, err := ensureBridge(subnet)
+	if err != nil {
+		return err
+	}
+	if err := r.ensure(subnet); err != nil {
+		return err
+	}
+	if err := connect(br, req.ID, req.Pid, addr, subnet); err != nil {
+		return err
+	}
+	return r.publish(req.ID, addr, req.Ports)
+}
+
+// release deletes a container's published ports' rules and its veth.
+func release(r *rules, id string) error {
+	return errors.Join(r.unpublish(id), disconnect(vethName(id)))
+}
+
+// Detach gives back what Attach took for id: its lease, its rules and
+// its veth. A container that holds no lease (not on the bridge, or
+// freed already) is left alone.
+func Detach(dir, id string) error {
+	return allocator{dir}.update(func(l *leases) error {
+		if _, ok := l.Leases[id]; !ok {
+			return nil
+		}
+		r, err := newRules()
+		if err != nil {
+			return err
+		}
+		l.withdraw(id)
+		delete(l.Leases, id)
+		return release(r, id)
+	})
+}
+
+// Lookup returns the lease that id holds, if any.
+func Lookup(dir, id string) (Lease, bool) {
+	var lease Lease
+	var ok bool
+	_ = allocator{dir}.update(func(l *leases) error {
+		lease, ok = l.Leases[id]
+		return nil
+	})
+	return lease, ok
+}
+
+// Prune deletes the bridge and the table, once no living container
+// holds an address (stale leases are freed first). It says what it
+// removed.
+func Prune(dir string) ([]string, error) {
+	var removed []string
+	err := allocator{dir}.update(func(l *leases) error {
+		r, err := newRules()
+		if err != nil {
+			return err
+		}
+		for _, id := range l.freeStale() {
+			_ = release(r, id)
+		}
+		if n := len(l.Leases); n > 0 {
+			return fmt.Errorf("%d container(s) still use the bridge %s: stop them first", n, Bridge)
+		}
+		if _, ok := bridgeSubnet(); ok {
+			removed = append(removed, "bridge "+Bridge)
+		}
+		if err := deleteBridge(); err != nil {
+			return err
+		}
+		if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err == nil {
+			removed = append(removed, "nftables table ip "+Table)
+		}
+		l.Subnet = ""
+		return r.remove()
+	})
+	return removed, err
+}
+
+// Leftovers lists what a container on the bridge may leave in the
+// namespace: veths named for containers (bx…) and published ports'
+// rules. After every container is gone, it is empty: the tests check.
+func Leftovers() ([]string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "bx") {
+			left = append(left, "veth "+l.Attrs().Name)
+		}
+	}
+	r, err := newRules()
+	if err != nil {
+		return left, err
+	}
+	if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err != nil {
+		return left, nil
+	}
+	for _, chain := range []string{"prerouting", "output"} {
+		list, err := r.conn.GetRules(r.table, r.chain(chain))
+		if err != nil {
+			return left, err
+		}
+		for _, rule := range list {
+			left = append(left, fmt.Sprintf("a rule in %s for container %.12s", chain, rule.UserData))
+		}
+	}
+	return left, nil
+}

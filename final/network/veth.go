@@ -1,0 +1,95 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// vethName is the host's end of a container's veth pair: "bx" and the
+// first 12 digits of its ID (a link's name has 15 bytes at most).
+func vethName(id string) string { return "bx" + id[:12] }
+
+// ContainerIf is the container's end, once it is in its namespace.
+const ContainerIf = "eth0"
+
+// connect makes the container's veth pair: one end on the bridge, in
+// hairpin mode (a packet may leave by the port it came in, for a
+// container that reaches itself through a published port), the other in
+// the network namespace of pid, as eth0, with addr and a default route
+// through the bridge.
+func connect(br netlink.Link, id string, pid int, addr netip.Addr, subnet netip.Prefix) error {
+	ns, err := netns.GetFromPid(pid) // opens /proc/PID/ns/net
+	if err != nil {
+		return fmt.Errorf("the container's network namespace: %w", err)
+	}
+	defer ns.Close()
+	peer := "bxc" + id[:12]
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: vethName(id), MasterIndex: br.Attrs().Index},
+		PeerName:      peer,
+		PeerNamespace: netlink.NsFd(int(ns)),
+	}
+	// RTM_NEWLINK kind veth: the pair is made with one end already in
+	// the container's namespace, and the other already on the bridge.
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("make the veth pair %s: %w", veth.Name, err)
+	}
+	host, err := netlink.LinkByName(veth.Name)
+	if err == nil {
+		err = netlink.LinkSetHairpin(host, true)
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(host)
+	}
+	if err != nil {
+		return fmt.Errorf("the veth %s: %w", veth.Name, err)
+	}
+	return insideContainer(ns, peer, addr, subnet)
+}
+
+// insideContainer names the container's end eth0, gives it its address,
+// brings it up and adds the default route, through a netlink socket
+// opened in the container's namespace: nothing runs in there for it.
+func insideContainer(ns netns.NsHandle, peer string, addr netip.Addr, subnet netip.Prefix) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in the container's namespace: %w", err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(peer)
+	if err != nil {
+		return fmt.Errorf("the container's end of its veth: %w", err)
+	}
+	if err := h.LinkSetName(link, ContainerIf); err != nil {
+		return fmt.Errorf("name the container's interface %s: %w", ContainerIf, err)
+	}
+	ipnet := &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipnet}); err != nil {
+		return fmt.Errorf("give %s the address %s: %w", ContainerIf, ipnet, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bring %s up: %w", ContainerIf, err)
+	}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: Gateway(subnet).AsSlice()}
+	if err := h.RouteAdd(route); err != nil {
+		return fmt.Errorf("the default route through %s: %w", Gateway(subnet), err)
+	}
+	return nil
+}
+
+// disconnect deletes the host's end of the veth pair, and with it the
+// container's; it may be gone already, with the container's namespace.
+func disconnect(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil
+	}
+	if err := netlink.LinkDel(link); err != nil {
+		return fmt.Errorf("delete the veth %s: %w", name, err)
+	}
+	return nil
+}
