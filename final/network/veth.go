@@ -1,12 +1,14 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // vethName is the host's end of a container's veth pair: "bx" and the
@@ -88,7 +90,9 @@ func disconnect(name string) error {
 	if err != nil {
 		return nil
 	}
-	if err := netlink.LinkDel(link); err != nil {
+	// ENODEV: the kernel took it between the look-up and the delete, as
+	// the container's namespace went.
+	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete the veth %s: %w", name, err)
 	}
 	return nil
