@@ -26,11 +26,7 @@ func addPsFlags(flags *pflag.FlagSet) {
 // containerd's shim reads), or, as runc does, the lines of ps(1) (ps -ef,
 // or the PS_ARGS given) whose PID is the container's.
 func psCommand(g *globals, flags *pflag.FlagSet) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
@@ -140,11 +136,7 @@ func eventsCommand(g *globals, flags *pflag.FlagSet) error {
 	if stats, _ := flags.GetBool("stats"); !stats {
 		return errors.New("events: only --stats is implemented")
 	}
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	id, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}

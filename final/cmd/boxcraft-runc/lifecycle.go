@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
@@ -156,11 +155,7 @@ func writePidFile(flags *pflag.FlagSet, pid int) error {
 }
 
 func startCommand(g *globals, flags *pflag.FlagSet) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
@@ -168,11 +163,7 @@ func startCommand(g *globals, flags *pflag.FlagSet) error {
 }
 
 func stateCommand(g *globals, flags *pflag.FlagSet) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	id, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
@@ -196,7 +187,7 @@ func killCommand(g *globals, flags *pflag.FlagSet) error {
 	}
 	sig := unix.SIGTERM
 	if flags.NArg() > 1 {
-		if sig, err = parseSignal(flags.Arg(1)); err != nil {
+		if sig, err = runtime.ParseSignal(flags.Arg(1)); err != nil {
 			return err
 		}
 	}
@@ -208,31 +199,12 @@ func killCommand(g *globals, flags *pflag.FlagSet) error {
 	return rt.KillOCI(c, sig, all)
 }
 
-// parseSignal takes a signal as runc does: 9, KILL or SIGKILL.
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
-}
-
 func addDeleteFlags(flags *pflag.FlagSet) {
 	flags.BoolP("force", "f", false, "kill a running container first")
 }
 
 func deleteCommand(g *globals, flags *pflag.FlagSet) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,17 @@ func needID(flags *pflag.FlagSet) (string, error) {
 	return flags.Arg(0), nil
 }
 
+// findArg finds the container the command's first argument names, and
+// returns that ID with it.
+func findArg(g *globals, flags *pflag.FlagSet) (string, *runtime.Runtime, runtime.Container, error) {
+	id, err := needID(flags)
+	if err != nil {
+		return "", nil, runtime.Container{}, err
+	}
+	rt, c, err := find(g, id)
+	return id, rt, c, err
+}
+
 // find opens the state and finds the container the engine calls id.
 func find(g *globals, id string) (*runtime.Runtime, runtime.Container, error) {
 	rt, err := g.open()

@@ -78,11 +78,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 // execCommand runs a process in a running container: from --process, or
 // CMD… with the container's own process settings otherwise.
 func execCommand(g *globals, flags *pflag.FlagSet) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
@@ -170,11 +166,7 @@ func resumeCommand(g *globals, flags *pflag.FlagSet) error {
 }
 
 func onContainer(g *globals, flags *pflag.FlagSet, do func(*runtime.Runtime, runtime.Container) error) error {
-	id, err := needID(flags)
-	if err != nil {
-		return err
-	}
-	rt, c, err := find(g, id)
+	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/final/runtime"
 )
 
 func addStopFlags(flags *pflag.FlagSet) {
@@ -59,26 +58,11 @@ func addKillFlags(flags *pflag.FlagSet) {
 
 func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	name, _ := flags.GetString("signal")
-	sig, err := parseSignal(name)
+	sig, err := runtime.ParseSignal(name)
 	if err != nil {
-		return statusFailed, err
+		return statusFailed, fmt.Errorf("--signal: %w", err)
 	}
 	return eachContainer(a, flags, func(c container) error { return c.rt.Kill(c.Container, sig) })
-}
-
-// parseSignal reads a signal as kill(1) does: KILL, SIGKILL or 9.
-func parseSignal(name string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
-	}
-	upper := strings.ToUpper(name)
-	if !strings.HasPrefix(upper, "SIG") {
-		upper = "SIG" + upper
-	}
-	if sig := unix.SignalNum(upper); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("--signal %q: no such signal", name)
 }
 
 func addRmFlags(flags *pflag.FlagSet) {
