@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
 )
 
 // cpus are the CPUs the container may use, by the host's numbers: its
@@ -47,44 +49,11 @@ func (v *View) quotaCPUs() int {
 	return int((q + p - 1) / p)
 }
 
-// parseCPUList reads the kernel's CPU lists: "0-3,6,8-9".
+// parseCPUList reads a list the kernel wrote ("0-3,6\n"); nothing where
+// it cannot.
 func parseCPUList(text string) []int {
-	var list []int
-	for _, part := range strings.Split(strings.TrimSpace(text), ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		for c := a; c <= b; c++ {
-			list = append(list, c)
-		}
-	}
+	list, _ := cgroups.ParseCPUList(strings.TrimSpace(text))
 	return list
-}
-
-// formatCPUList writes a sorted list the kernel's way.
-func formatCPUList(list []int) string {
-	var parts []string
-	for i := 0; i < len(list); {
-		j := i
-		for j+1 < len(list) && list[j+1] == list[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", list[i], list[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(list[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",") + "\n"
 }
 
 // renderCPUInfo keeps the host's /proc/cpuinfo blocks of the CPUs in

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
 )
 
 // renderUptime is /proc/uptime: the container's time since it started,
@@ -142,7 +144,7 @@ func (v *View) Render(name string) string {
 	case "stat":
 		return renderStat(v.hostFile("stat"), v.cpus(), v.cpuUsage())
 	case "online":
-		return formatCPUList(v.cpus())
+		return cgroups.FormatCPUList(v.cpus()) + "\n"
 	case "uptime":
 		return renderUptime(v.uptime().Seconds(), len(v.cpus()), v.cpuUsage())
 	case "loadavg":

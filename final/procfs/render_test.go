@@ -35,7 +35,6 @@ func TestMeminfoFromTheCgroup(t *testing.T) {
 
 func TestCPUListsAndTheFilesOfThoseCPUs(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2, 5, 7, 8}, parseCPUList("0-2,5,7-8\n"))
-	assert.Equal(t, "0-2,5,7-8\n", formatCPUList([]int{0, 1, 2, 5, 7, 8}))
 	cpuinfo := "processor\t: 0\nmodel name\t: X\n\nprocessor\t: 1\nmodel name\t: X\n\n"
 	assert.Equal(t, "processor\t: 1\nmodel name\t: X\n\n", renderCPUInfo(cpuinfo, []int{1}))
 	stat := "cpu  300 0 300 1400 0 0 0 0 0 0\ncpu0 100 0 100 800 0 0 0 0 0 0\ncpu1 200 0 200 600 0 0 0 0 0 0\nbtime 1\n"

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
@@ -32,7 +33,6 @@ const (
 	minBlkioWeight   = 10      // docker run's range for --blkio-weight
 	maxBlkioWeight   = 1000    //
 	minPidsLimit     = 16      // see checkPidsLimit
-	maxCPUNumber     = 1 << 16 // no machine has a CPU or memory node numbered higher
 )
 
 // Where the host lists its CPUs and memory nodes, as "0-2,4".
@@ -143,7 +143,7 @@ func cpuset(flags *pflag.FlagSet, flag, hostFile, what string) (string, error) {
 	if !flags.Changed(flag) {
 		return "", nil
 	}
-	asked, err := parseCPUList(text)
+	asked, err := cgroups.ParseCPUList(text)
 	if err != nil || len(asked) == 0 {
 		return "", fmt.Errorf("--%s %q: give numbers and ranges, e.g. 0-2,4", flag, text)
 	}
@@ -153,7 +153,7 @@ func cpuset(flags *pflag.FlagSet, flag, hostFile, what string) (string, error) {
 	}
 	for _, n := range asked {
 		if !slices.Contains(host, n) {
-			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, formatCPUList(host))
+			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, cgroups.FormatCPUList(host))
 		}
 	}
 	return text, nil
@@ -169,46 +169,7 @@ func readCPUList(path string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseCPUList(strings.TrimSpace(string(data)))
-}
-
-// parseCPUList reads the kernel's list format: "0-2,4" is 0, 1, 2 and 4.
-func parseCPUList(text string) ([]int, error) {
-	var list []int
-	for _, part := range strings.Split(text, ",") {
-		first, last, isRange := strings.Cut(part, "-")
-		lo, err1 := strconv.Atoi(first)
-		hi, err2 := lo, error(nil)
-		if isRange {
-			hi, err2 = strconv.Atoi(last)
-		}
-		if err1 != nil || err2 != nil || lo < 0 || hi < lo || hi >= maxCPUNumber {
-			return nil, fmt.Errorf("%q is not a list such as 0-2,4", text)
-		}
-		for n := lo; n <= hi; n++ {
-			list = append(list, n)
-		}
-	}
-	return list, nil
-}
-
-// formatCPUList writes a sorted list back in the kernel's format, runs
-// of numbers as ranges: 0, 1, 2 and 4 are "0-2,4".
-func formatCPUList(list []int) string {
-	var parts []string
-	for i := 0; i < len(list); {
-		j := i
-		for j+1 < len(list) && list[j+1] == list[j]+1 {
-			j++
-		}
-		part := strconv.Itoa(list[i])
-		if j > i {
-			part += "-" + strconv.Itoa(list[j])
-		}
-		parts = append(parts, part)
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
+	return cgroups.ParseCPUList(strings.TrimSpace(string(data)))
 }
 
 // parseMemory reads -m and --memory-swap. As with docker run, the swap

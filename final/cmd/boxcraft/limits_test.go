@@ -140,19 +140,6 @@ func TestParseLimitsReadsDeviceThrottles(t *testing.T) {
 	assert.EqualError(t, err, `--device-read-bps "0": give a size above zero and below 4 exbibytes`)
 }
 
-func TestCPUListRoundTrips(t *testing.T) {
-	for text, list := range map[string][]int{"0": {0}, "0-2,4": {0, 1, 2, 4}, "1,3,5-6": {1, 3, 5, 6}} {
-		got, err := parseCPUList(text)
-		require.NoError(t, err)
-		assert.Equal(t, list, got)
-		assert.Equal(t, text, formatCPUList(got))
-	}
-	for _, bad := range []string{"", "-1", "1-", "3-2", "65536", "a,b"} {
-		_, err := parseCPUList(bad)
-		assert.Error(t, err, "%q", bad)
-	}
-}
-
 func TestMain(m *testing.M) {
 	testkit.Main(m)
 }
