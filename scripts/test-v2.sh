@@ -29,8 +29,10 @@ want_accel=${V2_ACCEL:-auto}                    # kvm, tcg, or auto: kvm when it
 kernel_deb=${V2_KERNEL_DEB:-}                   # a linux-image .deb to boot instead of Debian's
 # nf_tables and the nft_* expressions boxcraft's bridge network uses
 # (final/network: nat chains, masquerade, ct status, fib daddr type), and
-# fuse for the /proc view (final/procfs).
-modules=${V2_MODULES:-overlay loop veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4 fuse} # loaded with what they depend on
+# fuse for the /proc view (final/procfs). crc32c_generic first: conntrack's
+# libcrc32c asks the crypto API for crc32c when it loads, a soft
+# dependency (softdep=pre) that depends= does not name, and fails without.
+modules=${V2_MODULES:-overlay loop veth bridge crc32c_generic nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4 fuse} # loaded with what they depend on
 
 out=_build/v2
 stage=$out/initramfs

@@ -59,19 +59,10 @@ func (s *b) bxUnpack(rootfs string) error {
 	stored := filepath.Join(y.dir, "lib/store/layers/as-is", strings.TrimPrefix(diffID, "sha256:"))
 	run := y.cmd("run", "--rm", "--network", "none", "big", "/bin/true")
 	into := filepath.Join(y.dir, "tar-x")
-	results, err := inTurn(s.runs, map[string]func() *exec.Cmd{
-		"cold": func() *exec.Cmd { os.RemoveAll(stored); return run() },
-		"warm": run,
-		"tar": func() *exec.Cmd {
-			os.RemoveAll(into)
-			os.Mkdir(into, 0o755)
-			return exec.Command("tar", "-xf", big, "-C", into)
-		},
-	})
+	cold, warm, tar, err := s.unpackRuns(run, stored, big, into)
 	if err != nil {
 		return err
 	}
-	cold, warm, tar := results["cold"], results["warm"], results["tar"]
 	unpacked := cold.minus(warm)
 	s.section("11. boxcraft: unpacking a large layer",
 		fmt.Sprintf("Figure 2's layer (%.0f MB, 10,000 files of 10 kB), imported with `boxcraft import`, its blob and state in a tmpfs. boxcraft's unpacking is `boxcraft run --rm --network none big /bin/true` with the layer not unpacked yet (median %s) less the same run with it unpacked (median %s), run by run: the unpacker, the diffID checked as it reads (hashed on another core), and the move into the store. GNU tar: `tar -xf` as root, into the same tmpfs.", float64(info.Size())/1e6, round(cold.median()), round(warm.median())), ratioTable)

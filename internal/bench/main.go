@@ -265,6 +265,22 @@ func (s *b) unpack(rootfs string) error {
 	if _, err := measure(run, 1); err != nil {
 		return err
 	}
+	cold, warm, tar, err := s.unpackRuns(run, stored, big, into)
+	if err != nil {
+		return err
+	}
+	unpacked := cold.minus(warm)
+	s.section("2. Unpack: a large layer into the store",
+		fmt.Sprintf("A layer of %.0f MB: the busybox image and 10,000 files of 10 kB of random bytes in 100 folders, a plain tar, warm in the page cache, unpacked into a tmpfs by both, so that the disk weighs on neither. The runtime's unpacking is its run with the layer not stored (median %s) less its run with it stored (median %s), run by run: the unpacker, giving the files the container's ids, and the move into the store. GNU tar: `tar -xf` as root, which keeps owners too.", float64(size)/1e6, round(cold.median()), round(warm.median())), ratioTable)
+	s.row(filepath.Base(s.runtime)+" unpack", unpacked, tar, "tar -x", 1.2)
+	fmt.Fprintf(&s.report, "\n%s unpacks %.0f MB/s; GNU tar %.0f MB/s.\n", filepath.Base(s.runtime), float64(size)/1e6/unpacked.median().Seconds(), float64(size)/1e6/tar.median().Seconds())
+	return nil
+}
+
+// unpackRuns runs, in turn, run with the layer at stored removed first
+// (cold), run with it there (warm), and GNU tar of the layer big into
+// the folder into.
+func (s *b) unpackRuns(run func() *exec.Cmd, stored, big, into string) (cold, warm, tar durations, err error) {
 	results, err := inTurn(s.runs, map[string]func() *exec.Cmd{
 		"cold": func() *exec.Cmd { os.RemoveAll(stored); return run() },
 		"warm": run,
@@ -274,16 +290,7 @@ func (s *b) unpack(rootfs string) error {
 			return exec.Command("tar", "-xf", big, "-C", into)
 		},
 	})
-	if err != nil {
-		return err
-	}
-	cold, warm, tar := results["cold"], results["warm"], results["tar"]
-	unpacked := cold.minus(warm)
-	s.section("2. Unpack: a large layer into the store",
-		fmt.Sprintf("A layer of %.0f MB: the busybox image and 10,000 files of 10 kB of random bytes in 100 folders, a plain tar, warm in the page cache, unpacked into a tmpfs by both, so that the disk weighs on neither. The runtime's unpacking is its run with the layer not stored (median %s) less its run with it stored (median %s), run by run: the unpacker, giving the files the container's ids, and the move into the store. GNU tar: `tar -xf` as root, which keeps owners too.", float64(size)/1e6, round(cold.median()), round(warm.median())), ratioTable)
-	s.row(filepath.Base(s.runtime)+" unpack", unpacked, tar, "tar -x", 1.2)
-	fmt.Fprintf(&s.report, "\n%s unpacks %.0f MB/s; GNU tar %.0f MB/s.\n", filepath.Base(s.runtime), float64(size)/1e6/unpacked.median().Seconds(), float64(size)/1e6/tar.median().Seconds())
-	return nil
+	return results["cold"], results["warm"], results["tar"], err
 }
 
 // overlay is figure 3: run and mount(2) time against the number of layers.
