@@ -57,7 +57,10 @@ func connect(br netlink.Link, id string, pid int, addr netip.Addr, subnet netip.
 // brings it up and adds the default route, through a netlink socket
 // opened in the container's namespace: nothing runs in there for it.
 func insideContainer(ns netns.NsHandle, peer string, addr netip.Addr, subnet netip.Prefix) error {
-	h, err := netlink.NewHandleAt(ns)
+	// NETLINK_ROUTE alone: links, addresses and routes. A handle opens a
+	// socket of every family it may use unless told, and a kernel without
+	// xfrm_user loaded (Debian's 6.1) refuses that one: EPROTONOSUPPORT.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in the container's namespace: %w", err)
 	}
