@@ -194,6 +194,8 @@ func (s *b) figures(rootfs string) []figure {
 		{[]int{13}, true, func() error { return s.bxCommit(rootfs) }},
 		{[]int{14}, true, s.procView},
 		{[]int{15}, true, s.network},
+		{[]int{16}, true, s.registryPull},
+		{[]int{17}, true, s.cachedRebuild},
 	}
 }
 
