@@ -220,12 +220,14 @@ func (bd *build) copySpec(st *stage, in dockerfile.Instruction) (copySpec, strin
 			spec.dest += "/"
 		}
 	}
-	spec.chown = in.Flags["chown"]
+	// --chown=$USER reads the stage's ARGs and ENV, as Docker's does.
+	chown, err := expand(in.Flags["chown"], vars)
+	spec.chown = chown
 	if from, ok := in.Flags["from"]; ok {
 		spec.ignore = nil
-		return spec, from, nil
+		return spec, from, err
 	}
-	return spec, "", nil
+	return spec, "", err
 }
 
 // digest is the files' digest, for the cache key: their names, modes,

@@ -155,12 +155,14 @@ func (s *buildSuite) addArchive(t *testing.T) {
 
 // chownByName: COPY and ADD --chown take names, looked up in the image
 // being built's /etc/passwd and /etc/group (here, a user and a group an
-// earlier RUN added): a lone user brings its primary group.
+// earlier RUN added), after ARG expansion: a lone user brings its
+// primary group.
 func (s *buildSuite) chownByName(t *testing.T) {
 	ShareSandbox(t, s.top)
 	dir := buildContext(t, `FROM boxcraft/base:1
 RUN echo 'learner:x:4321:5432::/home/learner:/bin/sh' >> /etc/passwd && echo 'crew:x:6543:' >> /etc/group
-COPY --chown=learner a.txt /owned/user
+ARG OWNER=learner
+COPY --chown=$OWNER a.txt /owned/user
 ADD --chown=learner:crew a.txt /owned/both
 COPY --chown=7:crew a.txt /owned/mixed
 CMD ["stat", "-c", "%n %u:%g", "/owned/user", "/owned/both", "/owned/mixed"]
