@@ -213,14 +213,14 @@ func (s *b) registryPull() error {
 	if err != nil {
 		return err
 	}
-	s.pullRows(results, ref, size)
+	s.pullRows(results, size)
 	return nil
 }
 
 // pullRows writes figure 16.
-func (s *b) pullRows(results map[string]durations, ref string, size int) {
+func (s *b) pullRows(results map[string]durations, size int) {
 	s.section("16. boxcraft: pull from a registry",
-		fmt.Sprintf("`boxcraft pull %s`, an image of %d gzip layers, %.0f MB in all (%d files of 10 kB of random bytes each), from Debian's docker-registry on the loopback of bench's network namespace, its storage, the state folders and the anchors' output in one tmpfs; each pull into an empty state folder: the manifest, then each blob streamed into the store (3 at a time), its digest checked as it streams, and unpacked. The anchor: `skopeo copy docker://… oci:DIR:1` (the blobs into an OCI layout) and `umoci unpack` of it into a runtime bundle (which also walks the root it made to write an mtree manifest of it); and, without a goal, `skopeo copy` and GNU `tar -xzf` of each layer into one folder. The image was pushed to the registry once, with skopeo, from an OCI layout written by internal/oci.", strings.SplitN(ref, "/", 2)[1], pullLayers, float64(size)/1e6, pullLayers*pullFiles),
+		fmt.Sprintf("`boxcraft pull 127.0.0.1:PORT/%s`, an image of %d gzip layers, %.0f MB in all (%d,000 files of 10 kB of random bytes each), from Debian's docker-registry on the loopback of bench's network namespace, its storage, the state folders and the anchors' output in one tmpfs; each pull into an empty state folder: the manifest, then each blob streamed into the store (3 at a time), its digest checked as it streams, and unpacked. The anchor: `skopeo copy docker://… oci:DIR:1` (the blobs into an OCI layout) and `umoci unpack` of it into a runtime bundle (which also walks the root it made to write an mtree manifest of it); and, without a goal, `skopeo copy` and GNU `tar -xzf` of each layer into one folder. The image was pushed to the registry once, with skopeo, from an OCI layout written by internal/oci.", pullRepo, pullLayers, float64(size)/1e6, pullLayers*pullFiles/1000),
 		ratioTable)
 	if umoci, ok := results["umoci"]; ok {
 		s.row("boxcraft pull", results["boxcraft"], umoci, "skopeo copy + umoci unpack", 1.0)
