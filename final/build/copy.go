@@ -19,7 +19,8 @@ type copySpec struct {
 	root     string // the context, or a stage's root, mounted
 	sources  []string
 	dest     string // absolute, in the image
-	uid, gid int    // --chown's; root's without it, as Docker's
+	chown    string // --chown=USER[:GROUP] as written ("" without it)
+	uid, gid int    // --chown's, resolved; root's without it, as Docker's
 	ignore   ignore // the context's .dockerignore; none for --from
 	unpack   bool   // ADD: a local tar archive's contents go in, not the file
 }

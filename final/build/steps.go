@@ -133,12 +133,17 @@ func (bd *build) copy(ctx context.Context, st *stage, in dockerfile.Instruction)
 	} else if contents, err = spec.digest(); err != nil {
 		return err
 	}
-	st.key = chain(st.key, in.Command, strings.Join(spec.sources, "\n"), spec.dest, fmt.Sprint(spec.uid, spec.gid), contents)
+	// --chown as written: its names mean what the parent's /etc/passwd
+	// says, and the parent is in st.key already.
+	st.key = chain(st.key, in.Command, strings.Join(spec.sources, "\n"), spec.dest, spec.chown, contents)
 	st.layers++
 	if bd.cached(st) {
 		return nil
 	}
 	if err := bd.sync(st); err != nil {
+		return err
+	}
+	if err := bd.resolveChown(ctx, st, &spec); err != nil {
 		return err
 	}
 	if from != "" {
@@ -215,30 +220,14 @@ func (bd *build) copySpec(st *stage, in dockerfile.Instruction) (copySpec, strin
 			spec.dest += "/"
 		}
 	}
-	var err error
-	if chown, ok := in.Flags["chown"]; ok {
-		spec.uid, spec.gid, err = parseChown(chown)
-	}
+	// --chown=$USER reads the stage's ARGs and ENV, as Docker's does.
+	chown, err := expand(in.Flags["chown"], vars)
+	spec.chown = chown
 	if from, ok := in.Flags["from"]; ok {
 		spec.ignore = nil
 		return spec, from, err
 	}
 	return spec, "", err
-}
-
-// parseChown reads --chown=UID[:GID] (numbers: names would need the
-// image's /etc/passwd, which boxcraft build does not read).
-func parseChown(s string) (int, int, error) {
-	u, g, hasGroup := strings.Cut(s, ":")
-	uid, err := strconv.Atoi(u)
-	gid := uid
-	if err == nil && hasGroup {
-		gid, err = strconv.Atoi(g)
-	}
-	if err != nil || uid < 0 || gid < 0 {
-		return 0, 0, fmt.Errorf("--chown=%s: give UID[:GID] as numbers", s)
-	}
-	return uid, gid, nil
 }
 
 // digest is the files' digest, for the cache key: their names, modes,

@@ -2,7 +2,7 @@
 // side by side with runc and with the kernel's floor, and writes the
 // figures as a Markdown table (make bench writes docs/benchmarks.md).
 //
-//	bench -runtime _build/bin/step05 -image _build/busybox.tar -out docs/benchmarks.md [-runs 20] [-boxcraft _build/bin/boxcraft]
+//	bench -runtime _build/bin/step05 -image _build/busybox.tar -out docs/benchmarks.md [-runs 20] [-boxcraft _build/bin/boxcraft] [-only 16,17]
 //
 // Each figure is a median of -runs runs, with the fastest and slowest,
 // and a ratio to an anchor measured in the same run, the runs of the two
@@ -17,6 +17,9 @@
 // With -boxcraft, final/'s runtime too (boxcraft.go): its start-up in the
 // same turns as figure 1's, its detached start-up against runc run -d,
 // and the memory of a detached container's monitor.
+//
+// -only 16,17 measures those figures alone (and the ones they are
+// made from), to try a figure without the whole session's 20 minutes.
 package main
 
 import (
@@ -58,11 +61,17 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "where to write the figures")
 	runs := flag.Int("runs", 20, "runs per figure")
 	boxcraftBin := flag.String("boxcraft", "", "final/'s runtime, measured too when given")
+	onlyList := flag.String("only", "", "measure only these figures (numbers, as 16,17), and those they need")
 	flag.Parse()
+	only, err := parseOnly(*onlyList)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
 	if os.Getenv(privateEnv) == "" {
 		os.Exit(inPrivateMounts())
 	}
-	if err := bench(*runtimeBin, *image, *boxcraftBin, *out, *runs); err != nil {
+	if err := bench(*runtimeBin, *image, *boxcraftBin, *out, *runs, only); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -92,6 +101,7 @@ func inPrivateMounts() int {
 type b struct {
 	runtime, image, store string
 	runs                  int
+	only                  []int // -only's figures; none is all
 	report                strings.Builder
 	memory                func() // writes figure 5, from figure 1's runs
 	bx                    *boxcraft
@@ -102,12 +112,12 @@ type b struct {
 	ratios, targets map[string]float64
 }
 
-func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
+func bench(runtimeBin, image, boxcraftBin, out string, runs int, only []int) error {
 	if os.Geteuid() != 0 {
 		return errors.New("containers need root: sudo make bench")
 	}
 	var err error
-	s := &b{runs: runs, ratios: map[string]float64{}, targets: map[string]float64{}}
+	s := &b{runs: runs, only: only, ratios: map[string]float64{}, targets: map[string]float64{}}
 	if s.runtime, err = filepath.Abs(runtimeBin); err != nil {
 		return err
 	}
@@ -134,40 +144,20 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 		s.bx = x
 	}
 	s.header()
-	for _, figure := range []func(rootfs string) error{s.startUp, s.unpack, s.overlay, s.commit} {
-		if err := figure(rootfs); err != nil {
+	for _, f := range s.figures(rootfs) {
+		if f.boxcraft && s.bx == nil || !s.wanted(f.numbers) {
+			continue
+		}
+		if err := f.run(); err != nil {
 			return err
 		}
 	}
-	s.memory()
-	if s.bx != nil {
-		s.bxStartUp()
-		if err := s.detached(s.bundle); err != nil {
+	// A session of some figures only (-only) is no session to compare
+	// with the others: its ratios stay out of the history.
+	if len(s.only) == 0 {
+		if err := s.stability(out); err != nil {
 			return err
 		}
-		if err := s.monitors(); err != nil {
-			return err
-		}
-		if err := s.execs(s.bundle); err != nil {
-			return err
-		}
-		if err := s.hardening(); err != nil {
-			return err
-		}
-		for _, figure := range []func(rootfs string) error{s.bxUnpack, s.bxLayers, s.bxCommit} {
-			if err := figure(rootfs); err != nil {
-				return err
-			}
-		}
-		if err := s.procView(); err != nil {
-			return err
-		}
-		if err := s.network(); err != nil {
-			return err
-		}
-	}
-	if err := s.stability(out); err != nil {
-		return err
 	}
 	s.report.WriteString(keptNotes(out))
 	if err := os.WriteFile(out, []byte(s.report.String()), 0o644); err != nil {
@@ -175,6 +165,65 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int) error {
 	}
 	fmt.Print(s.report.String())
 	return nil
+}
+
+// figure is a step of the session: what it runs, and the numbers of the
+// figures that need it (its own, and those written from its runs or
+// made of what it leaves); boxcraft's need -boxcraft.
+type figure struct {
+	numbers  []int
+	boxcraft bool
+	run      func() error
+}
+
+// figures are the session's steps, in order.
+func (s *b) figures(rootfs string) []figure {
+	return []figure{
+		{[]int{1, 5, 6, 7, 9}, false, func() error { return s.startUp(rootfs) }}, // 5 and 6 are of its runs; 7 and 9 use its runc bundle
+		{[]int{2, 11}, false, func() error { return s.unpack(rootfs) }},          // 11 unpacks its layer
+		{[]int{3}, false, func() error { return s.overlay(rootfs) }},
+		{[]int{4}, false, func() error { return s.commit(rootfs) }},
+		{[]int{5}, false, func() error { s.memory(); return nil }},
+		{[]int{6}, true, func() error { s.bxStartUp(); return nil }},
+		{[]int{7}, true, func() error { return s.detached(s.bundle) }},
+		{[]int{8}, true, s.monitors},
+		{[]int{9}, true, func() error { return s.execs(s.bundle) }},
+		{[]int{10}, true, s.hardening},
+		{[]int{11}, true, func() error { return s.bxUnpack(rootfs) }},
+		{[]int{12}, true, func() error { return s.bxLayers(rootfs) }},
+		{[]int{13}, true, func() error { return s.bxCommit(rootfs) }},
+		{[]int{14}, true, s.procView},
+		{[]int{15}, true, s.network},
+		{[]int{16}, true, s.registryPull},
+		{[]int{17}, true, s.cachedRebuild},
+	}
+}
+
+// wanted tells whether a step runs: always, unless -only names figures,
+// and then when it is one of them or one of them needs it.
+func (s *b) wanted(numbers []int) bool {
+	if len(s.only) == 0 {
+		return true
+	}
+	for _, n := range numbers {
+		if slices.Contains(s.only, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseOnly reads -only: figure numbers, separated by commas.
+func parseOnly(list string) ([]int, error) {
+	var only []int
+	for _, word := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' }) {
+		n, err := strconv.Atoi(strings.TrimSpace(word))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-only %s: give figure numbers, as 16,17", list)
+		}
+		only = append(only, n)
+	}
+	return only, nil
 }
 
 // namespaces are the ones runc 1.1 makes too: it has no time namespace.

@@ -45,6 +45,7 @@ func Build(t *testing.T) {
 	t.Run("FailingRunLeavesNothing", s.failing)
 	t.Run("MultiStageFromScratch", s.multiStage)
 	t.Run("AddUnpacksArchive", s.addArchive)
+	t.Run("ChownByName", s.chownByName)
 	t.Run("Refusals", s.refusals)
 }
 
@@ -152,6 +153,27 @@ func (s *buildSuite) addArchive(t *testing.T) {
 	assert.Equal(t, "inside\na\na.txt\nsub\n", r.Stdout, "the archive's files, not the archive")
 }
 
+// chownByName: COPY and ADD --chown take names, looked up in the image
+// being built's /etc/passwd and /etc/group (here, a user and a group an
+// earlier RUN added), after ARG expansion: a lone user brings its
+// primary group.
+func (s *buildSuite) chownByName(t *testing.T) {
+	ShareSandbox(t, s.top)
+	dir := buildContext(t, `FROM boxcraft/base:1
+RUN echo 'learner:x:4321:5432::/home/learner:/bin/sh' >> /etc/passwd && echo 'crew:x:6543:' >> /etc/group
+ARG OWNER=learner
+COPY --chown=$OWNER a.txt /owned/user
+ADD --chown=learner:crew a.txt /owned/both
+COPY --chown=7:crew a.txt /owned/mixed
+CMD ["stat", "-c", "%n %u:%g", "/owned/user", "/owned/both", "/owned/mixed"]
+`)
+	r := Run(t, "build", "-t", "chowned:1", dir)
+	require.Equal(t, 0, r.Code, r)
+	r = Run(t, "run", "--rm", "chowned:1")
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "/owned/user 4321:5432\n/owned/both 4321:6543\n/owned/mixed 7:6543\n", r.Stdout)
+}
+
 // refusals: an instruction boxcraft does not build, and a missing file,
 // each named with its line; RUN on scratch; no context.
 func (s *buildSuite) refusals(t *testing.T) {
@@ -164,8 +186,9 @@ func (s *buildSuite) refusals(t *testing.T) {
 	}
 	// These are found as the build goes: the steps before are shown.
 	for dockerfile, want := range map[string]string{
-		"FROM boxcraft/base:1\nCOPY missing /x\n": "(line 2) COPY: missing: no such file",
-		"FROM scratch\nRUN true\n":                "(line 2) RUN: the image has no layers yet",
+		"FROM boxcraft/base:1\nCOPY missing /x\n":                   "(line 2) COPY: missing: no such file",
+		"FROM scratch\nRUN true\n":                                  "(line 2) RUN: the image has no layers yet",
+		"FROM boxcraft/base:1\nCOPY --chown=nobody-here a.txt /x\n": "(line 2) COPY: --chown=nobody-here: unable to find user nobody-here",
 	} {
 		r := Run(t, "build", buildContext(t, dockerfile))
 		assert.Equal(t, 125, r.Code, r)
