@@ -67,7 +67,7 @@ bin-under-test := $(if $(BOXCRAFT_BIN),$(if $(ws-step),workspace-bin,bins))
 
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test check-lessons test-v2 bench lint clean
+.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test check-lessons test-v2 bench lint check-zh clean
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -197,7 +197,7 @@ oci-validate: need-root bins ## the OCI runtime validation suite (runtime-tools)
 	@scripts/deps.sh runc
 	@scripts/oci-validate.sh
 
-lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), and that each workspace-stepNN builds
+lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), that each workspace-stepNN builds, and check-zh
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt: not formatted:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
@@ -207,6 +207,17 @@ lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches
 	@# A lesson (internal/workspace/stepNN.go) that names code its step no
 	@# longer has, or whose stubs no longer build, fails here.
 	go run ./internal/workspace -check
+	@$(MAKE) --no-print-directory check-zh
+
+# check-zh compares each Chinese page (X.zh-CN.md) with its English page
+# (X.md): the same headings, code blocks and <!-- --> lines, in the same
+# order, and a link between the two on their first lines, so that a change
+# to a lesson cannot leave its translation behind silently. The tool is
+# built first, rather than go run, which would add a line of its own.
+check-zh: ## that each Chinese page (X.zh-CN.md) has its English page's headings and code blocks (docs/glossary.md)
+	@mkdir -p $(BUILD)
+	@go build -o $(BUILD)/checkzh ./internal/checkzh
+	@$(BUILD)/checkzh .
 
 clean: ## remove all the workshop made: _build/, its mounts, cgroups and state (safe to run twice)
 	@BOXCRAFT_OWN_NETNS=$(BOXCRAFT_OWN_NETNS) scripts/clean.sh
