@@ -56,10 +56,18 @@ func main() {
 		fmt.Println(p)
 	}
 	if len(problems) > 0 {
-		fmt.Printf("check-zh: %d problems in %d Chinese pages: a Chinese page keeps its English page's headings, code blocks and <!-- --> lines (docs/glossary.md)\n", len(problems), pairs)
+		fmt.Printf("check-zh: %s: a Chinese page keeps its English page's headings, code blocks and <!-- --> lines, in order (docs/glossary.md)\n", count(len(problems), "problem"))
 		os.Exit(1)
 	}
-	fmt.Printf("check-zh: %d Chinese pages match their English pages\n", pairs)
+	fmt.Printf("check-zh: %s, each matching its English page\n", count(pairs, "Chinese page"))
+}
+
+// count says how many of a thing there are: 1 Chinese page, 2 Chinese pages.
+func count(n int, thing string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // skipDir says whether a folder is left out of the search.
