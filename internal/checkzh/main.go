@@ -1,7 +1,15 @@
 // Command checkzh checks that each Chinese page still matches its English
 // page (issue 27): make check-zh runs it, and make lint runs that.
 //
-//	go run ./internal/checkzh [DIR]   check the pages below DIR (default .)
+//	go run ./internal/checkzh [DIR]         check the pages below DIR (default .)
+//	go run ./internal/checkzh -sync [DIR]   first copy English code blocks into the Chinese pages
+//
+// -sync is for whoever brings the Chinese pages up to date after a change
+// to the English ones: where a Chinese page has as many code blocks as its
+// English page, each block that differs is replaced by the English one
+// (fences included), and the line says so. The prose around a changed
+// block is still to be read and translated; pages whose blocks differ in
+// number, and headings, are left for a person.
 //
 // A Chinese page is X.zh-CN.md beside X.md. The prose of the two differs,
 // but their skeleton must not, so that a change to a lesson cannot leave
@@ -25,6 +33,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -38,14 +47,30 @@ import (
 const Suffix = ".zh-CN.md"
 
 func main() {
+	syncBlocks := flag.Bool("sync", false, "copy each English code block that differs into the Chinese page, where both pages have as many blocks")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/checkzh [-sync] [DIR]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
 	dir := "."
-	switch len(os.Args) {
+	switch flag.NArg() {
+	case 0:
 	case 1:
-	case 2:
-		dir = os.Args[1]
+		dir = flag.Arg(0)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: go run ./internal/checkzh [DIR]")
+		flag.Usage()
 		os.Exit(2)
+	}
+	if *syncBlocks {
+		synced, err := SyncTree(dir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "check-zh: %v\n", err)
+			os.Exit(2)
+		}
+		for _, line := range synced {
+			fmt.Println(line)
+		}
 	}
 	pairs, problems, err := CheckTree(dir)
 	if err != nil {
@@ -80,31 +105,14 @@ func skipDir(name string) bool {
 // It returns how many Chinese pages it found, and the problems, each a
 // line naming the page by its path relative to dir.
 func CheckTree(dir string) (int, []string, error) {
-	var zh []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && skipDir(d.Name()) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(d.Name(), Suffix) {
-			zh = append(zh, path)
-		}
-		return nil
-	})
+	zh, err := chinesePages(dir)
 	if err != nil {
 		return 0, nil, err
 	}
-	slices.Sort(zh)
 	var problems []string
 	for _, zhPath := range zh {
 		enPath := strings.TrimSuffix(zhPath, Suffix) + ".md"
-		zhName, _ := filepath.Rel(dir, zhPath)
-		zhName = filepath.ToSlash(zhName)
+		zhName := relName(dir, zhPath)
 		zhText, err := os.ReadFile(zhPath)
 		if err != nil {
 			return 0, nil, err
@@ -122,6 +130,104 @@ func CheckTree(dir string) (int, []string, error) {
 	return len(zh), problems, nil
 }
 
+// relName names a page by its path below dir, with slashes.
+func relName(dir, path string) string {
+	name, err := filepath.Rel(dir, path)
+	if err != nil {
+		return path
+	}
+	return filepath.ToSlash(name)
+}
+
+// chinesePages lists the Chinese pages below dir, in order.
+func chinesePages(dir string) ([]string, error) {
+	var zh []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), Suffix) {
+			zh = append(zh, path)
+		}
+		return nil
+	})
+	slices.Sort(zh)
+	return zh, err
+}
+
+// SyncTree copies the English code blocks that differ into each Chinese
+// page below dir whose blocks are as many as its English page's, and
+// returns a line per page it changed.
+func SyncTree(dir string) ([]string, error) {
+	zh, err := chinesePages(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, zhPath := range zh {
+		enText, err := os.ReadFile(strings.TrimSuffix(zhPath, Suffix) + ".md")
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		zhText, err := os.ReadFile(zhPath)
+		if err != nil {
+			return nil, err
+		}
+		synced, changed := SyncBlocks(string(enText), string(zhText))
+		if len(changed) == 0 {
+			continue
+		}
+		if err := os.WriteFile(zhPath, []byte(synced), 0o644); err != nil {
+			return nil, err
+		}
+		nums := make([]string, len(changed))
+		for i, n := range changed {
+			nums[i] = fmt.Sprint(n)
+		}
+		what := "code block "
+		if len(nums) > 1 {
+			what = "code blocks "
+		}
+		out = append(out, fmt.Sprintf("%s: copied %s%s from the English page: read the prose around them", relName(dir, zhPath), what, strings.Join(nums, ", ")))
+	}
+	return out, nil
+}
+
+// SyncBlocks returns the Chinese page zhText with each closed code block
+// that differs from the English page's replaced by the English one, and
+// the numbers (from 1) of the blocks replaced. When the pages' blocks are
+// not as many, it changes nothing: which block is which is for a person
+// to say.
+func SyncBlocks(enText, zhText string) (string, []int) {
+	en, zh := Parse(enText), Parse(zhText)
+	if len(en.Blocks) != len(zh.Blocks) {
+		return zhText, nil
+	}
+	enLines, zhLines := strings.Split(enText, "\n"), strings.Split(zhText, "\n")
+	var changed []int
+	// From the last block back, so that the earlier blocks' lines stay put.
+	for i := len(zh.Blocks) - 1; i >= 0; i-- {
+		e, z := en.Blocks[i], zh.Blocks[i]
+		if e.End == 0 || z.End == 0 || (e.Info == z.Info && slices.Equal(e.Content, z.Content)) {
+			continue
+		}
+		replacement := slices.Clone(enLines[e.Line-1 : e.End])
+		zhLines = slices.Replace(zhLines, z.Line-1, z.End, replacement...)
+		changed = append(changed, i+1)
+	}
+	slices.Reverse(changed)
+	return strings.Join(zhLines, "\n"), changed
+}
+
 // Heading is an ATX heading: its level (1 for #) and its line.
 type Heading struct {
 	Level int
@@ -134,6 +240,7 @@ type Block struct {
 	Info    string
 	Content []string
 	Line    int
+	End     int // the line of its closing fence; 0 when it is left open
 }
 
 // Comment is a line that holds an HTML comment alone.
@@ -172,6 +279,9 @@ func Parse(text string) Page {
 			b := Block{Info: strings.TrimSpace(m[2]), Line: i + 1}
 			for i++; i < len(lines) && !closes(strings.TrimRight(lines[i], "\r"), m[1]); i++ {
 				b.Content = append(b.Content, lines[i])
+			}
+			if i < len(lines) {
+				b.End = i + 1
 			}
 			p.Blocks = append(p.Blocks, b)
 			continue

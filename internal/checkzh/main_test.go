@@ -228,3 +228,51 @@ func TestCheckTree(t *testing.T) {
 		t.Errorf("want 3 Chinese pages and:\n%s\ngot %d and:\n%s", strings.Join(want, "\n"), pairs, strings.Join(problems, "\n"))
 	}
 }
+
+func TestSyncBlocks(t *testing.T) {
+	// The English page changed a block's output and another's info string;
+	// the Chinese page still has the old blocks, and its own prose.
+	en := strings.Replace(strings.Replace(english, "# not a heading: inside a block", "a new line\nand another", 1), "~~~~go", "~~~~text", 1)
+	synced, changed := SyncBlocks(en, chinese)
+	if len(changed) != 2 || changed[0] != 1 || changed[1] != 2 {
+		t.Errorf("want blocks 1 and 2 copied, got %v", changed)
+	}
+	if got := ComparePages("README.zh-CN.md", "README.md", en, synced); len(got) != 0 {
+		t.Errorf("after the sync: want no problem, got:\n%s", strings.Join(got, "\n"))
+	}
+	for _, prose := range []string{"[English](README.md)", "# 第 02 课：命名空间", "运行：", "### 更多"} {
+		if !strings.Contains(synced, prose) {
+			t.Errorf("the sync lost the Chinese page's %q:\n%s", prose, synced)
+		}
+	}
+	if again, changed := SyncBlocks(en, synced); again != synced || len(changed) != 0 {
+		t.Errorf("a second sync changed %v", changed)
+	}
+
+	// One block more in English: which is which is for a person to say.
+	more := english + "```sh\necho new\n```\n"
+	if out, changed := SyncBlocks(more, chinese); out != chinese || len(changed) != 0 {
+		t.Errorf("blocks not as many: want no change, got %v:\n%s", changed, out)
+	}
+}
+
+func TestSyncTree(t *testing.T) {
+	dir := t.TempDir()
+	en := strings.Replace(english, "$ sudo make step02", "$ sudo make step02 # changed", 1)
+	for name, text := range map[string]string{"README.md": en, "README.zh-CN.md": chinese} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, err := SyncTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "README.zh-CN.md: copied code block 1 from the English page: read the prose around them"
+	if strings.Join(lines, "\n") != want {
+		t.Errorf("want %q, got %q", want, lines)
+	}
+	if _, problems, err := CheckTree(dir); err != nil || len(problems) != 0 {
+		t.Errorf("after the sync: %v %v", problems, err)
+	}
+}
