@@ -197,7 +197,7 @@ func SyncTree(dir string) ([]string, error) {
 		if len(nums) > 1 {
 			what = "code blocks "
 		}
-		out = append(out, fmt.Sprintf("%s: copied %s%s from the English page: read the prose around them", relName(dir, zhPath), what, strings.Join(nums, ", ")))
+		out = append(out, fmt.Sprintf("%s: copied %s%s from the English page: read the Chinese prose around each", relName(dir, zhPath), what, strings.Join(nums, ", ")))
 	}
 	return out, nil
 }

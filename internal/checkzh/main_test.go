@@ -268,7 +268,7 @@ func TestSyncTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "README.zh-CN.md: copied code block 1 from the English page: read the prose around them"
+	want := "README.zh-CN.md: copied code block 1 from the English page: read the Chinese prose around each"
 	if strings.Join(lines, "\n") != want {
 		t.Errorf("want %q, got %q", want, lines)
 	}
