@@ -19,18 +19,19 @@ import (
 // its write end joins the descriptors init inherits, after trees, and
 // c.Trace.FD names it for init; this monitor relays what init writes
 // onto tr's writer until init execs (the pipe is close-on-exec there)
-// or ends. It returns the trees to pass and a channel closed once the
+// or ends. first is the number trees[0] has in init. It returns the trees to pass and a channel closed once the
 // relay is done (nil when off).
-func traceInit(c *spec.Container, tr *trace.Tracer, trees []*os.File) ([]*os.File, <-chan struct{}, error) {
+func traceInit(c *spec.Container, tr *trace.Tracer, first int, trees []*os.File) ([]*os.File, <-chan struct{}, error) {
 	c.Trace.FD = 0
 	if !tr.Enabled() || c.StartFifo != "" {
 		return trees, nil, nil
 	}
+	c.Trace.Mode, c.Trace.Origin = tr.Mode(), tr.Origin().UnixNano()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return trees, nil, fmt.Errorf("a pipe for init's trace: %w", err)
 	}
-	c.Trace.FD = containerinit.FirstTreeFD + len(trees)
+	c.Trace.FD = first + len(trees)
 	relayed := tr.Relay(r)
 	done := make(chan struct{})
 	go func() {
@@ -46,7 +47,7 @@ func traceInit(c *spec.Container, tr *trace.Tracer, trees []*os.File) ([]*os.Fil
 // caller closes trees; relayed is closed once init's last line is in.
 func cloneInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, trees []*os.File, tr *trace.Tracer) (
 	cmd *exec.Cmd, settings, report *os.File, relayed <-chan struct{}, err error) {
-	passed, relayed, err := traceInit(c, tr, trees)
+	passed, relayed, err := traceInit(c, tr, containerinit.FirstTreeFD, trees)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -96,6 +97,24 @@ func describeClone(c *spec.Container, cgroupFD bool) string {
 		s += fmt.Sprintf(", uid_map %s, gid_map %s", idMaps(c.Namespaces.UIDMap), idMaps(c.Namespaces.GIDMap))
 	}
 	return s
+}
+
+// describeSetns names the namespaces exec-init's constructor joins
+// (setns(2) on a pidfd of the container's init takes them at once).
+func describeSetns(flags, pid int) string {
+	var names []string
+	for _, f := range []struct {
+		flag int
+		name string
+	}{
+		{unix.CLONE_NEWNS, "mnt"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWPID, "pid"}, {unix.CLONE_NEWIPC, "ipc"},
+		{unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWUSER, "user"}, {unix.CLONE_NEWCGROUP, "cgroup"},
+	} {
+		if flags&f.flag != 0 {
+			names = append(names, f.name)
+		}
+	}
+	return fmt.Sprintf("(pidfd of pid %d, %s): joined in exec-init's C constructor, before the Go runtime starts", pid, strings.Join(names, "|"))
 }
 
 // idMaps is a map as /proc/PID/uid_map writes it, lines joined by "; ".

@@ -68,6 +68,22 @@ func (s *traceSuite) tracedStart(t *testing.T) {
 	t.Run("CgroupFiles", func(t *testing.T) { tr.cgroupFiles(t) })
 	t.Run("Mounts", func(t *testing.T) { tr.mounts(t, f) })
 	t.Run("SecurityAndExec", func(t *testing.T) { tr.securityAndExec(t) })
+	started := t
+	t.Run("Exec", func(t *testing.T) { ShareSandbox(t, started); tr.exec(t) })
+}
+
+// exec checks boxcraft exec --trace into the running container: its
+// namespaces joined, then exec-init's steps relayed, the exec last; the
+// command's output alone on stdout.
+func (tr traced) exec(t *testing.T) {
+	r := Run(t, "exec", "--trace=json", tr.id, "echo", "from exec")
+	require.Equal(t, 0, r.Code, "exec --trace:\n%s", r)
+	assert.Equal(t, "from exec\n", r.Stdout, "the trace never reaches the command's output")
+	ex := traced{id: tr.id, events: parseTrace(t, r.Stderr)}
+	setns, exec := ex.first(call("setns", "mnt|uts|pid|ipc|net|cgroup")), ex.first(call("execve", "/bin/echo"))
+	assert.GreaterOrEqual(t, setns, 0, "exec --trace reports the namespaces it joins:\n%s", r.Stderr)
+	assert.Greater(t, exec, setns, "then the exec, last:\n%s", r.Stderr)
+	assert.Equal(t, len(ex.events)-1, exec, "the exec is the last line:\n%s", r.Stderr)
 }
 
 // parseTrace reads --trace=json's output: every line is one JSON event.
