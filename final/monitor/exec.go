@@ -176,7 +176,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		SysProcAttr: &syscall.SysProcAttr{},
 	}
 	var child *os.Process
-	err = tr.Do("step02", "clone", func() string { return "boxcraft exec-init, whose C constructor joins the namespaces, then forks into the pid namespace" },
+	err = tr.Do("step02", "clone", func() string {
+		return "boxcraft exec-init, whose C constructor joins the namespaces, then forks into the pid namespace"
+	},
 		func() (err error) { child, err = startMiddle(middle, cg, ours); return err })
 	// The child's ends are the child's alone: the report pipe ends (EOF)
 	// when the command's exec closes its last copy.
