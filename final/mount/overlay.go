@@ -76,7 +76,7 @@ func (o Overlay) mount(tr *trace.Tracer) error {
 		// mount(2) with type overlay: the union of the lower folders and
 		// the upper one, on Target.
 		return tr.Do("step05", "mount", func() string {
-			return fmt.Sprintf("overlay on %s type overlay (%s)  %d layers, lowerdir names links in %s", o.Target, options, len(layers), links)
+			return fmt.Sprintf("overlay on %s type overlay (%s)  lowerdir: %d layer(s), by their links' names", o.Target, options, len(layers))
 		}, func() error { return unix.Mount("overlay", o.Target, "overlay", 0, options) })
 	})
 }

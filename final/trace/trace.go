@@ -209,7 +209,7 @@ func Format(e Event, asJSON bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%+8.2fms %7.2fms  %-7s  %s", e.AtMs, e.TookMs, e.Proc, e.Call)
 	if e.Args != "" {
-		b.WriteString(" " + e.Args)
+		b.WriteString(" " + shortIDs(e.Args))
 	}
 	fmt.Fprintf(&b, "  [%s]", e.Lesson)
 	if e.Errno != "" {
@@ -219,6 +219,27 @@ func Format(e Event, asJSON bool) string {
 	}
 	return b.String() + "\n"
 }
+
+// shortIDs shortens each container ID (64 hex digits) in s to its first
+// 12, as docker ps shows it: the text is for a reader (JSON keeps it).
+func shortIDs(s string) string {
+	var b strings.Builder
+	run := 0 // hex digits in a row, s[i] included
+	for i := 0; i < len(s); i++ {
+		if run = run + 1; !isHex(s[i]) {
+			run = 0
+		}
+		b.WriteByte(s[i])
+		if run == 64 && (i+1 == len(s) || !isHex(s[i+1])) {
+			out := b.String()
+			b.Reset()
+			b.WriteString(out[:len(out)-64+12] + "…")
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 
 // Parse reads one line of --trace=json back (tests, tools).
 func Parse(line []byte) (Event, error) {

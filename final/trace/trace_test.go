@@ -59,3 +59,11 @@ func TestJSONLinesParseAndRelay(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.True(t, failed, "the relayed last line reports a failure")
 }
+
+func TestTextShortensContainerIDs(t *testing.T) {
+	id := strings.Repeat("3f2a", 16)
+	line := Format(Event{Proc: CLI, Call: "write", Args: "memory.max = 67108864  (cgroup v2, /sys/fs/cgroup/boxcraft/" + id + ")", Lesson: "step03"}, false)
+	assert.Contains(t, line, "/boxcraft/3f2a3f2a3f2a…)  [step03]")
+	assert.Contains(t, Format(Event{Args: id + "0"}, false), id+"0", "65 hex digits are no ID")
+	assert.Contains(t, Format(Event{Args: "/" + id}, true), id, "JSON keeps the ID whole")
+}
