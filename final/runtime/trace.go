@@ -50,14 +50,15 @@ func closeFiles(files []*os.File) {
 }
 
 // monitorTracer is a detached monitor's tracer: when its container's
-// start is traced and boxcraft run -d gave it a pipe on fd 4. nil
-// otherwise.
+// start is traced, boxcraft run -d gave it a pipe on fd 4 (Detach,
+// traceMonitor). nil otherwise, and fd 4 is left alone: it is not ours.
 func monitorTracer(dirs state.Dirs, id string) (*trace.Tracer, *os.File) {
 	rec, err := dirs.ReadRecord(id)
 	var st unix.Stat_t
 	if err != nil || rec.Spec.Trace.Mode == "" || unix.Fstat(monitorTraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		return nil, nil
 	}
+	unix.CloseOnExec(monitorTraceFD) // the monitor's alone: init gets a pipe of its own
 	out := os.NewFile(monitorTraceFD, "trace")
 	return trace.New(out, rec.Spec.Trace.Mode, trace.Monitor, time.Unix(0, rec.Spec.Trace.Origin)), out
 }
