@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 )
 
 // The cgroup filesystem, and the workshop's own cgroup: the package never
@@ -82,7 +83,8 @@ type manager interface {
 // Cgroup is one container's cgroup: a folder in each v1 hierarchy it
 // uses, or one folder on v2.
 type Cgroup struct {
-	m manager
+	m  manager
+	tr *trace.Tracer // --trace: each file written is reported
 }
 
 // newManager chooses the version's implementation, once.
@@ -101,14 +103,19 @@ func newManager() (manager, error) {
 // r's limits; it removes what it made when it fails. An error about a
 // limit names its flag (--blkio-weight): a limit whose file this kernel
 // lacks (BFQ's weight, swap accounting, throttling) is refused here.
-func New(parent, id string, r spec.Resources) (*Cgroup, error) {
+func New(parent, id string, r spec.Resources) (*Cgroup, error) { return NewTraced(parent, id, r, nil) }
+
+// NewTraced is New, reporting to tr the folders it makes and each file it
+// writes, with its value (--trace, final/trace).
+func NewTraced(parent, id string, r spec.Resources, tr *trace.Tracer) (*Cgroup, error) {
 	m, err := managerFor(parent, id)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{m: m}
+	c := &Cgroup{m: m, tr: tr}
 	limits := m.limits(r)
-	err = m.make(parent, id, limits)
+	err = tr.Do("step03", "mkdir", func() string { return "the container's cgroup: " + c.describeFolders() },
+		func() error { return m.make(parent, id, limits) })
 	if err == nil {
 		err = c.writeLimits(limits)
 	}
@@ -201,7 +208,8 @@ func (c *Cgroup) folders() []string {
 // value there and applies it at once.
 func (c *Cgroup) writeLimits(limits []limit) error {
 	for _, l := range limits {
-		err := writeFile(c.m.dir(l.controller), l.file, l.value)
+		err := c.tr.Do("step03", "write", func() string { return c.describeWrite(l) },
+			func() error { return writeFile(c.m.dir(l.controller), l.file, l.value) })
 		switch {
 		case errors.Is(err, os.ErrNotExist) && l.orElse != nil:
 			err = c.writeLimits([]limit{*l.orElse})

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,20 +20,29 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // execCommand replaces init with the command: same pid, same namespaces
 // (step01). A command that is not there is Docker's 127, one that cannot
 // run 126.
-func execCommand(p spec.Process) error {
+//
+// With --trace, the exec is reported before it happens (a successful
+// execve closes the trace's pipe and cannot say so), and again with its
+// errno when it fails, as the trace's last line.
+func execCommand(p spec.Process, tr *trace.Tracer) error {
 	if len(p.Args) == 0 {
 		return &Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
 	}
+	start := tr.Start()
 	path, err := lookPath(p.Args[0], pathOf(p.Env))
 	if err != nil {
+		tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", p.Args[0], p.Args) })
 		return err
 	}
+	tr.Mark("step01", "execve", func() string { return fmt.Sprintf("%q %q", path, p.Args) })
+	start = tr.Start()
 	err = unix.Exec(path, p.Args, p.Env)
+	tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", path, p.Args) })
 	status := 126
 	if errors.Is(err, unix.ENOENT) {
 		status = 127 // a script whose interpreter is missing
 	}
-	return &Failure{Status: status, Message: fmt.Sprintf("exec %s: %v", p.Args[0], err)}
+	return &Failure{Status: status, Message: fmt.Sprintf("exec %s: %v", p.Args[0], err), errno: errnoOf(err)}
 }
 
 // lookPath finds name as a shell would: a name with a slash as it is,
@@ -62,13 +73,21 @@ func checkExecutable(name, path string) error {
 		}
 		return err
 	case err != nil:
-		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: %v", name, err)}
+		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: %v", name, err), errno: errnoOf(err)}
 	case st.IsDir():
-		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: is a directory", name)}
-	case unix.Access(path, unix.X_OK) != nil:
-		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: permission denied", name)}
+		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: is a directory", name), errno: unix.EISDIR}
+	}
+	if err := unix.Access(path, unix.X_OK); err != nil {
+		return &Failure{Status: 126, Message: fmt.Sprintf("exec %q: permission denied", name), errno: errnoOf(err)}
 	}
 	return nil
+}
+
+// errnoOf is the kernel's error number err carries, or 0.
+func errnoOf(err error) syscall.Errno {
+	var errno syscall.Errno
+	errors.As(err, &errno)
+	return errno
 }
 
 // pathOf is PATH from the command's environment, or Docker's.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/rootfs"
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +49,9 @@ type Failure struct {
 	// Waiting is no failure: init has set the container up and waits
 	// for the OCI start (c.StartFifo, wait.go).
 	Waiting bool `json:"waiting,omitempty"`
+	// errno is the kernel's error behind the failure, for the trace:
+	// init's side only, never sent.
+	errno syscall.Errno
 }
 
 // Main sets the container up and execs its command. It returns only on a
@@ -60,14 +64,16 @@ func Main() {
 	report := os.NewFile(ReportFD, "report")
 	c, err := readSettings()
 	var wait *startWait
+	var tr *trace.Tracer
 	if err == nil {
+		tr = openTracer(c)
 		wait, err = openStartFifo(c, report)
 	}
 	if err == nil {
-		err = setUp(c, wait)
+		err = setUp(c, wait, tr)
 	}
 	if err == nil {
-		err = execCommand(c.Process)
+		err = execCommand(c.Process, tr)
 	}
 	if wait != nil && wait.reported {
 		report = nil // closed: create has returned, stderr says it
@@ -89,6 +95,14 @@ func finish(report *os.File, err error) {
 }
 
 func (f *Failure) Error() string { return f.Message }
+
+// Unwrap is the kernel's error number, when the failure has one.
+func (f *Failure) Unwrap() error {
+	if f.errno == 0 {
+		return nil
+	}
+	return f.errno
+}
 
 // readSettings reads the container's settings. The monitor writes them
 // only once init is in the container's cgroup (on v1 it moves init there
@@ -113,7 +127,7 @@ func readSettings() (*spec.Container, error) {
 // step is one thing init does, with the lesson that teaches it. setUp
 // runs them in order; a step whose settings do not ask for it is left
 // out. The list is where a start can report each step as it happens
-// (--trace, a later issue) without another word in the steps.
+// (--trace: runSteps) without another word in the steps.
 type step struct {
 	lesson string
 	name   string
@@ -121,7 +135,7 @@ type step struct {
 }
 
 // steps are init's work for c, in order.
-func steps(c *spec.Container, wait *startWait) []step {
+func steps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	var list []step
 	add := func(when bool, lesson, name string, do func() error) {
 		if when {
@@ -134,7 +148,7 @@ func steps(c *spec.Container, wait *startWait) []step {
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
-		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
+		if err := rootfs.SetupTraced(c, inheritedTrees(c), tr); err != nil {
 			return fmt.Errorf("the root %s: %w", root, err)
 		}
 		return nil
@@ -146,7 +160,7 @@ func steps(c *spec.Container, wait *startWait) []step {
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	list = append(list, procViewSteps(c)...)
-	return append(list, processSteps(c, wait)...)
+	return append(list, processSteps(c, wait, tr)...)
 }
 
 // processSteps are the command's own settings, the last steps before the
@@ -155,7 +169,7 @@ func steps(c *spec.Container, wait *startWait) []step {
 // settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
 // The last mount is made by then: the working folder is entered, and
 // checked to be inside the root, after it (CVE-2024-21626).
-func processSteps(c *spec.Container, wait *startWait) []step {
+func processSteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	p := &c.Process
 	list := []step{
 		{"step02", "close inherited files", closeInheritedFiles},
@@ -167,7 +181,7 @@ func processSteps(c *spec.Container, wait *startWait) []step {
 	if p.OOMScoreAdj != nil {
 		list = append(list, step{"issue23", "set oom_score_adj", func() error { return setOOMScoreAdj(*p.OOMScoreAdj) }})
 	}
-	return append(list, securitySteps(c, wait)...)
+	return append(list, securitySteps(c, wait, tr)...)
 }
 
 // inheritedTrees are the bind mounts the monitor made ready, by their
@@ -188,25 +202,16 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 }
 
 // setUp makes the container what its settings say, from the inside.
-func setUp(c *spec.Container, wait *startWait) error {
+func setUp(c *spec.Container, wait *startWait, tr *trace.Tracer) error {
 	if err := hideInit(c); err != nil {
 		return err
 	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
-	list := steps(c, wait)
+	list := steps(c, wait, tr)
 	c.Root.Path = "."
-	return runSteps(list)
-}
-
-func runSteps(list []step) error {
-	for _, s := range list {
-		if err := s.do(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return runSteps(tr, list)
 }
 
 // enterCgroupNamespace gives the container a cgroup namespace of its own,

@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/nsenter"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,11 +35,13 @@ func ExecMain() {
 	if err == nil {
 		err = startSession(c.Process.Terminal)
 	}
+	var tr *trace.Tracer
 	if err == nil {
-		err = runSteps(append(execSysinfoSteps(c), processSteps(c, nil)...))
+		tr = openTracer(c)
+		err = runSteps(tr, append(execSysinfoSteps(c), processSteps(c, nil, tr)...))
 	}
 	if err == nil {
-		err = execCommand(c.Process)
+		err = execCommand(c.Process, tr)
 	}
 	finish(report, err)
 }

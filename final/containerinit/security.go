@@ -1,9 +1,13 @@
 package containerinit
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/boxcraft/boxcraft/final/seccomp"
 	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 )
 
 // securitySteps are init's last steps (issue 20), once the root and its
@@ -23,9 +27,9 @@ import (
 //     allow nothing that only init calls.
 //
 // With a start fifo (an OCI create), init waits for start between 5 and 6.
-func securitySteps(c *spec.Container, wait *startWait) []step {
+func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	sec := c.Security
-	filter := func() error { return seccomp.Install(sec.Seccomp) }
+	filter := func() error { return seccomp.InstallTraced(sec.Seccomp, tr) }
 	var list []step
 	add := func(when bool, name string, do func() error) {
 		if when {
@@ -35,21 +39,48 @@ func securitySteps(c *spec.Container, wait *startWait) []step {
 	var u spec.User
 	add(true, "look the user up", func() (err error) { u, err = lookUpUser(&c.Process); return err })
 	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
-	add(true, "drop capabilities from the bounding set", func() error { return security.DropBounding(sec.Capabilities) })
+	add(true, "drop capabilities from the bounding set", func() error {
+		return tr.Do("final/security", "prctl(PR_CAPBSET_DROP)", func() string { return "keeping " + capList(sec.Capabilities) },
+			func() error { return security.DropBounding(sec.Capabilities) })
+	})
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
 	add(true, "become the user", func() error { return becomeUser(&c.Process, u) })
-	add(true, "set the capabilities", func() error {
-		if sec.CapabilitySets != nil {
-			return security.SetCapabilitySets(*sec.CapabilitySets)
-		}
-		return security.SetCapabilities(sec.Capabilities)
+	add(true, "set the capabilities", func() error { return setCapabilities(sec, tr) })
+	add(sec.NoNewPrivileges, "set no_new_privs", func() error {
+		return tr.Do("final/security", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, security.SetNoNewPrivileges)
 	})
-	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
 	if wait != nil {
 		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})
 	}
 	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
 	return list
+}
+
+// setCapabilities sets the capability sets (capset(2)), reporting them.
+func setCapabilities(sec spec.Security, tr *trace.Tracer) error {
+	if sec.CapabilitySets != nil {
+		s := *sec.CapabilitySets
+		return tr.Do("final/security", "capset", func() string {
+			return fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s",
+				capList(s.Effective), capList(s.Permitted), capList(s.Inheritable), capList(s.Ambient))
+		}, func() error { return security.SetCapabilitySets(s) })
+	}
+	return tr.Do("final/security", "capset", func() string {
+		return "effective=permitted=" + capList(sec.Capabilities) + " inheritable=ambient=none"
+	}, func() error { return security.SetCapabilities(sec.Capabilities) })
+}
+
+// capList is a capability set as the trace prints it: the names without
+// CAP_, or none.
+func capList(caps []string) string {
+	if len(caps) == 0 {
+		return "none"
+	}
+	short := make([]string, len(caps))
+	for i, c := range caps {
+		short[i] = strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+	}
+	return strings.Join(short, ",")
 }
 
 // hideInit makes init not dumpable until it executes the command, so

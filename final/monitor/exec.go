@@ -11,10 +11,12 @@ import (
 	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/nsenter"
 	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,6 +32,13 @@ var ErrNoNsenter = errors.New("exec needs a boxcraft built with cgo (CGO_ENABLED
 // boxcraft exits the host's init (or the nearest subreaper) adopts and
 // reaps it. Otherwise Exec waits for it, reaps it and returns its status.
 func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, started func(Started, error)) (Result, error) {
+	return ExecTraced(dirs, rec, pid, p, attach, nil, started)
+}
+
+// ExecTraced is Exec, each step of the start reported to tr (--trace),
+// exec-init's relayed, until the command runs.
+func ExecTraced(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
+	tr = tr.As(trace.Monitor)
 	c := rec.Spec
 	c.Process = p
 	io, err := openExecStdio(p, attach)
@@ -37,7 +46,7 @@ func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *At
 		started(Started{}, err)
 		return Result{}, err
 	}
-	j, err := startExec(dirs, &c, pid, io)
+	j, err := startExecTraced(dirs, &c, pid, io, tr)
 	if err != nil {
 		io.close()
 		started(Started{}, err)
@@ -61,6 +70,11 @@ type joined struct {
 // its constructor join the namespaces and fork, and hands the child its
 // settings; it returns once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
+	return startExecTraced(dirs, c, pid, io, nil)
+}
+
+// startExecTraced is startExec, reported to tr.
+func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
 	if !nsenter.Available {
 		return nil, ErrNoNsenter
 	}
@@ -74,10 +88,14 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined,
 		return nil, err
 	}
 	sysinfo := dialSysinfo(dirs, c.ID)
-	child, err := forkInto(c, cg, io, pidfd, flags, sysinfo)
-	if sysinfo != nil {
-		sysinfo.Close() // exec-init has it, or failed to start
+	extra, relayed, err := traceInit(c, tr, containerinit.ExecSysinfoFD, present(sysinfo))
+	var child *os.Process
+	if err == nil {
+		tr.Mark("step02", "setns", func() string { return describeSetns(flags, pid) })
+		child, err = forkInto(c, cg, io, pidfd, flags, extra, tr)
 	}
+	closeAll(extra...) // exec-init has them, or failed to start
+	waitRelay(relayed)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +139,7 @@ const (
 // package nsenter draws; it returns the child that became the command.
 // sysinfo, when not nil, is a line to the monitor for the command's
 // sysinfo(2) listener (containerinit.ExecSysinfoFD).
-func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int, sysinfo *os.File) (*os.Process, error) {
+func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int, more []*os.File, tr *trace.Tracer) (*os.Process, error) {
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -144,7 +162,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		return nil, err
 	}
 	defer self.Close()
-	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, present(sysinfo)...) // containerinit.ExecSysinfoFD
+	// containerinit.ExecSysinfoFD, when there is a line for sysinfo(2);
+	// then init's trace pipe, with --trace (c.Trace.FD).
+	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)
 	middle := &exec.Cmd{
 		Path:        ownFD(extra),
 		Args:        []string{"boxcraft", "exec-init"},
@@ -155,7 +175,11 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		ExtraFiles:  append(extra, self),
 		SysProcAttr: &syscall.SysProcAttr{},
 	}
-	child, err := startMiddle(middle, cg, ours)
+	var child *os.Process
+	err = tr.Do("step02", "clone", func() string {
+		return "boxcraft exec-init, whose C constructor joins the namespaces, then forks into the pid namespace"
+	},
+		func() (err error) { child, err = startMiddle(middle, cg, ours); return err })
 	// The child's ends are the child's alone: the report pipe ends (EOF)
 	// when the command's exec closes its last copy.
 	closeAll(settingsR, reportW, theirs)

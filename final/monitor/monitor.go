@@ -27,6 +27,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,6 +58,12 @@ type Result struct {
 // could not (a *containerinit.Failure, or another error). Run returns
 // once the container has ended and its cgroup and root are gone.
 func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error)) (Result, error) {
+	return RunTraced(dirs, id, attach, nil, started)
+}
+
+// RunTraced is Run, each step of the start reported to tr (--trace),
+// init's relayed, until the command runs.
+func RunTraced(dirs state.Dirs, id string, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	rec, err := dirs.ReadRecord(id)
 	if err != nil {
 		started(Started{}, err)
@@ -66,9 +73,10 @@ func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error
 		result Result
 		err    error
 	}
+	tr = tr.As(trace.Monitor) // in boxcraft's own process, or a monitor's
 	done := make(chan ended)
 	go func() {
-		result, err := onOwnThread(dirs, rec, attach, started)
+		result, err := onOwnThread(dirs, rec, attach, tr, started)
 		done <- ended{result, err}
 	}()
 	e := <-done
@@ -87,10 +95,10 @@ func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error
 //   - its session keyring (joinNewSessionKeyring);
 //   - its parent, for Pdeathsig: the kernel kills init when the thread
 //     that started it ends, not the process.
-func onOwnThread(dirs state.Dirs, rec state.Record, attach *Attach, started func(Started, error)) (Result, error) {
+func onOwnThread(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	runtime.LockOSThread()
 	c, id := &rec.Spec, rec.Spec.ID
-	proc, err := start(c, dirs, attach)
+	proc, err := start(c, dirs, attach, tr)
 	if err != nil {
 		_ = dirs.WriteStatus(id, state.Status{Status: state.Created, Error: err.Error()})
 		_ = Teardown(dirs, rec)
@@ -127,11 +135,12 @@ type process struct {
 	master *os.File
 	io     *stdio
 	view   *procView // nil with --proc=host
+	tr     *trace.Tracer
 }
 
 // start clones init into the container's namespaces and cgroup, hands it
 // the settings, and waits until it has become the command or failed.
-func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error) {
+func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer) (*process, error) {
 	cg, err := openCgroup(c)
 	if err != nil {
 		return nil, err
@@ -154,17 +163,24 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 	if view != nil {
 		trees = append(trees, view.theirs) // containerinit.ProcViewFD
 	}
-	cmd, settings, report, err := newInit(c, dirs, cg, io, trees)
+	cmd, settings, report, relayed, err := cloneInit(c, dirs, cg, io, trees, tr)
 	closeAll(trees...) // init has them, or failed to start
 	if err != nil {
 		view.close()
 		io.close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view}
-	if err := p.handOver(c, dirs, settings, report); err != nil {
+	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view, tr: tr}
+	err = p.handOver(c, dirs, settings, report)
+	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+	}
+	waitRelay(relayed) // init has exec'd or ended: its last line is in
+	if err == nil {
+		tr.Mark("step01", "execve done", func() string { return "init is the command now: its report pipe closed on exec, empty" })
+	}
+	if err != nil {
 		view.close()
 		io.close()
 		return nil, err
@@ -244,11 +260,13 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 // its settings, and reads its report: an end of file means that the
 // report pipe closed on exec, and the command runs.
 func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report *os.File) error {
-	err := p.cgroup.Add(p.cmd.Process.Pid)
+	pid := p.cmd.Process.Pid
+	err := p.tr.Do("step03", "write", func() string { return fmt.Sprintf("cgroup.procs = %d  (init joins %s)", pid, p.cgroup.Describe()) },
+		func() error { return p.cgroup.Add(pid) })
 	if err != nil {
 		err = fmt.Errorf("hand the settings to init: %w", err)
 	} else {
-		err = attachNetwork(c, dirs, p.cmd.Process.Pid)
+		err = attachNetwork(c, dirs, pid, p.tr)
 	}
 	if err != nil {
 		settings.Close()
@@ -262,6 +280,7 @@ func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report 
 			return err
 		}
 	}
+	p.tr.Mark("final/spec", "write settings", func() string { return "spec.Container as JSON on init's fd 3; init sets itself up" })
 	return sendSettings(c, settings, report)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,12 +38,12 @@ func joinNetwork(c *spec.Container, dirs state.Dirs) error {
 // attachNetwork connects a container on the bridge once init is in its
 // new network namespace, before init is given its settings: the command
 // starts with its address, route and /etc files in place.
-func attachNetwork(c *spec.Container, dirs state.Dirs, pid int) error {
+func attachNetwork(c *spec.Container, dirs state.Dirs, pid int, tr *trace.Tracer) error {
 	if c.Network.Mode != network.ModeBridge {
 		return nil
 	}
 	req := network.Request{Dir: network.Dir(dirs.Run), ID: c.ID, Pid: pid, Subnet: c.Network.Subnet, Ports: c.Network.Ports,
-		Hostname: c.Hostname, Name: c.Name,
+		Hostname: c.Hostname, Name: c.Name, Trace: tr,
 		Owner: network.Owner{UID: hostRoot(c.Namespaces.UIDMap), GID: hostRoot(c.Namespaces.GIDMap)}}
 	if c.Image != "" { // a folder given with --rootfs is the user's, used as it is
 		req.Root = c.Root.Path

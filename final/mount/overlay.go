@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,14 +38,18 @@ type Overlay struct {
 // are the links' names: 500 layers then take under 2000 bytes. overlayfs
 // follows the links when it mounts and holds the layers' folders
 // themselves, so the links go once it is mounted.
-func (o Overlay) Mount() error {
-	if err := o.mount(); err != nil {
+func (o Overlay) Mount() error { return o.MountTraced(nil) }
+
+// MountTraced is Mount, the mount(2) reported to tr (--trace) with its
+// options as the kernel was given them.
+func (o Overlay) MountTraced(tr *trace.Tracer) error {
+	if err := o.mount(tr); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", o.Target, err)
 	}
 	return nil
 }
 
-func (o Overlay) mount() error {
+func (o Overlay) mount(tr *trace.Tracer) error {
 	layers, err := stack(o.Lower)
 	if err != nil {
 		return err
@@ -70,7 +75,9 @@ func (o Overlay) mount() error {
 		}
 		// mount(2) with type overlay: the union of the lower folders and
 		// the upper one, on Target.
-		return unix.Mount("overlay", o.Target, "overlay", 0, options)
+		return tr.Do("step05", "mount", func() string {
+			return fmt.Sprintf("overlay on %s type overlay (%s)  lowerdir: %d layer(s), by their links' names", o.Target, options, len(layers))
+		}, func() error { return unix.Mount("overlay", o.Target, "overlay", 0, options) })
 	})
 }
 

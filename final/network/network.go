@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/trace"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 )
@@ -23,6 +24,8 @@ type Request struct {
 	// the user's and left alone) and who owns its files.
 	Hostname, Name, Root string
 	Owner                Owner
+	// Trace reports each step (--trace, final/trace); nil is off.
+	Trace *trace.Tracer
 }
 
 // Attach connects the container's namespace to the bridge: an address,
@@ -59,7 +62,10 @@ func Attach(req Request) (Lease, error) {
 		if req.Root == "" {
 			return nil
 		}
-		if err := EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID)); err != nil {
+		if err := req.Trace.Do("final/network", "write /etc/hosts, /etc/hostname, /etc/resolv.conf", func() string { return "in " + req.Root },
+			func() error {
+				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID))
+			}); err != nil {
 			return errors.Join(err, release(r, req.ID))
 		}
 		l.announce(req.ID)
@@ -91,17 +97,30 @@ func chooseSubnet(given string) (netip.Prefix, error) {
 // connectAll makes the bridge and table if need be, the veth pair, and
 // the port rules.
 func connectAll(r *rules, req Request, subnet netip.Prefix, addr netip.Addr) error {
-	br, err := ensureBridge(subnet)
+	tr := req.Trace
+	var br netlink.Link
+	err := tr.Do("final/network", "netlink: the bridge", func() string { return fmt.Sprintf("%s, %s, up (made if missing)", Bridge, subnet) },
+		func() (err error) { br, err = ensureBridge(subnet); return err })
 	if err != nil {
 		return err
 	}
-	if err := r.ensure(subnet); err != nil {
+	if err := tr.Do("final/network", "nftables: NAT table", func() string { return "masquerade " + subnet.String() + " (made if missing)" },
+		func() error { return r.ensure(subnet) }); err != nil {
 		return err
 	}
-	if err := connect(br, req.ID, req.Pid, addr, subnet); err != nil {
+	if err := tr.Do("final/network", "netlink: veth pair", func() string {
+		return fmt.Sprintf("%s on %s <-> eth0 in pid %d's netns, %s/%d, default via the bridge", vethName(req.ID), Bridge, req.Pid, addr, subnet.Bits())
+	}, func() error { return connect(br, req.ID, req.Pid, addr, subnet) }); err != nil {
 		return err
 	}
-	return r.publish(req.ID, addr, req.Ports)
+	return tr.Do("final/network", "nftables: published ports", func() string {
+		var ports []string
+		for _, p := range req.Ports {
+			ports = append(ports, PortString(p))
+		}
+		return fmt.Sprintf("[%s] to %s", strings.Join(ports, ", "), addr)
+	},
+		func() error { return r.publish(req.ID, addr, req.Ports) })
 }
 
 // release deletes a container's published ports' rules and its veth.

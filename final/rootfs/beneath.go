@@ -7,12 +7,16 @@ import (
 	"path"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
 // root is the new root while it is set up: a descriptor of its top, from
 // which every path inside it is resolved.
-type root struct{ fd int }
+type root struct {
+	fd int
+	tr *trace.Tracer // --trace: the mounts are reported
+}
 
 // inRoot makes openat2(2) treat the root as "/": an absolute symlink, or
 // "..", met on the way, stays inside it, as it will after pivot_root.

@@ -67,7 +67,7 @@ func mountDev(r root, ownIPC bool) error {
 		return err
 	}
 	// No MS_NODEV: the device nodes on it must open.
-	err = mountOn(below, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
+	err = r.mount(below, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
 	unix.Close(below)
 	if err != nil {
 		return fmt.Errorf("mount tmpfs on /dev: %w", err)
@@ -88,7 +88,7 @@ func mountDev(r root, ownIPC bool) error {
 		}
 	}
 	for _, m := range devMounts(ownIPC) {
-		if err := mountInDev(dev, m); err != nil {
+		if err := mountInDev(r, dev, m); err != nil {
 			return fmt.Errorf("mount %s on /dev/%s: %w", m.fstype, m.target, err)
 		}
 	}
@@ -96,7 +96,7 @@ func mountDev(r root, ownIPC bool) error {
 }
 
 // mountInDev makes the folder m.target in /dev and mounts m on it.
-func mountInDev(dev int, m devMount) error {
+func mountInDev(r root, dev int, m devMount) error {
 	if err := unix.Mkdirat(dev, m.target, 0o755); err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func mountInDev(dev int, m devMount) error {
 	if m.target == "shm" {
 		source = "shm" // as runc and Docker name it in mountinfo
 	}
-	return mountOn(fd, source, m.fstype, m.flags, m.data)
+	return r.mount(fd, "/dev/"+m.target, source, m.fstype, m.flags, m.data)
 }
 
 // makeDevice makes the character device /dev/NAME. mknod(2) makes a

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,14 +30,19 @@ import (
 // source.
 //
 // Without a user namespace, init calls ReadOnlyProcSys afterwards.
-func Setup(c *spec.Container, trees Trees) error {
-	if err := makeMountsPrivate(); err != nil {
+func Setup(c *spec.Container, trees Trees) error { return setup(c, trees, nil) }
+
+func setup(c *spec.Container, trees Trees, tr *trace.Tracer) error {
+	if err := tr.Do("step04", "mount", func() string { return "none on / (rec,private): no mount travels to or from the host" }, makeMountsPrivate); err != nil {
 		return err
 	}
-	r, err := bindRootOntoItself(c.Root.Path)
+	var r root
+	err := tr.Do("step04", "open_tree+move_mount", func() string { return "the root folder onto itself (rec): the new root is a mount" },
+		func() (err error) { r, err = bindRootOntoItself(c.Root.Path); return err })
 	if err != nil {
 		return err
 	}
+	r.tr = tr
 	defer unix.Close(r.fd)
 	if err := mountProc(r, c.Namespaces.PID); err != nil {
 		return err
@@ -58,7 +64,10 @@ func Setup(c *spec.Container, trees Trees) error {
 	if err := mountAll(r, c.Mounts, trees); err != nil {
 		return err
 	}
-	if err := pivotRoot(r); err != nil {
+	pivot := func() string {
+		return `(".", ".") in the new root: new_root and put_old both, then umount2(".", MNT_DETACH) the old`
+	}
+	if err := tr.Do("step04", "pivot_root", pivot, func() error { return pivotRoot(r) }); err != nil {
 		return err
 	}
 	if c.Root.ReadOnly {
@@ -139,9 +148,9 @@ func mountProc(r root, newPidNamespace bool) error {
 	}
 	defer unix.Close(fd)
 	if newPidNamespace {
-		err = mountOn(fd, "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		err = r.mount(fd, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	} else {
-		err = mountOn(fd, "/proc", "", unix.MS_BIND|unix.MS_REC, "")
+		err = r.mount(fd, "/proc", "/proc", "", unix.MS_BIND|unix.MS_REC, "")
 	}
 	if err != nil {
 		return fmt.Errorf("mount proc on /proc: %w", err)
@@ -166,12 +175,12 @@ func mountSys(r root, ns spec.Namespaces) error {
 	defer unix.Close(fd)
 	if !ns.User() || ns.Net {
 		const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		if err := mountOn(fd, "sysfs", "sysfs", flags, ""); err != nil {
+		if err := r.mount(fd, "/sys", "sysfs", "sysfs", flags, ""); err != nil {
 			return fmt.Errorf("mount sysfs on /sys: %w", err)
 		}
 		return nil
 	}
-	if err := mountOn(fd, "/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := r.mount(fd, "/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind the host's /sys: %w", err)
 	}
 	bound, err := r.topLevel("/sys") // the new mount, not the folder below it

@@ -14,12 +14,16 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
+	"github.com/boxcraft/boxcraft/final/trace"
 )
 
 // Runtime is boxcraft's state folder and image store.
 type Runtime struct {
 	Dirs  state.Dirs
 	Store *store.Store
+	// Trace reports each step of a start (--trace, final/trace); nil
+	// is off.
+	Trace *trace.Tracer
 }
 
 // Open opens the state folder, making it when missing.
@@ -77,6 +81,9 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
 		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", ErrConflict, "/"+c.Name, id[:12])
 	}
+	if r.Trace.Enabled() { // every process of the start traces, timed from one origin
+		c.Trace = spec.Trace{Mode: r.Trace.Mode(), Origin: r.Trace.Origin().UnixNano()}
+	}
 	if c.Hostname == "" && c.Namespaces.UTS {
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
@@ -96,11 +103,11 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 // in the cgroup.
 func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	c := rec.Spec
-	cg, err := cgroups.New(c.CgroupParent, c.CgroupName(), c.Resources)
+	cg, err := cgroups.NewTraced(c.CgroupParent, c.CgroupName(), c.Resources, r.Trace)
 	if err != nil {
 		return err
 	}
-	if err := cg.LimitDevices(c.Security); err != nil {
+	if err := cg.LimitDevicesTraced(c.Security); err != nil {
 		return err
 	}
 	if c.Image == "" {
@@ -110,7 +117,7 @@ func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	if err != nil {
 		return err
 	}
-	return plan.Mount()
+	return plan.MountTraced(r.Trace)
 }
 
 // remove removes what a container left on the host and its folders.

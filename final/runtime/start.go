@@ -41,7 +41,7 @@ func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.St
 		return monitor.Result{}, err
 	}
 	var startErr error
-	result, err := monitor.Run(r.Dirs, id, attach, func(s monitor.Started, err error) {
+	result, err := monitor.RunTraced(r.Dirs, id, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {
 			onStart(s)
 		}
@@ -80,15 +80,21 @@ func (r *Runtime) Detach(id string) error {
 		return err
 	}
 	defer reportR.Close()
+	extra, relayed, err := r.traceMonitor([]*os.File{reportW})
+	if err != nil {
+		reportW.Close()
+		return startError(err)
+	}
+	defer waitRelay(relayed) // the monitor's lines, init's among them, until the command runs
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{"boxcraft", "monitor", id},
 		Env:         monitorEnv(),
-		ExtraFiles:  []*os.File{reportW},
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
-	reportW.Close()
+	closeFiles(extra)
 	if err != nil {
 		_ = r.remove(id)
 		return startError(fmt.Errorf("start the container's monitor: %w", err))
@@ -137,8 +143,10 @@ func (r *Runtime) ServeMonitor(id string) error {
 		return err
 	}
 	defer lock.Unlock()
+	tr, traceOut := monitorTracer(r.Dirs, id)
 	var startErr error
-	_, err = monitor.Run(r.Dirs, id, nil, func(s monitor.Started, err error) {
+	_, err = monitor.RunTraced(r.Dirs, id, nil, tr, func(s monitor.Started, err error) {
+		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
 		msg := monitorReport{Pid: s.Pid}
 		if startErr = err; err != nil {
 			var se *StartError

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +15,11 @@ import (
 // no_new_privs set, or with CAP_SYS_ADMIN (else EACCES), and the filter
 // holds from the next call on: install it last before execve, once
 // nothing else init does needs a call the profile refuses.
-func Install(f *spec.Seccomp) error {
+func Install(f *spec.Seccomp) error { return InstallTraced(f, nil) }
+
+// InstallTraced is Install, reported to tr (--trace) with the filter's
+// size.
+func InstallTraced(f *spec.Seccomp, tr *trace.Tracer) error {
 	if f == nil {
 		return nil
 	}
@@ -22,6 +27,13 @@ func Install(f *spec.Seccomp) error {
 	if err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
+	return tr.Do("final/security", "seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", func() string {
+		return fmt.Sprintf("a BPF program of %d instructions, %d rules, default action %s", len(prog), len(f.Syscalls), f.DefaultAction)
+	}, func() error { return install(prog) })
+}
+
+// install makes prog the filter of every thread.
+func install(prog []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	// seccomp(2) with TSYNC rather than prctl(PR_SET_SECCOMP): a filter
 	// binds one thread, and a Go program has several; TSYNC puts it on

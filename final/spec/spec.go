@@ -48,6 +48,18 @@ type Container struct {
 	// there is a seccomp filter (issue 21). false (--proc=host): the
 	// host's, as the kernel shows them.
 	ProcView bool `json:"procView,omitempty"`
+
+	// Trace is --trace: each process of the start narrates its steps
+	// (issue 25, final/trace).
+	Trace Trace `json:"trace,omitzero"`
+}
+
+// Trace is how a start is traced; the zero value is not.
+type Trace struct {
+	Mode   string `json:"mode,omitempty"`   // "text" or "json"
+	Origin int64  `json:"origin,omitempty"` // the command's start, Unix nanoseconds
+	// FD is init's descriptor for its lines, which the monitor relays.
+	FD int `json:"fd,omitempty"`
 }
 
 // CgroupName is the container's own cgroup's name below CgroupParent.

@@ -196,6 +196,7 @@ func (s *b) figures(rootfs string) []figure {
 		{[]int{15}, true, s.network},
 		{[]int{16}, true, s.registryPull},
 		{[]int{17}, true, s.cachedRebuild},
+		{[]int{18}, true, s.tracing},
 	}
 }
 

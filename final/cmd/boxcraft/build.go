@@ -24,6 +24,7 @@ import (
 
 func addBuildFlags(flags *pflag.FlagSet) {
 	addRegistryFlags(flags)
+	addTraceFlag(flags)
 	flags.StringArrayP("tag", "t", nil, "name the image NAME[:TAG]")
 	flags.StringP("file", "f", "", "the Dockerfile (default: CONTEXT/Dockerfile)")
 	flags.StringArray("build-arg", nil, "set an ARG: KEY=VALUE")
@@ -42,6 +43,9 @@ func buildCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	rt, err := a.open()
 	if err != nil {
+		return statusFailed, err
+	}
+	if err := startTrace(rt, flags); err != nil { // each RUN's container start
 		return statusFailed, err
 	}
 	scratch, err := os.MkdirTemp(rt.Dirs.Lib, "build-")

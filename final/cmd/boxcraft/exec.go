@@ -17,6 +17,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 	flags.StringArrayP("env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take the host's)")
 	flags.StringP("workdir", "w", "", "the command's working folder (default: the container's)")
 	flags.StringP("user", "u", "", "the command's user, UID[:GID] (default: the container's)")
+	addTraceFlag(flags)
 }
 
 // execCommand is boxcraft exec: a command in a running container, in
@@ -30,9 +31,12 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
+	if err := startTrace(rt, flags); err != nil {
+		return statusFailed, err
+	}
 	if detached, _ := flags.GetBool("detach"); detached {
 		_, err := rt.Exec(c, p, nil, nil)
-		return statusOf(err), err
+		return statusOf(err), traceHint(rt, err)
 	}
 	attach := &monitor.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
 	if p.Stdin {
@@ -43,7 +47,7 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	result, err := rt.Exec(c, p, attach, term.started)
 	term.restore()
 	if err != nil {
-		return statusOf(err), err
+		return statusOf(err), traceHint(rt, err)
 	}
 	return result.ExitCode, nil
 }

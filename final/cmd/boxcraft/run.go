@@ -41,6 +41,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addRegistryFlags(flags)
 	flags.String("platform", "", "os/arch[/variant] to pull, when the image is not stored")
 	addProcFlags(flags)
+	addTraceFlag(flags)
 }
 
 // runCommand is boxcraft run: the settings, the container, then the
@@ -48,6 +49,9 @@ func addRunFlags(flags *pflag.FlagSet) {
 func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	rt, err := a.open()
 	if err != nil {
+		return statusFailed, err
+	}
+	if err := startTrace(rt, flags); err != nil {
 		return statusFailed, err
 	}
 	c, o, err := settingsFromFlags(rt, flags)
@@ -58,11 +62,11 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	rec, err := rt.Create(ctx, c, o)
 	stop()
 	if err != nil {
-		return statusFailed, err
+		return statusFailed, traceHint(rt, err)
 	}
 	if o.Detached {
 		if err := rt.Detach(rec.Spec.ID); err != nil {
-			return statusOf(err), err
+			return statusOf(err), traceHint(rt, err)
 		}
 		fmt.Fprintln(a.stdout, rec.Spec.ID)
 		return 0, nil
@@ -81,7 +85,7 @@ func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
 	result, err := rt.Run(rec.Spec.ID, attach, term.started)
 	term.restore()
 	if err != nil {
-		return statusOf(err), err
+		return statusOf(err), traceHint(rt, err)
 	}
 	if result.OOMKilled {
 		return result.ExitCode, fmt.Errorf("container %s was killed: out of memory (its limit is %s)", rec.Spec.Name, memoryLimit(rec.Spec.Resources))
