@@ -67,7 +67,7 @@ bin-under-test := $(if $(BOXCRAFT_BIN),$(if $(ws-step),workspace-bin,bins))
 
 # test-stepNN and stepNN are pattern rules, which make never applies to a
 # .PHONY target: there are no files of those names.
-.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test check-lessons test-v2 bench lint check-zh clean
+.PHONY: help need-root deps bins workspace-bin rootfs busybox-image run final soak test check-lessons test-v2 bench lint check-zh clean diff-stat
 
 help: ## list the targets (this is the default)
 	@echo "boxcraft: build a container runtime from scratch. Targets:"
@@ -185,6 +185,10 @@ step%: need-root bins rootfs ## a step's narrated demo (e.g. sudo make step02)
 
 diff-%: ## diff -u of step NN-1 and step NN (e.g. make diff-02): the lesson's change
 	@scripts/diff-steps.sh $*
+
+# An explicit rule: make prefers it to diff-%'s pattern.
+diff-stat: ## how many lines each lesson's diff changes (blank lines left out)
+	@for d in $(wordlist 2,99,$(STEPS)); do n=$${d#step}; n=$${n%%-*}; printf 'diff-%s %s\n' "$$n" "$$(scripts/diff-steps.sh --count $$n)"; done
 
 bench: need-root bins rootfs ## how fast the newest step and boxcraft are, against runc and the kernel's floor: writes docs/benchmarks.md (BENCH_RUNS=20)
 	@scripts/deps.sh runc

@@ -16,18 +16,18 @@ store=/var/lib/boxcraft/step05
 . scripts/demo-lib.sh
 
 # The demo's images go in a folder of its own; the containers it keeps,
-# and the layers and image records it adds to the store, it removes at the
-# end. What the store held before stays.
+# and the layers it adds to the store, it removes at the end. What the
+# store held before stays.
 work=$(mktemp -d)
 before=$(mktemp)
-find "$store/layers" "$store/images" -mindepth 1 -maxdepth 2 2>/dev/null | sort >"$before" || true
+find "$store/layers" -mindepth 1 -maxdepth 2 2>/dev/null | sort >"$before" || true
 kept=()
 # keep_run sets these to the folders of the containers it keeps.
 first='' one='' two=''
 cleanup() {
 	local dir
 	for dir in "${kept[@]}"; do rm -rf --one-file-system "$dir"; done
-	find "$store/layers" "$store/images" -mindepth 1 -maxdepth 2 2>/dev/null | sort | comm -13 "$before" - |
+	find "$store/layers" -mindepth 1 -maxdepth 2 2>/dev/null | sort | comm -13 "$before" - |
 		while IFS= read -r dir; do rm -rf --one-file-system "$dir"; done
 	rm -rf --one-file-system "$work" "$before"
 }
@@ -56,12 +56,14 @@ show cat "$work/app/index.json"
 echo
 show ls "$work/app/blobs/sha256"
 
-say "step05 images shows each image's stack, top first, and which layers images share:"
-show "$step05" images
-notice "the busybox layer is in both images, and in the store once."
-
 say "Inside a container of the new image, the root is an overlay: lowerdir lists the image's layers, top first, folders of the store; upperdir is the container's own layer."
 show "$step05" run --image "$work/app" sh -c 'sh /app/hello.sh; grep -o "overlay.*" /proc/self/mountinfo | head -n 1'
+# The set of layer folders this user namespace's containers use: the
+# bottom lower layer's folder says which (u0-100000-65536 by default).
+lower=$("$step05" run --image "$work/app" sh -c 'grep -o "lowerdir=[^:,]*" /proc/self/mountinfo | head -n 1')
+set=$(dirname "${lower#lowerdir=}")
+say "The store holds each layer once, in a folder named by its diffID: busybox's, which both images have, and the app's, unpacked by that first run."
+show ls "$set"
 
 say "Two containers from the app image each write a file, and delete one of busybox's:"
 keep_run one --image "$work/app" sh -c 'echo one > /one.txt; rm /etc/hostname'
@@ -80,5 +82,6 @@ notice "the same inode, inside the container and in the store: nothing was copie
 say "Commit the first of them, and run the result: three layers now."
 show "$step05" commit "$(basename "$one")" "$work/app-one"
 show "$step05" run --image "$work/app-one" sh -c 'cat /one.txt; sh /app/hello.sh; [ -e /etc/hostname ] || echo /etc/hostname is gone'
-show "$step05" layers
+show ls "$set"
+notice "one more layer: one.txt and the whiteout of /etc/hostname. busybox's layer is still there once, for all three images."
 say "The demo removes what it kept and committed: $work, ${kept[*]}, and the layers it added to $store/layers."

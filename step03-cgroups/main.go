@@ -3,9 +3,8 @@
 //
 //	step03 run [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
-//	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
-//	           [--cpuset-cpus LIST] [--cpuset-mems LIST] [-m SIZE] [--memory-swap SIZE]
-//	           [--pids-limit N] [--device-read-bps DEV:RATE]
+//	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpuset-cpus LIST]
+//	           [-m SIZE] [--pids-limit N] [--device-read-bps DEV:RATE]
 //	           [--device-write-bps DEV:RATE] [--] ROOTFS CMD [ARGS...]
 //
 // step01's chroot changed which files the command sees. Namespaces change

@@ -17,10 +17,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,30 +61,26 @@ var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blki
 // turned it on for its children.
 var v2Controllers = []string{"cpu", "cpuset", "io", "memory", "pids"}
 
-// Bounds that docker run keeps too, and the kernel's defaults.
+// Bounds that docker run keeps too, and the kernel's defaults. The
+// kernel checks the rest of each value as it is written (writeLimits).
 const (
 	defaultCPUPeriod = 100000    // µs: the kernel's default CFS period
 	minCPUPeriod     = 1000      // µs: the kernel refuses a shorter period or quota
-	maxCPUPeriod     = 1000000   // µs
-	minShares        = 2         // the kernel's range for cpu.shares
-	maxShares        = 262144    //
 	minMemory        = 6 << 20   // docker run's floor: less and the container cannot even start
 	minPidsLimit     = 16        // see checkPidsLimit
-	unlimited        = int64(-1) // --memory-swap -1, and --pids-limit 0 or below
-	maxCPUNumber     = 1 << 16   // no machine has a CPU or memory node numbered higher
+	unlimited        = int64(-1) // --pids-limit 0 or below
 )
 
 // addLimitFlags adds the limit flags to run's, named and valued as docker
-// run's, so that what a learner knows from Docker works here.
+// run's, so that what a learner knows from Docker works here. (boxcraft
+// has the rest of docker run's: --cpu-shares, --cpuset-mems,
+// --memory-swap, --blkio-weight and the IOPS limits, final/cgroups.)
 func addLimitFlags(flags *pflag.FlagSet) {
 	flags.String("cpus", "", "how many CPUs' worth of time, e.g. 0.5 (--cpu-quota 50000 per --cpu-period 100000)")
 	flags.Int64("cpu-period", 0, "the CPU period, in µs (1000 to 1000000; the kernel's default is 100000)")
 	flags.Int64("cpu-quota", 0, "the CPU time allowed in each period, in µs (at least 1000)")
-	flags.Int64("cpu-shares", 0, "the weight against other cgroups when CPUs are busy (2 to 262144; default 1024)")
 	flags.String("cpuset-cpus", "", "the CPUs it may run on, e.g. 0-2,4")
-	flags.String("cpuset-mems", "", "the memory (NUMA) nodes it may use, e.g. 0")
-	flags.StringP("memory", "m", "", "the memory limit, e.g. 64m (suffix b, k, m or g)")
-	flags.String("memory-swap", "", "memory plus swap, e.g. 128m, or -1 for no swap limit (default: twice --memory)")
+	flags.StringP("memory", "m", "", "the memory limit, e.g. 64m (suffix b, k, m or g); as much swap again")
 	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d; 0 or -1 for no limit", minPidsLimit))
 	flags.StringArray("device-read-bps", nil, "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
 	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
@@ -93,13 +89,11 @@ func addLimitFlags(flags *pflag.FlagSet) {
 // resources are the limits asked for, checked, in the units of the flags.
 // Zero means not asked for.
 type resources struct {
-	cpuQuota, cpuPeriod    int64 // µs
-	cpuShares              int64
-	cpusetCPUs, cpusetMems string
-	memory, memorySwap     int64 // bytes; memorySwap is memory plus swap, or unlimited
-	swapGiven              bool  // --memory-swap was given, not defaulted
-	pidsLimit              int64 // or unlimited
-	throttles              []throttle
+	cpuQuota, cpuPeriod int64 // µs
+	cpusetCPUs          string
+	memory              int64 // bytes
+	pidsLimit           int64 // or unlimited
+	throttles           []throttle
 }
 
 // throttle is a rate limit on one block device, from --device-read-bps
@@ -111,7 +105,9 @@ type throttle struct {
 }
 
 // parseResources reads and checks every limit flag, so that nothing is
-// made when one of them is wrong.
+// made when one of them is wrong. What only the kernel knows (a CPU
+// period it takes, the CPUs the host has) it checks as the limits are
+// written, and the cgroup is removed.
 func parseResources(flags *pflag.FlagSet) (resources, error) {
 	var r resources
 	var err error
@@ -126,24 +122,14 @@ func parseResources(flags *pflag.FlagSet) (resources, error) {
 		}
 		r.cpuPeriod = defaultCPUPeriod
 	}
-	switch {
-	case flags.Changed("cpu-period") && (r.cpuPeriod < minCPUPeriod || r.cpuPeriod > maxCPUPeriod):
-		return r, fmt.Errorf("--cpu-period %d: give %d to %d µs", r.cpuPeriod, minCPUPeriod, maxCPUPeriod)
-	case flags.Changed("cpu-quota") && r.cpuQuota < minCPUPeriod:
-		return r, fmt.Errorf("--cpu-quota %d: give at least %d µs", r.cpuQuota, minCPUPeriod)
-	}
-	r.cpuShares, _ = flags.GetInt64("cpu-shares")
-	if flags.Changed("cpu-shares") && (r.cpuShares < minShares || r.cpuShares > maxShares) {
-		return r, fmt.Errorf("--cpu-shares %d: give %d to %d", r.cpuShares, minShares, maxShares)
-	}
-	if r.cpusetCPUs, err = cpuset(flags, "cpuset-cpus", "/sys/devices/system/cpu/online", "CPUs"); err != nil {
-		return r, err
-	}
-	if r.cpusetMems, err = cpuset(flags, "cpuset-mems", "/sys/devices/system/node/online", "memory nodes"); err != nil {
-		return r, err
-	}
-	if err := r.parseMemory(flags); err != nil {
-		return r, err
+	r.cpusetCPUs, _ = flags.GetString("cpuset-cpus")
+	if text, _ := flags.GetString("memory"); flags.Changed("memory") {
+		if r.memory, err = parseSize("--memory", text); err != nil {
+			return r, err
+		}
+		if r.memory < minMemory {
+			return r, fmt.Errorf("--memory %s: give at least %s", text, formatBytes(minMemory))
+		}
 	}
 	if limit, _ := flags.GetInt64("pids-limit"); flags.Changed("pids-limit") {
 		if r.pidsLimit, err = checkPidsLimit(limit); err != nil {
@@ -169,108 +155,15 @@ func parseResources(flags *pflag.FlagSet) (resources, error) {
 // run 50000 µs in every 100000.
 func cpusQuota(text string) (int64, error) {
 	cpus, err := strconv.ParseFloat(text, 64)
-	online, onlineErr := readCPUList("/sys/devices/system/cpu/online")
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("--cpus %q: give a number, e.g. 0.5", text)
-	case onlineErr != nil:
-		return 0, onlineErr
 	case !(cpus*defaultCPUPeriod >= minCPUPeriod): // NaN too
 		return 0, fmt.Errorf("--cpus %s: give at least 0.01", text)
-	case cpus > float64(len(online)):
-		return 0, fmt.Errorf("--cpus %s: this machine has %d CPUs", text, len(online))
+	case cpus > float64(runtime.NumCPU()):
+		return 0, fmt.Errorf("--cpus %s: this machine has %d CPUs", text, runtime.NumCPU())
 	}
 	return int64(cpus*defaultCPUPeriod + 0.5), nil
-}
-
-// cpuset checks a --cpuset-cpus or --cpuset-mems list ("0-2,4") against
-// what the host has, listed in the same form in a file under /sys.
-func cpuset(flags *pflag.FlagSet, flag, hostFile, what string) (string, error) {
-	text, _ := flags.GetString(flag)
-	if !flags.Changed(flag) {
-		return "", nil
-	}
-	asked, err := parseCPUList(text)
-	if err != nil || len(asked) == 0 {
-		return "", fmt.Errorf("--%s %q: give numbers and ranges, e.g. 0-2,4", flag, text)
-	}
-	host, err := readCPUList(hostFile)
-	if err != nil {
-		return "", err
-	}
-	for _, n := range asked {
-		if !slices.Contains(host, n) {
-			hostText, _ := os.ReadFile(hostFile) // the same list, as the kernel writes it
-			return "", fmt.Errorf("--%s %s: this machine has no %d (its %s are %s)", flag, text, n, what, cmp.Or(strings.TrimSpace(string(hostText)), "0"))
-		}
-	}
-	return text, nil
-}
-
-// readCPUList reads a list such as /sys/devices/system/cpu/online. A
-// kernel without NUMA has no node folder: its memory is node 0.
-func readCPUList(path string) ([]int, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && strings.Contains(path, "/node/") {
-		return []int{0}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return parseCPUList(strings.TrimSpace(string(data)))
-}
-
-// parseCPUList reads the kernel's list format: "0-2,4" is 0, 1, 2 and 4.
-func parseCPUList(text string) ([]int, error) {
-	var list []int
-	for _, part := range strings.Split(text, ",") {
-		first, last, isRange := strings.Cut(part, "-")
-		lo, err1 := strconv.Atoi(first)
-		hi, err2 := lo, error(nil)
-		if isRange {
-			hi, err2 = strconv.Atoi(last)
-		}
-		if err1 != nil || err2 != nil || lo < 0 || hi < lo || hi >= maxCPUNumber {
-			return nil, fmt.Errorf("%q is not a list such as 0-2,4", text)
-		}
-		for n := lo; n <= hi; n++ {
-			list = append(list, n)
-		}
-	}
-	return list, nil
-}
-
-// parseMemory reads -m and --memory-swap. As with docker run, the swap
-// limit counts memory plus swap, and without --memory-swap the container
-// may swap as much as its memory limit: memory plus swap is twice it.
-func (r *resources) parseMemory(flags *pflag.FlagSet) error {
-	var err error
-	if text, _ := flags.GetString("memory"); flags.Changed("memory") {
-		if r.memory, err = parseSize("--memory", text); err != nil {
-			return err
-		}
-		if r.memory < minMemory {
-			return fmt.Errorf("--memory %s: give at least %s", text, formatBytes(minMemory))
-		}
-	}
-	text, _ := flags.GetString("memory-swap")
-	r.swapGiven = flags.Changed("memory-swap")
-	switch {
-	case r.swapGiven && r.memory == 0:
-		return errors.New("--memory-swap needs --memory: it is the two together")
-	case r.swapGiven && text == "-1":
-		r.memorySwap = unlimited
-	case r.swapGiven:
-		if r.memorySwap, err = parseSize("--memory-swap", text); err != nil {
-			return err
-		}
-		if r.memorySwap < r.memory {
-			return fmt.Errorf("--memory-swap %s is less than --memory: it counts memory plus swap", text)
-		}
-	case r.memory != 0:
-		r.memorySwap = 2 * r.memory
-	}
-	return nil
 }
 
 // sizePattern is a size as docker run takes one: a number of bytes, or of
@@ -362,20 +255,15 @@ func v1Limits(r resources) []limit {
 	if r.cpuQuota != 0 {
 		add("--cpu-quota", "cpu", "cpu.cfs_quota_us", r.cpuQuota)
 	}
-	if r.cpuShares != 0 {
-		add("--cpu-shares", "cpu", "cpu.shares", r.cpuShares)
-	}
 	if r.cpusetCPUs != "" {
 		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
-	if r.cpusetMems != "" {
-		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
-	}
 	if r.memory != 0 {
 		add("--memory", "memory", "memory.limit_in_bytes", r.memory)
-		// memsw is memory plus swap, as --memory-swap is; -1 is no limit.
-		add("--memory-swap", "memory", "memory.memsw.limit_in_bytes", r.memorySwap)
-		limits[len(limits)-1].optional = !r.swapGiven
+		// memsw is memory plus swap: as much swap again, as docker
+		// run's default.
+		add("--memory", "memory", "memory.memsw.limit_in_bytes", 2*r.memory)
+		limits[len(limits)-1].optional = true
 	}
 	if r.pidsLimit != 0 {
 		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
@@ -408,24 +296,14 @@ func v2Limits(r resources) []limit {
 		}
 		add(flag, "cpu", "cpu.max", quota+" "+strconv.FormatInt(period, 10))
 	}
-	if r.cpuShares != 0 {
-		add("--cpu-shares", "cpu", "cpu.weight", sharesToWeight(r.cpuShares))
-	}
 	if r.cpusetCPUs != "" {
 		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
-	if r.cpusetMems != "" {
-		add("--cpuset-mems", "cpuset", "cpuset.mems", r.cpusetMems)
-	}
 	if r.memory != 0 {
 		add("--memory", "memory", "memory.max", r.memory)
-		// swap.max counts swap alone, so it is the difference.
-		swap := "max"
-		if r.memorySwap != unlimited {
-			swap = strconv.FormatInt(r.memorySwap-r.memory, 10)
-		}
-		add("--memory-swap", "memory", "memory.swap.max", swap)
-		limits[len(limits)-1].optional = !r.swapGiven
+		// swap.max counts swap alone: as much as memory.
+		add("--memory", "memory", "memory.swap.max", r.memory)
+		limits[len(limits)-1].optional = true
 	}
 	if r.pidsLimit != 0 {
 		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
@@ -436,20 +314,6 @@ func v2Limits(r resources) []limit {
 		add("--device-"+t.op+"-bps", "io", "io.max", fmt.Sprintf("%d:%d %sbps=%d", t.major, t.minor, t.op[:1], t.rate))
 	}
 	return limits
-}
-
-// sharesToWeight turns v1's cpu.shares (2 to 262144, default 1024) into
-// v2's cpu.weight (1 to 10000, default 100), as runc has since 1.3.2: a
-// curve through both ranges' ends and both defaults, in powers of two on
-// one side and ten on the other. (runc's first formula was a straight
-// line through the ends, which took the default 1024 to 39: a container
-// given the default counted for less than half of its neighbours.)
-func sharesToWeight(shares int64) int64 {
-	if shares <= minShares {
-		return 1
-	}
-	l := math.Log2(float64(shares))
-	return int64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
 // pidsMax is the pids.max value for --pids-limit.

@@ -50,12 +50,16 @@ func commit(args []string) error {
 		return err
 	}
 	var rec containerRecord
-	if err := readJSONFile(filepath.Join(dir, "container.json"), &rec); err != nil {
+	data, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &rec)
+	}
+	if err != nil {
 		return fmt.Errorf("container %s: %w", args[0], err)
 	}
-	base, err := readImage(rec.Image.Path)
+	base, err := readImage(rec.Image)
 	if err != nil {
-		return fmt.Errorf("the container's image %s: %w", rec.Image.Path, err)
+		return fmt.Errorf("the container's image %s: %w", rec.Image, err)
 	}
 	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
 	if err := os.Mkdir(out, 0o755); err != nil {
@@ -97,17 +101,17 @@ func findKept(name string) (string, error) {
 // and checked, and the new one), config, manifest and index, and returns
 // the new layer's diffID.
 func writeImage(out string, base *image, rec containerRecord, dir string) (string, error) {
-	if len(base.layers) != len(rec.Image.DiffIDs) {
-		return "", fmt.Errorf("the image %s has changed since the container ran: it has %d layers, not %d", base.path, len(base.layers), len(rec.Image.DiffIDs))
+	if len(base.layers) != len(rec.DiffIDs) {
+		return "", fmt.Errorf("the image %s has changed since the container ran: it has %d layers, not %d", base.path, len(base.layers), len(rec.DiffIDs))
 	}
 	var layers []descriptor
 	for i, l := range base.layers {
-		if l.diffID != "" && l.diffID != rec.Image.DiffIDs[i] {
-			return "", fmt.Errorf("the image %s has changed since the container ran: its layer %d is %s, not %s", base.path, i+1, l.diffID, rec.Image.DiffIDs[i])
+		if l.diffID != "" && l.diffID != rec.DiffIDs[i] {
+			return "", fmt.Errorf("the image %s has changed since the container ran: its layer %d is %s, not %s", base.path, i+1, l.diffID, rec.DiffIDs[i])
 		}
 	}
 	for i := range base.layers {
-		d, err := copyLayer(out, &base.layers[i], rec.Image.DiffIDs[i])
+		d, err := copyLayer(out, &base.layers[i], rec.DiffIDs[i])
 		if err != nil {
 			return "", fmt.Errorf("the image %s: %w", base.path, err)
 		}
@@ -118,7 +122,7 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 		return "", fmt.Errorf("the new layer: %w", err)
 	}
 	layers = append(layers, top)
-	diffIDs := append(rec.Image.DiffIDs, top.Digest) // a plain tar: its diffID is its digest
+	diffIDs := append(rec.DiffIDs, top.Digest) // a plain tar: its diffID is its digest
 	config, err := newConfig(base.config, diffIDs, program+" commit "+filepath.Base(dir))
 	if err != nil {
 		return "", err
@@ -138,7 +142,7 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 	if err := writeJSON(filepath.Join(out, "oci-layout"), map[string]string{"imageLayoutVersion": "1.0.0"}); err != nil {
 		return "", err
 	}
-	return top.Digest, recordImage(imageRecord{Path: out, Format: "OCI layout", DiffIDs: diffIDs})
+	return top.Digest, nil
 }
 
 // copyLayer copies a layer's blob into the layout, and checks that it is
@@ -204,6 +208,15 @@ func writeBlob(out, mediaType string, write func(io.Writer) error) (descriptor, 
 		return descriptor{}, err
 	}
 	return descriptor{MediaType: mediaType, Digest: "sha256:" + hexDigest, Size: counted.n}, nil
+}
+
+// writeJSON writes v, as JSON, to the file path.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		err = os.WriteFile(path, append(data, '\n'), 0o600)
+	}
+	return err
 }
 
 // writeJSONBlob writes v, as JSON, as a blob.

@@ -255,7 +255,7 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 	case len(descriptors) == 0:
 		return errors.New("the image has no layer")
 	case len(descriptors) != len(diffIDs):
-		return fmt.Errorf("the config lists %d diffIDs, one per layer, for the manifest's %s", len(diffIDs), layerCount(len(descriptors)))
+		return fmt.Errorf("the config lists %d diffIDs, one per layer, for the manifest's %d", len(diffIDs), len(descriptors))
 	}
 	for i, d := range descriptors {
 		if !digestPattern.MatchString(diffIDs[i]) {
@@ -293,26 +293,15 @@ func (l *layer) verify(signals chan os.Signal) error {
 	return nil
 }
 
-// readJSON decodes the JSON file name, opened with open.
-func readJSON(open func(string) (io.ReadCloser, error), name string, v any) error {
-	r, err := open(name)
+// readLayoutJSON decodes the JSON file name of the layout folder dir.
+func readLayoutJSON(dir, name string, v any) error {
+	f, err := openInLayout(dir, name)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	if err := json.NewDecoder(io.LimitReader(r, 4<<20)).Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	defer f.Close()
+	if err := json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
 	}
 	return nil
-}
-
-// readLayoutJSON decodes the JSON file name of the layout folder dir.
-func readLayoutJSON(dir, name string, v any) error {
-	open := func(string) (io.ReadCloser, error) { return openInLayout(dir, name) }
-	return readJSON(open, filepath.Join(dir, name), v)
-}
-
-// readJSONFile decodes the JSON file at path.
-func readJSONFile(path string, v any) error {
-	return readJSON(func(name string) (io.ReadCloser, error) { return os.Open(name) }, path, v)
 }

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -117,13 +118,35 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	if err := c.recordContainer(img, layers, dir); err != nil { // inventory.go
+	if err := c.recordContainer(img, layers, dir); err != nil {
 		return 0, err
 	}
 	if err := c.mountRoot(dir, layers); err != nil { // overlay.go
 		return 0, err
 	}
 	return runInRootfs(c, signals)
+}
+
+// containerRecord is what a container's folder remembers of it, for
+// commit: its image, the diffIDs of the layers it ran with, and, with a
+// user namespace, the id maps its files were given.
+type containerRecord struct {
+	Image   string                `json:"image"`
+	DiffIDs []string              `json:"diffIDs"` // the bottom layer first
+	UIDMap  *syscall.SysProcIDMap `json:"uidMap,omitempty"`
+	GIDMap  *syscall.SysProcIDMap `json:"gidMap,omitempty"`
+}
+
+// recordContainer writes the container's record in its folder.
+func (c *container) recordContainer(img *image, layers []string, dir string) error {
+	rec := containerRecord{Image: img.path}
+	for _, folder := range layers {
+		rec.DiffIDs = append(rec.DiffIDs, "sha256:"+filepath.Base(folder))
+	}
+	if c.namespaces["user"] {
+		rec.UIDMap, rec.GIDMap = &c.uidMap, &c.gidMap
+	}
+	return writeJSON(filepath.Join(dir, "container.json"), rec)
 }
 
 // interruptible reads an image until a signal arrives. Then a read fails,

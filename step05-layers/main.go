@@ -5,13 +5,10 @@
 //	step05 run (--image IMAGE | --rootfs DIR) [--read-only] [--keep]
 //	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
-//	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpu-shares N]
-//	           [--cpuset-cpus LIST] [--cpuset-mems LIST] [-m SIZE] [--memory-swap SIZE]
-//	           [--pids-limit N] [--device-read-bps DEV:RATE]
+//	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpuset-cpus LIST]
+//	           [-m SIZE] [--pids-limit N] [--device-read-bps DEV:RATE]
 //	           [--device-write-bps DEV:RATE] [--] CMD [ARGS...]
 //	step05 commit CONTAINER IMAGE_OUT
-//	step05 images
-//	step05 layers
 //
 // step01's chroot changed which files the command sees. Namespaces change
 // what else it sees: each type gives the command its own copy of one thing
@@ -41,8 +38,7 @@
 // unpacks each layer once, safely (unpack.go), into a store that every
 // container shares (layers.go), and stacks the layers with overlayfs under
 // a writable layer of the container's own (overlay.go). commit turns that
-// layer into a new image's top layer (commit.go); PROGRAM images and
-// PROGRAM layers show what the store holds (inventory.go).
+// layer into a new image's top layer (commit.go).
 package main
 
 import (
@@ -69,7 +65,7 @@ import (
 // when it is copied.
 const program = "step05"
 
-const usage = "usage: " + program + " run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags), " + program + " commit CONTAINER IMAGE_OUT, " + program + " images, " + program + " layers"
+const usage = "usage: " + program + " run (--image IMAGE | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags), " + program + " commit CONTAINER IMAGE_OUT"
 
 // containerPath is the PATH a command gets inside the container, the same
 // default as Docker's. The host's PATH names the host's folders, which
@@ -97,10 +93,6 @@ func dispatch(args []string) (int, error) {
 		return run(args[1:])
 	case "commit": // commit.go
 		return 0, commit(args[1:])
-	case "images": // inventory.go
-		return 0, listImages(args[1:])
-	case "layers":
-		return 0, listLayers(args[1:])
 	case "init": // hidden: the runtime runs itself this way inside the namespaces
 		if err := containerInit(args[1:]); err != nil {
 			return 0, fmt.Errorf("init: %w", err)
@@ -120,7 +112,7 @@ func run(args []string) (int, error) {
 	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	flags.SetInterspersed(false) // everything from CMD on belongs to CMD
 	flags.SetOutput(io.Discard)  // errors are reported below, in one line
-	flags.String("image", "", "an image: an OCI layout folder, a docker save tarball, or a rootfs tarball (plain or gzip), its layers stacked under one of the container's own")
+	flags.String("image", "", "an image: an OCI layout folder, or a rootfs tarball (plain or gzip), its layers stacked under one of the container's own")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
 	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
 	flags.Bool("keep", false, "keep the container's upper layer (what it changed in --image's root) after it ends, for "+program+" commit, and print where it is")

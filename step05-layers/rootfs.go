@@ -166,7 +166,8 @@ type devMount struct {
 // mountDev gives the container a /dev of its own: a tmpfs holding only
 // the devices above, the symlinks, a devpts for terminals, a tmpfs for
 // shared memory, and with an IPC namespace of its own, its POSIX message
-// queues. The host's /dev would hand root inside every disk.
+// queues. The host's /dev would hand root inside every disk. (boxcraft
+// also binds the terminal on stdin to /dev/console, final/rootfs.)
 func mountDev(ownIPC bool) error {
 	// No MS_NODEV: the device nodes on it must open.
 	if err := unix.Mount("tmpfs", "dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
@@ -203,7 +204,7 @@ func mountDev(ownIPC bool) error {
 			return fmt.Errorf("mount %s on /%s: %w", m.fstype, m.target, err)
 		}
 	}
-	return attachConsole()
+	return nil
 }
 
 // makeDevice makes the character device /dev/NAME. mknod(2) makes a
@@ -236,29 +237,6 @@ func bindOntoFile(source, target string) error {
 	return unix.Mount(source, target, "", unix.MS_BIND, "")
 }
 
-// attachConsole gives the container a /dev/console when its stdin is a
-// terminal: that terminal, bind-mounted, as runc does with the terminal it
-// makes. Programs such as init systems write their messages there.
-// TCGETS reads a terminal's settings, and fails on anything else.
-//
-// The bind mount's source is the terminal's name (/dev/pts/N), which
-// names it in this mount namespace's copy of the host's /dev: stdin
-// itself was opened in the host's mount namespace, and the kernel binds
-// only mounts of the caller's own.
-func attachConsole() error {
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
-		return nil // not a terminal: no console
-	}
-	terminal, err := os.Readlink("/proc/self/fd/0")
-	if err == nil {
-		err = bindOntoFile(terminal, "dev/console")
-	}
-	if err != nil {
-		return fmt.Errorf("make /dev/console: %w", err)
-	}
-	return nil
-}
-
 // pivotRoot makes the rootfs the root of the container's mount namespace
 // and detaches the host's, as runc does.
 //
@@ -272,13 +250,10 @@ func attachConsole() error {
 // here again because its earlier propagation may be configured shared,
 // and an unmount must not travel to the host.
 func pivotRoot() error {
-	err := unix.PivotRoot(".", ".")
-	if errors.Is(err, unix.EINVAL) {
-		// The likeliest cause: the host's root is the kernel's initramfs,
-		// its very first mount, which nothing is below to move it onto.
-		return fmt.Errorf("pivot_root into the rootfs: %w (is the host's root an initramfs? boxcraft falls back to chroot there, final/rootfs)", err)
-	}
-	if err != nil {
+	// EINVAL where the host's root is the kernel's initramfs, which
+	// nothing is below to move it onto (boxcraft falls back to chroot
+	// there, final/rootfs).
+	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root into the rootfs: %w", err)
 	}
 	if err := unix.Mount("", ".", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {

@@ -76,22 +76,16 @@ func limitRows(disk, dev string) []limitFiles {
 		{[]string{"--cpu-period", "200000"},
 			map[string]string{"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "200000"},
 			map[string]string{"cpu.max": "max 200000"}, nil},
-		{[]string{"--cpu-shares", "512"},
-			map[string]string{"cpu/cpu.shares": "512"},
-			map[string]string{"cpu.weight": "59"}, nil}, // ⌈10^((l²+125l)/612 − 7/34)⌉, l = log2(512)
-		{[]string{"--cpuset-cpus", "0", "--cpuset-mems", "0"},
-			map[string]string{"cpuset/cpuset.cpus": "0", "cpuset/cpuset.mems": "0"},
-			map[string]string{"cpuset.cpus": "0", "cpuset.mems": "0"}, nil},
+		{[]string{"--cpuset-cpus", "0"},
+			map[string]string{"cpuset/cpuset.cpus": "0"},
+			map[string]string{"cpuset.cpus": "0"}, nil},
 		{[]string{"-m", "64m"}, // swap as much as memory, as docker run's default, where the kernel counts swap
 			map[string]string{"memory/memory.limit_in_bytes": "67108864", "memory/memory.memsw.limit_in_bytes": "134217728"},
 			map[string]string{"memory.max": "67108864", "memory.swap.max": "67108864"},
 			[]string{"memory/memory.memsw.limit_in_bytes", "memory.swap.max"}},
-		{[]string{"--memory", "65536k", "--memory-swap", "96mb"},
-			map[string]string{"memory/memory.limit_in_bytes": "67108864", "memory/memory.memsw.limit_in_bytes": "100663296"},
-			map[string]string{"memory.max": "67108864", "memory.swap.max": "33554432"}, nil},
-		{[]string{"-m", "1g", "--memory-swap", "-1"},
-			map[string]string{"memory/memory.limit_in_bytes": "1073741824", "memory/memory.memsw.limit_in_bytes": "9223372036854771712"},
-			map[string]string{"memory.max": "1073741824", "memory.swap.max": "max"}, nil},
+		{[]string{"--memory", "65536k"},
+			map[string]string{"memory/memory.limit_in_bytes": "67108864"},
+			map[string]string{"memory.max": "67108864"}, nil},
 		{[]string{"--pids-limit", "100"},
 			map[string]string{"pids/pids.max": "100"},
 			map[string]string{"pids.max": "100"}, nil},
@@ -99,6 +93,18 @@ func limitRows(disk, dev string) []limitFiles {
 			map[string]string{"blkio/blkio.throttle.read_bps_device": dev + " 1048576", "blkio/blkio.throttle.write_bps_device": dev + " 2097152"},
 			map[string]string{"io.max": dev + " rbps=1048576 wbps=2097152 riops=max wiops=max"}, nil},
 		// The rows from here are boxcraft's alone (see stepsLack).
+		{[]string{"--cpu-shares", "512"},
+			map[string]string{"cpu/cpu.shares": "512"},
+			map[string]string{"cpu.weight": "59"}, nil}, // ⌈10^((l²+125l)/612 − 7/34)⌉, l = log2(512)
+		{[]string{"--cpuset-mems", "0"},
+			map[string]string{"cpuset/cpuset.mems": "0"},
+			map[string]string{"cpuset.mems": "0"}, nil},
+		{[]string{"--memory", "65536k", "--memory-swap", "96mb"},
+			map[string]string{"memory/memory.limit_in_bytes": "67108864", "memory/memory.memsw.limit_in_bytes": "100663296"},
+			map[string]string{"memory.max": "67108864", "memory.swap.max": "33554432"}, nil},
+		{[]string{"-m", "1g", "--memory-swap", "-1"},
+			map[string]string{"memory/memory.limit_in_bytes": "1073741824", "memory/memory.memsw.limit_in_bytes": "9223372036854771712"},
+			map[string]string{"memory.max": "1073741824", "memory.swap.max": "max"}, nil},
 		{[]string{"--blkio-weight", "300"}, // BFQ's weight; on v2 without BFQ, io.cost's io.weight
 			map[string]string{"blkio/blkio.bfq.weight": "300"},
 			map[string]string{"io.weight": "default 2930"}, nil}, // 1 + (300-10)*9999/990
@@ -402,11 +408,14 @@ func badLimits(t *testing.T, s Step) {
 }
 
 // stepsLack tells the limit flags that boxcraft has (final/cgroups) and
-// the steps do not: the BFQ weight and the IOPS limits. step03 keeps one
-// block I/O limit, bytes per second, for its lesson; the rows with these
-// flags run against boxcraft alone (final/e2e/lessons).
+// the steps do not: --cpu-shares, --cpuset-mems, --memory-swap, the BFQ
+// weight and the IOPS limits. step03 keeps one limit of each kind its
+// lesson names (CPU time, CPUs, memory, tasks, and block I/O in bytes per
+// second); the rows with these flags run against boxcraft alone
+// (final/e2e/lessons).
 func stepsLack(flag string) bool {
-	return flag == "--blkio-weight" || strings.HasSuffix(flag, "-iops")
+	return slices.Contains([]string{"--cpu-shares", "--cpuset-mems", "--memory-swap", "--blkio-weight"}, flag) ||
+		strings.HasSuffix(flag, "-iops")
 }
 
 // CgroupV2 reports whether the host runs cgroup v2 alone.
