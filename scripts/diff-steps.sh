@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make diff-NN: the change from step NN-1 to step NN, which is the lesson.
-# Tests, their data (testdata: fuzz corpora) and the README are left out:
+# Tests, their data (testdata: fuzz corpora) and the READMEs (English and
+# Chinese) are left out:
 # the diff is the program.
 #
 # diff-steps.sh --count NN prints how many lines the lesson changes, as
@@ -33,5 +34,5 @@ if $count; then
 	exit 0
 fi
 status=0
-diff -ruN --exclude='*_test.go' --exclude=testdata --exclude=README.md "$prev_dir" "$cur_dir" || status=$?
+diff -ruN --exclude='*_test.go' --exclude=testdata --exclude='README*.md' "$prev_dir" "$cur_dir" || status=$?
 [ "$status" -le 1 ] || [ "$status" -eq 141 ] || exit "$status"
