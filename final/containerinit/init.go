@@ -130,16 +130,17 @@ func steps(c *spec.Container, wait *startWait) []step {
 	}
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
-	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(ns.Cgroup && !joined(c, "cgroup"), "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
-	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
+	add(ns.Net && !joined(c, "net"), "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
-		if err := rootfs.Setup(c, inheritedTrees(c)); err != nil {
+		if err := rootfs.SetupThen(c, inheritedTrees(c), createContainerHooks(c)); err != nil {
 			return fmt.Errorf("the root %s: %w", root, err)
 		}
 		return nil
 	})
-	add(ns.PID, "step02", "restart the pids", restartPids)
+	add(ns.PID && !joined(c, "pid"), "step02", "restart the pids", restartPids)
+	list = append(list, ociSteps(c)...)
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	sec := c.Security
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",

@@ -46,7 +46,7 @@ func securitySteps(c *spec.Container, wait *startWait) []step {
 	})
 	add(sec.NoNewPrivileges, "set no_new_privs", security.SetNoNewPrivileges)
 	if wait != nil {
-		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})
+		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c) }})
 	}
 	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
 	return list

@@ -43,7 +43,8 @@ func openStartFifo(c *spec.Container, report *os.File) (*startWait, error) {
 // container is ready (Failure.Waiting on the report pipe, which it then
 // closes), and blocks until start opens the fifo. A failure after this
 // has no report pipe to go to: init prints it on stderr and exits.
-func (w *startWait) waitForStart(p spec.Process) error {
+func (w *startWait) waitForStart(c *spec.Container) error {
+	p := c.Process
 	if len(p.Args) == 0 {
 		return &Failure{Status: 125, Message: "no command: process.args is empty"}
 	}
@@ -61,9 +62,18 @@ func (w *startWait) waitForStart(p spec.Process) error {
 	if err != nil {
 		return fmt.Errorf("wait for start: %w", err)
 	}
-	defer unix.Close(fd)
+	if err := w.fifo.Close(); err != nil {
+		return err
+	}
+	// The startContainer hooks run before start hears back, and so
+	// before its poststart hooks.
+	if err := startContainerHooks(c); err != nil {
+		return err
+	}
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("wait for start: %w", err)
 	}
-	return w.fifo.Close()
+	// fd stays open, close-on-exec: its end of file tells start that
+	// the command runs (the spec's poststart hooks run after that).
+	return nil
 }

@@ -151,3 +151,20 @@ func derefU(n *uint64) uint64 {
 	}
 	return *n
 }
+
+// ConvertUpdate reads the resources of an update (runc update
+// --resources, as containerd sends them): the fields create takes, each
+// refused as create refuses it; only those given change.
+func ConvertUpdate(r *specs.LinuxResources) (spec.Resources, error) {
+	out, err := convertResources(r, nil)
+	if err != nil {
+		return out, err
+	}
+	if r.Memory == nil || r.Memory.Limit == nil {
+		if out.SwapGiven {
+			return out, refuse("linux.resources.memory.swap", "give the memory limit with it")
+		}
+		out.MemorySwap = 0
+	}
+	return out, nil
+}

@@ -29,7 +29,12 @@ import (
 // source.
 //
 // Without a user namespace, init calls ReadOnlyProcSys afterwards.
-func Setup(c *spec.Container, trees Trees) error {
+func Setup(c *spec.Container, trees Trees) error { return SetupThen(c, trees, nil) }
+
+// SetupThen is Setup that calls beforePivot, when not nil, once the
+// mounts are made and before pivot_root: where an OCI bundle's
+// createContainer hooks run (issue 23).
+func SetupThen(c *spec.Container, trees Trees, beforePivot func() error) error {
 	if err := makeMountsPrivate(); err != nil {
 		return err
 	}
@@ -57,6 +62,11 @@ func Setup(c *spec.Container, trees Trees) error {
 	}
 	if err := mountAll(r, c.Mounts, trees); err != nil {
 		return err
+	}
+	if beforePivot != nil {
+		if err := beforePivot(); err != nil {
+			return err
+		}
 	}
 	if err := pivotRoot(r); err != nil {
 		return err

@@ -48,6 +48,9 @@ type Container struct {
 	// there is a seccomp filter (issue 21). false (--proc=host): the
 	// host's, as the kernel shows them.
 	ProcView bool `json:"procView,omitempty"`
+
+	// OCI holds what only an OCI bundle asks for (issue 23, oci.go).
+	OCI *OCI `json:"oci,omitempty"`
 }
 
 // CgroupName is the container's own cgroup's name below CgroupParent.
@@ -119,6 +122,11 @@ type Namespaces struct {
 	// User is new when UIDMap is given (podman's --uidmap and --gidmap).
 	UIDMap []IDMap `json:"uidMap,omitempty"`
 	GIDMap []IDMap `json:"gidMap,omitempty"`
+	// Join names, by kind ("net", "pid", "mnt", …), a namespace to
+	// join rather than make: an OCI bundle's namespace path (issue 23).
+	// Its kind's field above is true too: the container has a
+	// namespace other than the host's.
+	Join map[string]string `json:"join,omitempty"`
 }
 
 // User reports whether the container gets a user namespace of its own.
