@@ -7,9 +7,12 @@
 #
 # The suite makes cgroups of its own, outside the workshop's: runc makes
 # /cgrouptest and testdir/cgrouptest below its caller's cgroup (boxcraft-runc
-# refuses the first and puts the second below /boxcraft). Every such
+# refuses the first and puts the second below its parent). Every such
 # folder that was not there before is removed afterwards, as are the
-# containers a failed test left in either runtime's state.
+# containers a failed test left in either runtime's state. boxcraft-runc
+# makes every cgroup below a parent of the run's own, $bx_parent, which
+# goes whole at the end; and a mount below the suite's bundles
+# (/tmp/ocitest…) that a failed test left is unmounted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -19,7 +22,9 @@ runc_bin=${RUNC:-/usr/sbin/runc}
 per_test=${OCI_VALIDATE_TIMEOUT:-120} # seconds each test program may take
 runtimes=${OCI_VALIDATE_RUNTIMES:-boxcraft-runc runc} # which to run, in order
 before=$(mktemp) # the suite's cgroup folders there before it ran
-trap 'rm -f "$before"' EXIT
+mounts_before=$(mktemp) # the mounts below /tmp/ocitest… there before it ran
+bx_parent=boxcraft/oci-validate # boxcraft-runc's cgroup parent for the run
+trap 'rm -f "$before" "$mounts_before"; remove_parent; remove_new_mounts' EXIT
 
 say() { printf 'oci-validate: %s\n' "$*"; }
 die() {
@@ -65,6 +70,35 @@ remove_new_cgroups() {
 	fi
 }
 
+# remove_parent removes $bx_parent in every hierarchy, deepest first,
+# killing what is left in it: only boxcraft-runc's containers of this
+# run are there.
+remove_parent() {
+	local top sub pid
+	for top in /sys/fs/cgroup/"$bx_parent" /sys/fs/cgroup/*/"$bx_parent"; do
+		[ -d "$top" ] || continue
+		find "$top" -depth -type d 2>/dev/null | while read -r sub; do
+			while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$sub/cgroup.procs" 2>/dev/null || true
+			rmdir "$sub" 2>/dev/null || sleep 0.2
+			rmdir "$sub" 2>/dev/null || say "could not remove $sub" >&2
+		done
+	done
+}
+
+# suite_mounts lists the mount points below the suite's bundles.
+suite_mounts() {
+	awk '$5 ~ "^/tmp/ocitest" { print $5 }' /proc/self/mountinfo | sort -u
+}
+
+# remove_new_mounts unmounts, deepest first, the mounts below the suite's
+# bundles that were not there before the run: a failed test's.
+remove_new_mounts() {
+	local m
+	comm -13 "$mounts_before" <(suite_mounts) | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || say "could not unmount $m" >&2
+	done
+}
+
 # remove_containers deletes what the runtime $1 still lists: the
 # containers of tests that failed before their own delete.
 remove_containers() {
@@ -83,7 +117,7 @@ run_suite() {
 	for t in "$out"/*.t; do
 		tap=$out/$name/$(basename "$t" .t).tap
 		status=0
-		(cd "$out" && timeout "$per_test" env RUNTIME="$runtime" "./$(basename "$t")" >"$OLDPWD/$tap" 2>&1) || status=$?
+		(cd "$out" && timeout "$per_test" env RUNTIME="$runtime" BOXCRAFT_CGROUP_PARENT="$bx_parent" "./$(basename "$t")" >"$OLDPWD/$tap" 2>&1) || status=$?
 		echo "# exit status $status" >>"$tap"
 		remove_containers "$runtime"
 	done
@@ -110,6 +144,7 @@ main() {
 	[ -x "$runc_bin" ] || die "no runc at $runc_bin (RUNC=…): sudo make deps installs Debian's"
 	build_suite
 	suite_cgroups >"$before"
+	suite_mounts >"$mounts_before"
 	say "runtime-tools $(cd "$tools" && go list -m -f '{{.Version}}' github.com/opencontainers/runtime-tools), $(find "$out" -name '*.t' | wc -l) test programs"
 	local runtime
 	for runtime in $runtimes; do
@@ -119,6 +154,8 @@ main() {
 		*) die "OCI_VALIDATE_RUNTIMES: $runtime? boxcraft-runc or runc" ;;
 		esac
 		remove_new_cgroups "$before"
+		remove_parent
+		remove_new_mounts
 	done
 }
 
