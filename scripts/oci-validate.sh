@@ -24,7 +24,7 @@ runtimes=${OCI_VALIDATE_RUNTIMES:-boxcraft-runc runc} # which to run, in order
 before=$(mktemp) # the suite's cgroup folders there before it ran
 mounts_before=$(mktemp) # the mounts below /tmp/ocitest… there before it ran
 bx_parent=boxcraft/oci-validate # boxcraft-runc's cgroup parent for the run
-trap 'rm -f "$before" "$mounts_before"; remove_parent; remove_new_mounts' EXIT
+trap 'remove_parent; remove_new_mounts; rm -f "$before" "$mounts_before"' EXIT
 
 say() { printf 'oci-validate: %s\n' "$*"; }
 die() {
@@ -78,9 +78,14 @@ remove_parent() {
 	for top in /sys/fs/cgroup/"$bx_parent" /sys/fs/cgroup/*/"$bx_parent"; do
 		[ -d "$top" ] || continue
 		find "$top" -depth -type d 2>/dev/null | while read -r sub; do
-			while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$sub/cgroup.procs" 2>/dev/null || true
-			rmdir "$sub" 2>/dev/null || sleep 0.2
-			rmdir "$sub" 2>/dev/null || say "could not remove $sub" >&2
+			# A frozen process does not die of SIGKILL on v1: thaw first.
+			[ ! -e "$sub/freezer.state" ] || echo THAWED >"$sub/freezer.state" 2>/dev/null || true
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$sub/cgroup.procs" 2>/dev/null || true
+				rmdir "$sub" 2>/dev/null && break
+				sleep 0.5
+			done
+			[ ! -d "$sub" ] || say "could not remove $sub" >&2
 		done
 	done
 }

@@ -162,9 +162,6 @@ func processSteps(c *spec.Container, wait *startWait) []step {
 		{"step02", "close inherited files", closeInheritedFiles},
 		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
 	}
-	if len(p.Rlimits) > 0 {
-		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(p.Rlimits) }})
-	}
 	if p.OOMScoreAdj != nil {
 		list = append(list, step{"issue23", "set oom_score_adj", func() error { return setOOMScoreAdj(*p.OOMScoreAdj) }})
 	}

@@ -33,6 +33,9 @@ func ociSteps(c *spec.Container) []step {
 	if o.Domainname != "" {
 		list = append(list, step{"issue23", "set the domainname", func() error { return setDomainname(o.Domainname) }})
 	}
+	if flags := propagation[o.RootfsPropagation]; flags != 0 {
+		list = append(list, step{"issue23", "set the root's propagation", func() error { return setRootPropagation(flags) }})
+	}
 	if len(o.Sysctl) > 0 {
 		list = append(list, step{"issue23", "write the sysctls", func() error { return writeSysctls(o.Sysctl) }})
 	}
@@ -97,4 +100,23 @@ func startContainerHooks(c *spec.Container) error {
 		return nil
 	}
 	return runContainerHooks(c, "startContainer", c.OCI.StartContainer, specs.StateCreated)
+}
+
+// propagation are rootfsPropagation's values, as mount(2) flags.
+var propagation = map[string]uintptr{
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// setRootPropagation gives the new root the propagation the bundle asks
+// for, once pivoted into, as runc does: every mount of the container's
+// namespace was made private before (rootfs), so a shared root is a
+// peer group of the container's own, and nothing reaches the host's.
+func setRootPropagation(flags uintptr) error {
+	if err := unix.Mount("", "/", "", flags, ""); err != nil {
+		return fmt.Errorf("linux.rootfsPropagation: %w", err)
+	}
+	return nil
 }

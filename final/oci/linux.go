@@ -46,6 +46,7 @@ func convertLinux(s *specs.Spec, c *spec.Container, id, defaultParent string) er
 			return err
 		}
 	}
+	c.OCI.RootfsPropagation = l.RootfsPropagation
 	c.Security.MaskedPaths, c.Security.ReadonlyPaths = l.MaskedPaths, l.ReadonlyPaths
 	c.Security.Devices, err = convertDevices(l.Devices)
 	return err
@@ -53,8 +54,8 @@ func convertLinux(s *specs.Spec, c *spec.Container, id, defaultParent string) er
 
 func refuseUnimplementedLinux(l *specs.Linux) error {
 	switch {
-	case l.RootfsPropagation != "" && l.RootfsPropagation != "private" && l.RootfsPropagation != "rprivate":
-		return refuse("linux.rootfsPropagation", "%q: boxcraft makes every mount private", l.RootfsPropagation)
+	case l.RootfsPropagation != "" && !propagations[l.RootfsPropagation]:
+		return refuse("linux.rootfsPropagation", "%q: give shared, slave, private or unbindable, or their r… forms", l.RootfsPropagation)
 	case l.MountLabel != "":
 		return refuse("linux.mountLabel", "not implemented (boxcraft has no SELinux)")
 	case l.IntelRdt != nil:
@@ -149,8 +150,8 @@ func convertCgroupsPath(p, id, defaultParent string) (parent, name string, err e
 func convertDevices(list []specs.LinuxDevice) ([]spec.Device, error) {
 	var out []spec.Device
 	for i, d := range list {
-		if d.Type != "c" && d.Type != "b" {
-			return nil, refuse(fmt.Sprintf("linux.devices[%d].type", i), "%q: boxcraft makes c and b devices", d.Type)
+		if d.Type != "c" && d.Type != "b" && d.Type != "p" {
+			return nil, refuse(fmt.Sprintf("linux.devices[%d].type", i), "%q: boxcraft makes c, b and p (fifo) devices", d.Type)
 		}
 		if (d.UID != nil && *d.UID != 0) || (d.GID != nil && *d.GID != 0) {
 			return nil, refuse(fmt.Sprintf("linux.devices[%d].uid", i), "not implemented: the node is root's (0:0)")
@@ -159,7 +160,16 @@ func convertDevices(list []specs.LinuxDevice) ([]spec.Device, error) {
 		if d.FileMode != nil {
 			mode = uint32(*d.FileMode & os.ModePerm)
 		}
-		out = append(out, spec.Device{Path: d.Path, Type: d.Type, Major: d.Major, Minor: d.Minor, FileMode: mode, Access: "rwm"})
+		dev := spec.Device{Path: d.Path, Type: d.Type, Major: d.Major, Minor: d.Minor, FileMode: mode, Access: "rwm"}
+		if d.Type == "p" {
+			dev.Major, dev.Minor, dev.Access = 0, 0, "" // a fifo: no device number, no cgroup rule
+		}
+		out = append(out, dev)
 	}
 	return out, nil
 }
+
+// propagations are rootfsPropagation's values (containerinit makes them
+// mount(2)'s flags).
+var propagations = map[string]bool{"private": true, "rprivate": true, "slave": true, "rslave": true,
+	"shared": true, "rshared": true, "unbindable": true, "runbindable": true}

@@ -77,6 +77,11 @@ func (r *Runtime) startWaiting(rec state.Record, files monitor.Files) (int, erro
 	if err := unix.Mkfifo(rec.Spec.StartFifo, 0o622); err != nil {
 		return 0, fmt.Errorf("make the start fifo: %w", err)
 	}
+	// Again, past the umask, which took the others' write bit: init's
+	// root in a user namespace is another user of the host's.
+	if err := os.Chmod(rec.Spec.StartFifo, 0o622); err != nil {
+		return 0, fmt.Errorf("make the start fifo: %w", err)
+	}
 	return monitor.Create(rec, files)
 }
 

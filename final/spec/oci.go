@@ -8,6 +8,10 @@ type OCI struct {
 	// Sysctl are /proc/sys's keys (net.ipv4.ip_forward) and values,
 	// written by init inside the container's namespaces.
 	Sysctl map[string]string `json:"sysctl,omitempty"`
+	// RootfsPropagation is the root mount's propagation once pivoted
+	// into (shared, rslave, …): every mount is made private first, so
+	// nothing of it reaches the host's.
+	RootfsPropagation string `json:"rootfsPropagation,omitempty"`
 	// TimeNamespace: a new time namespace, whose clocks TimeOffsets
 	// ("monotonic", "boottime") move.
 	TimeNamespace bool                  `json:"timeNamespace,omitempty"`
