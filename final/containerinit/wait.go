@@ -22,17 +22,32 @@ type startWait struct {
 	reported     bool
 }
 
-// openStartFifo opens the fifo named by c.StartFifo as a path only
-// (O_PATH), before init pivots away from the host's folders: the open
-// that waits comes later, through /proc/self/fd, which reaches the fifo
-// from inside the new root. It is nil when c asks for no wait.
+// StartFifoFD is the descriptor init has the start fifo at, opened as a
+// path only (O_PATH) by the monitor: after the bind trees (FirstTreeFD),
+// so that init's root in a user namespace, which may not walk the host's
+// state folders, has it. The open that waits comes later, through
+// /proc/self/fd, which reaches the fifo from inside the new root too.
+func StartFifoFD(c *spec.Container) int {
+	fd := FirstTreeFD
+	if c.Namespaces.User() {
+		for _, m := range c.Mounts {
+			if m.Type == "bind" {
+				fd++
+			}
+		}
+	}
+	return fd
+}
+
+// openStartFifo takes the start fifo's descriptor; it is nil when c asks
+// for no wait.
 func openStartFifo(c *spec.Container, report *os.File) (*startWait, error) {
 	if c.StartFifo == "" {
 		return nil, nil
 	}
-	fd, err := unix.Open(c.StartFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open the start fifo: %w", err)
+	fd := StartFifoFD(c)
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("the start fifo (fd %d): %w", fd, err)
 	}
 	return &startWait{fifo: os.NewFile(uintptr(fd), "start fifo"), report: report}, nil
 }

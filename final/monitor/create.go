@@ -1,12 +1,14 @@
 package monitor
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"golang.org/x/sys/unix"
 )
 
 // Files are a process's stdin, stdout and stderr given as they are: the
@@ -60,6 +62,14 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The start fifo goes after the trees (containerinit.StartFifoFD),
+	// opened here: init's root in a user namespace may not walk to it.
+	fifo, err := os.OpenFile(c.StartFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		closeAll(trees...)
+		return 0, fmt.Errorf("open the start fifo: %w", err)
+	}
+	trees = append(trees, fifo)
 	// An OCI container's network is its config's: the host's, or a new
 	// namespace with lo alone (final/oci). Neither reads the state
 	// folders, which only the bridge and container:NAME need.
