@@ -23,8 +23,9 @@ per_test=${OCI_VALIDATE_TIMEOUT:-120} # seconds each test program may take
 runtimes=${OCI_VALIDATE_RUNTIMES:-boxcraft-runc runc} # which to run, in order
 before=$(mktemp) # the suite's cgroup folders there before it ran
 mounts_before=$(mktemp) # the mounts below /tmp/ocitest… there before it ran
+bundles_before=$(mktemp) # the suite's bundle folders (/tmp/ocitest…) there before it ran
 bx_parent=boxcraft/oci-validate # boxcraft-runc's cgroup parent for the run
-trap 'remove_parent; remove_new_mounts; rm -f "$before" "$mounts_before"' EXIT
+trap 'remove_parent; remove_new_mounts; remove_new_bundles; rm -f "$before" "$mounts_before" "$bundles_before"' EXIT
 
 say() { printf 'oci-validate: %s\n' "$*"; }
 die() {
@@ -104,6 +105,25 @@ remove_new_mounts() {
 	done
 }
 
+# suite_bundles lists the suite's bundle folders: a program that fails
+# leaves its own.
+suite_bundles() {
+	find /tmp -maxdepth 1 -name 'ocitest*' 2>/dev/null | sort
+}
+
+# remove_new_bundles removes the bundle folders that were not there
+# before the run, once nothing is mounted below them.
+remove_new_bundles() {
+	local dir
+	comm -13 "$bundles_before" <(suite_bundles) | while read -r dir; do
+		if awk -v d="$dir/" 'index($5 "/", d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+			say "left $dir: something is still mounted below it" >&2
+		else
+			rm -rf "$dir"
+		fi
+	done
+}
+
 # remove_containers deletes what the runtime $1 still lists: the
 # containers of tests that failed before their own delete.
 remove_containers() {
@@ -150,6 +170,7 @@ main() {
 	build_suite
 	suite_cgroups >"$before"
 	suite_mounts >"$mounts_before"
+	suite_bundles >"$bundles_before"
 	say "runtime-tools $(cd "$tools" && go list -m -f '{{.Version}}' github.com/opencontainers/runtime-tools), $(find "$out" -name '*.t' | wc -l) test programs"
 	local runtime
 	for runtime in $runtimes; do
@@ -161,6 +182,7 @@ main() {
 		remove_new_cgroups "$before"
 		remove_parent
 		remove_new_mounts
+		remove_new_bundles
 	done
 }
 

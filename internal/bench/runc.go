@@ -51,6 +51,7 @@ func (s *b) ctrRun(rootfs string) error {
 		return err
 	}
 	defer d.stop()
+	defer removeCgroupParent("boxcraft/bench-ctr") // runc leaves the parent it made
 	n := 0
 	run := func(bin string) func() *exec.Cmd {
 		return func() *exec.Cmd {
@@ -161,6 +162,25 @@ func killInMountNamespace(ino uint64) {
 		var st unix.Stat_t
 		if unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid), &st) == nil && st.Ino == ino {
 			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+// removeCgroupParent removes parent, an empty cgroup, in every
+// hierarchy, and what is below it: runc makes a cgroupsPath's parents
+// and leaves them.
+func removeCgroupParent(parent string) {
+	tops, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	for _, top := range append(tops, "/sys/fs/cgroup/"+parent) {
+		var dirs []string
+		_ = filepath.WalkDir(top, func(path string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			_ = unix.Rmdir(dirs[i])
 		}
 	}
 }

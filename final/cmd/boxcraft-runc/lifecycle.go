@@ -53,6 +53,9 @@ func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Contain
 	if err != nil {
 		return nil, runtime.Container{}, err
 	}
+	for _, w := range oci.AmbientWarnings(config.Process) {
+		warn(g, errors.New(w))
+	}
 	rt, err := g.open()
 	if err != nil {
 		return nil, runtime.Container{}, err
