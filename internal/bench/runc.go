@@ -166,21 +166,3 @@ func killInMountNamespace(ino uint64) {
 	}
 }
 
-// removeCgroupParent removes parent, an empty cgroup, in every
-// hierarchy, and what is below it: runc makes a cgroupsPath's parents
-// and leaves them.
-func removeCgroupParent(parent string) {
-	tops, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
-	for _, top := range append(tops, "/sys/fs/cgroup/"+parent) {
-		var dirs []string
-		_ = filepath.WalkDir(top, func(path string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			_ = unix.Rmdir(dirs[i])
-		}
-	}
-}
