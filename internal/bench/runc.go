@@ -165,4 +165,3 @@ func killInMountNamespace(ino uint64) {
 		}
 	}
 }
-
