@@ -75,7 +75,8 @@ func readKernelFields(t *testing.T, root string) []string {
 
 // joinByPath: a container whose namespaces name another's by path
 // (/proc/PID/ns/…) is in them: the same network, uts and pid
-// namespaces, so it sees the first one's hostname and its processes.
+// namespaces, so it sees the first one's hostname and its processes. Its
+// bind mount takes an access-time option.
 func (s *ociSuite) joinByPath(t *testing.T) {
 	first, _ := s.bundle(t, "j1", func(c map[string]any) { c["hostname"] = "first" }, "sleep", "1000")
 	require.Equal(t, 0, s.runc(t, "run", "--detach", "--bundle", first, "j1").Code)
@@ -83,18 +84,20 @@ func (s *ociSuite) joinByPath(t *testing.T) {
 	pid := s.state(t, "j1").Pid
 	second, _ := s.bundle(t, "j2", func(c map[string]any) {
 		delete(c, "hostname")
+		// A bind with an access time, as bundles give them.
+		c["mounts"] = append(c["mounts"].([]any), map[string]any{"destination": "/mnt", "type": "bind", "source": "rootfs/bin", "options": []string{"rbind", "ro", "noatime"}})
 		for _, ns := range c["linux"].(map[string]any)["namespaces"].([]any) {
 			ns := ns.(map[string]any)
 			if kind := map[string]string{"network": "net", "uts": "uts", "pid": "pid", "ipc": "ipc"}[ns["type"].(string)]; kind != "" {
 				ns["path"] = "/proc/" + strconv.Itoa(pid) + "/ns/" + kind
 			}
 		}
-	}, "sh", "-c", "hostname; readlink /proc/self/ns/net; cat /proc/1/cmdline")
+	}, "sh", "-c", `hostname; readlink /proc/self/ns/net; awk '$5 == "/mnt" { print $6 }' /proc/self/mountinfo; cat /proc/1/cmdline`)
 	r := s.runc(t, "run", "--bundle", second, "j2")
 	require.Equal(t, 0, r.Code, "run: %s", r)
 	net, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
 	require.NoError(t, err)
-	assert.Equal(t, "first\n"+net+"\nsleep\x001000\x00", r.Stdout, "the first container's hostname, network namespace and pid 1")
+	assert.Equal(t, "first\n"+net+"\nro,noatime\nsleep\x001000\x00", r.Stdout, "the first container's hostname, network namespace and pid 1; the bind's options")
 }
 
 // updateAndEvents: update changes a running container's limits (the
