@@ -68,7 +68,9 @@ func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Contain
 	b := oci.Bundle{Path: bundle, Annotations: config.Annotations, Hooks: &hooks}
 	files.Created = createRuntimeHooks(hooks, b.HookState(id))
 	if _, err := rt.CreateOCI(c, files); err != nil {
-		poststop(g, b, id) // the spec's lifecycle goes on at delete
+		if !errors.Is(err, runtime.ErrConflict) { // another's id: nothing of this one was made
+			poststop(g, b, id) // the spec's lifecycle goes on at delete
+		}
 		return nil, runtime.Container{}, err
 	}
 	ctr, err := rt.Get(c.ID)
