@@ -64,6 +64,9 @@ func runOne(h spec.Hook, state []byte) error {
 	if cmd.Env == nil {
 		cmd.Env = []string{} // nil would be ours
 	}
+	// A child the hook left behind may hold its output open: once the
+	// hook has ended, its output is waited for this long, no longer.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}
