@@ -100,16 +100,30 @@ func (s *ociSuite) joinByPath(t *testing.T) {
 	assert.Equal(t, "first\n"+net+"\nro,noatime\nsleep\x001000\x00", r.Stdout, "the first container's hostname, network namespace and pid 1; the bind's options")
 }
 
-// updateAndEvents: update changes a running container's limits (the
+// updateAndEvents: a throttle of blockIO is the cgroup's; update
+// changes a running container's limits (the
 // cgroup's files say so; with --resources - as containerd sends them
 // too); events prints its stats every interval, and an "oom" event when
 // a process goes over the memory limit update set, until it stops.
 func (s *ociSuite) updateAndEvents(t *testing.T) {
-	bundle, cgroups := s.bundle(t, "u1", nil, "sleep", "1000")
-	require.Equal(t, 0, s.runc(t, "run", "--detach", "--bundle", bundle, "u1").Code)
+	disk := deviceNumbers(t, LoopDevice(t, 1<<20)) // MAJ:MIN
+	major, minor, _ := strings.Cut(disk, ":")
+	bundle, cgroups := s.bundle(t, "u1", func(c map[string]any) {
+		maj, _ := strconv.Atoi(major)
+		mnr, _ := strconv.Atoi(minor)
+		c["linux"].(map[string]any)["resources"].(map[string]any)["blockIO"] = map[string]any{
+			"throttleReadBpsDevice": []any{map[string]any{"major": maj, "minor": mnr, "rate": 1 << 20}}}
+	}, "sleep", "1000")
+	r := s.runc(t, "run", "--detach", "--bundle", bundle, "u1")
+	require.Equal(t, 0, r.Code, "run: %s", r)
+	if dir, ok := cgroups[""]; ok {
+		assert.Contains(t, string(readFile(t, filepath.Join(dir, "io.max"))), disk+" rbps=1048576", "blockIO's throttle")
+	} else {
+		assert.Contains(t, string(readFile(t, filepath.Join(cgroups["blkio"], "blkio.throttle.read_bps_device"))), disk+" 1048576", "blockIO's throttle")
+	}
 	t.Cleanup(func() { s.runc(t, "delete", "--force", "u1") })
 
-	r := s.runc(t, "update", "--memory", "32m", "--pids-limit", "50", "--cpu-quota", "50000", "--cpu-period", "100000", "u1")
+	r = s.runc(t, "update", "--memory", "32m", "--pids-limit", "50", "--cpu-quota", "50000", "--cpu-period", "100000", "u1")
 	require.Equal(t, 0, r.Code, "update: %s", r)
 	assert.Equal(t, []string{"33554432", "50", "50000"}, ociLimits(t, cgroups))
 	cmd := HostCommand(t, RuncBinary(t), "--root", s.root, "update", "--resources", "-", "u1")
