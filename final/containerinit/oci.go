@@ -21,9 +21,9 @@ import (
 func joined(c *spec.Container, kind string) bool { return c.Namespaces.Join[kind] != "" }
 
 // ociSteps are the bundle's settings that init applies once the root is
-// pivoted into: the domainname (the UTS namespace's other name), then
-// the sysctls, through the container's own /proc/sys, before it is made
-// read-only.
+// pivoted into: the domainname (the UTS namespace's other name), the
+// root's propagation, the umask (execve keeps it), then the sysctls,
+// through the container's own /proc/sys, before it is made read-only.
 func ociSteps(c *spec.Container) []step {
 	o := c.OCI
 	if o == nil {
@@ -35,6 +35,10 @@ func ociSteps(c *spec.Container) []step {
 	}
 	if flags := propagation[o.RootfsPropagation]; flags != 0 {
 		list = append(list, step{"issue23", "set the root's propagation", func() error { return setRootPropagation(flags) }})
+	}
+	if o.Umask != nil {
+		mask := int(*o.Umask)
+		list = append(list, step{"issue23", "set the umask", func() error { unix.Umask(mask); return nil }})
 	}
 	if len(o.Sysctl) > 0 {
 		list = append(list, step{"issue23", "write the sysctls", func() error { return writeSysctls(o.Sysctl) }})

@@ -83,6 +83,7 @@ func Convert(s *specs.Spec, bundle, id, defaultParent string) (*spec.Container, 
 		return nil, err
 	}
 	c.OCI.CreateContainer, c.OCI.StartContainer = hooks.CreateContainer, hooks.StartContainer
+	c.OCI.Umask = s.Process.User.Umask
 	c.OCI.HookState = spec.HookState{ID: id, Bundle: bundle, Annotations: s.Annotations}
 	return c, nil
 }

@@ -65,8 +65,6 @@ func refuseUnimplementedProcess(p *specs.Process) error {
 		return refuse("process.selinuxLabel", "not implemented (boxcraft has no SELinux)")
 	case p.User.Username != "":
 		return refuse("process.user.username", "Windows only")
-	case p.User.Umask != nil:
-		return refuse("process.user.umask", "not implemented")
 	case p.IOPriority != nil:
 		return refuse("process.ioPriority", "not implemented")
 	case p.Scheduler != nil:

@@ -12,6 +12,8 @@ type OCI struct {
 	// into (shared, rslave, …): every mount is made private first, so
 	// nothing of it reaches the host's.
 	RootfsPropagation string `json:"rootfsPropagation,omitempty"`
+	// Umask is the process's file mode creation mask (process.user.umask).
+	Umask *uint32 `json:"umask,omitempty"`
 	// TimeNamespace: a new time namespace, whose clocks TimeOffsets
 	// ("monotonic", "boottime") move.
 	TimeNamespace bool                  `json:"timeNamespace,omitempty"`

@@ -18,7 +18,7 @@ import (
 // a process exec'd into it reads them (so exec joins its time namespace
 // too), and the host's stay as they were. The same container has a
 // fifo from linux.devices, a shared root (rootfsPropagation), a 1 GiB
-// RLIMIT_AS on init, and a user namespace.
+// RLIMIT_AS and a umask on init, and a user namespace.
 func (s *ociSuite) kernelFields(t *testing.T) {
 	const year = 365 * 24 * 3600
 	bundle, _ := s.bundle(t, "k1", func(c map[string]any) {
@@ -36,6 +36,7 @@ func (s *ociSuite) kernelFields(t *testing.T) {
 		// 1 GiB of address space: init is a Go program until it
 		// executes the command, and must set it last.
 		c["process"].(map[string]any)["rlimits"] = []any{map[string]any{"type": "RLIMIT_AS", "hard": 2 << 30, "soft": 1 << 30}}
+		c["process"].(map[string]any)["user"].(map[string]any)["umask"] = 0o027
 	}, "sleep", "1000")
 	hostBefore := readKernelFields(t, "/")
 	r := s.runc(t, "run", "--detach", "--bundle", bundle, "k1")
@@ -43,13 +44,14 @@ func (s *ociSuite) kernelFields(t *testing.T) {
 	t.Cleanup(func() { s.runc(t, "delete", "--force", "k1") })
 
 	r = s.runc(t, "exec", "k1", "sh", "-c", "cat /proc/sys/kernel/domainname /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/uptime; "+
-		`grep "Max address space" /proc/1/limits; test -p /dev/fifo0 && echo fifo; awk '$5 == "/" { print $7 }' /proc/1/mountinfo`)
+		`grep "Max address space" /proc/1/limits; test -p /dev/fifo0 && echo fifo; awk '$5 == "/" { print $7 }' /proc/1/mountinfo; grep Umask /proc/1/status`)
 	require.Equal(t, 0, r.Code, "exec: %s", r)
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-	require.Len(t, lines, 7, r.Stdout)
+	require.Len(t, lines, 8, r.Stdout)
 	assert.Equal(t, []string{"Max", "address", "space", "1073741824", "2147483648", "bytes"}, strings.Fields(lines[4]), "init's rlimit")
 	assert.Equal(t, "fifo", lines[5], "linux.devices' fifo")
 	assert.Regexp(t, "^shared:", lines[6], "rootfsPropagation: the root is shared")
+	assert.Equal(t, "Umask:\t0027", lines[7], "process.user.umask")
 	assert.Equal(t, []string{"example.org", "12345678", "99"}, lines[:3], "the container's domainname and sysctls")
 	uptime, err := strconv.ParseFloat(strings.Fields(lines[3])[0], 64)
 	require.NoError(t, err)
