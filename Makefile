@@ -199,7 +199,7 @@ bench: need-root bins rootfs ## how fast the newest step and boxcraft are, again
 .PHONY: oci-validate
 oci-validate: need-root bins ## the OCI runtime validation suite (runtime-tools) against boxcraft-runc and runc: TAP totals
 	@scripts/deps.sh runc
-	@scripts/oci-validate.sh
+	@$(in-own-netns) scripts/oci-validate.sh
 
 lint: ## gofmt, go vet and staticcheck (which needs Go 1.26: an older Go fetches it from the module proxy), that each workspace-stepNN builds, and check-zh
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -7,9 +7,12 @@
 #
 # The suite makes cgroups of its own, outside the workshop's: runc makes
 # /cgrouptest and testdir/cgrouptest below its caller's cgroup (boxcraft-runc
-# refuses the first and puts the second below /boxcraft). Every such
+# refuses the first and puts the second below its parent). Every such
 # folder that was not there before is removed afterwards, as are the
-# containers a failed test left in either runtime's state.
+# containers a failed test left in either runtime's state. boxcraft-runc
+# makes every cgroup below a parent of the run's own, $bx_parent, which
+# goes whole at the end; and a mount below the suite's bundles
+# (/tmp/ocitest…) that a failed test left is unmounted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -19,7 +22,10 @@ runc_bin=${RUNC:-/usr/sbin/runc}
 per_test=${OCI_VALIDATE_TIMEOUT:-120} # seconds each test program may take
 runtimes=${OCI_VALIDATE_RUNTIMES:-boxcraft-runc runc} # which to run, in order
 before=$(mktemp) # the suite's cgroup folders there before it ran
-trap 'rm -f "$before"' EXIT
+mounts_before=$(mktemp) # the mounts below /tmp/ocitest… there before it ran
+bundles_before=$(mktemp) # the suite's bundle folders (/tmp/ocitest…) there before it ran
+bx_parent=boxcraft/oci-validate # boxcraft-runc's cgroup parent for the run
+trap 'remove_parent; remove_new_mounts; remove_new_bundles; rm -f "$before" "$mounts_before" "$bundles_before"' EXIT
 
 say() { printf 'oci-validate: %s\n' "$*"; }
 die() {
@@ -65,6 +71,59 @@ remove_new_cgroups() {
 	fi
 }
 
+# remove_parent removes $bx_parent in every hierarchy, deepest first,
+# killing what is left in it: only boxcraft-runc's containers of this
+# run are there.
+remove_parent() {
+	local top sub pid
+	for top in /sys/fs/cgroup/"$bx_parent" /sys/fs/cgroup/*/"$bx_parent"; do
+		[ -d "$top" ] || continue
+		find "$top" -depth -type d 2>/dev/null | while read -r sub; do
+			# A frozen process does not die of SIGKILL on v1: thaw first.
+			[ ! -e "$sub/freezer.state" ] || echo THAWED >"$sub/freezer.state" 2>/dev/null || true
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$sub/cgroup.procs" 2>/dev/null || true
+				rmdir "$sub" 2>/dev/null && break
+				sleep 0.5
+			done
+			[ ! -d "$sub" ] || say "could not remove $sub" >&2
+		done
+	done
+}
+
+# suite_mounts lists the mount points below the suite's bundles.
+suite_mounts() {
+	awk '$5 ~ "^/tmp/ocitest" { print $5 }' /proc/self/mountinfo | sort -u
+}
+
+# remove_new_mounts unmounts, deepest first, the mounts below the suite's
+# bundles that were not there before the run: a failed test's.
+remove_new_mounts() {
+	local m
+	comm -13 "$mounts_before" <(suite_mounts) | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || say "could not unmount $m" >&2
+	done
+}
+
+# suite_bundles lists the suite's bundle folders: a program that fails
+# leaves its own.
+suite_bundles() {
+	find /tmp -maxdepth 1 -name 'ocitest*' 2>/dev/null | sort
+}
+
+# remove_new_bundles removes the bundle folders that were not there
+# before the run, once nothing is mounted below them.
+remove_new_bundles() {
+	local dir
+	comm -13 "$bundles_before" <(suite_bundles) | while read -r dir; do
+		if awk -v d="$dir/" 'index($5 "/", d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+			say "left $dir: something is still mounted below it" >&2
+		else
+			rm -rf "$dir"
+		fi
+	done
+}
+
 # remove_containers deletes what the runtime $1 still lists: the
 # containers of tests that failed before their own delete.
 remove_containers() {
@@ -83,7 +142,7 @@ run_suite() {
 	for t in "$out"/*.t; do
 		tap=$out/$name/$(basename "$t" .t).tap
 		status=0
-		(cd "$out" && timeout "$per_test" env RUNTIME="$runtime" "./$(basename "$t")" >"$OLDPWD/$tap" 2>&1) || status=$?
+		(cd "$out" && timeout "$per_test" env RUNTIME="$runtime" BOXCRAFT_CGROUP_PARENT="$bx_parent" "./$(basename "$t")" >"$OLDPWD/$tap" 2>&1) || status=$?
 		echo "# exit status $status" >>"$tap"
 		remove_containers "$runtime"
 	done
@@ -110,6 +169,8 @@ main() {
 	[ -x "$runc_bin" ] || die "no runc at $runc_bin (RUNC=…): sudo make deps installs Debian's"
 	build_suite
 	suite_cgroups >"$before"
+	suite_mounts >"$mounts_before"
+	suite_bundles >"$bundles_before"
 	say "runtime-tools $(cd "$tools" && go list -m -f '{{.Version}}' github.com/opencontainers/runtime-tools), $(find "$out" -name '*.t' | wc -l) test programs"
 	local runtime
 	for runtime in $runtimes; do
@@ -119,6 +180,9 @@ main() {
 		*) die "OCI_VALIDATE_RUNTIMES: $runtime? boxcraft-runc or runc" ;;
 		esac
 		remove_new_cgroups "$before"
+		remove_parent
+		remove_new_mounts
+		remove_new_bundles
 	done
 }
 

@@ -62,7 +62,9 @@ func deviceRules(s spec.Security) (rules []deviceRule, allowAll bool) {
 	}
 	rules = defaultDeviceRules()
 	for _, d := range s.Devices {
-		rules = append(rules, deviceRule{d.Type[0], d.Major, d.Minor, d.Access})
+		if d.Type != "p" { // a fifo (an OCI bundle's) is no device: the cgroup has no rule for it
+			rules = append(rules, deviceRule{d.Type[0], d.Major, d.Minor, d.Access})
+		}
 	}
 	return rules, false
 }
@@ -82,6 +84,9 @@ func checkDevice(d spec.Device) error {
 // right after New, before any process is in the cgroup.
 func (c *Cgroup) LimitDevices(s spec.Security) error {
 	for _, d := range s.Devices {
+		if d.Type == "p" {
+			continue
+		}
 		if err := checkDevice(d); err != nil {
 			return err
 		}

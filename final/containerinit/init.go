@@ -144,16 +144,17 @@ func steps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	}
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
-	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(ns.Cgroup && !joined(c, "cgroup"), "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
-	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
+	add(ns.Net && !joined(c, "net"), "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
-		if err := rootfs.SetupTraced(c, inheritedTrees(c), tr); err != nil {
+		if err := rootfs.Setup(c, inheritedTrees(c), tr, createContainerHooks(c)); err != nil {
 			return fmt.Errorf("the root %s: %w", root, err)
 		}
 		return nil
 	})
-	add(ns.PID, "step02", "restart the pids", restartPids)
+	add(ns.PID && !joined(c, "pid"), "step02", "restart the pids", restartPids)
+	list = append(list, ociSteps(c)...)
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	sec := c.Security
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",
@@ -174,9 +175,6 @@ func processSteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	list := []step{
 		{"step02", "close inherited files", closeInheritedFiles},
 		{"step01", "enter the working folder", func() error { return enterWorkingFolder(p.Cwd) }},
-	}
-	if len(p.Rlimits) > 0 {
-		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(p.Rlimits) }})
 	}
 	if p.OOMScoreAdj != nil {
 		list = append(list, step{"issue23", "set oom_score_adj", func() error { return setOOMScoreAdj(*p.OOMScoreAdj) }})

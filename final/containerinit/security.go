@@ -50,7 +50,13 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 		return tr.Do("final/security", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, security.SetNoNewPrivileges)
 	})
 	if wait != nil {
-		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c.Process) }})
+		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c) }})
+	}
+	// The rlimits last but for a filter: a RLIMIT_AS below what Go's
+	// runtime has mapped fails init's next allocation (runtimetest's 1
+	// GiB did, in the wait's hooks).
+	if rl := c.Process.Rlimits; len(rl) > 0 {
+		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(rl) }})
 	}
 	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
 	return list

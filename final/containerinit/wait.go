@@ -22,17 +22,32 @@ type startWait struct {
 	reported     bool
 }
 
-// openStartFifo opens the fifo named by c.StartFifo as a path only
-// (O_PATH), before init pivots away from the host's folders: the open
-// that waits comes later, through /proc/self/fd, which reaches the fifo
-// from inside the new root. It is nil when c asks for no wait.
+// StartFifoFD is the descriptor init has the start fifo at, opened as a
+// path only (O_PATH) by the monitor: after the bind trees (FirstTreeFD),
+// so that init's root in a user namespace, which may not walk the host's
+// state folders, has it. The open that waits comes later, through
+// /proc/self/fd, which reaches the fifo from inside the new root too.
+func StartFifoFD(c *spec.Container) int {
+	fd := FirstTreeFD
+	if c.Namespaces.User() {
+		for _, m := range c.Mounts {
+			if m.Type == "bind" {
+				fd++
+			}
+		}
+	}
+	return fd
+}
+
+// openStartFifo takes the start fifo's descriptor; it is nil when c asks
+// for no wait.
 func openStartFifo(c *spec.Container, report *os.File) (*startWait, error) {
 	if c.StartFifo == "" {
 		return nil, nil
 	}
-	fd, err := unix.Open(c.StartFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open the start fifo: %w", err)
+	fd := StartFifoFD(c)
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("the start fifo (fd %d): %w", fd, err)
 	}
 	return &startWait{fifo: os.NewFile(uintptr(fd), "start fifo"), report: report}, nil
 }
@@ -43,7 +58,8 @@ func openStartFifo(c *spec.Container, report *os.File) (*startWait, error) {
 // container is ready (Failure.Waiting on the report pipe, which it then
 // closes), and blocks until start opens the fifo. A failure after this
 // has no report pipe to go to: init prints it on stderr and exits.
-func (w *startWait) waitForStart(p spec.Process) error {
+func (w *startWait) waitForStart(c *spec.Container) error {
+	p := c.Process
 	if len(p.Args) == 0 {
 		return &Failure{Status: 125, Message: "no command: process.args is empty"}
 	}
@@ -61,9 +77,18 @@ func (w *startWait) waitForStart(p spec.Process) error {
 	if err != nil {
 		return fmt.Errorf("wait for start: %w", err)
 	}
-	defer unix.Close(fd)
+	if err := w.fifo.Close(); err != nil {
+		return err
+	}
+	// The startContainer hooks run before start hears back, and so
+	// before its poststart hooks.
+	if err := startContainerHooks(c); err != nil {
+		return err
+	}
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("wait for start: %w", err)
 	}
-	return w.fifo.Close()
+	// fd stays open, close-on-exec: its end of file tells start that
+	// the command runs (the spec's poststart hooks run after that).
+	return nil
 }

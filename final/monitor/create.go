@@ -1,11 +1,14 @@
 package monitor
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 
+	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
+	"golang.org/x/sys/unix"
 )
 
 // Files are a process's stdin, stdout and stderr given as they are: the
@@ -14,6 +17,12 @@ import (
 // other ends.
 type Files struct {
 	Stdin, Stdout, Stderr *os.File
+	// Created, when not nil, is called once init is in its namespaces
+	// and cgroup, before it has its settings (and so before its mounts
+	// and pivot_root): where an OCI bundle's createRuntime hooks run. It
+	// runs on another thread than the one that cloned init, whose
+	// namespaces may be the container's.
+	Created func(pid int) error
 }
 
 func (f Files) stdio() *stdio {
@@ -53,6 +62,14 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The start fifo goes after the trees (containerinit.StartFifoFD),
+	// opened here: init's root in a user namespace may not walk to it.
+	fifo, err := os.OpenFile(c.StartFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		closeAll(trees...)
+		return 0, fmt.Errorf("open the start fifo: %w", err)
+	}
+	trees = append(trees, fifo)
 	// An OCI container's network is its config's: the host's, or a new
 	// namespace with lo alone (final/oci). Neither reads the state
 	// folders, which only the bridge and container:NAME need.
@@ -63,7 +80,14 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 		return 0, err
 	}
 	p := &process{cmd: cmd, cgroup: cg, io: io}
-	if err := p.handOver(c, dirs, settings, report); err != nil {
+	err = created(files.Created, cg, cmd.Process.Pid)
+	if err != nil {
+		settings.Close()
+		report.Close()
+	} else {
+		err = p.handOver(c, dirs, settings, report)
+	}
+	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return 0, err
@@ -86,4 +110,21 @@ func ExecFiles(dirs state.Dirs, rec state.Record, pid int, p spec.Process, files
 		return nil, err
 	}
 	return j.child, nil
+}
+
+// created calls Created for init pid, once it is in its cgroup (on v1,
+// clone could not put it there; handOver's Add then changes nothing),
+// from a goroutine of its own: the calling thread is locked and may be
+// in the container's namespaces, and Go never runs another goroutine on
+// a locked thread.
+func created(call func(pid int) error, cg *cgroups.Cgroup, pid int) error {
+	if call == nil {
+		return nil
+	}
+	if err := cg.Add(pid); err != nil {
+		return err
+	}
+	done := make(chan error)
+	go func() { done <- call(pid) }()
+	return <-done
 }

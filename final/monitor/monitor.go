@@ -241,6 +241,9 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 	if err := joinNewSessionKeyring(); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := enterOCINamespaces(c); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := enterRoot(c.Root.Path); err != nil {
 		return nil, nil, nil, err
 	}

@@ -53,7 +53,7 @@ func cloneFlags(n spec.Namespaces) uintptr {
 			flags |= ns.flag
 		}
 	}
-	return flags
+	return flags &^ joinedFlags(n) // joined by path (join.go), not new
 }
 
 func sysMaps(maps []spec.IDMap) []syscall.SysProcIDMap {

@@ -12,15 +12,15 @@ import (
 const EnvVar = "_BOXCRAFT_NSENTER"
 
 // kinds are the namespaces a container may have of its own, each with
-// its file in /proc/PID/ns and its clone flag. time is left out: boxcraft
-// makes no time namespace.
+// its file in /proc/PID/ns and its clone flag. time is an OCI bundle's
+// (issue 23, linux.timeOffsets).
 var kinds = []struct {
 	name string
 	flag int
 }{
 	{"user", unix.CLONE_NEWUSER}, {"mnt", unix.CLONE_NEWNS}, {"pid", unix.CLONE_NEWPID},
 	{"uts", unix.CLONE_NEWUTS}, {"ipc", unix.CLONE_NEWIPC}, {"net", unix.CLONE_NEWNET},
-	{"cgroup", unix.CLONE_NEWCGROUP},
+	{"cgroup", unix.CLONE_NEWCGROUP}, {"time", unix.CLONE_NEWTIME},
 }
 
 // Flags are the namespaces that process pid has of its own: those that

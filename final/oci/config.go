@@ -58,7 +58,7 @@ func Convert(s *specs.Spec, bundle, id, defaultParent string) (*spec.Container, 
 	if err := refuseUnimplementedTop(s); err != nil {
 		return nil, err
 	}
-	c := &spec.Container{ID: InternalID(id), Name: id, Hostname: s.Hostname}
+	c := &spec.Container{ID: InternalID(id), Name: id, Hostname: s.Hostname, OCI: &spec.OCI{}}
 	var err error
 	if c.Root, err = convertRoot(s.Root, bundle); err != nil {
 		return nil, err
@@ -72,12 +72,19 @@ func Convert(s *specs.Spec, bundle, id, defaultParent string) (*spec.Container, 
 	if s.Linux == nil {
 		return nil, refuse("linux", "missing: boxcraft runs Linux containers, whose namespaces it lists")
 	}
-	if err := convertLinux(s.Linux, c, id, defaultParent); err != nil {
+	if err := convertLinux(s, c, id, defaultParent); err != nil {
 		return nil, err
 	}
 	if c.Mounts, err = convertMounts(s.Mounts, c.Namespaces, bundle); err != nil {
 		return nil, err
 	}
+	hooks, err := ConvertHooks(s.Hooks)
+	if err != nil {
+		return nil, err
+	}
+	c.OCI.CreateContainer, c.OCI.StartContainer = hooks.CreateContainer, hooks.StartContainer
+	c.OCI.Umask = s.Process.User.Umask
+	c.OCI.HookState = spec.HookState{ID: id, Bundle: bundle, Annotations: s.Annotations}
 	return c, nil
 }
 
@@ -85,20 +92,10 @@ func Convert(s *specs.Spec, bundle, id, defaultParent string) (*spec.Container, 
 // code for.
 func refuseUnimplementedTop(s *specs.Spec) error {
 	switch {
-	case s.Domainname != "":
-		return refuse("domainname", "not implemented")
-	case s.Hooks != nil && hasHooks(s.Hooks):
-		return refuse("hooks", "not implemented")
 	case s.Solaris != nil || s.Windows != nil || s.VM != nil || s.ZOS != nil:
 		return refuse("solaris/windows/vm/zos", "boxcraft runs Linux containers only")
 	}
 	return nil
-}
-
-func hasHooks(h *specs.Hooks) bool {
-	//lint:ignore SA1019 Prestart is deprecated, and still refused when given.
-	prestart := len(h.Prestart)
-	return prestart+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) > 0
 }
 
 // convertRoot: root.path is relative to the bundle, or absolute.

@@ -48,10 +48,29 @@ func TestRefusals(t *testing.T) {
 		edit  func(s *specs.Spec)
 	}{
 		{"ociVersion", func(s *specs.Spec) { s.Version = "2.0.0" }},
-		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.msgmax": "1"} }},
+		{"linux.sysctl.kernel.panic", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} }},
+		{"linux.sysctl.net.ipv4.ip_forward", func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[2:] // no network namespace: the host's
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}},
+		{"linux.sysctl.net.ipv4.ip_forward", func(s *specs.Spec) {
+			s.Linux.Namespaces[1].Path = "/proc/self/ns/net" // joins boxcraft-runc's own
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}},
+		{"linux.sysctl.kernel.hostname", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "x"} }},
+		{"domainname", func(s *specs.Spec) {
+			s.Domainname, s.Hostname = "example", ""
+			s.Linux.Namespaces = append(s.Linux.Namespaces[:3], s.Linux.Namespaces[4])
+		}},
+		{"hostname", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces[:3], s.Linux.Namespaces[4]) }},
+		{"linux.timeOffsets", func(s *specs.Spec) {
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
+		}},
+		{"linux.namespaces[5].path", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
+		}},
 		{"linux.cgroupsPath", func(s *specs.Spec) { s.Linux.CgroupsPath = "/user.slice/c1" }},
 		{"linux.cgroupsPath", func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:docker:c1" }},
-		{"linux.namespaces[0].path", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }},
 		{"linux.namespaces", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }},
 		{"linux.resources.hugepageLimits", func(s *specs.Spec) {
 			s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}
@@ -67,7 +86,11 @@ func TestRefusals(t *testing.T) {
 		{"mounts[7]", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "nfs", Source: "server:/x"})
 		}},
-		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}} }},
+		{"hooks.poststop[0].path", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }},
+		{"hooks.createRuntime[0].timeout", func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
+		}},
 	} {
 		t.Run(c.field, func(t *testing.T) {
 			s := DefaultSpec()
@@ -78,4 +101,26 @@ func TestRefusals(t *testing.T) {
 			assert.Equal(t, c.field, refusal.Field)
 		})
 	}
+}
+
+// TestKernelFields: the fields init writes into the container's
+// namespaces, and namespaces joined by path, reach the settings.
+func TestKernelFields(t *testing.T) {
+	s := DefaultSpec()
+	s.Domainname = "example.org"
+	s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1024", "net.ipv4.ping_group_range": "0 0"}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+	s.Linux.Namespaces[2].Path = "/proc/1/ns/ipc"
+	s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 86400}}
+	s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+	c, err := Convert(s, bundle(t), "c1", "boxcraft")
+	require.NoError(t, err)
+	assert.Equal(t, "example.org", c.OCI.Domainname)
+	assert.Equal(t, s.Linux.Sysctl, c.OCI.Sysctl)
+	assert.True(t, c.OCI.TimeNamespace)
+	assert.Equal(t, map[string]spec.TimeOffset{"boottime": {Secs: 86400}}, c.OCI.TimeOffsets)
+	assert.Equal(t, map[string]string{"ipc": "/proc/1/ns/ipc"}, c.Namespaces.Join)
+	assert.True(t, c.Namespaces.IPC, "a joined ipc namespace is not the host's")
+	assert.Equal(t, []spec.Hook{{Path: "/bin/true"}}, c.OCI.StartContainer)
+	assert.Equal(t, "c1", c.OCI.HookState.ID)
 }

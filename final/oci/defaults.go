@@ -45,10 +45,10 @@ func Features() features.Features {
 	yes := true
 	return features.Features{
 		OCIVersionMin: "1.0.0", OCIVersionMax: specs.Version,
-		Hooks:        []string{},
+		Hooks:        []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions: bindOptions,
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: security.KnownCapabilities(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes},
 			Seccomp:      &features.Seccomp{Enabled: &yes},

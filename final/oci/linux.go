@@ -13,12 +13,20 @@ import (
 
 // convertLinux reads linux: namespaces and id maps (step02), resources
 // and cgroupsPath (step03), the security fields (issue 20).
-func convertLinux(l *specs.Linux, c *spec.Container, id, defaultParent string) error {
+func convertLinux(s *specs.Spec, c *spec.Container, id, defaultParent string) error {
+	l := s.Linux
 	if err := refuseUnimplementedLinux(l); err != nil {
 		return err
 	}
 	var err error
-	if c.Namespaces, err = convertNamespaces(l.Namespaces, l.UIDMappings, l.GIDMappings); err != nil {
+	var timeNS bool
+	if c.Namespaces, timeNS, err = convertNamespaces(l.Namespaces, l.UIDMappings, l.GIDMappings); err != nil {
+		return err
+	}
+	if err := checkUTS(s, c.Namespaces); err != nil {
+		return err
+	}
+	if err := convertKernel(s, c, timeNS); err != nil {
 		return err
 	}
 	c.Network.Mode = "host"
@@ -38,6 +46,7 @@ func convertLinux(l *specs.Linux, c *spec.Container, id, defaultParent string) e
 			return err
 		}
 	}
+	c.OCI.RootfsPropagation = l.RootfsPropagation
 	c.Security.MaskedPaths, c.Security.ReadonlyPaths = l.MaskedPaths, l.ReadonlyPaths
 	c.Security.Devices, err = convertDevices(l.Devices)
 	return err
@@ -45,33 +54,41 @@ func convertLinux(l *specs.Linux, c *spec.Container, id, defaultParent string) e
 
 func refuseUnimplementedLinux(l *specs.Linux) error {
 	switch {
-	case len(l.Sysctl) > 0:
-		return refuse("linux.sysctl", "not implemented")
-	case l.RootfsPropagation != "" && l.RootfsPropagation != "private" && l.RootfsPropagation != "rprivate":
-		return refuse("linux.rootfsPropagation", "%q: boxcraft makes every mount private", l.RootfsPropagation)
+	case l.RootfsPropagation != "" && !propagations[l.RootfsPropagation]:
+		return refuse("linux.rootfsPropagation", "%q: give shared, slave, private or unbindable, or their r… forms", l.RootfsPropagation)
 	case l.MountLabel != "":
 		return refuse("linux.mountLabel", "not implemented (boxcraft has no SELinux)")
 	case l.IntelRdt != nil:
 		return refuse("linux.intelRdt", "not implemented")
 	case l.Personality != nil:
 		return refuse("linux.personality", "not implemented")
-	case len(l.TimeOffsets) > 0:
-		return refuse("linux.timeOffsets", "not implemented (boxcraft makes no time namespace)")
 	}
 	return nil
 }
 
-// convertNamespaces: each listed namespace is new; the mount namespace
-// must be (pivot_root needs it). Joining one by path is not implemented.
-func convertNamespaces(list []specs.LinuxNamespace, uids, gids []specs.LinuxIDMapping) (spec.Namespaces, error) {
+// convertNamespaces: each listed namespace is new, or joined when it
+// names a path (but a user or time namespace, which a Go program cannot
+// join); the mount namespace must be listed (pivot_root needs one). It
+// also says whether a time namespace is listed.
+func convertNamespaces(list []specs.LinuxNamespace, uids, gids []specs.LinuxIDMapping) (spec.Namespaces, bool, error) {
 	var n spec.Namespaces
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for i, ns := range list {
 		field := fmt.Sprintf("linux.namespaces[%d]", i)
-		if ns.Path != "" {
-			return n, refuse(field+".path", "joining a namespace by path (%s) is not implemented", ns.Type)
+		if seen[ns.Type] {
+			return n, false, refuse(field+".type", "%q is listed twice", ns.Type)
 		}
 		seen[ns.Type] = true
+		if ns.Path != "" {
+			kind, ok := joinKinds[ns.Type]
+			if !ok {
+				return n, false, refuse(field+".path", "%s", describeJoin(ns.Type))
+			}
+			if n.Join == nil {
+				n.Join = map[string]string{}
+			}
+			n.Join[kind] = ns.Path
+		}
 		switch ns.Type {
 		case specs.PIDNamespace:
 			n.PID = true
@@ -83,16 +100,16 @@ func convertNamespaces(list []specs.LinuxNamespace, uids, gids []specs.LinuxIDMa
 			n.UTS = true
 		case specs.CgroupNamespace:
 			n.Cgroup = true
-		case specs.MountNamespace, specs.UserNamespace:
+		case specs.MountNamespace, specs.UserNamespace, specs.TimeNamespace:
 		default:
-			return n, refuse(field+".type", "%q is not implemented", ns.Type)
+			return n, false, refuse(field+".type", "%q is not implemented", ns.Type)
 		}
 	}
 	if !seen[specs.MountNamespace] {
-		return n, refuse("linux.namespaces", "no mount namespace: boxcraft pivots into the root, which needs one")
+		return n, false, refuse("linux.namespaces", "no mount namespace: boxcraft pivots into the root, which needs one")
 	}
 	if seen[specs.UserNamespace] != (len(uids) > 0) || len(uids) > 0 != (len(gids) > 0) {
-		return n, refuse("linux.uidMappings", "a user namespace and both id maps go together")
+		return n, false, refuse("linux.uidMappings", "a user namespace and both id maps go together")
 	}
 	for _, m := range uids {
 		n.UIDMap = append(n.UIDMap, spec.IDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
@@ -100,7 +117,7 @@ func convertNamespaces(list []specs.LinuxNamespace, uids, gids []specs.LinuxIDMa
 	for _, m := range gids {
 		n.GIDMap = append(n.GIDMap, spec.IDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 	}
-	return n, nil
+	return n, seen[specs.TimeNamespace], nil
 }
 
 // convertCgroupsPath splits cgroupsPath, /boxcraft/PARENT…/NAME, into
@@ -133,8 +150,8 @@ func convertCgroupsPath(p, id, defaultParent string) (parent, name string, err e
 func convertDevices(list []specs.LinuxDevice) ([]spec.Device, error) {
 	var out []spec.Device
 	for i, d := range list {
-		if d.Type != "c" && d.Type != "b" {
-			return nil, refuse(fmt.Sprintf("linux.devices[%d].type", i), "%q: boxcraft makes c and b devices", d.Type)
+		if d.Type != "c" && d.Type != "b" && d.Type != "p" {
+			return nil, refuse(fmt.Sprintf("linux.devices[%d].type", i), "%q: boxcraft makes c, b and p (fifo) devices", d.Type)
 		}
 		if (d.UID != nil && *d.UID != 0) || (d.GID != nil && *d.GID != 0) {
 			return nil, refuse(fmt.Sprintf("linux.devices[%d].uid", i), "not implemented: the node is root's (0:0)")
@@ -143,7 +160,16 @@ func convertDevices(list []specs.LinuxDevice) ([]spec.Device, error) {
 		if d.FileMode != nil {
 			mode = uint32(*d.FileMode & os.ModePerm)
 		}
-		out = append(out, spec.Device{Path: d.Path, Type: d.Type, Major: d.Major, Minor: d.Minor, FileMode: mode, Access: "rwm"})
+		dev := spec.Device{Path: d.Path, Type: d.Type, Major: d.Major, Minor: d.Minor, FileMode: mode, Access: "rwm"}
+		if d.Type == "p" {
+			dev.Major, dev.Minor, dev.Access = 0, 0, "" // a fifo: no device number, no cgroup rule
+		}
+		out = append(out, dev)
 	}
 	return out, nil
 }
+
+// propagations are rootfsPropagation's values (containerinit makes them
+// mount(2)'s flags).
+var propagations = map[string]bool{"private": true, "rprivate": true, "slave": true, "rslave": true,
+	"shared": true, "rshared": true, "unbindable": true, "runbindable": true}

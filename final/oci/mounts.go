@@ -20,7 +20,7 @@ var ownMounts = map[string]string{
 }
 
 // bindOptions are the options a bind takes (final/rootfs).
-var bindOptions = []string{"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec",
+var bindOptions = []string{"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "noatime", "relatime", "strictatime",
 	"private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"}
 
 // convertMounts reads mounts: the root's own are checked against what

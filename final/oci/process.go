@@ -65,8 +65,6 @@ func refuseUnimplementedProcess(p *specs.Process) error {
 		return refuse("process.selinuxLabel", "not implemented (boxcraft has no SELinux)")
 	case p.User.Username != "":
 		return refuse("process.user.username", "Windows only")
-	case p.User.Umask != nil:
-		return refuse("process.user.umask", "not implemented")
 	case p.IOPriority != nil:
 		return refuse("process.ioPriority", "not implemented")
 	case p.Scheduler != nil:
@@ -97,6 +95,35 @@ func convertCapabilities(c *specs.LinuxCapabilities) ([]string, *spec.Capability
 		return slices.Clone(list)
 	}
 	sets := &spec.CapabilitySets{Effective: orEmpty(c.Effective), Permitted: orEmpty(c.Permitted),
-		Inheritable: orEmpty(c.Inheritable), Ambient: orEmpty(c.Ambient)}
+		Inheritable: orEmpty(c.Inheritable), Ambient: raisableAmbient(c)}
 	return orEmpty(c.Bounding), sets, nil
+}
+
+// raisableAmbient are the ambient capabilities the kernel can raise:
+// those also permitted and inheritable. runc's own `runc spec` lists
+// ambient ones with no inheritable set; runc leaves the others out with
+// a warning, and so does boxcraft-runc (AmbientWarnings).
+func raisableAmbient(c *specs.LinuxCapabilities) []string {
+	out := []string{}
+	for _, name := range c.Ambient {
+		if slices.Contains(c.Permitted, name) && slices.Contains(c.Inheritable, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// AmbientWarnings says which of p's ambient capabilities are left out
+// (raisableAmbient), one line each.
+func AmbientWarnings(p *specs.Process) []string {
+	if p == nil || p.Capabilities == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range p.Capabilities.Ambient {
+		if !slices.Contains(raisableAmbient(p.Capabilities), name) {
+			out = append(out, fmt.Sprintf("process.capabilities.ambient: %s is not both permitted and inheritable, which the kernel needs to raise it: left out, as runc leaves it", name))
+		}
+	}
+	return out
 }

@@ -44,13 +44,13 @@ func convertResources(r *specs.LinuxResources, devices []specs.LinuxDevice) (spe
 		}
 	}
 	if b := r.BlockIO; b != nil {
-		if b.LeafWeight != nil || len(b.WeightDevice)+len(b.ThrottleReadBpsDevice)+len(b.ThrottleWriteBpsDevice)+
-			len(b.ThrottleReadIOPSDevice)+len(b.ThrottleWriteIOPSDevice) > 0 {
-			return out, refuse("linux.resources.blockIO", "only weight is implemented")
+		if b.LeafWeight != nil || len(b.WeightDevice) > 0 {
+			return out, refuse("linux.resources.blockIO", "only weight and the throttles are implemented (no leafWeight, no weightDevice)")
 		}
 		if b.Weight != nil {
 			out.BlkioWeight = int64(*b.Weight)
 		}
+		out.Throttles = convertThrottles(b)
 	}
 	return out, checkDeviceRules(r.Devices, devices)
 }
@@ -150,4 +150,39 @@ func derefU(n *uint64) uint64 {
 		return 0
 	}
 	return *n
+}
+
+// ConvertUpdate reads the resources of an update (runc update
+// --resources, as containerd sends them): the fields create takes, each
+// refused as create refuses it; only those given change.
+func ConvertUpdate(r *specs.LinuxResources) (spec.Resources, error) {
+	out, err := convertResources(r, nil)
+	if err != nil {
+		return out, err
+	}
+	if r.Memory == nil || r.Memory.Limit == nil {
+		if out.SwapGiven {
+			return out, refuse("linux.resources.memory.swap", "give the memory limit with it")
+		}
+		out.MemorySwap = 0
+	}
+	return out, nil
+}
+
+// convertThrottles are blockIO's rate limits, by device: boxcraft run's
+// --device-read-bps and its kin (step03).
+func convertThrottles(b *specs.LinuxBlockIO) []spec.Throttle {
+	var out []spec.Throttle
+	for _, kind := range []struct {
+		op, unit string
+		list     []specs.LinuxThrottleDevice
+	}{
+		{"read", "bps", b.ThrottleReadBpsDevice}, {"write", "bps", b.ThrottleWriteBpsDevice},
+		{"read", "iops", b.ThrottleReadIOPSDevice}, {"write", "iops", b.ThrottleWriteIOPSDevice},
+	} {
+		for _, d := range kind.list {
+			out = append(out, spec.Throttle{Major: uint32(d.Major), Minor: uint32(d.Minor), Op: kind.op, Unit: kind.unit, Rate: int64(d.Rate)})
+		}
+	}
+	return out
 }

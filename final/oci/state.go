@@ -3,6 +3,7 @@ package oci
 import (
 	"path/filepath"
 
+	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -12,6 +13,14 @@ import (
 type Bundle struct {
 	Path        string            `json:"bundle"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Hooks are the config's, for the commands after create that run
+	// them (poststart, poststop): config.json may change meanwhile.
+	Hooks *Hooks `json:"hooks,omitempty"`
+}
+
+// HookState is what a hook's state takes from the bundle.
+func (b Bundle) HookState(id string) spec.HookState {
+	return spec.HookState{ID: id, Bundle: b.Path, Annotations: b.Annotations}
 }
 
 func bundleFile(dir string) string { return filepath.Join(dir, "bundle.json") }

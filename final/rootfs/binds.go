@@ -18,23 +18,30 @@ import (
 type Trees map[int]*os.File
 
 // bindAttrs are the mount_setattr(2) attributes a bind's options ask for.
-func bindAttrs(o options) (uint64, error) {
-	var attrs uint64
+// An access-time option (noatime, relatime, strictatime: an OCI bundle's)
+// clears the others first, as the kernel asks.
+func bindAttrs(o options) (unix.MountAttr, error) {
+	var attr unix.MountAttr
 	for _, a := range []struct {
 		ms   uintptr
 		attr uint64
 	}{
 		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
 		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME}, {unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
 	} {
 		if o.flags&a.ms != 0 {
-			attrs |= a.attr
+			attr.Attr_set |= a.attr
 		}
 	}
-	if rest := o.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC); rest != 0 || len(o.data) > 0 {
-		return 0, fmt.Errorf("a bind mount takes ro, nosuid, nodev, noexec and a propagation only")
+	const atime = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+	if o.flags&atime != 0 {
+		attr.Attr_clr = unix.MOUNT_ATTR__ATIME // relatime is the 0 within it
 	}
-	return attrs, nil
+	if rest := o.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | atime); rest != 0 || len(o.data) > 0 {
+		return attr, fmt.Errorf("a bind mount takes ro, nosuid, nodev, noexec, an access time and a propagation only")
+	}
+	return attr, nil
 }
 
 // OpenBind makes m, a bind mount of the host's m.Source, into a tree
@@ -49,7 +56,7 @@ func bindAttrs(o options) (uint64, error) {
 // only that root may id-map the host's filesystems.
 func OpenBind(m spec.Mount, userns int) (*os.File, error) {
 	o := parseOptions(m.Options)
-	attrs, err := bindAttrs(o)
+	attr, err := bindAttrs(o)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +64,6 @@ func OpenBind(m spec.Mount, userns int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	attr := unix.MountAttr{Attr_set: attrs}
 	if userns >= 0 {
 		attr.Attr_set |= unix.MOUNT_ATTR_IDMAP
 		attr.Userns_fd = uint64(userns)
@@ -90,7 +96,7 @@ func openTree(source string, o options) (int, error) {
 // read-only bind is read-only all the way down, submounts included, as
 // Docker's is since version 25.
 func setTreeAttrs(tree int, attr *unix.MountAttr) error {
-	if attr.Attr_set == 0 {
+	if attr.Attr_set == 0 && attr.Attr_clr == 0 {
 		return nil
 	}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
@@ -121,7 +127,7 @@ func idmapError(source string, err error) error {
 // kernel lacks mount_setattr (before 5.12), the bind is made with
 // mount(2) and each of its mounts remounted with the options instead.
 func bindMount(r root, m spec.Mount, o options, tree *os.File) error {
-	attrs, err := bindAttrs(o)
+	attr, err := bindAttrs(o)
 	if err != nil {
 		return err
 	}
@@ -131,7 +137,7 @@ func bindMount(r root, m spec.Mount, o options, tree *os.File) error {
 			return err
 		}
 		tree = os.NewFile(uintptr(fd), m.Source)
-		err = setTreeAttrs(fd, &unix.MountAttr{Attr_set: attrs})
+		err = setTreeAttrs(fd, &attr)
 	}
 	defer tree.Close()
 	if errors.Is(err, unix.ENOSYS) {

@@ -48,10 +48,7 @@ func makeAddedDevice(dev int, d spec.Device) error {
 	}
 	defer unix.Close(dir)
 	base := filepath.Base(name)
-	kind := uint32(unix.S_IFCHR)
-	if d.Type == "b" {
-		kind = unix.S_IFBLK
-	}
+	kind := map[string]uint32{"c": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}[d.Type]
 	number := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
 	mode := d.FileMode & 0o7777
 	err = unix.Mknodat(dir, base, kind|mode, int(number))

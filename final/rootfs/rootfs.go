@@ -30,9 +30,12 @@ import (
 // source.
 //
 // Without a user namespace, init calls ReadOnlyProcSys afterwards.
-func Setup(c *spec.Container, trees Trees) error { return setup(c, trees, nil) }
-
-func setup(c *spec.Container, trees Trees, tr *trace.Tracer) error {
+//
+// Each mount and pivot_root is reported to tr (--trace, final/trace; nil
+// when not traced) by the code that makes it. beforePivot, when not nil,
+// is called once the mounts are made and before pivot_root: where an OCI
+// bundle's createContainer hooks run (issue 23).
+func Setup(c *spec.Container, trees Trees, tr *trace.Tracer, beforePivot func() error) error {
 	if err := tr.Do("step04", "mount", func() string { return "none on / (rec,private): no mount travels to or from the host" }, makeMountsPrivate); err != nil {
 		return err
 	}
@@ -63,6 +66,11 @@ func setup(c *spec.Container, trees Trees, tr *trace.Tracer) error {
 	}
 	if err := mountAll(r, c.Mounts, trees); err != nil {
 		return err
+	}
+	if beforePivot != nil {
+		if err := beforePivot(); err != nil {
+			return err
+		}
 	}
 	pivot := func() string {
 		return `(".", ".") in the new root: new_root and put_old both, then umount2(".", MNT_DETACH) the old`

@@ -56,7 +56,7 @@ func childSetup(settings string) error {
 	if err := json.Unmarshal([]byte(settings), &c); err != nil {
 		return err
 	}
-	if err := Setup(&c, nil); err != nil {
+	if err := Setup(&c, nil, nil, nil); err != nil {
 		return err
 	}
 	if err := ReadOnlyProcSys(&c); err != nil {

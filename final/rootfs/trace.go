@@ -4,16 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/boxcraft/boxcraft/final/spec"
-	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
-
-// SetupTraced is Setup, each mount and pivot_root reported to tr
-// (--trace, final/trace) by the code that makes it.
-func SetupTraced(c *spec.Container, trees Trees, tr *trace.Tracer) error {
-	return setup(c, trees, tr)
-}
 
 // mount mounts onto fd, the mount point target in the root, and reports
 // it: source, target, type and options, as mount(8) would show them.

@@ -77,6 +77,11 @@ func (r *Runtime) startWaiting(rec state.Record, files monitor.Files) (int, erro
 	if err := unix.Mkfifo(rec.Spec.StartFifo, 0o622); err != nil {
 		return 0, fmt.Errorf("make the start fifo: %w", err)
 	}
+	// Again, past the umask, which took the others' write bit: init's
+	// root in a user namespace is another user of the host's.
+	if err := os.Chmod(rec.Spec.StartFifo, 0o622); err != nil {
+		return 0, fmt.Errorf("make the start fifo: %w", err)
+	}
 	return monitor.Create(rec, files)
 }
 
@@ -104,18 +109,27 @@ func (r *Runtime) StartOCI(c Container) error {
 	return r.Dirs.WriteStatus(c.ID, status)
 }
 
-// readStartByte waits for init's byte on the fifo, while init lives.
+// readStartByte waits for init's byte on the fifo, then for its end of
+// file: init's end is close-on-exec, so the command runs by then (or
+// init has ended). All while init lives.
 func readStartByte(fd, pid int) error {
 	buf := make([]byte, 1)
+	started := false
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		n, err := unix.Read(fd, buf)
-		if n == 1 {
-			return nil
-		}
-		if err != nil && err != unix.EAGAIN {
+		switch {
+		case n == 1:
+			started = true
+			continue
+		case n == 0 && err == nil && started:
+			return nil // end of file: executed
+		case err != nil && err != unix.EAGAIN:
 			return fmt.Errorf("read the start fifo: %w", err)
 		}
 		if !alive(pid) {
+			if started {
+				return nil // the command ran and ended already
+			}
 			return errors.New("its init ended before it started")
 		}
 		time.Sleep(time.Millisecond)
@@ -237,4 +251,30 @@ func OpenState(dirs state.Dirs) (*Runtime, error) {
 		return nil, err
 	}
 	return &Runtime{Dirs: dirs}, nil
+}
+
+// UpdateOCI writes new limits into a running container's cgroup (an OCI
+// update): the kernel applies them at once.
+func (r *Runtime) UpdateOCI(c Container, res spec.Resources) error {
+	if status := r.OCIStatus(c); status == OCIStopped {
+		return fmt.Errorf("container %s is stopped: update needs it created or running", c.Record.Spec.Name)
+	}
+	cg, err := r.cgroupOf(c)
+	if err != nil {
+		return err
+	}
+	if err := cg.Update(res); err != nil {
+		return fmt.Errorf("update container %s: %w", c.Record.Spec.Name, err)
+	}
+	return nil
+}
+
+// OOMKills is how many of c's processes the kernel's OOM killer ended
+// (0 once its cgroup is gone).
+func (r *Runtime) OOMKills(c Container) int {
+	cg, err := r.cgroupOf(c)
+	if err != nil {
+		return 0
+	}
+	return cg.OOMKills()
 }

@@ -49,6 +49,9 @@ type Container struct {
 	// host's, as the kernel shows them.
 	ProcView bool `json:"procView,omitempty"`
 
+	// OCI holds what only an OCI bundle asks for (issue 23, oci.go).
+	OCI *OCI `json:"oci,omitempty"`
+
 	// Trace is --trace: each process of the start narrates its steps
 	// (issue 25, final/trace).
 	Trace Trace `json:"trace,omitzero"`
@@ -131,6 +134,11 @@ type Namespaces struct {
 	// User is new when UIDMap is given (podman's --uidmap and --gidmap).
 	UIDMap []IDMap `json:"uidMap,omitempty"`
 	GIDMap []IDMap `json:"gidMap,omitempty"`
+	// Join names, by kind ("net", "pid", "mnt", …), a namespace to
+	// join rather than make: an OCI bundle's namespace path (issue 23).
+	// Its kind's field above is true too: the container has a
+	// namespace other than the host's.
+	Join map[string]string `json:"join,omitempty"`
 }
 
 // User reports whether the container gets a user namespace of its own.

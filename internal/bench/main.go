@@ -179,8 +179,8 @@ type figure struct {
 // figures are the session's steps, in order.
 func (s *b) figures(rootfs string) []figure {
 	return []figure{
-		{[]int{1, 5, 6, 7, 9}, false, func() error { return s.startUp(rootfs) }}, // 5 and 6 are of its runs; 7 and 9 use its runc bundle
-		{[]int{2, 11}, false, func() error { return s.unpack(rootfs) }},          // 11 unpacks its layer
+		{[]int{1, 5, 6, 7, 9, 18}, false, func() error { return s.startUp(rootfs) }}, // 5 and 6 are of its runs; 7, 9 and 18 use its runc bundle
+		{[]int{2, 11}, false, func() error { return s.unpack(rootfs) }},              // 11 unpacks its layer
 		{[]int{3}, false, func() error { return s.overlay(rootfs) }},
 		{[]int{4}, false, func() error { return s.commit(rootfs) }},
 		{[]int{5}, false, func() error { s.memory(); return nil }},
@@ -197,6 +197,8 @@ func (s *b) figures(rootfs string) []figure {
 		{[]int{16}, true, s.registryPull},
 		{[]int{17}, true, s.cachedRebuild},
 		{[]int{18}, true, s.tracing},
+		{[]int{19}, true, s.ociRun}, // issue 23, with figure 1's bundle
+		{[]int{20}, true, func() error { return s.ctrRun(rootfs) }},
 	}
 }
 

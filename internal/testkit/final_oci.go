@@ -56,6 +56,11 @@ func OCILifecycle(t *testing.T) {
 	t.Run("DeleteRunningRefused", s.deleteRunningRefused)
 	t.Run("ConsoleSocket", s.consoleSocket)
 	t.Run("Refusals", s.refusals)
+	t.Run("Hooks", s.hooks)
+	t.Run("HookFailure", s.hookFailure)
+	t.Run("KernelFields", s.kernelFields)
+	t.Run("JoinByPath", s.joinByPath)
+	t.Run("UpdateAndEvents", s.updateAndEvents)
 }
 
 // runc runs boxcraft-runc with the suite's --root.
@@ -316,20 +321,18 @@ func (s *ociSuite) refusals(t *testing.T) {
 		name, field string
 		edit        func(c map[string]any)
 	}{
-		{"Sysctl", "linux.sysctl", func(c map[string]any) {
-			c["linux"].(map[string]any)["sysctl"] = map[string]string{"net.ipv4.ip_forward": "1"}
+		{"HostSysctl", "linux.sysctl.kernel.panic", func(c map[string]any) {
+			c["linux"].(map[string]any)["sysctl"] = map[string]string{"kernel.panic": "1"}
 		}},
-		{"Hooks", "hooks", func(c map[string]any) {
-			c["hooks"] = map[string]any{"poststart": []map[string]any{{"path": "/bin/true"}}}
+		{"JoinUserByPath", "linux.namespaces[5].path", func(c map[string]any) {
+			linux := c["linux"].(map[string]any)
+			linux["namespaces"] = append(linux["namespaces"].([]any), map[string]any{"type": "user", "path": "/proc/1/ns/user"})
 		}},
 		{"CgroupOutsideWorkshop", "linux.cgroupsPath", func(c map[string]any) {
 			c["linux"].(map[string]any)["cgroupsPath"] = "/elsewhere/c6"
 		}},
 		{"NoProc", "mounts", func(c map[string]any) {
 			c["mounts"] = c["mounts"].([]any)[1:]
-		}},
-		{"JoinByPath", "linux.namespaces[0].path", func(c map[string]any) {
-			c["linux"].(map[string]any)["namespaces"].([]any)[0].(map[string]any)["path"] = "/proc/1/ns/pid"
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/oci"
+	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/spf13/pflag"
 )
 
@@ -126,25 +127,74 @@ func listCommand(g *globals, flags *pflag.FlagSet) error {
 
 func addEventsFlags(flags *pflag.FlagSet) {
 	flags.Bool("stats", false, "print the resource use once and exit")
-	flags.Duration("interval", 5*time.Second, "refused: only --stats is implemented")
+	flags.Duration("interval", 5*time.Second, "how often to print the resource use")
 }
 
-// eventsCommand prints what the container's cgroup counts, once, in
-// runc's event shape ({"type":"stats","id":…,"data":…}); the stream of
-// OOM and stats events without --stats is not implemented.
+// event is one line of events, in runc's shape: {"type": "stats" or
+// "oom", "id": …, "data": …}.
+type event struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Data any    `json:"data,omitempty"`
+}
+
+// eventsCommand prints what the container's cgroup counts: once with
+// --stats; else every --interval until the container stops, as runc
+// does, and an "oom" event each time the kernel's OOM killer ends one of
+// its processes (its count, read between the intervals).
 func eventsCommand(g *globals, flags *pflag.FlagSet) error {
-	if stats, _ := flags.GetBool("stats"); !stats {
-		return errors.New("events: only --stats is implemented")
-	}
 	id, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
-	usage, err := rt.Usage(c)
-	if err != nil {
-		return err
+	out := json.NewEncoder(g.stdout)
+	stats := func() error {
+		now, err := rt.Get(c.ID) // its status may have changed: created, running
+		if err != nil {
+			return err
+		}
+		usage, err := rt.Usage(now)
+		if err != nil {
+			return err
+		}
+		return out.Encode(event{"stats", id, usage})
 	}
-	return json.NewEncoder(g.stdout).Encode(map[string]any{"type": "stats", "id": id, "data": usage})
+	if once, _ := flags.GetBool("stats"); once {
+		return stats()
+	}
+	interval, _ := flags.GetDuration("interval")
+	if interval <= 0 {
+		return fmt.Errorf("events: --interval %s: must be above zero", interval)
+	}
+	return streamEvents(rt, c, interval, stats, func() error { return out.Encode(event{Type: "oom", ID: id}) })
+}
+
+// streamEvents calls stats every interval and oom on each new OOM kill,
+// until the container stops.
+func streamEvents(rt *runtime.Runtime, c runtime.Container, interval time.Duration, stats, oom func() error) error {
+	const poll = 100 * time.Millisecond // how soon an OOM kill is told
+	kills := rt.OOMKills(c)
+	newKill := func() error {
+		if now := rt.OOMKills(c); now > kills {
+			kills = now
+			return oom()
+		}
+		return nil
+	}
+	next := time.Now()
+	for rt.OCIStatus(c) != runtime.OCIStopped {
+		if err := newKill(); err != nil {
+			return err
+		}
+		if !time.Now().Before(next) {
+			if err := stats(); err != nil {
+				return err
+			}
+			next = next.Add(interval)
+		}
+		time.Sleep(min(poll, time.Until(next)))
+	}
+	return newKill() // the kill that stopped it
 }
 
 func addSpecFlags(flags *pflag.FlagSet) {

@@ -53,6 +53,9 @@ func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Contain
 	if err != nil {
 		return nil, runtime.Container{}, err
 	}
+	for _, w := range oci.AmbientWarnings(config.Process) {
+		warn(g, errors.New(w))
+	}
 	rt, err := g.open()
 	if err != nil {
 		return nil, runtime.Container{}, err
@@ -61,18 +64,26 @@ func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Contain
 	if err != nil {
 		return nil, runtime.Container{}, err
 	}
+	hooks, _ := oci.ConvertHooks(config.Hooks) // checked by Convert
+	b := oci.Bundle{Path: bundle, Annotations: config.Annotations, Hooks: &hooks}
+	files.Created = createRuntimeHooks(hooks, b.HookState(id))
 	if _, err := rt.CreateOCI(c, files); err != nil {
+		if !errors.Is(err, runtime.ErrConflict) { // another's id: nothing of this one was made
+			poststop(g, b, id) // the spec's lifecycle goes on at delete
+		}
 		return nil, runtime.Container{}, err
 	}
 	ctr, err := rt.Get(c.ID)
 	if err == nil {
-		err = oci.WriteBundle(rt.Dirs.Container(c.ID), oci.Bundle{Path: bundle, Annotations: config.Annotations})
+		err = oci.WriteBundle(rt.Dirs.Container(c.ID), b)
 	}
 	if err == nil {
 		err = writePidFile(flags, ctr.Status.Pid)
 	}
 	if err != nil {
-		return nil, runtime.Container{}, errors.Join(err, rt.DeleteOCI(ctr, true))
+		err = errors.Join(err, rt.DeleteOCI(ctr, true))
+		poststop(g, b, id)
+		return nil, runtime.Container{}, err
 	}
 	return rt, ctr, nil
 }
@@ -155,11 +166,24 @@ func writePidFile(flags *pflag.FlagSet, pid int) error {
 }
 
 func startCommand(g *globals, flags *pflag.FlagSet) error {
-	_, rt, c, err := findArg(g, flags)
+	id, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
-	return rt.StartOCI(c)
+	return start(g, rt, c, id)
+}
+
+// start lets a created container run, then runs its poststart hooks.
+func start(g *globals, rt *runtime.Runtime, c runtime.Container, id string) error {
+	if err := rt.StartOCI(c); err != nil {
+		return err
+	}
+	b, err := oci.ReadBundle(rt.Dirs.Container(c.ID))
+	if err != nil {
+		return err
+	}
+	poststart(g, b, id, c.Status.Pid)
+	return nil
 }
 
 func stateCommand(g *globals, flags *pflag.FlagSet) error {
@@ -204,10 +228,21 @@ func addDeleteFlags(flags *pflag.FlagSet) {
 }
 
 func deleteCommand(g *globals, flags *pflag.FlagSet) error {
-	_, rt, c, err := findArg(g, flags)
+	id, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err
 	}
 	force, _ := flags.GetBool("force")
-	return rt.DeleteOCI(c, force)
+	return deleteContainer(g, rt, c, id, force)
+}
+
+// deleteContainer deletes c, then runs its poststop hooks.
+func deleteContainer(g *globals, rt *runtime.Runtime, c runtime.Container, id string, force bool) error {
+	// Missing only when create failed before writing it: no hooks then.
+	b, _ := oci.ReadBundle(rt.Dirs.Container(c.ID))
+	if err := rt.DeleteOCI(c, force); err != nil {
+		return err
+	}
+	poststop(g, b, id)
+	return nil
 }

@@ -10,9 +10,20 @@ import (
 // report says why a command failed: one line on stderr, and with --log
 // one line in the log, as JSON with --log-format json, which is where
 // containerd's shim reads a runtime's last error from.
-func report(g *globals, err error) {
+func report(g *globals, err error) { logLine(g, "error", err) }
+
+// warn says what went wrong without failing the command (a poststart or
+// poststop hook's failure, as the runtime spec asks), as report does,
+// at level warning.
+func warn(g *globals, err error) { logLine(g, "warning", err) }
+
+func logLine(g *globals, level string, err error) {
 	msg := oneLine(err)
-	fmt.Fprintln(os.Stderr, "boxcraft-runc:", msg)
+	prefix := "boxcraft-runc:"
+	if level != "error" {
+		prefix += " " + level + ":"
+	}
+	fmt.Fprintln(os.Stderr, prefix, msg)
 	if g.log == "" {
 		return
 	}
@@ -23,8 +34,8 @@ func report(g *globals, err error) {
 	defer f.Close()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	if g.logFormat == "json" {
-		_ = json.NewEncoder(f).Encode(map[string]string{"level": "error", "msg": msg, "time": now})
+		_ = json.NewEncoder(f).Encode(map[string]string{"level": level, "msg": msg, "time": now})
 		return
 	}
-	fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, msg)
+	fmt.Fprintf(f, "time=%q level=%s msg=%q\n", now, level, msg)
 }

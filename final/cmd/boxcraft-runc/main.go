@@ -1,6 +1,6 @@
 // Command boxcraft-runc is boxcraft behind runc's command line (issue
 // 23): create, start, state, kill, delete, exec, ps, pause, resume, list,
-// spec, events and features over an OCI bundle, so that containerd (and
+// update, spec, events and features over an OCI bundle, so that containerd (and
 // Kubernetes through it) can run boxcraft in runc's place. The work is
 // the same packages' as boxcraft run's (runtime, monitor, containerinit,
 // cgroups, rootfs, security); this is the front end only, with
@@ -44,7 +44,8 @@ var commands = []command{
 	{"list", "[--format table|json] [-q]", "list containers", listCommand, addListFlags},
 	{"pause", "ID", "freeze the container's processes", pauseCommand, nil},
 	{"resume", "ID", "thaw the container's processes", resumeCommand, nil},
-	{"events", "--stats ID", "print the container's resource use as JSON", eventsCommand, addEventsFlags},
+	{"events", "[--stats] [--interval D] ID", "print the container's resource use (and OOM kills) as JSON, every interval", eventsCommand, addEventsFlags},
+	{"update", "[--resources FILE|-] [--memory N] [--cpu-quota N] [--pids-limit N] … ID", "change a running container's limits", updateCommand, addUpdateFlags},
 	{"spec", "[--bundle DIR]", "write a default config.json", specCommand, addSpecFlags},
 	{"features", "", "print what this runtime implements, as JSON", featuresCommand, nil},
 }

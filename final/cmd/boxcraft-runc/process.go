@@ -26,8 +26,9 @@ func runCommand(g *globals, flags *pflag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	if err := rt.StartOCI(c); err != nil {
-		return errors.Join(err, rt.DeleteOCI(c, true))
+	id := flags.Arg(0)
+	if err := start(g, rt, c, id); err != nil {
+		return errors.Join(err, deleteContainer(g, rt, c, id, true))
 	}
 	if detach, _ := flags.GetBool("detach"); detach {
 		return nil
@@ -37,7 +38,7 @@ func runCommand(g *globals, flags *pflag.FlagSet) error {
 		c, err = rt.Get(c.ID)
 	}
 	if err == nil {
-		err = rt.DeleteOCI(c, true)
+		err = deleteContainer(g, rt, c, id, true)
 	}
 	if err != nil {
 		return err
