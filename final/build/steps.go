@@ -181,7 +181,7 @@ func (bd *build) withRoot(ctx context.Context, id string, f func(root string) er
 	if err != nil {
 		return err
 	}
-	if err := plan.Mount(); err != nil {
+	if err := plan.Mount(nil); err != nil {
 		return err
 	}
 	defer mount.Unmount(plan.Target)

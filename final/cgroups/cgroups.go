@@ -103,11 +103,9 @@ func newManager() (manager, error) {
 // r's limits; it removes what it made when it fails. An error about a
 // limit names its flag (--blkio-weight): a limit whose file this kernel
 // lacks (BFQ's weight, swap accounting, throttling) is refused here.
-func New(parent, id string, r spec.Resources) (*Cgroup, error) { return NewTraced(parent, id, r, nil) }
-
-// NewTraced is New, reporting to tr the folders it makes and each file it
-// writes, with its value (--trace, final/trace).
-func NewTraced(parent, id string, r spec.Resources, tr *trace.Tracer) (*Cgroup, error) {
+// It reports to tr (--trace, final/trace; nil when not traced) the
+// folders it makes and each file it writes, with its value.
+func New(parent, id string, r spec.Resources, tr *trace.Tracer) (*Cgroup, error) {
 	m, err := managerFor(parent, id)
 	if err != nil {
 		return nil, err

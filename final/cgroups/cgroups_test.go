@@ -126,7 +126,7 @@ func read(t *testing.T, c *cgroups.Cgroup, hierarchy, file string) string {
 }
 
 func newCgroup(t *testing.T, parent, id string, r spec.Resources) *cgroups.Cgroup {
-	c, err := cgroups.New(parent, id, r)
+	c, err := cgroups.New(parent, id, r, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Remove() })
 	return c
@@ -208,7 +208,7 @@ func TestOOMKillsCountsWhatTheKernelKilled(t *testing.T) {
 func TestNewRefusesALimitNamingItsFlagAndLeavesNothing(t *testing.T) {
 	parent := testParent(t)
 	// No machine has CPU 60000: the kernel refuses the value.
-	_, err := cgroups.New(parent, "bad", spec.Resources{Memory: 64 << 20, CpusetCPUs: "60000"})
+	_, err := cgroups.New(parent, "bad", spec.Resources{Memory: 64 << 20, CpusetCPUs: "60000"}, nil)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "--cpuset-cpus: "), err.Error())
 	_, err = cgroups.Open(parent, "bad")
@@ -219,7 +219,7 @@ func TestNewRefusesALimitNamingItsFlagAndLeavesNothing(t *testing.T) {
 		if _, statErr := os.Stat(filepath.Join(cgroups.Root, "blkio", "blkio.bfq.weight")); statErr == nil {
 			t.Skip("this kernel has BFQ: nothing to refuse")
 		}
-		_, err = cgroups.New(parent, "weight", spec.Resources{BlkioWeight: 500})
+		_, err = cgroups.New(parent, "weight", spec.Resources{BlkioWeight: 500}, nil)
 		assert.EqualError(t, err, "--blkio-weight: this kernel has no blkio.bfq.weight in its blkio controller")
 		_, err = cgroups.Open(parent, "weight")
 		assert.ErrorIs(t, err, os.ErrNotExist)
@@ -280,7 +280,7 @@ func TestCheckParent(t *testing.T) {
 func TestNewRefusesANameThatIsNotOneFolder(t *testing.T) {
 	parent := testParent(t)
 	for _, id := range []string{"", ".", "..", "a/b"} {
-		_, err := cgroups.New(parent, id, spec.Resources{})
+		_, err := cgroups.New(parent, id, spec.Resources{}, nil)
 		assert.Error(t, err, "%q", id)
 	}
 }

@@ -79,10 +79,10 @@ func checkDevice(d spec.Device) error {
 	return nil
 }
 
-// LimitDevices lets the cgroup's processes use only the default devices
+// limitDevices lets the cgroup's processes use only the default devices
 // and s.Devices (every device with s.Privileged). The runtime calls it
 // right after New, before any process is in the cgroup.
-func (c *Cgroup) LimitDevices(s spec.Security) error {
+func (c *Cgroup) limitDevices(s spec.Security) error {
 	for _, d := range s.Devices {
 		if d.Type == "p" {
 			continue

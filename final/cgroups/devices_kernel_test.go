@@ -80,7 +80,7 @@ func TestLimitDevices(t *testing.T) {
 		"Privileged": {spec.Security{Privileged: true}, "read /dev/zero\nwrite /dev/zero\nread /dev/urandom\nwrite /dev/urandom\nread " + loop + "\nwrite " + loop + "\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cg, err := cgroups.New(parent, "devices-"+name, spec.Resources{})
+			cg, err := cgroups.New(parent, "devices-"+name, spec.Resources{}, nil)
 			require.NoError(t, err)
 			t.Cleanup(func() { assert.NoError(t, cg.Remove()) })
 			require.NoError(t, cg.LimitDevices(c.security))

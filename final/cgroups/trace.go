@@ -47,12 +47,12 @@ func (c *Cgroup) describeFolders() string {
 	return fmt.Sprintf("%s/{%s}/%s (cgroup v1)", Root, strings.Join(hierarchies, ","), below)
 }
 
-// LimitDevicesTraced is LimitDevices, reported to tr.
-func (c *Cgroup) LimitDevicesTraced(s spec.Security) error {
+// LimitDevices is limitDevices, reported to the tracer New was given.
+func (c *Cgroup) LimitDevices(s spec.Security) error {
 	return c.tr.Do("step03", "devices", func() string {
 		if _, v2 := c.m.(*v2Manager); v2 {
 			return fmt.Sprintf("a BPF_PROG_TYPE_CGROUP_DEVICE program allowing %d added devices and the defaults", len(s.Devices))
 		}
 		return fmt.Sprintf("devices.deny a, then devices.allow for the defaults and %d added devices", len(s.Devices))
-	}, func() error { return c.LimitDevices(s) })
+	}, func() error { return c.limitDevices(s) })
 }

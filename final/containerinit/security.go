@@ -29,7 +29,7 @@ import (
 // With a start fifo (an OCI create), init waits for start between 5 and 6.
 func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	sec := c.Security
-	filter := func() error { return seccomp.InstallTraced(sec.Seccomp, tr) }
+	filter := func() error { return seccomp.Install(sec.Seccomp, tr) }
 	var list []step
 	add := func(when bool, name string, do func() error) {
 		if when {

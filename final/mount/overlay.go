@@ -37,12 +37,10 @@ type Overlay struct {
 // 0 (the top layer) to N-1, and mounts from inside it, where the paths
 // are the links' names: 500 layers then take under 2000 bytes. overlayfs
 // follows the links when it mounts and holds the layers' folders
-// themselves, so the links go once it is mounted.
-func (o Overlay) Mount() error { return o.MountTraced(nil) }
-
-// MountTraced is Mount, the mount(2) reported to tr (--trace) with its
-// options as the kernel was given them.
-func (o Overlay) MountTraced(tr *trace.Tracer) error {
+// themselves, so the links go once it is mounted. The mount(2) is
+// reported to tr (--trace; nil when not traced) with its options as the
+// kernel was given them.
+func (o Overlay) Mount(tr *trace.Tracer) error {
 	if err := o.mount(tr); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", o.Target, err)
 	}

@@ -52,7 +52,7 @@ func write(t *testing.T, path, body string) {
 
 func mountIt(t *testing.T, o mount.Overlay) {
 	t.Helper()
-	if err := o.Mount(); err != nil {
+	if err := o.Mount(nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -134,7 +134,7 @@ func TestMountVolatileAndLayerTwice(t *testing.T) {
 
 func TestMountRefusesTooManyLayers(t *testing.T) {
 	o := plan(t, mount.MaxLayers+1)
-	err := o.Mount()
+	err := o.Mount(nil)
 	if err == nil {
 		_ = mount.Unmount(o.Target)
 		t.Fatal("mounted 501 layers")

@@ -15,7 +15,7 @@ import (
 //
 //	go test -run '^$' -bench Render ./final/procfs/
 func BenchmarkRender(b *testing.B) {
-	cg, err := cgroups.New("boxcraft", fmt.Sprintf("procfs-bench-%d", os.Getpid()), spec.Resources{Memory: 64 << 20, MemorySwap: 128 << 20}) // as docker run -m 64m
+	cg, err := cgroups.New("boxcraft", fmt.Sprintf("procfs-bench-%d", os.Getpid()), spec.Resources{Memory: 64 << 20, MemorySwap: 128 << 20}, nil) // as docker run -m 64m
 	if err != nil {
 		b.Fatal(err)
 	}

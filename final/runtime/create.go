@@ -103,11 +103,11 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 // in the cgroup.
 func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	c := rec.Spec
-	cg, err := cgroups.NewTraced(c.CgroupParent, c.CgroupName(), c.Resources, r.Trace)
+	cg, err := cgroups.New(c.CgroupParent, c.CgroupName(), c.Resources, r.Trace)
 	if err != nil {
 		return err
 	}
-	if err := cg.LimitDevicesTraced(c.Security); err != nil {
+	if err := cg.LimitDevices(c.Security); err != nil {
 		return err
 	}
 	if c.Image == "" {
@@ -117,7 +117,7 @@ func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	if err != nil {
 		return err
 	}
-	return plan.MountTraced(r.Trace)
+	return plan.Mount(r.Trace)
 }
 
 // remove removes what a container left on the host and its folders.

@@ -52,7 +52,7 @@ func getpidLoop(f *spec.Seccomp, n int) int {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail(err)
 	}
-	if err := Install(f); err != nil {
+	if err := Install(f, nil); err != nil {
 		return fail(err)
 	}
 	start := time.Now()

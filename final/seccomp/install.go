@@ -14,12 +14,9 @@ import (
 // (unconfined). The kernel takes a filter only from a process with
 // no_new_privs set, or with CAP_SYS_ADMIN (else EACCES), and the filter
 // holds from the next call on: install it last before execve, once
-// nothing else init does needs a call the profile refuses.
-func Install(f *spec.Seccomp) error { return InstallTraced(f, nil) }
-
-// InstallTraced is Install, reported to tr (--trace) with the filter's
-// size.
-func InstallTraced(f *spec.Seccomp, tr *trace.Tracer) error {
+// nothing else init does needs a call the profile refuses. It is reported
+// to tr (--trace; nil when not traced) with the filter's size.
+func Install(f *spec.Seccomp, tr *trace.Tracer) error {
 	if f == nil {
 		return nil
 	}

@@ -47,7 +47,7 @@ func child(profile string) int {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail(err)
 	}
-	if err := Install(f); err != nil {
+	if err := Install(f, nil); err != nil {
 		return fail(err)
 	}
 	out := map[string]any{}
@@ -189,5 +189,5 @@ func TestInstallCustomErrno(t *testing.T) {
 }
 
 func TestInstallNilIsUnconfined(t *testing.T) {
-	require.NoError(t, Install(nil))
+	require.NoError(t, Install(nil, nil))
 }

@@ -279,7 +279,7 @@ func TestPrepareMappedAndMount(t *testing.T) {
 			t.Errorf("%s owned by %d (%v); want %d", path, st.Uid, err, uid)
 		}
 	}
-	if err := o.Mount(); err != nil {
+	if err := o.Mount(nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mount.Unmount(o.Target) })
