@@ -24,7 +24,6 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/containerinit"
-	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
@@ -185,9 +184,10 @@ func openCgroup(c *spec.Container) (*cgroups.Cgroup, error) {
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
 func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
-	// boxcraft itself, whatever its path, read-only: the
-	// container never reaches the binary on the host's disk (CVE-2019-5736).
-	self, err := security.ReadOnlyExecutable()
+	// boxcraft-init (or boxcraft itself), whatever its path, read-only:
+	// the container never reaches the binary on the host's disk
+	// (CVE-2019-5736).
+	self, args, err := initProgram()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -207,7 +207,7 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 	extra := append([]*os.File{settingsR, reportW}, trees...)
 	cmd := &exec.Cmd{
 		Path:        ownFD(extra),
-		Args:        []string{"boxcraft", "init"},
+		Args:        args,
 		Env:         []string{},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
