@@ -31,7 +31,7 @@ BOXCRAFT  := $(BIN)/boxcraft
 BOXCRAFT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
 RUN_IMAGE := busybox:latest
 # boxcraft's helpers (issue 26): programs boxcraft finds beside itself.
-BOXCRAFT_HELPERS := boxcraft-init
+BOXCRAFT_HELPERS := boxcraft-init boxcraft-monitor
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
 

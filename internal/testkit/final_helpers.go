@@ -9,7 +9,7 @@ import (
 // BoxcraftHelpers are the programs boxcraft finds beside itself (issue
 // 26): a container's init and a detached container's monitor, small
 // programs of their own. make bins builds them into _build/bin.
-var BoxcraftHelpers = []string{"boxcraft-init"}
+var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor"}
 
 var helpers once
 
