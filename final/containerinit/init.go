@@ -16,6 +16,7 @@
 package containerinit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,13 +59,13 @@ func Main() {
 	// on one thread, or CMD may run in the host's cgroup namespace.
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
-	c, err := readSettings()
+	c, inCgroup, err := readSettings()
 	var wait *startWait
 	if err == nil {
 		wait, err = openStartFifo(c, report)
 	}
 	if err == nil {
-		err = setUp(c, wait)
+		err = setUp(c, wait, inCgroup)
 	}
 	if err == nil {
 		err = execCommand(c.Process)
@@ -90,24 +91,45 @@ func finish(report *os.File, err error) {
 
 func (f *Failure) Error() string { return f.Message }
 
-// readSettings reads the container's settings. The monitor writes them
-// only once init is in the container's cgroup (on v1 it moves init there
-// after clone), so that nothing of the container runs outside it.
-func readSettings() (*spec.Container, error) {
+// InCgroup is what the monitor writes on the settings pipe after the
+// settings, once init is in the container's cgroup; then it closes the
+// pipe. An end of the pipe without it means that the monitor could not
+// put init there, and init goes no further.
+const InCgroup = 'c'
+
+// notInCgroup is init's report when the pipe ended without InCgroup.
+const notInCgroup = "boxcraft init: the monitor did not put init in its cgroup"
+
+// readSettings reads the container's settings, one JSON value on
+// SettingsFD, and returns with them the wait for InCgroup. On cgroup v2
+// init is cloned into its cgroup, and InCgroup follows the settings at
+// once; on v1 the monitor moves init there after clone, which waits for
+// an RCU grace period (some 7 ms): init sets the root up meanwhile, and
+// waits only before the steps that need the cgroup (issue 26), so that
+// nothing of the container's own runs outside it.
+func readSettings() (*spec.Container, func() error, error) {
 	pipe := os.NewFile(SettingsFD, "settings")
 	if pipe == nil {
-		return nil, errors.New("boxcraft init is started by boxcraft, not by hand")
+		return nil, nil, errors.New("boxcraft init is started by boxcraft, not by hand")
 	}
-	defer pipe.Close()
-	data, err := io.ReadAll(pipe)
-	if err != nil || len(data) == 0 {
-		return nil, errors.New("boxcraft init is started by boxcraft, not by hand: no settings on its pipe")
-	}
+	dec := json.NewDecoder(pipe)
 	var c spec.Container
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("read the container's settings: %w", err)
+	if err := dec.Decode(&c); err != nil {
+		pipe.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, nil, errors.New("boxcraft init is started by boxcraft, not by hand: no settings on its pipe")
+		}
+		return nil, nil, fmt.Errorf("read the container's settings: %w", err)
 	}
-	return &c, nil
+	inCgroup := func() error {
+		defer pipe.Close()
+		rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), pipe))
+		if err != nil || string(bytes.TrimSpace(rest)) != string(InCgroup) {
+			return errors.New(notInCgroup)
+		}
+		return nil
+	}
+	return &c, inCgroup, nil
 }
 
 // step is one thing init does, with the lesson that teaches it. setUp
@@ -120,8 +142,10 @@ type step struct {
 	do     func() error
 }
 
-// steps are init's work for c, in order.
-func steps(c *spec.Container, wait *startWait) []step {
+// steps are init's work for c, in order. Being in the cgroup comes
+// first where a mount needs it (an OCI bundle's "cgroup" mount shows the
+// cgroups init is in), otherwise after the mounts (readSettings).
+func steps(c *spec.Container, wait *startWait, inCgroup func() error) []step {
 	var list []step
 	add := func(when bool, lesson, name string, do func() error) {
 		if when {
@@ -130,7 +154,9 @@ func steps(c *spec.Container, wait *startWait) []step {
 	}
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
-	add(ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	early := hasCgroupMount(c.Mounts)
+	add(early, "step03", "wait to be in the cgroup", inCgroup)
+	add(early && ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net, "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
@@ -146,7 +172,19 @@ func steps(c *spec.Container, wait *startWait) []step {
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	list = append(list, procViewSteps(c)...)
+	add(!early, "step03", "wait to be in the cgroup", inCgroup)
+	add(!early && ns.Cgroup, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	return append(list, processSteps(c, wait)...)
+}
+
+// hasCgroupMount says whether mounts hold a mount of the cgroups.
+func hasCgroupMount(mounts []spec.Mount) bool {
+	for _, m := range mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }
 
 // processSteps are the command's own settings, the last steps before the
@@ -188,14 +226,14 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 }
 
 // setUp makes the container what its settings say, from the inside.
-func setUp(c *spec.Container, wait *startWait) error {
+func setUp(c *spec.Container, wait *startWait, inCgroup func() error) error {
 	if err := hideInit(c); err != nil {
 		return err
 	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
-	list := steps(c, wait)
+	list := steps(c, wait, inCgroup)
 	c.Root.Path = "."
 	return runSteps(list)
 }

@@ -239,44 +239,80 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 	return cmd, settingsW, reportR, nil
 }
 
-// handOver puts init in the cgroup where clone could not (v1), connects
-// its network namespace to the bridge (network.go), writes
-// its settings, and reads its report: an end of file means that the
-// report pipe closed on exec, and the command runs.
+// handOver hands init its settings, then puts it in the cgroup where
+// clone could not (v1) and connects its network namespace to the bridge
+// (network.go) while init sets the root up, then tells init that it is
+// in its cgroup (containerinit.InCgroup), and reads its report: an end
+// of file means that the report pipe closed on exec, and the command
+// runs. On cgroup v1 the move waits for an RCU grace period (about 7 ms)
+// that init's mounts now overlap (issue 26).
 func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report *os.File) error {
-	err := p.cgroup.Add(p.cmd.Process.Pid)
-	if err != nil {
-		err = fmt.Errorf("hand the settings to init: %w", err)
-	} else {
+	err := writeSettings(c, settings)
+	if err == nil && p.view != nil {
+		err = p.view.sendMounts()
+	}
+	if err == nil {
+		if err = p.cgroup.Add(p.cmd.Process.Pid); err != nil {
+			err = fmt.Errorf("hand the settings to init: %w", err)
+		}
+	}
+	if err == nil {
 		err = attachNetwork(c, dirs, p.cmd.Process.Pid)
 	}
 	if err != nil {
+		return p.abandon(settings, report, err)
+	}
+	return finishSettings(settings, report)
+}
+
+// abandon ends an init that the monitor could not finish handing over
+// to, and returns init's own report if it failed first (its failure is
+// then the cause: a move into the cgroup of a process that has ended
+// fails too), otherwise err. init is killed first: it may be waiting
+// for what the monitor will not send.
+func (p *process) abandon(settings, report *os.File, err error) error {
+	_ = p.cmd.Process.Kill()
+	settings.Close()
+	defer report.Close()
+	var failure containerinit.Failure
+	if json.NewDecoder(report).Decode(&failure) == nil && !failure.Waiting {
+		return &failure
+	}
+	return err
+}
+
+// sendSettings writes the settings to exec-init, which is in the
+// container's cgroup already, and reads its report (finishSettings).
+func sendSettings(c *spec.Container, settings, report *os.File) error {
+	if err := writeSettings(c, settings); err != nil {
 		settings.Close()
 		report.Close()
 		return err
 	}
-	if p.view != nil {
-		if err := p.view.sendMounts(); err != nil {
-			settings.Close()
-			report.Close()
-			return err
-		}
-	}
-	return sendSettings(c, settings, report)
+	return finishSettings(settings, report)
 }
 
-// sendSettings writes the settings to init (or exec-init), and reads its
-// report: an end of file means that the report pipe closed on exec, and
-// the command runs.
-func sendSettings(c *spec.Container, settings, report *os.File) error {
-	defer report.Close()
-	err := json.NewEncoder(settings).Encode(c)
-	settings.Close()
-	if err != nil {
+// writeSettings writes the settings to init (or exec-init), as one JSON
+// value; the pipe stays open, for containerinit.InCgroup.
+func writeSettings(c *spec.Container, settings *os.File) error {
+	if err := json.NewEncoder(settings).Encode(c); err != nil {
 		return fmt.Errorf("hand the settings to init: %w", err)
 	}
+	return nil
+}
+
+// finishSettings tells init that it is in its cgroup, closes the
+// settings pipe, and reads init's report: an end of file means that the
+// report pipe closed on exec, and the command runs.
+// A write that fails finds init ended: its report says why.
+func finishSettings(settings, report *os.File) error {
+	defer report.Close()
+	_, writeErr := settings.Write([]byte{containerinit.InCgroup})
+	settings.Close()
 	var failure containerinit.Failure
 	switch err := json.NewDecoder(report).Decode(&failure); {
+	case errors.Is(err, io.EOF) && writeErr != nil:
+		return fmt.Errorf("hand the settings to init: %w", writeErr)
 	case errors.Is(err, io.EOF), err == nil && failure.Waiting:
 		return nil // the command runs, or (an OCI create) init waits for start
 	case err != nil:
