@@ -151,6 +151,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach) (*process, error)
 		return nil, err
 	}
 	if view != nil {
+		view.server.Warm()
 		trees = append(trees, view.theirs) // containerinit.ProcViewFD
 	}
 	cmd, settings, report, err := newInit(c, dirs, cg, io, trees)
