@@ -54,7 +54,11 @@ func Serve(dirs state.Dirs, id string) error {
 	})
 	if rec, recErr := dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
 		lock.Unlock()
-		err = errors.Join(err, RemoveContainer(dirs, id))
+		if err == nil {
+			err = RemoveFolders(dirs, id) // Run tore it down
+		} else {
+			err = errors.Join(err, RemoveContainer(dirs, id))
+		}
 	}
 	return err
 }
@@ -78,10 +82,16 @@ func RemoveContainer(dirs state.Dirs, id string) error {
 	} else {
 		err = nil // a start cut short before its record: only folders
 	}
+	return errors.Join(err, RemoveFolders(dirs, id))
+}
+
+// RemoveFolders removes a container's folders, under the lock of the set
+// of containers: RemoveContainer once Teardown is done (Run's).
+func RemoveFolders(dirs state.Dirs, id string) error {
 	lock, lockErr := dirs.Lock()
 	if lockErr != nil {
 		return lockErr
 	}
 	defer lock.Unlock()
-	return errors.Join(err, dirs.RemoveContainer(id))
+	return dirs.RemoveContainer(id)
 }

@@ -54,7 +54,12 @@ func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.St
 		return result, errors.Join(startError(startErr), r.remove(id))
 	}
 	if rec, recErr := r.Dirs.ReadRecord(id); recErr == nil && rec.AutoRemove {
-		err = errors.Join(err, r.remove(id))
+		if err == nil {
+			// monitor.Run tore it down: the folders are what is left.
+			err = monitor.RemoveFolders(r.Dirs, id)
+		} else {
+			err = errors.Join(err, r.remove(id))
+		}
 	}
 	return result, err
 }
