@@ -7,12 +7,13 @@
 // imports nothing of the lifecycle: only the leaves that set a container
 // up (rootfs, security).
 //
-// The order of Main is the order of the lessons: wait to be in the
-// cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the masked and read-only paths (issue
-// 20), the working folder, then what is taken from root (issue 20,
-// security.go: the bounding set, the user of -u, the capabilities,
-// no_new_privs, seccomp), the command (step01).
+// The order of Main is the order of the lessons: the hostname (step02),
+// the root (step04), the pids (step02), the masked and read-only paths
+// (issue 20), then, once in the cgroup (step03; on v1 the monitor moves
+// init there meanwhile, issue 26), the cgroup namespace (step02), the
+// working folder, then what is taken from root (issue 20, security.go:
+// the bounding set, the user of -u, the capabilities, no_new_privs,
+// seccomp), the command (step01).
 package containerinit
 
 import (
