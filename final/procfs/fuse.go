@@ -142,7 +142,15 @@ func inPrivateMounts(f func() error) error {
 // for each look-up, then find it done (issue 26: 8 renders, in series,
 // were some 5 ms of a start). It works on a copy of the tree's
 // descriptor, which HandedOver may close meanwhile.
+//
+// Not with one processor for Go (a detached container's monitor runs
+// with GOMAXPROCS=1): a look-up blocked in the kernel would hold it, and
+// the server, which must answer, would wait for Go's sysmon to take it
+// back, up to 10 ms a file.
 func (s *Server) Warm() {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return
+	}
 	fd, err := unix.FcntlInt(s.Tree.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return // init's look-ups render the files instead
