@@ -30,6 +30,8 @@ BOXCRAFT  := $(BIN)/boxcraft
 # DNS and user lookups: internal/testkit's StaticCgoFlags are the same.
 BOXCRAFT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
 RUN_IMAGE := busybox:latest
+# boxcraft's helpers (issue 26): programs boxcraft finds beside itself.
+BOXCRAFT_HELPERS := boxcraft-init boxcraft-monitor
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
 
@@ -85,6 +87,9 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
+	@# boxcraft's helpers (issue 26), found beside it: a container's init
+	@# and a detached container's monitor, small, static, without cgo.
+	@for helper in $(BOXCRAFT_HELPERS); do go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 

@@ -26,7 +26,8 @@ ours() {
 # boxcraft's monitors first (one per detached container, outside its
 # cgroup), so that none of them tears down what is being removed below.
 # Each state.json names its monitor's pid; a pid is killed only while it
-# is still that container's monitor (boxcraft monitor ID), not a process
+# is still that container's monitor (boxcraft-monitor ID, or boxcraft
+# monitor ID from a boxcraft without it beside), not a process
 # that took the pid over since.
 for status in /run/boxcraft/containers/*/state.json "$build"/*/run/containers/*/state.json \
 	"${TMPDIR:-/tmp}"/*/boxcraft-state/run/containers/*/state.json; do
@@ -34,7 +35,7 @@ for status in /run/boxcraft/containers/*/state.json "$build"/*/run/containers/*/
 	id=$(basename "$(dirname "$status")")
 	pid=$(sed -n 's/.*"monitorPid": *\([0-9]*\).*/\1/p' "$status")
 	[ -n "$pid" ] || continue
-	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "(^|/)boxcraft monitor $id "; then
+	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "(^|/)boxcraft[ -]monitor $id "; then
 		echo "clean: kill boxcraft's monitor $pid, of container ${id:0:12}"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi

@@ -7,15 +7,17 @@
 // imports nothing of the lifecycle: only the leaves that set a container
 // up (rootfs, security).
 //
-// The order of Main is the order of the lessons: wait to be in the
-// cgroup (step03), the cgroup namespace and hostname (step02), the root
-// (step04), the pids (step02), the masked and read-only paths (issue
-// 20), the working folder, then what is taken from root (issue 20,
-// security.go: the bounding set, the user of -u, the capabilities,
-// no_new_privs, seccomp), the command (step01).
+// The order of Main is the order of the lessons: the hostname (step02),
+// the root (step04), the pids (step02), the masked and read-only paths
+// (issue 20), then, once in the cgroup (step03; on v1 the monitor moves
+// init there meanwhile, issue 26), the cgroup namespace (step02), the
+// working folder, then what is taken from root (issue 20, security.go:
+// the bounding set, the user of -u, the capabilities, no_new_privs,
+// seccomp), the command (step01).
 package containerinit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +64,7 @@ func Main() {
 	// on one thread, or CMD may run in the host's cgroup namespace.
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
-	c, err := readSettings()
+	c, inCgroup, err := readSettings()
 	var wait *startWait
 	var tr *trace.Tracer
 	if err == nil {
@@ -70,7 +72,7 @@ func Main() {
 		wait, err = openStartFifo(c, report)
 	}
 	if err == nil {
-		err = setUp(c, wait, tr)
+		err = setUp(c, wait, inCgroup, tr)
 	}
 	if err == nil {
 		err = execCommand(c.Process, tr)
@@ -104,24 +106,45 @@ func (f *Failure) Unwrap() error {
 	return f.errno
 }
 
-// readSettings reads the container's settings. The monitor writes them
-// only once init is in the container's cgroup (on v1 it moves init there
-// after clone), so that nothing of the container runs outside it.
-func readSettings() (*spec.Container, error) {
+// InCgroup is what the monitor writes on the settings pipe after the
+// settings, once init is in the container's cgroup; then it closes the
+// pipe. An end of the pipe without it means that the monitor could not
+// put init there, and init goes no further.
+const InCgroup = 'c'
+
+// notInCgroup is init's report when the pipe ended without InCgroup.
+const notInCgroup = "boxcraft init: the monitor did not put init in its cgroup"
+
+// readSettings reads the container's settings, one JSON value on
+// SettingsFD, and returns with them the wait for InCgroup. On cgroup v2
+// init is cloned into its cgroup, and InCgroup follows the settings at
+// once; on v1 the monitor moves init there after clone, which waits for
+// an RCU grace period (some 7 ms): init sets the root up meanwhile, and
+// waits only before the steps that need the cgroup (issue 26), so that
+// nothing of the container's own runs outside it.
+func readSettings() (*spec.Container, func() error, error) {
 	pipe := os.NewFile(SettingsFD, "settings")
 	if pipe == nil {
-		return nil, errors.New("boxcraft init is started by boxcraft, not by hand")
+		return nil, nil, errors.New("boxcraft init is started by boxcraft, not by hand")
 	}
-	defer pipe.Close()
-	data, err := io.ReadAll(pipe)
-	if err != nil || len(data) == 0 {
-		return nil, errors.New("boxcraft init is started by boxcraft, not by hand: no settings on its pipe")
-	}
+	dec := json.NewDecoder(pipe)
 	var c spec.Container
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("read the container's settings: %w", err)
+	if err := dec.Decode(&c); err != nil {
+		pipe.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, nil, errors.New("boxcraft init is started by boxcraft, not by hand: no settings on its pipe")
+		}
+		return nil, nil, fmt.Errorf("read the container's settings: %w", err)
 	}
-	return &c, nil
+	inCgroup := func() error {
+		defer pipe.Close()
+		rest, err := io.ReadAll(io.MultiReader(dec.Buffered(), pipe))
+		if err != nil || string(bytes.TrimSpace(rest)) != string(InCgroup) {
+			return errors.New(notInCgroup)
+		}
+		return nil
+	}
+	return &c, inCgroup, nil
 }
 
 // step is one thing init does, with the lesson that teaches it. setUp
@@ -134,8 +157,10 @@ type step struct {
 	do     func() error
 }
 
-// steps are init's work for c, in order.
-func steps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
+// steps are init's work for c, in order. Being in the cgroup comes
+// first where a mount needs it (an OCI bundle's "cgroup" mount shows the
+// cgroups init is in), otherwise after the mounts (readSettings).
+func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.Tracer) []step {
 	var list []step
 	add := func(when bool, lesson, name string, do func() error) {
 		if when {
@@ -144,7 +169,10 @@ func steps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	}
 	ns := c.Namespaces
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
-	add(ns.Cgroup && !joined(c, "cgroup"), "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	early := hasCgroupMount(c.Mounts)
+	newCgroupNS := ns.Cgroup && !joined(c, "cgroup")
+	add(early, "step03", "wait to be in the cgroup", inCgroup)
+	add(early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net && !joined(c, "net"), "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
@@ -161,7 +189,19 @@ func steps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 		func() error { return rootfs.Protect(sec.MaskedPaths, sec.ReadonlyPaths) })
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	list = append(list, procViewSteps(c)...)
+	add(!early, "step03", "wait to be in the cgroup", inCgroup)
+	add(!early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	return append(list, processSteps(c, wait, tr)...)
+}
+
+// hasCgroupMount says whether mounts hold a mount of the cgroups.
+func hasCgroupMount(mounts []spec.Mount) bool {
+	for _, m := range mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }
 
 // processSteps are the command's own settings, the last steps before the
@@ -200,14 +240,14 @@ func inheritedTrees(c *spec.Container) rootfs.Trees {
 }
 
 // setUp makes the container what its settings say, from the inside.
-func setUp(c *spec.Container, wait *startWait, tr *trace.Tracer) error {
+func setUp(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.Tracer) error {
 	if err := hideInit(c); err != nil {
 		return err
 	}
 	// init starts in its root folder (the monitor's doing), which it
 	// names "." from here: with a user namespace, its root user may not
 	// walk the host's path to it.
-	list := steps(c, wait, tr)
+	list := steps(c, wait, inCgroup, tr)
 	c.Root.Path = "."
 	return runSteps(tr, list)
 }

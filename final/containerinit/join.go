@@ -23,7 +23,10 @@ func ExecMain() {
 	// The session, the user and the exec are the calling thread's.
 	runtime.LockOSThread()
 	report := os.NewFile(ReportFD, "report")
-	c, err := readSettings()
+	c, inCgroup, err := readSettings()
+	if err == nil {
+		err = inCgroup() // exec-init's parent was in the cgroup before it forked
+	}
 	if err == nil {
 		// Inside the container already: hidden from its processes
 		// until the exec, as init is (CVE-2016-9962).

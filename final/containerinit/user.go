@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
+	"unsafe"
 
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/user"
+	"golang.org/x/sys/unix"
 )
 
 // lookUpUser resolves p.User (-u, or the image's User) in the
@@ -42,29 +43,50 @@ func becomeUser(p *spec.Process, u spec.User) error {
 }
 
 // setIDs changes the groups, then the group, then the user: once the
-// user is not root, it may change neither. syscall's calls change every
-// thread of the process (x/sys/unix's change the caller's only), although
-// the exec that follows keeps this thread's alone. setgroups(2) always:
+// user is not root, it may change neither. These are this thread's
+// alone, the one that execs the command (init runs locked to it), which
+// keeps this thread's ids and no other's. syscall's calls would change
+// every thread of the process, a signal to each and a wait for it: some
+// 2 ms of a start on a loaded machine (issue 26). setgroups(2) always:
 // init's groups are its parent's, the host root's. A uid outside a user
 // namespace's map is EINVAL.
 func setIDs(u spec.User) error {
-	groups := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		groups[i] = int(g)
-	}
+	groups := make([]uint32, len(u.AdditionalGids))
+	copy(groups, u.AdditionalGids)
 	for _, step := range []struct {
 		what string
 		do   func() error
 	}{
-		{"setgroups", func() error { return syscall.Setgroups(groups) }},
-		{fmt.Sprintf("setgid %d", u.GID), func() error { return syscall.Setgid(int(u.GID)) }},
-		{fmt.Sprintf("setuid %d", u.UID), func() error { return syscall.Setuid(int(u.UID)) }},
+		{"setgroups", func() error { return setGroups(groups) }},
+		{fmt.Sprintf("setgid %d", u.GID), func() error { return threadIDCall(unix.SYS_SETRESGID, u.GID) }},
+		{fmt.Sprintf("setuid %d", u.UID), func() error { return threadIDCall(unix.SYS_SETRESUID, u.UID) }},
 	} {
-		if err := step.do(); errors.Is(err, syscall.EINVAL) {
+		if err := step.do(); errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("%s: not mapped in the container's user namespace (--uidmap, --gidmap)", step.what)
 		} else if err != nil {
 			return fmt.Errorf("%s: %w", step.what, err)
 		}
+	}
+	return nil
+}
+
+// setGroups is setgroups(2) for the calling thread.
+func setGroups(groups []uint32) error {
+	var list unsafe.Pointer
+	if len(groups) > 0 {
+		list = unsafe.Pointer(&groups[0])
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(list), 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// threadIDCall is setresuid(2) or setresgid(2) of id, real, effective
+// and saved alike (what setuid(2) does for root), for the calling thread.
+func threadIDCall(call uintptr, id uint32) error {
+	if _, _, errno := unix.RawSyscall(call, uintptr(id), uintptr(id), uintptr(id)); errno != 0 {
+		return errno
 	}
 	return nil
 }

@@ -31,13 +31,9 @@ var ErrNoNsenter = errors.New("exec needs a boxcraft built with cgo (CGO_ENABLED
 // With attach nil, p is detached: Exec returns once it runs, and when
 // boxcraft exits the host's init (or the nearest subreaper) adopts and
 // reaps it. Otherwise Exec waits for it, reaps it and returns its status.
-func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, started func(Started, error)) (Result, error) {
-	return ExecTraced(dirs, rec, pid, p, attach, nil, started)
-}
-
-// ExecTraced is Exec, each step of the start reported to tr (--trace),
-// exec-init's relayed, until the command runs.
-func ExecTraced(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
+// Each step is reported to tr (--trace; nil when not traced), exec-init's
+// relayed, until the command runs.
+func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	tr = tr.As(trace.Monitor)
 	c := rec.Spec
 	c.Process = p

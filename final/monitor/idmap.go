@@ -60,8 +60,9 @@ func mappingNamespace(n spec.Namespaces) (*os.File, error) {
 		return nil, err
 	}
 	defer hold.Close()
+	path, args := initPath()
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe", Args: []string{"boxcraft", "init"}, Env: []string{},
+		Path: path, Args: args, Env: []string{},
 		ExtraFiles:  []*os.File{wait},
 		SysProcAttr: sysProcAttr(&spec.Container{Namespaces: spec.Namespaces{UIDMap: n.UIDMap, GIDMap: n.GIDMap}}),
 	}

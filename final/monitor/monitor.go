@@ -24,7 +24,6 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/containerinit"
-	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/trace"
@@ -56,14 +55,10 @@ type Result struct {
 // Run starts the container dirs holds as id, and waits for it to end.
 // started is called once, when the command has started (err nil) or
 // could not (a *containerinit.Failure, or another error). Run returns
-// once the container has ended and its cgroup and root are gone.
-func Run(dirs state.Dirs, id string, attach *Attach, started func(Started, error)) (Result, error) {
-	return RunTraced(dirs, id, attach, nil, started)
-}
-
-// RunTraced is Run, each step of the start reported to tr (--trace),
+// once the container has ended and its cgroup and root are gone. Each
+// step of the start is reported to tr (--trace; nil when not traced),
 // init's relayed, until the command runs.
-func RunTraced(dirs state.Dirs, id string, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
+func Run(dirs state.Dirs, id string, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	rec, err := dirs.ReadRecord(id)
 	if err != nil {
 		started(Started{}, err)
@@ -161,6 +156,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer)
 		return nil, err
 	}
 	if view != nil {
+		view.server.Warm()
 		trees = append(trees, view.theirs) // containerinit.ProcViewFD
 	}
 	cmd, settings, report, relayed, err := cloneInit(c, dirs, cg, io, trees, tr)
@@ -201,9 +197,10 @@ func openCgroup(c *spec.Container) (*cgroups.Cgroup, error) {
 // is fd 3, its report pipe fd 4, the bind trees from fd 5 on
 // (containerinit).
 func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, trees []*os.File) (*exec.Cmd, *os.File, *os.File, error) {
-	// boxcraft itself, whatever its path, read-only: the
-	// container never reaches the binary on the host's disk (CVE-2019-5736).
-	self, err := security.ReadOnlyExecutable()
+	// boxcraft-init (or boxcraft itself), whatever its path, read-only:
+	// the container never reaches the binary on the host's disk
+	// (CVE-2019-5736).
+	self, args, err := initProgram()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -223,7 +220,7 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 	extra := append([]*os.File{settingsR, reportW}, trees...)
 	cmd := &exec.Cmd{
 		Path:        ownFD(extra),
-		Args:        []string{"boxcraft", "init"},
+		Args:        args,
 		Env:         []string{},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
@@ -258,47 +255,84 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 	return cmd, settingsW, reportR, nil
 }
 
-// handOver puts init in the cgroup where clone could not (v1), connects
-// its network namespace to the bridge (network.go), writes
-// its settings, and reads its report: an end of file means that the
-// report pipe closed on exec, and the command runs.
+// handOver hands init its settings, then puts it in the cgroup where
+// clone could not (v1) and connects its network namespace to the bridge
+// (network.go) while init sets the root up, then tells init that it is
+// in its cgroup (containerinit.InCgroup), and reads its report: an end
+// of file means that the report pipe closed on exec, and the command
+// runs. On cgroup v1 the move waits for an RCU grace period (about 7 ms)
+// that init's mounts now overlap (issue 26).
 func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report *os.File) error {
-	pid := p.cmd.Process.Pid
-	err := p.tr.Do("step03", "write", func() string { return fmt.Sprintf("cgroup.procs = %d  (init joins %s)", pid, p.cgroup.Describe()) },
-		func() error { return p.cgroup.Add(pid) })
-	if err != nil {
-		err = fmt.Errorf("hand the settings to init: %w", err)
-	} else {
-		err = attachNetwork(c, dirs, pid, p.tr)
+	p.tr.Mark("final/spec", "write settings", func() string { return "spec.Container as JSON on init's fd 3; init sets its root up meanwhile" })
+	err := writeSettings(c, settings)
+	if err == nil && p.view != nil {
+		err = p.view.sendMounts()
+	}
+	if err == nil {
+		pid := p.cmd.Process.Pid
+		err = p.tr.Do("step03", "write", func() string { return fmt.Sprintf("cgroup.procs = %d  (init joins %s)", pid, p.cgroup.Describe()) },
+			func() error { return p.cgroup.Add(pid) })
+		if err != nil {
+			err = fmt.Errorf("hand the settings to init: %w", err)
+		}
+	}
+	if err == nil {
+		err = attachNetwork(c, dirs, p.cmd.Process.Pid, p.tr)
 	}
 	if err != nil {
+		return p.abandon(settings, report, err)
+	}
+	return finishSettings(settings, report)
+}
+
+// abandon ends an init that the monitor could not finish handing over
+// to, and returns init's own report if it failed first (its failure is
+// then the cause: a move into the cgroup of a process that has ended
+// fails too), otherwise err. init is killed first: it may be waiting
+// for what the monitor will not send.
+func (p *process) abandon(settings, report *os.File, err error) error {
+	_ = p.cmd.Process.Kill()
+	settings.Close()
+	defer report.Close()
+	var failure containerinit.Failure
+	if json.NewDecoder(report).Decode(&failure) == nil && !failure.Waiting {
+		return &failure
+	}
+	return err
+}
+
+// sendSettings writes the settings to exec-init, which is in the
+// container's cgroup already, and reads its report (finishSettings).
+func sendSettings(c *spec.Container, settings, report *os.File) error {
+	if err := writeSettings(c, settings); err != nil {
 		settings.Close()
 		report.Close()
 		return err
 	}
-	if p.view != nil {
-		if err := p.view.sendMounts(); err != nil {
-			settings.Close()
-			report.Close()
-			return err
-		}
-	}
-	p.tr.Mark("final/spec", "write settings", func() string { return "spec.Container as JSON on init's fd 3; init sets itself up" })
-	return sendSettings(c, settings, report)
+	return finishSettings(settings, report)
 }
 
-// sendSettings writes the settings to init (or exec-init), and reads its
-// report: an end of file means that the report pipe closed on exec, and
-// the command runs.
-func sendSettings(c *spec.Container, settings, report *os.File) error {
-	defer report.Close()
-	err := json.NewEncoder(settings).Encode(c)
-	settings.Close()
-	if err != nil {
+// writeSettings writes the settings to init (or exec-init), as one JSON
+// value; the pipe stays open, for containerinit.InCgroup.
+func writeSettings(c *spec.Container, settings *os.File) error {
+	if err := json.NewEncoder(settings).Encode(c); err != nil {
 		return fmt.Errorf("hand the settings to init: %w", err)
 	}
+	return nil
+}
+
+// finishSettings tells init that it is in its cgroup, closes the
+// settings pipe, and reads init's report: an end of file means that the
+// report pipe closed on exec, and the command runs.
+// A write that fails finds init ended: its report says why.
+func finishSettings(settings, report *os.File) error {
+	defer report.Close()
+	_, writeErr := settings.Write([]byte{containerinit.InCgroup})
+	settings.Close()
 	var failure containerinit.Failure
 	switch err := json.NewDecoder(report).Decode(&failure); {
+	case errors.Is(err, io.EOF) && writeErr != nil:
+		return fmt.Errorf("hand the settings to init: %w", writeErr)
 	case errors.Is(err, io.EOF), err == nil && failure.Waiting:
 		return nil // the command runs, or (an OCI create) init waits for start
 	case err != nil:

@@ -122,18 +122,7 @@ func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 
 // remove removes what a container left on the host and its folders.
 func (r *Runtime) remove(id string) error {
-	rec, err := r.Dirs.ReadRecord(id)
-	if err == nil {
-		err = monitor.Teardown(r.Dirs, rec)
-	} else {
-		err = nil // a start cut short before its record: only folders
-	}
-	lock, lockErr := r.Dirs.Lock()
-	if lockErr != nil {
-		return lockErr
-	}
-	defer lock.Unlock()
-	return errors.Join(err, r.Dirs.RemoveContainer(id))
+	return monitor.RemoveContainer(r.Dirs, id)
 }
 
 // NewID is 32 random bytes in hex, as Docker's IDs.

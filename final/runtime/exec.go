@@ -18,7 +18,7 @@ func (r *Runtime) Exec(c Container, p spec.Process, attach *monitor.Attach, onSt
 		return monitor.Result{}, &StartError{Status: 125, Err: fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)}
 	}
 	var startErr error
-	result, err := monitor.ExecTraced(r.Dirs, c.Record, c.Status.Pid, p, attach, r.Trace, func(s monitor.Started, err error) {
+	result, err := monitor.Exec(r.Dirs, c.Record, c.Status.Pid, p, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {
 			onStart(s)
 		}

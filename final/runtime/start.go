@@ -11,6 +11,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/security"
 )
 
 // StartError is a container that could not start: Status is Docker's
@@ -41,7 +42,7 @@ func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.St
 		return monitor.Result{}, err
 	}
 	var startErr error
-	result, err := monitor.RunTraced(r.Dirs, id, attach, r.Trace, func(s monitor.Started, err error) {
+	result, err := monitor.Run(r.Dirs, id, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {
 			onStart(s)
 		}
@@ -53,25 +54,21 @@ func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.St
 		return result, errors.Join(startError(startErr), r.remove(id))
 	}
 	if rec, recErr := r.Dirs.ReadRecord(id); recErr == nil && rec.AutoRemove {
-		err = errors.Join(err, r.remove(id))
+		if err == nil {
+			// monitor.Run tore it down: the folders are what is left.
+			err = monitor.RemoveFolders(r.Dirs, id)
+		} else {
+			err = errors.Join(err, r.remove(id))
+		}
 	}
 	return result, err
-}
-
-// monitorReport is what a detached container's monitor tells the
-// boxcraft that started it, on an inherited pipe: that the command runs,
-// or why it does not.
-type monitorReport struct {
-	Pid    int    `json:"pid,omitempty"`
-	Status int    `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
 }
 
 // Detach starts a created container with a monitor process of its own,
 // and returns once the command runs: boxcraft run -d then prints the ID
 // and exits, and the monitor waits for the container.
 //
-// The monitor is boxcraft itself, re-executed, in a session of its own
+// The monitor is boxcraft-monitor (or boxcraft itself), in a session of its own
 // (no terminal's hang-up or Ctrl-C reaches it), with /dev/null as its
 // stdio: the container's output goes to the log.
 func (r *Runtime) Detach(id string) error {
@@ -86,9 +83,10 @@ func (r *Runtime) Detach(id string) error {
 		return startError(err)
 	}
 	defer waitRelay(relayed) // the monitor's lines, init's among them, until the command runs
+	path, args := monitorProgram(id)
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{"boxcraft", "monitor", id},
+		Path:        path,
+		Args:        args,
 		Env:         monitorEnv(),
 		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -100,7 +98,7 @@ func (r *Runtime) Detach(id string) error {
 		return startError(fmt.Errorf("start the container's monitor: %w", err))
 	}
 	go func() { _ = cmd.Wait() }() // reaped if it ends while we wait; otherwise init adopts it
-	var report monitorReport
+	var report monitor.Report
 	if err := json.NewDecoder(reportR).Decode(&report); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the container's monitor ended before the container started")
@@ -113,6 +111,15 @@ func (r *Runtime) Detach(id string) error {
 		return &StartError{Status: report.Status, Err: errors.New(report.Error)}
 	}
 	return nil
+}
+
+// monitorProgram is the monitor to start for container id, and its
+// argv: boxcraft-monitor beside boxcraft, else boxcraft itself.
+func monitorProgram(id string) (string, []string) {
+	if path := security.Helper(monitor.MonitorHelper); path != "" {
+		return path, []string{monitor.MonitorHelper, id}
+	}
+	return "/proc/self/exe", []string{"boxcraft", "monitor", id}
 }
 
 // monitorEnv is what the monitor keeps of boxcraft's environment: where
@@ -129,36 +136,9 @@ func monitorEnv() []string {
 	return env
 }
 
-// ServeMonitor is the monitor process of a detached container (boxcraft
-// monitor ID): it holds the container's monitor lock for as long as it
-// lives, starts the container, reports on fd 3, and waits.
+// ServeMonitor is the monitor process of a detached container
+// (boxcraft monitor ID), when no boxcraft-monitor is beside boxcraft
+// (monitor.Serve).
 func (r *Runtime) ServeMonitor(id string) error {
-	report := os.NewFile(3, "report")
-	if report == nil {
-		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
-	}
-	lock, err := r.Dirs.HoldMonitorLock(id)
-	if err != nil {
-		_ = json.NewEncoder(report).Encode(monitorReport{Status: 125, Error: err.Error()})
-		return err
-	}
-	defer lock.Unlock()
-	tr, traceOut := monitorTracer(r.Dirs, id)
-	var startErr error
-	_, err = monitor.RunTraced(r.Dirs, id, nil, tr, func(s monitor.Started, err error) {
-		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
-		msg := monitorReport{Pid: s.Pid}
-		if startErr = err; err != nil {
-			var se *StartError
-			errors.As(startError(err), &se)
-			msg = monitorReport{Status: se.Status, Error: err.Error()}
-		}
-		_ = json.NewEncoder(report).Encode(msg)
-		report.Close()
-	})
-	if rec, recErr := r.Dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
-		lock.Unlock()
-		err = errors.Join(err, r.remove(id))
-	}
-	return err
+	return monitor.Serve(r.Dirs, id)
 }

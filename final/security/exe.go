@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,19 +26,45 @@ import (
 // for writing is EROFS however it is reached); where the kernel lacks
 // them (before 5.12), a sealed copy in memory (SealedExecutable).
 func ReadOnlyExecutable() (*os.File, error) {
+	return ReadOnlyProgram("/proc/self/exe")
+}
+
+// ReadOnlyProgram is ReadOnlyExecutable for the program at path: the
+// small init that boxcraft starts in a container (Helper), which needs
+// the same protection, as it runs inside the container just as boxcraft
+// init did.
+func ReadOnlyProgram(path string) (*os.File, error) {
 	// OPEN_TREE_CLONE: a new mount of just this file, attached
 	// nowhere, alive as long as a descriptor (or a process running it)
 	// holds it.
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
-		return SealedExecutable()
+		return sealedProgram(path)
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
-		return SealedExecutable()
+		return sealedProgram(path)
 	}
-	return os.NewFile(uintptr(fd), "boxcraft (read-only)"), nil
+	return os.NewFile(uintptr(fd), filepath.Base(path)+" (read-only)"), nil
+}
+
+// Helper is the path of the program name in the running binary's
+// folder, or "" when it is not there. make bins builds boxcraft's
+// helpers (boxcraft-init, boxcraft-monitor) beside boxcraft: small
+// programs that link only what a container's init or monitor needs, so
+// that they start in a fraction of boxcraft's time and memory (issue
+// 26). Without one, boxcraft runs itself in that part.
+func Helper(name string) string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	path := filepath.Join(filepath.Dir(self), name)
+	if unix.Access(path, unix.X_OK) != nil {
+		return ""
+	}
+	return path
 }
 
 // SealedExecutable copies the running binary into a sealed memfd: no
@@ -46,7 +73,12 @@ func ReadOnlyExecutable() (*os.File, error) {
 // ETXTBSY too. It costs a copy of the binary at each start (some 10 ms
 // for a 7 MB binary, mostly the new pages).
 func SealedExecutable() (*os.File, error) {
-	self, err := os.Open("/proc/self/exe")
+	return sealedProgram("/proc/self/exe")
+}
+
+// sealedProgram is SealedExecutable for the program at path.
+func sealedProgram(path string) (*os.File, error) {
+	self, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open the runtime's binary: %w", err)
 	}

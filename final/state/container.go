@@ -77,7 +77,14 @@ func (d Dirs) NewContainer(rec Record) error {
 	if err := d.WriteStatus(id, Status{Status: Created}); err != nil {
 		return err
 	}
-	return WriteJSON(d.configFile(id), rec)
+	// A --rm container's record need not outlive a crash: the container
+	// would be gone with it (issue 26: each fsync is a start's
+	// milliseconds on a busy disk).
+	write := durable.WriteFile
+	if rec.AutoRemove {
+		write = durable.ReplaceFile
+	}
+	return writeJSON(d.configFile(id), rec, write)
 }
 
 // ReadRecord reads a container's record.
@@ -87,9 +94,11 @@ func (d Dirs) ReadRecord(id string) (Record, error) {
 	return rec, err
 }
 
-// WriteStatus records a container's status.
+// WriteStatus records a container's status. It lives in the run folder
+// (/run, a tmpfs), which a reboot empties (ReadStatus then says so):
+// replaced whole, as readers need, but never waited for on a disk.
 func (d Dirs) WriteStatus(id string, s Status) error {
-	return WriteJSON(d.statusFile(id), s)
+	return writeJSON(d.statusFile(id), s, durable.ReplaceFile)
 }
 
 // ReadStatus reads a container's status as it really is: a container

@@ -8,13 +8,20 @@ import (
 	"github.com/boxcraft/boxcraft/final/durable"
 )
 
-// WriteJSON writes v to path as JSON, whole or not at all.
+// WriteJSON writes v to path as JSON, whole or not at all, and waits
+// until it is on the disk.
 func WriteJSON(path string, v any) error {
+	return writeJSON(path, v, durable.WriteFile)
+}
+
+// writeJSON writes v to path as JSON with write: durable.WriteFile, or
+// durable.ReplaceFile for a file that need not outlive a crash.
+func writeJSON(path string, v any, write func(string, []byte) error) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return durable.WriteFile(path, append(data, '\n'))
+	return write(path, append(data, '\n'))
 }
 
 // ReadJSON reads path into v.

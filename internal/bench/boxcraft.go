@@ -161,7 +161,7 @@ func (s *b) detached(bundle string) error {
 		return err
 	}
 	s.section("7. boxcraft: detached start-up",
-		"`boxcraft run -d --name NAME -m 64m busybox sleep 600` until it returns, which it does once `sleep` runs (the container's init has exec'd it), and prints the ID; against `runc run -d` of runc's bundle without a user namespace, running `sleep 600` (runc's create and start in one command, which also returns once the process runs). What differs: boxcraft has also started the container's monitor (boxcraft again, a third Go program), which stays, holds the output (the json-lines log) and will record the exit status and tear the container down; `runc run -d` leaves no process but the container's, and no one to reap it, keep its output or record its end (containerd's shim or conmon does that, started before runc). Each container is removed (`rm -f`, `runc delete -f`) before the next run, off the clock.",
+		"`boxcraft run -d --name NAME -m 64m busybox sleep 600` until it returns, which it does once `sleep` runs (the container's init has exec'd it), and prints the ID; against `runc run -d` of runc's bundle without a user namespace, running `sleep 600` (runc's create and start in one command, which also returns once the process runs). What differs: boxcraft has also started the container's monitor (boxcraft-monitor, a small Go program of its own beside boxcraft, a third process), which stays, holds the output (the json-lines log) and will record the exit status and tear the container down; `runc run -d` leaves no process but the container's, and no one to reap it, keep its output or record its end (containerd's shim or conmon does that, started before runc). Each container is removed (`rm -f`, `runc delete -f`) before the next run, off the clock.",
 		ratioTable)
 	s.row("boxcraft run -d", results["boxcraft"], results["runc"], "runc run -d", 0)
 	return nil
@@ -194,7 +194,7 @@ func (s *b) monitors() error {
 		all = append(all, m)
 	}
 	s.section("8. boxcraft: a detached container's monitor, memory",
-		fmt.Sprintf("%d containers started with `boxcraft run -d busybox sleep 600`, then, 2 s later, each one's monitor (`boxcraft monitor ID`, the parent of the container's init: `boxcraft inspect`'s State.Pid, then its PPid) as /proc/PID/smaps_rollup gives it. The monitor is the only process that a detached container has beyond its own. RSS counts the pages of the boxcraft binary that it maps, which all monitors share; PSS shares them out among the processes that map them; private is what this monitor alone holds (the memory that each more container costs), anonymous its heap, stacks and runtime, none of them backed by a file. conmon, as the goal compares it, is about 1 MiB.", n),
+		fmt.Sprintf("%d containers started with `boxcraft run -d busybox sleep 600`, then, 2 s later, each one's monitor (`boxcraft-monitor ID`, beside boxcraft, the parent of the container's init: `boxcraft inspect`'s State.Pid, then its PPid) as /proc/PID/smaps_rollup gives it. The monitor is the only process that a detached container has beyond its own. RSS counts the pages of the monitor's binary that it maps, which all monitors share; PSS shares them out among the processes that map them; private is what this monitor alone holds (the memory that each more container costs), anonymous its heap, stacks and runtime, none of them backed by a file. conmon, as the goal compares it, is about 1 MiB.", n),
 		"| what | median (smallest–largest) | target |\n|---|---|---|\n")
 	pick := func(f func(memory) int) []int {
 		var v []int

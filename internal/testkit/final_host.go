@@ -4,7 +4,8 @@ package testkit
 // (ps's table, inspect's JSON), and, to check that, the kernel and the
 // state folder (docs: /work/brief/cli.md): a container's cgroup is named
 // by its ID directly below $BOXCRAFT_CGROUP_PARENT, its folders by its ID
-// below $BOXCRAFT_STATE_DIR, and its monitor is `boxcraft monitor ID`.
+// below $BOXCRAFT_STATE_DIR, and its monitor is `boxcraft-monitor ID` (or
+// `boxcraft monitor ID`).
 
 import (
 	"encoding/json"

@@ -112,7 +112,11 @@ const BoxcraftPackage = "github.com/boxcraft/boxcraft/final/cmd/boxcraft"
 // otherwise RuntimePackage, built once.
 func Binary(t testing.TB) string {
 	t.Helper()
-	return givenOrBuilt(t, &binary, "BOXCRAFT_BIN", "step", RuntimePackage)
+	bin := givenOrBuilt(t, &binary, "BOXCRAFT_BIN", "step", RuntimePackage)
+	if RuntimePackage == BoxcraftPackage {
+		boxcraftHelpers(t, bin)
+	}
+	return bin
 }
 
 // ProbeBinary returns the probe: $BOXCRAFT_PROBE, or built once, static.

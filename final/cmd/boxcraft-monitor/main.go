@@ -1,0 +1,32 @@
+// Command boxcraft-monitor is a detached container's monitor, on its
+// own: what `boxcraft monitor ID` is, without the rest of boxcraft.
+// boxcraft run -d starts it when it is beside boxcraft (make bins builds
+// it there), with the report pipe on fd 3; it starts the container,
+// holds its output and log, waits for it, records how it ended and tears
+// it down (package monitor), then exits.
+//
+// Why a program of its own (issue 26): it is the one process a detached
+// container has beyond its own, for as long as the container runs, and
+// boxcraft's registry, build and image code, which it never runs, cost
+// it package initialisation and resident pages. conmon plays this part
+// for podman, a small program of its own for the same reason.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/state"
+)
+
+func main() {
+	if len(os.Args) != 2 || os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "boxcraft-monitor: started by boxcraft run -d (as root), not by hand")
+		os.Exit(125)
+	}
+	if err := monitor.Serve(state.DefaultDirs(), os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "boxcraft-monitor:", err)
+		os.Exit(monitor.StartStatus(err))
+	}
+}

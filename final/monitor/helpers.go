@@ -1,0 +1,36 @@
+package monitor
+
+import (
+	"os"
+
+	"github.com/boxcraft/boxcraft/final/security"
+)
+
+// InitHelper is the program that becomes a container's init when it is
+// beside boxcraft (final/cmd/boxcraft-init): containerinit alone, a
+// quarter of boxcraft's size, with none of the registry, FUSE or
+// netlink packages whose start-up (package init, page faults) boxcraft
+// pays in every process. Without it, boxcraft is its own init
+// (`boxcraft init`), as before issue 26.
+const InitHelper = "boxcraft-init"
+
+// initProgram is the program to start as the container's init, opened
+// read-only (the container never reaches a writable binary of the
+// host's: CVE-2019-5736), and its argv.
+func initProgram() (*os.File, []string, error) {
+	if path := security.Helper(InitHelper); path != "" {
+		f, err := security.ReadOnlyProgram(path)
+		return f, []string{InitHelper}, err
+	}
+	f, err := security.ReadOnlyExecutable()
+	return f, []string{"boxcraft", "init"}, err
+}
+
+// initPath is the program mappingNamespace starts, which ends before any
+// container runs: the helper's path, or boxcraft's own.
+func initPath() (string, []string) {
+	if path := security.Helper(InitHelper); path != "" {
+		return path, []string{InitHelper}
+	}
+	return "/proc/self/exe", []string{"boxcraft", "init"}
+}

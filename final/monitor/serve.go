@@ -1,0 +1,130 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/trace"
+	"golang.org/x/sys/unix"
+)
+
+// MonitorHelper is the program that serves a detached container when it
+// is beside boxcraft (final/cmd/boxcraft-monitor): this package and the
+// state alone, so that each detached container's one extra process
+// neither starts nor maps boxcraft's registry and build code (issue 26:
+// its RSS). Without it, boxcraft serves (`boxcraft monitor ID`).
+const MonitorHelper = "boxcraft-monitor"
+
+// Report is what a detached container's monitor tells the boxcraft that
+// started it, on an inherited pipe (ReportFD): that the command runs, or
+// why it does not, with Docker's exit status for that.
+type Report struct {
+	Pid    int    `json:"pid,omitempty"`
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ReportFD is the descriptor the monitor writes its Report on.
+const ReportFD = 3
+
+// TraceFD is where a detached container's monitor writes its trace
+// (--trace), after its report pipe: boxcraft run -d relays it.
+const TraceFD = 4
+
+// Serve is the monitor process of a detached container: it holds the
+// container's monitor lock for as long as it lives, starts the
+// container, reports on ReportFD, waits, and with --rm removes the
+// container once it has ended.
+func Serve(dirs state.Dirs, id string) error {
+	report := os.NewFile(ReportFD, "report")
+	if report == nil {
+		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
+	}
+	lock, err := dirs.HoldMonitorLock(id)
+	if err != nil {
+		_ = json.NewEncoder(report).Encode(Report{Status: 125, Error: err.Error()})
+		return err
+	}
+	defer lock.Unlock()
+	tr, traceOut := monitorTracer(dirs, id)
+	var startErr error
+	_, err = Run(dirs, id, nil, tr, func(s Started, err error) {
+		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
+		msg := Report{Pid: s.Pid}
+		if startErr = err; err != nil {
+			msg = Report{Status: StartStatus(err), Error: err.Error()}
+		}
+		_ = json.NewEncoder(report).Encode(msg)
+		report.Close()
+	})
+	if rec, recErr := dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
+		lock.Unlock()
+		if err == nil {
+			err = RemoveFolders(dirs, id) // Run tore it down
+		} else {
+			err = errors.Join(err, RemoveContainer(dirs, id))
+		}
+	}
+	return err
+}
+
+// StartStatus is Docker's exit status for a container that could not
+// start: init's (126 cannot run, 127 not found), or 125.
+func StartStatus(err error) int {
+	var failure *containerinit.Failure
+	if errors.As(err, &failure) {
+		return failure.Status
+	}
+	return 125
+}
+
+// RemoveContainer removes what a container left on the host (Teardown)
+// and its folders, under the lock of the set of containers.
+func RemoveContainer(dirs state.Dirs, id string) error {
+	rec, err := dirs.ReadRecord(id)
+	if err == nil {
+		err = Teardown(dirs, rec)
+	} else {
+		err = nil // a start cut short before its record: only folders
+	}
+	return errors.Join(err, RemoveFolders(dirs, id))
+}
+
+// RemoveFolders removes a container's folders, under the lock of the set
+// of containers: RemoveContainer once Teardown is done (Run's).
+func RemoveFolders(dirs state.Dirs, id string) error {
+	lock, lockErr := dirs.Lock()
+	if lockErr != nil {
+		return lockErr
+	}
+	defer lock.Unlock()
+	return dirs.RemoveContainer(id)
+}
+
+// monitorTracer is a detached monitor's tracer: when its container's
+// start is traced, boxcraft run -d gave it a pipe on fd 4 (Detach,
+// traceMonitor). nil otherwise, and fd 4 is left alone: it is not ours.
+func monitorTracer(dirs state.Dirs, id string) (*trace.Tracer, *os.File) {
+	rec, err := dirs.ReadRecord(id)
+	var st unix.Stat_t
+	if err != nil || rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return nil, nil
+	}
+	unix.CloseOnExec(TraceFD) // the monitor's alone: init gets a pipe of its own
+	out := os.NewFile(TraceFD, "trace")
+	return trace.New(out, rec.Spec.Trace.Mode, trace.Monitor, time.Unix(0, rec.Spec.Trace.Origin)), out
+}
+
+// closeTrace ends a detached monitor's trace: nothing is written after
+// the command runs, and the closed pipe ends boxcraft run -d's relay.
+func closeTrace(tr *trace.Tracer, out *os.File) {
+	if tr == nil {
+		return
+	}
+	tr.Close()
+	out.Close()
+}

@@ -1,0 +1,43 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BoxcraftHelpers are the programs boxcraft finds beside itself (issue
+// 26): a container's init and a detached container's monitor, small
+// programs of their own. make bins builds them into _build/bin.
+var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor"}
+
+var helpers once
+
+// boxcraftHelpers puts boxcraft's helpers beside bin, the copy of
+// boxcraft under test, as make bins puts them beside _build/bin/boxcraft:
+// the ones beside $BOXCRAFT_BIN, or, when it is not set, built. A
+// boxcraft given without them is tested without them: it is then its own
+// init and monitor.
+func boxcraftHelpers(t testing.TB, bin string) {
+	t.Helper()
+	helpers.get(t, func() (string, error) {
+		given := os.Getenv("BOXCRAFT_BIN")
+		for _, name := range BoxcraftHelpers {
+			to := filepath.Join(filepath.Dir(bin), name)
+			if given == "" {
+				if _, err := build(filepath.Dir(bin), name, "github.com/boxcraft/boxcraft/final/cmd/"+name); err != nil {
+					return "", err
+				}
+				continue
+			}
+			from := filepath.Join(filepath.Dir(given), name)
+			if _, err := os.Stat(from); err != nil {
+				continue
+			}
+			if _, err := copyExecutable(from, to); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	})
+}
