@@ -177,6 +177,7 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer)
 		tr.Mark("step01", "execve done", func() string { return "init is the command now: its report pipe closed on exec, empty" })
 	}
 	if err != nil {
+		tr.EndOnCause()
 		view.close()
 		io.close()
 		return nil, err

@@ -49,9 +49,11 @@ type Tracer struct {
 type output struct {
 	mu         sync.Mutex
 	w          io.Writer
-	off        bool // Close: nothing more is written
-	count      int  // the lines written, relayed ones included
-	lastFailed bool // whether the last line written reports a failure
+	off        bool   // Close: nothing more is written
+	count      int    // the lines written, relayed ones included
+	lastFailed bool   // whether the last line written reports a failure
+	cause      []byte // the first line that reported a failure
+	lastCause  bool   // whether the last line written is cause
 }
 
 // New is a tracer writing mode's lines to w for proc, timed from origin
@@ -173,6 +175,29 @@ func (o *output) put(line []byte, failed bool) {
 		_, _ = o.w.Write(line)
 		o.count++
 		o.lastFailed = failed
+		o.lastCause = failed && o.cause == nil
+		if o.lastCause {
+			o.cause = line
+		}
+	}
+}
+
+// EndOnCause ends a failed start's trace on its cause: the first step
+// that failed is written again as the last line when other lines came
+// after it, for the processes of a start work side by side (the monitor
+// sets the network up while init sets its root up) and what the others
+// did after the failure, or failed at because of it, is not the cause.
+func (t *Tracer) EndOnCause() {
+	if t == nil {
+		return
+	}
+	o := t.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cause != nil && !o.lastCause && !o.off {
+		_, _ = o.w.Write(o.cause)
+		o.count++
+		o.lastFailed, o.lastCause = true, true
 	}
 }
 

@@ -67,3 +67,20 @@ func TestTextShortensContainerIDs(t *testing.T) {
 	assert.Contains(t, Format(Event{Args: id + "0"}, false), id+"0", "65 hex digits are no ID")
 	assert.Contains(t, Format(Event{Args: "/" + id}, true), id, "JSON keeps the ID whole")
 }
+
+func TestAFailedStartEndsOnItsCause(t *testing.T) {
+	var out bytes.Buffer
+	origin := time.Now()
+	initTr := New(&out, ModeText, Init, origin)
+	monitorTr := initTr.As(Monitor) // one output, as a start's processes share it
+	monitorTr.EndOnCause()          // no failure: nothing to repeat
+	assert.Empty(t, out.String())
+	_ = initTr.Do("step04", "pivot_root", func() string { return `(".", ".")` }, func() error { return unix.EINVAL })
+	_ = monitorTr.Do("final/network", "netlink", func() string { return "veth" }, func() error { return unix.ENOENT })
+	monitorTr.EndOnCause()
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 3, "the cause is written again after what came later")
+	assert.Equal(t, lines[0], lines[2], "the last line is the first failure")
+	monitorTr.EndOnCause()
+	assert.Equal(t, 3, strings.Count(out.String(), "\n"), "a trace already ending on its cause is left as it is")
+}
