@@ -156,7 +156,6 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer)
 		return nil, err
 	}
 	if view != nil {
-		view.server.Warm()
 		trees = append(trees, view.theirs) // containerinit.ProcViewFD
 	}
 	cmd, settings, report, relayed, err := cloneInit(c, dirs, cg, io, trees, tr)

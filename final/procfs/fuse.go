@@ -94,9 +94,11 @@ func (s *Server) mount(dir string) error {
 func (s *Server) serve() error {
 	// The attributes (the size) stay cached until Open says they changed
 	// (NotifyContent). The names too: the files are the same for the
-	// filesystem's life, and a name the kernel knows needs no look-up
-	// here (Warm made them known), so that init's binds of them wait for
-	// no round trip to this process (issue 26).
+	// filesystem's life, and a name the kernel knows needs no second
+	// look-up here (issue 26). The monitor never looks its own files up to
+	// warm that cache: a process that is killed while one of its threads
+	// waits for its own FUSE server's answer never ends (the kernel waits
+	// for the answer, in D state, and the server's thread is gone).
 	zero, long := time.Duration(0), time.Hour
 	opts := &fs.Options{MountOptions: fuse.MountOptions{
 		AllowOther: true, FsName: "boxcraft-proc", Name: "boxcraft",
@@ -134,34 +136,6 @@ func inPrivateMounts(f func() error) error {
 		done <- f()
 	}()
 	return <-done
-}
-
-// Warm looks each file up and asks its attributes, in the background,
-// while the container's init starts: a first look-up renders the file
-// (Getattr needs its size), and init's binds of the files, which wait
-// for each look-up, then find it done (issue 26: 8 renders, in series,
-// were some 5 ms of a start). It works on a copy of the tree's
-// descriptor, which HandedOver may close meanwhile.
-//
-// Not with one processor for Go (a detached container's monitor runs
-// with GOMAXPROCS=1): a look-up blocked in the kernel would hold it, and
-// the server, which must answer, would wait for Go's sysmon to take it
-// back, up to 10 ms a file.
-func (s *Server) Warm() {
-	if runtime.GOMAXPROCS(0) < 2 {
-		return
-	}
-	fd, err := unix.FcntlInt(s.Tree.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return // init's look-ups render the files instead
-	}
-	go func() {
-		defer unix.Close(fd)
-		for _, f := range Files {
-			var st unix.Stat_t
-			_ = unix.Fstatat(fd, f.Name, &st, 0)
-		}
-	}()
 }
 
 // HandedOver closes the monitor's copy of the tree, once init has it.
