@@ -96,7 +96,12 @@ type unpacker struct {
 func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	switch hdr.Typeflag {
 	// archive/tar reads the old regular-file type '\x00' as TypeReg.
-	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock:
+		// A device node gives whoever may open it the device: the host's
+		// disks, say. This unpacker makes none (boxcraft's makes them for a
+		// container without a user namespace: final/archive).
+		return errors.New("a device node, which this runtime does not unpack")
 	case tar.TypeXGlobalHeader:
 		// PAX defaults for the entries after it, not a file: GNU tar
 		// names it /tmp/GlobalHead.PID.N, which is no name to check.
@@ -137,7 +142,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	case tar.TypeSymlink:
 		return u.makeSymlink(parent, base, hdr)
 	default:
-		return u.makeNode(parent, base, hdr)
+		return u.makeFIFO(parent, base, hdr)
 	}
 }
 
@@ -348,33 +353,11 @@ func (u *unpacker) makeHardLink(parent int, base, target string) error {
 	return nil
 }
 
-// makeNode makes a character or block device node, or a FIFO.
-func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
-	kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
-	var dev uint64
-	if kind != unix.S_IFIFO {
-		// mknod's device number holds a 12-bit major and a 20-bit minor.
-		if hdr.Devmajor < 0 || hdr.Devmajor >= 1<<12 || hdr.Devminor < 0 || hdr.Devminor >= 1<<20 {
-			return fmt.Errorf("device number %d,%d is out of range", hdr.Devmajor, hdr.Devminor)
-		}
-		dev = unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	}
-	// A device node gives whoever may open it the device: the host's
-	// disks, say. The kernel lets only the host's root make one, and so
-	// never the root of a user namespace. The runtime unpacks as the host's
-	// root, but with a user namespace it makes the image's files the
-	// container's: it must not make the container a node its root could
-	// never have made.
-	if kind != unix.S_IFIFO && u.uidMap != nil {
-		return errors.New("a device node, which the root of a user namespace may not have: leave user out of --ns to run this image")
-	}
-	// mknodat makes the node at base in parent.
-	err := unix.Mknodat(parent, base, kind|0o600, int(dev))
-	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO {
-		return fmt.Errorf("cannot make a device node here (%v): inside a user namespace, only the host's root may", err)
-	}
-	if err != nil {
-		return fmt.Errorf("make the node: %w", err)
+// makeFIFO makes a FIFO (a named pipe).
+func (u *unpacker) makeFIFO(parent int, base string, hdr *tar.Header) error {
+	// mknodat makes the FIFO at base in parent.
+	if err := unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0); err != nil {
+		return fmt.Errorf("make the FIFO: %w", err)
 	}
 	return u.setMetadata(parent, base, -1, hdr)
 }
@@ -401,8 +384,8 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	case fd >= 0:
 		err = unix.Fchmod(fd, mode)
 	case hdr.Typeflag != tar.TypeSymlink: // a symlink has no mode of its own
-		// fchmodat always follows a symlink at base, but base is the node
-		// makeNode has just made.
+		// fchmodat always follows a symlink at base, but base is the FIFO
+		// makeFIFO has just made.
 		err = unix.Fchmodat(parent, base, mode, 0)
 	}
 	if err != nil {
