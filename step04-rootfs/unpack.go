@@ -33,8 +33,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -281,8 +279,8 @@ func makeRoom(parent int, base string, isDir bool) error {
 	return nil
 }
 
-// makeDir makes a folder, or keeps the one there, and sets its owner,
-// mode and xattrs.
+// makeDir makes a folder, or keeps the one there, and sets its owner
+// and mode.
 func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
@@ -369,9 +367,11 @@ func (u *unpacker) makeFIFO(parent int, base string, hdr *tar.Header) error {
 	return u.setMetadata(parent, base, -1, hdr)
 }
 
-// setMetadata gives base the archive's owner, mode, xattrs and (but for a
-// folder) times, as GNU tar does when root unpacks. fd is an open
-// descriptor of base for a folder or a regular file, -1 for the rest.
+// setMetadata gives base the archive's owner, mode and (but for a folder)
+// times, as GNU tar does when root unpacks. Extended attributes (PAX
+// "SCHILY.xattr.NAME" records) are left out, as GNU tar leaves them without
+// --xattrs (boxcraft sets them: final/archive). fd is an open descriptor of
+// base for a folder or a regular file, -1 for the rest.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
 	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
 	if err != nil {
@@ -397,9 +397,6 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	}
 	if err != nil {
 		return fmt.Errorf("set its mode to %04o: %w", mode, err)
-	}
-	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
-		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		// A folder's times would not last: each entry written into it
@@ -427,39 +424,6 @@ func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
 		return 0, fmt.Errorf("owner %s %d is outside the container's %s map (0-%d)", kind, id, kind, idMap.Size-1)
 	}
 	return idMap.HostID + id, nil
-}
-
-// setXattrs sets the extended attributes the archive's PAX records carry
-// as "SCHILY.xattr.NAME", the way GNU tar --xattrs writes them.
-func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
-	var names []string
-	for key := range hdr.PAXRecords {
-		if name, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names) // the first refusal is the same every time
-	for _, name := range names {
-		// An ACL names users and groups by the host's ids, which the
-		// user namespace's map would have to move too.
-		if u.uidMap != nil && strings.HasPrefix(name, "system.posix_acl_") {
-			return fmt.Errorf("extended attribute %q: an ACL, which names ids the user namespace would move: leave user out of --ns to run this image", name)
-		}
-		value := []byte(hdr.PAXRecords["SCHILY.xattr."+name])
-		var err error
-		if fd >= 0 {
-			err = unix.Fsetxattr(fd, name, value, 0)
-		} else {
-			// No descriptor (opening a device would wake its driver): name
-			// base in the parent's descriptor through /proc, and lsetxattr
-			// sets a symlink's own attribute, not its target's.
-			err = unix.Lsetxattr("/proc/self/fd/"+strconv.Itoa(parent)+"/"+base, name, value, 0)
-		}
-		if err != nil {
-			return fmt.Errorf("set extended attribute %q: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // timesOf is an entry's access and modification times, for utimensat. An

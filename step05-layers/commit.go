@@ -358,8 +358,7 @@ func layerHeader(path, name string, st unix.Stat_t, rec containerRecord, names m
 	default:
 		return nil, nil
 	}
-	hdr.PAXRecords, err = layerXattrs(path)
-	return hdr, err
+	return hdr, nil
 }
 
 // unmapID gives the container's id for a host's uid or gid: the same id
@@ -372,33 +371,6 @@ func unmapID(id int, idMap *syscall.SysProcIDMap, kind, name string) (int, error
 		return 0, fmt.Errorf("%s: owner %s %d is outside the container's %s map (%d-%d)", name, kind, id, kind, idMap.HostID, idMap.HostID+idMap.Size-1)
 	}
 	return id - idMap.HostID + idMap.ContainerID, nil
-}
-
-// layerXattrs reads a file's extended attributes as PAX records, but for
-// overlayfs's own, which say what the upper layer is to overlayfs, not
-// what the file is.
-func layerXattrs(path string) (map[string]string, error) {
-	size, err := unix.Llistxattr(path, nil)
-	if err != nil || size == 0 {
-		return nil, err
-	}
-	list := make([]byte, size)
-	if size, err = unix.Llistxattr(path, list); err != nil {
-		return nil, err
-	}
-	records := map[string]string{}
-	for _, name := range strings.Split(strings.TrimRight(string(list[:size]), "\x00"), "\x00") {
-		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
-			continue
-		}
-		value := make([]byte, 64<<10)
-		n, err := unix.Lgetxattr(path, name, value)
-		if err != nil {
-			return nil, fmt.Errorf("extended attribute %s: %w", name, err)
-		}
-		records["SCHILY.xattr."+name] = string(value[:n])
-	}
-	return records, nil
 }
 
 // isOpaque tells whether overlayfs marked a folder of the upper layer
