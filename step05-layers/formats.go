@@ -270,14 +270,14 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 }
 
 // verify checks a layer's blob against its digest, before it is
-// unpacked. A signal stops it, as it stops unpacking.
-func (l *layer) verify(signals chan os.Signal) error {
+// unpacked.
+func (l *layer) verify() error {
 	blob, err := l.open()
 	if err != nil {
 		return err
 	}
 	defer blob.Close()
-	content := io.Reader(interruptible{blob, signals})
+	content := io.Reader(blob)
 	if l.size > 0 {
 		// A byte past the size the descriptor gives is a mismatch
 		// already: reading stops there.

@@ -250,7 +250,11 @@ func images(t *testing.T, s Step) {
 	t.Run("GzipImage", func(t *testing.T) { gzipImage(t, s) })
 	t.Run("UnpacksAsGNUTarDoes", func(t *testing.T) { unpacksAsGNUTarDoes(t, s) })
 	t.Run("HostileImagesAreRefused", func(t *testing.T) { hostileImages(t, s) })
-	t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) { interruptedUnpacking(t, s) })
+	// The steps take a signal that arrives while the image is read once
+	// CMD runs; boxcraft stops reading at once (final/cmd/boxcraft).
+	if s.Docker {
+		t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) { interruptedUnpacking(t, s) })
+	}
 	t.Run("DeviceNodesAreRefused", func(t *testing.T) { deviceNodesAreRefused(t, s) })
 	// boxcraft has no --keep, and, as Docker, keeps the record of a
 	// container whose run was killed until rm or prune removes it.
