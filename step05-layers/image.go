@@ -149,6 +149,22 @@ func (c *container) recordContainer(img *image, layers []string, dir string) err
 	return writeJSON(filepath.Join(dir, "container.json"), rec)
 }
 
+// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
+// by the container's root: the host's root, or with a user namespace the
+// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
+// a symlink included.
+func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
+	uid, _ := mapID(0, uidMap, "uid")
+	gid, _ := mapID(0, gidMap, "gid")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
+}
+
 // removeLeftoverRoots removes the folders of containers whose runtime was
 // killed before it could (run-PID, where PID is dead or, reused, is this
 // very process), and first unmounts their root. Kept folders are named
