@@ -173,45 +173,12 @@ func isSparse(hdr *tar.Header) bool {
 }
 
 // openParent opens the folder that holds name's last part, beneath the
-// rootfs, and returns it with that last part. Folders the archive did not
-// list before the entry are made, as GNU tar makes them.
+// rootfs, and returns it with that last part. The folder must be there:
+// an archive lists a folder before what it holds. (GNU tar makes one the
+// archive left out, and so does boxcraft: final/archive.)
 func (u *unpacker) openParent(name string) (int, string, error) {
 	parent, err := openBeneath(u.root, path.Dir(name))
-	if errors.Is(err, unix.ENOENT) {
-		if err = u.makeFolders(path.Dir(name)); err == nil {
-			parent, err = openBeneath(u.root, path.Dir(name))
-		}
-	}
-	if err != nil {
-		return -1, "", err
-	}
-	return parent, path.Base(name), nil
-}
-
-// makeFolders makes each missing folder on the way to dir, mode 0755 (the
-// umask allowing) and owned by whoever unpacks, as GNU tar makes them:
-// with id maps, by the container's root.
-func (u *unpacker) makeFolders(dir string) error {
-	parts := strings.Split(dir, "/")
-	for i := range parts {
-		parent, err := openBeneath(u.root, path.Join(append([]string{"."}, parts[:i]...)...))
-		if err != nil {
-			return err
-		}
-		// mkdirat makes the folder in parent, beneath the rootfs; EEXIST
-		// when the folder is there already. fchownat gives it to the
-		// container's root, not following a symlink (there is none:
-		// the folder is new).
-		err = unix.Mkdirat(parent, parts[i], 0o755)
-		if err == nil && u.uidMap != nil {
-			err = unix.Fchownat(parent, parts[i], u.uidMap.HostID, u.gidMap.HostID, unix.AT_SYMLINK_NOFOLLOW)
-		}
-		unix.Close(parent)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("make its folder %q: %w", path.Join(parts[:i+1]...), err)
-		}
-	}
-	return nil
+	return parent, path.Base(name), err
 }
 
 // openBeneath opens the folder at name below root with openat2(2).
