@@ -115,9 +115,6 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 		// A few bytes of archive could ask for terabytes of zeros.
 		return errors.New("sparse files are not supported")
 	}
-	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return errors.New("the rootfs itself can only be a folder")
-	}
 	parent, base, err := u.openParent(name)
 	if err != nil {
 		return err
@@ -227,13 +224,11 @@ func makeRoom(parent int, base string, isDir bool) error {
 	}
 	flags := 0
 	if wasDir {
-		flags = unix.AT_REMOVEDIR // rmdir: an empty folder only
+		// rmdir: an empty folder only (ENOTEMPTY), and never "." (EINVAL),
+		// so an entry "." that is no folder cannot replace the rootfs.
+		flags = unix.AT_REMOVEDIR
 	}
-	err = unix.Unlinkat(parent, base, flags)
-	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		return errors.New("a folder that is not empty is in the way")
-	}
-	if err != nil {
+	if err := unix.Unlinkat(parent, base, flags); err != nil {
 		return fmt.Errorf("remove what is there: %w", err)
 	}
 	return nil
