@@ -330,11 +330,9 @@ func layerHeader(path, name string, st unix.Stat_t, rec containerRecord, names m
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
 	case unix.S_IFCHR, unix.S_IFBLK:
-		hdr.Typeflag = tar.TypeChar
-		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
-			hdr.Typeflag = tar.TypeBlock
-		}
-		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		// The unpacker refuses device nodes (unpack.go): an image with
+		// one would not run.
+		return nil, fmt.Errorf("%s: a device node, which "+program+" does not put in an image", name)
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	default:
