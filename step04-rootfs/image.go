@@ -15,7 +15,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,9 +54,10 @@ func checkImage(path string) (string, error) {
 // or with --keep, keeps it and says where. A refusal (a hostile archive,
 // a CMD the image lacks) leaves nothing behind.
 //
-// run catches signals until the folder is gone or kept: one that arrives
-// while the image is unpacked stops the unpacking (see interruptible),
-// and the folder is removed.
+// run catches signals until the folder is gone or kept, so that none
+// leaves it behind: one that arrives while the image is unpacked reaches
+// CMD once it runs. (boxcraft stops reading the image at once:
+// final/cmd/boxcraft.)
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, runName(os.Getpid()))
@@ -86,7 +86,7 @@ func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("make the container's folder: %w", err)
 	}
-	if err := c.unpackImage(signals); err != nil {
+	if err := c.unpackImage(); err != nil {
 		return 0, err
 	}
 	return runInRootfs(c, signals)
@@ -100,7 +100,7 @@ func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error)
 //
 // An image need not have the folders that /proc, /sys and /dev are
 // mounted on (docker export's do): the runtime makes those that are missing.
-func (c *container) unpackImage(signals chan os.Signal) error {
+func (c *container) unpackImage() error {
 	var uidMap, gidMap *syscall.SysProcIDMap
 	if c.namespaces["user"] {
 		uidMap, gidMap = &c.uidMap, &c.gidMap
@@ -113,7 +113,7 @@ func (c *container) unpackImage(signals chan os.Signal) error {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
 	defer image.Close()
-	if err := unpack(interruptible{image, signals}, c.rootfs, uidMap, gidMap); err != nil {
+	if err := unpack(image, c.rootfs, uidMap, gidMap); err != nil {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
 	for _, dir := range mountPoints {
@@ -123,22 +123,6 @@ func (c *container) unpackImage(signals chan os.Signal) error {
 		}
 	}
 	return nil
-}
-
-// interruptible reads an image until a signal arrives. Then a read fails,
-// and with it the unpacking.
-type interruptible struct {
-	io.Reader
-	signals chan os.Signal
-}
-
-func (r interruptible) Read(p []byte) (int, error) {
-	select {
-	case s := <-r.signals:
-		return 0, fmt.Errorf("stopped by %v", s)
-	default:
-		return r.Reader.Read(p)
-	}
 }
 
 // makeRootFolder makes a folder of mode 0755, whatever the umask, owned

@@ -33,8 +33,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -106,7 +104,12 @@ type unpacker struct {
 func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	switch hdr.Typeflag {
 	// archive/tar reads the old regular-file type '\x00' as TypeReg.
-	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock:
+		// A device node gives whoever may open it the device: the host's
+		// disks, say. This unpacker makes none (boxcraft's makes them for a
+		// container without a user namespace: final/archive).
+		return errors.New("a device node, which this runtime does not unpack")
 	case tar.TypeXGlobalHeader:
 		// PAX defaults for the entries after it, not a file: GNU tar
 		// names it /tmp/GlobalHead.PID.N, which is no name to check.
@@ -121,9 +124,6 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	if isSparse(hdr) {
 		// A few bytes of archive could ask for terabytes of zeros.
 		return errors.New("sparse files are not supported")
-	}
-	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return errors.New("the rootfs itself can only be a folder")
 	}
 	parent, base, err := u.openParent(name)
 	if err != nil {
@@ -144,7 +144,7 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	case tar.TypeSymlink:
 		return u.makeSymlink(parent, base, hdr)
 	default:
-		return u.makeNode(parent, base, hdr)
+		return u.makeFIFO(parent, base, hdr)
 	}
 }
 
@@ -177,45 +177,12 @@ func isSparse(hdr *tar.Header) bool {
 }
 
 // openParent opens the folder that holds name's last part, beneath the
-// rootfs, and returns it with that last part. Folders the archive did not
-// list before the entry are made, as GNU tar makes them.
+// rootfs, and returns it with that last part. The folder must be there:
+// an archive lists a folder before what it holds. (GNU tar makes one the
+// archive left out, and so does boxcraft: final/archive.)
 func (u *unpacker) openParent(name string) (int, string, error) {
 	parent, err := openBeneath(u.root, path.Dir(name))
-	if errors.Is(err, unix.ENOENT) {
-		if err = u.makeFolders(path.Dir(name)); err == nil {
-			parent, err = openBeneath(u.root, path.Dir(name))
-		}
-	}
-	if err != nil {
-		return -1, "", err
-	}
-	return parent, path.Base(name), nil
-}
-
-// makeFolders makes each missing folder on the way to dir, mode 0755 (the
-// umask allowing) and owned by whoever unpacks, as GNU tar makes them:
-// with id maps, by the container's root.
-func (u *unpacker) makeFolders(dir string) error {
-	parts := strings.Split(dir, "/")
-	for i := range parts {
-		parent, err := openBeneath(u.root, path.Join(append([]string{"."}, parts[:i]...)...))
-		if err != nil {
-			return err
-		}
-		// mkdirat makes the folder in parent, beneath the rootfs; EEXIST
-		// when the folder is there already. fchownat gives it to the
-		// container's root, not following a symlink (there is none:
-		// the folder is new).
-		err = unix.Mkdirat(parent, parts[i], 0o755)
-		if err == nil && u.uidMap != nil {
-			err = unix.Fchownat(parent, parts[i], u.uidMap.HostID, u.gidMap.HostID, unix.AT_SYMLINK_NOFOLLOW)
-		}
-		unix.Close(parent)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("make its folder %q: %w", path.Join(parts[:i+1]...), err)
-		}
-	}
-	return nil
+	return parent, path.Base(name), err
 }
 
 // openBeneath opens the folder at name below root with openat2(2).
@@ -264,20 +231,18 @@ func makeRoom(parent int, base string, isDir bool) error {
 	}
 	flags := 0
 	if wasDir {
-		flags = unix.AT_REMOVEDIR // rmdir: an empty folder only
+		// rmdir: an empty folder only (ENOTEMPTY), and never "." (EINVAL),
+		// so an entry "." that is no folder cannot replace the rootfs.
+		flags = unix.AT_REMOVEDIR
 	}
-	err = unix.Unlinkat(parent, base, flags)
-	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		return errors.New("a folder that is not empty is in the way")
-	}
-	if err != nil {
+	if err := unix.Unlinkat(parent, base, flags); err != nil {
 		return fmt.Errorf("remove what is there: %w", err)
 	}
 	return nil
 }
 
-// makeDir makes a folder, or keeps the one there, and sets its owner,
-// mode and xattrs.
+// makeDir makes a folder, or keeps the one there, and sets its owner
+// and mode.
 func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
@@ -355,40 +320,20 @@ func (u *unpacker) makeHardLink(parent int, base, target string) error {
 	return nil
 }
 
-// makeNode makes a character or block device node, or a FIFO.
-func (u *unpacker) makeNode(parent int, base string, hdr *tar.Header) error {
-	kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
-	var dev uint64
-	if kind != unix.S_IFIFO {
-		// mknod's device number holds a 12-bit major and a 20-bit minor.
-		if hdr.Devmajor < 0 || hdr.Devmajor >= 1<<12 || hdr.Devminor < 0 || hdr.Devminor >= 1<<20 {
-			return fmt.Errorf("device number %d,%d is out of range", hdr.Devmajor, hdr.Devminor)
-		}
-		dev = unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	}
-	// A device node gives whoever may open it the device: the host's
-	// disks, say. The kernel lets only the host's root make one, and so
-	// never the root of a user namespace. The runtime unpacks as the host's
-	// root, but with a user namespace it makes the image's files the
-	// container's: it must not make the container a node its root could
-	// never have made.
-	if kind != unix.S_IFIFO && u.uidMap != nil {
-		return errors.New("a device node, which the root of a user namespace may not have: leave user out of --ns to run this image")
-	}
-	// mknodat makes the node at base in parent.
-	err := unix.Mknodat(parent, base, kind|0o600, int(dev))
-	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO {
-		return fmt.Errorf("cannot make a device node here (%v): inside a user namespace, only the host's root may", err)
-	}
-	if err != nil {
-		return fmt.Errorf("make the node: %w", err)
+// makeFIFO makes a FIFO (a named pipe).
+func (u *unpacker) makeFIFO(parent int, base string, hdr *tar.Header) error {
+	// mknodat makes the FIFO at base in parent.
+	if err := unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0); err != nil {
+		return fmt.Errorf("make the FIFO: %w", err)
 	}
 	return u.setMetadata(parent, base, -1, hdr)
 }
 
-// setMetadata gives base the archive's owner, mode, xattrs and (but for a
-// folder) times, as GNU tar does when root unpacks. fd is an open
-// descriptor of base for a folder or a regular file, -1 for the rest.
+// setMetadata gives base the archive's owner, mode and (but for a folder)
+// times, as GNU tar does when root unpacks. Extended attributes (PAX
+// "SCHILY.xattr.NAME" records) are left out, as GNU tar leaves them without
+// --xattrs (boxcraft sets them: final/archive). fd is an open descriptor of
+// base for a folder or a regular file, -1 for the rest.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
 	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
 	if err != nil {
@@ -408,15 +353,12 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	case fd >= 0:
 		err = unix.Fchmod(fd, mode)
 	case hdr.Typeflag != tar.TypeSymlink: // a symlink has no mode of its own
-		// fchmodat always follows a symlink at base, but base is the node
-		// makeNode has just made.
+		// fchmodat always follows a symlink at base, but base is the FIFO
+		// makeFIFO has just made.
 		err = unix.Fchmodat(parent, base, mode, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("set its mode to %04o: %w", mode, err)
-	}
-	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
-		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		// A folder's times would not last: each entry written into it
@@ -444,39 +386,6 @@ func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
 		return 0, fmt.Errorf("owner %s %d is outside the container's %s map (0-%d)", kind, id, kind, idMap.Size-1)
 	}
 	return idMap.HostID + id, nil
-}
-
-// setXattrs sets the extended attributes the archive's PAX records carry
-// as "SCHILY.xattr.NAME", the way GNU tar --xattrs writes them.
-func (u *unpacker) setXattrs(parent int, base string, fd int, hdr *tar.Header) error {
-	var names []string
-	for key := range hdr.PAXRecords {
-		if name, ok := strings.CutPrefix(key, "SCHILY.xattr."); ok {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names) // the first refusal is the same every time
-	for _, name := range names {
-		// An ACL names users and groups by the host's ids, which the
-		// user namespace's map would have to move too.
-		if u.uidMap != nil && strings.HasPrefix(name, "system.posix_acl_") {
-			return fmt.Errorf("extended attribute %q: an ACL, which names ids the user namespace would move: leave user out of --ns to run this image", name)
-		}
-		value := []byte(hdr.PAXRecords["SCHILY.xattr."+name])
-		var err error
-		if fd >= 0 {
-			err = unix.Fsetxattr(fd, name, value, 0)
-		} else {
-			// No descriptor (opening a device would wake its driver): name
-			// base in the parent's descriptor through /proc, and lsetxattr
-			// sets a symlink's own attribute, not its target's.
-			err = unix.Lsetxattr("/proc/self/fd/"+strconv.Itoa(parent)+"/"+base, name, value, 0)
-		}
-		if err != nil {
-			return fmt.Errorf("set extended attribute %q: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // timesOf is an entry's access and modification times, for utimensat. An

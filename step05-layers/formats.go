@@ -18,6 +18,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +34,6 @@ import (
 // image is what the runtime needs of an image.
 type image struct {
 	path   string
-	format string          // "OCI layout" or "tarball"
 	config json.RawMessage // nil for a bare tarball, which has none
 	layers []layer         // the bottom first
 }
@@ -109,7 +108,7 @@ func readImage(path string) (*image, error) {
 // it against, and its diffID is known once it is unpacked.
 func bareTarball(path string) *image {
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	return &image{path: path, format: "tarball", layers: []layer{{open: open}}}
+	return &image{path: path, layers: []layer{{open: open}}}
 }
 
 // readOCILayout reads an OCI image layout folder.
@@ -126,7 +125,7 @@ func readOCILayout(dir string) (*image, error) {
 	if err := readLayoutJSON(dir, "index.json", &index); err != nil {
 		return nil, err
 	}
-	img := &image{path: dir, format: "OCI layout"}
+	img := &image{path: dir}
 	blob := func(d descriptor) (io.ReadCloser, error) {
 		if !digestPattern.MatchString(d.Digest) {
 			return nil, fmt.Errorf("digest %q: "+program+" reads only sha256 digests, 64 hex digits", d.Digest)
@@ -140,10 +139,7 @@ func readOCILayout(dir string) (*image, error) {
 	if img.config, err = readBlob(manifest.Config, blob); err != nil {
 		return nil, err
 	}
-	return img, img.addLayers(manifest.Layers, func(i int, d descriptor) layer {
-		return layer{name: "blob " + d.Digest, digest: d.Digest, size: d.Size,
-			open: func() (io.ReadCloser, error) { return blob(d) }}
-	})
+	return img, img.addLayers(manifest.Layers, blob)
 }
 
 // openInLayout opens the file name of the layout folder dir (oci-layout,
@@ -222,19 +218,10 @@ func readBlob(d descriptor, open func(descriptor) (io.ReadCloser, error)) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d.Digest, err)
 	}
-	if err := checkDigest(d.Digest, string(data)); err != nil {
-		return nil, err
+	if got, _ := sha256Of(bytes.NewReader(data)); got != d.Digest {
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, mismatch(got))
 	}
 	return data, nil
-}
-
-// checkDigest compares a small blob's digest with the one it should have.
-func checkDigest(want, data string) error {
-	got, _ := sha256Of(strings.NewReader(data))
-	if got != want {
-		return fmt.Errorf("blob %s: %w", want, mismatch(got))
-	}
-	return nil
 }
 
 // mismatch is the error of a blob whose content is not what its digest
@@ -244,8 +231,8 @@ func mismatch(got string) error {
 }
 
 // addLayers adds the manifest's layers, each with its diffID from the
-// config, which must list one per layer.
-func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descriptor) layer) error {
+// config, which must list one per layer, and its blob, which blob opens.
+func (img *image) addLayers(descriptors []descriptor, blob func(descriptor) (io.ReadCloser, error)) error {
 	var config imageConfig
 	if err := json.Unmarshal(img.config, &config); err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -261,23 +248,21 @@ func (img *image) addLayers(descriptors []descriptor, layerOf func(int, descript
 		if !digestPattern.MatchString(diffIDs[i]) {
 			return fmt.Errorf("config: diffID %q: "+program+" reads only sha256 digests, 64 hex digits", diffIDs[i])
 		}
-		l := layerOf(i, d)
-		l.name = fmt.Sprintf("layer %d of %d (%s)", i+1, len(descriptors), l.name)
-		l.diffID = diffIDs[i]
-		img.layers = append(img.layers, l)
+		img.layers = append(img.layers, layer{name: fmt.Sprintf("layer %d of %d (blob %s)", i+1, len(descriptors), d.Digest),
+			digest: d.Digest, diffID: diffIDs[i], size: d.Size, open: func() (io.ReadCloser, error) { return blob(d) }})
 	}
 	return nil
 }
 
 // verify checks a layer's blob against its digest, before it is
-// unpacked. A signal stops it, as it stops unpacking.
-func (l *layer) verify(signals chan os.Signal) error {
+// unpacked.
+func (l *layer) verify() error {
 	blob, err := l.open()
 	if err != nil {
 		return err
 	}
 	defer blob.Close()
-	content := io.Reader(interruptible{blob, signals})
+	content := io.Reader(blob)
 	if l.size > 0 {
 		// A byte past the size the descriptor gives is a mismatch
 		// already: reading stops there.

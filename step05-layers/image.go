@@ -21,7 +21,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,9 +61,10 @@ func checkImage(path string) (string, error) {
 // hostile layer, a CMD the image lacks) leaves nothing behind but the
 // layers already checked and stored, which are the store's.
 //
-// run catches signals until the folder is gone or kept: one that arrives
-// while a layer is unpacked stops the unpacking (see interruptible), and
-// the folder is removed.
+// run catches signals until the folder is gone or kept, so that none
+// leaves it behind: one that arrives while a layer is unpacked reaches
+// CMD once it runs. (boxcraft stops reading the image at once:
+// final/cmd/boxcraft.)
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, runName(os.Getpid()))
@@ -114,7 +114,7 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	layers, err := c.storeLayers(img, dir, signals) // layers.go
+	layers, err := c.storeLayers(img, dir) // layers.go
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
@@ -149,20 +149,20 @@ func (c *container) recordContainer(img *image, layers []string, dir string) err
 	return writeJSON(filepath.Join(dir, "container.json"), rec)
 }
 
-// interruptible reads an image until a signal arrives. Then a read fails,
-// and with it the unpacking.
-type interruptible struct {
-	io.Reader
-	signals chan os.Signal
-}
-
-func (r interruptible) Read(p []byte) (int, error) {
-	select {
-	case s := <-r.signals:
-		return 0, fmt.Errorf("stopped by %v", s)
-	default:
-		return r.Reader.Read(p)
+// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
+// by the container's root: the host's root, or with a user namespace the
+// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
+// a symlink included.
+func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
+	uid, _ := mapID(0, uidMap, "uid")
+	gid, _ := mapID(0, gidMap, "gid")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
 	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Lchown(dir, uid, gid)
 }
 
 // removeLeftoverRoots removes the folders of containers whose runtime was

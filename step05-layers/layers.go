@@ -100,7 +100,7 @@ func (c *container) layerSet() string {
 // moves into the store only once it is whole and its digest checked: a
 // killed the runtime leaves no half layer in the store, only a run-PID folder,
 // which the next run removes.
-func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) ([]string, error) {
+func (c *container) storeLayers(img *image, dir string) ([]string, error) {
 	var uidMap, gidMap *syscall.SysProcIDMap
 	if c.namespaces["user"] {
 		uidMap, gidMap = &c.uidMap, &c.gidMap
@@ -112,7 +112,7 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 	folders := make([]string, len(img.layers))
 	for i := range img.layers {
 		l := &img.layers[i]
-		folder, err := storeLayer(l, set, filepath.Join(dir, "unpacking"), uidMap, gidMap, signals)
+		folder, err := storeLayer(l, set, filepath.Join(dir, "unpacking"), uidMap, gidMap)
 		if err != nil && l.name != "" {
 			return nil, fmt.Errorf("%s: %w", l.name, err)
 		}
@@ -126,7 +126,7 @@ func (c *container) storeLayers(img *image, dir string, signals chan os.Signal) 
 
 // storeLayer returns the layer's folder in the store set, and unpacks it
 // there first unless it is there already.
-func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
+func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap) (string, error) {
 	// A bare tarball names no digest: its own is its diffID, known once
 	// it is unpacked, and there is nothing else to check it against.
 	if l.digest != "" {
@@ -137,7 +137,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 			return folder, nil
 		}
 		// The blob is used now: it is checked first.
-		if err := l.verify(signals); err != nil {
+		if err := l.verify(); err != nil {
 			return "", err
 		}
 	}
@@ -147,7 +147,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 		return "", fmt.Errorf("make a folder to unpack into: %w", err)
 	}
 	defer os.RemoveAll(unpacking)
-	diffID, err := unpackLayer(l, unpacking, uidMap, gidMap, signals)
+	diffID, err := unpackLayer(l, unpacking, uidMap, gidMap)
 	if err != nil {
 		return "", err
 	}
@@ -168,7 +168,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 // unpackLayer unpacks the layer's blob into dir and returns its diffID,
 // the digest of the blob unzipped, checked against the image's when the
 // image gives one.
-func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, signals chan os.Signal) (string, error) {
+func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap) (string, error) {
 	blob, err := l.open()
 	if err != nil {
 		return "", err
@@ -179,7 +179,7 @@ func unpackLayer(l *layer, dir string, uidMap, gidMap *syscall.SysProcIDMap, sig
 		return "", err
 	}
 	digest := sha256.New()
-	tee := io.TeeReader(interruptible{unzipped, signals}, digest)
+	tee := io.TeeReader(unzipped, digest)
 	if err := unpack(tee, dir, uidMap, gidMap); err != nil {
 		return "", err
 	}

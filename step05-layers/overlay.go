@@ -63,22 +63,6 @@ func (c *container) mountRoot(dir string, layers []string) error {
 	return nil
 }
 
-// makeRootFolder makes a folder of mode 0755, whatever the umask, owned
-// by the container's root: the host's root, or with a user namespace the
-// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
-// a symlink included.
-func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
-	uid, _ := mapID(0, uidMap, "uid")
-	gid, _ := mapID(0, gidMap, "gid")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	return os.Lchown(dir, uid, gid)
-}
-
 // mountOverlay mounts the overlay on dir/merged.
 //
 // mount(2) takes overlayfs's options as one string of at most a page

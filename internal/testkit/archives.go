@@ -237,6 +237,20 @@ func climbTo(outside string) string {
 // with a user namespace.
 func DockerExportTar(t testing.TB, devices bool) []byte {
 	t.Helper()
+	return Tar(t, dockerExportEntries(devices, true)...)
+}
+
+// StepsExportTar is DockerExportTar as the steps unpack it: no device
+// node, and no xattrs, which the steps leave out as GNU tar does without
+// --xattrs (boxcraft's final/archive makes both).
+func StepsExportTar(t testing.TB) []byte {
+	t.Helper()
+	return Tar(t, dockerExportEntries(false, false)...)
+}
+
+// dockerExportEntries are DockerExportTar's entries, with a device node
+// and xattrs or without.
+func dockerExportEntries(devices, xattrs bool) []TarEntry {
 	dir := func(name string, mode int64) TarEntry { return TarEntry{Name: name, Type: tar.TypeDir, Mode: mode} }
 	symlink := func(name, target string) TarEntry {
 		return TarEntry{Name: name, Type: tar.TypeSymlink, Linkname: target}
@@ -245,7 +259,13 @@ func DockerExportTar(t testing.TB, devices bool) []byte {
 	if !devices {
 		device = TarEntry{Name: "dev/no-device", Body: "no device node here\n"}
 	}
-	return Tar(t,
+	attrs := func(value string) map[string]string {
+		if !xattrs {
+			return nil
+		}
+		return map[string]string{"trusted.boxcraft": value}
+	}
+	return []TarEntry{
 		dir("bin/", 0o755),
 		TarEntry{Name: "bin/hello", Mode: 0o755, Body: "#!/bin/sh\necho hello from the image\n"},
 		TarEntry{Name: "bin/hello-again", Type: tar.TypeLink, Linkname: "bin/hello"},
@@ -260,13 +280,13 @@ func DockerExportTar(t testing.TB, devices bool) []byte {
 		dir("home/", 0o755),
 		TarEntry{Name: "home/user/", Type: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1000},
 		TarEntry{Name: "home/user/notes", Mode: 0o640, Uid: 1000, Gid: 1000, Body: "a note\n",
-			Xattrs: map[string]string{"trusted.boxcraft": "hello"}},
+			Xattrs: attrs("hello")},
 		symlink("lib", "usr/lib"),
 		dir("run/", 0o755),
 		TarEntry{Name: "run/fifo", Type: tar.TypeFifo, Mode: 0o620},
 		dir("srv/", 0o755),
 		TarEntry{Name: "srv/shared/", Type: tar.TypeDir, Mode: 0o2775, Gid: 50,
-			Xattrs: map[string]string{"trusted.boxcraft": "shared"}},
+			Xattrs: attrs("shared")},
 		dir("tmp/", 0o1777),
 		dir("usr/", 0o755),
 		dir("usr/lib/", 0o755),
@@ -275,5 +295,5 @@ func DockerExportTar(t testing.TB, devices bool) []byte {
 		TarEntry{Name: "usr/lib/libhello.so.1", Body: "not really a library\n"},
 		dir("var/", 0o755),
 		symlink("var/run", "../run"),
-	)
+	}
 }

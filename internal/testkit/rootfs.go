@@ -250,7 +250,11 @@ func images(t *testing.T, s Step) {
 	t.Run("GzipImage", func(t *testing.T) { gzipImage(t, s) })
 	t.Run("UnpacksAsGNUTarDoes", func(t *testing.T) { unpacksAsGNUTarDoes(t, s) })
 	t.Run("HostileImagesAreRefused", func(t *testing.T) { hostileImages(t, s) })
-	t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) { interruptedUnpacking(t, s) })
+	// The steps take a signal that arrives while the image is read once
+	// CMD runs; boxcraft stops reading at once (final/cmd/boxcraft).
+	if s.Docker {
+		t.Run("InterruptedUnpackingLeavesNothing", func(t *testing.T) { interruptedUnpacking(t, s) })
+	}
 	t.Run("DeviceNodesAreRefused", func(t *testing.T) { deviceNodesAreRefused(t, s) })
 	// boxcraft has no --keep, and, as Docker, keeps the record of a
 	// container whose run was killed until rm or prune removes it.
@@ -335,7 +339,14 @@ func unpacksAsGNUTarDoes(t *testing.T, s Step) {
 	for name, shift := range map[string]uint32{"as root": 0, "in the user namespace": 100000} {
 		t.Run(name, func(t *testing.T) {
 			image := filepath.Join(t.TempDir(), "export.tar")
-			require.NoError(t, os.WriteFile(image, DockerExportTar(t, shift == 0), 0o644))
+			// A device node (as root) and xattrs only for boxcraft: the
+			// steps make no node (see DeviceNodesAreRefused) and, as GNU tar
+			// without --xattrs, set no xattr.
+			archive := StepsExportTar(t)
+			if s.Docker {
+				archive = DockerExportTar(t, shift == 0)
+			}
+			require.NoError(t, os.WriteFile(image, archive, 0o644))
 			// A CMD the image has: the workshop's busybox, appended.
 			r := RunCmd(t, HostCommand(t, "tar", "--numeric-owner", "-rf", image, "-C", FreshRootfs(t), "bin/busybox"))
 			require.Equal(t, 0, r.Code, r)

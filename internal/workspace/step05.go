@@ -31,7 +31,7 @@ var step05 = lesson{
 	{
 		Func: "(*layer).verify",
 		What: "a layer's blob, checked against its digest before it is unpacked",
-		Hint: `the stub trusts every blob. Read the blob (l.open(), through interruptible{blob, signals}, at ` +
+		Hint: `the stub trusts every blob. Read the blob (l.open(), at ` +
 			`most l.size+1 bytes when the size is known) and compare its sha256 (sha256Of) with l.digest. ` +
 			`A difference is mismatch(got).`,
 		Man:   []string{"the OCI image spec's descriptor.md (digests)"},
