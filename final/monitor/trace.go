@@ -51,7 +51,13 @@ func cloneInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	err = tr.Do("step02", "clone", func() string { return describeClone(c, cg.Paths()[""] != "") }, func() (err error) {
+	argv := func() string { // the program init is: boxcraft-init, or boxcraft init
+		if cmd == nil {
+			return "init"
+		}
+		return strings.Join(cmd.Args, " ")
+	}
+	err = tr.Do("step02", "clone", func() string { return describeClone(c, cg.Paths()[""] != "", argv()) }, func() (err error) {
 		cmd, settings, report, err = newInit(c, dirs, cg, io, passed)
 		return err
 	})
@@ -72,9 +78,9 @@ func waitRelay(done <-chan struct{}) {
 	}
 }
 
-// describeClone is clone(2)'s flags and user namespace map, as the trace
-// prints them.
-func describeClone(c *spec.Container, cgroupFD bool) string {
+// describeClone is clone(2)'s flags, the program init runs (argv) and
+// the user namespace's maps, as the trace prints them.
+func describeClone(c *spec.Container, cgroupFD bool, argv string) string {
 	flags := cloneFlags(c.Namespaces)
 	var names []string
 	for _, f := range []struct {
@@ -92,7 +98,7 @@ func describeClone(c *spec.Container, cgroupFD bool) string {
 	if cgroupFD {
 		s += "|CLONE_INTO_CGROUP"
 	}
-	s += " boxcraft init"
+	s += " " + argv
 	if c.Namespaces.User() {
 		s += fmt.Sprintf(", uid_map %s, gid_map %s", idMaps(c.Namespaces.UIDMap), idMaps(c.Namespaces.GIDMap))
 	}
