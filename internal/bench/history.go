@@ -101,7 +101,7 @@ func (s *b) stabilityTable(sessions []session) {
 		for _, session := range sessions {
 			if r, ok := session.Ratios[row]; ok {
 				ratios = append(ratios, r)
-				if r <= s.targets[row] {
+				if r > 0 && r <= s.targets[row] {
 					met++
 				}
 			}

@@ -475,15 +475,22 @@ func (s *b) section(title, how, table string) {
 func (s *b) row(what string, got, anchor durations, anchorName string, target float64) {
 	ratio := got.median().Seconds() / anchor.median().Seconds()
 	key := what + " against " + anchorName
-	s.ratios[key] = ratio
 	goal := "—"
-	if target > 0 {
+	switch {
+	case ratio <= 0:
+		// got is a difference of two figures (minus), and the machine's
+		// noise was larger than it: nothing was measured, nothing met.
+		goal = "not measured: the difference came out below zero (noise)"
+	case target > 0:
+		s.ratios[key] = ratio
 		s.targets[key] = target
 		verdict := "met"
 		if ratio > target {
 			verdict = "missed"
 		}
 		goal = fmt.Sprintf("≤ %s×: %s", strconv.FormatFloat(target, 'f', -1, 64), verdict)
+	default:
+		s.ratios[key] = ratio
 	}
 	fmt.Fprintf(&s.report, "| %s | %s | %s | %s | %.2f× | %s |\n", what, got, anchorName, anchor, ratio, goal)
 }
