@@ -105,10 +105,21 @@ func (s *Server) serve() error {
 		DisableXAttrs: true, MaxWrite: maxRead, MaxBackground: 4,
 	}, EntryTimeout: &long, AttrTimeout: &long, NegativeTimeout: &zero}
 	raw := &nodeIDs{RawFileSystem: fs.NewNodeFS(s.root, opts), root: s.root}
-	srv, err := fuse.NewServer(raw, fmt.Sprintf("/dev/fd/%d", s.dev.Fd()), &opts.MountOptions)
+	// go-fuse takes the descriptor it is given as its own (it wraps it in
+	// an *os.File and closes it when it ends): give it a copy, so that
+	// s.dev's close, or its finalizer, can never close a number that by
+	// then names another container's /dev/fuse.
+	fd, err := unix.FcntlInt(s.dev.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("serve the /proc view: %w", err)
 	}
+	srv, err := fuse.NewServer(raw, fmt.Sprintf("/dev/fd/%d", fd), &opts.MountOptions)
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("serve the /proc view: %w", err)
+	}
+	s.dev.Close() // the mount and go-fuse's copy keep the connection
+	s.dev = nil
 	s.srv, s.root.srv = srv, srv
 	go srv.Serve()
 	return srv.WaitMount()
