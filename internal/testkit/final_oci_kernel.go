@@ -27,7 +27,11 @@ func (s *ociSuite) kernelFields(t *testing.T) {
 		linux["sysctl"] = map[string]string{"kernel.shmmax": "12345678", "net.ipv4.ip_unprivileged_port_start": "99"}
 		// A user namespace too: init, its root another user of the
 		// host's, still opens the start fifo.
-		linux["namespaces"] = append(linux["namespaces"].([]any), map[string]any{"type": "time"}, map[string]any{"type": "user"})
+		// And a cgroup namespace: with a user namespace, cgroup v2's
+		// filesystem mounts only in a cgroup namespace that user
+		// namespace owns (else EPERM), which the bundle's cgroup mount
+		// needs (runc would bind the host's folder instead).
+		linux["namespaces"] = append(linux["namespaces"].([]any), map[string]any{"type": "time"}, map[string]any{"type": "user"}, map[string]any{"type": "cgroup"})
 		idMap := []any{map[string]any{"containerID": 0, "hostID": 100000, "size": 65536}}
 		linux["uidMappings"], linux["gidMappings"] = idMap, idMap
 		linux["timeOffsets"] = map[string]any{"boottime": map[string]any{"secs": year}, "monotonic": map[string]any{"secs": year}}
@@ -99,7 +103,14 @@ func (s *ociSuite) joinByPath(t *testing.T) {
 	require.Equal(t, 0, r.Code, "run: %s", r)
 	net, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
 	require.NoError(t, err)
-	assert.Equal(t, "first\n"+net+"\nro,noatime\nsleep\x001000\x00", r.Stdout, "the first container's hostname, network namespace and pid 1; the bind's options")
+	lines := strings.SplitN(r.Stdout, "\n", 4)
+	require.Len(t, lines, 4, r.Stdout)
+	assert.Equal(t, []string{"first", net, "sleep\x001000\x00"}, []string{lines[0], lines[1], lines[3]}, "the first container's hostname, network namespace and pid 1")
+	// The bind keeps what its source's mount locks (nosuid and nodev,
+	// where the test's folder is on such a mount, as in the v2 VM).
+	options := strings.Split(lines[2], ",")
+	assert.Subset(t, options, []string{"ro", "noatime"}, "the bind's options: %s", lines[2])
+	assert.NotContains(t, options, "relatime", "noatime replaced the access-time default: %s", lines[2])
 }
 
 // updateAndEvents: a throttle of blockIO is the cgroup's; update
