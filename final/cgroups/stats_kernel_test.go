@@ -3,10 +3,12 @@ package cgroups_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
@@ -22,11 +24,21 @@ func TestStatsReadsTheKernelsFigures(t *testing.T) {
 	assert.Zero(t, empty.Pids, "nothing in it yet")
 
 	start(t, c, "wait")
-	got, err := c.Stats()
-	require.NoError(t, err)
 	tasks, hierarchy := "tasks", "pids" // v1: the pids hierarchy lists them
 	if isV2(t) {
 		tasks, hierarchy = "cgroup.threads", ""
+	}
+	// The child, a Go program, may still be starting threads: compare
+	// once the kernel's list is the same before and after Stats.
+	var got cgroups.Stats
+	for range 50 {
+		before := len(strings.Fields(read(t, c, hierarchy, tasks)))
+		got, err = c.Stats()
+		require.NoError(t, err)
+		if after := len(strings.Fields(read(t, c, hierarchy, tasks))); after == before {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	assert.EqualValues(t, len(strings.Fields(read(t, c, hierarchy, tasks))), got.Pids, "a task for each thread of the child, as the kernel lists them")
 	assert.Positive(t, got.Pids)
