@@ -77,6 +77,10 @@ func convertMount(m specs.Mount, field, bundle string) (spec.Mount, error) {
 	case m.Type == "tmpfs":
 		return spec.Mount{Source: m.Source, Target: dest, Type: "tmpfs", Options: m.Options}, nil
 	case m.Type == "cgroup" || m.Type == "cgroup2":
+		// Either type asks for the container's cgroups: final/rootfs
+		// mounts the host's version, or binds the container's own
+		// folders where the kernel refuses a new mount (a user
+		// namespace without a cgroup namespace), as runc does.
 		return spec.Mount{Source: "cgroup", Target: dest, Type: "cgroup", Options: m.Options}, nil
 	}
 	return spec.Mount{}, refuse(field, "type %q on %s is not implemented (bind, tmpfs, cgroup, and the root's own: %v)", m.Type, dest, ownMounts)

@@ -45,8 +45,9 @@ type ociSuite struct {
 // engine drives runc: create leaves init waiting until start, state
 // says so in the spec's words, kill, delete, run's exit status, exec,
 // ps, pause and resume on the freezer, the pty over --console-socket,
-// and the refusal of a config field it does not implement, in one line
-// naming it, leaving nothing behind.
+// the cgroup mount without a cgroup namespace, and the refusal of a
+// config field it does not implement, in one line naming it, leaving
+// nothing behind.
 func OCILifecycle(t *testing.T) {
 	RequireRoot(t)
 	s := &ociSuite{root: filepath.Join(t.TempDir(), "runc-root")}
@@ -61,6 +62,7 @@ func OCILifecycle(t *testing.T) {
 	t.Run("KernelFields", s.kernelFields)
 	t.Run("JoinByPath", s.joinByPath)
 	t.Run("UpdateAndEvents", s.updateAndEvents)
+	t.Run("CgroupMount", s.cgroupMount)
 }
 
 // runc runs boxcraft-runc with the suite's --root.
