@@ -229,6 +229,7 @@ type limit struct {
 // limits are the files to write, in order.
 type limits []limit
 
+// add adds the value of one file, from flag, to the list.
 func (ls *limits) add(flag, controller, file string, value any) {
 	*ls = append(*ls, limit{flag, controller, file, fmt.Sprint(value)})
 }
