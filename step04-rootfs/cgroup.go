@@ -4,13 +4,10 @@
 // folder for it, write the limits into its files, and put the container's
 // first process in it. Its children are born in it too.
 //
-// There are two versions of that filesystem. On cgroup v1, each
-// controller (cpu, memory, pids, …) has a tree of folders of its own,
-// mounted at /sys/fs/cgroup/CONTROLLER, so a container gets one folder in
-// each. On cgroup v2, one tree holds every controller, mounted at
-// /sys/fs/cgroup itself, and a container gets one folder. The limits are
-// the same ideas under other file names: v1Limits and v2Limits are the
-// table of one to the other.
+// cgroup v1 mounts a tree of folders per controller (cpu, memory, pids, …)
+// at /sys/fs/cgroup/CONTROLLER, and a container gets a folder in each; v2
+// mounts one tree for all at /sys/fs/cgroup, and a container gets one
+// folder. v1Limits and v2Limits write the same limits in each one's files.
 package main
 
 import (
@@ -61,14 +58,17 @@ var v1Hierarchies = []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "blki
 // turned it on for its children.
 var v2Controllers = []string{"cpu", "cpuset", "io", "memory", "pids"}
 
+// swapFiles hold the swap limit, v1's and v2's: a kernel that does not
+// count swap has neither, and then there is no swap to limit.
+var swapFiles = []string{"memory.memsw.limit_in_bytes", "memory.swap.max"}
+
 // Bounds that docker run keeps too, and the kernel's defaults. The
 // kernel checks the rest of each value as it is written (writeLimits).
 const (
-	defaultCPUPeriod = 100000    // µs: the kernel's default CFS period
-	minCPUPeriod     = 1000      // µs: the kernel refuses a shorter period or quota
-	minMemory        = 6 << 20   // docker run's floor: less and the container cannot even start
-	minPidsLimit     = 16        // see checkPidsLimit
-	unlimited        = int64(-1) // --pids-limit 0 or below
+	defaultCPUPeriod = 100000  // µs: the kernel's default CFS period
+	minCPUPeriod     = 1000    // µs: the kernel refuses a shorter period or quota
+	minMemory        = 6 << 20 // docker run's floor: less and the container cannot even start
+	minPidsLimit     = 16      // see parseResources
 )
 
 // addLimitFlags adds the limit flags to run's, named and valued as docker
@@ -86,22 +86,21 @@ func addLimitFlags(flags *pflag.FlagSet) {
 	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
 }
 
-// resources are the limits asked for, checked, in the units of the flags.
-// Zero means not asked for.
+// resources are the limits asked for, checked. Zero means not asked for.
 type resources struct {
 	cpuQuota, cpuPeriod int64 // µs
 	cpusetCPUs          string
-	memory              int64 // bytes
-	pidsLimit           int64 // or unlimited
+	memory              int64  // bytes
+	pidsMax             string // a number, or max for no limit
 	throttles           []throttle
 }
 
 // throttle is a rate limit on one block device, from --device-read-bps
 // or --device-write-bps.
 type throttle struct {
-	major, minor uint32
-	op           string // read or write
-	rate         int64  // bytes per second
+	op     string // read or write
+	device string // MAJOR:MINOR
+	rate   int64  // bytes per second
 }
 
 // parseResources reads and checks every limit flag, so that nothing is
@@ -113,38 +112,43 @@ func parseResources(flags *pflag.FlagSet) (resources, error) {
 	var err error
 	r.cpuPeriod, _ = flags.GetInt64("cpu-period")
 	r.cpuQuota, _ = flags.GetInt64("cpu-quota")
+	r.cpusetCPUs, _ = flags.GetString("cpuset-cpus")
 	if cpus, _ := flags.GetString("cpus"); flags.Changed("cpus") {
 		if flags.Changed("cpu-period") || flags.Changed("cpu-quota") {
 			return r, errors.New("--cpus sets --cpu-quota and --cpu-period: give one or the others")
 		}
+		r.cpuPeriod = defaultCPUPeriod
 		if r.cpuQuota, err = cpusQuota(cpus); err != nil {
 			return r, err
 		}
-		r.cpuPeriod = defaultCPUPeriod
 	}
-	r.cpusetCPUs, _ = flags.GetString("cpuset-cpus")
 	if text, _ := flags.GetString("memory"); flags.Changed("memory") {
-		if r.memory, err = parseSize("--memory", text); err != nil {
-			return r, err
+		r.memory, err = parseSize("--memory", text)
+		if err == nil && r.memory < minMemory {
+			err = fmt.Errorf("--memory %s: give at least %s", text, formatBytes(minMemory))
 		}
-		if r.memory < minMemory {
-			return r, fmt.Errorf("--memory %s: give at least %s", text, formatBytes(minMemory))
+		if err != nil {
+			return r, err
 		}
 	}
-	if limit, _ := flags.GetInt64("pids-limit"); flags.Changed("pids-limit") {
-		if r.pidsLimit, err = checkPidsLimit(limit); err != nil {
-			return r, err
-		}
+	// pids.max counts threads too: init, a Go program, needs several until
+	// it becomes CMD. As with docker run, 0 or less is no limit.
+	switch n, _ := flags.GetInt64("pids-limit"); {
+	case !flags.Changed("pids-limit"):
+	case n <= 0:
+		r.pidsMax = "max"
+	case n < minPidsLimit:
+		return r, fmt.Errorf("--pids-limit %d: give at least %d ("+program+"'s init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
+	default:
+		r.pidsMax = strconv.FormatInt(n, 10)
 	}
 	for _, op := range []string{"read", "write"} {
-		flag := "device-" + op + "-bps"
-		values, _ := flags.GetStringArray(flag)
+		values, _ := flags.GetStringArray("device-" + op + "-bps")
 		for _, value := range values {
-			t, err := parseThrottle(flag, value)
+			t, err := parseThrottle(op, value)
 			if err != nil {
 				return r, err
 			}
-			t.op = op
 			r.throttles = append(r.throttles, t)
 		}
 	}
@@ -195,140 +199,106 @@ func formatBytes(n int64) string {
 	return strconv.FormatFloat(size, 'g', 4, 64) + units[i]
 }
 
-// checkPidsLimit returns the limit to set: as with docker run, 0 or less
-// is no limit. It refuses a limit too low for the runtime itself: pids.max
-// counts tasks, threads as well as processes, and init is a Go program
-// that runs several threads until it becomes CMD. A limit below what it
-// needs would end it before CMD starts.
-func checkPidsLimit(n int64) (int64, error) {
-	switch {
-	case n <= 0:
-		return unlimited, nil
-	case n < minPidsLimit:
-		return 0, fmt.Errorf("--pids-limit %d: give at least %d ("+program+"'s init, a Go program, runs several threads before it becomes CMD, and each counts), or -1 for no limit", n, minPidsLimit)
-	}
-	return n, nil
-}
-
-// parseThrottle reads DEVICE:RATE. The device must be a block device:
-// the kernel names it by its major and minor numbers, which stat gives.
-func parseThrottle(flag, value string) (throttle, error) {
-	var t throttle
+// parseThrottle reads DEVICE:RATE for --device-OP-bps. The device must be
+// a block device: the kernel names it by its major and minor numbers,
+// which stat(2) gives.
+func parseThrottle(op, value string) (throttle, error) {
+	flag := "--device-" + op + "-bps"
 	device, rate, ok := strings.Cut(value, ":")
 	if !ok || device == "" {
-		return t, fmt.Errorf("--%s %q: want DEVICE:RATE, e.g. /dev/loop3:1mb", flag, value)
+		return throttle{}, fmt.Errorf("%s %q: want DEVICE:RATE, e.g. /dev/loop3:1mb", flag, value)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(device, &st); err != nil {
-		return t, fmt.Errorf("--%s %s: %w", flag, device, err)
+		return throttle{}, fmt.Errorf("%s %s: %w", flag, device, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		return t, fmt.Errorf("--%s %s: not a block device", flag, device)
+		return throttle{}, fmt.Errorf("%s %s: not a block device", flag, device)
 	}
-	t.major, t.minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
-	var err error
-	t.rate, err = parseSize("--"+flag, rate)
-	return t, err
+	n, err := parseSize(flag, rate)
+	return throttle{op, fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev)), n}, err
 }
 
 // limit is one value to write into one file of the container's cgroup.
 type limit struct {
-	flag       string // the flag it comes from, for the error when the kernel refuses it
-	controller string // the v1 hierarchy, or the v2 controller, the file belongs to
-	file       string
-	value      string
-	optional   bool // left out where the kernel has no such file
+	flag        string // the flag it comes from, for the error when the kernel refuses it
+	controller  string // the v1 hierarchy, or the v2 controller, the file belongs to
+	file, value string
+}
+
+// limits are the files to write, in order.
+type limits []limit
+
+// add adds the value of one file, from flag, to the list.
+func (ls *limits) add(flag, controller, file string, value any) {
+	*ls = append(*ls, limit{flag, controller, file, fmt.Sprint(value)})
 }
 
 // v1Limits is each limit asked for, in the files of cgroup v1. The
 // order matters where one file bounds another: the kernel refuses a
 // memory+swap limit below the memory limit, so the memory limit comes
 // first.
-func v1Limits(r resources) []limit {
-	var limits []limit
-	add := func(flag, controller, file string, value any) {
-		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
-	}
+func v1Limits(r resources) (ls limits) {
 	if r.cpuPeriod != 0 {
-		add("--cpu-period", "cpu", "cpu.cfs_period_us", r.cpuPeriod)
+		ls.add("--cpu-period", "cpu", "cpu.cfs_period_us", r.cpuPeriod)
 	}
 	if r.cpuQuota != 0 {
-		add("--cpu-quota", "cpu", "cpu.cfs_quota_us", r.cpuQuota)
+		ls.add("--cpu-quota", "cpu", "cpu.cfs_quota_us", r.cpuQuota)
 	}
 	if r.cpusetCPUs != "" {
-		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
+		ls.add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
 	if r.memory != 0 {
-		add("--memory", "memory", "memory.limit_in_bytes", r.memory)
-		// memsw is memory plus swap: as much swap again, as docker
-		// run's default.
-		add("--memory", "memory", "memory.memsw.limit_in_bytes", 2*r.memory)
-		limits[len(limits)-1].optional = true
+		ls.add("--memory", "memory", "memory.limit_in_bytes", r.memory)
+		// memsw is memory plus swap: as much swap again, as docker run's
+		// default.
+		ls.add("--memory", "memory", "memory.memsw.limit_in_bytes", 2*r.memory)
 	}
-	if r.pidsLimit != 0 {
-		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
+	if r.pidsMax != "" {
+		ls.add("--pids-limit", "pids", "pids.max", r.pidsMax)
 	}
 	for _, t := range r.throttles {
 		// One file per direction; each line names a device.
-		add("--device-"+t.op+"-bps", "blkio", "blkio.throttle."+t.op+"_bps_device", fmt.Sprintf("%d:%d %d", t.major, t.minor, t.rate))
+		ls.add("--device-"+t.op+"-bps", "blkio", "blkio.throttle."+t.op+"_bps_device", t.device+" "+fmt.Sprint(t.rate))
 	}
-	return limits
+	return ls
 }
 
 // v2Limits is each limit asked for, in the files of cgroup v2.
-func v2Limits(r resources) []limit {
-	var limits []limit
-	add := func(flag, controller, file string, value any) {
-		limits = append(limits, limit{flag: flag, controller: controller, file: file, value: fmt.Sprint(value)})
-	}
+func v2Limits(r resources) (ls limits) {
 	if r.cpuQuota != 0 || r.cpuPeriod != 0 {
 		// One file, "QUOTA PERIOD", where "max" is no quota.
-		quota, period := "max", int64(defaultCPUPeriod)
+		flag, quota := "--cpu-period", "max"
 		if r.cpuQuota != 0 {
-			quota = strconv.FormatInt(r.cpuQuota, 10)
+			flag, quota = "--cpu-quota", fmt.Sprint(r.cpuQuota)
 		}
-		if r.cpuPeriod != 0 {
-			period = r.cpuPeriod
-		}
-		flag := "--cpu-period"
-		if r.cpuQuota != 0 {
-			flag = "--cpu-quota"
-		}
-		add(flag, "cpu", "cpu.max", quota+" "+strconv.FormatInt(period, 10))
+		ls.add(flag, "cpu", "cpu.max", quota+" "+fmt.Sprint(cmp.Or(r.cpuPeriod, defaultCPUPeriod)))
 	}
 	if r.cpusetCPUs != "" {
-		add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
+		ls.add("--cpuset-cpus", "cpuset", "cpuset.cpus", r.cpusetCPUs)
 	}
 	if r.memory != 0 {
-		add("--memory", "memory", "memory.max", r.memory)
+		ls.add("--memory", "memory", "memory.max", r.memory)
 		// swap.max counts swap alone: as much as memory.
-		add("--memory", "memory", "memory.swap.max", r.memory)
-		limits[len(limits)-1].optional = true
+		ls.add("--memory", "memory", "memory.swap.max", r.memory)
 	}
-	if r.pidsLimit != 0 {
-		add("--pids-limit", "pids", "pids.max", pidsMax(r.pidsLimit))
+	if r.pidsMax != "" {
+		ls.add("--pids-limit", "pids", "pids.max", r.pidsMax)
 	}
 	for _, t := range r.throttles {
 		// One file for every rate: "MAJ:MIN rbps=N" sets one and keeps
 		// the device's others.
-		add("--device-"+t.op+"-bps", "io", "io.max", fmt.Sprintf("%d:%d %sbps=%d", t.major, t.minor, t.op[:1], t.rate))
+		ls.add("--device-"+t.op+"-bps", "io", "io.max", fmt.Sprintf("%s %sbps=%d", t.device, t.op[:1], t.rate))
 	}
-	return limits
+	return ls
 }
 
-// pidsMax is the pids.max value for --pids-limit.
-func pidsMax(n int64) string {
-	if n == unlimited {
-		return "max"
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-// cgroup is a container's cgroup: one folder in each v1 hierarchy, or one
-// folder in the v2 tree.
+// cgroup is a container's cgroup: a controller → the container's folder
+// for it, one in each v1 hierarchy, or the one v2 folder for every
+// controller.
 type cgroup struct {
 	v2   bool
-	dirs map[string]string // v1: a hierarchy's name → the container's folder in it; v2: "" → its folder
+	dirs map[string]string
 }
 
 // isCgroupV2 tells the versions apart by what is mounted on
@@ -339,27 +309,33 @@ func isCgroupV2() (bool, error) {
 	if err := unix.Statfs(cgroupRoot, &fs); err != nil {
 		return false, fmt.Errorf("statfs %s: %w", cgroupRoot, err)
 	}
-	switch fs.Type {
-	case unix.CGROUP2_SUPER_MAGIC:
-		return true, nil
-	case unix.TMPFS_MAGIC:
-		return false, nil
+	if fs.Type != unix.CGROUP2_SUPER_MAGIC && fs.Type != unix.TMPFS_MAGIC {
+		return false, fmt.Errorf("%s holds neither cgroup v2 nor v1's hierarchies (filesystem type %#x)", cgroupRoot, fs.Type)
 	}
-	return false, fmt.Errorf("%s holds neither cgroup v2 nor v1's hierarchies (filesystem type %#x)", cgroupRoot, fs.Type)
+	return fs.Type == unix.CGROUP2_SUPER_MAGIC, nil
 }
 
 // newCgroup makes the container's cgroup, named id, and writes the
-// limits into it. Whatever fails, it leaves nothing behind.
-func newCgroup(v2 bool, id string, limits []limit) (*cgroup, error) {
+// limits into it, once it has removed what earlier runs left. Whatever
+// fails, it leaves nothing behind.
+func newCgroup(id string, r resources) (*cgroup, error) {
+	v2, err := isCgroupV2()
+	if err == nil {
+		err = checkCgroupParent()
+	}
+	if err != nil {
+		return nil, err
+	}
+	removeLeftovers()
 	cg := &cgroup{v2: v2, dirs: map[string]string{}}
-	var err error
+	ls := v1Limits(r)
 	if v2 {
-		err = cg.makeV2(id, limits)
+		ls, err = v2Limits(r), cg.makeV2(id)
 	} else {
-		err = cg.makeV1(id, limits)
+		err = cg.makeV1(id)
 	}
 	if err == nil {
-		err = cg.writeLimits(limits)
+		err = cg.writeLimits(ls)
 	}
 	if err != nil {
 		cg.remove()
@@ -368,45 +344,27 @@ func newCgroup(v2 bool, id string, limits []limit) (*cgroup, error) {
 	return cg, nil
 }
 
-// makeV2 makes /sys/fs/cgroup/boxcraft/ID. A controller works in a v2
-// folder only when its parent turned it on in cgroup.subtree_control:
-// boxcraft turns on for its children what the root turned on for it.
-// The root cgroup is the host's, and the runtime does not change it.
-func (cg *cgroup) makeV2(id string, limits []limit) error {
-	offered, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.subtree_control"))
+// makeV2 makes boxcraft/ID in the v2 tree, and turns the controllers on
+// for boxcraft's children (cgroup.subtree_control), without which a v2
+// folder has no files for them. Only what the host's root cgroup hands
+// down can be turned on: a limit whose controller it keeps back fails at
+// its file (writeLimits). The runtime never changes the root cgroup.
+func (cg *cgroup) makeV2(id string) error {
+	dir, err := makeFolder(cgroupRoot, id)
 	if err != nil {
 		return err
 	}
-	var enable []string
 	for _, name := range v2Controllers {
-		if slices.Contains(strings.Fields(string(offered)), name) {
-			enable = append(enable, "+"+name)
-		}
+		_ = writeCgroupFile(filepath.Dir(dir), "cgroup.subtree_control", "+"+name)
+		cg.dirs[name] = dir
 	}
-	for _, l := range limits {
-		if !slices.Contains(enable, "+"+l.controller) {
-			return fmt.Errorf("%s needs the %s controller, which the root cgroup does not hand to its children (%s/cgroup.subtree_control)", l.flag, l.controller, cgroupRoot)
-		}
-	}
-	parent := filepath.Join(cgroupRoot, cgroupParent)
-	if err := mkdirCgroup(parent); err != nil {
-		return err
-	}
-	if err := writeCgroupFile(parent, "cgroup.subtree_control", strings.Join(enable, " ")); err != nil {
-		return err
-	}
-	dir := filepath.Join(parent, id)
-	if err := unix.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("make the cgroup %s: %w", dir, err)
-	}
-	cg.dirs[""] = dir
 	return nil
 }
 
 // makeV1 makes boxcraft/ID in each v1 hierarchy that is mounted. Some
 // systems mount two controllers as one hierarchy (cpu,cpuacct, with
 // cpu and cpuacct as links to it): one folder serves both.
-func (cg *cgroup) makeV1(id string, limits []limit) error {
+func (cg *cgroup) makeV1(id string) error {
 	made := map[string]string{} // a hierarchy's real path → the container's folder in it
 	for _, name := range v1Hierarchies {
 		hierarchy, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, name))
@@ -414,62 +372,52 @@ func (cg *cgroup) makeV1(id string, limits []limit) error {
 			_, err = os.Stat(filepath.Join(hierarchy, "cgroup.procs")) // a hierarchy, not an empty folder
 		}
 		if err != nil {
-			if i := slices.IndexFunc(limits, func(l limit) bool { return l.controller == name }); i >= 0 {
-				return fmt.Errorf("%s needs the v1 %s hierarchy, which is not mounted at %s/%s", limits[i].flag, name, cgroupRoot, name)
-			}
-			continue
+			continue // not mounted: a limit that needs it fails (writeLimits)
 		}
-		if dir, ok := made[hierarchy]; ok {
-			cg.dirs[name] = dir
-			continue
-		}
-		parent := filepath.Join(hierarchy, cgroupParent)
-		if err := mkdirCgroup(parent); err != nil {
-			return err
-		}
-		dir := filepath.Join(parent, id)
-		if err := unix.Mkdir(dir, 0o755); err != nil {
-			return fmt.Errorf("make the cgroup %s: %w", dir, err)
-		}
-		made[hierarchy], cg.dirs[name] = dir, dir
-		if name == "cpuset" {
-			if err := inheritCpuset(parent); err != nil {
-				return err
-			}
-			if err := inheritCpuset(dir); err != nil {
+		if made[hierarchy] == "" {
+			if made[hierarchy], err = makeFolder(hierarchy, id); err != nil {
 				return err
 			}
 		}
+		cg.dirs[name] = made[hierarchy]
+	}
+	if dir, ok := cg.dirs["cpuset"]; ok {
+		return inheritCpuset(dir)
 	}
 	return nil
 }
 
-// mkdirCgroup makes the workshop's parent folder, unless it is there.
-func mkdirCgroup(dir string) error {
-	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("make the cgroup %s: %w", dir, err)
+// makeFolder makes the container's folder, PARENT/ID, in a hierarchy (v1)
+// or the tree (v2), and the workshop's parent unless it is there.
+func makeFolder(hierarchy, id string) (string, error) {
+	parent := filepath.Join(hierarchy, cgroupParent)
+	if err := unix.Mkdir(parent, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return "", fmt.Errorf("make the cgroup %s: %w", parent, err)
 	}
-	return nil
+	dir := filepath.Join(parent, id)
+	if err := unix.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("make the cgroup %s: %w", dir, err)
+	}
+	return dir, nil
 }
 
-// inheritCpuset fills an empty cpuset.cpus and cpuset.mems from the
+// inheritCpuset fills an empty cpuset.cpus and cpuset.mems, in the
+// workshop's parent and then in the container's folder, from their
 // parent's. A new v1 cpuset starts with none of either, and the kernel
 // refuses to put a process in a cpuset that has no CPU or no memory.
 func inheritCpuset(dir string) error {
-	for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
-		own, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(string(own)) != "" {
-			continue
-		}
-		parents, err := os.ReadFile(filepath.Join(filepath.Dir(dir), file))
-		if err != nil {
-			return err
-		}
-		if err := writeCgroupFile(dir, file, strings.TrimSpace(string(parents))); err != nil {
-			return err
+	for _, dir := range []string{filepath.Dir(dir), dir} {
+		for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+			own, err := os.ReadFile(filepath.Join(dir, file))
+			if err == nil && strings.TrimSpace(string(own)) == "" {
+				var parents []byte
+				if parents, err = os.ReadFile(filepath.Join(filepath.Dir(dir), file)); err == nil {
+					err = writeCgroupFile(dir, file, strings.TrimSpace(string(parents)))
+				}
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -477,14 +425,17 @@ func inheritCpuset(dir string) error {
 
 // writeLimits writes each limit into its file: the kernel checks the
 // value there and applies it at once.
-func (cg *cgroup) writeLimits(limits []limit) error {
-	for _, l := range limits {
-		err := writeCgroupFile(cg.dir(l.controller), l.file, l.value)
+func (cg *cgroup) writeLimits(ls limits) error {
+	for _, l := range ls {
+		err := os.ErrNotExist // no folder: v1's hierarchy is not mounted
+		if dir, ok := cg.dirs[l.controller]; ok {
+			err = writeCgroupFile(dir, l.file, l.value)
+		}
 		switch {
-		case errors.Is(err, os.ErrNotExist) && l.optional:
+		case errors.Is(err, os.ErrNotExist) && slices.Contains(swapFiles, l.file):
 			continue // the kernel does not count swap: nothing to limit
 		case errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("%s: this kernel has no %s in its %s controller", l.flag, l.file, l.controller)
+			return fmt.Errorf("%s: the container's cgroup has no %s: is the %s controller there and handed down?", l.flag, l.file, l.controller)
 		case err != nil:
 			return fmt.Errorf("%s: the kernel refused %s in %s: %w", l.flag, l.value, l.file, err)
 		}
@@ -501,22 +452,12 @@ func writeCgroupFile(dir, file, value string) error {
 		return err
 	}
 	defer f.Close()
-	if _, err := f.WriteString(value); err != nil {
-		return errors.Unwrap(err) // the *PathError's errno
-	}
-	return nil
-}
-
-// dir is the container's folder for a controller's files.
-func (cg *cgroup) dir(controller string) string {
-	if cg.v2 {
-		return cg.dirs[""]
-	}
-	return cg.dirs[controller]
+	_, err = f.WriteString(value)
+	return errors.Unwrap(err) // the *PathError's errno, or nil
 }
 
 // folders lists the container's folders, each once: co-mounted
-// hierarchies share one.
+// hierarchies, and v2's controllers, share one.
 func (cg *cgroup) folders() []string {
 	var list []string
 	for _, dir := range cg.dirs {
@@ -529,9 +470,7 @@ func (cg *cgroup) folders() []string {
 
 // openV2 opens the container's v2 folder, for clone(2) to start init
 // straight in it (CLONE_INTO_CGROUP).
-func (cg *cgroup) openV2() (*os.File, error) {
-	return os.Open(cg.dirs[""])
-}
+func (cg *cgroup) openV2() (*os.File, error) { return os.Open(cg.folders()[0]) }
 
 // addV1 moves a process into the container's folder in each v1
 // hierarchy: writing a pid to cgroup.procs moves the process, with all
@@ -552,8 +491,8 @@ func (cg *cgroup) oomKills() int {
 	if cg.v2 {
 		file = "memory.events"
 	}
-	dir := cg.dir("memory")
-	if dir == "" {
+	dir, ok := cg.dirs["memory"]
+	if !ok {
 		return 0 // no memory hierarchy: nothing counted
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, file))
@@ -567,11 +506,10 @@ func (cg *cgroup) oomKills() int {
 }
 
 // remove removes the container's folders. The kernel removes a cgroup
-// only when no process is in it: CMD has ended, but a process it left in
-// the background may still run (without a PID namespace nothing ends
-// it), and the last ones may not be reaped yet. So remove kills what is
-// left, by pid (only the container's processes are in its cgroup), and
-// retries for a while.
+// only when no process is in it: a process CMD left in the background may
+// still run (without a PID namespace nothing ends it), and the last ones
+// may not be reaped yet. So remove kills what is left (only the
+// container's processes are in its cgroup) and retries for a while.
 func (cg *cgroup) remove() error {
 	deadline := time.Now().Add(5 * time.Second)
 	var failed []error
@@ -606,11 +544,10 @@ func killProcessesIn(dir string) {
 // it, run-PID: its cgroup and, from step04 on, its state folder.
 func runName(pid int) string { return "run-" + strconv.Itoa(pid) }
 
-// removeLeftovers removes the cgroups of containers whose runtime was
-// killed (by SIGKILL, which it cannot catch) before it could remove them.
-// The kernel killed the container with it (Pdeathsig), so such a cgroup
-// is empty, and its name says which run made it. A cgroup whose
-// runtime still runs, or that still holds a process, stays.
+// removeLeftovers removes the cgroups of runs whose runtime was killed
+// (SIGKILL cannot be caught) before it could. The kernel killed their
+// containers with it (Pdeathsig), and the name run-PID says whose it was.
+// A cgroup that still holds a process cannot be removed, and stays.
 func removeLeftovers() {
 	folders, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, "run-*"))
 	more, _ := filepath.Glob(filepath.Join(cgroupRoot, cgroupParent, "run-*"))

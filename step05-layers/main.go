@@ -5,9 +5,7 @@
 //	step05 run (--image IMAGE | --rootfs DIR) [--read-only] [--keep]
 //	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
-//	           [--cpus N] [--cpu-period US] [--cpu-quota US] [--cpuset-cpus LIST]
-//	           [-m SIZE] [--pids-limit N] [--device-read-bps DEV:RATE]
-//	           [--device-write-bps DEV:RATE] [--] CMD [ARGS...]
+//	           [LIMIT FLAGS (addLimitFlags)] [--] CMD [ARGS...]
 //	step05 commit CONTAINER IMAGE_OUT
 //
 // step01's chroot changed which files the command sees. Namespaces change
@@ -507,48 +505,24 @@ func (c *container) checkReachable() error {
 	return nil
 }
 
-// runInCgroup makes the container's cgroup, runs the container in it,
-// and removes the cgroup after the container has ended. It first removes
-// what an earlier run, killed before it could, left. When the kernel
-// ran out of memory for the container and killed CMD, it says so: the
-// command's status, 137 (128+SIGKILL), does not tell why.
-//
-// run catches signals from before the cgroup is made until it is
-// removed, so that a Ctrl-C or a kill cannot end the runtime in between and
-// leave the cgroup behind.
+// runInCgroup makes the container's cgroup, runs the container in it and
+// removes the cgroup, first removing what earlier runs, killed before they
+// could, left. When the OOM killer ended CMD, it says so: the status, 137
+// (128+SIGKILL), does not tell why. run catches signals meanwhile, so that
+// a Ctrl-C or a kill cannot end the runtime and leave the cgroup behind.
 func runInCgroup(c *container, signals chan os.Signal) (int, error) {
-	if err := checkCgroupParent(); err != nil {
-		return 0, err
-	}
-	removeLeftovers()
-	v2, err := isCgroupV2()
-	if err != nil {
-		return 0, err
-	}
-	limits := v1Limits(c.limits)
-	if v2 {
-		limits = v2Limits(c.limits)
-	}
-	cg, err := newCgroup(v2, runName(os.Getpid()), limits)
+	cg, err := newCgroup(runName(os.Getpid()), c.limits)
 	if err != nil {
 		return 0, err
 	}
 	status, err := runInNamespaces(c, cg, signals)
-	if err == nil && status == 128+int(unix.SIGKILL) && cg.oomKills() > 0 {
-		fmt.Fprintf(os.Stderr, program+": killed: out of memory (%s)\n", c.limits.memoryLimit())
+	if err == nil && status == 128+int(unix.SIGKILL) && c.limits.memory != 0 && cg.oomKills() > 0 {
+		fmt.Fprintf(os.Stderr, program+": killed: out of memory (limit %s)\n", formatBytes(c.limits.memory))
 	}
 	if removeErr := cg.remove(); removeErr != nil {
 		fmt.Fprintf(os.Stderr, program+": %v\n", removeErr)
 	}
 	return status, err
-}
-
-// memoryLimit says what the memory limit was, for the out-of-memory line.
-func (r resources) memoryLimit() string {
-	if r.memory == 0 {
-		return "no limit was set: the host ran out"
-	}
-	return "limit " + formatBytes(r.memory)
 }
 
 // runInNamespaces starts the runtime itself again as "init", in new
@@ -576,11 +550,10 @@ func (r resources) memoryLimit() string {
 // The time namespace is not among the Cloneflags: the runtime makes it first,
 // for its children (see newTimeNamespace).
 //
-// init must be in the cgroup before CMD runs. On cgroup v2, clone(2) puts
-// it there as it is born (CLONE_INTO_CGROUP, which Go asks for with
-// UseCgroupFD and an open cgroup folder). v1 has no such thing: the runtime
-// moves init in after it has started. So init waits, on a pipe, until
-// the runtime releases it, on both versions (see waitForRelease).
+// init must be in the cgroup before CMD runs. On v2, clone(2) puts it
+// there at birth (CLONE_INTO_CGROUP: Go's UseCgroupFD); on v1 the runtime
+// moves it in once it has started. So init waits on a pipe until the
+// runtime releases it (waitForRelease).
 //
 // init starts in the rootfs: it inherits the runtime's working folder, which
 // the runtime sets to the rootfs first. With a user namespace, init is an
@@ -738,7 +711,7 @@ func joinNewSessionKeyring() error {
 }
 
 // init keeps the main goroutine on the main thread, for joinNewSessionKeyring
-// and newTimeNamespace (and in init, for enterCgroupNamespace).
+// and newTimeNamespace.
 // Go runs init functions on the main thread, and a goroutine locked there
 // stays there; the runtime then starts new threads from a thread of its
 // own, never from this one.
@@ -801,10 +774,9 @@ func containerInit(args []string) error {
 	return nil
 }
 
-// waitForRelease waits until run says that init is in the
-// container's cgroup: it writes one byte into the pipe whose reading end
-// is init's fd 3. Should run end first, the read meets the end of the
-// pipe instead, and init stops.
+// waitForRelease waits for run's byte on the pipe that is init's fd 3:
+// init is in the container's cgroup. Should run end first, the read meets
+// the end of the pipe, and init stops.
 func waitForRelease() error {
 	pipe := os.NewFile(3, "release")
 	defer pipe.Close()
@@ -814,14 +786,12 @@ func waitForRelease() error {
 	return nil
 }
 
-// enterCgroupNamespace gives the container a cgroup namespace of its own,
-// now that it is in its cgroup. A new cgroup namespace is rooted at the
-// cgroup its first process is in at that moment: made now, its root is the
-// container's own cgroup, which CMD sees as "/" in /proc/self/cgroup, with
-// nothing of the host's tree above it. Made by clone(2) with the other
-// namespaces, on v1 its root would be the runtime's cgroup, and the container
-// would see its path from there. unshare(2) changes only the calling
-// thread: init runs on its main thread, which is the one that execs CMD.
+// enterCgroupNamespace gives the container a cgroup namespace of its own.
+// A new cgroup namespace is rooted at the cgroup its first process is in
+// at that moment: made now, after the release, it is the container's own,
+// which CMD sees as "/" in /proc/self/cgroup. Made by clone(2), on v1 it
+// would be the runtime's. unshare(2) changes only the calling thread:
+// init runs on its main thread, the one that execs CMD.
 func enterCgroupNamespace() error {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("unshare the cgroup namespace: %w", err)

@@ -57,10 +57,10 @@ var step03 = lesson{
 	{
 		Func: "v2Limits",
 		What: "cgroup v2: each limit flag, in v2's files",
-		Hint: `return a limit (controller, file, value) for each limit asked for in r, in v2's files: ` +
+		Hint: `ls.add(flag, controller, file, value) for each limit asked for in r, in v2's files: ` +
 			`--cpus, --cpu-quota and --cpu-period in cpu.max ("QUOTA PERIOD", "max" for no quota); cpuset.cpus; ` +
-			`memory.max, and memory.swap.max, which counts swap alone (as much as memory, optional: a kernel ` +
-			`may not count swap); pids.max (pidsMax); io.max ("MAJ:MIN rbps=N" or "wbps=N"). ` +
+			`memory.max, and memory.swap.max, which counts swap alone (as much as memory; writeLimits leaves it ` +
+			`out where the kernel does not count swap); pids.max (r.pidsMax); io.max ("MAJ:MIN rbps=N" or "wbps=N"). ` +
 			`Write this one if your machine runs cgroup v2.`,
 		Man:   []string{"7 cgroups", "the kernel's Documentation/admin-guide/cgroup-v2.rst"},
 		Tests: "TestCgroups/LimitsAreWritten, then MemoryLimitEndsWithOOMKill, CPUQuota, Cpuset, PidsLimit, BlockIO",
@@ -69,10 +69,10 @@ var step03 = lesson{
 	{
 		Func: "v1Limits",
 		What: "cgroup v1: each limit flag, in v1's files",
-		Hint: `return a limit (hierarchy, file, value) for each limit asked for in r, in v1's files: ` +
+		Hint: `ls.add(flag, hierarchy, file, value) for each limit asked for in r, in v1's files: ` +
 			`cpu.cfs_period_us and cpu.cfs_quota_us (cpu); cpuset.cpus; memory.limit_in_bytes, then ` +
 			`memory.memsw.limit_in_bytes, twice it (memory plus swap: the kernel refuses it below the first; ` +
-			`optional, as a kernel may not count swap); pids.max (pidsMax); blkio.throttle.read_bps_device and blkio.throttle.write_bps_device ` +
+			`writeLimits leaves it out where the kernel does not count swap); pids.max (r.pidsMax); blkio.throttle.read_bps_device and blkio.throttle.write_bps_device ` +
 			`("MAJ:MIN RATE"). Write this one if your machine runs cgroup v1.`,
 		Man:   []string{"7 cgroups", "the kernel's Documentation/admin-guide/cgroup-v1/"},
 		Tests: "TestCgroups/LimitsAreWritten, then MemoryLimitEndsWithOOMKill, CPUQuota, Cpuset, PidsLimit, BlockIO",
