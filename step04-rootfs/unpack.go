@@ -198,12 +198,11 @@ func makeRoom(parent int, base string, isDir bool) error {
 	if err != nil {
 		return fmt.Errorf("look at what is there: %w", err)
 	}
-	wasDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if wasDir && isDir {
-		return nil
-	}
 	flags := 0
-	if wasDir {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if isDir {
+			return nil
+		}
 		// rmdir: an empty folder only (ENOTEMPTY), and never "." (EINVAL),
 		// so an entry "." that is no folder cannot replace the rootfs.
 		flags = unix.AT_REMOVEDIR
