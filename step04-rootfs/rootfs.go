@@ -88,13 +88,6 @@ var devLinks = [][2]string{
 	{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 }
 
-// devMount is a filesystem mounted in /dev.
-type devMount struct {
-	fstype, target string
-	flags          uintptr
-	data           string
-}
-
 // mountDev gives the container a /dev of its own, since the host's would
 // hand root inside every disk: a tmpfs holding only the devices above, the
 // symlinks, a devpts, a tmpfs for shared memory, and with an IPC namespace
@@ -115,18 +108,22 @@ func mountDev(ownIPC bool) error {
 			return fmt.Errorf("make /dev/%s: %w", link[0], err)
 		}
 	}
-	mounts := []devMount{
+	for _, m := range []struct {
+		fstype, target string
+		flags          uintptr
+		data           string
+	}{
 		// newinstance: a devpts of the container's own, whose ptmx hands
 		// out its terminals only, numbered from 0.
 		{"devpts", "dev/pts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
 		{"tmpfs", "dev/shm", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=1777,size=65536k"},
-	}
-	if ownIPC {
+		{"mqueue", "dev/mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
+	} {
 		// mqueue shows the queues of the IPC namespace that mounts it,
 		// and a user namespace may mount it only for its own.
-		mounts = append(mounts, devMount{"mqueue", "dev/mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""})
-	}
-	for _, m := range mounts {
+		if m.fstype == "mqueue" && !ownIPC {
+			continue
+		}
 		if err := os.Mkdir(m.target, 0o755); err != nil {
 			return err
 		}

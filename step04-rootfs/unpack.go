@@ -51,8 +51,6 @@ func unzip(blob io.Reader) (io.Reader, error) {
 // the container's rootfs. With id maps, archive id N becomes host id
 // HostID+N; with nil maps, the archive's ids are kept.
 func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
-	// A descriptor of the rootfs is what every entry's path starts from:
-	// RESOLVE_BENEATH keeps each path below it.
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", dir, err)
@@ -100,9 +98,12 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if isSparse(hdr) {
-		// A few bytes of archive could ask for terabytes of zeros.
-		return errors.New("sparse files are not supported")
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, "GNU.sparse.") {
+			// archive/tar would fill the holes with zeros: a few bytes of
+			// archive could ask for terabytes of them.
+			return errors.New("sparse files are not supported")
+		}
 	}
 	parent, err := openBeneath(u.root, path.Dir(name))
 	if err != nil {
@@ -147,17 +148,6 @@ func checkName(name string) (string, error) {
 		return "", errors.New("the name leads outside the rootfs")
 	}
 	return path.Clean(name), nil
-}
-
-// isSparse tells a GNU sparse file in PAX records, which archive/tar
-// hands over as a regular file, holes filled with zeros.
-func isSparse(hdr *tar.Header) bool {
-	for key := range hdr.PAXRecords {
-		if strings.HasPrefix(key, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
 }
 
 // openBeneath opens the folder at name below root with openat2(2).
@@ -304,8 +294,16 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	if hdr.Typeflag == tar.TypeDir {
 		return nil // each entry written in it would set them to now
 	}
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	times := []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
+	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
-	if err := unix.UtimesNanoAt(parent, base, timesOf(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(parent, base, times, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set its times: %w", err)
 	}
 	return nil
@@ -325,17 +323,4 @@ func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
 		return 0, fmt.Errorf("owner %s %d is outside the container's %s map (0-%d)", kind, id, kind, idMap.Size-1)
 	}
 	return idMap.HostID + id, nil
-}
-
-// timesOf is an entry's access and modification times, for utimensat:
-// with no access time, its modification time for both.
-func timesOf(hdr *tar.Header) []unix.Timespec {
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
-	return []unix.Timespec{
-		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
-		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
-	}
 }

@@ -135,9 +135,8 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// From here until what the runtime makes (the rootfs folder, the cgroup)
-	// is gone, a Ctrl-C or a kill must not end the runtime halfway and leave
-	// it behind: the signals are caught, and relayed to CMD once it runs.
+	// Until what the runtime makes (the rootfs folder, the cgroup) is gone,
+	// signals are caught, so as not to leave it behind, and relayed to CMD.
 	signals := catchSignals()
 	defer stopCatching(signals)
 	if c.image != "" {
