@@ -53,9 +53,6 @@ say "/dev holds a few harmless devices, and none of the host's disks:"
 show "$step04" run --image "$image" ls -l /dev
 show "$step04" run --image "$image" sh -c 'echo hello > /dev/null && head -c 8 /dev/urandom | wc -c && ls /dev/sda /dev/vda 2>&1 || true'
 
-say "--read-only: the root is mounted read-only; /dev/shm is still a tmpfs to write in."
-show "$step04" run --image "$image" --read-only sh -c 'touch /file; touch /dev/shm/file && echo /dev/shm/file written'
-
 say "Every container gets a fresh copy of the image, removed when it ends. --keep keeps it:"
 show "$step04" run --image "$image" --keep sh -c 'echo written inside > /note' 2>"$work/keep.txt"
 cat "$work/keep.txt"

@@ -1,14 +1,8 @@
-// This file is where a container's rootfs comes from with --image: the runtime
-// unpacks the image tarball (unpack.go) into a folder of the container's
-// own, runs the container with it as the root, and removes it afterwards.
-//
-// The folder is /var/lib/boxcraft/PROGRAM/run-PID, named as the container's
-// cgroup is, after the runtime's process that runs it. It holds rootfs/, the
-// unpacked image. Every container gets a fresh copy, so what one container
-// changes, the next never sees. With --keep the folder is renamed
-// kept-TIME-PID instead of removed, and the runtime says where it is: a run
-// whose runtime was killed leaves a run-PID folder, which the next run
-// removes, and a kept one must not be taken for that.
+// This file is where a container's rootfs comes from with --image: the
+// runtime unpacks the image tarball (unpack.go) into a fresh folder of the
+// container's own, /var/lib/boxcraft/PROGRAM/run-PID/rootfs (named as its
+// cgroup is), and removes it afterwards, or with --keep renames it
+// kept-TIME-PID, which the next run must not take for a killed run's.
 package main
 
 import (
@@ -23,9 +17,8 @@ import (
 )
 
 // stateRoot holds a folder for each container that runs from an image.
-// Only root may enter it: the container never walks this path (init
-// starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
-// name another: the tests give each test its own (docs/contract.md).
+// Only root may enter it. $BOXCRAFT_STATE_DIR may name another: the tests
+// give each test its own (docs/contract.md).
 var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file.
@@ -51,13 +44,9 @@ func checkImage(path string) (string, error) {
 
 // runFromImage unpacks the image into a folder of the container's own,
 // runs the container with it as the rootfs, and then removes the folder,
-// or with --keep, keeps it and says where. A refusal (a hostile archive,
-// a CMD the image lacks) leaves nothing behind.
-//
-// run catches signals until the folder is gone or kept, so that none
-// leaves it behind: one that arrives while the image is unpacked reaches
-// CMD once it runs. (boxcraft stops reading the image at once:
-// final/cmd/boxcraft.)
+// or with --keep, keeps it and says where. A refusal leaves nothing behind.
+// A signal while the image is unpacked reaches CMD once it runs (boxcraft
+// stops reading at once: final/cmd/boxcraft).
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, runName(os.Getpid()))
@@ -93,13 +82,9 @@ func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error)
 }
 
 // unpackImage unpacks the image into the rootfs. With a user namespace,
-// the files' owners are moved into the container's id range: a file the
-// image gives to root (uid 0) goes to host uid 100000 by default, which
-// is root inside. Without that, the container's root would see the image's
-// files as owned by nobody, and could not enter /root.
-//
-// An image need not have the folders that /proc, /sys and /dev are
-// mounted on (docker export's do): the runtime makes those that are missing.
+// the owners move into the container's id range: root's files (uid 0) go
+// to host uid 100000 by default, root inside, which may then enter /root.
+// It makes the mountPoints an image may lack.
 func (c *container) unpackImage() error {
 	var uidMap, gidMap *syscall.SysProcIDMap
 	if c.namespaces["user"] {
@@ -108,12 +93,16 @@ func (c *container) unpackImage() error {
 	if err := makeRootFolder(c.rootfs, uidMap, gidMap); err != nil {
 		return fmt.Errorf("make the rootfs: %w", err)
 	}
-	image, err := openImage(c.image)
+	file, err := os.Open(c.image)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
-	defer image.Close()
-	if err := unpack(image, c.rootfs, uidMap, gidMap); err != nil {
+	defer file.Close()
+	image, err := unzip(file)
+	if err == nil {
+		err = unpack(image, c.rootfs, uidMap, gidMap)
+	}
+	if err != nil {
 		return fmt.Errorf("image %s: %w", c.image, err)
 	}
 	for _, dir := range mountPoints {
@@ -126,9 +115,8 @@ func (c *container) unpackImage() error {
 }
 
 // makeRootFolder makes a folder of mode 0755, whatever the umask, owned
-// by the container's root: the host's root, or with a user namespace the
-// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
-// a symlink included.
+// by the container's root. mkdir(2) fails with EEXIST on whatever is
+// there, a symlink included.
 func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 	uid, _ := mapID(0, uidMap, "uid")
 	gid, _ := mapID(0, gidMap, "gid")
@@ -142,8 +130,7 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 }
 
 // removeLeftoverRoots removes the folders of containers whose runtime was
-// killed before it could (run-PID, where PID is dead or, reused, is this
-// very process). Kept folders are named otherwise, and stay.
+// killed before it could (runnerIsGone). Kept folders stay.
 func removeLeftoverRoots() {
 	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
 	for _, dir := range folders {

@@ -2,7 +2,7 @@
 // unpacked from an image, inside new namespaces, within limits on what it
 // may use.
 //
-//	step04 run (--image TAR | --rootfs DIR) [--read-only] [--keep]
+//	step04 run (--image TAR | --rootfs DIR) [--keep]
 //	           [--ns LIST] [--hostname NAME] [--uid-map MAP] [--gid-map MAP]
 //	           [--boottime-offset S] [--monotonic-offset S]
 //	           [LIMIT FLAGS (addLimitFlags)] [--] CMD [ARGS...]
@@ -16,20 +16,14 @@
 // Some set-up must happen inside the namespaces, after they exist and
 // before CMD runs. So the runtime starts itself again, as a hidden "init"
 // command, in the new namespaces; init does that set-up and then replaces
-// itself with CMD.
+// itself with CMD. The root is an image the runtime unpacks, safely
+// (image.go, unpack.go), and init makes it the root with pivot_root(2),
+// which, unlike chroot, leaves no way back to the host's root (rootfs.go).
 //
 // Namespaces hide; they do not ration. Inside, CMD can still use every
 // CPU, all the memory and the disks' whole bandwidth, and fork until the
-// host has no pids left. So before CMD runs, it is in a cgroup of its own,
-// whose limits the kernel enforces (cgroup.go).
-//
-// Until step03, the root was a chroot, which root inside could climb out
-// of, and the image was a folder someone had unpacked. The runtime unpacks the
-// image itself, safely, into a rootfs of the container's own (image.go,
-// unpack.go), and makes that the root the way runc does: the rootfs
-// becomes a mount, pivot_root(2) swaps it with the host's root, and the
-// host's root is unmounted, so that no path leads back to it. /proc, /sys
-// and a /dev of the container's own are mounted in it first (rootfs.go).
+// host has no pids left. The runtime adds cgroups (cgroup.go): before CMD
+// runs, it is in a cgroup of its own, whose limits the kernel enforces.
 package main
 
 import (
@@ -56,7 +50,7 @@ import (
 // when it is copied.
 const program = "step04"
 
-const usage = "usage: " + program + " run (--image TAR | --rootfs DIR) [--read-only] [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags)"
+const usage = "usage: " + program + " run (--image TAR | --rootfs DIR) [--keep] [NAMESPACE FLAGS] [LIMIT FLAGS] [--] CMD [ARGS...] (" + program + " run --help lists the flags)"
 
 // containerPath is the PATH a command gets inside the container, the same
 // default as Docker's. The host's PATH names the host's folders, which
@@ -95,15 +89,13 @@ func dispatch(args []string) (int, error) {
 	}
 }
 
-// run checks its arguments, then starts CMD in a container and waits for
-// it.
+// run checks its arguments, then starts CMD in a container and waits for it.
 func run(args []string) (int, error) {
 	flags := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	flags.SetInterspersed(false) // everything from CMD on belongs to CMD
 	flags.SetOutput(io.Discard)  // errors are reported below, in one line
 	flags.String("image", "", "an image tarball as docker export writes it (plain or gzip), unpacked into a rootfs of the container's own")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (changes inside stay in it)")
-	flags.Bool("read-only", false, "mount the root read-only (/dev, /dev/shm and /proc stay as they are)")
 	flags.Bool("keep", false, "keep the rootfs unpacked from --image after the container ends, and print where it is")
 	flags.String("ns", strings.Join(allNamespaces, ","), "the namespaces to create, comma-separated ("+program+" needs mnt)")
 	flags.String("hostname", defaultHostname, "the hostname inside (uts)")
@@ -130,9 +122,8 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// From here until what the runtime makes (the rootfs folder, the cgroup)
-	// is gone, a Ctrl-C or a kill must not end the runtime halfway and leave
-	// it behind: the signals are caught, and relayed to CMD once it runs.
+	// Until what the runtime makes (the rootfs folder, the cgroup) is gone,
+	// signals are caught, so as not to leave it behind, and relayed to CMD.
 	signals := catchSignals()
 	defer stopCatching(signals)
 	if c.image != "" {
@@ -181,7 +172,6 @@ const (
 type container struct {
 	image        string   // the image tarball, or "" with --rootfs
 	rootfs, path string   // path is CMD as found inside the rootfs
-	readOnly     bool     // --read-only
 	keep         bool     // --keep
 	argv         []string // CMD and its arguments
 	namespaces   map[string]bool
@@ -193,8 +183,7 @@ type container struct {
 }
 
 // configure checks every flag and argument, so that nothing starts when
-// any of them is wrong. The rootfs itself is checked once it is there
-// (runInRootfs): an image must be unpacked first.
+// any of them is wrong.
 func configure(flags *pflag.FlagSet) (*container, error) {
 	c := &container{argv: flags.Args(), offsets: map[string]int64{}}
 	var err error
@@ -212,9 +201,8 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 			return nil, fmt.Errorf("--%s needs the %s namespace, which --ns %s leaves out", need.flag, need.namespace, list)
 		}
 	}
-	// The new root, /proc, /sys and /dev are mounts: without a mount
-	// namespace of its own, they would be the host's, and pivot_root
-	// would swap the host's root away.
+	// The root, /proc, /sys and /dev are mounts: without a mount namespace
+	// they would be the host's, and pivot_root would swap its root away.
 	if !c.namespaces["mnt"] {
 		return nil, fmt.Errorf("--ns %s leaves out mnt, which "+program+" needs: the container's root and its /proc, /sys and /dev are mounts the host must not get", list)
 	}
@@ -244,10 +232,9 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 	return c, c.chooseRoot(flags)
 }
 
-// chooseRoot reads --image, --rootfs, --read-only and --keep. Exactly one
-// of --image and --rootfs names the root.
+// chooseRoot reads --image, --rootfs and --keep. Exactly one of --image
+// and --rootfs names the root.
 func (c *container) chooseRoot(flags *pflag.FlagSet) error {
-	c.readOnly, _ = flags.GetBool("read-only")
 	c.keep, _ = flags.GetBool("keep")
 	image, _ := flags.GetString("image")
 	rootfs, _ := flags.GetString("rootfs")
@@ -466,12 +453,11 @@ func isExecutableIn(rootFd int, path string) (bool, error) {
 // mountPoints are the rootfs's folders that init mounts on.
 var mountPoints = []string{"proc", "sys", "dev"}
 
-// checkReachable checks what init will need: proc, sys and dev folders
-// in the rootfs to mount on, and with a user namespace, where init is an
-// ordinary user on the host (container root is host uid 100000), a rootfs
-// folder that is its own or that others may use, and a runtime binary that
-// others may use. The folders above the rootfs do not matter: init never
-// walks the path (see runInNamespaces).
+// checkReachable checks what init will need: the mountPoints in the rootfs
+// to mount on, and with a user namespace, where init is an ordinary user
+// on the host (container root is host uid 100000), a rootfs folder and a
+// the runtime binary that others may use. The folders above the rootfs do not
+// matter: init never walks the path (see runInNamespaces).
 func (c *container) checkReachable() error {
 	for _, dir := range mountPoints {
 		// Lstat: a symlink would take the mount elsewhere.
@@ -563,7 +549,7 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 	}
 	cmd := &exec.Cmd{
 		Path:   "/proc/self/exe", // this very program, whatever its path
-		Args:   append([]string{program, "init", c.namespaceList(), c.hostname, c.rootMode(), c.path}, c.argv...),
+		Args:   append([]string{program, "init", c.namespaceList(), c.hostname, c.path}, c.argv...),
 		Env:    containerEnv(),
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
@@ -623,15 +609,6 @@ func runInNamespaces(c *container, cg *cgroup, signals chan os.Signal) (int, err
 	go relaySignals(signals, cmd.Process)
 	_ = cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	return exitStatus(cmd.ProcessState), nil
-}
-
-// rootMode tells init how to mount the root: "ro" with --read-only, else
-// "rw".
-func (c *container) rootMode() string {
-	if c.readOnly {
-		return "ro"
-	}
-	return "rw"
 }
 
 // cloneFlags are the clone(2) flags for the namespaces asked for.
@@ -704,18 +681,18 @@ func joinNewSessionKeyring() error {
 func init() { runtime.LockOSThread() }
 
 // containerInit runs inside the new namespaces as "PROGRAM init NSLIST
-// HOSTNAME ro|rw PATH ARGV...". It does the set-up that only a process
-// inside can do, then replaces itself with CMD, which so keeps init's pid:
-// 1 in a new PID namespace.
+// HOSTNAME PATH ARGV...". It does the set-up that only a process inside can
+// do, then replaces itself with CMD, which so keeps init's pid: 1 in a new
+// PID namespace.
 func containerInit(args []string) error {
-	if len(args) < 5 {
+	if len(args) < 4 {
 		return errors.New("run by " + program + " run, not by hand")
 	}
 	namespaces, err := parseNamespaces(args[0])
 	if err != nil {
 		return err
 	}
-	hostname, readOnly, path, argv := args[1], args[2] == "ro", args[3], args[4:]
+	hostname, path, argv := args[1], args[2], args[3:]
 	if err := waitForRelease(); err != nil {
 		return err
 	}
@@ -729,14 +706,18 @@ func containerInit(args []string) error {
 			return err
 		}
 	}
+	if namespaces["mnt"] {
+		if err := mountPrivateProc(namespaces["pid"]); err != nil {
+			return err
+		}
+	}
 	if namespaces["net"] {
 		if err := bringUpLoopback(); err != nil {
 			return err
 		}
 	}
-	// The rootfs becomes the root (rootfs.go), in place of step03's
-	// chroot.
-	if err := setUpRoot(namespaces, readOnly); err != nil {
+	// pivot_root, in place of step03's chroot (rootfs.go).
+	if err := setUpRoot(namespaces); err != nil {
 		return err
 	}
 	if err := closeInheritedFiles(); err != nil {
@@ -790,6 +771,37 @@ func enterCgroupNamespace() error {
 func setHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("sethostname %q: %w", name, err)
+	}
+	return nil
+}
+
+// mountPrivateProc stops mounts from travelling between the host and the
+// container, then mounts /proc in the rootfs (the working folder, so the
+// paths are relative).
+//
+// The new mount namespace starts as a copy of the host's, and mounts on
+// the host are usually "shared": a mount made under a shared mount
+// appears in every copy. (With a user namespace the kernel turns the
+// copy's shared mounts into slaves, which still receive the host's.)
+// MS_REC|MS_PRIVATE on / makes every mount in the copy private, so /proc
+// below lands in the container alone, and the host's later mounts stay out.
+//
+// With a PID namespace, a new proc filesystem lists the processes of that
+// namespace. Without one, the container shares the host's processes, so it
+// gets the host's /proc (a bind mount): a process in a user namespace may
+// not mount a new proc for a PID namespace it does not own.
+func mountPrivateProc(newPidNamespace bool) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the mounts private: %w", err)
+	}
+	var err error
+	if newPidNamespace {
+		err = unix.Mount("proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	} else {
+		err = unix.Mount("/proc", "proc", "", unix.MS_BIND|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mount proc on /proc: %w", err)
 	}
 	return nil
 }

@@ -29,9 +29,8 @@ import (
 )
 
 // stateRoot holds a folder for each container that runs from an image.
-// Only root may enter it: the container never walks this path (init
-// starts in its rootfs, see runInNamespaces). $BOXCRAFT_STATE_DIR may
-// name another: the tests give each test its own (docs/contract.md).
+// Only root may enter it. $BOXCRAFT_STATE_DIR may name another: the tests
+// give each test its own (docs/contract.md).
 var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file, or
@@ -60,11 +59,8 @@ func checkImage(path string) (string, error) {
 // or with --keep, keeps its upper layer and says where. A refusal (a
 // hostile layer, a CMD the image lacks) leaves nothing behind but the
 // layers already checked and stored, which are the store's.
-//
-// run catches signals until the folder is gone or kept, so that none
-// leaves it behind: one that arrives while a layer is unpacked reaches
-// CMD once it runs. (boxcraft stops reading the image at once:
-// final/cmd/boxcraft.)
+// A signal while a layer is unpacked reaches CMD once it runs (boxcraft
+// stops reading at once: final/cmd/boxcraft).
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, runName(os.Getpid()))
@@ -150,9 +146,8 @@ func (c *container) recordContainer(img *image, layers []string, dir string) err
 }
 
 // makeRootFolder makes a folder of mode 0755, whatever the umask, owned
-// by the container's root: the host's root, or with a user namespace the
-// first id of its range. mkdir(2) fails with EEXIST on whatever is there,
-// a symlink included.
+// by the container's root. mkdir(2) fails with EEXIST on whatever is
+// there, a symlink included.
 func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 	uid, _ := mapID(0, uidMap, "uid")
 	gid, _ := mapID(0, gidMap, "gid")
@@ -166,9 +161,8 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 }
 
 // removeLeftoverRoots removes the folders of containers whose runtime was
-// killed before it could (run-PID, where PID is dead or, reused, is this
-// very process), and first unmounts their root. Kept folders are named
-// otherwise, and stay.
+// killed before it could (runnerIsGone), and first unmounts their root.
+// Kept folders stay.
 func removeLeftoverRoots() {
 	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
 	for _, dir := range folders {

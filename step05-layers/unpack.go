@@ -1,26 +1,17 @@
 // This file unpacks a layer of an image into a folder of the layer store,
 // safely, converting its whiteouts for overlayfs (layers.go).
 //
-// An image is an archive someone else wrote, and the runtime unpacks it as
-// root, so a careless unpacker lets the archive write anywhere on the host:
+// An image is an archive someone else wrote, unpacked as root: a careless
+// unpacker lets it write anywhere on the host, through a name with ".."
+// or an absolute one, a symlink that points outside ("link -> /etc", then
+// "link/cron.d/x"), or a hard link to a file outside ("/etc/shadow").
 //
-//   - a name with ".." or an absolute name ("../../etc/cron.d/x",
-//     "/etc/cron.d/x") names a file outside the rootfs;
-//   - a symlink that points outside ("link -> /etc"), then an entry written
-//     through it ("link/cron.d/x");
-//   - a hard link to a file outside (to "/etc/shadow"), which makes the
-//     host's file one of the container's, to read and write;
-//   - a name that escapes through an earlier symlinked folder
-//     ("usr/lib -> ../../..", "lib -> usr/lib", then "lib/x").
-//
-// unpack refuses absolute names and names with a ".." part, hard link
-// targets included. Then it never hands the kernel a whole path to follow
-// from the host's "/": it opens the folder that holds each entry with
-// openat2(2) and RESOLVE_BENEATH, from a descriptor of the rootfs, and the
-// kernel follows symlinks only while they stay below the rootfs. The entry
-// itself is made with an *at call on that folder and its last name,
-// which never follows a symlink there: a symlink an earlier entry planted
-// at the name is replaced, never written through.
+// unpack refuses absolute names and ".." parts, hard link targets
+// included. It opens the folder that holds each entry with openat2(2) and
+// RESOLVE_BENEATH, from a descriptor of the rootfs, so that the kernel
+// follows symlinks only while they stay below it, and makes the entry with
+// an *at call on that folder and its last name, which never follows a
+// symlink there.
 
 package main
 
@@ -34,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -60,8 +52,6 @@ func unzip(blob io.Reader) (io.Reader, error) {
 // the container's rootfs. With id maps, archive id N becomes host id
 // HostID+N; with nil maps, the archive's ids are kept.
 func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
-	// A descriptor of the rootfs is what every entry's path starts from:
-	// RESOLVE_BENEATH keeps each path below it.
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", dir, err)
@@ -96,14 +86,12 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	// archive/tar reads the old regular-file type '\x00' as TypeReg.
 	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
 	case tar.TypeChar, tar.TypeBlock:
-		// A device node gives whoever may open it the device: the host's
-		// disks, say. This unpacker makes none (boxcraft's makes them for a
-		// container without a user namespace: final/archive).
+		// A device node would give the container the device, a disk of
+		// the host's, say (boxcraft makes them without a user namespace:
+		// final/archive).
 		return errors.New("a device node, which this runtime does not unpack")
 	case tar.TypeXGlobalHeader:
-		// PAX defaults for the entries after it, not a file: GNU tar
-		// names it /tmp/GlobalHead.PID.N, which is no name to check.
-		return nil
+		return nil // PAX defaults for the entries after it, not a file
 	default:
 		return fmt.Errorf("type %q is not supported", hdr.Typeflag)
 	}
@@ -111,15 +99,19 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if isSparse(hdr) {
-		// A few bytes of archive could ask for terabytes of zeros.
-		return errors.New("sparse files are not supported")
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, "GNU.sparse.") {
+			// archive/tar would fill the holes with zeros: a few bytes of
+			// archive could ask for terabytes of them.
+			return errors.New("sparse files are not supported")
+		}
 	}
-	parent, base, err := u.openParent(name)
+	parent, err := openBeneath(u.root, path.Dir(name))
 	if err != nil {
 		return err
 	}
 	defer unix.Close(parent)
+	base := path.Base(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return u.whiteout(parent, base) // layers.go
 	}
@@ -135,10 +127,16 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	case tar.TypeReg:
 		return u.makeFile(parent, base, hdr, content)
 	case tar.TypeSymlink:
-		return u.makeSymlink(parent, base, hdr)
+		// The target is only text: harmless until something is written
+		// through it, which openBeneath refuses.
+		err = unix.Symlinkat(hdr.Linkname, parent, base)
 	default:
-		return u.makeFIFO(parent, base, hdr)
+		err = unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0)
 	}
+	if err != nil {
+		return fmt.Errorf("make the entry: %w", err)
+	}
+	return u.setMetadata(parent, base, -1, hdr)
 }
 
 // checkName turns an entry's name into a clean path relative to the
@@ -150,40 +148,18 @@ func checkName(name string) (string, error) {
 	if strings.HasPrefix(name, "/") {
 		return "", errors.New("the name is absolute, so it leads outside the rootfs")
 	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", errors.New("the name leads outside the rootfs")
-		}
+	if slices.Contains(strings.Split(name, "/"), "..") {
+		return "", errors.New("the name leads outside the rootfs")
 	}
 	return path.Clean(name), nil
-}
-
-// isSparse tells a GNU sparse file in PAX records, which archive/tar
-// would hand over as a regular file, holes filled with zeros.
-func isSparse(hdr *tar.Header) bool {
-	for key := range hdr.PAXRecords {
-		if strings.HasPrefix(key, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
-}
-
-// openParent opens the folder that holds name's last part, beneath the
-// rootfs, and returns it with that last part. The folder must be there:
-// an archive lists a folder before what it holds. (GNU tar makes one the
-// archive left out, and so does boxcraft: final/archive.)
-func (u *unpacker) openParent(name string) (int, string, error) {
-	parent, err := openBeneath(u.root, path.Dir(name))
-	return parent, path.Base(name), err
 }
 
 // openBeneath opens the folder at name below root with openat2(2).
 // RESOLVE_BENEATH makes the kernel refuse, with EXDEV, any step that
 // would leave root: an absolute symlink, or a ".." that climbs above it.
-// Symlinks that stay below root are followed, as the container will see
-// them. RESOLVE_NO_MAGICLINKS refuses /proc's links, which jump anywhere.
-// The result is an O_PATH descriptor, good for *at calls and no more.
+// RESOLVE_NO_MAGICLINKS refuses /proc's links, which jump anywhere. The
+// archive must list a folder before what it holds (boxcraft makes one it
+// left out: final/archive).
 func openBeneath(root int, name string) (int, error) {
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
@@ -205,12 +181,10 @@ func openBeneath(root int, name string) (int, error) {
 }
 
 // makeRoom clears base for a new entry. A folder over a folder is
-// kept, with what it holds. Anything else there is removed, a symlink
-// included: unlinkat removes the link itself, so a symlink an earlier
-// entry planted here cannot redirect this entry.
+// kept; anything else there is removed, a symlink itself included, so a
+// symlink an earlier entry planted cannot redirect this entry.
 func makeRoom(parent int, base string, isDir bool) error {
 	var st unix.Stat_t
-	// AT_SYMLINK_NOFOLLOW: look at base itself, not where a symlink points.
 	err := unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
@@ -218,12 +192,11 @@ func makeRoom(parent int, base string, isDir bool) error {
 	if err != nil {
 		return fmt.Errorf("look at what is there: %w", err)
 	}
-	wasDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if wasDir && isDir {
-		return nil
-	}
 	flags := 0
-	if wasDir {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if isDir {
+			return nil
+		}
 		// rmdir: an empty folder only (ENOTEMPTY), and never "." (EINVAL),
 		// so an entry "." that is no folder cannot replace the rootfs.
 		flags = unix.AT_REMOVEDIR
@@ -234,15 +207,13 @@ func makeRoom(parent int, base string, isDir bool) error {
 	return nil
 }
 
-// makeDir makes a folder, or keeps the one there, and sets its owner
-// and mode.
+// makeDir makes a folder, 0700 until setMetadata sets the archive's
+// mode, or keeps the one there.
 func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
-	// 0700 until chmod sets the archive's mode: no one else gets in first.
 	err := unix.Mkdirat(parent, base, 0o700)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("make the folder: %w", err)
 	}
-	// O_NOFOLLOW|O_DIRECTORY: open the folder at base, or fail.
 	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the folder: %w", err)
@@ -253,16 +224,14 @@ func (u *unpacker) makeDir(parent int, base string, hdr *tar.Header) error {
 
 // makeFile makes a regular file and copies its content from the archive.
 func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io.Reader) error {
-	// O_CREAT|O_EXCL makes a new file or fails: it never opens one that is
-	// there, and O_NOFOLLOW refuses a symlink at base. makeRoom cleared
-	// base; these flags make sure nothing is written through a link.
+	// O_CREAT|O_EXCL|O_NOFOLLOW: a new file or an error, never one that
+	// is there, nor a symlink's target.
 	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create the file: %w", err)
 	}
 	file := os.NewFile(uintptr(fd), base)
 	defer file.Close()
-	// The tar reader gives exactly hdr.Size bytes, or an error.
 	if _, err := io.Copy(file, content); err != nil {
 		return fmt.Errorf("copy its content: %w", err)
 	}
@@ -272,61 +241,35 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	return file.Close()
 }
 
-// makeSymlink makes a symlink. symlinkat stores the target as text and
-// resolves nothing: a target outside the rootfs is harmless until
-// something is written through it, and openBeneath refuses that.
-func (u *unpacker) makeSymlink(parent int, base string, hdr *tar.Header) error {
-	if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
-		return fmt.Errorf("make the symlink: %w", err)
-	}
-	return u.setMetadata(parent, base, -1, hdr)
-}
-
 // makeHardLink gives the file at target a second name, base. The target
-// is checked and resolved as an entry's name is: a hard link to a file of
-// the host's would give the container that very file.
+// is checked as an entry's name is: a hard link to a host's file would
+// give the container that very file.
 func (u *unpacker) makeHardLink(parent int, base, target string) error {
 	clean, err := checkName(target)
 	if err != nil {
 		return fmt.Errorf("link target %q: %w", target, err)
 	}
-	targetParent, targetBase, err := u.openParent(clean)
+	targetParent, err := openBeneath(u.root, path.Dir(clean))
 	if err != nil {
 		return fmt.Errorf("link target %q: %w", target, err)
 	}
 	defer unix.Close(targetParent)
-	var st unix.Stat_t
-	if err := unix.Fstatat(targetParent, targetBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("link target %q: %w", target, err)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return fmt.Errorf("link target %q is a folder", target)
-	}
+	targetBase := path.Base(clean)
 	if err := makeRoom(parent, base, false); err != nil {
 		return err
 	}
-	// linkat with flags 0 links targetBase itself, a symlink included,
-	// never what a symlink points to.
+	// Flags 0: link targetBase itself, never what a symlink points to.
+	// The kernel refuses a folder (EPERM).
 	if err := unix.Linkat(targetParent, targetBase, parent, base, 0); err != nil {
 		return fmt.Errorf("link to %q: %w", target, err)
 	}
 	return nil
 }
 
-// makeFIFO makes a FIFO (a named pipe).
-func (u *unpacker) makeFIFO(parent int, base string, hdr *tar.Header) error {
-	// mknodat makes the FIFO at base in parent.
-	if err := unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0); err != nil {
-		return fmt.Errorf("make the FIFO: %w", err)
-	}
-	return u.setMetadata(parent, base, -1, hdr)
-}
-
 // setMetadata gives base the archive's owner, mode and (but for a folder)
-// times, as GNU tar does when root unpacks. Extended attributes (PAX
-// "SCHILY.xattr.NAME" records) are left out, as GNU tar leaves them without
-// --xattrs (boxcraft sets them: final/archive). fd is an open descriptor of
-// base for a folder or a regular file, -1 for the rest.
+// times, as GNU tar does when root unpacks, without extended attributes
+// (boxcraft sets them: final/archive). fd is an open descriptor of base
+// for a folder or a regular file, -1 for the rest.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
 	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
 	if err != nil {
@@ -346,20 +289,25 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	case fd >= 0:
 		err = unix.Fchmod(fd, mode)
 	case hdr.Typeflag != tar.TypeSymlink: // a symlink has no mode of its own
-		// fchmodat always follows a symlink at base, but base is the FIFO
-		// makeFIFO has just made.
+		// fchmodat follows a symlink, but base is the FIFO just made.
 		err = unix.Fchmodat(parent, base, mode, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("set its mode to %04o: %w", mode, err)
 	}
 	if hdr.Typeflag == tar.TypeDir {
-		// A folder's times would not last: each entry written into it
-		// sets them to now. (boxcraft sets them last, final/archive.)
-		return nil
+		return nil // each entry written in it would set them to now
+	}
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	times := []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
 	}
 	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
-	if err := unix.UtimesNanoAt(parent, base, timesOf(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(parent, base, times, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set its times: %w", err)
 	}
 	return nil
@@ -379,17 +327,4 @@ func mapID(id int, idMap *syscall.SysProcIDMap, kind string) (int, error) {
 		return 0, fmt.Errorf("owner %s %d is outside the container's %s map (0-%d)", kind, id, kind, idMap.Size-1)
 	}
 	return idMap.HostID + id, nil
-}
-
-// timesOf is an entry's access and modification times, for utimensat. An
-// archive with no access time gets its modification time for both.
-func timesOf(hdr *tar.Header) []unix.Timespec {
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
-	return []unix.Timespec{
-		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
-		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},
-	}
 }

@@ -1,7 +1,7 @@
 package main
 
 // step04's workspace is step03's program with step04's flags (--rootfs,
-// --image, --keep, --read-only), the image's unpacker and the container's
+// --image, --keep), the image's unpacker and the container's
 // folders given: what is left to write is the root switch and the
 // filesystems the container gets of its own, and the one call that keeps
 // an image's entries inside the rootfs.
@@ -51,17 +51,7 @@ return unix.Chdir("/")`,
 			`ptmxmode=0666,mode=0620"), a tmpfs on dev/shm and, with an IPC namespace of its own, mqueue on ` +
 			`dev/mqueue.`,
 		Man:   []string{"4 null", "7 pty", "5 tmpfs", "7 mq_overview"},
-		Tests: "TestRootFilesystem/DevHoldsExactlyTheDevices, TestRootFilesystem/ReadOnlyRoot (/dev stays writable)",
-		Stub:  "return nil",
-	},
-	{
-		Func: "makeReadOnly",
-		What: "--read-only: the root, read-only",
-		Hint: `make the mount at path read-only with mount_setattr(2) (unix.MountSetattr, AT_FDCWD, flags 0, ` +
-			`Attr_set MOUNT_ATTR_RDONLY): it changes this one mount, not the filesystem, and leaves the mount's ` +
-			`other flags as they are, which a remount (MS_REMOUNT) would have to repeat.`,
-		Man:   []string{"2 mount_setattr"},
-		Tests: "TestRootFilesystem/ReadOnlyRoot",
+		Tests: "TestRootFilesystem/DevHoldsExactlyTheDevices",
 		Stub:  "return nil",
 	},
 	{
