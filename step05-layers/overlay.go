@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -61,19 +62,9 @@ func (c *container) mountRoot(dir string, layers []string) error {
 // store is over 100 bytes: some 35 layers fit, enough for this lesson. A
 // deeper image is refused (boxcraft stacks 500: final/mount).
 func mountOverlay(dir string, layers []string, throwaway bool) error {
-	var lower []string
-	stacked := map[string]bool{}
-	// The top layer first: overlayfs's lowerdir lists the layers top
-	// down, and the image's config bottom up.
-	for i := len(layers) - 1; i >= 0; i-- {
-		// An image may have the same layer twice (the same files copied
-		// in twice), and overlayfs refuses a folder twice (ELOOP). The
-		// top one shows all the lower one would: leave the lower out.
-		if !stacked[layers[i]] {
-			stacked[layers[i]] = true
-			lower = append(lower, layers[i])
-		}
-	}
+	// overlayfs lists the layers top down, the image's config bottom up.
+	lower := slices.Clone(layers)
+	slices.Reverse(lower)
 	// With redirect_dir and metacopy off (the kernel's usual defaults),
 	// the upper layer holds whole files and folders, and commit reads it
 	// alone: a renamed folder is copied up, not an xattr pointing below.
