@@ -9,8 +9,8 @@ var step05 = lesson{
 	{
 		Func: "mountOverlay",
 		What: "the union: the layers under the container's upper layer, with overlayfs",
-		Hint: `list the layers' folders TOP first (overlayfs lists them top down, the image bottom up), ` +
-			`leaving out a layer already listed; then mount type "overlay" on dir/merged with ` +
+		Hint: `list the layers' folders TOP first (overlayfs lists them top down, the image bottom up); ` +
+			`then mount type "overlay" on dir/merged with ` +
 			`"lowerdir=TOP:…:BOTTOM,upperdir=DIR/upper,workdir=DIR/work,redirect_dir=off,metacopy=off" (and ` +
 			`",volatile" when throwaway). Options longer than mountOptionsMax do not fit in mount(2): refuse them.`,
 		Man:   []string{"2 mount", "the kernel's Documentation/filesystems/overlayfs.rst"},
