@@ -1,16 +1,10 @@
 // This file reads an image and finds its layers, bottom first, with the
-// digests that say what each must be. An image comes in one of two forms:
-//
-//   - an OCI image layout, a folder: oci-layout, index.json, and every
-//     file (blob) in blobs/sha256/, named by its digest. index.json points
-//     to the image's manifest, which lists the config and the layers; the
-//     config lists each layer's diffID, the digest of its tar unzipped.
-//     `docker save` (Docker 25 and later), skopeo, buildah and commit
-//     (commit.go) write it.
-//   - a bare rootfs tarball, as step04 took, plain or gzip: one layer.
-//
-// A blob is someone else's bytes, and a digest is only a promise: every
-// blob is checked against its digest before the runtime uses it.
+// digests that say what each must be. An image is an OCI image layout, a
+// folder (oci-layout, index.json, and every file, a blob, in blobs/sha256/
+// named by its digest: index.json points to the manifest, which lists the
+// config and the layers), as skopeo, `docker save` (Docker 25 and later)
+// and commit write it; or a bare rootfs tarball, as step04 took: one layer.
+// A digest is only a promise: every blob is checked against it before use.
 package main
 
 import (
@@ -92,10 +86,9 @@ func readImage(path string) (*image, error) {
 	return &image{path: path, layers: []layer{{open: open}}}, nil
 }
 
-// readOCILayout reads an OCI image layout folder: the manifest that
-// index.json lists first, its config and its layers. (An index of images
-// for several platforms is refused: boxcraft picks this machine's,
-// final/image.)
+// readOCILayout reads an OCI image layout folder: the manifest index.json
+// lists first, its config and its layers. (An index of images for several
+// platforms is refused: boxcraft picks this machine's, final/image.)
 func readOCILayout(dir string) (*image, error) {
 	if err := readLayoutJSON(dir, "oci-layout", &struct{}{}); errors.Is(err, os.ErrNotExist) {
 		return nil, errors.New("a folder, but not an OCI image layout (it has no oci-layout file): give an unpacked root with --rootfs")
