@@ -1,20 +1,10 @@
 // This file reads an image and finds its layers, bottom first, with the
-// digests that say what each must be. An image comes in one of two forms:
-//
-//   - an OCI image layout, a folder: oci-layout, index.json, and every
-//     file (blob) in blobs/sha256/, named by its digest. index.json points
-//     to the image's manifest, which lists the config and the layers; the
-//     config lists each layer's diffID, the digest of its tar unzipped.
-//     It is the form the OCI standard gives images, which `docker save`
-//     (Docker 25 and later), skopeo and buildah write, and which commit
-//     writes (commit.go).
-//   - a bare rootfs tarball, as step04 took, plain or gzip: one layer.
-//
-// docker save's own tarballs, indexes of images for several platforms and
-// zstd layers are boxcraft's to read (final/image, final/archive).
-//
-// A blob is someone else's bytes, and a digest is only a promise: every
-// blob is checked against its digest before the runtime uses it.
+// digests that say what each must be. An image is an OCI image layout, a
+// folder (oci-layout, index.json, and every file, a blob, in blobs/sha256/
+// named by its digest: index.json points to the manifest, which lists the
+// config and the layers), as skopeo, `docker save` (Docker 25 and later)
+// and commit write it; or a bare rootfs tarball, as step04 took: one layer.
+// A digest is only a promise: every blob is checked against it before use.
 package main
 
 import (
@@ -33,9 +23,10 @@ import (
 
 // image is what the runtime needs of an image.
 type image struct {
-	path   string
-	config json.RawMessage // nil for a bare tarball, which has none
-	layers []layer         // the bottom first
+	path    string
+	config  json.RawMessage // nil for a bare tarball, which has none
+	layers  []layer         // the bottom first
+	folders []string        // each layer's in the store, once stored (layers.go)
 }
 
 // layer is one layer of an image and where its blob is.
@@ -43,16 +34,14 @@ type layer struct {
 	name   string // for messages: "layer 2 of 3 (blob sha256:…)", "" in a bare tarball
 	digest string // the blob's digest, "" in a bare tarball
 	diffID string // the unzipped tar's digest, "" in a bare tarball
-	size   int64
 	open   func() (io.ReadCloser, error)
 }
 
 // descriptor is how OCI points at a blob.
 type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
 }
 
 // ociIndex is index.json: a list of manifests.
@@ -70,14 +59,6 @@ type ociManifest struct {
 	Layers        []descriptor `json:"layers"`
 }
 
-// imageConfig is the part of an image's config the runtime reads.
-type imageConfig struct {
-	RootFS struct {
-		Type    string   `json:"type"`
-		DiffIDs []string `json:"diff_ids"`
-	} `json:"rootfs"`
-}
-
 // The media types of OCI's manifests and indexes.
 const (
 	mediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -91,7 +72,8 @@ const (
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // readImage reads the image at path: a folder is an OCI layout, a file
-// a bare tarball.
+// a bare tarball, an image of one layer (read once: it may be a FIFO).
+// A tarball says no digest: its diffID is known once it is unpacked.
 func readImage(path string) (*image, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -100,23 +82,15 @@ func readImage(path string) (*image, error) {
 	if info.IsDir() {
 		return readOCILayout(path)
 	}
-	return bareTarball(path), nil
-}
-
-// bareTarball is an image of one layer, the tarball itself (a file, or a
-// FIFO: it is read once). It says no digest: there is nothing to check
-// it against, and its diffID is known once it is unpacked.
-func bareTarball(path string) *image {
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	return &image{path: path, layers: []layer{{open: open}}}
+	return &image{path: path, layers: []layer{{open: open}}}, nil
 }
 
-// readOCILayout reads an OCI image layout folder.
+// readOCILayout reads an OCI image layout folder: the manifest index.json
+// lists first, its config and its layers. (An index of images for several
+// platforms is refused: boxcraft picks this machine's, final/image.)
 func readOCILayout(dir string) (*image, error) {
-	var layout struct {
-		ImageLayoutVersion string `json:"imageLayoutVersion"`
-	}
-	if err := readLayoutJSON(dir, "oci-layout", &layout); errors.Is(err, os.ErrNotExist) {
+	if err := readLayoutJSON(dir, "oci-layout", &struct{}{}); errors.Is(err, os.ErrNotExist) {
 		return nil, errors.New("a folder, but not an OCI image layout (it has no oci-layout file): give an unpacked root with --rootfs")
 	} else if err != nil {
 		return nil, err
@@ -125,35 +99,44 @@ func readOCILayout(dir string) (*image, error) {
 	if err := readLayoutJSON(dir, "index.json", &index); err != nil {
 		return nil, err
 	}
+	switch {
+	case len(index.Manifests) == 0:
+		return nil, errors.New("index.json lists no image")
+	case index.Manifests[0].MediaType == mediaTypeIndex:
+		return nil, fmt.Errorf("index.json points to an index of images (%s), not to one image's manifest", index.Manifests[0].Digest)
+	}
+	var manifest ociManifest
+	if _, err := readBlob(dir, index.Manifests[0], &manifest); err != nil {
+		return nil, err
+	}
+	var config struct {
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
 	img := &image{path: dir}
-	blob := func(d descriptor) (io.ReadCloser, error) {
-		if !digestPattern.MatchString(d.Digest) {
-			return nil, fmt.Errorf("digest %q: "+program+" reads only sha256 digests, 64 hex digits", d.Digest)
-		}
-		return openInLayout(dir, "blobs/sha256/"+digestHex(d.Digest))
-	}
-	manifest, err := findManifest(index, blob)
-	if err != nil {
+	var err error
+	if img.config, err = readBlob(dir, manifest.Config, &config); err != nil {
 		return nil, err
 	}
-	if img.config, err = readBlob(manifest.Config, blob); err != nil {
-		return nil, err
-	}
-	return img, img.addLayers(manifest.Layers, blob)
+	return img, img.addLayers(dir, manifest.Layers, config.RootFS.DiffIDs)
 }
 
-// openInLayout opens the file name of the layout folder dir (oci-layout,
-// index.json, blobs/sha256/HEX) for reading. A layout is someone else's
-// folder, and the runtime reads it as root:
-//
-//   - openat2(2) resolves name beneath the folder (RESOLVE_BENEATH) and
-//     follows no symlink on the way (RESOLVE_NO_SYMLINKS): a symlink
-//     would lead anywhere, such as to the host's /etc/shadow.
-//   - O_PATH only finds the file. Opening it to read would wait forever
-//     for a FIFO's writer, and would start some devices.
-//   - fstat(2) then says what it is, and only a regular file is opened
-//     for reading, through /proc/self/fd: the very file that was checked,
-//     not whatever its name may lead to by then.
+// openBlob opens the blob d of the layout folder dir.
+func openBlob(dir string, d descriptor) (io.ReadCloser, error) {
+	if !digestPattern.MatchString(d.Digest) {
+		return nil, fmt.Errorf("digest %q: "+program+" reads only sha256 digests, 64 hex digits", d.Digest)
+	}
+	return openInLayout(dir, "blobs/sha256/"+digestHex(d.Digest))
+}
+
+// openInLayout opens the file name of the layout folder dir for reading.
+// A layout is someone else's folder, and the runtime reads it as root:
+// openat2(2) resolves name beneath the folder and through no symlink,
+// which would lead anywhere (the host's /etc/shadow); O_PATH only finds
+// the file, since opening a FIFO would wait for a writer forever. Only a
+// regular file, as fstat(2) says, is opened, through /proc/self/fd: the
+// very file that was checked.
 func openInLayout(dir, name string) (*os.File, error) {
 	layout, err := os.Open(dir)
 	if err != nil {
@@ -181,33 +164,10 @@ func openInLayout(dir, name string) (*os.File, error) {
 	return os.Open("/proc/self/fd/" + strconv.Itoa(fd))
 }
 
-// findManifest reads the image's manifest, the first that index.json
-// lists. (An index of images for several platforms, which points to an
-// index rather than a manifest, is refused: boxcraft picks this
-// machine's, final/image.)
-func findManifest(index ociIndex, blob func(descriptor) (io.ReadCloser, error)) (ociManifest, error) {
-	if len(index.Manifests) == 0 {
-		return ociManifest{}, errors.New("index.json lists no image")
-	}
-	chosen := index.Manifests[0]
-	if chosen.MediaType == mediaTypeIndex {
-		return ociManifest{}, fmt.Errorf("index.json points to an index of images (%s), not to one image's manifest", chosen.Digest)
-	}
-	data, err := readBlob(chosen, blob)
-	if err != nil {
-		return ociManifest{}, err
-	}
-	var manifest ociManifest
-	if err := json.Unmarshal(data, &manifest); err != nil {
-		return ociManifest{}, fmt.Errorf("manifest %s: %w", chosen.Digest, err)
-	}
-	return manifest, nil
-}
-
-// readBlob reads a small blob (a manifest, a config) and checks it
-// against its digest and size.
-func readBlob(d descriptor, open func(descriptor) (io.ReadCloser, error)) ([]byte, error) {
-	r, err := open(d)
+// readBlob reads a small blob (a manifest, a config), checks it against
+// its digest, and decodes it into v.
+func readBlob(dir string, d descriptor, v any) ([]byte, error) {
+	r, err := openBlob(dir, d)
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +175,14 @@ func readBlob(d descriptor, open func(descriptor) (io.ReadCloser, error)) ([]byt
 	// A manifest or a config is a few kB: 4 MiB is room enough, and keeps
 	// a hostile blob from filling the memory.
 	data, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if got, _ := sha256Of(bytes.NewReader(data)); err == nil && got != d.Digest {
+		err = mismatch(got)
+	}
+	if err == nil {
+		err = json.Unmarshal(data, v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d.Digest, err)
-	}
-	if got, _ := sha256Of(bytes.NewReader(data)); got != d.Digest {
-		return nil, fmt.Errorf("blob %s: %w", d.Digest, mismatch(got))
 	}
 	return data, nil
 }
@@ -231,13 +194,8 @@ func mismatch(got string) error {
 }
 
 // addLayers adds the manifest's layers, each with its diffID from the
-// config, which must list one per layer, and its blob, which blob opens.
-func (img *image) addLayers(descriptors []descriptor, blob func(descriptor) (io.ReadCloser, error)) error {
-	var config imageConfig
-	if err := json.Unmarshal(img.config, &config); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	diffIDs := config.RootFS.DiffIDs
+// config, which must list one per layer.
+func (img *image) addLayers(dir string, descriptors []descriptor, diffIDs []string) error {
 	switch {
 	case len(descriptors) == 0:
 		return errors.New("the image has no layer")
@@ -249,7 +207,7 @@ func (img *image) addLayers(descriptors []descriptor, blob func(descriptor) (io.
 			return fmt.Errorf("config: diffID %q: "+program+" reads only sha256 digests, 64 hex digits", diffIDs[i])
 		}
 		img.layers = append(img.layers, layer{name: fmt.Sprintf("layer %d of %d (blob %s)", i+1, len(descriptors), d.Digest),
-			digest: d.Digest, diffID: diffIDs[i], size: d.Size, open: func() (io.ReadCloser, error) { return blob(d) }})
+			digest: d.Digest, diffID: diffIDs[i], open: func() (io.ReadCloser, error) { return openBlob(dir, d) }})
 	}
 	return nil
 }
@@ -262,13 +220,7 @@ func (l *layer) verify() error {
 		return err
 	}
 	defer blob.Close()
-	content := io.Reader(blob)
-	if l.size > 0 {
-		// A byte past the size the descriptor gives is a mismatch
-		// already: reading stops there.
-		content = io.LimitReader(content, l.size+1)
-	}
-	got, err := sha256Of(content)
+	got, err := sha256Of(blob)
 	if err != nil {
 		return err
 	}

@@ -2,19 +2,13 @@
 // image's layers, from the layer store (layers.go), stacked by overlayfs
 // under a writable layer of the container's own (overlay.go).
 //
-// The container's folder is /var/lib/boxcraft/PROGRAM/run-PID, named as its
-// cgroup is, after the runtime's process that runs it. It holds
-//
-//	lower/   a link to each layer's folder in the store, 0 the top one
-//	upper/   the container's own layer: what it writes, and whiteouts
-//	         for what it deletes
-//	work/    overlayfs's scratch space
-//	merged/  the union of them all, mounted here: the container's root
-//
-// With --keep the folder is renamed kept-TIME-PID instead of removed,
-// keeping upper/ for commit (commit.go). A run whose runtime was
-// killed leaves a run-PID folder, and its mount, which the next run
-// removes.
+// The folder is /var/lib/boxcraft/PROGRAM/run-PID, named as the container's
+// cgroup is, after the runtime's process that runs it. It holds upper/ (what
+// the container writes), work/ (overlayfs's) and merged/, the union. With
+// --keep the folder is renamed
+// kept-TIME-PID instead of removed, and the runtime says where it is: a run
+// whose runtime was killed leaves a run-PID folder, which the next run
+// removes, and a kept one must not be taken for that.
 package main
 
 import (
@@ -46,21 +40,19 @@ func checkImage(path string) (string, error) {
 	_, err = os.Stat(abs)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("image %s: no such file or folder", path)
+		return "", fmt.Errorf("image %s: no such file", path)
 	case err != nil:
 		return "", fmt.Errorf("image %s: %w", path, err)
 	}
 	return abs, nil
 }
 
-// runFromImage stacks the image's layers, from the layer store, under a
-// writable layer of the container's own, runs the container with that
-// as its root, and then unmounts it and removes the container's folder,
-// or with --keep, keeps its upper layer and says where. A refusal (a
-// hostile layer, a CMD the image lacks) leaves nothing behind but the
-// layers already checked and stored, which are the store's.
-// A signal while a layer is unpacked reaches CMD once it runs (boxcraft
-// stops reading at once: final/cmd/boxcraft).
+// runFromImage stacks the image's layers under a writable layer of the
+// container's own, runs the container with that as its root, and then
+// unmounts it and removes the container's folder, or with --keep, keeps
+// it and says where. A refusal leaves nothing behind but the layers
+// checked and stored. A signal while a layer is unpacked reaches CMD once
+// it runs (boxcraft stops reading at once: final/cmd/boxcraft).
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
 	dir := filepath.Join(stateRoot, runName(os.Getpid()))
@@ -77,23 +69,12 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 		}
 		return status, err
 	}
-	return status, keepUpper(dir)
-}
-
-// keepUpper renames the container's folder kept-TIME-PID, keeping its
-// upper layer, for commit, and the links to its lower layers.
-func keepUpper(dir string) error {
-	for _, gone := range []string{"work", "merged"} {
-		if err := os.RemoveAll(filepath.Join(dir, gone)); err != nil {
-			return fmt.Errorf("keep the container's upper layer: %w", err)
-		}
-	}
 	kept := filepath.Join(stateRoot, "kept-"+time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
 	if err := os.Rename(dir, kept); err != nil {
-		return fmt.Errorf("keep the container's upper layer: %w", err)
+		return status, fmt.Errorf("keep the container's upper layer: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, program+": kept the container's upper layer in %s\n", filepath.Join(kept, "upper"))
-	return nil
+	return status, nil
 }
 
 // stackAndRun makes the container's folder, puts the image's layers in
@@ -107,17 +88,16 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 		return 0, fmt.Errorf("make the container's folder: %w", err)
 	}
 	img, err := readImage(c.image)
+	if err == nil {
+		err = c.storeLayers(img, dir) // layers.go
+	}
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	layers, err := c.storeLayers(img, dir) // layers.go
-	if err != nil {
-		return 0, fmt.Errorf("image %s: %w", c.image, err)
-	}
-	if err := c.recordContainer(img, layers, dir); err != nil {
+	if err := c.recordContainer(img, dir); err != nil {
 		return 0, err
 	}
-	if err := c.mountRoot(dir, layers); err != nil { // overlay.go
+	if err := c.mountRoot(dir, img.folders); err != nil { // overlay.go
 		return 0, err
 	}
 	return runInRootfs(c, signals)
@@ -134,14 +114,12 @@ type containerRecord struct {
 }
 
 // recordContainer writes the container's record in its folder.
-func (c *container) recordContainer(img *image, layers []string, dir string) error {
+func (c *container) recordContainer(img *image, dir string) error {
 	rec := containerRecord{Image: img.path}
-	for _, folder := range layers {
+	for _, folder := range img.folders {
 		rec.DiffIDs = append(rec.DiffIDs, "sha256:"+filepath.Base(folder))
 	}
-	if c.namespaces["user"] {
-		rec.UIDMap, rec.GIDMap = &c.uidMap, &c.gidMap
-	}
+	rec.UIDMap, rec.GIDMap = c.idMaps()
 	return writeJSON(filepath.Join(dir, "container.json"), rec)
 }
 

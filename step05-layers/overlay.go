@@ -9,13 +9,10 @@
 //	lowerdir the image's layers, top down: folders of the store
 //	         (layers.go), shared, and never written to
 //
-// Where Docker once used aufs, it named these folders diff/ (each layer)
-// and mnt/ (the union); its overlay2 driver names them diff/ and merged/.
-//
-// The overlay is mounted on the host, by the runtime, as Docker's is: only the
-// host's root may have overlayfs trust the trusted.overlay.* attributes
+// The runtime mounts the overlay on the host, as Docker does: only the
+// host's root may have overlayfs trust trusted.overlay.* attributes
 // (opaque folders). init then takes merged/ as its rootfs, as step04's
-// init took an unpacked image: it binds it onto itself and pivots into it.
+// init took an unpacked image.
 package main
 
 import (
@@ -23,8 +20,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,10 +34,7 @@ var mountOptionsMax = os.Getpagesize() - 1
 // and the image's layers (bottom first) on merged/, then makes the
 // folders /proc, /sys and /dev are mounted on, where the image has none.
 func (c *container) mountRoot(dir string, layers []string) error {
-	var uidMap, gidMap *syscall.SysProcIDMap
-	if c.namespaces["user"] {
-		uidMap, gidMap = &c.uidMap, &c.gidMap
-	}
+	uidMap, gidMap := c.idMaps()
 	// The upper layer's top folder is the merged root's: the container's
 	// root owns it, as it owned step04's rootfs.
 	if err := makeRootFolder(filepath.Join(dir, "upper"), uidMap, gidMap); err != nil {
@@ -63,58 +57,37 @@ func (c *container) mountRoot(dir string, layers []string) error {
 	return nil
 }
 
-// mountOverlay mounts the overlay on dir/merged.
-//
-// mount(2) takes overlayfs's options as one string of at most a page
-// (4096 bytes), and each layer's path in the store is over 100 bytes:
-// some 35 layers fill it, room enough for this lesson's images. A deeper
-// image is refused; boxcraft (final/mount) mounts up to overlayfs's 500
-// layers from short links to them, as Docker's overlay2 does.
-//
-// An upper layer that goes when the container ends (throwaway) need not
-// be written to disk: see volatile below.
+// mountOverlay mounts the overlay on dir/merged. mount(2) takes its
+// options as one string of at most a page, and a layer's path in the
+// store is over 100 bytes: some 35 layers fit, enough for this lesson. A
+// deeper image is refused (boxcraft stacks 500: final/mount).
 func mountOverlay(dir string, layers []string, throwaway bool) error {
-	var lower []string
-	stacked := map[string]bool{}
-	// The top layer first: overlayfs's lowerdir lists the layers top
-	// down, and the image's config bottom up.
-	for i := len(layers) - 1; i >= 0; i-- {
-		// An image may have the same layer twice (the same files copied
-		// in twice), and overlayfs refuses a folder twice (ELOOP). The
-		// top one shows all the lower one would: leave the lower out.
-		if !stacked[layers[i]] {
-			stacked[layers[i]] = true
-			lower = append(lower, layers[i])
-		}
-	}
-	// With redirect_dir and metacopy off (the kernel's defaults, unless
-	// it was built or loaded otherwise), the upper layer holds whole files
-	// and folders, and commit reads it alone: a folder renamed is copied
-	// up whole (mv does it when rename(2) says EXDEV), not recorded as an
-	// xattr pointing into the layers below.
+	// overlayfs lists the layers top down, the image's config bottom up.
+	lower := slices.Clone(layers)
+	slices.Reverse(lower)
+	// With redirect_dir and metacopy off (the kernel's usual defaults),
+	// the upper layer holds whole files and folders, and commit reads it
+	// alone: a renamed folder is copied up, not an xattr pointing below.
 	options := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + filepath.Join(dir, "upper") +
 		",workdir=" + filepath.Join(dir, "work") + ",redirect_dir=off,metacopy=off"
 	if throwaway {
-		// volatile: overlayfs skips syncing the upper layer's filesystem
-		// (all of it, whoever wrote there) on sync(2) and at unmount. A
-		// crash may lose what the container wrote, which was to go anyway.
+		// volatile: overlayfs never syncs the upper layer's filesystem (all
+		// of it) for it. A crash may lose what was to go anyway.
 		options += ",volatile"
 	}
 	if len(options) > mountOptionsMax {
 		return fmt.Errorf("the image's %d layers need %d bytes of overlayfs options, more than a page (%d): %s stacks fewer", len(layers), len(options), mountOptionsMax+1, program)
 	}
-	// mount(2) with type overlay: the union of the lower folders, and the
-	// upper one, on merged.
+	// mount(2) with type overlay: the union of the folders, on merged.
 	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, options); err != nil {
 		return fmt.Errorf("mount overlay on %s/merged: %w", dir, err)
 	}
 	return nil
 }
 
-// unmountRoot unmounts the container's merged root, if it is mounted.
-// Its processes are gone by now; a process of the host's that has a file
-// open there keeps it busy, and then it is detached (MNT_DETACH), to go
-// when that file is closed.
+// unmountRoot unmounts the container's merged root, if it is mounted. A
+// host's process with a file open there keeps it busy: then it is
+// detached (MNT_DETACH), to go when that file is closed.
 func unmountRoot(dir string) error {
 	merged := filepath.Join(dir, "merged")
 	err := unix.Unmount(merged, 0)
