@@ -6,6 +6,6 @@
 // Why a helper (issue 26): go-containerregistry, net/http and crypto/tls
 // are a third of boxcraft's binary, and every page of a program that the
 // kernel maps counts in its resident set. Kept out of boxcraft, a run's
-// peak RSS fell from 13.7 MiB to 9.6 MiB (make bench, figure 6); only a
+// peak RSS fell from 13.5 MiB to 9.7 MiB (make bench, figure 6); only a
 // pull, a push or a login maps them, in the helper.
 package request
