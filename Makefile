@@ -31,7 +31,7 @@ BOXCRAFT  := $(BIN)/boxcraft
 BOXCRAFT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
 RUN_IMAGE := busybox:latest
 # boxcraft's helpers (issue 26): programs boxcraft finds beside itself.
-BOXCRAFT_HELPERS := boxcraft-init boxcraft-monitor
+BOXCRAFT_HELPERS := boxcraft-init boxcraft-monitor boxcraft-registry
 # What `make run` runs when stdin is not a terminal.
 DEMO_CMD := echo "hello from a boxcraft container"; echo "its root holds:"; ls /
 
@@ -87,8 +87,9 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
-	@# boxcraft's helpers (issue 26), found beside it: a container's init
-	@# and a detached container's monitor, small, static, without cgo.
+	@# boxcraft's helpers (issue 26), found beside it: a container's init,
+	@# a detached container's monitor, and pull/push/login (the registry
+	@# code, kept out of boxcraft's pages), static, without cgo.
 	@for helper in $(BOXCRAFT_HELPERS); do go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench

@@ -7,9 +7,11 @@ import (
 )
 
 // BoxcraftHelpers are the programs boxcraft finds beside itself (issue
-// 26): a container's init and a detached container's monitor, small
-// programs of their own. make bins builds them into _build/bin.
-var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor"}
+// 26): a container's init, a detached container's monitor, and pull,
+// push and login (boxcraft-registry, without which boxcraft cannot
+// reach a registry), programs of their own. make bins builds them into
+// _build/bin.
+var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor", "boxcraft-registry"}
 
 var helpers once
 

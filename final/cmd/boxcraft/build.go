@@ -15,7 +15,6 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/build"
 	"github.com/boxcraft/boxcraft/final/monitor"
-	"github.com/boxcraft/boxcraft/final/registry"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/store"
 	"github.com/spf13/pflag"
@@ -114,7 +113,7 @@ type buildRunner struct {
 func (r buildRunner) Image(ctx context.Context, ref string) (string, error) {
 	rec, err := r.rt.Store.Lookup(ref)
 	if errors.Is(err, store.ErrNotFound) && isName(ref) {
-		rec, err = pull(r.rt, ref, registry.PullOptions{Options: registryOptions(r.flags)}, false)
+		rec, err = pull(r.rt, r.flags, ref, false, "")
 	}
 	return rec.ID, err
 }

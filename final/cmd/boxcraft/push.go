@@ -4,16 +4,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 
-	"github.com/boxcraft/boxcraft/final/registry"
+	"github.com/boxcraft/boxcraft/final/registry/request"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
 // pushCommand is docker push: the image's blobs the registry lacks, then
@@ -26,13 +23,11 @@ func pushCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer stop()
-	digest, err := registry.Push(ctx, rt.Store, flags.Arg(0), registry.PushOptions{Options: registryOptions(flags)})
+	reply, err := askRegistry(flags, request.Request{Verb: "push", Ref: flags.Arg(0), Limits: rt.Store.Limits})
 	if err != nil {
 		return statusFailed, err
 	}
-	fmt.Fprintf(a.stdout, "%s: digest: %s\n", fullName(flags.Arg(0)), digest)
+	fmt.Fprintf(a.stdout, "%s: digest: %s\n", fullName(flags.Arg(0)), reply.Digest)
 	return 0, nil
 }
 
@@ -61,12 +56,10 @@ func loginCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if user == "" || password == "" {
 		return statusFailed, errors.New("login: give -u USER and -p PASSWORD (or --password-stdin)")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer stop()
-	file, err := registry.Login(ctx, flags.Arg(0), user, password, registryOptions(flags))
+	reply, err := askRegistry(flags, request.Request{Verb: "login", Ref: flags.Arg(0), User: user, Password: password})
 	if err != nil {
 		return statusFailed, err
 	}
-	fmt.Fprintf(a.stdout, "Login Succeeded (credentials kept in %s)\n", file)
+	fmt.Fprintf(a.stdout, "Login Succeeded (credentials kept in %s)\n", reply.File)
 	return 0, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
-	"github.com/boxcraft/boxcraft/final/registry"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
@@ -170,9 +169,7 @@ func chooseRoot(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Container) ([
 	if errors.Is(err, store.ErrNotFound) && isName(args[0]) {
 		// As docker run: an image not stored is pulled; one stored under
 		// the name is used as it is.
-		opts := registry.PullOptions{Options: registryOptions(flags)}
-		opts.Platform, _ = flags.GetString("platform")
-		img, err = pullSaying(rt, args[0], opts, false, fmt.Sprintf("Unable to find image '%s' locally\n", args[0]))
+		img, err = pull(rt, flags, args[0], false, fmt.Sprintf("Unable to find image '%s' locally\n", args[0]))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to find image %q: %w (boxcraft load -i adds one)", args[0], err)
