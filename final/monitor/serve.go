@@ -50,9 +50,14 @@ func Serve(dirs state.Dirs, id string) error {
 		return err
 	}
 	defer lock.Unlock()
+	rec, err := dirs.ReadRecord(id)
+	if err != nil {
+		_ = json.NewEncoder(report).Encode(Report{Status: 125, Error: err.Error()})
+		return err
+	}
 	tr, traceOut := monitorTracer(dirs, id)
 	var startErr error
-	_, err = Run(dirs, id, nil, tr, func(s Started, err error) {
+	_, err = Run(dirs, rec, nil, tr, func(s Started, err error) {
 		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
 		msg := Report{Pid: s.Pid}
 		if startErr = err; err != nil {
@@ -61,7 +66,7 @@ func Serve(dirs state.Dirs, id string) error {
 		_ = json.NewEncoder(report).Encode(msg)
 		report.Close()
 	})
-	if rec, recErr := dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
+	if startErr == nil && rec.AutoRemove {
 		lock.Unlock()
 		if err == nil {
 			err = RemoveFolders(dirs, id) // Run tore it down
