@@ -55,7 +55,7 @@ func Serve(dirs state.Dirs, id string) error {
 		_ = json.NewEncoder(report).Encode(Report{Status: 125, Error: err.Error()})
 		return err
 	}
-	tr, traceOut := monitorTracer(dirs, id)
+	tr, traceOut := monitorTracer(rec)
 	var startErr error
 	_, err = Run(dirs, rec, nil, tr, func(s Started, err error) {
 		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
@@ -113,10 +113,9 @@ func RemoveFolders(dirs state.Dirs, id string) error {
 // monitorTracer is a detached monitor's tracer: when its container's
 // start is traced, boxcraft run -d gave it a pipe on fd 4 (Detach,
 // traceMonitor). nil otherwise, and fd 4 is left alone: it is not ours.
-func monitorTracer(dirs state.Dirs, id string) (*trace.Tracer, *os.File) {
-	rec, err := dirs.ReadRecord(id)
+func monitorTracer(rec state.Record) (*trace.Tracer, *os.File) {
 	var st unix.Stat_t
-	if err != nil || rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		return nil, nil
 	}
 	unix.CloseOnExec(TraceFD) // the monitor's alone: init gets a pipe of its own
