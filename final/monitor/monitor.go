@@ -52,18 +52,14 @@ type Result struct {
 	OOMKilled bool
 }
 
-// Run starts the container dirs holds as id, and waits for it to end.
+// Run starts the container dirs holds, whose record is rec (its caller
+// has it: read once per start, issue 26), and waits for it to end.
 // started is called once, when the command has started (err nil) or
 // could not (a *containerinit.Failure, or another error). Run returns
 // once the container has ended and its cgroup and root are gone. Each
 // step of the start is reported to tr (--trace; nil when not traced),
 // init's relayed, until the command runs.
-func Run(dirs state.Dirs, id string, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
-	rec, err := dirs.ReadRecord(id)
-	if err != nil {
-		started(Started{}, err)
-		return Result{}, err
-	}
+func Run(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	type ended struct {
 		result Result
 		err    error

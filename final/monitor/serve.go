@@ -50,9 +50,14 @@ func Serve(dirs state.Dirs, id string) error {
 		return err
 	}
 	defer lock.Unlock()
-	tr, traceOut := monitorTracer(dirs, id)
+	rec, err := dirs.ReadRecord(id)
+	if err != nil {
+		_ = json.NewEncoder(report).Encode(Report{Status: 125, Error: err.Error()})
+		return err
+	}
+	tr, traceOut := monitorTracer(rec)
 	var startErr error
-	_, err = Run(dirs, id, nil, tr, func(s Started, err error) {
+	_, err = Run(dirs, rec, nil, tr, func(s Started, err error) {
 		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
 		msg := Report{Pid: s.Pid}
 		if startErr = err; err != nil {
@@ -61,7 +66,7 @@ func Serve(dirs state.Dirs, id string) error {
 		_ = json.NewEncoder(report).Encode(msg)
 		report.Close()
 	})
-	if rec, recErr := dirs.ReadRecord(id); startErr == nil && recErr == nil && rec.AutoRemove {
+	if startErr == nil && rec.AutoRemove {
 		lock.Unlock()
 		if err == nil {
 			err = RemoveFolders(dirs, id) // Run tore it down
@@ -108,10 +113,9 @@ func RemoveFolders(dirs state.Dirs, id string) error {
 // monitorTracer is a detached monitor's tracer: when its container's
 // start is traced, boxcraft run -d gave it a pipe on fd 4 (Detach,
 // traceMonitor). nil otherwise, and fd 4 is left alone: it is not ours.
-func monitorTracer(dirs state.Dirs, id string) (*trace.Tracer, *os.File) {
-	rec, err := dirs.ReadRecord(id)
+func monitorTracer(rec state.Record) (*trace.Tracer, *os.File) {
 	var st unix.Stat_t
-	if err != nil || rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		return nil, nil
 	}
 	unix.CloseOnExec(TraceFD) // the monitor's alone: init gets a pipe of its own

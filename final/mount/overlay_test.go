@@ -130,6 +130,10 @@ func TestMountVolatileAndLayerTwice(t *testing.T) {
 	if options := mountOptions(t, o.Target); !strings.Contains(options, "volatile") {
 		t.Errorf("mount options %q lack volatile", options)
 	}
+	// Three layers fit in a page as they are: no links were needed.
+	if options := mountOptions(t, o.Target); !strings.Contains(options, "lowerdir="+o.Lower[0]+":") {
+		t.Errorf("mount options %q: want the layers' own paths, %s first", options, o.Lower[0])
+	}
 }
 
 func TestMountRefusesTooManyLayers(t *testing.T) {

@@ -237,6 +237,12 @@ var (
 // /proc's own files say 0, and read(2) goes on past it; but sendfile(2),
 // which busybox cat uses, reads through the page cache, which stops at
 // the size the kernel knows.
+//
+// Before any open it says 0, as /proc does, and renders nothing: the
+// kernel asks at each name's first look-up, which is init's bind of the
+// file over /proc's, on a start's path (issue 26: eight renders, 1.5 ms
+// and eight waits for the monitor). The first open's text is then a new
+// size, which Open tells the kernel (f.size is still -1).
 func (f *file) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
 	if s, ok := fh.(*snapshot); ok {
@@ -245,10 +251,7 @@ func (f *file) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.size < 0 {
-		f.size = len(f.view.Render(f.name))
-	}
-	out.Size = uint64(f.size)
+	out.Size = uint64(max(f.size, 0))
 	return 0
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/security"
+	"github.com/boxcraft/boxcraft/final/state"
 )
 
 // StartError is a container that could not start: Status is Docker's
@@ -32,17 +33,19 @@ func startError(err error) error {
 	return &StartError{Status: 125, Err: err}
 }
 
-// Run starts a created container in the foreground: this process is its
-// monitor, attach its stdio, and onStart is called once the command runs
-// (for the terminal's size and signals). It returns how the container
-// ended; with --rm the container is gone by then.
-func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+// Run starts a created container, whose record Create returned, in the
+// foreground: this process is its monitor, attach its stdio, and onStart
+// is called once the command runs (for the terminal's size and signals).
+// It returns how the container ended; with --rm the container is gone by
+// then.
+func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+	id := rec.Spec.ID
 	lock, err := r.Dirs.HoldMonitorLock(id)
 	if err != nil {
 		return monitor.Result{}, err
 	}
 	var startErr error
-	result, err := monitor.Run(r.Dirs, id, attach, r.Trace, func(s monitor.Started, err error) {
+	result, err := monitor.Run(r.Dirs, rec, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {
 			onStart(s)
 		}
@@ -53,7 +56,7 @@ func (r *Runtime) Run(id string, attach *monitor.Attach, onStart func(monitor.St
 		// nothing behind (Docker would keep the container, Created).
 		return result, errors.Join(startError(startErr), r.remove(id))
 	}
-	if rec, recErr := r.Dirs.ReadRecord(id); recErr == nil && rec.AutoRemove {
+	if rec.AutoRemove {
 		if err == nil {
 			// monitor.Run tore it down: the folders are what is left.
 			err = monitor.RemoveFolders(r.Dirs, id)

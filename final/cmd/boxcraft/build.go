@@ -140,7 +140,7 @@ func (r buildRunner) Run(ctx context.Context, image string, argv, env []string, 
 		return "", err
 	}
 	defer r.remove(rec.Spec.ID)
-	result, err := r.rt.Run(rec.Spec.ID, &monitor.Attach{Stdout: out, Stderr: out}, nil)
+	result, err := r.rt.Run(rec, &monitor.Attach{Stdout: out, Stderr: out}, nil)
 	if err != nil {
 		return "", err
 	}

@@ -81,7 +81,7 @@ func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
 	}
 	term := newTerminal(rec.Spec.Process.Terminal, attach)
 	defer term.restore()
-	result, err := rt.Run(rec.Spec.ID, attach, term.started)
+	result, err := rt.Run(rec, attach, term.started)
 	term.restore()
 	if err != nil {
 		return statusOf(err), traceHint(rt, err)
