@@ -1,8 +1,7 @@
 // This file is where a container's rootfs comes from with --image: the
-// runtime unpacks the image tarball (unpack.go) into a fresh folder of the
-// container's own, /var/lib/boxcraft/PROGRAM/run-PID/rootfs (named as its
-// cgroup is), and removes it afterwards, or with --keep renames it
-// kept-TIME-PID, which the next run must not take for a killed run's.
+// image tarball unpacked (unpack.go) into /var/lib/boxcraft/PROGRAM/run-PID/
+// rootfs, removed afterwards, or with --keep renamed kept-TIME-PID, which
+// the next run must not take for a killed run's folder.
 package main
 
 import (
@@ -16,9 +15,8 @@ import (
 	"time"
 )
 
-// stateRoot holds a folder for each container that runs from an image.
-// Only root may enter it. $BOXCRAFT_STATE_DIR may name another: the tests
-// give each test its own (docs/contract.md).
+// stateRoot holds a folder, only root's, for each container run from an
+// image; $BOXCRAFT_STATE_DIR may name another, one per test (contract.md).
 var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file.
@@ -67,51 +65,43 @@ func runFromImage(c *container, signals chan os.Signal) (int, error) {
 }
 
 // unpackAndRun makes the container's folder, unpacks the image into its
-// rootfs, and runs the container there.
+// rootfs, with the mountPoints an image may lack, and runs the container
+// there. With a user namespace, the owners move into the container's id
+// range: root's files (uid 0) go to host uid 100000 by default, root
+// inside, which may then enter /root.
 func unpackAndRun(c *container, dir string, signals chan os.Signal) (int, error) {
+	var uidMap, gidMap *syscall.SysProcIDMap
+	if c.namespaces["user"] {
+		uidMap, gidMap = &c.uidMap, &c.gidMap
+	}
 	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
 		return 0, fmt.Errorf("make the state folder: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("make the container's folder: %w", err)
 	}
-	if err := c.unpackImage(); err != nil {
-		return 0, err
-	}
-	return runInRootfs(c, signals)
-}
-
-// unpackImage unpacks the image into the rootfs. With a user namespace,
-// the owners move into the container's id range: root's files (uid 0) go
-// to host uid 100000 by default, root inside, which may then enter /root.
-// It makes the mountPoints an image may lack.
-func (c *container) unpackImage() error {
-	var uidMap, gidMap *syscall.SysProcIDMap
-	if c.namespaces["user"] {
-		uidMap, gidMap = &c.uidMap, &c.gidMap
-	}
 	if err := makeRootFolder(c.rootfs, uidMap, gidMap); err != nil {
-		return fmt.Errorf("make the rootfs: %w", err)
+		return 0, fmt.Errorf("make the rootfs: %w", err)
 	}
 	file, err := os.Open(c.image)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", c.image, err)
+		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
-	defer file.Close()
 	image, err := unzip(file)
 	if err == nil {
 		err = unpack(image, c.rootfs, uidMap, gidMap)
 	}
+	file.Close()
 	if err != nil {
-		return fmt.Errorf("image %s: %w", c.image, err)
+		return 0, fmt.Errorf("image %s: %w", c.image, err)
 	}
 	for _, dir := range mountPoints {
 		err := makeRootFolder(filepath.Join(c.rootfs, dir), uidMap, gidMap)
 		if err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("make /%s in the rootfs: %w", dir, err)
+			return 0, fmt.Errorf("make /%s in the rootfs: %w", dir, err)
 		}
 	}
-	return nil
+	return runInRootfs(c, signals)
 }
 
 // makeRootFolder makes a folder of mode 0755, whatever the umask, owned

@@ -2,15 +2,9 @@
 //
 // An image is an archive someone else wrote, unpacked as root: a careless
 // unpacker lets it write anywhere on the host, through a name with ".."
-// or an absolute one, a symlink that points outside ("link -> /etc", then
-// "link/cron.d/x"), or a hard link to a file outside ("/etc/shadow").
-//
-// unpack refuses absolute names and ".." parts, hard link targets
-// included. It opens the folder that holds each entry with openat2(2) and
-// RESOLVE_BENEATH, from a descriptor of the rootfs, so that the kernel
-// follows symlinks only while they stay below it, and makes the entry with
-// an *at call on that folder and its last name, which never follows a
-// symlink there.
+// or an absolute one (checkName), a symlink that points outside ("link ->
+// /etc", then "link/cron.d/x": openBeneath, makeRoom), or a hard link to a
+// file outside ("/etc/shadow": makeHardLink).
 
 package main
 
@@ -18,6 +12,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -31,8 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// unzip reads an image, plain or gzip-compressed: its first bytes tell
-// which, whatever its name.
+// unzip reads an image, plain or gzip: its first bytes tell, not its name.
 func unzip(blob io.Reader) (io.Reader, error) {
 	buffered := bufio.NewReader(blob)
 	// A blob too short to peek at is no gzip: the tar reader says what it is.
@@ -61,7 +55,7 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 	for {
 		hdr, err := archive.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read the archive: %w", err)
@@ -70,7 +64,6 @@ func unpack(r io.Reader, dir string, uidMap, gidMap *syscall.SysProcIDMap) error
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
-	return nil
 }
 
 // unpacker is what unpack keeps from one entry to the next.
@@ -82,17 +75,12 @@ type unpacker struct {
 // entry makes one entry of the archive in the rootfs.
 func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 	switch hdr.Typeflag {
-	// archive/tar reads the old regular-file type '\x00' as TypeReg.
-	case tar.TypeDir, tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
-	case tar.TypeChar, tar.TypeBlock:
-		// A device node would give the container the device, a disk of
-		// the host's, say (boxcraft makes them without a user namespace:
-		// final/archive).
-		return errors.New("a device node, which this runtime does not unpack")
 	case tar.TypeXGlobalHeader:
 		return nil // PAX defaults for the entries after it, not a file
-	default:
-		return fmt.Errorf("type %q is not supported", hdr.Typeflag)
+	case tar.TypeChar, tar.TypeBlock:
+		// A device node would give the container a device of the host's, a
+		// disk say (boxcraft makes them without a user namespace: final/archive).
+		return errors.New("a device node, which this runtime does not unpack")
 	}
 	name, err := checkName(hdr.Name)
 	if err != nil {
@@ -126,8 +114,10 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 		// The target is only text: harmless until something is written
 		// through it, which openBeneath refuses.
 		err = unix.Symlinkat(hdr.Linkname, parent, base)
-	default:
+	case tar.TypeFifo:
 		err = unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0)
+	default: // archive/tar reads the old regular-file type '\x00' as TypeReg
+		return fmt.Errorf("type %q is not supported", hdr.Typeflag)
 	}
 	if err != nil {
 		return fmt.Errorf("make the entry: %w", err)
@@ -141,39 +131,32 @@ func checkName(name string) (string, error) {
 	if name == "" {
 		return "", errors.New("the name is empty")
 	}
-	if strings.HasPrefix(name, "/") {
-		return "", errors.New("the name is absolute, so it leads outside the rootfs")
-	}
-	if slices.Contains(strings.Split(name, "/"), "..") {
+	if strings.HasPrefix(name, "/") || slices.Contains(strings.Split(name, "/"), "..") {
 		return "", errors.New("the name leads outside the rootfs")
 	}
 	return path.Clean(name), nil
 }
 
-// openBeneath opens the folder at name below root with openat2(2).
-// RESOLVE_BENEATH makes the kernel refuse, with EXDEV, any step that
-// would leave root: an absolute symlink, or a ".." that climbs above it.
-// RESOLVE_NO_MAGICLINKS refuses /proc's links, which jump anywhere. The
-// archive must list a folder before what it holds (boxcraft makes one it
-// left out: final/archive).
+// openBeneath opens the folder name below root with openat2(2), whose
+// RESOLVE_BENEATH refuses (EXDEV) any step out of root, by an absolute
+// symlink or a "..", and RESOLVE_NO_MAGICLINKS /proc's links, which jump
+// anywhere. (boxcraft makes a folder the archive left out: final/archive.)
 func openBeneath(root int, name string) (int, error) {
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	for try := 0; ; try++ {
-		fd, err := unix.Openat2(root, name, &how)
-		switch {
-		case err == nil:
-			return fd, nil
-		case errors.Is(err, unix.EAGAIN) && try < 100:
-			continue // a rename on the host raced with a "..": try again
-		case errors.Is(err, unix.EXDEV):
-			return -1, errors.New("its path leads outside the rootfs through a symlink")
-		default:
-			return -1, fmt.Errorf("open its folder %q: %w", name, err)
-		}
+	fd, err := unix.Openat2(root, name, &how)
+	for try := 0; errors.Is(err, unix.EAGAIN) && try < 100; try++ {
+		fd, err = unix.Openat2(root, name, &how) // a rename raced with a "..": again
 	}
+	switch {
+	case errors.Is(err, unix.EXDEV):
+		return -1, errors.New("its path leads outside the rootfs through a symlink")
+	case err != nil:
+		return -1, fmt.Errorf("open its folder %q: %w", name, err)
+	}
+	return fd, nil
 }
 
 // makeRoom clears base for a new entry. A folder over a folder is
@@ -237,9 +220,8 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	return file.Close()
 }
 
-// makeHardLink gives the file at target a second name, base. The target
-// is checked as an entry's name is: a hard link to a host's file would
-// give the container that very file.
+// makeHardLink gives the file at target a second name, base. The target is
+// checked as a name is: a link to a host's file would be that very file.
 func (u *unpacker) makeHardLink(parent int, base, target string) error {
 	clean, err := checkName(target)
 	if err != nil {
@@ -263,9 +245,8 @@ func (u *unpacker) makeHardLink(parent int, base, target string) error {
 }
 
 // setMetadata gives base the archive's owner, mode and (but for a folder)
-// times, as GNU tar does when root unpacks, without extended attributes
-// (boxcraft sets them: final/archive). fd is an open descriptor of base
-// for a folder or a regular file, -1 for the rest.
+// times, as GNU tar does as root, but no extended attributes (final/archive
+// sets them). fd is base open, for a folder or a regular file, or -1.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header) error {
 	uid, err := mapID(hdr.Uid, u.uidMap, "uid")
 	if err != nil {
@@ -294,10 +275,7 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header)
 	if hdr.Typeflag == tar.TypeDir {
 		return nil // each entry written in it would set them to now
 	}
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
+	atime := cmp.Or(hdr.AccessTime, hdr.ModTime) // the archive may not have it
 	times := []unix.Timespec{
 		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
 		{Sec: hdr.ModTime.Unix(), Nsec: int64(hdr.ModTime.Nanosecond())},

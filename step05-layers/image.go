@@ -22,9 +22,8 @@ import (
 	"time"
 )
 
-// stateRoot holds a folder for each container that runs from an image.
-// Only root may enter it. $BOXCRAFT_STATE_DIR may name another: the tests
-// give each test its own (docs/contract.md).
+// stateRoot holds a folder, only root's, for each container run from an
+// image; $BOXCRAFT_STATE_DIR may name another, one per test (contract.md).
 var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
 // checkImage makes --image absolute and checks that it names a file, or

@@ -17,9 +17,8 @@
 // Some set-up must happen inside the namespaces, after they exist and
 // before CMD runs. So the runtime starts itself again, as a hidden "init"
 // command, in the new namespaces; init does that set-up and then replaces
-// itself with CMD. The root is an image the runtime unpacks, safely
-// (image.go, unpack.go), and init makes it the root with pivot_root(2),
-// which, unlike chroot, leaves no way back to the host's root (rootfs.go).
+// itself with CMD. The root is an image unpacked safely (unpack.go), and
+// pivot_root(2), unlike chroot, leaves no way back to the host's (rootfs.go).
 //
 // Namespaces hide; they do not ration. Inside, CMD can still use every
 // CPU, all the memory and the disks' whole bandwidth, and fork until the
@@ -133,8 +132,7 @@ func run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Until what the runtime makes (the rootfs folder, the cgroup) is gone,
-	// signals are caught, so as not to leave it behind, and relayed to CMD.
+	// Signals are caught, and relayed to CMD, until the rootfs and cgroup go.
 	signals := catchSignals()
 	defer stopCatching(signals)
 	if c.image != "" {
@@ -212,8 +210,6 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 			return nil, fmt.Errorf("--%s needs the %s namespace, which --ns %s leaves out", need.flag, need.namespace, list)
 		}
 	}
-	// The root, /proc, /sys and /dev are mounts: without a mount namespace
-	// they would be the host's, and pivot_root would swap its root away.
 	if !c.namespaces["mnt"] {
 		return nil, fmt.Errorf("--ns %s leaves out mnt, which "+program+" needs: the container's root and its /proc, /sys and /dev are mounts the host must not get", list)
 	}
@@ -245,11 +241,10 @@ func configure(flags *pflag.FlagSet) (*container, error) {
 
 // chooseRoot reads --image, --rootfs and --keep. Exactly one of --image
 // and --rootfs names the root.
-func (c *container) chooseRoot(flags *pflag.FlagSet) error {
+func (c *container) chooseRoot(flags *pflag.FlagSet) (err error) {
 	c.keep, _ = flags.GetBool("keep")
 	image, _ := flags.GetString("image")
 	rootfs, _ := flags.GetString("rootfs")
-	var err error
 	switch {
 	case flags.Changed("image") && flags.Changed("rootfs"):
 		return errors.New("--image and --rootfs both name the root: give one of them")
@@ -496,7 +491,7 @@ func (c *container) checkReachable() error {
 // runInCgroup makes the container's cgroup, runs the container in it and
 // removes the cgroup, first removing what earlier runs, killed before they
 // could, left. When the OOM killer ended CMD, it says so: the status, 137
-// (128+SIGKILL), does not tell why. run catches signals meanwhile, so that
+// (128+SIGKILL), does not tell why. Signals are caught meanwhile, so that
 // a Ctrl-C or a kill cannot end the runtime and leave the cgroup behind.
 func runInCgroup(c *container, signals chan os.Signal) (int, error) {
 	cg, err := newCgroup(runName(os.Getpid()), c.limits)

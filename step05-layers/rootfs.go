@@ -1,11 +1,7 @@
-// This file is step04's new idea: the rootfs becomes the container's root
-// the way runc makes it, and the host's root goes away. chroot(2) only
-// changes where path lookups start, and root inside can climb back to the
-// host's root. pivot_root(2) makes the rootfs the root mount of the
-// container's mount namespace, and init unmounts the host's root from it.
-//
-// It runs in init, with the rootfs as the working folder: paths are
-// relative until pivot_root.
+// This file makes the rootfs the container's root as runc does: where
+// chroot(2) only changed where path lookups start, pivot_root(2) swaps the
+// root mount of the container's mount namespace, and init unmounts the
+// host's. It runs in init, in the rootfs: paths are relative until then.
 package main
 
 import (
@@ -31,14 +27,12 @@ func setUpRoot(namespaces map[string]bool) error {
 	return pivotRoot()
 }
 
-// bindRootfsOntoItself makes the rootfs a mount of its own: pivot_root
-// needs the new root to be a mount, and a folder bound onto itself is one.
-//
-// mount(2) with MS_BIND would leave init below the new mount, and with a
-// user namespace init may not walk the path to it (see runInNamespaces).
-// open_tree(2) copies the working folder's tree, /proc included, as a
-// mount attached nowhere; move_mount(2) attaches it on the rootfs;
-// fchdir(2) to its descriptor stands on it.
+// bindRootfsOntoItself makes the rootfs a mount of its own, as pivot_root
+// needs. A bind mount(2) would leave init below it, and with a user
+// namespace init may not walk the path to it (see runInNamespaces): so
+// open_tree(2) copies the working folder's tree, /proc included, as a mount
+// attached nowhere, move_mount(2) attaches it on the rootfs, and fchdir(2)
+// stands on it.
 func bindRootfsOntoItself() error {
 	tree, err := unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
@@ -89,10 +83,9 @@ var devLinks = [][2]string{
 }
 
 // mountDev gives the container a /dev of its own, since the host's would
-// hand root inside every disk: a tmpfs holding only the devices above, the
-// symlinks, a devpts, a tmpfs for shared memory, and with an IPC namespace
-// of its own, mqueue. (boxcraft also binds the terminal to /dev/console,
-// final/rootfs.)
+// hand root inside every disk: a tmpfs with only the devices above, and
+// terminals, shared memory and message queues of its own. (boxcraft also
+// binds the terminal to /dev/console: final/rootfs.)
 func mountDev(ownIPC bool) error {
 	// No MS_NODEV: the device nodes on it must open.
 	if err := unix.Mount("tmpfs", "dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
@@ -134,10 +127,9 @@ func mountDev(ownIPC bool) error {
 	return nil
 }
 
-// makeDevice makes the character device /dev/NAME with mknod(2), which
-// only root of the host's user namespace may do. In a user namespace
-// (EPERM), init binds the host's node (reachable until pivot_root) onto
-// an empty file instead, as runc does.
+// makeDevice makes the character device /dev/NAME with mknod(2), which only
+// root of the host's user namespace may do; in another (EPERM), init binds
+// the host's node, reachable until pivot_root, onto an empty file, as runc.
 func makeDevice(name string, major, minor uint32) error {
 	path := "dev/" + name
 	err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(major, minor)))
@@ -155,13 +147,11 @@ func makeDevice(name string, major, minor uint32) error {
 }
 
 // pivotRoot makes the rootfs the root of the container's mount namespace
-// and detaches the host's, as runc does.
-//
-// pivot_root(".", ".") makes "." the root mount and stacks the old root on
-// top of it, where init stands: one unmount of "." then takes it away,
-// with no folder left to hold it. MNT_DETACH unmounts it though it is busy
-// (only this namespace's copy goes). runc makes it private again first:
-// an unmount must not travel to the host.
+// and detaches the host's, as runc does. pivot_root(".", ".") stacks the
+// old root on top of the new, where init stands: one unmount of "." takes
+// it away, with no folder left to hold it, though it is busy (MNT_DETACH;
+// only this namespace's copy goes), once it is private: an unmount must not
+// travel to the host.
 func pivotRoot() error {
 	// EINVAL where the host's root is the initramfs, which cannot be moved
 	// (boxcraft falls back to chroot there, final/rootfs).
