@@ -102,8 +102,8 @@ func (c *container) storeLayers(img *image, dir string) error {
 	return nil
 }
 
-// storeLayer returns the layer's folder in the store set, unpacked first
-// into unpacking, so that a killed runtime leaves no half layer there.
+// storeLayer returns the layer's folder in the store set, unpacked there
+// unless it was, through unpacking: a killed runtime leaves no half layer.
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap) (string, error) {
 	if l.digest != "" { // a bare tarball's diffID is known once unpacked
 		folder := filepath.Join(set, digestHex(l.diffID))
