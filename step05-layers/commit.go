@@ -28,11 +28,20 @@ const commitUsage = "usage: " + program + " commit CONTAINER IMAGE_OUT (CONTAINE
 
 // commit writes the image IMAGE_OUT: the kept container's image, and its
 // upper layer on top.
-func commit(args []string) error {
+func commit(args []string) (err error) {
 	if len(args) != 2 {
 		return errors.New(commitUsage)
 	}
 	dir, out := args[0], args[1]
+	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return fmt.Errorf("make the image: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(out)
+		}
+	}()
 	if !strings.Contains(dir, "/") { // a name, kept-…, in the state folder
 		dir = filepath.Join(stateRoot, dir)
 	}
@@ -49,13 +58,8 @@ func commit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("the container's image %s: %w", rec.Image, err)
 	}
-	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
-	if err := os.Mkdir(out, 0o755); err != nil {
-		return fmt.Errorf("make the image: %w", err)
-	}
 	added, err := writeImage(out, base, rec, dir)
 	if err != nil {
-		os.RemoveAll(out)
 		return err
 	}
 	fmt.Printf("committed %s as %s: %d layers, the new one %s\n", filepath.Base(dir), out, len(base.layers)+1, added)

@@ -50,13 +50,10 @@ type manifest struct {
 // readImage reads the image at path: a folder is an OCI layout, a file a
 // bare tarball of one layer, whose diffID is known once it is unpacked.
 func readImage(path string) (*image, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if info.IsDir() {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
 		return readOCILayout(path)
 	}
+	// Anything else is a bare tarball: opening it says what is wrong.
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
 	return &image{path: path, layers: []layer{{open: open}}}, nil
 }

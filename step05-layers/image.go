@@ -155,13 +155,12 @@ func mountOverlay(dir string, layers []string, throwaway bool) error {
 // unmountRoot unmounts the container's root, if mounted. A host's process
 // using it keeps it busy (EBUSY): the next run tries again.
 func unmountRoot(dir string) error {
-	merged := filepath.Join(dir, "merged")
-	err := unix.Unmount(merged, 0)
+	err := unix.Unmount(filepath.Join(dir, "merged"), 0)
 	// EINVAL: nothing is mounted there; ENOENT: there is no merged/.
 	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	return fmt.Errorf("unmount the container's root %s: %w", merged, err)
+	return fmt.Errorf("unmount the container's root %s/merged: %w", dir, err)
 }
 
 // containerRecord is what a container's folder remembers of it, for
