@@ -1,10 +1,7 @@
-// This file is the commit command: it turns what a kept container changed, its
-// upper layer, into a new layer, and writes a new image, the container's
-// image with that layer on top, as an OCI layout. This is how every step
-// of making an image (each RUN of a Dockerfile) makes a layer: run a
-// container, keep what it changed, commit. overlayfs's whiteouts become
-// .wh. files again (see layers.go), and the owners move back out of the
-// user namespace's range.
+// This file is the commit command: what a kept container changed, its
+// upper layer, becomes a new layer on its image's, in a new OCI layout,
+// as each RUN of a Dockerfile makes a layer. Whiteouts become .wh. files
+// again (layers.go); owners move back out of the user namespace's range.
 package main
 
 import (
@@ -35,8 +32,8 @@ func commit(args []string) (err error) {
 	if len(args) != 2 {
 		return errors.New(commitUsage)
 	}
+	dir, out := args[0], args[1]
 	// Mkdir, not MkdirAll: IMAGE_OUT is a new folder, in one that exists.
-	out := args[1]
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return fmt.Errorf("make the image: %w", err)
 	}
@@ -45,7 +42,6 @@ func commit(args []string) (err error) {
 			os.RemoveAll(out)
 		}
 	}()
-	dir := args[0]
 	if !strings.Contains(dir, "/") { // a name, kept-…, in the state folder
 		dir = filepath.Join(stateRoot, dir)
 	}
@@ -62,9 +58,6 @@ func commit(args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("the container's image %s: %w", rec.Image, err)
 	}
-	if err := os.MkdirAll(filepath.Join(out, "blobs/sha256"), 0o755); err != nil {
-		return err
-	}
 	added, err := writeImage(out, base, rec, dir)
 	if err != nil {
 		return err
@@ -73,24 +66,23 @@ func commit(args []string) (err error) {
 	return nil
 }
 
-// writeImage writes the layout's blobs (the base image's layers, checked
-// and copied as plain tars, and the new one), config, manifest and
-// index, and returns the new layer's diffID.
+// writeImage writes the layout: the base image's layers as plain tars, the
+// new one, config, manifest and index. It returns the new layer's diffID.
 func writeImage(out string, base *image, rec containerRecord, dir string) (string, error) {
 	if len(base.layers) != len(rec.DiffIDs) {
 		return "", fmt.Errorf("the image %s has changed since the container ran: it has %d layers, not %d", base.path, len(base.layers), len(rec.DiffIDs))
 	}
+	if err := os.MkdirAll(filepath.Join(out, "blobs/sha256"), 0o755); err != nil {
+		return "", err
+	}
+	const tarLayer = "application/vnd.oci.image.layer.v1.tar"
 	var layers []descriptor
 	for i := range base.layers {
+		// Unzipped, a layer must be the one the container ran with: its
+		// diffID checks it, whatever its blob was.
 		l := &base.layers[i]
-		if l.digest != "" {
-			if err := l.verify(); err != nil {
-				return "", fmt.Errorf("the image %s: %s: %w", base.path, l.name, err)
-			}
-		}
-		// The layer unzipped must be the one the container ran with.
 		l.diffID = rec.DiffIDs[i]
-		d, err := writeBlob(out, mediaTypeLayer, func(w io.Writer) error {
+		d, err := writeBlob(out, tarLayer, func(w io.Writer) error {
 			_, err := readLayer(l, func(tar io.Reader) error { _, err := io.Copy(w, tar); return err })
 			return err
 		})
@@ -99,54 +91,48 @@ func writeImage(out string, base *image, rec containerRecord, dir string) (strin
 		}
 		layers = append(layers, d)
 	}
-	top, err := writeBlob(out, mediaTypeLayer, func(w io.Writer) error { return writeLayer(w, filepath.Join(dir, "upper"), rec) })
+	top, err := writeBlob(out, tarLayer, func(w io.Writer) error { return writeLayer(w, filepath.Join(dir, "upper"), rec) })
 	if err != nil {
 		return "", fmt.Errorf("the new layer: %w", err)
 	}
-	layers = append(layers, top)
 	// Every layer is a plain tar: its diffID is its digest.
 	config, err := newConfig(base.config, append(rec.DiffIDs, top.Digest), program+" commit "+filepath.Base(dir))
 	if err != nil {
 		return "", err
 	}
-	manifest := ociManifest{SchemaVersion: 2, MediaType: mediaTypeManifest, Layers: layers}
-	if manifest.Config, err = writeJSONBlob(out, mediaTypeConfig, config); err != nil {
-		return "", err
-	}
-	m, err := writeJSONBlob(out, mediaTypeManifest, manifest)
+	m := manifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.manifest.v1+json", Layers: append(layers, top)}
+	m.Config, err = writeBlob(out, "application/vnd.oci.image.config.v1+json", func(w io.Writer) error { return json.NewEncoder(w).Encode(config) })
 	if err != nil {
 		return "", err
 	}
-	index := ociIndex{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: []descriptor{m}}
-	if err := writeJSON(filepath.Join(out, "index.json"), index); err != nil {
+	d, err := writeBlob(out, m.MediaType, func(w io.Writer) error { return json.NewEncoder(w).Encode(m) })
+	if err == nil {
+		index := map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []descriptor{d}}
+		err = writeJSON(filepath.Join(out, "index.json"), index)
+	}
+	if err != nil {
 		return "", err
 	}
 	return top.Digest, writeJSON(filepath.Join(out, "oci-layout"), map[string]string{"imageLayoutVersion": "1.0.0"})
 }
 
-// writeBlob writes what write writes into the layout's blobs, named by
-// its digest, and returns its descriptor.
+// writeBlob writes a blob of what write writes, and returns its descriptor.
 func writeBlob(out, mediaType string, write func(io.Writer) error) (descriptor, error) {
-	blobs := filepath.Join(out, "blobs/sha256")
-	file, err := os.CreateTemp(blobs, "writing-")
+	file, err := os.CreateTemp(filepath.Join(out, "blobs/sha256"), "writing-")
 	if err != nil {
 		return descriptor{}, err
 	}
-	defer os.Remove(file.Name()) // after the rename, there is nothing to remove
 	defer file.Close()
 	digest := sha256.New()
 	if err := write(io.MultiWriter(file, digest)); err != nil {
 		return descriptor{}, err
 	}
 	size, err := file.Seek(0, io.SeekCurrent) // the blob's size: where writing ended
-	if err != nil {
-		return descriptor{}, err
+	d := descriptor{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(digest.Sum(nil)), Size: size}
+	if err == nil {
+		err = os.Rename(file.Name(), filepath.Join(out, blobName(d.Digest)))
 	}
-	hexDigest := hex.EncodeToString(digest.Sum(nil))
-	if err := os.Rename(file.Name(), filepath.Join(blobs, hexDigest)); err != nil {
-		return descriptor{}, err
-	}
-	return descriptor{MediaType: mediaType, Digest: "sha256:" + hexDigest, Size: size}, nil
+	return d, err
 }
 
 // writeJSON writes v, as JSON, to the file path.
@@ -158,14 +144,8 @@ func writeJSON(path string, v any) error {
 	return err
 }
 
-// writeJSONBlob writes v, as JSON, as a blob.
-func writeJSONBlob(out, mediaType string, v any) (descriptor, error) {
-	return writeBlob(out, mediaType, func(w io.Writer) error { return json.NewEncoder(w).Encode(v) })
-}
-
-// newConfig is the base image's config with the new layer's diffID added,
-// and a line of history saying where it came from. A bare tarball had no
-// config: the new image gets the least one an OCI config has.
+// newConfig is the base image's config (a bare tarball has none: the least
+// one OCI allows) with the new layer's diffID and a line of history added.
 func newConfig(base json.RawMessage, diffIDs []string, createdBy string) (map[string]any, error) {
 	config := map[string]any{"architecture": runtime.GOARCH, "os": "linux"}
 	if base != nil {
@@ -181,9 +161,8 @@ func newConfig(base json.RawMessage, diffIDs []string, createdBy string) (map[st
 	return config, nil
 }
 
-// writeLayer writes the upper layer as an image layer's tar: its files as
-// they are, overlayfs's whiteouts as .wh.NAME, and an opaque folder with
-// .wh..wh..opq in it.
+// writeLayer writes the upper layer as an image layer's tar: whiteouts as
+// .wh.NAME, an opaque folder with .wh..wh..opq in it.
 func writeLayer(w io.Writer, upper string, rec containerRecord) error {
 	archive := tar.NewWriter(w)
 	err := filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
@@ -191,16 +170,11 @@ func writeLayer(w io.Writer, upper string, rec containerRecord) error {
 			return err
 		}
 		name, _ := filepath.Rel(upper, path)
-		// In a layer, .wh.NAME deletes NAME: a file the container named so
-		// would delete what it never deleted.
+		// In a layer, .wh.NAME deletes NAME: the container never deleted it.
 		if strings.HasPrefix(d.Name(), whiteoutPrefix) {
 			return fmt.Errorf("%s: the container made a file whose name starts with %s, which an image layer reads as a whiteout (a deletion): rename it, and commit again", name, whiteoutPrefix)
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		hdr, err := layerHeader(path, name, info, rec)
+		hdr, err := layerHeader(path, name, d, rec)
 		if err == nil {
 			err = archive.WriteHeader(hdr)
 		}
@@ -220,21 +194,20 @@ func writeLayer(w io.Writer, upper string, rec containerRecord) error {
 	return archive.Close()
 }
 
-// layerHeader is the tar header of one file of the upper layer. A
-// character device 0:0, overlayfs's whiteout, becomes an empty file
-// .wh.NAME. With a user namespace, the owners move back from the host's
-// ids to the container's.
-func layerHeader(path, name string, info fs.FileInfo, rec containerRecord) (*tar.Header, error) {
+// layerHeader is the tar header of one file of the upper layer: a
+// whiteout (a character device 0:0) as an empty file .wh.NAME.
+func layerHeader(path, name string, d fs.DirEntry, rec containerRecord) (*tar.Header, error) {
+	info, err := d.Info()
+	if err != nil {
+		return nil, err
+	}
 	if info.Mode()&fs.ModeCharDevice != 0 && info.Sys().(*syscall.Stat_t).Rdev == 0 {
 		name = filepath.Join(filepath.Dir(name), whiteoutPrefix+info.Name())
 		return &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, ModTime: info.ModTime()}, nil
 	}
-	var link string
-	if info.Mode()&fs.ModeSymlink != 0 {
-		var err error
-		if link, err = os.Readlink(path); err != nil {
-			return nil, err
-		}
+	link, err := os.Readlink(path)
+	if err != nil && info.Mode()&fs.ModeSymlink != 0 {
+		return nil, err
 	}
 	hdr, err := tar.FileInfoHeader(info, link) // the type, mode, owner, time, size
 	if err != nil {
@@ -248,8 +221,7 @@ func layerHeader(path, name string, info fs.FileInfo, rec containerRecord) (*tar
 	return hdr, nil
 }
 
-// unmapID gives the container's id for a host's uid or gid: the same id
-// with no map, id-HostID+ContainerID with one.
+// unmapID gives the container's id for a host's uid or gid (mapID's inverse).
 func unmapID(id int, idMap *syscall.SysProcIDMap) int {
 	if idMap == nil {
 		return id
@@ -257,8 +229,7 @@ func unmapID(id int, idMap *syscall.SysProcIDMap) int {
 	return id - idMap.HostID + idMap.ContainerID
 }
 
-// isOpaque tells whether overlayfs marked a folder of the upper layer
-// opaque: made anew where the layers below had one (rm -r, then mkdir).
+// isOpaque tells whether overlayfs made a folder opaque (rm -r, then mkdir).
 func isOpaque(path string) bool {
 	value := make([]byte, 1)
 	n, err := unix.Lgetxattr(path, "trusted.overlay.opaque", value)

@@ -1,14 +1,9 @@
-// This file is where a container's root comes from with --image: the
-// image's layers, from the layer store (layers.go), stacked by overlayfs
-// under a writable layer of the container's own (overlay.go).
-//
-// The folder is /var/lib/boxcraft/PROGRAM/run-PID, named as the container's
-// cgroup is, after the runtime's process that runs it. It holds upper/ (what
-// the container writes), work/ (overlayfs's) and merged/, the union. With
-// --keep the folder is renamed
-// kept-TIME-PID instead of removed, and the runtime says where it is: a run
-// whose runtime was killed leaves a run-PID folder, which the next run
-// removes, and a kept one must not be taken for that.
+// This file is where a container's rootfs comes from with --image: the
+// image's layers (layers.go), stacked by overlayfs under upper/, a layer of
+// the container's own, in a fresh folder /var/lib/boxcraft/PROGRAM/run-PID
+// whose merged/ is the union. The runtime makes that folder (named as its
+// cgroup is), and removes it afterwards, or with --keep renames it
+// kept-TIME-PID, which the next run must not take for a killed run's.
 package main
 
 import (
@@ -17,17 +12,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // stateRoot holds a folder, only root's, for each container run from an
 // image; $BOXCRAFT_STATE_DIR may name another, one per test (contract.md).
 var stateRoot = cmp.Or(os.Getenv("BOXCRAFT_STATE_DIR"), "/var/lib/boxcraft/"+program)
 
-// checkImage makes --image absolute and checks that it names a file, or
-// a folder (an OCI layout, which readImage checks).
+// checkImage makes --image absolute and checks that it names something.
 func checkImage(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("--image is an empty string: name an image")
@@ -46,11 +44,10 @@ func checkImage(path string) (string, error) {
 	return abs, nil
 }
 
-// runFromImage stacks the image's layers under a writable layer of the
-// container's own, runs the container with that as its root, and then
-// unmounts it and removes the container's folder, or with --keep, keeps
-// it and says where. A refusal leaves nothing behind but the layers
-// checked and stored. A signal while a layer is unpacked reaches CMD once
+// runFromImage stacks the image in a folder of the container's own,
+// runs the container with it as the rootfs, and then removes the folder,
+// or with --keep, keeps it and says where. A refusal leaves nothing behind
+// but stored layers. A signal while a layer is unpacked reaches CMD once
 // it runs (boxcraft stops reading at once: final/cmd/boxcraft).
 func runFromImage(c *container, signals chan os.Signal) (int, error) {
 	removeLeftoverRoots()
@@ -96,10 +93,73 @@ func stackAndRun(c *container, dir string, signals chan os.Signal) (int, error) 
 	if err := c.recordContainer(img, dir); err != nil {
 		return 0, err
 	}
-	if err := c.mountRoot(dir, img.folders); err != nil { // overlay.go
+	if err := c.mountRoot(dir, img.folders); err != nil {
 		return 0, err
 	}
 	return runInRootfs(c, signals)
+}
+
+// mountRoot makes the container's upper layer, owned by its root as
+// step04's rootfs was, and mounts the union of it and the image's layers
+// on merged/. It makes the mountPoints an image may lack.
+func (c *container) mountRoot(dir string, layers []string) error {
+	uidMap, gidMap := c.idMaps()
+	if err := makeRootFolder(filepath.Join(dir, "upper"), uidMap, gidMap); err != nil {
+		return fmt.Errorf("make the upper layer: %w", err)
+	}
+	for _, sub := range []string{"work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("make the container's %s folder: %w", sub, err)
+		}
+	}
+	if err := mountOverlay(dir, layers, !c.keep); err != nil {
+		return err
+	}
+	for _, dir := range mountPoints {
+		err := makeRootFolder(filepath.Join(c.rootfs, dir), uidMap, gidMap)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("make /%s in the rootfs: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// mountOptionsMax is how long mount(2)'s options may be: a page, less a NUL.
+var mountOptionsMax = os.Getpagesize() - 1
+
+// mountOverlay mounts the overlay on dir/merged, on the host, as Docker
+// does: only for the host's root does overlayfs trust trusted.overlay.*
+// (opaque folders). mount(2) takes at most a page of options, some 35
+// layers' paths: a deeper image is refused (boxcraft stacks 500: final/mount).
+func mountOverlay(dir string, layers []string, throwaway bool) error {
+	// overlayfs lists the layers top down, the image's config bottom up.
+	lower := slices.Clone(layers)
+	slices.Reverse(lower)
+	// redirect_dir, metacopy off: upper/ holds whole files, for commit.
+	options := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + filepath.Join(dir, "upper") +
+		",workdir=" + filepath.Join(dir, "work") + ",redirect_dir=off,metacopy=off"
+	if throwaway {
+		options += ",volatile" // never synced: a crash loses what was to go anyway
+	}
+	if len(options) > mountOptionsMax {
+		return fmt.Errorf("the image's %d layers need %d bytes of overlayfs options, more than a page (%d): %s stacks fewer", len(layers), len(options), mountOptionsMax+1, program)
+	}
+	// mount(2) with type overlay: the union of the folders, on merged.
+	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, options); err != nil {
+		return fmt.Errorf("mount overlay on %s/merged: %w", dir, err)
+	}
+	return nil
+}
+
+// unmountRoot unmounts the container's root, if mounted. A host's process
+// using it keeps it busy (EBUSY): the next run tries again.
+func unmountRoot(dir string) error {
+	err := unix.Unmount(filepath.Join(dir, "merged"), 0)
+	// EINVAL: nothing is mounted there; ENOENT: there is no merged/.
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmount the container's root %s/merged: %w", dir, err)
 }
 
 // containerRecord is what a container's folder remembers of it, for
@@ -138,8 +198,7 @@ func makeRootFolder(dir string, uidMap, gidMap *syscall.SysProcIDMap) error {
 }
 
 // removeLeftoverRoots removes the folders of containers whose runtime was
-// killed before it could (runnerIsGone), and first unmounts their root.
-// Kept folders stay.
+// killed before it could (runnerIsGone). Kept folders stay.
 func removeLeftoverRoots() {
 	folders, _ := filepath.Glob(filepath.Join(stateRoot, "run-*"))
 	for _, dir := range folders {

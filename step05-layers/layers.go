@@ -1,21 +1,13 @@
-// This file is step05's new idea: the layer store. An image is a stack of
-// layers, each an archive of what one step of making the image changed.
-// The runtime unpacks each layer once, into a folder named by its diffID,
-// the digest of its tar:
+// This file is step05's new idea: the layer store. The runtime unpacks
+// each layer once, into a folder named by its diffID (its tar's digest),
+// layers/SET/HEX in the state folder, which every container of every
+// image with that layer shares. SET says whose ids the files have: "as-is",
+// or moved into a user namespace's range ("u0-100000-65536").
 //
-//	/var/lib/boxcraft/PROGRAM/layers/SET/HEX
-//
-// Every container and every image with that layer uses the same folder,
-// and overlayfs stacks the folders (overlay.go). SET says whose ids the
-// files have: "as-is", the archive's own, or with a user namespace, the
-// ids moved into its range ("u0-100000-65536"), as step04 did.
-//
-// Whiteouts are how a layer deletes. An image layer says "delete NAME"
-// with an empty file .wh.NAME, and "hide what the layers below have in
-// this folder" with .wh..wh..opq in it (names from aufs, Docker's first
-// union filesystem). overlayfs says the same with a character device 0:0
-// named NAME, and with the folder's attribute trusted.overlay.opaque=y.
-// The unpacker converts the first into the second, and commit back.
+// A layer deletes with whiteouts: .wh.NAME deletes NAME, .wh..wh..opq
+// hides what the layers below have in its folder. overlayfs says the same
+// with a character device 0:0 NAME, and the folder's xattr
+// trusted.overlay.opaque=y. The unpacker converts, and commit back.
 package main
 
 import (
@@ -43,14 +35,11 @@ const (
 var layerStore = filepath.Join(stateRoot, "layers")
 
 // whiteout converts an image's whiteout, base in the folder parent, into
-// overlayfs's: .wh..wh..opq makes the folder opaque, .wh.NAME makes NAME
-// a character device 0:0. Either way the layer hides what the layers
-// below it have there, and shows nothing in its place.
+// overlayfs's.
 func (u *unpacker) whiteout(parent int, base string) error {
 	if base == opaqueWhiteout {
 		// An O_PATH descriptor takes no xattr, but its /proc/self/fd link
-		// leads to the very folder. trusted.* attributes only the host's
-		// root may set, or read: overlayfs trusts them for that reason.
+		// leads to the folder. Only the host's root may set trusted.*.
 		err := unix.Setxattr("/proc/self/fd/"+strconv.Itoa(parent), "trusted.overlay.opaque", []byte("y"), 0)
 		if err != nil {
 			return fmt.Errorf("mark the folder opaque: %w", err)
@@ -65,8 +54,7 @@ func (u *unpacker) whiteout(parent int, base string) error {
 		return err
 	}
 	// mknodat with device number 0:0 makes overlayfs's whiteout: a node
-	// no driver answers to, so nothing can open it by mistake. Its mode
-	// is 0: no one may read or write it either.
+	// no driver answers to, of mode 0, so nothing can open it by mistake.
 	if err := unix.Mknodat(parent, name, unix.S_IFCHR, 0); err != nil {
 		return fmt.Errorf("make the whiteout of %q: %w", name, err)
 	}
@@ -81,8 +69,7 @@ func (c *container) idMaps() (uidMap, gidMap *syscall.SysProcIDMap) {
 	return nil, nil
 }
 
-// layerSet names the set of layer folders a container uses: "as-is"
-// without a user namespace, else its id maps.
+// layerSet names the set of layer folders a container uses: its id maps.
 func (c *container) layerSet() string {
 	if !c.namespaces["user"] {
 		return "as-is"
@@ -94,11 +81,7 @@ func (c *container) layerSet() string {
 	return set
 }
 
-// storeLayers puts every layer of the image in the store, unless it is
-// there already, and notes their folders in img.folders. A layer is
-// unpacked into dir/unpacking, the container's own folder, and moves
-// into the store only once it is whole and its digests checked: a killed
-// runtime leaves no half layer in the store.
+// storeLayers puts the image's layers in the store, noting their folders.
 func (c *container) storeLayers(img *image, dir string) error {
 	uidMap, gidMap := c.idMaps()
 	set := filepath.Join(layerStore, c.layerSet())
@@ -108,8 +91,8 @@ func (c *container) storeLayers(img *image, dir string) error {
 	for i := range img.layers {
 		l := &img.layers[i]
 		folder, err := storeLayer(l, set, filepath.Join(dir, "unpacking"), uidMap, gidMap)
-		if err != nil && l.name != "" {
-			return fmt.Errorf("%s: %w", l.name, err)
+		if err != nil && l.digest != "" {
+			return fmt.Errorf("layer %d of %d (blob %s): %w", i+1, len(img.layers), l.digest, err)
 		}
 		if err != nil {
 			return err
@@ -119,11 +102,10 @@ func (c *container) storeLayers(img *image, dir string) error {
 	return nil
 }
 
-// storeLayer returns the layer's folder in the store set, and unpacks it
-// there first unless it is there already.
+// storeLayer returns the layer's folder in the store set, unpacked there
+// unless it was, through unpacking: a killed runtime leaves no half layer.
 func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProcIDMap) (string, error) {
-	// A bare tarball names no digest: its diffID is known once unpacked.
-	if l.digest != "" {
+	if l.digest != "" { // a bare tarball's diffID is known once unpacked
 		folder := filepath.Join(set, digestHex(l.diffID))
 		if _, err := os.Stat(folder); err == nil {
 			return folder, nil // unpacked, and checked, before: the blob is not used
@@ -132,8 +114,7 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 			return "", err
 		}
 	}
-	// The layer's top folder is the container's root's, as step04's
-	// rootfs was, unless the archive says otherwise (with "./").
+	// The top folder is the container's root's, unless the archive has "./".
 	if err := makeRootFolder(unpacking, uidMap, gidMap); err != nil {
 		return "", fmt.Errorf("make a folder to unpack into: %w", err)
 	}
@@ -143,8 +124,8 @@ func storeLayer(l *layer, set, unpacking string, uidMap, gidMap *syscall.SysProc
 		return "", err
 	}
 	folder := filepath.Join(set, digestHex(diffID))
-	// rename(2) is atomic: the folder is in the store whole, or not at
-	// all. When another run stored the same layer meanwhile, this copy goes.
+	// rename(2) is atomic: the folder is in the store whole, or not at all.
+	// When another run stored the same layer meanwhile, this copy goes.
 	err = os.Rename(unpacking, folder)
 	if err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
 		return "", fmt.Errorf("move the layer into the store: %w", err)
@@ -166,12 +147,12 @@ func readLayer(l *layer, use func(tar io.Reader) error) (string, error) {
 	}
 	digest := sha256.New()
 	tee := io.TeeReader(unzipped, digest)
-	if err := use(tee); err != nil {
-		return "", err
+	err = use(tee)
+	if err == nil { // the digest covers the tar's padding after its last entry too
+		_, err = io.Copy(io.Discard, tee)
 	}
-	// The digest covers the tar's padding after its last entry too.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return "", fmt.Errorf("read the archive: %w", err)
+	if err != nil {
+		return "", err
 	}
 	diffID := "sha256:" + hex.EncodeToString(digest.Sum(nil))
 	if l.diffID != "" && diffID != l.diffID {

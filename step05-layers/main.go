@@ -25,13 +25,11 @@
 // host has no pids left. The runtime adds cgroups (cgroup.go): before CMD
 // runs, it is in a cgroup of its own, whose limits the kernel enforces.
 //
-// step04 also unpacked the whole image anew for every container. An
-// image is really a stack of layers, each what one step of making it
-// changed. The runtime reads an image as an OCI layout (formats.go),
-// unpacks each layer once, safely (unpack.go), into a store that every
-// container shares (layers.go), and stacks the layers with overlayfs under
-// a writable layer of the container's own (overlay.go). commit turns that
-// layer into a new image's top layer (commit.go).
+// step04 unpacked the whole image anew for every container. An image is
+// a stack of layers (formats.go): the runtime unpacks each once, into a
+// store that every container shares (layers.go), stacks them with
+// overlayfs under a layer of the container's own (image.go), and commits
+// that layer as a new image's top one (commit.go).
 package main
 
 import (

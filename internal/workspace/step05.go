@@ -15,7 +15,7 @@ var step05 = lesson{
 			`",volatile" when throwaway). Options longer than mountOptionsMax do not fit in mount(2): refuse them.`,
 		Man:   []string{"2 mount", "the kernel's Documentation/filesystems/overlayfs.rst"},
 		Tests: "TestLayers/UnionView, TestLayers/WritesLandInTheUpperLayerOnly, and every test that runs an image",
-		Stub:  `return fmt.Errorf("mount overlay on %s/merged: not written yet (TODO(step05) in overlay.go)", dir)`,
+		Stub:  `return fmt.Errorf("mount overlay on %s/merged: not written yet (TODO(step05) in image.go)", dir)`,
 	},
 	{
 		Func: "(*unpacker).whiteout",
