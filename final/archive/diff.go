@@ -119,27 +119,12 @@ func (d *differ) entry(dir int, base, name string) error {
 		// A whiteout: an empty file named .wh.NAME says "deleted".
 		return d.archive.WriteHeader(whiteoutHeader(path.Join(path.Dir(name), whiteoutPrefix+base), st))
 	}
-	f := file{dir: dir, base: base, fd: -1}
-	// A folder's content and a file's are read through a descriptor,
-	// which their extended attributes are read through too. O_NOFOLLOW:
-	// the file fstatat saw, never a symlink put in its place; O_DIRECTORY
-	// and O_NONBLOCK: nor a FIFO, which would block the open.
-	flags := -1
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		flags = unix.O_DIRECTORY
-	case unix.S_IFREG:
-		if st.Size > 0 {
-			flags = unix.O_NONBLOCK
-		}
+	f, err := openFile(dir, base, st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	if flags >= 0 {
-		fd, err := unix.Openat(dir, base, flags|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		defer unix.Close(fd)
-		f.fd = fd
+	if f.fd >= 0 {
+		defer unix.Close(f.fd)
 	}
 	hdr, err := d.header(f, name, st)
 	if err != nil || hdr == nil {
@@ -177,6 +162,31 @@ type file struct {
 	dir  int
 	base string
 	fd   int
+}
+
+// openFile opens base in the folder dir, which fstatat saw as st, when
+// it is a folder or a file with content: both are read through a
+// descriptor, and their extended attributes too. O_NOFOLLOW: the file
+// fstatat saw, never a symlink put in its place; O_DIRECTORY and
+// O_NONBLOCK: nor a FIFO, which would block the open. The rest keep no
+// descriptor (fd -1).
+func openFile(dir int, base string, st unix.Stat_t) (file, error) {
+	f := file{dir: dir, base: base, fd: -1}
+	flags := -1
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		flags = unix.O_DIRECTORY
+	case unix.S_IFREG:
+		if st.Size > 0 {
+			flags = unix.O_NONBLOCK
+		}
+	}
+	if flags < 0 {
+		return f, nil
+	}
+	fd, err := unix.Openat(dir, base, flags|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f.fd = fd
+	return f, err
 }
 
 // procPath names the file without a descriptor of its own, beneath its
