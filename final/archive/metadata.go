@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -66,9 +67,24 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header,
 	if hdr.Typeflag == tar.TypeDir {
 		return nil
 	}
-	// AT_SYMLINK_NOFOLLOW: a symlink's own times, not its target's.
-	if err := unix.UtimesNanoAt(parent, base, timesOf(hdr), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := setTimes(parent, base, fd, timesOf(hdr)); err != nil {
 		return fmt.Errorf("setting its times: %w", err)
+	}
+	return nil
+}
+
+// setTimes sets a file's access and modification times: through fd, its
+// open descriptor, when it has one, else base in parent, not following a
+// symlink there (a symlink's own times, not its target's).
+func setTimes(parent int, base string, fd int, times []unix.Timespec) error {
+	if fd < 0 {
+		return unix.UtimesNanoAt(parent, base, times, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	// utimensat(2) with no name sets the times of fd itself, as glibc's
+	// futimens does (x/sys/unix has no futimens): no name to look up.
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&times[0])), 0, 0, 0)
+	if errno != 0 {
+		return errno
 	}
 	return nil
 }
