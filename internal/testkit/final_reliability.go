@@ -163,9 +163,27 @@ func assertSaneAfterKill(t *testing.T, name string, foreground bool) {
 		return false
 	})
 	assert.True(t, settled, "after its run was killed, %s: %s (%+v)", name, why, c.State)
-	if row := psRowByName(ps(t, "-a"), name); row != nil && settled {
-		assert.Equal(t, c.State.Running, strings.HasPrefix(row["STATUS"], "Up "), "ps -a and inspect agree: %q, Running %v", row["STATUS"], c.State.Running)
+	if !settled {
+		return
 	}
+	// A detached container's monitor outlives the killed run and may start
+	// it between one look and the next: ps -a and inspect must agree once
+	// both are read at the same state.
+	var status string
+	agree := eventually(5*time.Second, func() bool {
+		before, ok := tryInspect(t, name)
+		row := psRowByName(ps(t, "-a"), name)
+		after, ok2 := tryInspect(t, name)
+		if row == nil {
+			return true // gone from ps -a: nothing to compare
+		}
+		if !ok || !ok2 || before.State.Running != after.State.Running {
+			return false
+		}
+		status, c = row["STATUS"], after
+		return c.State.Running == strings.HasPrefix(status, "Up ")
+	})
+	assert.True(t, agree, "ps -a and inspect agree: %q, Running %v", status, c.State.Running)
 }
 
 // cgroupProcs lists the processes in the container id's cgroups.
