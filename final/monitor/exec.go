@@ -62,16 +62,19 @@ type joined struct {
 	io    *stdio
 }
 
-// startExec starts `boxcraft exec-init` in the container's cgroup, lets
-// its constructor join the namespaces and fork, and hands the child its
-// settings; it returns once the child has become the command.
+// startExec starts exec-init (boxcraft-exec-init, or `boxcraft
+// exec-init`) in the container's cgroup, lets its constructor join the
+// namespaces and fork, and hands the child its settings; it returns
+// once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
 	return startExecTraced(dirs, c, pid, io, nil)
 }
 
 // startExecTraced is startExec, reported to tr.
 func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
-	if !nsenter.Available {
+	// boxcraft-exec-init has the constructor whenever make bins built it;
+	// without it, boxcraft is exec-init, and needs its own.
+	if !nsenter.Available && security.Helper(ExecInitHelper) == "" {
 		return nil, ErrNoNsenter
 	}
 	pidfd, flags, err := openInit(dirs, c, pid)
@@ -152,7 +155,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	}
 	defer ours.Close()
 	// Read-only: exec-init runs inside the container (CVE-2019-5736).
-	self, err := security.ReadOnlyExecutable()
+	self, argv, err := execProgram()
 	if err != nil {
 		closeAll(settingsR, settingsW, reportR, reportW, theirs)
 		return nil, err
@@ -163,7 +166,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)
 	middle := &exec.Cmd{
 		Path:        ownFD(extra),
-		Args:        []string{"boxcraft", "exec-init"},
+		Args:        argv,
 		Env:         []string{nsenter.Env(pidfdFD, socketFD, flags)},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
@@ -173,7 +176,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	}
 	var child *os.Process
 	err = tr.Do("step02", "clone", func() string {
-		return "boxcraft exec-init, whose C constructor joins the namespaces, then forks into the pid namespace"
+		return strings.Join(argv, " ") + ", whose C constructor joins the namespaces, then forks into the pid namespace"
 	},
 		func() (err error) { child, err = startMiddle(middle, cg, ours); return err })
 	// The child's ends are the child's alone: the report pipe ends (EOF)
