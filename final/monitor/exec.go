@@ -178,7 +178,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	err = tr.Do("step02", "clone", func() string {
 		return strings.Join(argv, " ") + ", whose C constructor joins the namespaces, then forks into the pid namespace"
 	},
-		func() (err error) { child, err = startMiddle(middle, cg, ours); return err })
+		func() (err error) { child, err = startMiddle(middle, cg, ours, theirs); return err })
 	// The child's ends are the child's alone: the report pipe ends (EOF)
 	// when the command's exec closes its last copy.
 	closeAll(settingsR, reportW, theirs)
@@ -196,8 +196,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 
 // startMiddle starts the process whose constructor joins the
 // namespaces, in the container's cgroup (cloned into it on v2, moved
-// before it may go on, on v1), and returns the child it forked.
-func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process, error) {
+// before it may go on, on v1), and returns the child it forked. theirs
+// is the socket's end that it is given.
+func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock, theirs *os.File) (*os.Process, error) {
 	if fd, err := cg.IntoFD(); err != nil {
 		return nil, err
 	} else if fd != nil {
@@ -208,6 +209,9 @@ func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start boxcraft exec-init: %w", err)
 	}
+	// Its end is its own now: if it ends without a word (a helper built
+	// without cgo has no constructor to answer), the read below ends too.
+	theirs.Close()
 	err := cg.Add(cmd.Process.Pid)
 	if err == nil {
 		_, err = sock.Write([]byte("g"))
