@@ -91,6 +91,9 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@# a detached container's monitor, and pull/push/login (the registry
 	@# code, kept out of boxcraft's pages), static, without cgo.
 	@for helper in $(BOXCRAFT_HELPERS); do go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
+	@# boxcraft exec's process in a container (issue 26): nsenter's C
+	@# constructor and containerinit, so cgo, static, as boxcraft is.
+	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-exec-init ./final/cmd/boxcraft-exec-init
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 

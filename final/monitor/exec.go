@@ -62,16 +62,19 @@ type joined struct {
 	io    *stdio
 }
 
-// startExec starts `boxcraft exec-init` in the container's cgroup, lets
-// its constructor join the namespaces and fork, and hands the child its
-// settings; it returns once the child has become the command.
+// startExec starts exec-init (boxcraft-exec-init, or `boxcraft
+// exec-init`) in the container's cgroup, lets its constructor join the
+// namespaces and fork, and hands the child its settings; it returns
+// once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
 	return startExecTraced(dirs, c, pid, io, nil)
 }
 
 // startExecTraced is startExec, reported to tr.
 func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
-	if !nsenter.Available {
+	// boxcraft-exec-init has the constructor whenever make bins built it;
+	// without it, boxcraft is exec-init, and needs its own.
+	if !nsenter.Available && security.Helper(ExecInitHelper) == "" {
 		return nil, ErrNoNsenter
 	}
 	pidfd, flags, err := openInit(dirs, c, pid)
@@ -152,7 +155,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	}
 	defer ours.Close()
 	// Read-only: exec-init runs inside the container (CVE-2019-5736).
-	self, err := security.ReadOnlyExecutable()
+	self, argv, err := execProgram()
 	if err != nil {
 		closeAll(settingsR, settingsW, reportR, reportW, theirs)
 		return nil, err
@@ -163,7 +166,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)
 	middle := &exec.Cmd{
 		Path:        ownFD(extra),
-		Args:        []string{"boxcraft", "exec-init"},
+		Args:        argv,
 		Env:         []string{nsenter.Env(pidfdFD, socketFD, flags)},
 		Stdin:       io.stdin,
 		Stdout:      io.stdout,
@@ -173,9 +176,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 	}
 	var child *os.Process
 	err = tr.Do("step02", "clone", func() string {
-		return "boxcraft exec-init, whose C constructor joins the namespaces, then forks into the pid namespace"
+		return strings.Join(argv, " ") + ", whose C constructor joins the namespaces, then forks into the pid namespace"
 	},
-		func() (err error) { child, err = startMiddle(middle, cg, ours); return err })
+		func() (err error) { child, err = startMiddle(middle, cg, ours, theirs); return err })
 	// The child's ends are the child's alone: the report pipe ends (EOF)
 	// when the command's exec closes its last copy.
 	closeAll(settingsR, reportW, theirs)
@@ -193,8 +196,9 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 
 // startMiddle starts the process whose constructor joins the
 // namespaces, in the container's cgroup (cloned into it on v2, moved
-// before it may go on, on v1), and returns the child it forked.
-func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process, error) {
+// before it may go on, on v1), and returns the child it forked. theirs
+// is the socket's end that it is given.
+func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock, theirs *os.File) (*os.Process, error) {
 	if fd, err := cg.IntoFD(); err != nil {
 		return nil, err
 	} else if fd != nil {
@@ -205,6 +209,9 @@ func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock *os.File) (*os.Process,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start boxcraft exec-init: %w", err)
 	}
+	// Its end is its own now: if it ends without a word (a helper built
+	// without cgo has no constructor to answer), the read below ends too.
+	theirs.Close()
 	err := cg.Add(cmd.Process.Pid)
 	if err == nil {
 		_, err = sock.Write([]byte("g"))

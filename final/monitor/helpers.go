@@ -34,3 +34,22 @@ func initPath() (string, []string) {
 	}
 	return "/proc/self/exe", []string{"boxcraft", "init"}
 }
+
+// ExecInitHelper is the program boxcraft exec starts in a container
+// when it is beside boxcraft (final/cmd/boxcraft-exec-init): nsenter's
+// constructor and containerinit's exec steps alone, so that an exec
+// pays a small program's Go start-up after boxcraft's own, not all of
+// boxcraft's a second time. Without it, boxcraft is its own exec-init.
+const ExecInitHelper = "boxcraft-exec-init"
+
+// execProgram is the program to start as exec-init, opened read-only
+// as init's is (it too runs inside the container: CVE-2019-5736), and
+// its argv.
+func execProgram() (*os.File, []string, error) {
+	if path := security.Helper(ExecInitHelper); path != "" {
+		f, err := security.ReadOnlyProgram(path)
+		return f, []string{ExecInitHelper}, err
+	}
+	f, err := security.ReadOnlyExecutable()
+	return f, []string{"boxcraft", "exec-init"}, err
+}

@@ -323,7 +323,7 @@ func (s *b) execs(bundle string) error {
 		return err
 	}
 	s.section("9. boxcraft: exec",
-		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container, against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, a process that joins the container's namespaces in C before Go starts (as runc's nsexec), and the Go child that enters the container's cgroup, working folder and user, and execs the command.",
+		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container, against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, boxcraft-exec-init (a small program beside boxcraft, issue 26), whose C constructor joins the container's namespaces before Go starts (as runc's nsexec) and forks, and that Go child, which enters the container's working folder and user and execs the command.",
 		ratioTable)
 	s.row("boxcraft exec", results["boxcraft"], results["runc"], "runc exec", 0.5)
 	return nil

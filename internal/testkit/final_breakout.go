@@ -9,6 +9,7 @@ package testkit
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -195,21 +196,27 @@ func (s *breakoutSuite) sysrqAndSysctls(t *testing.T) {
 }
 
 // runtimeBinary (CVE-2019-5736): a command that is /proc/self/exe,
-// resolved by the runtime's process in the container (exec's), runs the
-// runtime's binary there (as boxcraft stats, which stays). What it runs
-// must be read-only: a read-only bind mount of the binary, or a sealed
-// copy in memory. An open for writing is refused (EROFS, or ETXTBSY
-// while it runs), and the file is on a read-only mount or sealed against
-// writes. (A container's init is boxcraft-init, made read-only the same
-// way, which started by hand ends at once: exec's is the one that stays.)
+// resolved by the runtime's process in the container (exec's:
+// boxcraft-exec-init, or boxcraft without it), runs the runtime's binary
+// there. Given _BOXCRAFT_NSENTER naming its stdin as the socket, as an
+// attacker may, that binary's constructor waits on the socket (boxcraft
+// and its helper both have it), so it stays while the test holds stdin.
+// What it runs must be read-only: a read-only bind mount of the binary,
+// or a sealed copy in memory. An open for writing is refused (EROFS, or
+// ETXTBSY while it runs), and the file is on a read-only mount or sealed
+// against writes. (A container's init, boxcraft-init, is made read-only
+// the same way; started by hand, it ends at once.)
 func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 	ShareSandbox(t, s.top)
 	r := Run(t, "run", "-d", "busybox", "sleep", "600")
 	require.Equal(t, 0, r.Code, r)
 	id := strings.TrimSpace(r.Stdout)
 	removeWhenDone(t, id)
-	r = Run(t, "exec", "-d", "-e", "BOXCRAFT_STATE_DIR=/tmp", id, "/proc/self/exe", "stats")
-	require.Equal(t, 0, r.Code, r)
+	cmd := Command(t, "exec", "-i", "-e", "_BOXCRAFT_NSENTER=0 0 0", id, "/proc/self/exe")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	held := Start(t, cmd)
+	defer func() { stdin.Close(); held.Wait(t) }()
 	init := strconv.Itoa(inspectOne(t, id).State.Pid)
 	var pid string
 	require.Eventually(t, func() bool {
@@ -219,7 +226,7 @@ func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 			}
 		}
 		return pid != ""
-	}, 10*time.Second, 20*time.Millisecond, "the runtime runs in the container (boxcraft stats)")
+	}, 10*time.Second, 20*time.Millisecond, "the runtime runs in the container (its constructor waits)")
 	exe := "/proc/" + pid + "/exe"
 	for _, flag := range []int{unix.O_WRONLY, unix.O_RDWR} {
 		fd, err := unix.Open(exe, flag|unix.O_CLOEXEC, 0)
@@ -231,6 +238,7 @@ func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 	fd, err := unix.Open(exe, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(fd)
+	assertSameSize(t, fd, execProgramOf(t))
 	var st unix.Statfs_t
 	require.NoError(t, unix.Fstatfs(fd, &st))
 	seals, _ := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0) // EINVAL: not a memfd
@@ -244,6 +252,26 @@ func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 	if host.Flags&unix.ST_RDONLY == 0 && readOnly {
 		assert.NotEqual(t, host.Flags, st.Flags, "the read-only view is not the binary's own writable mount")
 	}
+}
+
+// execProgramOf is the program exec runs in a container: the helper
+// boxcraft-exec-init beside the binary under test, or that binary.
+func execProgramOf(t *testing.T) string {
+	helper := filepath.Join(filepath.Dir(Binary(t)), "boxcraft-exec-init")
+	if _, err := os.Stat(helper); err == nil {
+		return helper
+	}
+	return Binary(t)
+}
+
+// assertSameSize checks that the file open at fd is as long as the
+// program at path: the process runs that program, not another.
+func assertSameSize(t *testing.T, fd int, path string) {
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(fd, &st))
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, info.Size(), st.Size, "the process in the container runs %s", filepath.Base(path))
 }
 
 // leaks (CVE-2024-21626): no descriptor of the runtime's reaches the

@@ -7,11 +7,12 @@ import (
 )
 
 // BoxcraftHelpers are the programs boxcraft finds beside itself (issue
-// 26): a container's init, a detached container's monitor, and pull,
-// push and login (boxcraft-registry, without which boxcraft cannot
-// reach a registry), programs of their own. make bins builds them into
-// _build/bin.
-var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor", "boxcraft-registry"}
+// 26): a container's init, a detached container's monitor, pull, push
+// and login (boxcraft-registry, without which boxcraft cannot reach a
+// registry), and exec's process in a container, programs of their own.
+// make bins builds them into _build/bin (boxcraft-exec-init with cgo, as
+// build does: it links package nsenter's constructor).
+var BoxcraftHelpers = []string{"boxcraft-init", "boxcraft-monitor", "boxcraft-registry", "boxcraft-exec-init"}
 
 var helpers once
 
