@@ -14,16 +14,10 @@ import (
 // (`boxcraft init`), as before issue 26.
 const InitHelper = "boxcraft-init"
 
-// initProgram is the program to start as the container's init, opened
-// read-only (the container never reaches a writable binary of the
-// host's: CVE-2019-5736), and its argv.
+// initProgram is the program to start as the container's init, and its
+// argv.
 func initProgram() (*os.File, []string, error) {
-	if path := security.Helper(InitHelper); path != "" {
-		f, err := security.ReadOnlyProgram(path)
-		return f, []string{InitHelper}, err
-	}
-	f, err := security.ReadOnlyExecutable()
-	return f, []string{"boxcraft", "init"}, err
+	return inContainerProgram(InitHelper, "init")
 }
 
 // initPath is the program mappingNamespace starts, which ends before any
@@ -42,14 +36,20 @@ func initPath() (string, []string) {
 // boxcraft's a second time. Without it, boxcraft is its own exec-init.
 const ExecInitHelper = "boxcraft-exec-init"
 
-// execProgram is the program to start as exec-init, opened read-only
-// as init's is (it too runs inside the container: CVE-2019-5736), and
-// its argv.
+// execProgram is the program to start as exec-init, and its argv.
 func execProgram() (*os.File, []string, error) {
-	if path := security.Helper(ExecInitHelper); path != "" {
+	return inContainerProgram(ExecInitHelper, "exec-init")
+}
+
+// inContainerProgram opens the program that runs inside the container
+// read-only (the container never reaches a writable binary of the
+// host's: CVE-2019-5736): the helper beside boxcraft, or else boxcraft
+// itself as `boxcraft subcommand`.
+func inContainerProgram(helper, subcommand string) (*os.File, []string, error) {
+	if path := security.Helper(helper); path != "" {
 		f, err := security.ReadOnlyProgram(path)
-		return f, []string{ExecInitHelper}, err
+		return f, []string{helper}, err
 	}
 	f, err := security.ReadOnlyExecutable()
-	return f, []string{"boxcraft", "exec-init"}, err
+	return f, []string{"boxcraft", subcommand}, err
 }

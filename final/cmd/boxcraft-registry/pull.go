@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/image"
 	"github.com/boxcraft/boxcraft/final/registry"
 	"github.com/boxcraft/boxcraft/final/registry/request"
@@ -70,7 +71,7 @@ func (b *layerBars) start(s *store.Store, layers []image.Layer) {
 		b.done[l.Digest] = [2]int64{0, l.Size}
 		if s.HasBlob(l.Digest) {
 			b.exists[l.Digest] = true
-			fmt.Fprintf(b.out, "%s: Already exists\n", shortID(l.Digest))
+			fmt.Fprintf(b.out, "%s: Already exists\n", dockerfmt.ShortID(l.Digest))
 		}
 	}
 }
@@ -96,7 +97,7 @@ func (b *layerBars) complete() {
 	}
 	for _, d := range b.order {
 		if !b.exists[d] {
-			fmt.Fprintf(b.out, "%s: Pull complete (%s)\n", shortID(d), humanSize(b.done[d][1]))
+			fmt.Fprintf(b.out, "%s: Pull complete (%s)\n", dockerfmt.ShortID(d), dockerfmt.Size(b.done[d][1]))
 		}
 	}
 }
@@ -117,27 +118,7 @@ func (b *layerBars) redraw() {
 		if n[1] > 0 {
 			filled = int(min(n[0]*width/n[1], width))
 		}
-		fmt.Fprintf(b.out, "%s: [%s%s] %s/%s\x1b[K\n", shortID(d), strings.Repeat("=", filled), strings.Repeat(" ", width-filled), humanSize(n[0]), humanSize(n[1]))
+		fmt.Fprintf(b.out, "%s: [%s%s] %s/%s\x1b[K\n", dockerfmt.ShortID(d), strings.Repeat("=", filled), strings.Repeat(" ", width-filled), dockerfmt.Size(n[0]), dockerfmt.Size(n[1]))
 		b.drawn++
 	}
-}
-
-// shortID is an ID as Docker shows it: its first 12 hex digits.
-func shortID(id string) string {
-	hex := strings.TrimPrefix(id, "sha256:")
-	if len(hex) > 12 {
-		hex = hex[:12]
-	}
-	return hex
-}
-
-// humanSize is a size as Docker shows it: 4.26MB.
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	size, i := float64(n), 0
-	for size >= 1000 && i < len(units)-1 {
-		size /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.3g%s", size, units[i])
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/build"
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/store"
@@ -64,7 +65,7 @@ func buildCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		fmt.Fprintln(a.stdout, rec.ID)
 		return 0, nil
 	}
-	fmt.Fprintf(a.stdout, "Successfully built %s\n", shortID(rec.ID))
+	fmt.Fprintf(a.stdout, "Successfully built %s\n", dockerfmt.ShortID(rec.ID))
 	for _, tag := range o.Tags {
 		fmt.Fprintf(a.stdout, "Successfully tagged %s\n", tag)
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/image"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
@@ -43,7 +44,7 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	}
 	for _, img := range list {
-		id := shortID(img.ID)
+		id := dockerfmt.ShortID(img.ID)
 		if quiet {
 			fmt.Fprintln(w, id)
 			continue
@@ -54,7 +55,7 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		}
 		for _, name := range names {
 			i := strings.LastIndex(name, ":")
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name[:i], name[i+1:], id, created(img.Created), humanSize(img.Size))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name[:i], name[i+1:], id, created(img.Created), dockerfmt.Size(img.Size))
 		}
 	}
 	return 0, w.Flush()
@@ -69,26 +70,6 @@ func withoutBuildSteps(list []store.ImageRecord, steps map[string]bool) []store.
 		}
 	}
 	return kept
-}
-
-// shortID is an image's ID as docker images shows it: 12 hex digits.
-func shortID(id string) string {
-	hex := strings.TrimPrefix(id, "sha256:")
-	if len(hex) > 12 {
-		hex = hex[:12]
-	}
-	return hex
-}
-
-// humanSize is a size as Docker shows it: 4.26MB.
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	size, i := float64(n), 0
-	for size >= 1000 && i < len(units)-1 {
-		size /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.3g%s", size, units[i])
 }
 
 func addRmiFlags(flags *pflag.FlagSet) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 )
 
 // progress draws long work (unpacking layers) as a bar on a terminal,
@@ -33,7 +35,7 @@ func (p *progress) report(what string, done, total int64) {
 	if filled > width {
 		filled = width
 	}
-	line := fmt.Sprintf("%-28.28s [%s%s] %s/%s", what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), humanSize(done), humanSize(total))
+	line := fmt.Sprintf("%-28.28s [%s%s] %s/%s", what, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), dockerfmt.Size(done), dockerfmt.Size(total))
 	if line != p.last {
 		fmt.Fprintf(p.out, "\r%s\x1b[K", line)
 		p.last = line

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 )
@@ -160,8 +161,8 @@ func statsRows(before, after reading, h host) [][]string {
 			fmt.Sprintf("%.2f%%", cpu),
 			binarySize(u.MemoryUsage) + " / " + binarySize(limit),
 			fmt.Sprintf("%.2f%%", percent(u.MemoryUsage, limit)),
-			humanSize(int64(u.NetReceived)) + " / " + humanSize(int64(u.NetSent)),
-			humanSize(int64(u.BlockRead)) + " / " + humanSize(int64(u.BlockWrite)),
+			dockerfmt.Size(int64(u.NetReceived)) + " / " + dockerfmt.Size(int64(u.NetSent)),
+			dockerfmt.Size(int64(u.BlockRead)) + " / " + dockerfmt.Size(int64(u.BlockWrite)),
 			strconv.FormatUint(u.Pids, 10),
 		})
 	}
