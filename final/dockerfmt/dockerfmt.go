@@ -1,13 +1,25 @@
 // Package dockerfmt prints what Docker's command line prints the way it
-// prints it: an ID's first 12 hex digits, and a size in decimal units
-// with three significant digits (4.26MB). boxcraft's commands and its
+// prints it: an image's full name, an ID's first 12 hex digits, and a
+// size in decimal units with three significant digits (4.26MB). boxcraft's commands and its
 // registry helper share it, so that both print what a Docker user reads.
 package dockerfmt
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/boxcraft/boxcraft/final/image"
 )
+
+// FullName is a name as docker pull and push print it:
+// docker.io/library/busybox:latest for busybox. A ref that is not a
+// name is printed as it is.
+func FullName(ref string) string {
+	if parsed, err := image.ParseReference(ref); err == nil {
+		return parsed.String()
+	}
+	return ref
+}
 
 // ShortID is an ID as Docker shows it: its first 12 hex digits.
 func ShortID(id string) string {

@@ -19,7 +19,6 @@ import (
 	"os/signal"
 
 	"github.com/boxcraft/boxcraft/final/archive"
-	"github.com/boxcraft/boxcraft/final/image"
 	"github.com/boxcraft/boxcraft/final/registry"
 	"github.com/boxcraft/boxcraft/final/registry/request"
 	"github.com/boxcraft/boxcraft/final/runtime"
@@ -69,12 +68,4 @@ func serve(ctx context.Context, req request.Request) (request.Reply, error) {
 		return request.Reply{ID: rec.ID}, err
 	}
 	return request.Reply{}, fmt.Errorf("boxcraft-registry: no such request %q", req.Verb)
-}
-
-// fullName is a name as docker pull prints it: docker.io/library/busybox:latest.
-func fullName(ref string) string {
-	if parsed, err := image.ParseReference(ref); err == nil {
-		return parsed.String()
-	}
-	return ref
 }

@@ -41,7 +41,7 @@ func pull(ctx context.Context, rt *runtime.Runtime, req request.Request, ropts r
 		return rec, err
 	}
 	bars.complete()
-	fmt.Fprintf(out, "Status: stored %s as %s\n", rec.ID, fullName(ref))
+	fmt.Fprintf(out, "Status: stored %s as %s\n", rec.ID, dockerfmt.FullName(ref))
 	return rec, nil
 }
 

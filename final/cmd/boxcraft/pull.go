@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/image"
 	"github.com/boxcraft/boxcraft/final/registry/request"
 	"github.com/boxcraft/boxcraft/final/runtime"
@@ -38,7 +39,7 @@ func pullCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if _, err := pull(rt, flags, flags.Arg(0), quiet, ""); err != nil {
 		return statusFailed, err
 	}
-	fmt.Fprintln(a.stdout, fullName(flags.Arg(0)))
+	fmt.Fprintln(a.stdout, dockerfmt.FullName(flags.Arg(0)))
 	return 0, nil
 }
 
@@ -65,13 +66,4 @@ func isName(ref string) bool {
 	}
 	_, err := image.ParseReference(ref)
 	return err == nil
-}
-
-// fullName is a name as docker pull prints it:
-// docker.io/library/busybox:latest.
-func fullName(ref string) string {
-	if parsed, err := image.ParseReference(ref); err == nil {
-		return parsed.String()
-	}
-	return ref
 }

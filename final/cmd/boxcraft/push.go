@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/dockerfmt"
 	"github.com/boxcraft/boxcraft/final/registry/request"
 	"github.com/spf13/pflag"
 )
@@ -27,7 +28,7 @@ func pushCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
-	fmt.Fprintf(a.stdout, "%s: digest: %s\n", fullName(flags.Arg(0)), reply.Digest)
+	fmt.Fprintf(a.stdout, "%s: digest: %s\n", dockerfmt.FullName(flags.Arg(0)), reply.Digest)
 	return 0, nil
 }
 
