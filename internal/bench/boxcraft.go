@@ -38,7 +38,7 @@ var likeRunc = []string{"run", "--rm", "-m", "64m", "--network", "none"}
 func newBoxcraft(bin, image string) (x *boxcraft, done func(), err error) {
 	x = &boxcraft{
 		dir:    filepath.Join(workDir, "boxcraft"),
-		parent: fmt.Sprintf("boxcraft/bench-%d", os.Getpid()),
+		parent: cgroupParent,
 	}
 	if x.bin, err = filepath.Abs(bin); err != nil {
 		return nil, nil, err
@@ -344,7 +344,7 @@ func runcVariant(bundle, name string, userns bool, args []string) (string, error
 	config["process"].(map[string]any)["args"] = args
 	config["root"].(map[string]any)["path"] = filepath.Join(bundle, "rootfs")
 	linux := config["linux"].(map[string]any)
-	linux["cgroupsPath"] = "/boxcraft/bench-runc-" + name
+	linux["cgroupsPath"] = "/" + cgroupParent + "/runc-" + name
 	if !userns {
 		delete(linux, "uidMappings")
 		delete(linux, "gidMappings")

@@ -48,11 +48,14 @@ import (
 	"github.com/boxcraft/boxcraft/internal/oci"
 )
 
-// workDir holds what the benchmarks make, and runcDir runc's bundle;
-// both are removed at the end.
-const (
-	workDir = "/var/lib/boxcraft/bench"
-	runcDir = "/run/boxcraft/bench"
+// workDir holds what the benchmarks make, runcDir runc's bundle, and
+// cgroupParent the cgroups of every runtime measured: all three are the
+// session's own, named by its pid, so that two sessions at once (or a
+// test run beside one) do not meet, and all are removed at the end.
+var (
+	workDir      = fmt.Sprintf("/var/lib/boxcraft/bench-%d", os.Getpid())
+	runcDir      = fmt.Sprintf("/run/boxcraft/bench-%d", os.Getpid())
+	cgroupParent = fmt.Sprintf("boxcraft/bench-%d", os.Getpid())
 )
 
 func main() {
@@ -124,13 +127,19 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int, only []int) err
 	if s.image, err = filepath.Abs(image); err != nil {
 		return err
 	}
-	s.store = filepath.Join("/var/lib/boxcraft", filepath.Base(s.runtime))
+	// The step's state folder (its layer store among it) is the
+	// session's own too ($BOXCRAFT_STATE_DIR, stepCmd).
+	s.store = filepath.Join(workDir, filepath.Base(s.runtime))
 	if err := os.MkdirAll(workDir, 0o700); err != nil {
 		return err
 	}
 	defer os.RemoveAll(workDir)
 	defer os.RemoveAll(runcDir)
-	defer forgetNewLayers(s.store)()
+	defer func() {
+		for _, err := range removeCgroupParent(cgroupParent) {
+			fmt.Fprintf(os.Stderr, "bench: left %v\n", err)
+		}
+	}()
 	rootfs := filepath.Join(workDir, "rootfs")
 	if err := untar(s.image, rootfs); err != nil {
 		return err
@@ -243,7 +252,7 @@ func (s *b) startUp(rootfs string) error {
 	if err != nil {
 		return err
 	}
-	ours := s.cmd(s.runtime, "run", "--image", image, "-m", "64m", namespaces, "/bin/true")
+	ours := func() *exec.Cmd { return s.stepCmd("run", "--image", image, "-m", "64m", namespaces, "/bin/true") }
 	if _, err := measure(ours, 1); err != nil { // store the layer first
 		return err
 	}
@@ -313,7 +322,7 @@ func (s *b) unpack(rootfs string) error {
 	defer unix.Unmount(s.store, unix.MNT_DETACH)
 	stored := filepath.Join(s.store, "layers/u0-100000-65536", diffID)
 	into := filepath.Join(s.store, "tar-x")
-	run := s.cmd(s.runtime, "run", "--image", big, "/bin/true")
+	run := func() *exec.Cmd { return s.stepCmd("run", "--image", big, "/bin/true") }
 	if _, err := measure(run, 1); err != nil {
 		return err
 	}
@@ -363,7 +372,7 @@ func (s *b) overlay(rootfs string) error {
 		if err := oci.WriteLayout(dir, false, layers); err != nil {
 			return err
 		}
-		run := s.cmd(s.runtime, "run", "--image", dir, namespaces, "/bin/true")
+		run := func() *exec.Cmd { return s.stepCmd("run", "--image", dir, namespaces, "/bin/true") }
 		if _, err := measure(run, 1); err != nil {
 			// step05 stacks no more layers than one page of overlayfs
 			// options holds (its lesson leaves the 500-layer link trick
@@ -404,7 +413,7 @@ func refusal(err error) string {
 func (s *b) commit(string) error {
 	script := `mkdir /data; i=0; while [ $i -lt 10000 ]; do echo $i > /data/f$i; i=$((i+1)); done`
 	var stderr bytes.Buffer
-	keep := exec.Command(s.runtime, "run", "--keep", "--image", s.image, "/bin/sh", "-c", script)
+	keep := s.stepCmd("run", "--keep", "--image", s.image, "/bin/sh", "-c", script)
 	keep.Stderr = &stderr
 	if err := keep.Run(); err != nil {
 		return fmt.Errorf("keep a container: %v: %s", err, stderr.String())
@@ -416,7 +425,7 @@ func (s *b) commit(string) error {
 	results, err := inTurn(s.runs, map[string]func() *exec.Cmd{
 		"commit": func() *exec.Cmd {
 			os.RemoveAll(out)
-			return exec.Command(s.runtime, "commit", filepath.Base(kept), out)
+			return s.stepCmd("commit", filepath.Base(kept), out)
 		},
 		"tar": func() *exec.Cmd { os.Remove(tarOut); return exec.Command("tar", "-cf", tarOut, "-C", upper, ".") },
 	})
@@ -442,6 +451,14 @@ func (s *b) busyboxLayout() (string, error) {
 // cmd returns a maker of a runtime's command line.
 func (s *b) cmd(name string, args ...string) func() *exec.Cmd {
 	return func() *exec.Cmd { return exec.Command(name, args...) }
+}
+
+// stepCmd is a command of the step under test, with the session's own
+// state folder and cgroup parent.
+func (s *b) stepCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(s.runtime, args...)
+	cmd.Env = append(os.Environ(), "BOXCRAFT_STATE_DIR="+s.store, "BOXCRAFT_CGROUP_PARENT="+cgroupParent)
+	return cmd
 }
 
 // header writes what the figures ran on, and how to run them again.
@@ -622,7 +639,7 @@ func measureMount(folders []string, n int) (durations, error) {
 // namespace's root, and a config.json from runc spec, changed to match
 // what the runtime does.
 //
-// The bundle is in /run/boxcraft/bench: runc's init, as the user
+// The bundle is in /run/boxcraft/bench-PID: runc's init, as the user
 // namespace's root, must walk the path to it, and the runtime's state
 // folder lets no one but root in.
 func runcBundle(rootfs string) (string, error) {
@@ -662,7 +679,7 @@ func runcBundle(rootfs string) (string, error) {
 	linux["uidMappings"], linux["gidMappings"] = idMap, idMap
 	linux["namespaces"] = []map[string]string{{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}, {"type": "cgroup"}}
 	linux["resources"] = map[string]any{"memory": map[string]any{"limit": 64 << 20}}
-	linux["cgroupsPath"] = "/boxcraft/bench-runc"
+	linux["cgroupsPath"] = "/" + cgroupParent + "/runc"
 	data, err = json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		return "", err
@@ -744,24 +761,6 @@ func fileDigest(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// forgetNewLayers notes the store's layers and image records now, and
-// returns a function that removes those added since.
-func forgetNewLayers(store string) func() {
-	list := func() []string {
-		layers, _ := filepath.Glob(filepath.Join(store, "layers/*/*"))
-		records, _ := filepath.Glob(filepath.Join(store, "images/*"))
-		return append(layers, records...)
-	}
-	before := list()
-	return func() {
-		for _, path := range list() {
-			if !slices.Contains(before, path) {
-				os.RemoveAll(path)
-			}
-		}
-	}
 }
 
 // handWritten is the line below which the report is written by hand

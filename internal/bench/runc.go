@@ -51,14 +51,14 @@ func (s *b) ctrRun(rootfs string) error {
 		return err
 	}
 	defer d.stop()
-	defer removeCgroupParent("boxcraft/bench-ctr") // runc leaves the parent it made
+	defer removeCgroupParent(cgroupParent + "/ctr") // runc leaves the parent it made
 	n := 0
 	run := func(bin string) func() *exec.Cmd {
 		return func() *exec.Cmd {
 			n++
 			id := "bench-ctr-" + strconv.Itoa(n)
 			return d.ctr("run", "--rm", "--runc-binary", bin, "--runc-root", filepath.Join(d.dir, "runc-"+filepath.Base(bin)),
-				"--cgroup", "/boxcraft/bench-ctr/"+id, "--rootfs", rootfs, id, "/bin/true")
+				"--cgroup", "/"+cgroupParent+"/ctr/"+id, "--rootfs", rootfs, id, "/bin/true")
 		}
 	}
 	runcPath, err := exec.LookPath("runc")
@@ -70,7 +70,7 @@ func (s *b) ctrRun(rootfs string) error {
 		return err
 	}
 	s.section("20. ctr run --rm with boxcraft-runc against with runc",
-		"`ctr run --rm --runc-binary BIN --cgroup /boxcraft/bench-ctr/ID --rootfs ROOTFS ID /bin/true`, BIN boxcraft-runc or runc, in turn, under a containerd of the session's own (its config, root, state and socket in the session's folder, itself in a mount namespace of its own with a tmpfs on /run): containerd starts a shim, which runs the runtime's create, start and delete; most of the time is containerd's and the shim's.", ratioTable)
+		"`ctr run --rm --runc-binary BIN --cgroup /boxcraft/bench-PID/ctr/ID --rootfs ROOTFS ID /bin/true`, BIN boxcraft-runc or runc, in turn, under a containerd of the session's own (its config, root, state and socket in the session's folder, itself in a mount namespace of its own with a tmpfs on /run): containerd starts a shim, which runs the runtime's create, start and delete; most of the time is containerd's and the shim's.", ratioTable)
 	s.row("ctr run --rm, boxcraft-runc", results["boxcraft-runc"], results["runc"], "ctr run --rm, runc", 0.9)
 	return nil
 }
