@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"testing"
 
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -81,6 +82,25 @@ func compiled(t *testing.T, f *spec.Seccomp) []unix.SockFilter {
 	prog, err := compile(f)
 	require.NoError(t, err)
 	return prog
+}
+
+// TestDefaultCompiles compiles the default profile for each of its
+// rules' capability conditions, so that every rule that can hold on this
+// machine is compiled once: Default does not compile it at each run.
+func TestDefaultCompiles(t *testing.T) {
+	requireNative(t)
+	var p profile
+	require.NoError(t, json.Unmarshal(defaultJSON, &p))
+	capSets := [][]string{nil}
+	for _, r := range p.Syscalls {
+		if r.Includes != nil && len(r.Includes.Caps) > 0 {
+			capSets = append(capSets, r.Includes.Caps)
+		}
+	}
+	for _, caps := range capSets {
+		_, err := compile(Default(caps))
+		require.NoError(t, err, "the default profile for %v", caps)
+	}
 }
 
 func TestDefaultProfile(t *testing.T) {
