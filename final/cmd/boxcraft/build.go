@@ -25,9 +25,9 @@ import (
 func addBuildFlags(flags *pflag.FlagSet) {
 	addRegistryFlags(flags)
 	addTraceFlag(flags)
-	flags.StringArrayP("tag", "t", nil, "name the image NAME[:TAG]")
+	addList(flags, "tag", "t", "name the image NAME[:TAG]")
 	flags.StringP("file", "f", "", "the Dockerfile (default: CONTEXT/Dockerfile)")
-	flags.StringArray("build-arg", nil, "set an ARG: KEY=VALUE")
+	addList(flags, "build-arg", "", "set an ARG: KEY=VALUE")
 	flags.Bool("no-cache", false, "do every step again")
 	flags.BoolP("quiet", "q", false, "print only the image's ID")
 }
@@ -81,9 +81,9 @@ func buildOptions(flags *pflag.FlagSet) (build.Options, error) {
 	if st, err := os.Stat(o.Context); err != nil || !st.IsDir() {
 		return o, fmt.Errorf("build: the context %s: not a folder", o.Context)
 	}
-	o.Tags, _ = flags.GetStringArray("tag")
+	o.Tags = getList(flags, "tag")
 	o.NoCache, _ = flags.GetBool("no-cache")
-	args, _ := flags.GetStringArray("build-arg")
+	args := getList(flags, "build-arg")
 	for _, kv := range args {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {

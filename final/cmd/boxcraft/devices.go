@@ -21,12 +21,12 @@ import (
 // addDeviceFlags adds --device, as docker run's. (--privileged, which
 // allows every device, is security.go's.)
 func addDeviceFlags(flags *pflag.FlagSet) {
-	flags.StringArray("device", nil, "HOST[:CONTAINER[:PERMISSIONS]], a host's device in the container, e.g. /dev/loop3:/dev/disk:r (PERMISSIONS of rwm, default rwm)")
+	addList(flags, "device", "", "HOST[:CONTAINER[:PERMISSIONS]], a host's device in the container, e.g. /dev/loop3:/dev/disk:r (PERMISSIONS of rwm, default rwm)")
 }
 
 // parseDevices reads every --device into s.Devices.
 func parseDevices(flags *pflag.FlagSet, s *spec.Security) error {
-	values, _ := flags.GetStringArray("device")
+	values := getList(flags, "device")
 	for _, value := range values {
 		d, err := parseDevice(value)
 		if err != nil {

@@ -14,7 +14,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 	flags.BoolP("detach", "d", false, "run the command in the background")
 	flags.BoolP("interactive", "i", false, "keep stdin open")
 	flags.BoolP("tty", "t", false, "give the command a terminal of its own")
-	flags.StringArrayP("env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take the host's)")
+	addList(flags, "env", "e", "set an environment variable (KEY=VALUE, or KEY to take the host's)")
 	flags.StringP("workdir", "w", "", "the command's working folder (default: the container's)")
 	flags.StringP("user", "u", "", "the command's user, UID[:GID] (default: the container's)")
 	addTraceFlag(flags)
@@ -73,7 +73,7 @@ func execProcess(flags *pflag.FlagSet, container spec.Process) (spec.Process, er
 	if p.Terminal && !hasVar(p.Env, "TERM") {
 		p.Env = append(p.Env, "TERM=xterm")
 	}
-	given, _ := flags.GetStringArray("env")
+	given := getList(flags, "env")
 	for _, e := range given {
 		if e == "" || strings.HasPrefix(e, "=") {
 			return p, fmt.Errorf("exec: --env %q: give KEY=VALUE or KEY", e)

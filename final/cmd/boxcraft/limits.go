@@ -54,10 +54,10 @@ func addLimitFlags(flags *pflag.FlagSet) {
 	flags.String("memory-swap", "", "memory plus swap, e.g. 128m, or -1 for no swap limit (default: twice --memory)")
 	flags.Int64("pids-limit", 0, fmt.Sprintf("the most tasks (processes and threads) at once, at least %d; 0 or -1 for no limit", minPidsLimit))
 	flags.Int64("blkio-weight", 0, "the weight for block I/O against other cgroups (10 to 1000)")
-	flags.StringArray("device-read-bps", nil, "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
-	flags.StringArray("device-write-bps", nil, "DEVICE:RATE, writes to a block device per second")
-	flags.StringArray("device-read-iops", nil, "DEVICE:N, read operations on a block device per second")
-	flags.StringArray("device-write-iops", nil, "DEVICE:N, write operations on a block device per second")
+	addList(flags, "device-read-bps", "", "DEVICE:RATE, reads from a block device per second, e.g. /dev/loop3:1mb")
+	addList(flags, "device-write-bps", "", "DEVICE:RATE, writes to a block device per second")
+	addList(flags, "device-read-iops", "", "DEVICE:N, read operations on a block device per second")
+	addList(flags, "device-write-iops", "", "DEVICE:N, write operations on a block device per second")
 }
 
 // parseLimits reads and checks every limit flag, so that nothing is made
@@ -258,7 +258,7 @@ func parseThrottles(flags *pflag.FlagSet) ([]spec.Throttle, error) {
 	for _, op := range []string{"read", "write"} {
 		for _, unit := range []string{"bps", "iops"} {
 			flag := "device-" + op + "-" + unit
-			values, _ := flags.GetStringArray(flag)
+			values := getList(flags, flag)
 			for _, value := range values {
 				t, err := parseThrottle(flag, value)
 				if err != nil {

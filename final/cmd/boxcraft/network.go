@@ -14,7 +14,7 @@ import (
 // addNetworkFlags adds -p and --subnet; --network is with the other
 // namespaces (settings.go).
 func addNetworkFlags(flags *pflag.FlagSet) {
-	flags.StringArrayP("publish", "p", nil, "[IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]: publish a port of the container on the host's (repeatable)")
+	addList(flags, "publish", "p", "[IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]: publish a port of the container on the host's (repeatable)")
 	flags.String("subnet", "", "the bridge's subnet, when it is made (default "+network.DefaultSubnet+")")
 }
 
@@ -25,7 +25,7 @@ func addNetworkFlags(flags *pflag.FlagSet) {
 func parseNetwork(rt *runtime.Runtime, flags *pflag.FlagSet, n *spec.Network) (bool, error) {
 	mode, _ := flags.GetString("network")
 	n.Subnet, _ = flags.GetString("subnet")
-	published, _ := flags.GetStringArray("publish")
+	published := getList(flags, "publish")
 	for _, p := range published {
 		port, err := network.ParsePort(p)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func addRegistryFlags(flags *pflag.FlagSet) {
-	flags.StringArray("insecure-registry", nil, "a registry (host:port) that may be spoken to in plain HTTP (localhost's always may)")
+	addList(flags, "insecure-registry", "", "a registry (host:port) that may be spoken to in plain HTTP (localhost's always may)")
 }
 
 func addPullFlags(flags *pflag.FlagSet) {

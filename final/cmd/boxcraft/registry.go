@@ -28,7 +28,7 @@ func askRegistry(flags *pflag.FlagSet, req request.Request) (request.Reply, erro
 	if path == "" {
 		return reply, fmt.Errorf("%s is not beside boxcraft: make bins builds it", request.Helper)
 	}
-	req.Insecure, _ = flags.GetStringArray("insecure-registry")
+	req.Insecure = getList(flags, "insecure-registry")
 	in, err := json.Marshal(req)
 	if err != nil {
 		return reply, err

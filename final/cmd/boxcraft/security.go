@@ -13,10 +13,10 @@ import (
 // addSecurityFlags adds Docker's flags that give back what boxcraft takes
 // away from root inside (issue 20).
 func addSecurityFlags(flags *pflag.FlagSet) {
-	flags.StringArray("cap-add", nil, "add a capability (NET_ADMIN, CAP_SYS_TIME, … or ALL)")
-	flags.StringArray("cap-drop", nil, "drop a capability (CHOWN, … or ALL)")
+	addList(flags, "cap-add", "", "add a capability (NET_ADMIN, CAP_SYS_TIME, … or ALL)")
+	addList(flags, "cap-drop", "", "drop a capability (CHOWN, … or ALL)")
 	flags.Bool("privileged", false, "every capability, no seccomp filter, nothing of /proc or /sys masked or read-only")
-	flags.StringArray("security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|FILE.json, systempaths=unconfined")
+	addList(flags, "security-opt", "", "no-new-privileges[=true|false], seccomp=unconfined|FILE.json, systempaths=unconfined")
 }
 
 // parseSecurity turns the security flags into spec.Security, starting
@@ -38,7 +38,7 @@ func parseSecurity(flags *pflag.FlagSet) (spec.Security, error) {
 		s.MaskedPaths, s.ReadonlyPaths = security.DefaultMaskedPaths(), security.DefaultReadonlyPaths()
 		s.Seccomp = defaultSeccomp(s.Capabilities)
 	}
-	opts, _ := flags.GetStringArray("security-opt")
+	opts := getList(flags, "security-opt")
 	for _, opt := range opts {
 		if err := securityOpt(&s, opt); err != nil {
 			return s, err
@@ -87,7 +87,7 @@ func capabilities(flags *pflag.FlagSet, host []string, privileged bool) ([]strin
 // capabilityFlag reads --cap-add or --cap-drop, each value a name or a
 // comma-separated list, as the kernel names them.
 func capabilityFlag(flags *pflag.FlagSet, flag string) ([]string, error) {
-	values, _ := flags.GetStringArray(flag)
+	values := getList(flags, flag)
 	var names []string
 	for _, value := range values {
 		for _, name := range strings.Split(value, ",") {

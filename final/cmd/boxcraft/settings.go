@@ -187,7 +187,7 @@ func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]str
 	if c.Process.Terminal {
 		env = append(env, "TERM=xterm")
 	}
-	files, _ := flags.GetStringArray("env-file")
+	files := getList(flags, "env-file")
 	for _, file := range files {
 		lines, err := readEnvFile(file)
 		if err != nil {
@@ -195,7 +195,7 @@ func environment(flags *pflag.FlagSet, image []string, c *spec.Container) ([]str
 		}
 		env = append(env, lines...)
 	}
-	given, _ := flags.GetStringArray("env")
+	given := getList(flags, "env")
 	for _, e := range given {
 		if e == "" || strings.HasPrefix(e, "=") {
 			return nil, fmt.Errorf("--env %q: give KEY=VALUE or KEY", e)

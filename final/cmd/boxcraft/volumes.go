@@ -17,9 +17,9 @@ import (
 // addVolumeFlags adds Docker's three ways to give a container a folder:
 // -v, --mount and --tmpfs.
 func addVolumeFlags(flags *pflag.FlagSet) {
-	flags.StringArrayP("volume", "v", nil, "HOST:CONTAINER[:ro|rw]: bind a folder or file of the host (an absolute path: named volumes are not supported)")
-	flags.StringArray("mount", nil, "type=bind,source=HOST,target=CONTAINER[,readonly] or type=tmpfs,target=CONTAINER[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]")
-	flags.StringArray("tmpfs", nil, "CONTAINER[:size=SIZE,mode=OCTAL,…]: a tmpfs of the container's own")
+	addList(flags, "volume", "v", "HOST:CONTAINER[:ro|rw]: bind a folder or file of the host (an absolute path: named volumes are not supported)")
+	addList(flags, "mount", "", "type=bind,source=HOST,target=CONTAINER[,readonly] or type=tmpfs,target=CONTAINER[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]")
+	addList(flags, "tmpfs", "", "CONTAINER[:size=SIZE,mode=OCTAL,…]: a tmpfs of the container's own")
 }
 
 // parseVolumes turns -v, --mount and --tmpfs into spec.Mounts, checked:
@@ -33,7 +33,7 @@ func parseVolumes(flags *pflag.FlagSet) ([]spec.Mount, error) {
 		flag  string
 		parse func(string) (spec.Mount, error)
 	}{{"volume", parseVolume}, {"mount", parseMount}, {"tmpfs", parseTmpfs}} {
-		values, _ := flags.GetStringArray(p.flag)
+		values := getList(flags, p.flag)
 		for _, v := range values {
 			m, err := p.parse(v)
 			if err != nil {
