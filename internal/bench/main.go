@@ -188,8 +188,8 @@ type figure struct {
 // figures are the session's steps, in order.
 func (s *b) figures(rootfs string) []figure {
 	return []figure{
-		{[]int{1, 5, 6, 7, 9, 18}, false, func() error { return s.startUp(rootfs) }}, // 5 and 6 are of its runs; 7, 9 and 18 use its runc bundle
-		{[]int{2, 11}, false, func() error { return s.unpack(rootfs) }},              // 11 unpacks its layer
+		{[]int{1, 5, 6, 7, 9, 18, 19, 21}, false, func() error { return s.startUp(rootfs) }}, // 5 and 6 are of its runs; 7, 9, 18, 19 and 21 use its runc bundle
+		{[]int{2, 11}, false, func() error { return s.unpack(rootfs) }},                      // 11 unpacks its layer
 		{[]int{3}, false, func() error { return s.overlay(rootfs) }},
 		{[]int{4}, false, func() error { return s.commit(rootfs) }},
 		{[]int{5}, false, func() error { s.memory(); return nil }},
@@ -208,6 +208,7 @@ func (s *b) figures(rootfs string) []figure {
 		{[]int{18}, true, s.tracing},
 		{[]int{19}, true, s.ociRun}, // issue 23, with figure 1's bundle
 		{[]int{20}, true, func() error { return s.ctrRun(rootfs) }},
+		{[]int{21}, true, s.many}, // issue 26, with figure 1's bundle
 	}
 }
 
