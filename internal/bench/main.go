@@ -449,11 +449,6 @@ func (s *b) busyboxLayout() (string, error) {
 	return dir, oci.WriteLayout(dir, false, [][]byte{layer})
 }
 
-// cmd returns a maker of a runtime's command line.
-func (s *b) cmd(name string, args ...string) func() *exec.Cmd {
-	return func() *exec.Cmd { return exec.Command(name, args...) }
-}
-
 // stepCmd is a command of the step under test, with the session's own
 // state folder and cgroup parent.
 func (s *b) stepCmd(args ...string) *exec.Cmd {
