@@ -23,14 +23,22 @@ type boxcraft struct {
 	names  int    // containers named so far
 }
 
-// likeRunc are the run flags that give boxcraft what runc's bundle has
-// and its defaults have not: the bundle's 64 MiB memory limit. Both make
-// the same new uts, pid, ipc, net (loopback only), mnt and cgroup
-// namespaces; runc's bundle makes a user namespace too, which boxcraft
-// makes only with --uidmap, so its like-for-like anchor is runc's bundle
-// without one (runcVariant). --network none: a loopback alone, as
-// runc's bundle has (boxcraft's default is the bridge; figure 15).
-var likeRunc = []string{"run", "--rm", "-m", "64m", "--network", "none"}
+// runcIsolation are the run flags that give boxcraft the isolation of
+// runc's bundle (runc spec's defaults and a 64 MiB memory limit) and no
+// more, issue 26's like for like: the same new uts, pid, ipc, net
+// (loopback only: --network none), mnt and cgroup namespaces; no seccomp
+// filter, as runc spec writes none; no /proc view, which runc has not.
+// runc's bundle makes a user namespace too, which boxcraft makes only
+// with --uidmap, so the like-for-like anchor is runc's bundle without
+// one (runcVariant). What boxcraft's defaults add to a start is figure
+// 6's other rows.
+var runcIsolation = []string{"-m", "64m", "--network", "none", "--proc=host", "--security-opt", "seccomp=unconfined"}
+
+// withIsolation is a boxcraft command line: command, runcIsolation's
+// flags, then the rest.
+func withIsolation(command string, rest ...string) []string {
+	return append(append([]string{command}, runcIsolation...), rest...)
+}
 
 // newBoxcraft imports the busybox image into a new state folder, as
 // busybox:latest. done removes every container, the state and the
@@ -104,16 +112,18 @@ func removeCgroupParent(parent string) []error {
 // startUpRows are figure 6: boxcraft's start-up, from the runs of
 // figure 1, taken in turn with runc's and the floor's.
 func (s *b) startUpRows(results map[string]durations) {
-	bx, dflt := results["boxcraft"], results["boxcraft defaults"]
+	bx, views, dflt := results["boxcraft"], results["boxcraft views"], results["boxcraft defaults"]
 	runc, runcNoUser, floor := results["runc"], results["runc no userns"], results["floor"]
 	s.section("6. boxcraft: start-up, run /bin/true",
-		fmt.Sprintf("`boxcraft %s busybox /bin/true` in the foreground, busybox:latest imported first (`boxcraft import`): boxcraft is its own monitor, and the container is created (its record, an overlay root), started (new uts, pid, ipc, net with loopback only, mnt and cgroup namespaces, a cgroup with a 64 MiB memory limit, /proc, /sys, /dev, pivot_root), waited for, torn down and removed. Taken in turn with figure 1's runs, against the same anchors. runc's bundle also makes a user namespace, which boxcraft makes only when asked (`--uidmap`, as podman): `runc run, no user namespace` is the same bundle without it, the like-for-like anchor. `boxcraft run --rm busybox /bin/true` is Docker's defaults: no memory limit.", strings.Join(likeRunc, " ")),
+		fmt.Sprintf("`boxcraft %s busybox /bin/true` in the foreground, busybox:latest imported first (`boxcraft import`): boxcraft is its own monitor, and the container is created (its record, an overlay root), started (new uts, pid, ipc, net with loopback only, mnt and cgroup namespaces, a cgroup with a 64 MiB memory limit, /proc, /sys, /dev, pivot_root, Docker's capabilities, masked paths), waited for, torn down and removed: the isolation of runc's bundle, which has no seccomp filter (runc spec writes none) and no /proc view. Taken in turn with figure 1's runs, against the same anchors. runc's bundle also makes a user namespace, which boxcraft makes only when asked (`--uidmap`, as podman): `runc run, no user namespace` is the same bundle without it, the like-for-like anchor. Beside it, what boxcraft's defaults add: `--network none` alone keeps its default seccomp filter and its /proc view (figures 10 and 14), and `boxcraft run --rm busybox /bin/true` is all of Docker's defaults, the bridge too (figure 15), and no memory limit.", strings.Join(withIsolation("run", "--rm"), " ")),
 		ratioTable)
 	s.row("boxcraft run", bx, runcNoUser, "runc run, no user namespace", 0.45)
 	s.row("boxcraft run", bx, runc, "runc run", 0.45)
 	s.row("boxcraft run", bx, floor, "the floor", 3)
+	s.row("boxcraft run --network none (seccomp, /proc view)", views, runcNoUser, "runc run, no user namespace", 0)
 	s.row("boxcraft run, Docker's defaults", dflt, runcNoUser, "runc run, no user namespace", 0)
 	s.row("runc run, no user namespace", runcNoUser, floor, "the floor", 0)
+	fmt.Fprintf(&s.report, "\nWhat the defaults add to a start (medians of the paired differences, run by run): the seccomp filter and the /proc view %s, then the bridge %s.\n", round(views.minus(bx).median()), round(dflt.minus(views).median()))
 	fmt.Fprintf(&s.report, "\nPeak RSS (figure 5's way): boxcraft run %d KiB, runc run with no user namespace %d KiB.\n", bx.medianRSS(), runcNoUser.medianRSS())
 }
 
@@ -296,7 +306,7 @@ func (s *b) execs(bundle string) error {
 		return err
 	}
 	ours := x.name()
-	if _, err := x.output("run", "-d", "--name", ours, "busybox", "sleep", "600"); err != nil {
+	if _, err := x.output(withIsolation("run", "-d", "--name", ours, "busybox", "sleep", "600")...); err != nil {
 		return err
 	}
 	defer x.output("rm", "-f", ours)
@@ -323,7 +333,7 @@ func (s *b) execs(bundle string) error {
 		return err
 	}
 	s.section("9. boxcraft: exec",
-		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container, against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, boxcraft-exec-init (a small program beside boxcraft, issue 26), whose C constructor joins the container's namespaces before Go starts (as runc's nsexec) and forks, and that Go child, which enters the container's working folder and user and execs the command.",
+		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container started with runc's isolation (figure 6: no seccomp filter, which an exec would install too, no /proc view, no bridge), against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, boxcraft-exec-init (a small program beside boxcraft, issue 26), whose C constructor joins the container's namespaces before Go starts (as runc's nsexec) and forks, and that Go child, which enters the container's working folder and user and execs the command.",
 		ratioTable)
 	s.row("boxcraft exec", results["boxcraft"], results["runc"], "runc exec", 0.5)
 	return nil

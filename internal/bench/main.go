@@ -277,7 +277,8 @@ func (s *b) startUp(rootfs string) error {
 			return err
 		}
 		commands["runc no userns"] = runcRun(noUserns)
-		commands["boxcraft"] = s.bx.cmd(append(slices.Clone(likeRunc), "busybox", "/bin/true")...)
+		commands["boxcraft"] = s.bx.cmd(withIsolation("run", "--rm", "busybox", "/bin/true")...)
+		commands["boxcraft views"] = s.bx.cmd("run", "--rm", "-m", "64m", "--network", "none", "busybox", "/bin/true")
 		commands["boxcraft defaults"] = s.bx.cmd("run", "--rm", "busybox", "/bin/true")
 	}
 	results, err := inTurn(s.runs, commands)
