@@ -8,7 +8,9 @@
 //
 // The start is step02's clone and step03's CLONE_INTO_CGROUP, done once
 // for every container; the settings reach init as one JSON value on a
-// pipe (containerinit).
+// pipe (containerinit). What only boxcraft's own containers ask for, a
+// place on the bridge and a /proc view, the caller hands in (Extras,
+// made by final/extras): boxcraft-runc hands in none, and links neither.
 package monitor
 
 import (

@@ -2,9 +2,12 @@
 // 23): create, start, state, kill, delete, exec, ps, pause, resume, list,
 // update, spec, events and features over an OCI bundle, so that containerd (and
 // Kubernetes through it) can run boxcraft in runc's place. The work is
-// the same packages' as boxcraft run's (runtime, monitor, containerinit,
-// cgroups, rootfs, security); this is the front end only, with
-// final/oci reading config.json. Like runc it exits 1 on any failure,
+// the same packages' as boxcraft run's (lifecycle, monitor,
+// containerinit, cgroups, rootfs, security); this is the front end only,
+// with final/oci reading config.json. It links no image store and none of
+// boxcraft's extras (the bridge, the /proc views), which a bundle never
+// asks for: containerd's shim runs it several times per container, and
+// each run skips their packages' start-up. Like runc it exits 1 on any failure,
 // with one line on stderr and, with --log, in the log.
 package main
 
