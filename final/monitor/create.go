@@ -52,6 +52,12 @@ func Create(rec state.Record, files Files) (int, error) {
 }
 
 func createOnThread(c *spec.Container, files Files) (int, error) {
+	// An OCI container has no extras (no bridge, no /proc view): its
+	// config asks for neither (final/oci).
+	var x Extras
+	if err := x.refuseMissing(c); err != nil {
+		return 0, err
+	}
 	cg, err := openCgroup(c)
 	if err != nil {
 		return 0, err
@@ -79,7 +85,7 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p := &process{cmd: cmd, cgroup: cg, io: io}
+	p := &process{cmd: cmd, cgroup: cg, io: io, extras: x}
 	err = created(files.Created, cg, cmd.Process.Pid)
 	if err != nil {
 		settings.Close()

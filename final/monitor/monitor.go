@@ -8,7 +8,9 @@
 //
 // The start is step02's clone and step03's CLONE_INTO_CGROUP, done once
 // for every container; the settings reach init as one JSON value on a
-// pipe (containerinit).
+// pipe (containerinit). What only boxcraft's own containers ask for, a
+// place on the bridge and a /proc view, the caller hands in (Extras,
+// made by final/extras): boxcraft-runc hands in none, and links neither.
 package monitor
 
 import (
@@ -58,8 +60,9 @@ type Result struct {
 // could not (a *containerinit.Failure, or another error). Run returns
 // once the container has ended and its cgroup and root are gone. Each
 // step of the start is reported to tr (--trace; nil when not traced),
-// init's relayed, until the command runs.
-func Run(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
+// init's relayed, until the command runs. x are the extras the program
+// has (its bridge, its /proc views).
+func Run(dirs state.Dirs, x Extras, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	type ended struct {
 		result Result
 		err    error
@@ -67,11 +70,11 @@ func Run(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, st
 	tr = tr.As(trace.Monitor) // in boxcraft's own process, or a monitor's
 	done := make(chan ended)
 	go func() {
-		result, err := onOwnThread(dirs, rec, attach, tr, started)
+		result, err := onOwnThread(dirs, x, rec, attach, tr, started)
 		done <- ended{result, err}
 	}()
 	e := <-done
-	return e.result, errors.Join(e.err, Teardown(dirs, rec))
+	return e.result, errors.Join(e.err, Teardown(dirs, x, rec))
 }
 
 // onOwnThread starts the container and waits for it, on a thread of its
@@ -86,13 +89,13 @@ func Run(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, st
 //   - its session keyring (joinNewSessionKeyring);
 //   - its parent, for Pdeathsig: the kernel kills init when the thread
 //     that started it ends, not the process.
-func onOwnThread(dirs state.Dirs, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
+func onOwnThread(dirs state.Dirs, x Extras, rec state.Record, attach *Attach, tr *trace.Tracer, started func(Started, error)) (Result, error) {
 	runtime.LockOSThread()
 	c, id := &rec.Spec, rec.Spec.ID
-	proc, err := start(c, dirs, attach, tr)
+	proc, err := start(c, dirs, x, attach, tr)
 	if err != nil {
 		_ = dirs.WriteStatus(id, state.Status{Status: state.Created, Error: err.Error()})
-		_ = Teardown(dirs, rec)
+		_ = Teardown(dirs, x, rec)
 		started(Started{}, err)
 		return Result{}, err
 	}
@@ -125,13 +128,17 @@ type process struct {
 	cgroup *cgroups.Cgroup
 	master *os.File
 	io     *stdio
-	view   *procView // nil with --proc=host
+	view   ProcView // nil with --proc=host
+	extras Extras
 	tr     *trace.Tracer
 }
 
 // start clones init into the container's namespaces and cgroup, hands it
 // the settings, and waits until it has become the command or failed.
-func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer) (*process, error) {
+func start(c *spec.Container, dirs state.Dirs, x Extras, attach *Attach, tr *trace.Tracer) (*process, error) {
+	if err := x.refuseMissing(c); err != nil {
+		return nil, err
+	}
 	cg, err := openCgroup(c)
 	if err != nil {
 		return nil, err
@@ -145,23 +152,23 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer)
 		io.close()
 		return nil, err
 	}
-	view, err := startProcView(c, dirs, cg)
+	view, err := x.serveProcView(c, dirs, cg)
 	if err != nil {
 		closeAll(trees...)
 		io.close()
 		return nil, err
 	}
 	if view != nil {
-		trees = append(trees, view.theirs) // containerinit.ProcViewFD
+		trees = append(trees, view.InitEnd()) // containerinit.ProcViewFD
 	}
 	cmd, settings, report, relayed, err := cloneInit(c, dirs, cg, io, trees, tr)
 	closeAll(trees...) // init has them, or failed to start
 	if err != nil {
-		view.close()
+		closeView(view)
 		io.close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view, tr: tr}
+	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view, extras: x, tr: tr}
 	err = p.handOver(c, dirs, settings, report)
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -173,12 +180,12 @@ func start(c *spec.Container, dirs state.Dirs, attach *Attach, tr *trace.Tracer)
 	}
 	if err != nil {
 		tr.EndOnCause()
-		view.close()
+		closeView(view)
 		io.close()
 		return nil, err
 	}
 	if view != nil {
-		view.answerSysinfo()
+		view.AnswerSysinfo()
 	}
 	io.startCopying()
 	return p, nil
@@ -253,7 +260,7 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 
 // handOver hands init its settings, then puts it in the cgroup where
 // clone could not (v1) and connects its network namespace to the bridge
-// (network.go) while init sets the root up, then tells init that it is
+// (Extras.Bridge) while init sets the root up, then tells init that it is
 // in its cgroup (containerinit.InCgroup), and reads its report: an end
 // of file means that the report pipe closed on exec, and the command
 // runs. On cgroup v1 the move waits for an RCU grace period (about 7 ms)
@@ -262,7 +269,7 @@ func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report 
 	p.tr.Mark("final/spec", "write settings", func() string { return "spec.Container as JSON on init's fd 3; init sets its root up meanwhile" })
 	err := writeSettings(c, settings)
 	if err == nil && p.view != nil {
-		err = p.view.sendMounts()
+		err = p.view.SendMounts()
 	}
 	if err == nil {
 		pid := p.cmd.Process.Pid
@@ -273,7 +280,7 @@ func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report 
 		}
 	}
 	if err == nil {
-		err = attachNetwork(c, dirs, p.cmd.Process.Pid, p.tr)
+		err = p.extras.attach(c, dirs, p.cmd.Process.Pid, p.tr)
 	}
 	if err != nil {
 		return p.abandon(settings, report, err)
@@ -342,7 +349,7 @@ func finishSettings(settings, report *os.File) error {
 func (p *process) wait() Result {
 	_ = p.cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	p.io.finish()
-	p.view.close()
+	closeView(p.view)
 	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	r := Result{ExitCode: ws.ExitStatus()}
 	if ws.Signaled() {

@@ -38,8 +38,9 @@ const TraceFD = 4
 // Serve is the monitor process of a detached container: it holds the
 // container's monitor lock for as long as it lives, starts the
 // container, reports on ReportFD, waits, and with --rm removes the
-// container once it has ended.
-func Serve(dirs state.Dirs, id string) error {
+// container once it has ended. x are the extras the program has (its
+// bridge, its /proc views).
+func Serve(dirs state.Dirs, x Extras, id string) error {
 	report := os.NewFile(ReportFD, "report")
 	if report == nil {
 		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
@@ -57,7 +58,7 @@ func Serve(dirs state.Dirs, id string) error {
 	}
 	tr, traceOut := monitorTracer(rec)
 	var startErr error
-	_, err = Run(dirs, rec, nil, tr, func(s Started, err error) {
+	_, err = Run(dirs, x, rec, nil, tr, func(s Started, err error) {
 		closeTrace(tr, traceOut) // before the report: the caller's relay ends first
 		msg := Report{Pid: s.Pid}
 		if startErr = err; err != nil {
@@ -71,7 +72,7 @@ func Serve(dirs state.Dirs, id string) error {
 		if err == nil {
 			err = RemoveFolders(dirs, id) // Run tore it down
 		} else {
-			err = errors.Join(err, RemoveContainer(dirs, id))
+			err = errors.Join(err, RemoveContainer(dirs, x, id))
 		}
 	}
 	return err
@@ -89,10 +90,10 @@ func StartStatus(err error) int {
 
 // RemoveContainer removes what a container left on the host (Teardown)
 // and its folders, under the lock of the set of containers.
-func RemoveContainer(dirs state.Dirs, id string) error {
+func RemoveContainer(dirs state.Dirs, x Extras, id string) error {
 	rec, err := dirs.ReadRecord(id)
 	if err == nil {
-		err = Teardown(dirs, rec)
+		err = Teardown(dirs, x, rec)
 	} else {
 		err = nil // a start cut short before its record: only folders
 	}

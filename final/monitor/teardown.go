@@ -23,8 +23,9 @@ func dupCloexec(fd int) (int, error) {
 // ended: its cgroup (and any process left in it), its root's overlay,
 // and on the bridge its address, veth and published ports' rules.
 // It is also what rm -f and prune do for a container whose monitor was
-// killed. Each part is done even when another fails.
-func Teardown(dirs state.Dirs, rec state.Record) error {
+// killed. Each part is done even when another fails. x are the
+// program's extras: the bridge gives the container's address back.
+func Teardown(dirs state.Dirs, x Extras, rec state.Record) error {
 	var errs []error
 	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		errs = append(errs, cg.Remove())
@@ -33,7 +34,7 @@ func Teardown(dirs state.Dirs, rec state.Record) error {
 	if rec.Mounted {
 		errs = append(errs, unmountRoot(rec.Spec.Root.Path))
 	}
-	errs = append(errs, detachNetwork(dirs, rec))
+	errs = append(errs, x.detach(dirs, rec))
 	return errors.Join(errs...)
 }
 

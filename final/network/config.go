@@ -20,14 +20,14 @@ const (
 	Table         = "boxcraft"
 )
 
-// The modes of --network.
+// The modes of --network (spec's, where the monitor reads them).
 const (
-	ModeBridge = "bridge"
-	ModeNone   = "none"
-	ModeHost   = "host"
+	ModeBridge = spec.NetworkBridge
+	ModeNone   = spec.NetworkNone
+	ModeHost   = spec.NetworkHost
 	// ModeContainer is "container:NAME": the namespace of another
 	// container, as a pod's containers share one.
-	ModeContainer = "container:"
+	ModeContainer = spec.NetworkContainer
 )
 
 // Port is one published port: -p [IP:]HOST:CTR[/tcp|/udp].

@@ -29,9 +29,9 @@ func convertLinux(s *specs.Spec, c *spec.Container, id, defaultParent string) er
 	if err := convertKernel(s, c, timeNS); err != nil {
 		return err
 	}
-	c.Network.Mode = "host"
+	c.Network.Mode = spec.NetworkHost
 	if c.Namespaces.Net {
-		c.Network.Mode = "none" // lo alone, as runc gives a new network namespace
+		c.Network.Mode = spec.NetworkNone // lo alone, as runc gives a new network namespace
 	}
 	if c.CgroupParent, c.Cgroup, err = convertCgroupsPath(l.CgroupsPath, id, defaultParent); err != nil {
 		return err

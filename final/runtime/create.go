@@ -4,38 +4,42 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
-	"github.com/boxcraft/boxcraft/final/cgroups"
-	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/extras"
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
-	"github.com/boxcraft/boxcraft/final/trace"
 )
 
-// Runtime is boxcraft's state folder and image store.
+// Runtime is boxcraft's: the lifecycle every container shares (its
+// state folder, its extras, its trace) and the image store.
 type Runtime struct {
-	Dirs  state.Dirs
+	lifecycle.Runtime
 	Store *store.Store
-	// Trace reports each step of a start (--trace, final/trace); nil
-	// is off.
-	Trace *trace.Tracer
 }
 
-// Open opens the state folder, making it when missing.
+// Container is a container as ps and inspect show it: the lifecycle's,
+// which boxcraft's commands name through this package.
+type Container = lifecycle.Container
+
+// Open opens the state folder, making it when missing, and the image
+// store in it, with boxcraft's extras: its bridge network and its /proc
+// views.
 func Open(dirs state.Dirs) (*Runtime, error) {
-	if err := dirs.Make(); err != nil {
+	lc, err := lifecycle.Open(dirs)
+	if err != nil {
 		return nil, err
 	}
 	s, err := store.Open(dirs.Store())
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{Dirs: dirs, Store: s}, nil
+	lc.Extras = extras.New()
+	return &Runtime{Runtime: *lc, Store: s}, nil
 }
 
 // CreateOptions are what the command line decided besides the settings.
@@ -44,9 +48,6 @@ type CreateOptions struct {
 	Detached        bool     // -d
 	Entrypoint, Cmd []string // the command's two halves, for inspect
 }
-
-// ErrConflict: the name is taken.
-var ErrConflict = errors.New("conflict")
 
 // Create makes a container from its settings: its record first (so that
 // whatever happens next, ps shows it and rm removes it), then its cgroup
@@ -59,7 +60,7 @@ func (r *Runtime) Create(ctx context.Context, c *spec.Container, o CreateOptions
 		return rec, err
 	}
 	if err := r.makeContainer(ctx, rec); err != nil {
-		_ = r.remove(rec.Spec.ID)
+		_ = r.Discard(rec.Spec.ID)
 		return rec, err
 	}
 	return rec, nil
@@ -79,7 +80,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	if c.Name == "" {
 		c.Name = r.freeName()
 	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
-		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", ErrConflict, "/"+c.Name, id[:12])
+		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", lifecycle.ErrConflict, "/"+c.Name, id[:12])
 	}
 	if r.Trace.Enabled() { // every process of the start traces, timed from one origin
 		c.Trace = spec.Trace{Mode: r.Trace.Mode(), Origin: r.Trace.Origin().UnixNano()}
@@ -103,11 +104,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 // in the cgroup.
 func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 	c := rec.Spec
-	cg, err := cgroups.New(c.CgroupParent, c.CgroupName(), c.Resources, r.Trace)
-	if err != nil {
-		return err
-	}
-	if err := cg.LimitDevices(c.Security); err != nil {
+	if err := r.MakeCgroup(rec); err != nil {
 		return err
 	}
 	if c.Image == "" {
@@ -118,11 +115,6 @@ func (r *Runtime) makeContainer(ctx context.Context, rec state.Record) error {
 		return err
 	}
 	return plan.Mount(r.Trace)
-}
-
-// remove removes what a container left on the host and its folders.
-func (r *Runtime) remove(id string) error {
-	return monitor.RemoveContainer(r.Dirs, id)
 }
 
 // NewID is 32 random bytes in hex, as Docker's IDs.

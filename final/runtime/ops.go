@@ -3,80 +3,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"github.com/boxcraft/boxcraft/final/cgroups"
 	"time"
 
-	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotRunning: the container is not running.
 var ErrNotRunning = errors.New("is not running")
-
-// Container is a container as ps and inspect show it.
-type Container struct {
-	ID     string
-	Record state.Record
-	Status state.Status
-	Broken bool // a start cut short before its record was written
-}
-
-// Get finds a container by name, ID or ID prefix.
-func (r *Runtime) Get(ref string) (Container, error) {
-	id, err := r.Dirs.Find(ref)
-	if err != nil {
-		return Container{}, err
-	}
-	return r.get(id), nil
-}
-
-func (r *Runtime) get(id string) Container {
-	c := Container{ID: id}
-	rec, err := r.Dirs.ReadRecord(id)
-	if err != nil {
-		c.Broken = true
-		c.Status = state.Status{Status: state.Created, Error: "its start was cut short"}
-		return c
-	}
-	c.Record = rec
-	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
-		c.Status = state.Status{Status: state.Created, Error: err.Error()}
-	}
-	if c.Status.Error == state.MonitorGone {
-		r.reapOrphan(rec)
-	}
-	return c
-}
-
-// reapOrphan ends what is left of a container whose monitor was killed.
-// The kernel kills its first process with the monitor (Pdeathsig), but
-// not always what that process left, nor, in a start cut short at the
-// wrong moment, the process itself; with no monitor, nothing would reap
-// it, log it or tear it down. Its cgroup holds all of it: removing the
-// cgroup kills every process in it. The rest of the teardown is rm's.
-func (r *Runtime) reapOrphan(rec state.Record) {
-	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
-		_ = cg.Remove()
-	}
-	if rec.Spec.Network.Mode == network.ModeBridge { // its address and published ports are free again
-		_ = network.Detach(network.Dir(r.Dirs.Run), rec.Spec.ID)
-	}
-}
-
-// List lists the containers, newest first.
-func (r *Runtime) List() ([]Container, error) {
-	ids, err := r.Dirs.IDs()
-	if err != nil {
-		return nil, err
-	}
-	var list []Container
-	for _, id := range ids {
-		list = append(list, r.get(id))
-	}
-	sortNewestFirst(list)
-	return list, nil
-}
 
 // Kill sends sig to the container's first process.
 func (r *Runtime) Kill(c Container, sig unix.Signal) error {
@@ -161,7 +95,7 @@ func (r *Runtime) Remove(c Container, force bool) error {
 			return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
 		}
 	}
-	return r.remove(c.ID)
+	return r.Discard(c.ID)
 }
 
 // Prune removes every container that is not running, and returns their
@@ -177,7 +111,7 @@ func (r *Runtime) Prune() ([]string, error) {
 		if c.Status.Status == state.Running || (c.Status.Status == state.Created && r.Dirs.MonitorAlive(c.ID)) {
 			continue
 		}
-		if err := r.remove(c.ID); err != nil {
+		if err := r.Discard(c.ID); err != nil {
 			errs = append(errs, err)
 			continue
 		}

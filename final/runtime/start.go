@@ -45,7 +45,7 @@ func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(mon
 		return monitor.Result{}, err
 	}
 	var startErr error
-	result, err := monitor.Run(r.Dirs, rec, attach, r.Trace, func(s monitor.Started, err error) {
+	result, err := monitor.Run(r.Dirs, r.Extras, rec, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {
 			onStart(s)
 		}
@@ -54,14 +54,14 @@ func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(mon
 	if startErr != nil {
 		// A command that cannot start is refused, and a refusal leaves
 		// nothing behind (Docker would keep the container, Created).
-		return result, errors.Join(startError(startErr), r.remove(id))
+		return result, errors.Join(startError(startErr), r.Discard(id))
 	}
 	if rec.AutoRemove {
 		if err == nil {
 			// monitor.Run tore it down: the folders are what is left.
 			err = monitor.RemoveFolders(r.Dirs, id)
 		} else {
-			err = errors.Join(err, r.remove(id))
+			err = errors.Join(err, r.Discard(id))
 		}
 	}
 	return result, err
@@ -97,7 +97,7 @@ func (r *Runtime) Detach(id string) error {
 	err = cmd.Start()
 	closeFiles(extra)
 	if err != nil {
-		_ = r.remove(id)
+		_ = r.Discard(id)
 		return startError(fmt.Errorf("start the container's monitor: %w", err))
 	}
 	go func() { _ = cmd.Wait() }() // reaped if it ends while we wait; otherwise init adopts it
@@ -106,11 +106,11 @@ func (r *Runtime) Detach(id string) error {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the container's monitor ended before the container started")
 		}
-		_ = r.remove(id)
+		_ = r.Discard(id)
 		return startError(err)
 	}
 	if report.Error != "" {
-		_ = r.remove(id) // as in the foreground: a refusal leaves nothing
+		_ = r.Discard(id) // as in the foreground: a refusal leaves nothing
 		return &StartError{Status: report.Status, Err: errors.New(report.Error)}
 	}
 	return nil
@@ -143,5 +143,5 @@ func monitorEnv() []string {
 // (boxcraft monitor ID), when no boxcraft-monitor is beside boxcraft
 // (monitor.Serve).
 func (r *Runtime) ServeMonitor(id string) error {
-	return monitor.Serve(r.Dirs, id)
+	return monitor.Serve(r.Dirs, r.Extras, id)
 }

@@ -270,6 +270,19 @@ type Network struct {
 	Ports  []Port `json:"ports,omitempty"`  // -p
 }
 
+// The modes of Network: here, where the monitor reads them, and not in
+// final/network alone, so that a program that never connects a
+// container to the bridge (boxcraft-runc) need not link that package to
+// know one when it sees it.
+const (
+	NetworkBridge = "bridge"
+	NetworkNone   = "none"
+	NetworkHost   = "host"
+	// NetworkContainer is "container:ID"'s prefix: the namespace of
+	// another container, as a pod's containers share one.
+	NetworkContainer = "container:"
+)
+
 // Port is one published port: -p [IP:]HOST:CTR[/tcp|/udp].
 type Port struct {
 	HostIP        string `json:"hostIP,omitempty"` // "" is every address of the host

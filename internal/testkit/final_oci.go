@@ -45,9 +45,10 @@ type ociSuite struct {
 // engine drives runc: create leaves init waiting until start, state
 // says so in the spec's words, kill, delete, run's exit status, exec,
 // ps, pause and resume on the freezer, the pty over --console-socket,
-// the cgroup mount without a cgroup namespace, and the refusal of a
-// config field it does not implement, in one line naming it, leaving
-// nothing behind.
+// the cgroup mount without a cgroup namespace, the refusal of a config
+// field it does not implement, in one line naming it, leaving nothing
+// behind; and a binary that links none of boxcraft's image store,
+// bridge or /proc views.
 func OCILifecycle(t *testing.T) {
 	RequireRoot(t)
 	s := &ociSuite{root: filepath.Join(t.TempDir(), "runc-root")}
@@ -63,6 +64,7 @@ func OCILifecycle(t *testing.T) {
 	t.Run("JoinByPath", s.joinByPath)
 	t.Run("UpdateAndEvents", s.updateAndEvents)
 	t.Run("CgroupMount", s.cgroupMount)
+	t.Run("LinksWhatOCINeeds", s.linksWhatOCINeeds)
 }
 
 // runc runs boxcraft-runc with the suite's --root.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/boxcraft/boxcraft/final/extras"
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/state"
 )
@@ -25,7 +26,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "boxcraft-monitor: started by boxcraft run -d (as root), not by hand")
 		os.Exit(125)
 	}
-	if err := monitor.Serve(state.DefaultDirs(), os.Args[1]); err != nil {
+	if err := monitor.Serve(state.DefaultDirs(), extras.New(), os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "boxcraft-monitor:", err)
 		os.Exit(monitor.StartStatus(err))
 	}

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/oci"
-	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/spf13/pflag"
 )
 
@@ -171,7 +171,7 @@ func eventsCommand(g *globals, flags *pflag.FlagSet) error {
 
 // streamEvents calls stats every interval and oom on each new OOM kill,
 // until the container stops.
-func streamEvents(rt *runtime.Runtime, c runtime.Container, interval time.Duration, stats, oom func() error) error {
+func streamEvents(rt *lifecycle.Runtime, c lifecycle.Container, interval time.Duration, stats, oom func() error) error {
 	const poll = 100 * time.Millisecond // how soon an OOM kill is told
 	kills := rt.OOMKills(c)
 	newKill := func() error {
@@ -182,7 +182,7 @@ func streamEvents(rt *runtime.Runtime, c runtime.Container, interval time.Durati
 		return nil
 	}
 	next := time.Now()
-	for rt.OCIStatus(c) != runtime.OCIStopped {
+	for rt.OCIStatus(c) != lifecycle.OCIStopped {
 		if err := newKill(); err != nil {
 			return err
 		}

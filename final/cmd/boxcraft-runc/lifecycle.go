@@ -9,9 +9,9 @@ import (
 	"strconv"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/oci"
-	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -33,45 +33,45 @@ func createCommand(g *globals, flags *pflag.FlagSet) error {
 
 // create makes the container the bundle describes, with its init
 // waiting for start.
-func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Container, error) {
+func create(g *globals, flags *pflag.FlagSet) (*lifecycle.Runtime, lifecycle.Container, error) {
 	id, err := needID(flags)
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	if err := refuseCreateFlags(flags); err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	bundle, _ := flags.GetString("bundle")
 	if bundle, err = filepath.Abs(bundle); err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	config, err := oci.ReadConfig(bundle)
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	c, err := oci.Convert(config, bundle, id, defaultCgroupParent())
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	for _, w := range oci.AmbientWarnings(config.Process) {
 		warn(g, errors.New(w))
 	}
 	rt, err := g.open()
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	files, err := stdioFor(c.Process, flags)
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	hooks, _ := oci.ConvertHooks(config.Hooks) // checked by Convert
 	b := oci.Bundle{Path: bundle, Annotations: config.Annotations, Hooks: &hooks}
 	files.Created = createRuntimeHooks(hooks, b.HookState(id))
 	if _, err := rt.CreateOCI(c, files); err != nil {
-		if !errors.Is(err, runtime.ErrConflict) { // another's id: nothing of this one was made
+		if !errors.Is(err, lifecycle.ErrConflict) { // another's id: nothing of this one was made
 			poststop(g, b, id) // the spec's lifecycle goes on at delete
 		}
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	ctr, err := rt.Get(c.ID)
 	if err == nil {
@@ -83,7 +83,7 @@ func create(g *globals, flags *pflag.FlagSet) (*runtime.Runtime, runtime.Contain
 	if err != nil {
 		err = errors.Join(err, rt.DeleteOCI(ctr, true))
 		poststop(g, b, id)
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	return rt, ctr, nil
 }
@@ -174,7 +174,7 @@ func startCommand(g *globals, flags *pflag.FlagSet) error {
 }
 
 // start lets a created container run, then runs its poststart hooks.
-func start(g *globals, rt *runtime.Runtime, c runtime.Container, id string) error {
+func start(g *globals, rt *lifecycle.Runtime, c lifecycle.Container, id string) error {
 	if err := rt.StartOCI(c); err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func killCommand(g *globals, flags *pflag.FlagSet) error {
 	}
 	sig := unix.SIGTERM
 	if flags.NArg() > 1 {
-		if sig, err = runtime.ParseSignal(flags.Arg(1)); err != nil {
+		if sig, err = lifecycle.ParseSignal(flags.Arg(1)); err != nil {
 			return err
 		}
 	}
@@ -237,7 +237,7 @@ func deleteCommand(g *globals, flags *pflag.FlagSet) error {
 }
 
 // deleteContainer deletes c, then runs its poststop hooks.
-func deleteContainer(g *globals, rt *runtime.Runtime, c runtime.Container, id string, force bool) error {
+func deleteContainer(g *globals, rt *lifecycle.Runtime, c lifecycle.Container, id string, force bool) error {
 	// Missing only when create failed before writing it: no hooks then.
 	b, _ := oci.ReadBundle(rt.Dirs.Container(c.ID))
 	if err := rt.DeleteOCI(c, force); err != nil {

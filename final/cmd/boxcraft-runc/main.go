@@ -2,9 +2,12 @@
 // 23): create, start, state, kill, delete, exec, ps, pause, resume, list,
 // update, spec, events and features over an OCI bundle, so that containerd (and
 // Kubernetes through it) can run boxcraft in runc's place. The work is
-// the same packages' as boxcraft run's (runtime, monitor, containerinit,
-// cgroups, rootfs, security); this is the front end only, with
-// final/oci reading config.json. Like runc it exits 1 on any failure,
+// the same packages' as boxcraft run's (lifecycle, monitor,
+// containerinit, cgroups, rootfs, security); this is the front end only,
+// with final/oci reading config.json. It links no image store and none of
+// boxcraft's extras (the bridge, the /proc views), which a bundle never
+// asks for: containerd's shim runs it several times per container, and
+// each run skips their packages' start-up. Like runc it exits 1 on any failure,
 // with one line on stderr and, with --log, in the log.
 package main
 
@@ -17,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
-	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/spf13/pflag"
 )
@@ -57,13 +60,13 @@ type globals struct {
 	stdout               io.Writer
 }
 
-func (g *globals) open() (*runtime.Runtime, error) {
+func (g *globals) open() (*lifecycle.Runtime, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("boxcraft-runc needs root")
 	}
 	// Both halves under --root: an engine gives each namespace a root of
 	// its own, and removes it.
-	return runtime.OpenState(state.Dirs{Run: filepath.Join(g.root, "run"), Lib: filepath.Join(g.root, "lib")})
+	return lifecycle.Open(state.Dirs{Run: filepath.Join(g.root, "run"), Lib: filepath.Join(g.root, "lib")})
 }
 
 func main() {
@@ -170,20 +173,20 @@ func needID(flags *pflag.FlagSet) (string, error) {
 
 // findArg finds the container the command's first argument names, and
 // returns that ID with it.
-func findArg(g *globals, flags *pflag.FlagSet) (string, *runtime.Runtime, runtime.Container, error) {
+func findArg(g *globals, flags *pflag.FlagSet) (string, *lifecycle.Runtime, lifecycle.Container, error) {
 	id, err := needID(flags)
 	if err != nil {
-		return "", nil, runtime.Container{}, err
+		return "", nil, lifecycle.Container{}, err
 	}
 	rt, c, err := find(g, id)
 	return id, rt, c, err
 }
 
 // find opens the state and finds the container the engine calls id.
-func find(g *globals, id string) (*runtime.Runtime, runtime.Container, error) {
+func find(g *globals, id string) (*lifecycle.Runtime, lifecycle.Container, error) {
 	rt, err := g.open()
 	if err != nil {
-		return nil, runtime.Container{}, err
+		return nil, lifecycle.Container{}, err
 	}
 	c, err := rt.Get(id)
 	if err == nil && c.Record.Spec.Name != id {

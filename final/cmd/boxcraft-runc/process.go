@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/oci"
-	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
@@ -159,14 +159,14 @@ func cmdProcess(flags *pflag.FlagSet, p spec.Process) (spec.Process, error) {
 // cgroup.
 
 func pauseCommand(g *globals, flags *pflag.FlagSet) error {
-	return onContainer(g, flags, (*runtime.Runtime).Pause)
+	return onContainer(g, flags, (*lifecycle.Runtime).Pause)
 }
 
 func resumeCommand(g *globals, flags *pflag.FlagSet) error {
-	return onContainer(g, flags, (*runtime.Runtime).Resume)
+	return onContainer(g, flags, (*lifecycle.Runtime).Resume)
 }
 
-func onContainer(g *globals, flags *pflag.FlagSet, do func(*runtime.Runtime, runtime.Container) error) error {
+func onContainer(g *globals, flags *pflag.FlagSet, do func(*lifecycle.Runtime, lifecycle.Container) error) error {
 	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err

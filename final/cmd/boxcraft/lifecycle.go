@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 )
 
 func addStopFlags(flags *pflag.FlagSet) {
@@ -58,7 +58,7 @@ func addKillFlags(flags *pflag.FlagSet) {
 
 func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	name, _ := flags.GetString("signal")
-	sig, err := runtime.ParseSignal(name)
+	sig, err := lifecycle.ParseSignal(name)
 	if err != nil {
 		return statusFailed, fmt.Errorf("--signal: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/boxcraft/boxcraft/final/dockerfmt"
+	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 )
@@ -122,7 +123,7 @@ func listForStats(rt *runtime.Runtime, all bool) ([]runtime.Container, error) {
 type reading struct {
 	system     uint64 // nanoseconds, all CPUs
 	containers []runtime.Container
-	usage      map[string]runtime.Usage // by ID
+	usage      map[string]lifecycle.Usage // by ID
 }
 
 func takeReading(rt *runtime.Runtime, pick func() ([]runtime.Container, error)) (reading, error) {
@@ -130,7 +131,7 @@ func takeReading(rt *runtime.Runtime, pick func() ([]runtime.Container, error)) 
 	if err != nil {
 		return reading{}, err
 	}
-	r := reading{containers: list, usage: map[string]runtime.Usage{}}
+	r := reading{containers: list, usage: map[string]lifecycle.Usage{}}
 	if r.system, err = systemCPU(); err != nil {
 		return reading{}, err
 	}

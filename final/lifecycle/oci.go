@@ -1,7 +1,6 @@
-package runtime
+package lifecycle
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +47,7 @@ func (r *Runtime) CreateOCI(c *spec.Container, files monitor.Files) (state.Recor
 		err = r.Dirs.WriteStatus(c.ID, state.Status{Status: state.Created, Pid: pid, NoMonitor: true})
 	}
 	if err != nil {
-		return rec, errors.Join(err, r.remove(c.ID))
+		return rec, errors.Join(err, r.Discard(c.ID))
 	}
 	return rec, nil
 }
@@ -69,7 +68,7 @@ func (r *Runtime) newOCIRecord(rec state.Record) error {
 
 // startWaiting makes the cgroup and the fifo, and starts init.
 func (r *Runtime) startWaiting(rec state.Record, files monitor.Files) (int, error) {
-	if err := r.makeContainer(context.Background(), rec); err != nil {
+	if err := r.MakeCgroup(rec); err != nil {
 		return 0, err
 	}
 	// Writable by all (0622): init may be another user by the time it
@@ -181,7 +180,7 @@ func (r *Runtime) DeleteOCI(c Container, force bool) error {
 	if cg, err := r.cgroupOf(c); err == nil {
 		_ = cg.Thaw() // a frozen process does not die of SIGKILL on v1
 	}
-	return r.remove(c.ID)
+	return r.Discard(c.ID)
 }
 
 // KillOCI sends sig to c's init, or with all to every process in its
@@ -242,15 +241,6 @@ func (r *Runtime) ExecOCI(c Container, p spec.Process, files monitor.Files) (*os
 		return nil, fmt.Errorf("container %s is %s: exec needs it running", c.Record.Spec.Name, status)
 	}
 	return monitor.ExecFiles(r.Dirs, c.Record, c.Status.Pid, p, files)
-}
-
-// OpenState is a Runtime over a state folder alone, with no image
-// store: an OCI bundle brings its own root.
-func OpenState(dirs state.Dirs) (*Runtime, error) {
-	if err := dirs.Make(); err != nil {
-		return nil, err
-	}
-	return &Runtime{Dirs: dirs}, nil
 }
 
 // UpdateOCI writes new limits into a running container's cgroup (an OCI

@@ -1,0 +1,119 @@
+package lifecycle
+
+import (
+	"errors"
+
+	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/trace"
+)
+
+// Runtime is a state folder of containers.
+type Runtime struct {
+	Dirs state.Dirs
+	// Extras are what the program can give a container beyond its init,
+	// cgroup and root (its bridge network, its /proc views): none for an
+	// OCI runtime, boxcraft's for boxcraft (final/extras).
+	Extras monitor.Extras
+	// Trace reports each step of a start (--trace, final/trace); nil
+	// is off.
+	Trace *trace.Tracer
+}
+
+// Open opens the state folder, making it when missing. Its Runtime has
+// no extras.
+func Open(dirs state.Dirs) (*Runtime, error) {
+	if err := dirs.Make(); err != nil {
+		return nil, err
+	}
+	return &Runtime{Dirs: dirs}, nil
+}
+
+// ErrConflict: the name is taken.
+var ErrConflict = errors.New("conflict")
+
+// Container is a container as ps and inspect show it.
+type Container struct {
+	ID     string
+	Record state.Record
+	Status state.Status
+	Broken bool // a start cut short before its record was written
+}
+
+// Get finds a container by name, ID or ID prefix.
+func (r *Runtime) Get(ref string) (Container, error) {
+	id, err := r.Dirs.Find(ref)
+	if err != nil {
+		return Container{}, err
+	}
+	return r.get(id), nil
+}
+
+func (r *Runtime) get(id string) Container {
+	c := Container{ID: id}
+	rec, err := r.Dirs.ReadRecord(id)
+	if err != nil {
+		c.Broken = true
+		c.Status = state.Status{Status: state.Created, Error: "its start was cut short"}
+		return c
+	}
+	c.Record = rec
+	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
+		c.Status = state.Status{Status: state.Created, Error: err.Error()}
+	}
+	if c.Status.Error == state.MonitorGone {
+		r.reapOrphan(rec)
+	}
+	return c
+}
+
+// reapOrphan ends what is left of a container whose monitor was killed.
+// The kernel kills its first process with the monitor (Pdeathsig), but
+// not always what that process left, nor, in a start cut short at the
+// wrong moment, the process itself; with no monitor, nothing would reap
+// it, log it or tear it down. Its cgroup holds all of it: removing the
+// cgroup kills every process in it. On the bridge, its address and
+// published ports are free again. The rest of the teardown is rm's.
+func (r *Runtime) reapOrphan(rec state.Record) {
+	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
+		_ = cg.Remove()
+	}
+	if r.Extras.Bridge != nil && rec.Spec.Network.Mode == spec.NetworkBridge {
+		_ = r.Extras.Bridge.Detach(r.Dirs, rec.Spec.ID)
+	}
+}
+
+// List lists the containers, newest first.
+func (r *Runtime) List() ([]Container, error) {
+	ids, err := r.Dirs.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var list []Container
+	for _, id := range ids {
+		list = append(list, r.get(id))
+	}
+	sortNewestFirst(list)
+	return list, nil
+}
+
+// MakeCgroup makes the cgroup of the container rec with its limits, and
+// its device rules (or v2's device program) before init, or anything,
+// runs in it.
+func (r *Runtime) MakeCgroup(rec state.Record) error {
+	c := rec.Spec
+	cg, err := cgroups.New(c.CgroupParent, c.CgroupName(), c.Resources, r.Trace)
+	if err != nil {
+		return err
+	}
+	return cg.LimitDevices(c.Security)
+}
+
+// Discard removes what container id left on the host (its cgroup, its
+// root's mount, its place on the bridge: monitor.Teardown) and its
+// folders.
+func (r *Runtime) Discard(id string) error {
+	return monitor.RemoveContainer(r.Dirs, r.Extras, id)
+}
