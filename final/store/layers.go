@@ -163,12 +163,20 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 	if o.Lower, err = s.unpackLayers(ctx, rec, uidMap, gidMap); err != nil {
 		return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
 	}
+	o.Links = s.linksPath(rec.ID, layerSet(uidMap, gidMap))
 	for _, folder := range []string{o.Upper, o.Work, o.Target} {
 		if err := makeRootFolder(folder, 0o755, uidMap, gidMap); err != nil {
 			return o, fmt.Errorf("prepare a root in %s: %w", dir, err)
 		}
 	}
 	return o, nil
+}
+
+// linksPath is where a mount keeps its links to the layers of image id
+// in set, for a stack too long for mount(2)'s page (final/mount): one
+// folder an image and id maps, removed with the image (collect).
+func (s *Store) linksPath(id, set string) string {
+	return s.path("links", digestHex(id)+"-"+set)
 }
 
 // unpackLayers returns the image's layers' folders for these id maps,

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"errors"
 	"fmt"
-	"github.com/boxcraft/boxcraft/final/durable"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/boxcraft/boxcraft/final/durable"
 )
 
 // Remove untags ref, and deletes the image when no name is left, as
@@ -107,6 +111,9 @@ func (s *Store) collect() ([]string, error) {
 	if _, err := removeUnused(s.path("blobs", "sha256", "*"), used); err != nil {
 		return nil, err
 	}
+	if err := removeUnusedLinks(s.path("links"), used); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var deleted []string
 	for _, layer := range layers {
@@ -116,6 +123,26 @@ func (s *Store) collect() ([]string, error) {
 		}
 	}
 	return deleted, nil
+}
+
+// removeUnusedLinks removes the folders of links (linksPath) of images
+// that are no more, and any that a start left half-made.
+func removeUnusedLinks(dir string, used map[string]bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete the layers' links: %w", err)
+	}
+	for _, e := range entries {
+		if image, _, _ := strings.Cut(e.Name(), "-"); !used[image] {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("delete the layers' links: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // removeUnused removes the files or folders pattern matches whose names

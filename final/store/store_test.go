@@ -304,3 +304,56 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 		t.Errorf("after Open: a dead process's work left %v, a live one's kept %v", exists(dead), exists(alive))
 	}
 }
+
+// TestDeepImageKeepsItsLinks: a stack too long for mount(2)'s page is
+// mounted through a folder of links that the store keeps for the image,
+// so that the next container of it does not make 500 links again; it
+// goes with the image, and a half-made one with the next removal.
+func TestDeepImageKeepsItsLinks(t *testing.T) {
+	s, root := openStore(t)
+	var tars [][]byte
+	for i := range 40 { // 40 paths of over 100 bytes: more than a page
+		tars = append(tars, layer(t, fmt.Sprintf("etc/f%d", i), fmt.Sprint(i), 0))
+	}
+	img := fakeImage(t, "deep", []string{"deep"}, tars...)
+	load(t, s, img)
+	links := filepath.Join(root, "links", strings.TrimPrefix(img.ID, "sha256:")+"-as-is")
+	var inodes []uint64
+	for range 2 {
+		o, err := s.Prepare(context.Background(), img.ID, nil, nil, t.TempDir(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Mount(nil); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(o.Target, "etc/f0"))
+		if err := mount.Unmount(o.Target); err != nil {
+			t.Fatal(err)
+		}
+		if err != nil || string(data) != "0" {
+			t.Errorf("etc/f0, the bottom layer's = %q, %v", data, err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(links, &st); err != nil {
+			t.Fatalf("the image's links are not kept: %v", err)
+		}
+		inodes = append(inodes, st.Ino)
+	}
+	if inodes[0] != inodes[1] {
+		t.Error("the second container made the links again")
+	}
+	if entries, _ := os.ReadDir(links); len(entries) != 40 {
+		t.Errorf("%d links kept; want one a layer, 40", len(entries))
+	}
+	halfMade := filepath.Join(root, "links", ".making-1")
+	if err := os.MkdirAll(halfMade, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Remove("deep", false); err != nil {
+		t.Fatal(err)
+	}
+	if exists(links) || exists(halfMade) {
+		t.Error("links left after the image was removed")
+	}
+}
