@@ -26,10 +26,13 @@ type Overlay struct {
 	// lose what was written there, which is right for a layer that goes
 	// with its container anyway.
 	Volatile bool
-	// Links, when not empty, is a folder of links to Lower kept for the
-	// next mount of the same layers (the store keeps one for each image:
-	// issue 26). Mount makes it when it is missing, and leaves it. Empty:
-	// the links are the mount's own, removed once it is mounted.
+	// Links, when not empty, is a folder of links to the stack's layers
+	// (MakeLinks) that whoever planned the mount keeps: final/store keeps
+	// one for each image whose layers' paths overflow mount(2)'s page
+	// (issue 26). Mount mounts from it then, and removes it if that
+	// fails (a link broken since), for the planner to make again. Empty:
+	// Mount makes a folder of links of its own, and removes it once
+	// mounted.
 	Links string
 }
 
@@ -51,8 +54,8 @@ type Overlay struct {
 // as they are, from the calling thread: the links' folder, its links and
 // the thread cost a start four changes to the state's disk and a new
 // thread (issue 26: 1–5 ms on the shared disk). With Links, the folder
-// of links is made once and kept: 500 links made and removed cost a
-// start of a 500-layer image about 7 ms.
+// of links is one the planner made once and keeps: 500 links made and
+// removed cost a start of a 500-layer image about 7 ms.
 func (o Overlay) Mount(tr *trace.Tracer) error {
 	if err := o.mount(tr); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", o.Target, err)
@@ -68,14 +71,28 @@ func (o Overlay) mount(tr *trace.Tracer) error {
 	if options, ok := o.directOptions(layers); ok {
 		return o.mountWith(options, len(layers), "by their paths", tr)
 	}
-	links, names, err := o.linkFolder(layers)
-	if err != nil {
+	if o.Links != "" {
+		err := o.mountFrom(o.Links, layers, tr)
+		if err != nil {
+			os.RemoveAll(o.Links)
+		}
 		return err
 	}
-	if o.Links == "" {
-		defer os.RemoveAll(links)
+	links, err := os.MkdirTemp(filepath.Dir(o.Work), ".lower-")
+	if err != nil {
+		return fmt.Errorf("make a folder for the layers' links: %w", err)
 	}
-	options := o.options(names)
+	defer os.RemoveAll(links)
+	if err := MakeLinks(links, links, layers); err != nil {
+		return err
+	}
+	return o.mountFrom(links, layers, tr)
+}
+
+// mountFrom mounts from inside the folder links, of a link to each
+// layer named by its place (MakeLinks): the options name the links.
+func (o Overlay) mountFrom(links string, layers []string, tr *trace.Tracer) error {
+	options := o.options(linkNames(len(layers)))
 	if limit := os.Getpagesize() - 1; len(options) > limit {
 		return fmt.Errorf("%d layers need %d bytes of options, more than mount(2)'s %d", len(layers), len(options), limit)
 	}
@@ -87,6 +104,17 @@ func (o Overlay) mount(tr *trace.Tracer) error {
 		}
 		return o.mountWith(options, len(layers), "by their links' names", tr)
 	})
+}
+
+// FitsPage says whether mount(2) takes the layers' own paths; when not,
+// Mount mounts from a folder of links, Links or one of its own.
+func (o Overlay) FitsPage() bool {
+	layers, err := stack(o.Lower)
+	if err != nil {
+		return true // Mount will say why
+	}
+	_, ok := o.directOptions(layers)
+	return ok
 }
 
 // mountWith is mount(2) with type overlay: the union of the lower
@@ -135,52 +163,27 @@ func stack(lower []string) ([]string, error) {
 	return layers, nil
 }
 
-// linkFolder returns a folder of links to the layers and their names:
-// o.Links, made if missing, or a new folder beside the container's work
-// folder, which the caller removes.
-func (o Overlay) linkFolder(layers []string) (string, []string, error) {
-	if o.Links == "" {
-		links, err := os.MkdirTemp(filepath.Dir(o.Work), ".lower-")
-		if err != nil {
-			return "", nil, fmt.Errorf("make a folder for the layers' links: %w", err)
-		}
-		names, err := linkLayers(links, layers)
-		if err != nil {
-			os.RemoveAll(links)
-		}
-		return links, names, err
-	}
-	names, err := keepLinks(o.Links, layers)
-	return o.Links, names, err
-}
-
-// keepLinks makes the folder dir of links to the layers when it is
-// missing: in a new folder beside it first, renamed to dir once whole,
-// so that no mount reads a half-made one, and of two starts at once one
-// makes it (the other's rename finds dir there, and its folder goes).
-func keepLinks(dir string, layers []string) ([]string, error) {
-	if _, err := os.Lstat(dir); err == nil {
-		return linkNames(len(layers)), nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return nil, fmt.Errorf("make a folder for the layers' links: %w", err)
-	}
-	making, err := os.MkdirTemp(filepath.Dir(dir), ".making-")
+// MakeLinks makes in dir, an empty folder, a link to each layer of
+// lower as Mount stacks them (top first, each once), named by its place
+// (0 the top), pointing to the layer's path relative to at: the folder
+// dir will be when a mount reads it (final/store makes its kept folders
+// aside, then renames them there). A relative link holds wherever the
+// state folder is moved.
+func MakeLinks(dir, at string, lower []string) error {
+	layers, err := stack(lower)
 	if err != nil {
-		return nil, fmt.Errorf("make a folder for the layers' links: %w", err)
+		return err
 	}
-	names, err := linkLayers(making, layers)
-	if err == nil {
-		err = os.Rename(making, dir)
-	}
-	if err != nil {
-		os.RemoveAll(making)
-		if _, there := os.Lstat(dir); there == nil {
-			return linkNames(len(layers)), nil // made by another start
+	for i, layer := range layers {
+		target, err := filepath.Rel(at, layer)
+		if err == nil {
+			err = os.Symlink(target, filepath.Join(dir, strconv.Itoa(i)))
 		}
-		return nil, fmt.Errorf("keep the layers' links in %s: %w", dir, err)
+		if err != nil {
+			return fmt.Errorf("link the layers: %w", err)
+		}
 	}
-	return names, nil
+	return nil
 }
 
 // linkNames are the names of n layers' links: their places, 0 the top.
@@ -190,17 +193,6 @@ func linkNames(n int) []string {
 		names[i] = strconv.Itoa(i)
 	}
 	return names
-}
-
-// linkLayers makes a link in dir to each layer, named by its place.
-func linkLayers(dir string, layers []string) ([]string, error) {
-	names := linkNames(len(layers))
-	for i, layer := range layers {
-		if err := os.Symlink(layer, filepath.Join(dir, names[i])); err != nil {
-			return nil, fmt.Errorf("link the layers: %w", err)
-		}
-	}
-	return names, nil
 }
 
 // options are overlayfs's mount options. With redirect_dir and metacopy

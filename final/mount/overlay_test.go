@@ -158,3 +158,36 @@ func TestUnmountNothingMounted(t *testing.T) {
 		t.Errorf("unmount of no folder: %v", err)
 	}
 }
+
+// TestMountFromKeptLinks mounts through a folder of links its planner
+// keeps (final/store's, for a deep image), leaves it, and removes it when
+// a mount through it fails, for the planner to make again.
+func TestMountFromKeptLinks(t *testing.T) {
+	o := plan(t, 300)
+	o.Links = filepath.Join(t.TempDir(), "links")
+	if err := os.Mkdir(o.Links, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := mount.MakeLinks(o.Links, o.Links, o.Lower); err != nil {
+		t.Fatal(err)
+	}
+	mountIt(t, o)
+	if top, err := os.ReadFile(filepath.Join(o.Target, "top")); err != nil || string(top) != "299" {
+		t.Errorf("top = %q, %v; want the top layer's, 299", top, err)
+	}
+	if entries, _ := os.ReadDir(o.Links); len(entries) != 300 {
+		t.Errorf("%d links left in the kept folder; want all 300", len(entries))
+	}
+	broken := plan(t, 300)
+	broken.Links = o.Links
+	if err := os.Remove(filepath.Join(o.Links, "7")); err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.Mount(nil); err == nil {
+		_ = mount.Unmount(broken.Target)
+		t.Fatal("mounted through a folder that lacks a layer's link")
+	}
+	if _, err := os.Lstat(o.Links); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the broken folder of links is still there (%v): its planner would use it again", err)
+	}
+}

@@ -160,10 +160,19 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 	if err != nil {
 		return o, err
 	}
+	unlock, err := s.lock(layersLock, durable.Shared)
+	if err != nil {
+		return o, err
+	}
+	defer unlock()
 	if o.Lower, err = s.unpackLayers(ctx, rec, uidMap, gidMap); err != nil {
 		return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
 	}
-	o.Links = s.linksPath(rec.ID, layerSet(uidMap, gidMap))
+	if !o.FitsPage() {
+		if o.Links, err = s.keepLinks(rec.ID, layerSet(uidMap, gidMap), o.Lower); err != nil {
+			return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
+		}
+	}
 	for _, folder := range []string{o.Upper, o.Work, o.Target} {
 		if err := makeRootFolder(folder, 0o755, uidMap, gidMap); err != nil {
 			return o, fmt.Errorf("prepare a root in %s: %w", dir, err)
@@ -172,21 +181,44 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 	return o, nil
 }
 
-// linksPath is where a mount keeps its links to the layers of image id
-// in set, for a stack too long for mount(2)'s page (final/mount): one
-// folder an image and id maps, removed with the image (collect).
-func (s *Store) linksPath(id, set string) string {
-	return s.path("links", digestHex(id)+"-"+set)
+// keepLinks returns the folder of links to the layers lower that the
+// store keeps for image id in set, for a stack too long for mount(2)'s
+// page (final/mount: MakeLinks, Overlay.Links), making it when it is
+// missing: aside in ROOT/tmp, then renamed into place whole, so that no
+// mount reads half of one, and of two starts at once one makes it (the
+// other's rename finds it there). One folder an image and id maps; it
+// goes with the image (collect). Its caller holds layersLock shared: no
+// removal runs meanwhile.
+func (s *Store) keepLinks(id, set string, lower []string) (string, error) {
+	dir := s.path("links", digestHex(id)+"-"+set)
+	if _, err := os.Lstat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(s.path("links"), 0o700); err != nil {
+		return "", fmt.Errorf("keep the layers' links: %w", err)
+	}
+	making, err := os.MkdirTemp(s.path("tmp"), tempName())
+	if err != nil {
+		return "", fmt.Errorf("keep the layers' links: %w", err)
+	}
+	err = mount.MakeLinks(making, dir, lower)
+	if err == nil {
+		err = os.Rename(making, dir)
+	}
+	if err != nil {
+		os.RemoveAll(making)
+		if _, there := os.Lstat(dir); there == nil {
+			return dir, nil // made by another start meanwhile
+		}
+		return "", fmt.Errorf("keep the layers' links: %w", err)
+	}
+	return dir, nil
 }
 
 // unpackLayers returns the image's layers' folders for these id maps,
-// top first, as overlayfs lists them.
+// top first, as overlayfs lists them. Its caller holds layersLock
+// shared.
 func (s *Store) unpackLayers(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap) ([]string, error) {
-	unlock, err := s.lock(layersLock, durable.Shared)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	set := layerSet(uidMap, gidMap)
 	lower := make([]string, len(rec.DiffIDs))
 	for i, diffID := range rec.DiffIDs {

@@ -125,8 +125,8 @@ func (s *Store) collect() ([]string, error) {
 	return deleted, nil
 }
 
-// removeUnusedLinks removes the folders of links (linksPath) of images
-// that are no more, and any that a start left half-made.
+// removeUnusedLinks removes the folders of links (keepLinks) of images
+// that are no more.
 func removeUnusedLinks(dir string, used map[string]bool) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {

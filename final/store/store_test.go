@@ -306,54 +306,67 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 }
 
 // TestDeepImageKeepsItsLinks: a stack too long for mount(2)'s page is
-// mounted through a folder of links that the store keeps for the image,
-// so that the next container of it does not make 500 links again; it
-// goes with the image, and a half-made one with the next removal.
+// mounted through a folder of links that the store keeps for the image
+// (and id maps), so that the next container of it does not make 500
+// links again; it goes with its image, and only with it.
 func TestDeepImageKeepsItsLinks(t *testing.T) {
 	s, root := openStore(t)
-	var tars [][]byte
-	for i := range 40 { // 40 paths of over 100 bytes: more than a page
-		tars = append(tars, layer(t, fmt.Sprintf("etc/f%d", i), fmt.Sprint(i), 0))
+	deepImage := func(tag string) *image.Image {
+		var tars [][]byte
+		for i := range 40 { // 40 paths of over 100 bytes: more than a page
+			tars = append(tars, layer(t, fmt.Sprintf("etc/%s%d", tag, i), fmt.Sprint(i), 0))
+		}
+		img := fakeImage(t, tag, []string{tag}, tars...)
+		load(t, s, img)
+		return img
 	}
-	img := fakeImage(t, "deep", []string{"deep"}, tars...)
-	load(t, s, img)
-	links := filepath.Join(root, "links", strings.TrimPrefix(img.ID, "sha256:")+"-as-is")
+	img, other := deepImage("deep"), deepImage("other")
+	idMap := []spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	links := func(img *image.Image, set string) string {
+		return filepath.Join(root, "links", strings.TrimPrefix(img.ID, "sha256:")+"-"+set)
+	}
 	var inodes []uint64
-	for range 2 {
-		o, err := s.Prepare(context.Background(), img.ID, nil, nil, t.TempDir(), false)
+	for _, run := range []struct {
+		img    *image.Image
+		idMap  []spec.IDMap
+		set, f string
+	}{{img, nil, "as-is", "etc/deep0"}, {img, nil, "as-is", "etc/deep0"}, {img, idMap, "u0-100000-65536", "etc/deep0"}, {other, nil, "as-is", "etc/other0"}} {
+		o, err := s.Prepare(context.Background(), run.img.ID, run.idMap, run.idMap, t.TempDir(), false)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if o.Links != links(run.img, run.set) {
+			t.Fatalf("mounted from %q; want the image's kept links %s", o.Links, links(run.img, run.set))
 		}
 		if err := o.Mount(nil); err != nil {
 			t.Fatal(err)
 		}
-		data, err := os.ReadFile(filepath.Join(o.Target, "etc/f0"))
+		data, err := os.ReadFile(filepath.Join(o.Target, run.f))
 		if err := mount.Unmount(o.Target); err != nil {
 			t.Fatal(err)
 		}
 		if err != nil || string(data) != "0" {
-			t.Errorf("etc/f0, the bottom layer's = %q, %v", data, err)
+			t.Errorf("%s, the bottom layer's = %q, %v", run.f, data, err)
 		}
 		var st syscall.Stat_t
-		if err := syscall.Lstat(links, &st); err != nil {
+		if err := syscall.Lstat(o.Links, &st); err != nil {
 			t.Fatalf("the image's links are not kept: %v", err)
 		}
 		inodes = append(inodes, st.Ino)
+		if entries, _ := os.ReadDir(o.Links); len(entries) != 40 {
+			t.Errorf("%d links kept; want one a layer, 40", len(entries))
+		}
 	}
 	if inodes[0] != inodes[1] {
-		t.Error("the second container made the links again")
-	}
-	if entries, _ := os.ReadDir(links); len(entries) != 40 {
-		t.Errorf("%d links kept; want one a layer, 40", len(entries))
-	}
-	halfMade := filepath.Join(root, "links", ".making-1")
-	if err := os.MkdirAll(halfMade, 0o700); err != nil {
-		t.Fatal(err)
+		t.Error("the second container of the image made its links again")
 	}
 	if _, _, err := s.Remove("deep", false); err != nil {
 		t.Fatal(err)
 	}
-	if exists(links) || exists(halfMade) {
-		t.Error("links left after the image was removed")
+	if exists(links(img, "as-is")) || exists(links(img, "u0-100000-65536")) {
+		t.Error("links left after their image was removed")
+	}
+	if !exists(links(other, "as-is")) {
+		t.Error("another image's links went with the removed one")
 	}
 }
