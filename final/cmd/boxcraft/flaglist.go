@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -20,8 +21,10 @@ func (l *list) Set(value string) error {
 	return nil
 }
 
-// Type is the name help shows for the flag's value, as pflag's own.
-func (l *list) Type() string { return "stringArray" }
+// Type is the name help shows for the flag's value: Docker's, "list".
+// Not pflag's "stringArray", whose GetStringArray would then take this
+// value for its own and parse its String as CSV.
+func (l *list) Type() string { return "list" }
 
 // String is "" when the flag was not given, so that help shows no
 // default.
@@ -32,12 +35,12 @@ func addList(flags *pflag.FlagSet, name, shorthand, usage string) {
 	flags.VarP(new(list), name, shorthand, usage)
 }
 
-// getList is what the flag name was given, in order; nil when it was not
-// given or not defined.
+// getList is a copy of what the flag name was given, in order; nil when
+// it was not given or not defined.
 func getList(flags *pflag.FlagSet, name string) []string {
 	if f := flags.Lookup(name); f != nil {
 		if l, ok := f.Value.(*list); ok {
-			return *l
+			return slices.Clone(*l)
 		}
 	}
 	return nil
