@@ -32,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -127,6 +128,7 @@ func bench(runtimeBin, image, boxcraftBin, out string, runs int, only []int) err
 	if s.image, err = filepath.Abs(image); err != nil {
 		return err
 	}
+	removeDeadSessions()
 	// The step's state folder (its layer store among it) is the
 	// session's own too ($BOXCRAFT_STATE_DIR, stepCmd).
 	s.store = filepath.Join(workDir, filepath.Base(s.runtime))
@@ -448,6 +450,50 @@ func (s *b) busyboxLayout() (string, error) {
 	}
 	dir := filepath.Join(workDir, "busybox")
 	return dir, oci.WriteLayout(dir, false, [][]byte{layer})
+}
+
+// removeDeadSessions removes what sessions that were killed left behind:
+// their work folders, runc bundles and cgroup parents, each named by a
+// pid that is no more (kill(pid, 0) says ESRCH). A cgroup that still
+// holds a process stays, and is reported.
+func removeDeadSessions() {
+	patterns := []string{"/var/lib/boxcraft/bench-*", "/run/boxcraft/bench-*", "/sys/fs/cgroup/boxcraft/bench-*", "/sys/fs/cgroup/*/boxcraft/bench-*"}
+	for _, pattern := range patterns {
+		paths, _ := filepath.Glob(pattern)
+		for _, path := range paths {
+			pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(path), "bench-"))
+			if err != nil || pid <= 0 || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+				continue
+			}
+			if strings.HasPrefix(path, "/sys/fs/cgroup/") {
+				err = removeCgroupTree(path)
+			} else {
+				err = os.RemoveAll(path)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: what the killed session %d left: %v\n", pid, err)
+			}
+		}
+	}
+}
+
+// removeCgroupTree removes the cgroup dir and those below it, the
+// deepest first (a cgroup's folder goes with rmdir(2), when it has no
+// child and no process).
+func removeCgroupTree(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return err
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if rmErr := os.Remove(dirs[i]); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+	}
+	return err
 }
 
 // stepCmd is a command of the step under test, with the session's own

@@ -75,7 +75,7 @@ func (s *b) many() error {
 		runc.times = append(runc.times, took)
 	}
 	s.section("21. boxcraft: 50 containers started at once",
-		fmt.Sprintf("%d `boxcraft %s` started together, timed until the last of them has returned (each returns once its `sleep` runs), against %d `runc run -d` started together, each of its own bundle (figure 7's, without a user namespace, a cgroup each), median of %d rounds taken in turn; every container is removed between rounds, off the clock. Both with runc's isolation (figure 6). On 2 CPUs the starts queue for the processors: the figure is how much work a start is, more than how long one waits.", manyAtOnce, strings.Join(withIsolation("run", "-d", "--name", "NAME", "busybox", "sleep", "600"), " "), manyAtOnce, rounds),
+		fmt.Sprintf("%d `boxcraft %s` started together, timed until the last of them has returned (each returns once its `sleep` runs), against %d `runc run -d` started together, each of its own bundle (figure 7's, without a user namespace, a cgroup each), median of %d rounds taken in turn; every container is removed between rounds, off the clock. Both with figure 6's like-for-like isolation. On 2 CPUs the starts queue for the processors: the figure is how much work a start is, more than how long one waits.", manyAtOnce, strings.Join(withIsolation("run", "-d", "--name", "NAME", "busybox", "sleep", "600"), " "), manyAtOnce, rounds),
 		ratioTable)
 	s.row(fmt.Sprintf("%d boxcraft run -d at once", manyAtOnce), boxcraft, runc, fmt.Sprintf("%d runc run -d at once", manyAtOnce), 0)
 	return nil
