@@ -30,17 +30,20 @@ func TestStatsReadsTheKernelsFigures(t *testing.T) {
 	}
 	// The child, a Go program, may still be starting threads: compare
 	// once the kernel's list is the same before and after Stats.
+	// The count Stats is held to is the one read just after it, not a
+	// later read: the child may start another thread meanwhile.
 	var got cgroups.Stats
+	var listed int
 	for range 50 {
 		before := len(strings.Fields(read(t, c, hierarchy, tasks)))
 		got, err = c.Stats()
 		require.NoError(t, err)
-		if after := len(strings.Fields(read(t, c, hierarchy, tasks))); after == before {
+		if listed = len(strings.Fields(read(t, c, hierarchy, tasks))); listed == before {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	assert.EqualValues(t, len(strings.Fields(read(t, c, hierarchy, tasks))), got.Pids, "a task for each thread of the child, as the kernel lists them")
+	assert.EqualValues(t, listed, got.Pids, "a task for each thread of the child, as the kernel lists them")
 	assert.Positive(t, got.Pids)
 	again, err := c.Stats()
 	require.NoError(t, err)
