@@ -1,9 +1,7 @@
 package store
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,14 +102,19 @@ func (s *Store) collect() ([]string, error) {
 			used[digestHex(rec.Digests[i])] = true
 		}
 	}
-	layers, err := removeUnused(s.path("layers", "*", "*"), used)
+	layers, err := removeUnused(s.path("layers", "*", "*"), used, filepath.Base)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := removeUnused(s.path("blobs", "sha256", "*"), used); err != nil {
+	if _, err := removeUnused(s.path("blobs", "sha256", "*"), used, filepath.Base); err != nil {
 		return nil, err
 	}
-	if err := removeUnusedLinks(s.path("links"), used); err != nil {
+	// A folder of links (keepLinks) is named HEX-SET, HEX its image's ID.
+	linksImage := func(path string) string {
+		image, _, _ := strings.Cut(filepath.Base(path), "-")
+		return image
+	}
+	if _, err := removeUnused(s.path("links", "*"), used, linksImage); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -125,36 +128,17 @@ func (s *Store) collect() ([]string, error) {
 	return deleted, nil
 }
 
-// removeUnusedLinks removes the folders of links (keepLinks) of images
-// that are no more.
-func removeUnusedLinks(dir string, used map[string]bool) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("delete the layers' links: %w", err)
-	}
-	for _, e := range entries {
-		if image, _, _ := strings.Cut(e.Name(), "-"); !used[image] {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("delete the layers' links: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// removeUnused removes the files or folders pattern matches whose names
-// are not used, and returns them.
-func removeUnused(pattern string, used map[string]bool) ([]string, error) {
+// removeUnused removes the files or folders pattern matches whose key
+// (keyOf their path: the name of a layer or blob, the image of a folder
+// of links) is not used, and returns them.
+func removeUnused(pattern string, used map[string]bool, keyOf func(path string) string) ([]string, error) {
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, err
 	}
 	var removed []string
 	for _, path := range paths {
-		if used[filepath.Base(path)] {
+		if used[keyOf(path)] {
 			continue
 		}
 		if err := os.RemoveAll(path); err != nil {
