@@ -255,7 +255,7 @@ func (s *b) startUp(rootfs string) error {
 	if err != nil {
 		return err
 	}
-	ours := func() *exec.Cmd { return s.stepCmd("run", "--image", image, "-m", "64m", namespaces, "/bin/true") }
+	ours := s.stepCmd("run", "--image", image, "-m", "64m", namespaces, "/bin/true")
 	if _, err := measure(ours, 1); err != nil { // store the layer first
 		return err
 	}
@@ -326,7 +326,7 @@ func (s *b) unpack(rootfs string) error {
 	defer unix.Unmount(s.store, unix.MNT_DETACH)
 	stored := filepath.Join(s.store, "layers/u0-100000-65536", diffID)
 	into := filepath.Join(s.store, "tar-x")
-	run := func() *exec.Cmd { return s.stepCmd("run", "--image", big, "/bin/true") }
+	run := s.stepCmd("run", "--image", big, "/bin/true")
 	if _, err := measure(run, 1); err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (s *b) overlay(rootfs string) error {
 		if err := oci.WriteLayout(dir, false, layers); err != nil {
 			return err
 		}
-		run := func() *exec.Cmd { return s.stepCmd("run", "--image", dir, namespaces, "/bin/true") }
+		run := s.stepCmd("run", "--image", dir, namespaces, "/bin/true")
 		if _, err := measure(run, 1); err != nil {
 			// step05 stacks no more layers than one page of overlayfs
 			// options holds (its lesson leaves the 500-layer link trick
@@ -417,7 +417,7 @@ func refusal(err error) string {
 func (s *b) commit(string) error {
 	script := `mkdir /data; i=0; while [ $i -lt 10000 ]; do echo $i > /data/f$i; i=$((i+1)); done`
 	var stderr bytes.Buffer
-	keep := s.stepCmd("run", "--keep", "--image", s.image, "/bin/sh", "-c", script)
+	keep := s.stepCmd("run", "--keep", "--image", s.image, "/bin/sh", "-c", script)()
 	keep.Stderr = &stderr
 	if err := keep.Run(); err != nil {
 		return fmt.Errorf("keep a container: %v: %s", err, stderr.String())
@@ -429,7 +429,7 @@ func (s *b) commit(string) error {
 	results, err := inTurn(s.runs, map[string]func() *exec.Cmd{
 		"commit": func() *exec.Cmd {
 			os.RemoveAll(out)
-			return s.stepCmd("commit", filepath.Base(kept), out)
+			return s.stepCmd("commit", filepath.Base(kept), out)()
 		},
 		"tar": func() *exec.Cmd { os.Remove(tarOut); return exec.Command("tar", "-cf", tarOut, "-C", upper, ".") },
 	})
@@ -496,12 +496,14 @@ func removeCgroupTree(dir string) error {
 	return err
 }
 
-// stepCmd is a command of the step under test, with the session's own
-// state folder and cgroup parent.
-func (s *b) stepCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(s.runtime, args...)
-	cmd.Env = append(os.Environ(), "BOXCRAFT_STATE_DIR="+s.store, "BOXCRAFT_CGROUP_PARENT="+cgroupParent)
-	return cmd
+// stepCmd returns a maker of a command of the step under test, with the
+// session's own state folder and cgroup parent (as boxcraft's cmd).
+func (s *b) stepCmd(args ...string) func() *exec.Cmd {
+	return func() *exec.Cmd {
+		cmd := exec.Command(s.runtime, args...)
+		cmd.Env = append(os.Environ(), "BOXCRAFT_STATE_DIR="+s.store, "BOXCRAFT_CGROUP_PARENT="+cgroupParent)
+		return cmd
+	}
 }
 
 // header writes what the figures ran on, and how to run them again.
