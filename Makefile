@@ -25,10 +25,11 @@ RUN_ROOT := $(if $(filter step01 step02 step03,$(RUNTIME)),$(ROOTFS),--image $(I
 # The complete runtime (final/): what make run starts, in the machine's
 # own store (/var/lib/boxcraft), from the busybox image named RUN_IMAGE.
 BOXCRAFT  := $(BIN)/boxcraft
-# boxcraft uses cgo (its exec joins a container's namespaces in C before
-# the Go runtime starts), linked statically all the same, with Go's own
-# DNS and user lookups: internal/testkit's StaticCgoFlags are the same.
-BOXCRAFT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
+# boxcraft-exec-init, exec's process in a container, uses cgo (it joins
+# the container's namespaces in C before the Go runtime starts), linked
+# statically all the same, with Go's own DNS and user lookups:
+# internal/testkit's StaticCgoFlags are the same. It is the only one.
+EXEC_INIT_FLAGS := -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static'
 RUN_IMAGE := busybox:latest
 # boxcraft's helpers (issue 26): programs boxcraft finds beside itself.
 BOXCRAFT_HELPERS := boxcraft-init boxcraft-monitor boxcraft-registry
@@ -85,15 +86,15 @@ deps: ## install missing OS packages with apt-get (busybox-static, …) and chec
 bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
-	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BOXCRAFT) ./final/cmd/boxcraft
-	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
+	@go build -o $(BOXCRAFT) ./final/cmd/boxcraft
+	@go build -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
 	@# boxcraft's helpers (issue 26), found beside it: a container's init,
 	@# a detached container's monitor, and pull/push/login (the registry
 	@# code, kept out of boxcraft's pages), static, without cgo.
 	@for helper in $(BOXCRAFT_HELPERS); do go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
-	@# boxcraft exec's process in a container (issue 26): nsenter's C
-	@# constructor and containerinit, so cgo, static, as boxcraft is.
-	@CGO_ENABLED=1 go build $(BOXCRAFT_FLAGS) -o $(BIN)/boxcraft-exec-init ./final/cmd/boxcraft-exec-init
+	@# exec's process in a container, boxcraft's and boxcraft-runc's
+	@# (issue 26): nsexec's C constructor and containerinit, so cgo, static.
+	@CGO_ENABLED=1 go build $(EXEC_INIT_FLAGS) -o $(BIN)/boxcraft-exec-init ./final/cmd/boxcraft-exec-init
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench
 

@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 
 # What the steps and their demos use. busybox-static is the default image.
-# gcc and libc6-dev build boxcraft (final/): its exec joins a container's
-# namespaces in C, before the Go runtime starts, and links statically.
+# gcc and libc6-dev build boxcraft-exec-init (final/), exec's process in a
+# container: it joins the container's namespaces in C, before the Go
+# runtime starts, and links statically.
 packages=(busybox-static tar gcc libc6-dev "$@")
 # containerd and its ctr drive boxcraft-runc in runc's place in the tests
 # of final/e2e/oci (issue 23); each test starts a containerd of its own.

@@ -1,18 +1,16 @@
 package containerinit
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
 
-	"github.com/boxcraft/boxcraft/final/nsenter"
 	"github.com/boxcraft/boxcraft/final/trace"
 	"golang.org/x/sys/unix"
 )
 
-// ExecMain is `boxcraft exec-init`: a command that boxcraft exec starts
-// in a running container. Before main, package nsenter's constructor
+// ExecMain is boxcraft-exec-init: the program that boxcraft exec starts
+// in a running container. Before main, package nsexec's constructor
 // joined the container's namespaces and forked this process into its
 // pid namespace; boxcraft exec put it in the container's cgroup. It reads
 // the container's settings with exec's process in them (fd 3, as init),
@@ -31,9 +29,6 @@ func ExecMain() {
 		// Inside the container already: hidden from its processes
 		// until the exec, as init is (CVE-2016-9962).
 		err = hideInit(c)
-	}
-	if err == nil && !nsenter.Available {
-		err = errors.New("boxcraft exec-init: built without cgo, it joined no namespace")
 	}
 	if err == nil {
 		err = startSession(c.Process.Terminal)

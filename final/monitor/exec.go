@@ -20,9 +20,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNoNsenter: this boxcraft was built without cgo, and so without the
-// constructor that joins namespaces (package nsenter).
-var ErrNoNsenter = errors.New("exec needs a boxcraft built with cgo (CGO_ENABLED=1, static: make bins builds it so)")
+// ErrNoExecInit: boxcraft-exec-init, the one program that joins a
+// container's namespaces (its C constructor, package nsexec), is not
+// beside the running program.
+var ErrNoExecInit = errors.New("exec needs boxcraft-exec-init beside this program (make bins builds it, with cgo, static)")
 
 // Exec runs p in the running container rec, whose first process is pid
 // on the host: in every namespace the container has of its own and in
@@ -62,8 +63,8 @@ type joined struct {
 	io    *stdio
 }
 
-// startExec starts exec-init (boxcraft-exec-init, or `boxcraft
-// exec-init`) in the container's cgroup, lets its constructor join the
+// startExec starts boxcraft-exec-init in the container's cgroup, lets its
+// constructor join the
 // namespaces and fork, and hands the child its settings; it returns
 // once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
@@ -72,10 +73,8 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined,
 
 // startExecTraced is startExec, reported to tr.
 func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
-	// boxcraft-exec-init has the constructor whenever make bins built it;
-	// without it, boxcraft is exec-init, and needs its own.
-	if !nsenter.Available && security.Helper(ExecInitHelper) == "" {
-		return nil, ErrNoNsenter
+	if security.Helper(ExecInitHelper) == "" {
+		return nil, ErrNoExecInit
 	}
 	pidfd, flags, err := openInit(dirs, c, pid)
 	if err != nil {
@@ -207,7 +206,7 @@ func startMiddle(cmd *exec.Cmd, cg *cgroups.Cgroup, sock, theirs *os.File) (*os.
 		cmd.SysProcAttr.CgroupFD = int(fd.Fd())
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start boxcraft exec-init: %w", err)
+		return nil, fmt.Errorf("start boxcraft-exec-init: %w", err)
 	}
 	// Its end is its own now: if it ends without a word (a helper built
 	// without cgo has no constructor to answer), the read below ends too.
@@ -249,7 +248,7 @@ func closeAll(files ...*os.File) {
 func readChildPid(sock *os.File) (int, error) {
 	line, err := bufio.NewReader(sock).ReadString('\n')
 	if err != nil {
-		return 0, errors.New("boxcraft exec-init ended before it joined the container")
+		return 0, errors.New("boxcraft-exec-init ended before it joined the container")
 	}
 	line = strings.TrimSuffix(line, "\n")
 	if msg, ok := strings.CutPrefix(line, "error "); ok {
@@ -257,7 +256,7 @@ func readChildPid(sock *os.File) (int, error) {
 	}
 	pid, err := strconv.Atoi(strings.TrimPrefix(line, "pid "))
 	if err != nil {
-		return 0, fmt.Errorf("boxcraft exec-init: %q is not its child's pid", line)
+		return 0, fmt.Errorf("boxcraft-exec-init: %q is not its child's pid", line)
 	}
 	return pid, nil
 }

@@ -14,10 +14,17 @@ import (
 // (`boxcraft init`), as before issue 26.
 const InitHelper = "boxcraft-init"
 
-// initProgram is the program to start as the container's init, and its
-// argv.
+// initProgram opens the program to start as the container's init
+// read-only (the container never reaches a writable binary of the
+// host's: CVE-2019-5736), and gives its argv: the helper beside
+// boxcraft, or else boxcraft itself as `boxcraft init`.
 func initProgram() (*os.File, []string, error) {
-	return inContainerProgram(InitHelper, "init")
+	if path := security.Helper(InitHelper); path != "" {
+		f, err := security.ReadOnlyProgram(path)
+		return f, []string{InitHelper}, err
+	}
+	f, err := security.ReadOnlyExecutable()
+	return f, []string{"boxcraft", "init"}, err
 }
 
 // initPath is the program mappingNamespace starts, which ends before any
@@ -29,27 +36,22 @@ func initPath() (string, []string) {
 	return "/proc/self/exe", []string{"boxcraft", "init"}
 }
 
-// ExecInitHelper is the program boxcraft exec starts in a container
-// when it is beside boxcraft (final/cmd/boxcraft-exec-init): nsenter's
-// constructor and containerinit's exec steps alone, so that an exec
-// pays a small program's Go start-up after boxcraft's own, not all of
-// boxcraft's a second time. Without it, boxcraft is its own exec-init.
+// ExecInitHelper is the program boxcraft exec (and boxcraft-runc exec)
+// starts in a container, from beside itself
+// (final/cmd/boxcraft-exec-init): nsexec's C constructor and
+// containerinit's exec steps. It has no fallback, as init has: it is the
+// one program of boxcraft's built with cgo, so that boxcraft and
+// boxcraft-runc start without cgo's cost.
 const ExecInitHelper = "boxcraft-exec-init"
 
-// execProgram is the program to start as exec-init, and its argv.
+// execProgram opens boxcraft-exec-init read-only (the container never
+// reaches a writable binary of the host's: CVE-2019-5736), and gives
+// its argv.
 func execProgram() (*os.File, []string, error) {
-	return inContainerProgram(ExecInitHelper, "exec-init")
-}
-
-// inContainerProgram opens the program that runs inside the container
-// read-only (the container never reaches a writable binary of the
-// host's: CVE-2019-5736): the helper beside boxcraft, or else boxcraft
-// itself as `boxcraft subcommand`.
-func inContainerProgram(helper, subcommand string) (*os.File, []string, error) {
-	if path := security.Helper(helper); path != "" {
-		f, err := security.ReadOnlyProgram(path)
-		return f, []string{helper}, err
+	path := security.Helper(ExecInitHelper)
+	if path == "" {
+		return nil, nil, ErrNoExecInit
 	}
-	f, err := security.ReadOnlyExecutable()
-	return f, []string{"boxcraft", subcommand}, err
+	f, err := security.ReadOnlyProgram(path)
+	return f, []string{ExecInitHelper}, err
 }

@@ -8,12 +8,14 @@
 // boxcraft's code runs), and a mount namespace to a thread that shares its
 // working folder with other threads. So the joining is C, in a
 // constructor that the C library runs before main, while the process is
-// still one thread (nsenter_cgo.go). It runs in every boxcraft process,
-// and does nothing unless the environment holds EnvVar.
+// still one thread (package nsexec, which boxcraft-exec-init alone links:
+// boxcraft and boxcraft-runc build without cgo). It does nothing unless
+// the environment holds EnvVar. This package is the Go half, the side
+// of boxcraft exec: which namespaces to join, and the variable.
 //
 // The hand-off, in the order it happens:
 //
-//	boxcraft exec (Go)                    boxcraft exec-init (C, then Go)
+//	boxcraft exec (Go)                    boxcraft-exec-init (C, then Go)
 //	pidfd_open(container's init)
 //	clone into the container's cgroup ──▶ constructor: waits on the socket
 //	v1: write its pid to cgroup.procs

@@ -3,6 +3,8 @@ package testkit
 import (
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +35,7 @@ func Exec(t *testing.T) {
 	})
 	t.Run("ExitStatuses", s.execExitStatuses)
 	t.Run("NotRunningRefused", s.execNotRunning)
+	t.Run("WithoutExecInitRefused", s.execWithoutExecInit)
 	t.Run("EnvWorkdirUser", s.execEnvWorkdirUser)
 	t.Run("Terminal", s.execTerminal)
 	t.Run("Detached", s.execDetached)
@@ -138,6 +141,26 @@ func (s *commandsSuite) execNotRunning(t *testing.T) {
 	require.Equal(t, 0, r.Code, r)
 	t.Cleanup(func() { Run(t, "rm", "-f", "exited") })
 	assertFailedOneLine(t, Run(t, "exec", "exited", "true"), 125, "not running")
+}
+
+// execWithoutExecInit: boxcraft exec's process in the container is
+// boxcraft-exec-init, from beside boxcraft (it alone is built with cgo,
+// to join namespaces in C). A boxcraft copied without it refuses exec in
+// one line naming it, exit status 125, and leaves the container as it
+// was: no process added to its cgroup, still running.
+func (s *commandsSuite) execWithoutExecInit(t *testing.T) {
+	s.enter(t)
+	id := s.detach(t, "busybox", "sleep", "1000")
+	before := processesInCgroup(t, id)
+	alone := filepath.Join(t.TempDir(), "boxcraft")
+	_, err := copyExecutable(Binary(t), alone)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(filepath.Dir(alone), 0o755))
+	assertFailedOneLine(t, RunCmd(t, HostCommand(t, alone, "exec", id, "true")), 125, "boxcraft-exec-init")
+	assert.Equal(t, before, processesInCgroup(t, id), "no process left in the container's cgroup")
+	assert.True(t, inspectOne(t, id).State.Running, "the container still runs")
+	r := Run(t, "exec", id, "true")
+	assert.Equal(t, 0, r.Code, "control: the boxcraft under test, with its helpers, execs: %s", r)
 }
 
 // execEnvWorkdirUser: exec's environment is the container's with -e

@@ -23,7 +23,8 @@ var runcBinary once
 
 // RuncBinary is boxcraft-runc under test: $BOXCRAFT_RUNC_BIN, else the
 // boxcraft-runc beside $BOXCRAFT_BIN (make bins builds both into
-// _build/bin), else built from RuncPackage.
+// _build/bin), else built from RuncPackage; with boxcraft's helpers
+// beside it, as for boxcraft (its exec needs boxcraft-exec-init).
 func RuncBinary(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("BOXCRAFT_RUNC_BIN") == "" && os.Getenv("BOXCRAFT_BIN") != "" {
@@ -32,7 +33,9 @@ func RuncBinary(t testing.TB) string {
 			t.Setenv("BOXCRAFT_RUNC_BIN", beside)
 		}
 	}
-	return givenOrBuilt(t, &runcBinary, "BOXCRAFT_RUNC_BIN", "boxcraft-runc", RuncPackage)
+	bin := givenOrBuilt(t, &runcBinary, "BOXCRAFT_RUNC_BIN", "boxcraft-runc", RuncPackage)
+	runcHelpers.get(t, func() (string, error) { return "", putHelpers(bin, os.Getenv("BOXCRAFT_RUNC_BIN")) })
+	return bin
 }
 
 // ociSuite runs boxcraft-runc on bundles of the test's own, with a

@@ -70,13 +70,11 @@ func (g *globals) open() (*lifecycle.Runtime, error) {
 }
 
 func main() {
-	// The container's init and exec's process are this same program,
-	// started by it with one of these names (as boxcraft's are).
+	// Without boxcraft-init beside it, the container's init is this same
+	// program, started by it with this name, as boxcraft's is. (exec's
+	// process is always boxcraft-exec-init: it needs cgo.)
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		containerinit.Main()
-	}
-	if len(os.Args) > 1 && os.Args[1] == "exec-init" {
-		containerinit.ExecMain()
 	}
 	g := &globals{stdout: os.Stdout}
 	status, err := dispatch(g, os.Args[1:])

@@ -67,14 +67,11 @@ var commands = []command{
 }
 
 func main() {
-	// The container's init, exec's process and a detached container's
-	// monitor are this same program, started by boxcraft with one of
-	// these names.
+	// Without boxcraft-init beside it, the container's init is this same
+	// program, started by boxcraft with this name. (exec's process is
+	// always boxcraft-exec-init: it needs cgo, which boxcraft does not.)
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		containerinit.Main()
-	}
-	if len(os.Args) > 1 && os.Args[1] == "exec-init" {
-		containerinit.ExecMain() // boxcraft exec's, once nsenter has joined the container
 	}
 	status, err := dispatch(os.Args[1:])
 	if err != nil {

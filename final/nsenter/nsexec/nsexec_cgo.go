@@ -1,6 +1,6 @@
 //go:build cgo
 
-package nsenter
+package nsexec
 
 /*
 #cgo CFLAGS: -Wall -O2
@@ -41,8 +41,8 @@ static void becomeRoot(int sock)
 		fail(sock, "setresuid(0) in the container's user namespace");
 }
 
-// boxcraftNsenter runs in every boxcraft process, before main and so
-// before the Go runtime has started a thread: the only moment a Go
+// boxcraftNsenter runs in every boxcraft-exec-init process, before main
+// and so before the Go runtime has started a thread: the only moment a Go
 // program can join a user namespace (the kernel wants one thread) or a
 // mount namespace (it wants a working folder that no other thread
 // shares). It does nothing unless boxcraft exec asked for it.
@@ -97,6 +97,6 @@ __attribute__((constructor)) static void boxcraftNsenter(void)
 */
 import "C"
 
-// Available says that this boxcraft can join namespaces: it was built
+// Available says that this program can join namespaces: it was built
 // with cgo, so the constructor above is in it.
 const Available = true
