@@ -86,12 +86,13 @@ deps: ## install missing OS packages with apt-get (busybox-static, …) and chec
 bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _build/bin
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
-	@go build -o $(BOXCRAFT) ./final/cmd/boxcraft
-	@go build -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
+	@# Without cgo (issue 26): only boxcraft-exec-init needs C, below.
+	@CGO_ENABLED=0 go build -o $(BOXCRAFT) ./final/cmd/boxcraft
+	@CGO_ENABLED=0 go build -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
 	@# boxcraft's helpers (issue 26), found beside it: a container's init,
 	@# a detached container's monitor, and pull/push/login (the registry
 	@# code, kept out of boxcraft's pages), static, without cgo.
-	@for helper in $(BOXCRAFT_HELPERS); do go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
+	@for helper in $(BOXCRAFT_HELPERS); do CGO_ENABLED=0 go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
 	@# exec's process in a container, boxcraft's and boxcraft-runc's
 	@# (issue 26): nsexec's C constructor and containerinit, so cgo, static.
 	@CGO_ENABLED=1 go build $(EXEC_INIT_FLAGS) -o $(BIN)/boxcraft-exec-init ./final/cmd/boxcraft-exec-init

@@ -63,10 +63,9 @@ type joined struct {
 	io    *stdio
 }
 
-// startExec starts boxcraft-exec-init in the container's cgroup, lets its
-// constructor join the
-// namespaces and fork, and hands the child its settings; it returns
-// once the child has become the command.
+// startExec starts boxcraft-exec-init in the container's cgroup, lets
+// its constructor join the namespaces and fork, and hands the child its
+// settings; it returns once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
 	return startExecTraced(dirs, c, pid, io, nil)
 }
@@ -74,7 +73,7 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined,
 // startExecTraced is startExec, reported to tr.
 func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
 	if security.Helper(ExecInitHelper) == "" {
-		return nil, ErrNoExecInit
+		return nil, fmt.Errorf("%w (looked in %s)", ErrNoExecInit, security.HelperFolder())
 	}
 	pidfd, flags, err := openInit(dirs, c, pid)
 	if err != nil {

@@ -51,20 +51,31 @@ func ReadOnlyProgram(path string) (*os.File, error) {
 
 // Helper is the path of the program name in the running binary's
 // folder, or "" when it is not there. make bins builds boxcraft's
-// helpers (boxcraft-init, boxcraft-monitor) beside boxcraft: small
-// programs that link only what a container's init or monitor needs, so
-// that they start in a fraction of boxcraft's time and memory (issue
-// 26). Without one, boxcraft runs itself in that part.
+// helpers (boxcraft-init, boxcraft-monitor, boxcraft-exec-init,
+// boxcraft-registry) beside boxcraft: small programs that link only what
+// their part needs, so that they start in a fraction of boxcraft's time
+// and memory (issue 26). Without init or the monitor, boxcraft runs
+// itself in that part; exec and the registry's commands need theirs.
 func Helper(name string) string {
-	self, err := os.Executable()
-	if err != nil {
+	folder := HelperFolder()
+	if folder == "" {
 		return ""
 	}
-	path := filepath.Join(filepath.Dir(self), name)
+	path := filepath.Join(folder, name)
 	if unix.Access(path, unix.X_OK) != nil {
 		return ""
 	}
 	return path
+}
+
+// HelperFolder is the running binary's folder, where Helper looks, or ""
+// when the kernel cannot say.
+func HelperFolder() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return filepath.Dir(self)
 }
 
 // SealedExecutable copies the running binary into a sealed memfd: no

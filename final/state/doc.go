@@ -11,7 +11,8 @@
 //     answers, immune to pid reuse.
 //
 // Every change is made under a file lock and written atomically (write a
-// temporary file, fsync, rename), so that 20 boxcraft commands at once,
+// temporary file, rename it over the old; fsync first for what must
+// outlive a crash of the machine, package durable), so that 20 boxcraft commands at once,
 // or one killed halfway, never leave a half-written file. step04 and
 // step05 kept a folder per run, named by pid; this is that idea grown into
 // a record that outlives the run.

@@ -197,10 +197,10 @@ func (s *breakoutSuite) sysrqAndSysctls(t *testing.T) {
 
 // runtimeBinary (CVE-2019-5736): a command that is /proc/self/exe,
 // resolved by the runtime's process in the container (exec's:
-// boxcraft-exec-init, or boxcraft without it), runs the runtime's binary
-// there. Given _BOXCRAFT_NSENTER naming its stdin as the socket, as an
-// attacker may, that binary's constructor waits on the socket (boxcraft
-// and its helper both have it), so it stays while the test holds stdin.
+// boxcraft-exec-init), runs the runtime's binary there. Given
+// _BOXCRAFT_NSENTER naming its stdin as the socket, as an attacker may,
+// that binary's constructor waits on the socket, so it stays while the
+// test holds stdin.
 // What it runs must be read-only: a read-only bind mount of the binary,
 // or a sealed copy in memory. An open for writing is refused (EROFS, or
 // ETXTBSY while it runs), and the file is on a read-only mount or sealed
@@ -255,13 +255,12 @@ func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 }
 
 // execProgramOf is the program exec runs in a container: the helper
-// boxcraft-exec-init beside the binary under test, or that binary.
+// boxcraft-exec-init beside the binary under test.
 func execProgramOf(t *testing.T) string {
 	helper := filepath.Join(filepath.Dir(Binary(t)), "boxcraft-exec-init")
-	if _, err := os.Stat(helper); err == nil {
-		return helper
-	}
-	return Binary(t)
+	_, err := os.Stat(helper)
+	require.NoError(t, err, "boxcraft-exec-init beside boxcraft")
+	return helper
 }
 
 // assertSameSize checks that the file open at fd is as long as the

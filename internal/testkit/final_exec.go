@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"debug/buildinfo"
 	"encoding/json"
 	"io"
 	"os"
@@ -145,15 +146,18 @@ func (s *commandsSuite) execNotRunning(t *testing.T) {
 
 // execWithoutExecInit: boxcraft exec's process in the container is
 // boxcraft-exec-init, from beside boxcraft (it alone is built with cgo,
-// to join namespaces in C). A boxcraft copied without it refuses exec in
-// one line naming it, exit status 125, and leaves the container as it
-// was: no process added to its cgroup, still running.
+// to join namespaces in C; boxcraft is not). A boxcraft copied without
+// it refuses exec in one line naming it, exit status 125, and leaves the
+// container as it was: no process added to its cgroup, still running.
 func (s *commandsSuite) execWithoutExecInit(t *testing.T) {
 	s.enter(t)
+	info, err := buildinfo.ReadFile(Binary(t))
+	require.NoError(t, err)
+	assertWithoutCgo(t, info)
 	id := s.detach(t, "busybox", "sleep", "1000")
 	before := processesInCgroup(t, id)
 	alone := filepath.Join(t.TempDir(), "boxcraft")
-	_, err := copyExecutable(Binary(t), alone)
+	_, err = copyExecutable(Binary(t), alone)
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(filepath.Dir(alone), 0o755))
 	assertFailedOneLine(t, RunCmd(t, HostCommand(t, alone, "exec", id, "true")), 125, "boxcraft-exec-init")

@@ -25,10 +25,11 @@ var notForOCI = []string{
 
 // linksWhatOCINeeds reads the modules the binary under test was built
 // with (its build info, as `go version -m` shows them): none of
-// notForOCI.
+// notForOCI, and no cgo (assertWithoutCgo).
 func (s *ociSuite) linksWhatOCINeeds(t *testing.T) {
 	info, err := buildinfo.ReadFile(RuncBinary(t))
 	require.NoError(t, err)
+	assertWithoutCgo(t, info)
 	var linked []string
 	for _, dep := range info.Deps {
 		linked = append(linked, dep.Path)
@@ -40,4 +41,18 @@ func (s *ociSuite) linksWhatOCINeeds(t *testing.T) {
 				"boxcraft-runc links %s, which no OCI bundle needs: its modules are %s", dep, strings.Join(linked, " "))
 		}
 	}
+}
+
+// assertWithoutCgo checks, in a binary's build info, that it was built
+// without cgo (issue 26, round 6): a cgo binary pays the C library's
+// start and cgo's threads at every run. Only boxcraft-exec-init needs C.
+func assertWithoutCgo(t *testing.T, info *buildinfo.BuildInfo) {
+	t.Helper()
+	cgo := ""
+	for _, setting := range info.Settings {
+		if setting.Key == "CGO_ENABLED" {
+			cgo = setting.Value
+		}
+	}
+	assert.Equal(t, "0", cgo, "%s is built without cgo (CGO_ENABLED=0): only boxcraft-exec-init needs C", info.Path)
 }

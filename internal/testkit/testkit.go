@@ -150,8 +150,8 @@ func copyExecutable(from, to string) (string, error) {
 }
 
 // build compiles a package into dir/name as a static binary: without
-// cgo, or, for a package that needs it (boxcraft: its exec joins
-// namespaces in C, final/nsenter), with cgo, linked statically.
+// cgo, or, for a package that needs it (boxcraft-exec-init: it joins
+// namespaces in C, final/nsenter/nsexec), with cgo, linked statically.
 func build(dir, name, pkg string) (string, error) {
 	out := filepath.Join(dir, name)
 	args, cgo := []string{"build", "-o", out}, "CGO_ENABLED=0"
@@ -167,13 +167,13 @@ func build(dir, name, pkg string) (string, error) {
 }
 
 // StaticCgoFlags build a program that uses cgo as a static binary, as the
-// Makefile builds boxcraft: the C library linked in, and Go's own DNS
-// and user lookups rather than the C library's, which a static binary
-// cannot load.
+// Makefile builds boxcraft-exec-init: the C library linked in, and Go's
+// own DNS and user lookups rather than the C library's, which a static
+// binary cannot load.
 var StaticCgoFlags = []string{"-tags", "netgo,osusergo", "-ldflags", "-linkmode external -extldflags -static"}
 
-// needsCgo says whether pkg, or a package of this module that it
-// imports, has cgo files.
+// needsCgo says whether pkg, or a package outside the standard library
+// that it imports, has cgo files.
 func needsCgo(pkg string) bool {
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}", pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")

@@ -56,12 +56,12 @@ __attribute__((constructor)) static void boxcraftNsenter(void)
 	if (env == NULL)
 		return;
 	if (sscanf(env, "%d %d %x", &pidfd, &sock, &flags) != 3) {
-		dprintf(2, "boxcraft exec-init: _BOXCRAFT_NSENTER is not PIDFD SOCKET FLAGS\n");
+		dprintf(2, "boxcraft-exec-init: _BOXCRAFT_NSENTER is not PIDFD SOCKET FLAGS\n");
 		_exit(125);
 	}
 	// Not dumpable: until it execs the command, nothing in the container
 	// may ptrace this process or open its /proc files, /proc/PID/exe (the
-	// host's boxcraft binary) above all (runc's CVE-2016-9962). execve
+	// host's boxcraft-exec-init) above all (runc's CVE-2016-9962). execve
 	// makes the command dumpable again.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(sock, "prctl(PR_SET_DUMPABLE)");
@@ -92,7 +92,7 @@ __attribute__((constructor)) static void boxcraftNsenter(void)
 	}
 	close(pidfd);
 	close(sock);
-	// The child goes on into the Go runtime, as boxcraft exec-init.
+	// The child goes on into the Go runtime, as boxcraft-exec-init.
 }
 */
 import "C"
