@@ -13,7 +13,6 @@ import (
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/nsenter"
-	"github.com/boxcraft/boxcraft/final/security"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/trace"
@@ -72,9 +71,13 @@ func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined,
 
 // startExecTraced is startExec, reported to tr.
 func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr *trace.Tracer) (*joined, error) {
-	if security.Helper(ExecInitHelper) == "" {
-		return nil, fmt.Errorf("%w (looked in %s)", ErrNoExecInit, security.HelperFolder())
+	// Read-only: exec-init runs inside the container (CVE-2019-5736).
+	// First, so that a missing helper fails before anything is started.
+	self, err := execProgram()
+	if err != nil {
+		return nil, err
 	}
+	defer self.Close()
 	pidfd, flags, err := openInit(dirs, c, pid)
 	if err != nil {
 		return nil, err
@@ -89,7 +92,7 @@ func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr 
 	var child *os.Process
 	if err == nil {
 		tr.Mark("step02", "setns", func() string { return describeSetns(flags, pid) })
-		child, err = forkInto(c, cg, io, pidfd, flags, extra, tr)
+		child, err = forkInto(c, cg, io, self, pidfd, flags, extra, tr)
 	}
 	closeAll(extra...) // exec-init has them, or failed to start
 	waitRelay(relayed)
@@ -132,11 +135,11 @@ const (
 	socketFD = 6
 )
 
-// forkInto starts exec-init and walks it through the hand-off that
-// package nsenter draws; it returns the child that became the command.
-// sysinfo, when not nil, is a line to the monitor for the command's
-// sysinfo(2) listener (containerinit.ExecSysinfoFD).
-func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, flags int, more []*os.File, tr *trace.Tracer) (*os.Process, error) {
+// forkInto starts exec-init, the program open at self, and walks it
+// through the hand-off that package nsenter draws; it returns the child
+// that became the command. more are descriptors for it beyond the
+// hand-off's (a line for sysinfo(2), the trace pipe).
+func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.File, flags int, more []*os.File, tr *trace.Tracer) (*os.Process, error) {
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -152,13 +155,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, pidfd *os.File, 
 		return nil, err
 	}
 	defer ours.Close()
-	// Read-only: exec-init runs inside the container (CVE-2019-5736).
-	self, argv, err := execProgram()
-	if err != nil {
-		closeAll(settingsR, settingsW, reportR, reportW, theirs)
-		return nil, err
-	}
-	defer self.Close()
+	argv := []string{ExecInitHelper}
 	// containerinit.ExecSysinfoFD, when there is a line for sysinfo(2);
 	// then init's trace pipe, with --trace (c.Trace.FD).
 	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)

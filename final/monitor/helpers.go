@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/boxcraft/boxcraft/final/security"
@@ -45,13 +46,12 @@ func initPath() (string, []string) {
 const ExecInitHelper = "boxcraft-exec-init"
 
 // execProgram opens boxcraft-exec-init read-only (the container never
-// reaches a writable binary of the host's: CVE-2019-5736), and gives
-// its argv.
-func execProgram() (*os.File, []string, error) {
+// reaches a writable binary of the host's: CVE-2019-5736), or says in
+// which folder it is missing.
+func execProgram() (*os.File, error) {
 	path := security.Helper(ExecInitHelper)
 	if path == "" {
-		return nil, nil, ErrNoExecInit
+		return nil, fmt.Errorf("%w (looked in %s)", ErrNoExecInit, security.HelperFolder())
 	}
-	f, err := security.ReadOnlyProgram(path)
-	return f, []string{ExecInitHelper}, err
+	return security.ReadOnlyProgram(path)
 }

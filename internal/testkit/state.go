@@ -327,9 +327,10 @@ func linksToLayer(t *testing.T, path string, layerPaths []string) bool {
 // its diffID's hex, with what it holds and the folders it lies in; and
 // records of images, which are folders and regular files, none of them a
 // copy of a file of the image (stored or refused, the layers that were
-// not to be kept), and links to the stored layers' folders. Then again runs the same container once more, and it
-// must leave nothing new: what a run keeps in the store, a second run
-// finds there, and anything of a container's would be there twice.
+// not to be kept), and links to the stored layers' folders. Then again
+// runs the same container once more, and it must leave nothing new: what
+// a run keeps in the store, a second run finds there, and anything of a
+// container's would be there twice.
 func assertOnlyTheStoreLeft(t *testing.T, s Step, before map[string]fs.FileMode, again func(), stored [][]byte, refused ...[]byte) {
 	t.Helper()
 	assertNoStateMount(t)
