@@ -29,7 +29,7 @@ func execCommand(p spec.Process, tr *trace.Tracer) error {
 		return &Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
 	}
 	start := tr.Start()
-	path, err := lookPath(p.Args[0], pathOf(p.Env))
+	path, err := lookPath(p.Args[0], PathOf(p.Env))
 	if err != nil {
 		tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", p.Args[0], p.Args) })
 		return err
@@ -90,8 +90,8 @@ func errnoOf(err error) syscall.Errno {
 	return errno
 }
 
-// pathOf is PATH from the command's environment, or Docker's.
-func pathOf(env []string) string {
+// PathOf is PATH from the command's environment, or Docker's.
+func PathOf(env []string) string {
 	for i := len(env) - 1; i >= 0; i-- {
 		if value, ok := strings.CutPrefix(env[i], "PATH="); ok {
 			return value

@@ -37,6 +37,6 @@ func TestLookPathTellsMissingFromUnrunnable(t *testing.T) {
 }
 
 func TestPathOfTakesTheLastPATH(t *testing.T) {
-	assert.Equal(t, DefaultPath, pathOf([]string{"HOME=/root"}))
-	assert.Equal(t, "/b", pathOf([]string{"PATH=/a", "PATH=/b"}))
+	assert.Equal(t, DefaultPath, PathOf([]string{"HOME=/root"}))
+	assert.Equal(t, "/b", PathOf([]string{"PATH=/a", "PATH=/b"}))
 }

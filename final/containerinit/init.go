@@ -205,9 +205,10 @@ func hasCgroupMount(mounts []spec.Mount) bool {
 }
 
 // processSteps are the command's own settings, the last steps before the
-// exec, for init and for a command exec starts in the container alike
-// (ExecMain): so that both get the same, the container's security
-// settings (issue 20: capabilities, seccomp, no_new_privs) go last here.
+// exec. A command exec starts in the container takes the same, in the
+// same order, from boxcraft exec's plan (monitor's execPlan, taken in C
+// by exec-init): keep the two alike. The container's security settings
+// (issue 20: capabilities, seccomp, no_new_privs) go last here.
 // The last mount is made by then: the working folder is entered, and
 // checked to be inside the root, after it (CVE-2024-21626).
 func processSteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {

@@ -23,6 +23,9 @@ var rlimitNumbers = map[string]int{
 // RlimitKnown says whether name is a resource setrlimit(2) takes.
 func RlimitKnown(name string) bool { _, ok := rlimitNumbers[name]; return ok }
 
+// RlimitNumber is setrlimit(2)'s number for the resource name.
+func RlimitNumber(name string) (int, bool) { n, ok := rlimitNumbers[name]; return n, ok }
+
 // setRlimits sets each limit on init, which the command inherits across
 // execve (issue 23: an OCI bundle's process.rlimits). While init is
 // still root: raising a hard limit needs CAP_SYS_RESOURCE.

@@ -16,27 +16,6 @@ import (
 // targets; init sends back the listener of its sysinfo(2) filter.
 func ProcViewFD(c *spec.Container) int { return FirstTreeFD + len(inheritedTrees(c)) }
 
-// ExecSysinfoFD is where exec-init finds its line to the monitor's
-// sysinfo(2) answers, when boxcraft exec could open one: after the
-// pidfd and the constructor's socket (5 and 6).
-const ExecSysinfoFD = 7
-
-// execSysinfoSteps hand a command exec starts its sysinfo(2) to the
-// monitor too, as init's: when the container has the view and a
-// seccomp filter, and boxcraft exec passed a line (a socket on
-// ExecSysinfoFD; otherwise that descriptor is another, or none).
-func execSysinfoSteps(c *spec.Container) []step {
-	var st unix.Stat_t
-	if !c.ProcView || c.Security.Seccomp == nil || unix.Fstat(ExecSysinfoFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return nil
-	}
-	sock := os.NewFile(ExecSysinfoFD, "sysinfo")
-	return []step{
-		{"issue21", "hand sysinfo(2) to the monitor", func() error { return handOverSysinfo(sock) }},
-		{"issue21", "close the line to the monitor", sock.Close},
-	}
-}
-
 // procViewSteps attach the view's files over /proc's, once the root is
 // the container's, and hand sysinfo(2) to the monitor when the container
 // has a seccomp filter (seccomp=unconfined means no filter at all). They
@@ -105,7 +84,7 @@ func receivedFiles(oob []byte) ([]int, error) {
 // container's own profile: that one might refuse seccomp(2) and
 // sendmsg(2), and a filter cannot be added before it needs either.
 func handOverSysinfo(sock *os.File) error {
-	listener, err := seccomp.InstallListener(sysinfoFilter)
+	listener, err := seccomp.InstallListener(SysinfoFilter())
 	if err != nil {
 		return err
 	}
@@ -117,9 +96,12 @@ func handOverSysinfo(sock *os.File) error {
 	return nil
 }
 
-// sysinfoFilter hands every sysinfo(2) to the listener, and leaves every
-// other call to the container's own profile.
-var sysinfoFilter = &spec.Seccomp{
-	DefaultAction: "SCMP_ACT_ALLOW",
-	Syscalls:      []spec.SeccompSyscall{{Names: []string{"sysinfo"}, Action: "SCMP_ACT_NOTIFY"}},
+// SysinfoFilter hands every sysinfo(2) to the listener, and leaves every
+// other call to the container's own profile: init's, and (compiled by
+// boxcraft exec) an exec's.
+func SysinfoFilter() *spec.Seccomp {
+	return &spec.Seccomp{
+		DefaultAction: "SCMP_ACT_ALLOW",
+		Syscalls:      []spec.SeccompSyscall{{Names: []string{"sysinfo"}, Action: "SCMP_ACT_NOTIFY"}},
+	}
 }

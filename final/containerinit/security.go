@@ -37,10 +37,10 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 		}
 	}
 	var u spec.User
-	add(true, "look the user up", func() (err error) { u, err = lookUpUser(&c.Process); return err })
+	add(true, "look the user up", func() (err error) { u, err = LookUpUser("/", &c.Process); return err })
 	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
 	add(true, "drop capabilities from the bounding set", func() error {
-		return tr.Do("final/security", "prctl(PR_CAPBSET_DROP)", func() string { return "keeping " + capList(sec.Capabilities) },
+		return tr.Do("final/security", "prctl(PR_CAPBSET_DROP)", func() string { return "keeping " + CapList(sec.Capabilities) },
 			func() error { return security.DropBounding(sec.Capabilities) })
 	})
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
@@ -68,17 +68,17 @@ func setCapabilities(sec spec.Security, tr *trace.Tracer) error {
 		s := *sec.CapabilitySets
 		return tr.Do("final/security", "capset", func() string {
 			return fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s",
-				capList(s.Effective), capList(s.Permitted), capList(s.Inheritable), capList(s.Ambient))
+				CapList(s.Effective), CapList(s.Permitted), CapList(s.Inheritable), CapList(s.Ambient))
 		}, func() error { return security.SetCapabilitySets(s) })
 	}
 	return tr.Do("final/security", "capset", func() string {
-		return "effective=permitted=" + capList(sec.Capabilities) + " inheritable=ambient=none"
+		return "effective=permitted=" + CapList(sec.Capabilities) + " inheritable=ambient=none"
 	}, func() error { return security.SetCapabilities(sec.Capabilities) })
 }
 
-// capList is a capability set as the trace prints it: the names without
-// CAP_, or none.
-func capList(caps []string) string {
+// CapList is a capability set as the trace prints it: the names without
+// CAP_, or none (boxcraft exec's plan prints them too).
+func CapList(caps []string) string {
 	if len(caps) == 0 {
 		return "none"
 	}

@@ -11,14 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lookUpUser resolves p.User (-u, or the image's User) in the
-// container's own /etc/passwd and /etc/group, now that "/" is its root,
-// and sets HOME from it when the environment has none. It comes before
-// a seccomp filter is installed (securitySteps), which may not allow
-// what reading the files takes (openat2(2), which a profile older than
-// it does not name). An unknown name is Docker's failure, status 125.
-func lookUpUser(p *spec.Process) (spec.User, error) {
-	u, err := user.Lookup("/", p.User)
+// LookUpUser resolves p.User (-u, or the image's User) in the
+// container's own /etc/passwd and /etc/group, below root ("/" in init,
+// once it is the container's root; /proc/PID/root for boxcraft exec),
+// and sets HOME from it when the environment has none. In init it comes
+// before a seccomp filter is installed (securitySteps), which may not
+// allow what reading the files takes (openat2(2), which a profile older
+// than it does not name). An unknown name is Docker's failure, status
+// 125.
+func LookUpUser(root string, p *spec.Process) (spec.User, error) {
+	u, err := user.Lookup(root, p.User)
 	if err != nil {
 		return u, &Failure{Status: 125, Message: err.Error()}
 	}
@@ -31,7 +33,7 @@ func lookUpUser(p *spec.Process) (spec.User, error) {
 	return u, nil
 }
 
-// becomeUser becomes the user lookUpUser found, once the working folder
+// becomeUser becomes the user LookUpUser found, once the working folder
 // is entered (as root, who may enter any; the folder stays the process's
 // after setuid, as runc does) and the bounding set dropped, with the
 // capabilities kept across setuid for the step after (securitySteps).

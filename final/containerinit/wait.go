@@ -63,7 +63,7 @@ func (w *startWait) waitForStart(c *spec.Container) error {
 	if len(p.Args) == 0 {
 		return &Failure{Status: 125, Message: "no command: process.args is empty"}
 	}
-	if _, err := lookPath(p.Args[0], pathOf(p.Env)); err != nil {
+	if _, err := lookPath(p.Args[0], PathOf(p.Env)); err != nil {
 		return err
 	}
 	err := json.NewEncoder(w.report).Encode(Failure{Waiting: true})

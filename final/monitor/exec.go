@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
-	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/nsenter"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
@@ -88,11 +87,15 @@ func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr 
 		return nil, err
 	}
 	sysinfo := dialSysinfo(dirs, c.ID)
-	extra, relayed, err := traceInit(c, tr, containerinit.ExecSysinfoFD, present(sysinfo))
+	extra, relayed, err := traceInit(c, tr, ExecSysinfoFD, present(sysinfo))
+	var plan []byte
+	if err == nil {
+		plan, err = execPlan(c, pid, sysinfo != nil, tr)
+	}
 	var child *os.Process
 	if err == nil {
 		tr.Mark("step02", "setns", func() string { return describeSetns(flags, pid) })
-		child, err = forkInto(c, cg, io, self, pidfd, flags, extra, tr)
+		child, err = forkInto(plan, cg, io, self, pidfd, flags, extra, tr)
 	}
 	closeAll(extra...) // exec-init has them, or failed to start
 	waitRelay(relayed)
@@ -128,18 +131,21 @@ func openInit(dirs state.Dirs, c *spec.Container, pid int) (*os.File, int, error
 	return pidfd, flags, nil
 }
 
-// The descriptors exec-init is started with, beyond the settings and
-// report pipes (containerinit's 3 and 4): for the constructor.
+// The descriptors exec-init is started with, beyond the settings (its
+// plan) and report pipes (containerinit's 3 and 4): for the constructor,
+// then the line on which the monitor takes the command's sysinfo(2),
+// when there is one.
 const (
-	pidfdFD  = 5
-	socketFD = 6
+	pidfdFD       = 5
+	socketFD      = 6
+	ExecSysinfoFD = 7
 )
 
-// forkInto starts exec-init, the program open at self, and walks it
-// through the hand-off that package nsenter draws; it returns the child
-// that became the command. more are descriptors for it beyond the
-// hand-off's (a line for sysinfo(2), the trace pipe).
-func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.File, flags int, more []*os.File, tr *trace.Tracer) (*os.Process, error) {
+// forkInto starts exec-init, the program open at self, walks it through
+// the hand-off that package nsenter draws, and hands its child the plan;
+// it returns the child that became the command. more are descriptors
+// for it beyond the hand-off's (a line for sysinfo(2), the trace pipe).
+func forkInto(plan []byte, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.File, flags int, more []*os.File, tr *trace.Tracer) (*os.Process, error) {
 	settingsR, settingsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -156,7 +162,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.
 	}
 	defer ours.Close()
 	argv := []string{ExecInitHelper}
-	// containerinit.ExecSysinfoFD, when there is a line for sysinfo(2);
+	// ExecSysinfoFD, when there is a line for sysinfo(2);
 	// then init's trace pipe, with --trace (c.Trace.FD).
 	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)
 	middle := &exec.Cmd{
@@ -182,7 +188,7 @@ func forkInto(c *spec.Container, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.
 		reportR.Close()
 		return nil, err
 	}
-	if err := sendSettings(c, settingsW, reportR); err != nil {
+	if err := sendPlan(plan, settingsW, reportR); err != nil {
 		_, _ = child.Wait() // it reported, and ends: reap it
 		return nil, err
 	}

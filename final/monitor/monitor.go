@@ -304,19 +304,7 @@ func (p *process) abandon(settings, report *os.File, err error) error {
 	return err
 }
 
-// sendSettings writes the settings to exec-init, which is in the
-// container's cgroup already, and reads its report (finishSettings).
-func sendSettings(c *spec.Container, settings, report *os.File) error {
-	if err := writeSettings(c, settings); err != nil {
-		settings.Close()
-		report.Close()
-		return err
-	}
-	return finishSettings(settings, report)
-}
-
-// writeSettings writes the settings to init (or exec-init), as one JSON
-// value; the pipe stays open, for containerinit.InCgroup.
+// writeSettings writes the settings to init, as one JSON value; the pipe stays open, for containerinit.InCgroup.
 func writeSettings(c *spec.Container, settings *os.File) error {
 	if err := json.NewEncoder(settings).Encode(c); err != nil {
 		return fmt.Errorf("hand the settings to init: %w", err)
@@ -325,13 +313,26 @@ func writeSettings(c *spec.Container, settings *os.File) error {
 }
 
 // finishSettings tells init that it is in its cgroup, closes the
-// settings pipe, and reads init's report: an end of file means that the
-// report pipe closed on exec, and the command runs.
-// A write that fails finds init ended: its report says why.
+// settings pipe, and reads init's report (readReport).
 func finishSettings(settings, report *os.File) error {
-	defer report.Close()
 	_, writeErr := settings.Write([]byte{containerinit.InCgroup})
 	settings.Close()
+	return readReport(report, writeErr)
+}
+
+// sendPlan hands exec-init's child its plan (execPlan), whole: the end
+// of the pipe ends it. Then it reads the child's report.
+func sendPlan(plan []byte, settings, report *os.File) error {
+	_, writeErr := settings.Write(plan)
+	settings.Close()
+	return readReport(report, writeErr)
+}
+
+// readReport reads init's (or exec-init's) report: an end of file means
+// that the report pipe closed on exec, and the command runs. A write
+// that failed (writeErr) found init ended: its report says why.
+func readReport(report *os.File, writeErr error) error {
+	defer report.Close()
 	var failure containerinit.Failure
 	switch err := json.NewDecoder(report).Decode(&failure); {
 	case errors.Is(err, io.EOF) && writeErr != nil:

@@ -11,12 +11,16 @@
 // still one thread (package nsexec, which boxcraft-exec-init alone links:
 // boxcraft and boxcraft-runc build without cgo). It does nothing unless
 // the environment holds EnvVar. This package is the Go half, the side
-// of boxcraft exec: which namespaces to join, and the variable.
+// of boxcraft exec: which namespaces to join, the variable, and the plan
+// (Plan) that the constructor's child takes in the container, in C, up
+// to the exec of the command: exec-init never starts the Go runtime.
 //
 // The hand-off, in the order it happens:
 //
-//	boxcraft exec (Go)                    boxcraft-exec-init (C, then Go)
+//	boxcraft exec (Go)                    boxcraft-exec-init (C only)
 //	pidfd_open(container's init)
+//	the plan: user looked up in
+//	  /proc/PID/root, filter compiled
 //	clone into the container's cgroup ──▶ constructor: waits on the socket
 //	v1: write its pid to cgroup.procs
 //	"go" on the socket ─────────────────▶ setns(pidfd, every namespace)
@@ -25,8 +29,10 @@
 //	                                        in the pid namespace, and
 //	                                        boxcraft exec's own child
 //	reads "pid N" ◀────────────────────── writes the child's pid, exits
-//	                                      the child goes on into Go
-//	                                      (containerinit.ExecMain)
+//	the plan, on fd 3 ──────────────────▶ the child takes its steps:
+//	                                        working folder, bounding set,
+//	                                        user, capabilities, seccomp…
+//	report pipe: EOF ◀─────────────────── execve (or a failure, as JSON)
 //
 // setns(2) on a pidfd (Linux 5.8) joins several namespaces at once, the
 // user namespace first, as one change: no half-joined state, and no

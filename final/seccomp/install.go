@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -25,8 +26,30 @@ func Install(f *spec.Seccomp, tr *trace.Tracer) error {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	return tr.Do("final/security", "seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", func() string {
-		return fmt.Sprintf("a BPF program of %d instructions, %d rules, default action %s", len(prog), len(f.Syscalls), f.DefaultAction)
+		return Describe(f, len(prog))
 	}, func() error { return install(prog) })
+}
+
+// Program is f compiled, as the bytes of the struct sock_filter array
+// that seccomp(2) reads, for a process that installs the filter itself
+// (exec-init's C: nsenter.Plan), with its length in instructions.
+func Program(f *spec.Seccomp) ([]byte, int, error) {
+	prog, err := compile(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("seccomp: %w", err)
+	}
+	b := make([]byte, 0, 8*len(prog))
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	return b, len(prog), nil
+}
+
+// Describe is a filter as the trace prints it.
+func Describe(f *spec.Seccomp, instructions int) string {
+	return fmt.Sprintf("a BPF program of %d instructions, %d rules, default action %s", instructions, len(f.Syscalls), f.DefaultAction)
 }
 
 // install makes prog the filter of every thread.

@@ -95,8 +95,9 @@ func statusMask(key string) (uint64, error) {
 	return 0, fmt.Errorf("no %s in /proc/self/status", key)
 }
 
-// maskOf is the set of names as the kernel's bit mask.
-func maskOf(names []string) (uint64, error) {
+// Mask is the set of names as the kernel's bit mask (capset(2)'s, bit n
+// for capability n).
+func Mask(names []string) (uint64, error) {
 	var mask uint64
 	for _, name := range names {
 		n, ok := capabilityNumber(name)
@@ -125,7 +126,7 @@ func lastCapability() int {
 // is why it comes first, while init still holds CAP_SETPCAP, which
 // dropping needs.
 func DropBounding(keep []string) error {
-	mask, err := maskOf(keep)
+	mask, err := Mask(keep)
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func KeepCapabilitiesAcrossSetuid() error {
 // capset(2) changes the calling thread only: init calls it on the
 // thread that will execve (containerinit locks it).
 func SetCapabilities(keep []string) error {
-	mask, err := maskOf(keep)
+	mask, err := Mask(keep)
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func SetCapabilitySets(s spec.CapabilitySets) error {
 	}
 	var masks [3]uint64
 	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable} {
-		mask, err := maskOf(set)
+		mask, err := Mask(set)
 		if err != nil {
 			return err
 		}

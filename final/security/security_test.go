@@ -23,7 +23,7 @@ func TestParseCapability(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 	assert.Len(t, DefaultCapabilities(), 14, "Docker's 14")
-	mask, err := maskOf(DefaultCapabilities())
+	mask, err := Mask(DefaultCapabilities())
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0xa80425fb), mask, "as /proc/PID/status shows Docker's")
 }
@@ -31,7 +31,7 @@ func TestParseCapability(t *testing.T) {
 func TestHostCapabilitiesAreTheBoundingSet(t *testing.T) {
 	names, err := HostCapabilities()
 	require.NoError(t, err)
-	mask, err := maskOf(names)
+	mask, err := Mask(names)
 	require.NoError(t, err)
 	want, err := statusMask("CapBnd")
 	require.NoError(t, err)

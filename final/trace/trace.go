@@ -245,6 +245,20 @@ func Format(e Event, asJSON bool) string {
 	return b.String() + "\n"
 }
 
+// Rest is e's line as Format writes it without its times and its end:
+// what follows "took" up to the newline (text), or up to the closing
+// brace (JSON). It is for a process that writes the times itself and
+// cannot call Format (exec-init's C: nsenter.Plan), and adds a failure
+// ("  failed: …", or ,"error":"…") at the end.
+func Rest(e Event, asJSON bool) string {
+	e.AtMs, e.TookMs, e.Errno, e.Meaning, e.Error = 0, 0, "", "", ""
+	line := strings.TrimSuffix(Format(e, asJSON), "\n")
+	if asJSON {
+		return strings.TrimSuffix(strings.TrimPrefix(line, `{"at_ms":0,"took_ms":0`), "}")
+	}
+	return line[len(fmt.Sprintf("%+8.2fms %7.2fms  ", 0.0, 0.0)):]
+}
+
 // shortIDs shortens each container ID (64 hex digits) in s to its first
 // 12, as docker ps shows it: the text is for a reader (JSON keeps it).
 func shortIDs(s string) string {

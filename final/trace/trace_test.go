@@ -84,3 +84,19 @@ func TestAFailedStartEndsOnItsCause(t *testing.T) {
 	monitorTr.EndOnCause()
 	assert.Equal(t, 3, strings.Count(out.String(), "\n"), "a trace already ending on its cause is left as it is")
 }
+
+// TestRestIsTheLineAfterItsTimes: a line that exec-init's C writes (its
+// own times, then Rest, then the failure) is the line Format writes.
+func TestRestIsTheLineAfterItsTimes(t *testing.T) {
+	e := Event{AtMs: 12.5, TookMs: 0.25, Proc: Init, Call: "execve", Args: `"/bin/true" ["true"]`, Lesson: "step01"}
+	text := fmt.Sprintf("%+8.2fms %7.2fms  ", e.AtMs, e.TookMs) + Rest(e, false) + "\n"
+	assert.Equal(t, Format(e, false), text)
+	failed := e
+	failed.Error = "exec true: permission denied"
+	assert.Equal(t, Format(failed, false), strings.TrimSuffix(text, "\n")+"  failed: "+failed.Error+"\n")
+
+	line := fmt.Sprintf(`{"at_ms":%.3f,"took_ms":%.3f`, e.AtMs, e.TookMs) + Rest(e, true) + `,"error":"exec true: permission denied"}`
+	back, err := Parse([]byte(line))
+	require.NoError(t, err, line)
+	assert.Equal(t, failed, back)
+}

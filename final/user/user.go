@@ -183,14 +183,17 @@ func readEntries(root, name string, parse func([]string) (entry, bool)) ([]entry
 // openBeneath opens name inside root: openat2(2) with RESOLVE_IN_ROOT
 // treats root as "/", so an absolute symlink or ".." in the image stays
 // in it; RESOLVE_NO_MAGICLINKS refuses /proc/PID/fd/N links, which could
-// lead anywhere.
+// lead anywhere. Only a regular file is read, opened without blocking:
+// boxcraft exec reads the image's files from the host (/proc/PID/root),
+// where a FIFO or a device in their place would hang it or feed it
+// forever.
 func openBeneath(root, name string) (*os.File, error) {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(dir)
-	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	for range 16 {
 		fd, err := unix.Openat2(dir, strings.TrimPrefix(name, "/"), &how)
 		if errors.Is(err, unix.EAGAIN) {
@@ -198,6 +201,11 @@ func openBeneath(root, name string) (*os.File, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			unix.Close(fd)
+			return nil, fmt.Errorf("%s is not a regular file", name)
 		}
 		return os.NewFile(uintptr(fd), name), nil
 	}

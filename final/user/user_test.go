@@ -8,6 +8,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // root writes a root folder whose /etc is a symlink that climbs out of
@@ -60,4 +61,15 @@ func TestLookupRefuses(t *testing.T) {
 	}
 	_, err := Lookup(t.TempDir(), "alice")
 	assert.ErrorContains(t, err, "no matching entries in passwd file", "no /etc/passwd: no names")
+}
+
+// TestLookupRefusesAFifo: a FIFO in place of /etc/passwd (a hostile
+// image) is refused at once, not waited on: boxcraft exec reads it from
+// the host.
+func TestLookupRefusesAFifo(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+	require.NoError(t, unix.Mkfifo(filepath.Join(dir, "etc", "passwd"), 0o644))
+	_, err := Lookup(dir, "alice")
+	assert.ErrorContains(t, err, "/etc/passwd is not a regular file")
 }

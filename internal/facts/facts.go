@@ -93,11 +93,16 @@ type Rlimit struct {
 	Hard int64 `json:"hard"`
 }
 
-// Caps are the capability sets of the probe's process.
+// Caps are the capability sets of the probe's process, and what else
+// bounds its privileges: no_new_privs and its seccomp mode.
 type Caps struct {
 	Effective   string `json:"effective"`
 	Permitted   string `json:"permitted"`
 	Inheritable string `json:"inheritable"`
+	Bounding    string `json:"bounding"`
+	Ambient     string `json:"ambient"`
+	NoNewPrivs  bool   `json:"no_new_privs"`
+	Seccomp     int    `json:"seccomp"` // prctl(PR_GET_SECCOMP): 0 none, 2 a filter
 }
 
 // Interface is one network interface and whether it is up.

@@ -400,10 +400,28 @@ func caps() (facts.Caps, error) {
 		return facts.Caps{}, err
 	}
 	mask := func(lo, hi uint32) string { return fmt.Sprintf("%016x", uint64(hi)<<32|uint64(lo)) }
+	var bounding, ambient uint64
+	// One capability at a time, until the kernel knows no more (EINVAL).
+	for n := 0; n < 64; n++ {
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+		if err != nil {
+			break
+		}
+		bounding |= uint64(in) << n
+		if in, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(n), 0, 0); err == nil {
+			ambient |= uint64(in) << n
+		}
+	}
+	nnp, _ := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	seccomp, _ := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
 	return facts.Caps{
 		Effective:   mask(data[0].Effective, data[1].Effective),
 		Permitted:   mask(data[0].Permitted, data[1].Permitted),
 		Inheritable: mask(data[0].Inheritable, data[1].Inheritable),
+		Bounding:    fmt.Sprintf("%016x", bounding),
+		Ambient:     fmt.Sprintf("%016x", ambient),
+		NoNewPrivs:  nnp == 1,
+		Seccomp:     seccomp,
 	}, nil
 }
 

@@ -32,7 +32,8 @@ func Exec(t *testing.T) {
 
 	t.Run("SeesWhatRunSees", func(t *testing.T) { s.execSeesWhatRunSees(t) })
 	t.Run("SeesWhatRunSeesWithUserNamespace", func(t *testing.T) {
-		s.execSeesWhatRunSees(t, "--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536")
+		s.execSeesWhatRunSees(t, "--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536",
+			"--cap-add", "SYS_PTRACE", "--security-opt", "no-new-privileges")
 	})
 	t.Run("ExitStatuses", s.execExitStatuses)
 	t.Run("NotRunningRefused", s.execNotRunning)
@@ -59,7 +60,8 @@ func (s *commandsSuite) probeBoth(t *testing.T, runFlags ...string) (string, fac
 
 // execSeesWhatRunSees compares the probe that exec starts with the
 // probe that run started in the same container: the same namespaces, all
-// of them, hostname, root, cgroup and mounts; and from the host, the
+// of them, hostname, root, cgroup and mounts, user, capability sets,
+// no_new_privs, seccomp mode and rlimits; and from the host, the
 // container's cgroup holds the exec's process.
 func (s *commandsSuite) execSeesWhatRunSees(t *testing.T, runFlags ...string) {
 	s.enter(t)
@@ -70,9 +72,15 @@ func (s *commandsSuite) execSeesWhatRunSees(t *testing.T, runFlags ...string) {
 	}
 	if len(runFlags) > 0 {
 		assert.NotEqual(t, host["user"], exec.Namespaces["user"], "--uidmap: the container's own user namespace, joined")
+		assert.True(t, exec.Caps.NoNewPrivs, "--security-opt no-new-privileges holds for exec too")
 		assert.Equal(t, 0, exec.UID, "exec is the user namespace's root, as the container's command is")
-		assert.Equal(t, 0, exec.GID)
+	} else {
+		assert.Equal(t, 2, exec.Caps.Seccomp, "Docker's default filter holds for exec too")
 	}
+	assert.Equal(t, run.UID, exec.UID, "the container's user")
+	assert.Equal(t, run.GID, exec.GID)
+	assert.Equal(t, run.Caps, exec.Caps, "the container's capability sets, no_new_privs and seccomp mode")
+	assert.Equal(t, run.Rlimits, exec.Rlimits, "the container's rlimits")
 	assert.NotEqual(t, host["mnt"], exec.Namespaces["mnt"])
 	assert.Equal(t, run.Hostname, exec.Hostname, "the container's hostname")
 	assert.Equal(t, run.Root, exec.Root, "the container's root as /")

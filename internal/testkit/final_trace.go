@@ -84,6 +84,19 @@ func (tr traced) exec(t *testing.T) {
 	assert.GreaterOrEqual(t, setns, 0, "exec --trace reports the namespaces it joins:\n%s", r.Stderr)
 	assert.Greater(t, exec, setns, "then the exec, last:\n%s", r.Stderr)
 	assert.Equal(t, len(ex.events)-1, exec, "the exec is the last line:\n%s", r.Stderr)
+
+	// A command that cannot run: the trace's last line is its exec,
+	// failed, by init (exec-init's child), and the error line follows.
+	r = Run(t, "exec", "--trace=json", tr.id, "/etc/passwd")
+	assert.Equal(t, 126, r.Code, "a file without the execute bit:\n%s", r)
+	lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, "a trace, then the error line:\n%s", r)
+	assert.Equal(t, `boxcraft: exec "/etc/passwd": permission denied`, lines[len(lines)-1], "the error line")
+	failed := parseTrace(t, strings.Join(lines[:len(lines)-1], "\n"))
+	last := failed[len(failed)-1]
+	assert.Equal(t, trace.Init, last.Proc, "the failing step is init's:\n%s", r.Stderr)
+	assert.True(t, call("execve", `"/etc/passwd"`)(last), "the failing step is the exec:\n%s", r.Stderr)
+	assert.Contains(t, last.Error, "permission denied", "with its error:\n%s", r.Stderr)
 }
 
 // parseTrace reads --trace=json's output: every line is one JSON event.

@@ -1,0 +1,155 @@
+package monitor
+
+import (
+	"fmt"
+
+	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/nsenter"
+	"github.com/boxcraft/boxcraft/final/seccomp"
+	"github.com/boxcraft/boxcraft/final/security"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
+)
+
+// execPlan is what exec-init's child does in the container, worked out
+// here, where Go runs already: init's process steps
+// (containerinit.processSteps), in the same order, with their numbers.
+// The child takes them in C (nsenter.Plan), without starting the Go
+// runtime a second time (issue 26). pid is the container's init on the
+// host: the user is looked up in its root. sysinfo says that the monitor
+// takes the command's sysinfo(2) (the /proc view) on ExecSysinfoFD.
+//
+// A failure here (an unknown user, a profile that does not compile) is
+// one before anything starts in the container.
+func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byte, error) {
+	p, sec := &c.Process, c.Security
+	if len(p.Args) == 0 {
+		return nil, &containerinit.Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
+	}
+	var u spec.User
+	err := tr.Do("final/security", "look the user up", func() string { return describeUser(p.User, pid) },
+		func() (err error) {
+			u, err = containerinit.LookUpUser(fmt.Sprintf("/proc/%d/root", pid), p)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	l := lines{tr: tr}
+	var plan nsenter.Plan
+	if tr.Enabled() && c.Trace.FD > 0 {
+		plan.Trace(tr.Mode(), c.Trace.FD, c.Trace.Origin)
+	}
+	plan.Session(p.Terminal, "")
+	if sysinfo && c.ProcView && sec.Seccomp != nil {
+		prog, _, err := seccomp.Program(containerinit.SysinfoFilter())
+		if err != nil {
+			return nil, err
+		}
+		plan.Sysinfo(prog, ExecSysinfoFD, l.step("final/procfs", "hand sysinfo(2) to the monitor", ""))
+	}
+	plan.CloseInherited(l.step("step02", "close inherited files", ""))
+	plan.Chdir(p.Cwd, l.step("step01", "enter the working folder", ""))
+	if p.OOMScoreAdj != nil {
+		plan.OOMScore(*p.OOMScoreAdj, l.step("final/oci", "set oom_score_adj", ""))
+	}
+	filter, err := filterStep(sec.Seccomp, l)
+	if err != nil {
+		return nil, err
+	}
+	if !sec.NoNewPrivileges {
+		filter(&plan)
+	}
+	if err := capabilitySteps(&plan, sec, p, u, l); err != nil {
+		return nil, err
+	}
+	if sec.NoNewPrivileges {
+		plan.NoNewPrivs(l.step("final/security", "prctl(PR_SET_NO_NEW_PRIVS, 1)", ""))
+	}
+	if err := rlimitStep(&plan, p.Rlimits, l); err != nil {
+		return nil, err
+	}
+	if sec.NoNewPrivileges {
+		filter(&plan)
+	}
+	plan.Exec(containerinit.PathOf(p.Env), p.Args, p.Env, l.step("step01", "execve", nsenter.PathMark+" "+fmt.Sprintf("%q", p.Args)))
+	return plan.Bytes(), nil
+}
+
+// filterStep is the step that installs the container's seccomp filter,
+// compiled here; it adds nothing when there is none (unconfined).
+func filterStep(f *spec.Seccomp, l lines) (func(*nsenter.Plan), error) {
+	if f == nil {
+		return func(*nsenter.Plan) {}, nil
+	}
+	prog, n, err := seccomp.Program(f)
+	if err != nil {
+		return nil, err
+	}
+	line := l.step("final/security", "seccomp(SECCOMP_SET_MODE_FILTER)", seccomp.Describe(f, n))
+	return func(plan *nsenter.Plan) { plan.Seccomp(prog, line) }, nil
+}
+
+// capabilitySteps are the bounding set, the user and the capability
+// sets, in that order (containerinit.securitySteps says why).
+func capabilitySteps(plan *nsenter.Plan, sec spec.Security, p *spec.Process, u spec.User, l lines) error {
+	bounding, err := security.Mask(sec.Capabilities)
+	if err != nil {
+		return err
+	}
+	plan.Bounding(bounding, l.step("final/security", "prctl(PR_CAPBSET_DROP)", "keeping "+containerinit.CapList(sec.Capabilities)))
+	plan.KeepCaps(l.step("final/security", "keep the capabilities across setuid", ""))
+	plan.IDs(p.User, u.UID, u.GID, u.AdditionalGids, l.step("final/security", "become the user", ""))
+	if sec.CapabilitySets == nil {
+		plan.Capset(bounding, bounding, 0, 0, l.step("final/security", "capset",
+			"effective=permitted="+containerinit.CapList(sec.Capabilities)+" inheritable=ambient=none"))
+		return nil
+	}
+	s := *sec.CapabilitySets
+	var masks [4]uint64
+	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable, s.Ambient} {
+		if masks[i], err = security.Mask(set); err != nil {
+			return err
+		}
+	}
+	plan.Capset(masks[0], masks[1], masks[2], masks[3], l.step("final/security", "capset",
+		fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s", containerinit.CapList(s.Effective),
+			containerinit.CapList(s.Permitted), containerinit.CapList(s.Inheritable), containerinit.CapList(s.Ambient))))
+	return nil
+}
+
+// rlimitStep sets an OCI process's rlimits, if it has any.
+func rlimitStep(plan *nsenter.Plan, limits []spec.Rlimit, l lines) error {
+	if len(limits) == 0 {
+		return nil
+	}
+	var list []nsenter.Rlimit
+	for _, r := range limits {
+		n, ok := containerinit.RlimitNumber(r.Type)
+		if !ok {
+			return fmt.Errorf("rlimit %s: unknown", r.Type)
+		}
+		list = append(list, nsenter.Rlimit{Name: r.Type, Resource: n, Soft: r.Soft, Hard: r.Hard})
+	}
+	plan.Rlimits(list, l.step("final/oci", "set the rlimits", ""))
+	return nil
+}
+
+// lines renders the trace lines of a plan's steps, as init's would be
+// (trace.Rest), or nothing when not traced.
+type lines struct{ tr *trace.Tracer }
+
+func (l lines) step(lesson, call, args string) nsenter.Line {
+	if !l.tr.Enabled() {
+		return ""
+	}
+	return trace.Rest(trace.Event{Proc: trace.Init, Call: call, Args: args, Lesson: lesson}, l.tr.Mode() == trace.ModeJSON)
+}
+
+// describeUser is the lookup as the trace prints it.
+func describeUser(name string, pid int) string {
+	if name == "" {
+		name = "root"
+	}
+	return fmt.Sprintf("%s, in /proc/%d/root/etc/passwd", name, pid)
+}

@@ -1,0 +1,126 @@
+//go:build cgo
+
+// plan.c reads the plan boxcraft exec wrote (package nsenter's Plan) and
+// takes its steps in order: exec-init's child never starts the Go
+// runtime.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nsexec.h"
+
+// The most fields one step may hold (argv and env are one step's):
+// far more than a command line can.
+#define MAX_FIELDS (1 << 20)
+
+// die ends the child when the plan itself is wrong: boxcraft exec wrote
+// it, so this is a bug, said on the report pipe.
+static void die(const char *what)
+{
+	dprintf(REPORT_FD, "{\"status\":125,\"message\":\"boxcraft-exec-init: %s\"}\n", what);
+	_exit(125);
+}
+
+// read_all reads the settings pipe to its end: boxcraft exec closes it
+// once the plan is written.
+static char *read_all(size_t *len)
+{
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	for (;;) {
+		if (buf == NULL)
+			die("out of memory for the plan");
+		if (n == cap)
+			buf = realloc(buf, cap *= 2);
+		if (buf == NULL)
+			die("out of memory for the plan");
+		r = read(SETTINGS_FD, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("read the plan");
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(SETTINGS_FD);
+	*len = n;
+	return buf;
+}
+
+static uint32_t u32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+// parse_step reads the step at *pos into s: its fields point into buf,
+// each ending in the NUL that follows it there.
+static void parse_step(const char *buf, size_t len, size_t *pos, struct step *s)
+{
+	size_t at = *pos;
+	uint32_t count, i;
+	const char **fields;
+	uint32_t *lens;
+
+	if (len - at < 5)
+		die("a plan's step is cut short");
+	s->op = buf[at];
+	count = u32(buf + at + 1);
+	at += 5;
+	if (count < 2 || count > MAX_FIELDS)
+		die("a plan's step has a wrong number of fields");
+	fields = calloc(count, sizeof *fields);
+	lens = calloc(count, sizeof *lens);
+	if (fields == NULL || lens == NULL)
+		die("out of memory for the plan");
+	for (i = 0; i < count; i++) {
+		if (len - at < 4)
+			die("a plan's field is cut short");
+		lens[i] = u32(buf + at);
+		at += 4;
+		if (len - at < (size_t)lens[i] + 1 || buf[at + lens[i]] != '\0')
+			die("a plan's field is cut short");
+		fields[i] = buf + at;
+		at += lens[i] + 1;
+	}
+	s->what = fields[0];
+	s->line = fields[1];
+	s->nargs = count - 2;
+	s->args = fields + 2;
+	s->lens = lens + 2;
+	*pos = at;
+}
+
+void run_plan(void)
+{
+	size_t len, pos = 0;
+	char *buf = read_all(&len);
+	char msg[8192];
+	struct step s;
+	int64_t start;
+	int status;
+
+	if (len == 0)
+		die("no plan on the settings pipe: started by boxcraft exec, not by hand");
+	while (pos < len) {
+		parse_step(buf, len, &pos, &s);
+		if (s.op == 'T') {
+			if (s.nargs != 3)
+				die("the trace step needs mode, descriptor and origin");
+			set_trace(s.args[0], atoi(s.args[1]), strtoll(s.args[2], NULL, 10));
+			continue;
+		}
+		start = now_ns();
+		status = take_step(&s, msg, sizeof msg);
+		if (status != 0)
+			fail_step(&s, start, status, msg);
+		trace_step(&s, start, NULL);
+	}
+	die("the plan ends without an exec");
+}
