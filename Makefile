@@ -94,7 +94,8 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@# code, kept out of boxcraft's pages), static, without cgo.
 	@for helper in $(BOXCRAFT_HELPERS); do CGO_ENABLED=0 go build -o $(BIN)/$$helper ./final/cmd/$$helper || exit 1; done
 	@# exec's process in a container, boxcraft's and boxcraft-runc's
-	@# (issue 26): nsexec's C constructor and containerinit, so cgo, static.
+	@# (issue 26): nsexec's C constructor and the child that takes exec's
+	@# plan, so cgo, static.
 	@CGO_ENABLED=1 go build $(EXEC_INIT_FLAGS) -o $(BIN)/boxcraft-exec-init ./final/cmd/boxcraft-exec-init
 	@go build -o $(BIN)/probe ./internal/probe
 	@go build -o $(BIN)/bench ./internal/bench

@@ -83,8 +83,8 @@ func Main() {
 	finish(report, err)
 }
 
-// finish reports why init (or exec-init) could not become the command,
-// and exits with its status.
+// finish reports why init could not become the command, and exits with
+// its status.
 func finish(report *os.File, err error) {
 	var failure *Failure
 	if !errors.As(err, &failure) {

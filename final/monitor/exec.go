@@ -63,7 +63,7 @@ type joined struct {
 
 // startExec starts boxcraft-exec-init in the container's cgroup, lets
 // its constructor join the namespaces and fork, and hands the child its
-// settings; it returns once the child has become the command.
+// plan (execPlan); it returns once the child has become the command.
 func startExec(dirs state.Dirs, c *spec.Container, pid int, io *stdio) (*joined, error) {
 	return startExecTraced(dirs, c, pid, io, nil)
 }
@@ -87,7 +87,7 @@ func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr 
 		return nil, err
 	}
 	sysinfo := dialSysinfo(dirs, c.ID)
-	extra, relayed, err := traceInit(c, tr, ExecSysinfoFD, present(sysinfo))
+	extra, relayed, err := traceInit(c, tr, execSysinfoFD, present(sysinfo))
 	var plan []byte
 	if err == nil {
 		plan, err = execPlan(c, pid, sysinfo != nil, tr)
@@ -138,7 +138,7 @@ func openInit(dirs state.Dirs, c *spec.Container, pid int) (*os.File, int, error
 const (
 	pidfdFD       = 5
 	socketFD      = 6
-	ExecSysinfoFD = 7
+	execSysinfoFD = 7
 )
 
 // forkInto starts exec-init, the program open at self, walks it through
@@ -162,7 +162,7 @@ func forkInto(plan []byte, cg *cgroups.Cgroup, io *stdio, self, pidfd *os.File, 
 	}
 	defer ours.Close()
 	argv := []string{ExecInitHelper}
-	// ExecSysinfoFD, when there is a line for sysinfo(2);
+	// execSysinfoFD, when there is a line for sysinfo(2);
 	// then init's trace pipe, with --trace (c.Trace.FD).
 	extra := append([]*os.File{settingsR, reportW, pidfd, theirs}, more...)
 	middle := &exec.Cmd{

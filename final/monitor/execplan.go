@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/nsenter"
@@ -17,14 +18,20 @@ import (
 // The child takes them in C (nsenter.Plan), without starting the Go
 // runtime a second time (issue 26). pid is the container's init on the
 // host: the user is looked up in its root. sysinfo says that the monitor
-// takes the command's sysinfo(2) (the /proc view) on ExecSysinfoFD.
+// takes the command's sysinfo(2) (the /proc view) on execSysinfoFD.
 //
 // A failure here (an unknown user, a profile that does not compile) is
-// one before anything starts in the container.
+// one before anything starts in the container. The user is read from
+// the files of init's root, which is the root of the mount namespace the
+// command joins (init pivoted into it); if init died meanwhile and its
+// pid was reused, the setns on its pidfd fails, and nothing runs.
 func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byte, error) {
 	p, sec := &c.Process, c.Security
 	if len(p.Args) == 0 {
 		return nil, &containerinit.Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
+	}
+	if err := refuseNUL(p); err != nil {
+		return nil, err
 	}
 	var u spec.User
 	err := tr.Do("final/security", "look the user up", func() string { return describeUser(p.User, pid) },
@@ -46,7 +53,7 @@ func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		plan.Sysinfo(prog, ExecSysinfoFD, l.step("final/procfs", "hand sysinfo(2) to the monitor", ""))
+		plan.Sysinfo(prog, execSysinfoFD, l.step("final/procfs", "hand sysinfo(2) to the monitor", ""))
 	}
 	plan.CloseInherited(l.step("step02", "close inherited files", ""))
 	plan.Chdir(p.Cwd, l.step("step01", "enter the working folder", ""))
@@ -97,11 +104,12 @@ func capabilitySteps(plan *nsenter.Plan, sec spec.Security, p *spec.Process, u s
 	if err != nil {
 		return err
 	}
-	plan.Bounding(bounding, l.step("final/security", "prctl(PR_CAPBSET_DROP)", "keeping "+containerinit.CapList(sec.Capabilities)))
+	names := security.KnownCapabilities()
+	plan.Bounding(bounding, security.LastCapability(), names, l.step("final/security", "prctl(PR_CAPBSET_DROP)", "keeping "+containerinit.CapList(sec.Capabilities)))
 	plan.KeepCaps(l.step("final/security", "keep the capabilities across setuid", ""))
 	plan.IDs(p.User, u.UID, u.GID, u.AdditionalGids, l.step("final/security", "become the user", ""))
 	if sec.CapabilitySets == nil {
-		plan.Capset(bounding, bounding, 0, 0, l.step("final/security", "capset",
+		plan.Capset(bounding, bounding, 0, 0, names, l.step("final/security", "capset",
 			"effective=permitted="+containerinit.CapList(sec.Capabilities)+" inheritable=ambient=none"))
 		return nil
 	}
@@ -112,7 +120,7 @@ func capabilitySteps(plan *nsenter.Plan, sec spec.Security, p *spec.Process, u s
 			return err
 		}
 	}
-	plan.Capset(masks[0], masks[1], masks[2], masks[3], l.step("final/security", "capset",
+	plan.Capset(masks[0], masks[1], masks[2], masks[3], names, l.step("final/security", "capset",
 		fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s", containerinit.CapList(s.Effective),
 			containerinit.CapList(s.Permitted), containerinit.CapList(s.Inheritable), containerinit.CapList(s.Ambient))))
 	return nil
@@ -152,4 +160,18 @@ func describeUser(name string, pid int) string {
 		name = "root"
 	}
 	return fmt.Sprintf("%s, in /proc/%d/root/etc/passwd", name, pid)
+}
+
+// refuseNUL refuses a NUL byte in the command, its environment or its
+// working folder: none can hold one (execve(2) and chdir(2) take C
+// strings), and the plan would carry it cut short.
+func refuseNUL(p *spec.Process) error {
+	for _, list := range [][]string{p.Args, p.Env, {p.Cwd, p.User}} {
+		for _, s := range list {
+			if strings.IndexByte(s, 0) >= 0 {
+				return &containerinit.Failure{Status: 125, Message: fmt.Sprintf("%q holds a NUL byte, which no command line, environment or path can", s)}
+			}
+		}
+	}
+	return nil
 }

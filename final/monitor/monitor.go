@@ -304,7 +304,8 @@ func (p *process) abandon(settings, report *os.File, err error) error {
 	return err
 }
 
-// writeSettings writes the settings to init, as one JSON value; the pipe stays open, for containerinit.InCgroup.
+// writeSettings writes the settings to init, as one JSON value; the pipe
+// stays open, for containerinit.InCgroup.
 func writeSettings(c *spec.Container, settings *os.File) error {
 	if err := json.NewEncoder(settings).Encode(c); err != nil {
 		return fmt.Errorf("hand the settings to init: %w", err)

@@ -44,7 +44,7 @@ func dialSysinfo(dirs state.Dirs, id string) *os.File {
 		return nil
 	}
 	defer conn.Close()
-	f, err := conn.File() // a copy, for exec-init (ExecSysinfoFD)
+	f, err := conn.File() // a copy, for exec-init (execSysinfoFD)
 	if err != nil {
 		return nil
 	}

@@ -17,11 +17,12 @@ import (
 // steps, each a byte naming what to do and its fields, each field a
 // 32-bit little-endian length, the bytes and a NUL:
 //
-//	op  count  len field NUL  len field NUL …
+//	op  count  len line NUL  len arg NUL  len arg NUL …
 //
-// Every step's first field is what a failure's message starts with, the
-// second its trace line (Line), empty when not traced; the rest are its
-// arguments, numbers in decimal. nsexec's plan.c reads the same.
+// Every step's first field is its trace line (Line), empty when not
+// traced; the rest are its arguments, numbers in decimal. nsexec's plan.c
+// reads the same, and its steps.c says a failure in containerinit's
+// words.
 type Plan struct {
 	buf []byte
 }
@@ -35,10 +36,10 @@ const (
 	opChdir      = 'd' // make the working folder if missing, enter it, check it is inside the root
 	opOOMScore   = 'o' // write oom_score_adj
 	opSeccomp    = 'f' // install a filter (a BPF program)
-	opBounding   = 'b' // drop from the bounding set every capability not in a mask
+	opBounding   = 'b' // drop from the bounding set every capability not in a mask, up to the last; then the names
 	opKeepCaps   = 'k' // PR_SET_KEEPCAPS
-	opIDs        = 'u' // setgroups, setresgid, setresuid: gid, uid, then the groups
-	opCapset     = 'p' // capset(2) of effective, permitted, inheritable masks; then each ambient raised
+	opIDs        = 'u' // setgroups, setresgid, setresuid: who (for a failure), gid, uid, then the groups
+	opCapset     = 'p' // capset(2) of effective, permitted, inheritable masks; each of an ambient mask raised; the names
 	opNoNewPrivs = 'n' // PR_SET_NO_NEW_PRIVS
 	opRlimits    = 'r' // setrlimit: resource, soft, hard, for each
 	opExec       = 'x' // find the command in PATH and execve it: PATH, argc, argv…, env…
@@ -54,10 +55,10 @@ const PathMark = "@PATH@"
 // itself, and a failure at the end.
 type Line = string
 
-func (p *Plan) add(op byte, what string, line Line, args ...string) {
+func (p *Plan) add(op byte, line Line, args ...string) {
 	p.buf = append(p.buf, op)
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(2+len(args)))
-	for _, f := range append([]string{what, line}, args...) {
+	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(1+len(args)))
+	for _, f := range append([]string{line}, args...) {
 		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(f)))
 		p.buf = append(append(p.buf, f...), 0)
 	}
@@ -69,7 +70,7 @@ func (p *Plan) Bytes() []byte { return p.buf }
 // Trace makes the child write its steps' lines to fd in mode, timed from
 // origin (ns since the epoch, the command's start).
 func (p *Plan) Trace(mode string, fd int, origin int64) {
-	p.add(opTrace, "", "", mode, strconv.Itoa(fd), strconv.FormatInt(origin, 10))
+	p.add(opTrace, "", mode, strconv.Itoa(fd), strconv.FormatInt(origin, 10))
 }
 
 // Session makes the child a session leader, with its pty as the
@@ -79,61 +80,66 @@ func (p *Plan) Session(tty bool, line Line) {
 	if tty {
 		arg = "tty"
 	}
-	p.add(opSession, "setsid", line, arg)
+	p.add(opSession, line, arg)
 }
 
 // Sysinfo installs prog, a filter that hands sysinfo(2) to a listener,
 // and sends the listener to the monitor on fd.
 func (p *Plan) Sysinfo(prog []byte, fd int, line Line) {
-	p.add(opSysinfo, "send the sysinfo listener to the monitor", line, string(prog), strconv.Itoa(fd))
+	p.add(opSysinfo, line, string(prog), strconv.Itoa(fd))
 }
 
 // CloseInherited marks every descriptor from 3 on close-on-exec: the
 // command inherits none of boxcraft's.
-func (p *Plan) CloseInherited(line Line) { p.add(opCloseFrom, "close inherited files", line) }
+func (p *Plan) CloseInherited(line Line) { p.add(opCloseFrom, line) }
 
 // Chdir enters dir, made first if missing, as Docker does.
-func (p *Plan) Chdir(dir string, line Line) { p.add(opChdir, "working folder "+dir, line, dir) }
+func (p *Plan) Chdir(dir string, line Line) { p.add(opChdir, line, dir) }
 
 // OOMScore writes score to /proc/self/oom_score_adj.
 func (p *Plan) OOMScore(score int, line Line) {
-	p.add(opOOMScore, "write oom_score_adj", line, strconv.Itoa(score))
+	p.add(opOOMScore, line, strconv.Itoa(score))
 }
 
 // Seccomp installs prog, a filter compiled by package seccomp.
 func (p *Plan) Seccomp(prog []byte, line Line) {
-	p.add(opSeccomp, "seccomp: install the filter", line, string(prog))
+	p.add(opSeccomp, line, string(prog))
 }
 
-// Bounding drops every capability outside keep from the bounding set.
-func (p *Plan) Bounding(keep uint64, line Line) {
-	p.add(opBounding, "drop from the bounding set", line, strconv.FormatUint(keep, 10))
+// Bounding drops every capability outside keep, up to last, the
+// kernel's, from the bounding set; names are the capabilities' names by
+// number, for a failure's message.
+func (p *Plan) Bounding(keep uint64, last int, names []string, line Line) {
+	args := append([]string{strconv.FormatUint(keep, 10), strconv.Itoa(last)}, names...)
+	p.add(opBounding, line, args...)
 }
 
 // KeepCaps keeps the permitted set across the change of user.
 func (p *Plan) KeepCaps(line Line) {
-	p.add(opKeepCaps, "keep the capabilities across setuid", line)
+	p.add(opKeepCaps, line)
 }
 
 // IDs sets the groups, the group and the user; who is how a failure names
 // the user (-u's value).
 func (p *Plan) IDs(who string, uid, gid uint32, groups []uint32, line Line) {
-	args := []string{strconv.FormatUint(uint64(gid), 10), strconv.FormatUint(uint64(uid), 10)}
+	args := []string{"user " + strconv.Quote(who), strconv.FormatUint(uint64(gid), 10), strconv.FormatUint(uint64(uid), 10)}
 	for _, g := range groups {
 		args = append(args, strconv.FormatUint(uint64(g), 10))
 	}
-	p.add(opIDs, "user "+strconv.Quote(who), line, args...)
+	p.add(opIDs, line, args...)
 }
 
 // Capset sets the effective, permitted and inheritable sets, after the
-// ambient set is cleared, then raises each capability of ambient.
-func (p *Plan) Capset(effective, permitted, inheritable, ambient uint64, line Line) {
-	p.add(opCapset, "set the capabilities", line, strconv.FormatUint(effective, 10),
-		strconv.FormatUint(permitted, 10), strconv.FormatUint(inheritable, 10), strconv.FormatUint(ambient, 10))
+// ambient set is cleared, then raises each capability of ambient; names
+// as Bounding's.
+func (p *Plan) Capset(effective, permitted, inheritable, ambient uint64, names []string, line Line) {
+	args := []string{strconv.FormatUint(effective, 10), strconv.FormatUint(permitted, 10),
+		strconv.FormatUint(inheritable, 10), strconv.FormatUint(ambient, 10)}
+	p.add(opCapset, line, append(args, names...)...)
 }
 
 // NoNewPrivs sets no_new_privs.
-func (p *Plan) NoNewPrivs(line Line) { p.add(opNoNewPrivs, "set no_new_privs", line) }
+func (p *Plan) NoNewPrivs(line Line) { p.add(opNoNewPrivs, line) }
 
 // Rlimit is one setrlimit(2): its resource by number.
 type Rlimit struct {
@@ -148,12 +154,12 @@ func (p *Plan) Rlimits(limits []Rlimit, line Line) {
 	for _, l := range limits {
 		args = append(args, l.Name, strconv.Itoa(l.Resource), strconv.FormatUint(l.Soft, 10), strconv.FormatUint(l.Hard, 10))
 	}
-	p.add(opRlimits, "setrlimit", line, args...)
+	p.add(opRlimits, line, args...)
 }
 
 // Exec looks argv[0] up in path (a name without a slash) and executes
 // it with env; line holds PathMark where the path goes.
 func (p *Plan) Exec(path string, argv, env []string, line Line) {
 	args := append([]string{path, strconv.Itoa(len(argv))}, argv...)
-	p.add(opExec, "exec", line, append(args, env...)...)
+	p.add(opExec, line, append(args, env...)...)
 }

@@ -109,9 +109,9 @@ func Mask(names []string) (uint64, error) {
 	return mask, nil
 }
 
-// lastCapability is the highest capability the running kernel knows;
+// LastCapability is the highest capability the running kernel knows;
 // PR_CAPBSET_DROP of a higher one is EINVAL.
-func lastCapability() int {
+func LastCapability() int {
 	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if n, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && n < len(capabilityNames) {
 		return n
@@ -130,7 +130,7 @@ func DropBounding(keep []string) error {
 	if err != nil {
 		return err
 	}
-	last := lastCapability() // once: a read of /proc each time cost a start 2 ms (issue 26)
+	last := LastCapability() // once: a read of /proc each time cost a start 2 ms (issue 26)
 	for n := 0; n <= last; n++ {
 		if mask&(1<<n) != 0 {
 			continue

@@ -183,17 +183,24 @@ func readEntries(root, name string, parse func([]string) (entry, bool)) ([]entry
 // openBeneath opens name inside root: openat2(2) with RESOLVE_IN_ROOT
 // treats root as "/", so an absolute symlink or ".." in the image stays
 // in it; RESOLVE_NO_MAGICLINKS refuses /proc/PID/fd/N links, which could
-// lead anywhere. Only a regular file is read, opened without blocking:
+// lead anywhere.
+//
 // boxcraft exec reads the image's files from the host (/proc/PID/root),
-// where a FIFO or a device in their place would hang it or feed it
-// forever.
+// outside the container's device cgroup and with all of root's
+// capabilities, so what it opens is chosen before it is opened: the name
+// is resolved to an O_PATH descriptor, which opens nothing, and only a
+// regular file on an ordinary filesystem is then opened for reading,
+// through it. A device node, a FIFO or a socket in the file's place (a
+// container's root may make one), a file of the kernel's (proc, sysfs…:
+// /proc/kmsg drains the host's log) or of a FUSE server (which could
+// make the read wait for ever) is refused.
 func openBeneath(root, name string) (*os.File, error) {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(dir)
-	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	for range 16 {
 		fd, err := unix.Openat2(dir, strings.TrimPrefix(name, "/"), &how)
 		if errors.Is(err, unix.EAGAIN) {
@@ -202,12 +209,46 @@ func openBeneath(root, name string) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			unix.Close(fd)
-			return nil, fmt.Errorf("%s is not a regular file", name)
+		defer unix.Close(fd)
+		if err := ordinaryFile(fd, name); err != nil {
+			return nil, err
 		}
-		return os.NewFile(uintptr(fd), name), nil
+		// The O_PATH descriptor's file itself, opened for reading: no
+		// second lookup that a rename could redirect.
+		f, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(f), name), nil
 	}
 	return nil, unix.EAGAIN
+}
+
+// pseudoFilesystems are the filesystems whose files are the kernel's,
+// or a server's, not data at rest.
+var pseudoFilesystems = map[int64]string{
+	unix.PROC_SUPER_MAGIC: "proc", unix.SYSFS_MAGIC: "sysfs", unix.DEBUGFS_MAGIC: "debugfs",
+	unix.TRACEFS_MAGIC: "tracefs", unix.SECURITYFS_MAGIC: "securityfs", unix.CGROUP_SUPER_MAGIC: "cgroup",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2", unix.BPF_FS_MAGIC: "bpf", unix.EFIVARFS_MAGIC: "efivarfs",
+	unix.PSTOREFS_MAGIC: "pstore", unix.FUSE_SUPER_MAGIC: "fuse",
+}
+
+// ordinaryFile says why the file at fd (O_PATH) is not to be read, if it
+// is not a regular file on an ordinary filesystem.
+func ordinaryFile(fd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return err
+	}
+	if kind, ok := pseudoFilesystems[int64(fs.Type)]; ok {
+		return fmt.Errorf("%s is a file of %s, not of the image", name, kind)
+	}
+	return nil
 }

@@ -73,3 +73,21 @@ func TestLookupRefusesAFifo(t *testing.T) {
 	_, err := Lookup(dir, "alice")
 	assert.ErrorContains(t, err, "/etc/passwd is not a regular file")
 }
+
+// TestLookupRefusesADeviceOrAKernelFile: a device node in place of
+// /etc/passwd is never opened, and a file of procfs is not read.
+func TestLookupRefusesADeviceOrAKernelFile(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("mknod needs root")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+	require.NoError(t, unix.Mknod(filepath.Join(dir, "etc", "passwd"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))))
+	_, err := Lookup(dir, "alice")
+	assert.ErrorContains(t, err, "/etc/passwd is not a regular file")
+
+	fd, err := unix.Open("/proc/self/status", unix.O_PATH|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	assert.ErrorContains(t, ordinaryFile(fd, "/etc/passwd"), "/etc/passwd is a file of proc, not of the image")
+}

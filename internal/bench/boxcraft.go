@@ -335,7 +335,7 @@ func (s *b) execs(bundle string) error {
 		return err
 	}
 	s.section("9. boxcraft: exec",
-		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container started with runc's isolation (figure 6: no seccomp filter, which an exec would install too, no /proc view, no bridge), against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, boxcraft-exec-init (a small program beside boxcraft, issue 26), whose C constructor joins the container's namespaces before Go starts (as runc's nsexec) and forks, and that Go child, which enters the container's working folder and user and execs the command.",
+		"`boxcraft exec NAME /bin/true` into a running `busybox sleep 600` container started with runc's isolation (figure 6: no seccomp filter, which an exec would install too, no /proc view, no bridge), against `runc exec` into a runc container running the same, from runc's bundle without a user namespace. boxcraft exec starts three processes: itself, which works the exec's steps out (the user, the capability masks, a seccomp filter) into a plan; boxcraft-exec-init (a small program beside boxcraft, issue 26), whose C constructor joins the container's namespaces before main (as runc's nsexec) and forks; and that child, which takes the plan in C (the working folder, the capabilities, the user) and execs the command: only boxcraft itself starts the Go runtime (round 7).",
 		ratioTable)
 	s.row("boxcraft exec", results["boxcraft"], results["runc"], "runc exec", 0.5)
 	return nil

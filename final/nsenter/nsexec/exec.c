@@ -3,9 +3,10 @@
 // exec.c: the plan's last step, the command found as a shell finds it
 // and executed, with Docker's statuses: 127 for a command that is not
 // there, 126 for one that cannot run (containerinit's execCommand, whose
-// messages these are word for word).
+// messages these are).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,55 +15,66 @@
 
 #include "nsexec.h"
 
-// check tells a file that can run (0) from a missing one (-1, ENOENT,
-// msg untouched, when the name has no slash and PATH goes on) and from
-// one that cannot run (the status, with msg).
-static int check(const char *name, const char *path, char *msg, size_t n)
+// check tells a file that can run (0) from a missing one (-1, f
+// untouched, when the name has no slash and PATH goes on) and from one
+// that cannot run (the status, with f).
+static int check(const char *name, const char *path, struct failure *f)
 {
-	char quoted[4096 * 4 + 3];
+	char quoted[PATH_MAX * 2];
 	struct stat st;
 
 	go_quote(name, quoted, sizeof quoted);
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT && strchr(name, '/') == NULL)
 			return -1;
-		if (errno == ENOENT) {
-			snprintf(msg, n, "exec %s: no such file or directory", quoted);
-			return 127;
-		}
-		snprintf(msg, n, "exec %s: stat %s: %s", quoted, path, lower_strerror(errno));
-		return 126;
+		if (errno == ENOENT)
+			return failf(f, 127, 0, "exec %s: no such file or directory", quoted);
+		return failf(f, 126, errno, "exec %s: stat %s", quoted, path);
 	}
+	// The errno is the trace's, not the words'.
 	if (S_ISDIR(st.st_mode)) {
-		snprintf(msg, n, "exec %s: is a directory", quoted);
+		failf(f, 126, 0, "exec %s: is a directory", quoted);
+		f->err = EISDIR;
 		return 126;
 	}
 	if (access(path, X_OK) < 0) {
-		snprintf(msg, n, "exec %s: permission denied", quoted);
+		int err = errno;
+		failf(f, 126, 0, "exec %s: permission denied", quoted);
+		f->err = err;
 		return 126;
 	}
 	return 0;
 }
 
 // look_up finds name in each folder of PATH (an empty one is the working
-// folder), or as it is when it has a slash; the path, in found.
-static int look_up(const char *name, const char *path, char *found, size_t size, char *msg, size_t n)
+// folder; an empty PATH has none), or as it is when it has a slash; the
+// path, in found.
+static int look_up(const char *name, const char *path, char *found, size_t size, struct failure *f)
 {
-	char quoted[4096 * 4 + 3];
+	char quoted[PATH_MAX * 2];
 	const char *dir = path, *end;
-	int status;
+	size_t len;
+	int n, status;
 
 	if (strchr(name, '/') != NULL) {
-		snprintf(found, size, "%s", name);
-		return check(name, name, msg, n);
+		if ((size_t)snprintf(found, size, "%s", name) >= size)
+			return failf(f, 126, ENAMETOOLONG, "exec %s", name);
+		return check(name, name, f);
 	}
-	for (;;) {
+	while (*path != '\0') { // Go's filepath.SplitList("") is no folder at all
 		end = strchrnul(dir, ':');
-		if (end == dir)
-			snprintf(found, size, "%s", name);
+		len = (size_t)(end - dir);
+		while (len > 1 && dir[len - 1] == '/')
+			len--; // as filepath.Join: /usr/bin/ and /usr/bin alike
+		if (len == 0)
+			n = snprintf(found, size, "%s", name);
+		else if (len == 1 && dir[0] == '/')
+			n = snprintf(found, size, "/%s", name);
 		else
-			snprintf(found, size, "%.*s/%s", (int)(end - dir), dir, name);
-		status = check(name, found, msg, n);
+			n = snprintf(found, size, "%.*s/%s", (int)len, dir, name);
+		if (n < 0 || (size_t)n >= size)
+			return failf(f, 126, ENAMETOOLONG, "exec %s", name);
+		status = check(name, found, f);
 		if (status >= 0)
 			return status;
 		if (*end == '\0')
@@ -70,34 +82,32 @@ static int look_up(const char *name, const char *path, char *found, size_t size,
 		dir = end + 1;
 	}
 	go_quote(name, quoted, sizeof quoted);
-	snprintf(msg, n, "exec %s: executable file not found in $PATH", quoted);
-	return 127;
+	return failf(f, 127, 0, "exec %s: executable file not found in $PATH", quoted);
 }
 
-int exec_command(const struct step *s, char *msg, size_t n)
+int exec_command(const struct step *s, struct failure *f)
 {
-	uint32_t argc = (uint32_t)atoi(s->args[1]), envc, i;
-	char **argv, **envp, path[8192];
+	char *end, **argv, **envp, path[PATH_MAX];
+	unsigned long argc = strtoul(s->args[1], &end, 10);
+	uint32_t envc, i;
 	int status;
 
-	if (argc == 0 || s->nargs < 2 + argc) {
-		snprintf(msg, n, "no command: give one, or use an image that has an Entrypoint or Cmd");
-		return 125;
-	}
-	envc = s->nargs - 2 - argc;
+	if (*end != '\0' || argc > s->nargs - 2)
+		return failf(f, 125, 0, "boxcraft-exec-init: the exec's step has not its arguments");
+	if (argc == 0)
+		return failf(f, 125, 0, "no command: give one, or use an image that has an Entrypoint or Cmd");
+	envc = s->nargs - 2 - (uint32_t)argc;
 	argv = calloc(argc + 1, sizeof *argv);
 	envp = calloc(envc + 1, sizeof *envp);
-	if (argv == NULL || envp == NULL) {
-		snprintf(msg, n, "exec: out of memory");
-		return 125;
-	}
+	if (argv == NULL || envp == NULL)
+		return failf(f, 125, ENOMEM, "exec %s", s->args[2]);
 	for (i = 0; i < argc; i++)
 		argv[i] = (char *)s->args[2 + i];
 	for (i = 0; i < envc; i++)
 		envp[i] = (char *)s->args[2 + argc + i];
-	status = look_up(argv[0], s->args[0], path, sizeof path, msg, n);
+	status = look_up(argv[0], s->args[0], path, sizeof path, f);
 	if (status != 0) {
-		trace_exec(s, argv[0], msg);
+		trace_exec(s, argv[0], f);
 		return status;
 	}
 	// Reported before it happens: an execve that succeeds closes the
@@ -105,7 +115,7 @@ int exec_command(const struct step *s, char *msg, size_t n)
 	trace_exec(s, path, NULL);
 	execve(path, argv, envp);
 	status = errno == ENOENT ? 127 : 126; // ENOENT: a script whose interpreter is missing
-	snprintf(msg, n, "exec %s: %s", argv[0], lower_strerror(errno));
-	trace_exec(s, path, msg);
+	failf(f, status, errno, "exec %s", argv[0]);
+	trace_exec(s, path, f);
 	return status;
 }

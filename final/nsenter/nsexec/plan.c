@@ -18,7 +18,7 @@
 
 // die ends the child when the plan itself is wrong: boxcraft exec wrote
 // it, so this is a bug, said on the report pipe.
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
 	dprintf(REPORT_FD, "{\"status\":125,\"message\":\"boxcraft-exec-init: %s\"}\n", what);
 	_exit(125);
@@ -59,6 +59,25 @@ static uint32_t u32(const char *p)
 	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
 }
 
+// min_args is how many arguments each step needs at least; -1 for an
+// op that is not one.
+static int min_args(char op)
+{
+	switch (op) {
+	case 'c': case 'k': case 'n': case 'r':
+		return 0;
+	case 's': case 'd': case 'o': case 'f':
+		return 1;
+	case 'i': case 'x': case 'b':
+		return 2;
+	case 'T': case 'u':
+		return 3;
+	case 'p':
+		return 4;
+	}
+	return -1;
+}
+
 // parse_step reads the step at *pos into s: its fields point into buf,
 // each ending in the NUL that follows it there.
 static void parse_step(const char *buf, size_t len, size_t *pos, struct step *s)
@@ -73,8 +92,10 @@ static void parse_step(const char *buf, size_t len, size_t *pos, struct step *s)
 	s->op = buf[at];
 	count = u32(buf + at + 1);
 	at += 5;
-	if (count < 2 || count > MAX_FIELDS)
-		die("a plan's step has a wrong number of fields");
+	if (min_args(s->op) < 0)
+		die("a plan's step is of no kind known");
+	if (count < 1 + (uint32_t)min_args(s->op) || count > MAX_FIELDS)
+		die("a plan's step has too few fields, or too many");
 	fields = calloc(count, sizeof *fields);
 	lens = calloc(count, sizeof *lens);
 	if (fields == NULL || lens == NULL)
@@ -89,11 +110,10 @@ static void parse_step(const char *buf, size_t len, size_t *pos, struct step *s)
 		fields[i] = buf + at;
 		at += lens[i] + 1;
 	}
-	s->what = fields[0];
-	s->line = fields[1];
-	s->nargs = count - 2;
-	s->args = fields + 2;
-	s->lens = lens + 2;
+	s->line = fields[0];
+	s->nargs = count - 1;
+	s->args = fields + 1;
+	s->lens = lens + 1;
 	*pos = at;
 }
 
@@ -101,25 +121,22 @@ void run_plan(void)
 {
 	size_t len, pos = 0;
 	char *buf = read_all(&len);
-	char msg[8192];
+	struct failure f;
 	struct step s;
 	int64_t start;
-	int status;
 
 	if (len == 0)
 		die("no plan on the settings pipe: started by boxcraft exec, not by hand");
 	while (pos < len) {
 		parse_step(buf, len, &pos, &s);
 		if (s.op == 'T') {
-			if (s.nargs != 3)
-				die("the trace step needs mode, descriptor and origin");
 			set_trace(s.args[0], atoi(s.args[1]), strtoll(s.args[2], NULL, 10));
 			continue;
 		}
 		start = now_ns();
-		status = take_step(&s, msg, sizeof msg);
-		if (status != 0)
-			fail_step(&s, start, status, msg);
+		memset(&f, 0, sizeof f);
+		if (take_step(&s, &f) != 0)
+			fail_step(&s, start, &f);
 		trace_step(&s, start, NULL);
 	}
 	die("the plan ends without an exec");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nsexec.h"
@@ -102,16 +103,26 @@ static void begin_line(struct buf *b, int64_t start, int64_t took)
 		putf(b, "%+8.2fms %7.2fms  ", ms(start - trace_origin), ms(took));
 }
 
-// end_line adds the error, if any, ends the line and writes it.
-static void end_line(struct buf *b, const char *error)
+// end_line adds the failure, if any, as package trace writes one (its
+// errno's name, then the message), ends the line and writes it.
+static void end_line(struct buf *b, const struct failure *f)
 {
-	if (error != NULL && trace_json) {
+	const char *name = f != NULL && f->err != 0 ? strerrorname_np(f->err) : NULL;
+
+	if (f != NULL && trace_json) {
+		if (name != NULL) {
+			puts_(b, ",\"errno\":\"");
+			puts_(b, name);
+			puts_(b, "\"");
+		}
 		puts_(b, ",\"error\":\"");
-		put_json(b, error);
+		put_json(b, f->msg);
 		puts_(b, "\"");
-	} else if (error != NULL) {
-		puts_(b, "  failed: ");
-		puts_(b, error);
+	} else if (f != NULL) {
+		puts_(b, "  ");
+		puts_(b, name != NULL ? name : "failed");
+		puts_(b, ": ");
+		puts_(b, f->msg);
 	}
 	puts_(b, trace_json ? "}\n" : "\n");
 	if (b->p != NULL && write(trace_fd, b->p, b->len) < 0) {
@@ -120,7 +131,7 @@ static void end_line(struct buf *b, const char *error)
 	free(b->p);
 }
 
-void trace_step(const struct step *s, int64_t start, const char *error)
+void trace_step(const struct step *s, int64_t start, const struct failure *f)
 {
 	struct buf b = {0};
 
@@ -128,12 +139,12 @@ void trace_step(const struct step *s, int64_t start, const char *error)
 		return;
 	begin_line(&b, start, now_ns() - start);
 	puts_(&b, s->line);
-	end_line(&b, error);
+	end_line(&b, f);
 }
 
 // trace_exec is the exec's line: its mark just before execve (took 0),
 // or its failure. The line holds nsenter.PathMark where path goes.
-void trace_exec(const struct step *s, const char *path, const char *error)
+void trace_exec(const struct step *s, const char *path, const struct failure *f)
 {
 	struct buf b = {0};
 	const char *mark;
@@ -154,46 +165,100 @@ void trace_exec(const struct step *s, const char *path, const char *error)
 			puts_(&b, quoted);
 		puts_(&b, mark + strlen("@PATH@"));
 	}
-	end_line(&b, error);
+	end_line(&b, f);
 }
 
-void fail_step(const struct step *s, int64_t start, int status, const char *msg)
+void fail_step(const struct step *s, int64_t start, const struct failure *f)
 {
 	struct buf b = {0};
 
-	if (s->op != 'x')
-		trace_step(s, start, msg);
-	putf(&b, "{\"status\":%d,\"message\":\"", status);
-	put_json(&b, msg);
+	if (s->op != 'x') // the exec's step traced its failure itself
+		trace_step(s, start, f);
+	putf(&b, "{\"status\":%d,\"message\":\"", f->status);
+	put_json(&b, f->msg);
 	puts_(&b, "\"}\n");
 	if (b.p == NULL || write(REPORT_FD, b.p, b.len) < 0)
-		dprintf(2, "boxcraft-exec-init: %s\n", msg);
-	_exit(status);
+		dprintf(2, "boxcraft-exec-init: %s\n", f->msg);
+	_exit(f->status);
+}
+
+int failf(struct failure *f, int status, int err, const char *format, ...)
+{
+	size_t at;
+	va_list ap;
+	int n;
+
+	va_start(ap, format);
+	n = vsnprintf(f->msg, sizeof f->msg, format, ap);
+	va_end(ap);
+	at = n < 0 ? 0 : (size_t)n;
+	if (err != 0 && at < sizeof f->msg)
+		snprintf(f->msg + at, sizeof f->msg - at, ": %s", lower_strerror(err));
+	f->status = status;
+	f->err = err;
+	return status;
+}
+
+// utf8_len is the length of the valid UTF-8 sequence at s, or 0.
+static int utf8_len(const unsigned char *s)
+{
+	int n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
 }
 
 void go_quote(const char *s, char *out, size_t n)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
+	int len;
 
-	// Room for the widest escape (\xNN), the closing quote and the NUL.
-	if (n < 8)
+	// Room for the widest escape (\u0085, or 4 bytes of UTF-8), the
+	// closing quote and the NUL.
+	if (n < 10)
 		return;
 	out[i++] = '"';
-	for (; *s && i + 6 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '"': case '\\':
-			out[i++] = '\\';
-			out[i++] = (char)c;
-			break;
-		case '\n': out[i++] = '\\'; out[i++] = 'n'; break;
-		case '\t': out[i++] = '\\'; out[i++] = 't'; break;
-		case '\r': out[i++] = '\\'; out[i++] = 'r'; break;
-		default:
-			if (c < 0x20 || c == 0x7f)
-				i += (size_t)snprintf(out + i, n - i, "\\x%02x", c);
-			else
-				out[i++] = (char)c; // UTF-8 as it is, as Go's %q for printable runes
+	while (*p && i + 8 < n) {
+		const char *esc = NULL;
+		switch (*p) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\a': esc = "\\a"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\v': esc = "\\v"; break;
+		}
+		if (esc != NULL) {
+			memcpy(out + i, esc, 2);
+			i += 2;
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			i += (size_t)snprintf(out + i, n - i, "\\x%02x", *p++);
+		} else if (*p < 0x80) {
+			out[i++] = (char)*p++;
+		} else if ((len = utf8_len(p)) == 0) {
+			i += (size_t)snprintf(out + i, n - i, "\\x%02x", *p++); // not UTF-8
+		} else if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			i += (size_t)snprintf(out + i, n - i, "\\u%04x", p[1]); // C1 controls
+			p += 2;
+		} else {
+			memcpy(out + i, p, (size_t)len); // printable, as Go takes most runes
+			i += (size_t)len;
+			p += len;
 		}
 	}
 	out[i++] = '"';
