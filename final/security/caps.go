@@ -111,12 +111,23 @@ func Mask(names []string) (uint64, error) {
 
 // LastCapability is the highest capability the running kernel knows;
 // PR_CAPBSET_DROP of a higher one is EINVAL.
+// A kernel newer than this table knows more than its names: those are
+// dropped too, by number (63 at most, the sets' width).
 func LastCapability() int {
 	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if n, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && n < len(capabilityNames) {
-		return n
+	if n, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && n >= 0 {
+		return min(n, 63)
 	}
 	return len(capabilityNames) - 1
+}
+
+// CapabilityName is capability n by the kernel's name, or by its number
+// when this table is older than the kernel.
+func CapabilityName(n int) string {
+	if n >= 0 && n < len(capabilityNames) {
+		return capabilityNames[n]
+	}
+	return fmt.Sprintf("capability %d", n)
 }
 
 // DropBounding takes every capability but keep out of the bounding set:
@@ -137,7 +148,7 @@ func DropBounding(keep []string) error {
 		}
 		// prctl(PR_CAPBSET_DROP, cap): one capability at a time.
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop %s from the bounding set: %w", capabilityNames[n], err)
+			return fmt.Errorf("drop %s from the bounding set: %w", CapabilityName(n), err)
 		}
 	}
 	return nil

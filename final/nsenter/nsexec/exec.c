@@ -87,13 +87,11 @@ static int look_up(const char *name, const char *path, char *found, size_t size,
 
 int exec_command(const struct step *s, struct failure *f)
 {
-	char *end, **argv, **envp, path[PATH_MAX];
-	unsigned long argc = strtoul(s->args[1], &end, 10);
+	char **argv, **envp, path[PATH_MAX];
+	unsigned long long argc = number(s->args[1], s->nargs - 2);
 	uint32_t envc, i;
 	int status;
 
-	if (*end != '\0' || argc > s->nargs - 2)
-		return failf(f, 125, 0, "boxcraft-exec-init: the exec's step has not its arguments");
 	if (argc == 0)
 		return failf(f, 125, 0, "no command: give one, or use an image that has an Entrypoint or Cmd");
 	envc = s->nargs - 2 - (uint32_t)argc;

@@ -35,6 +35,14 @@ struct failure {
 // not 0. It returns status.
 int failf(struct failure *f, int status, int err, const char *format, ...) __attribute__((format(printf, 4, 5)));
 
+// bad_plan ends the child when the plan itself is wrong: boxcraft exec
+// wrote it, so this is a bug, said on the report pipe.
+void bad_plan(const char *what) __attribute__((noreturn));
+
+// number is a plan's decimal argument, up to max; anything else is a bad
+// plan.
+unsigned long long number(const char *s, unsigned long long max);
+
 // run_plan reads the plan on SETTINGS_FD and takes its steps, the last
 // of which execs the command.
 void run_plan(void) __attribute__((noreturn));

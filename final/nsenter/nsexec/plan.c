@@ -5,6 +5,7 @@
 // runtime.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,22 @@
 // far more than a command line can.
 #define MAX_FIELDS (1 << 20)
 
-// die ends the child when the plan itself is wrong: boxcraft exec wrote
-// it, so this is a bug, said on the report pipe.
-__attribute__((noreturn)) static void die(const char *what)
+void bad_plan(const char *what)
 {
 	dprintf(REPORT_FD, "{\"status\":125,\"message\":\"boxcraft-exec-init: %s\"}\n", what);
 	_exit(125);
+}
+
+unsigned long long number(const char *s, unsigned long long max)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || n > max || s[0] == '-')
+		bad_plan("a plan's number is not one");
+	return n;
 }
 
 // read_all reads the settings pipe to its end: boxcraft exec closes it
@@ -34,16 +45,16 @@ static char *read_all(size_t *len)
 
 	for (;;) {
 		if (buf == NULL)
-			die("out of memory for the plan");
+			bad_plan("out of memory for the plan");
 		if (n == cap)
 			buf = realloc(buf, cap *= 2);
 		if (buf == NULL)
-			die("out of memory for the plan");
+			bad_plan("out of memory for the plan");
 		r = read(SETTINGS_FD, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			die("read the plan");
+			bad_plan("read the plan");
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -88,25 +99,25 @@ static void parse_step(const char *buf, size_t len, size_t *pos, struct step *s)
 	uint32_t *lens;
 
 	if (len - at < 5)
-		die("a plan's step is cut short");
+		bad_plan("a plan's step is cut short");
 	s->op = buf[at];
 	count = u32(buf + at + 1);
 	at += 5;
 	if (min_args(s->op) < 0)
-		die("a plan's step is of no kind known");
+		bad_plan("a plan's step is of no kind known");
 	if (count < 1 + (uint32_t)min_args(s->op) || count > MAX_FIELDS)
-		die("a plan's step has too few fields, or too many");
+		bad_plan("a plan's step has too few fields, or too many");
 	fields = calloc(count, sizeof *fields);
 	lens = calloc(count, sizeof *lens);
 	if (fields == NULL || lens == NULL)
-		die("out of memory for the plan");
+		bad_plan("out of memory for the plan");
 	for (i = 0; i < count; i++) {
 		if (len - at < 4)
-			die("a plan's field is cut short");
+			bad_plan("a plan's field is cut short");
 		lens[i] = u32(buf + at);
 		at += 4;
 		if (len - at < (size_t)lens[i] + 1 || buf[at + lens[i]] != '\0')
-			die("a plan's field is cut short");
+			bad_plan("a plan's field is cut short");
 		fields[i] = buf + at;
 		at += lens[i] + 1;
 	}
@@ -124,20 +135,28 @@ void run_plan(void)
 	struct failure f;
 	struct step s;
 	int64_t start;
+	int closed = 0;
 
 	if (len == 0)
-		die("no plan on the settings pipe: started by boxcraft exec, not by hand");
+		bad_plan("no plan on the settings pipe: started by boxcraft exec, not by hand");
 	while (pos < len) {
 		parse_step(buf, len, &pos, &s);
 		if (s.op == 'T') {
-			set_trace(s.args[0], atoi(s.args[1]), strtoll(s.args[2], NULL, 10));
+			set_trace(s.args[0], (int)number(s.args[1], 1 << 20), (int64_t)number(s.args[2], INT64_MAX));
 			continue;
 		}
+		// The command inherits none of boxcraft's descriptors: a plan
+		// marks them close-on-exec before it execs, or is not one.
+		closed |= s.op == 'c';
+		if (s.op == 'x' && !closed)
+			bad_plan("the plan execs without closing inherited files first");
+		if (s.op == 'r' && s.nargs % 4 != 0)
+			bad_plan("the rlimits step has not four fields a limit");
 		start = now_ns();
 		memset(&f, 0, sizeof f);
 		if (take_step(&s, &f) != 0)
 			fail_step(&s, start, &f);
 		trace_step(&s, start, NULL);
 	}
-	die("the plan ends without an exec");
+	bad_plan("the plan ends without an exec");
 }

@@ -43,15 +43,20 @@ int64_t now_ns(void)
 struct buf {
 	char *p;
 	size_t len, cap;
+	int cut; // out of memory once: the rest is dropped, not garbled
 };
 
 static void put(struct buf *b, const char *s, size_t n)
 {
+	if (b->cut)
+		return;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = 2 * (b->len + n + 1);
 		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return; // the line is cut short: it is only the trace
+		if (p == NULL) {
+			b->cut = 1; // the line is cut short: it is only the trace
+			return;
+		}
 		b->p = p;
 		b->cap = cap;
 	}
@@ -199,9 +204,11 @@ int failf(struct failure *f, int status, int err, const char *format, ...)
 	return status;
 }
 
-// utf8_len is the length of the valid UTF-8 sequence at s, or 0.
+// utf8_len is the length of the valid UTF-8 sequence at s, or 0 for
+// one Go does not take as a rune (overlong, a surrogate, past U+10FFFF).
 static int utf8_len(const unsigned char *s)
 {
+	unsigned char lo = 0x80, hi = 0xbf;
 	int n, i;
 
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)
@@ -212,7 +219,17 @@ static int utf8_len(const unsigned char *s)
 		n = 4;
 	else
 		return 0;
-	for (i = 1; i < n; i++)
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return n;
@@ -226,8 +243,11 @@ void go_quote(const char *s, char *out, size_t n)
 
 	// Room for the widest escape (\u0085, or 4 bytes of UTF-8), the
 	// closing quote and the NUL.
-	if (n < 10)
+	if (n < 10) {
+		if (n > 0)
+			out[0] = '\0';
 		return;
+	}
 	out[i++] = '"';
 	while (*p && i + 8 < n) {
 		const char *esc = NULL;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
@@ -25,8 +26,6 @@
 #include <unistd.h>
 
 #include "nsexec.h"
-
-static unsigned long long number(const char *s) { return strtoull(s, NULL, 10); }
 
 // cap_name is capability n by the kernel's name, from the names the
 // step carries after its own arguments (from), or its number.
@@ -80,7 +79,7 @@ static int session(const struct step *s, struct failure *f)
 // container's profile.
 static int sysinfo(const struct step *s, struct failure *f)
 {
-	int sock = atoi(s->args[1]);
+	int sock = (int)number(s->args[1], 1 << 20);
 	int listener = install_filter(s, SECCOMP_FILTER_FLAG_NEW_LISTENER);
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -147,15 +146,19 @@ static int oom_score(const struct step *s, struct failure *f)
 }
 
 // bounding drops, one at a time (prctl(PR_CAPBSET_DROP)), every
-// capability up to the kernel's last (the host's cap_last_cap, read by
-// boxcraft exec) that the mask does not keep, while CAP_SETPCAP is
-// still held: the one change no process can undo.
+// capability the kernel knows (cap_last_cap, read by boxcraft exec on
+// the host) that the mask does not keep, while CAP_SETPCAP is still
+// held: the one change no process can undo.
 static int bounding(const struct step *s, struct failure *f)
 {
-	unsigned long long keep = number(s->args[0]);
-	int cap, last = atoi(s->args[1]);
+	unsigned long long keep = number(s->args[0], ULLONG_MAX);
+	int cap, last = (int)number(s->args[1], 63);
 
-	for (cap = 0; cap <= last && cap < 64; cap++) {
+	// Beyond last too, as long as the kernel knows the capability
+	// (PR_CAPBSET_READ): none it knows is left in the set by mistake.
+	for (cap = 0; cap < 64; cap++) {
+		if (cap > last && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break;
 		if (keep & (1ULL << cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
@@ -182,14 +185,18 @@ static int id_failed(const struct step *s, struct failure *f, int err, const cha
 static int ids(const struct step *s, struct failure *f)
 {
 	uint32_t count = s->nargs - 3, i;
-	gid_t *groups = calloc(count + 1, sizeof(gid_t));
-	unsigned long long gid = number(s->args[1]), uid = number(s->args[2]);
+	gid_t *groups;
+	// (uid_t)-1 asks setresuid for no change: never an id.
+	unsigned long long gid = number(s->args[1], UINT32_MAX - 1), uid = number(s->args[2], UINT32_MAX - 1);
 	char call[64];
 
+	if (count > (uint32_t)sysconf(_SC_NGROUPS_MAX))
+		return failf(f, 125, EINVAL, "%s: setgroups: %u groups, more than the kernel takes", s->args[0], count);
+	groups = calloc(count + 1, sizeof(gid_t));
 	if (groups == NULL)
 		return failf(f, 125, ENOMEM, "%s: setgroups", s->args[0]);
 	for (i = 0; i < count; i++)
-		groups[i] = (gid_t)number(s->args[3 + i]);
+		groups[i] = (gid_t)number(s->args[3 + i], UINT32_MAX - 1);
 	if (setgroups(count, groups) < 0)
 		return id_failed(s, f, errno, "setgroups");
 	free(groups);
@@ -209,8 +216,8 @@ static int ids(const struct step *s, struct failure *f)
 // kernel raises it only when permitted and inheritable.
 static int capabilities(const struct step *s, struct failure *f)
 {
-	unsigned long long effective = number(s->args[0]), permitted = number(s->args[1]);
-	unsigned long long inheritable = number(s->args[2]), ambient = number(s->args[3]);
+	unsigned long long effective = number(s->args[0], ULLONG_MAX), permitted = number(s->args[1], ULLONG_MAX);
+	unsigned long long inheritable = number(s->args[2], ULLONG_MAX), ambient = number(s->args[3], ULLONG_MAX);
 	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 	int i;
@@ -237,8 +244,8 @@ static int rlimits(const struct step *s, struct failure *f)
 	uint32_t i;
 
 	for (i = 0; i + 3 < s->nargs; i += 4) {
-		struct rlimit rl = {.rlim_cur = number(s->args[i + 2]), .rlim_max = number(s->args[i + 3])};
-		if (setrlimit(atoi(s->args[i + 1]), &rl) < 0)
+		struct rlimit rl = {.rlim_cur = number(s->args[i + 2], ULLONG_MAX), .rlim_max = number(s->args[i + 3], ULLONG_MAX)};
+		if (setrlimit((int)number(s->args[i + 1], RLIM_NLIMITS), &rl) < 0)
 			return failf(f, 125, errno, "setrlimit %s", s->args[i]);
 	}
 	return 0;
