@@ -39,8 +39,8 @@ func initPath() (string, []string) {
 
 // ExecInitHelper is the program boxcraft exec (and boxcraft-runc exec)
 // starts in a container, from beside itself
-// (final/cmd/boxcraft-exec-init): nsexec's C constructor and
-// containerinit's exec steps. It has no fallback, as init has: it is the
+// (final/cmd/boxcraft-exec-init): nsexec's C constructor, and its child
+// that takes execPlan's steps. It has no fallback, as init has: it is the
 // one program of boxcraft's built with cgo, so that boxcraft and
 // boxcraft-runc start without cgo's cost.
 const ExecInitHelper = "boxcraft-exec-init"
