@@ -26,7 +26,7 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // errno when it fails, as the trace's last line.
 func execCommand(p spec.Process, tr *trace.Tracer) error {
 	if len(p.Args) == 0 {
-		return &Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
+		return NoCommand()
 	}
 	start := tr.Start()
 	path, err := lookPath(p.Args[0], PathOf(p.Env))
@@ -43,6 +43,12 @@ func execCommand(p spec.Process, tr *trace.Tracer) error {
 		status = 127 // a script whose interpreter is missing
 	}
 	return &Failure{Status: status, Message: fmt.Sprintf("exec %s: %v", p.Args[0], err), errno: errnoOf(err)}
+}
+
+// NoCommand is the failure of a process without args: init's, or one
+// boxcraft exec was asked to start.
+func NoCommand() *Failure {
+	return &Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
 }
 
 // lookPath finds name as a shell would: a name with a slash as it is,

@@ -40,7 +40,7 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 	add(true, "look the user up", func() (err error) { u, err = LookUpUser("/", &c.Process); return err })
 	add(sec.Seccomp != nil && !sec.NoNewPrivileges, "install the seccomp filter", filter)
 	add(true, "drop capabilities from the bounding set", func() error {
-		return tr.Do("final/security", "prctl(PR_CAPBSET_DROP)", func() string { return "keeping " + CapList(sec.Capabilities) },
+		return tr.Do("final/security", "prctl(PR_CAPBSET_DROP)", func() string { return DescribeBounding(sec.Capabilities) },
 			func() error { return security.DropBounding(sec.Capabilities) })
 	})
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
@@ -64,21 +64,31 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 
 // setCapabilities sets the capability sets (capset(2)), reporting them.
 func setCapabilities(sec spec.Security, tr *trace.Tracer) error {
+	describe := func() string { return DescribeCapset(sec) }
 	if sec.CapabilitySets != nil {
 		s := *sec.CapabilitySets
-		return tr.Do("final/security", "capset", func() string {
-			return fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s",
-				CapList(s.Effective), CapList(s.Permitted), CapList(s.Inheritable), CapList(s.Ambient))
-		}, func() error { return security.SetCapabilitySets(s) })
+		return tr.Do("final/security", "capset", describe, func() error { return security.SetCapabilitySets(s) })
 	}
-	return tr.Do("final/security", "capset", func() string {
-		return "effective=permitted=" + CapList(sec.Capabilities) + " inheritable=ambient=none"
-	}, func() error { return security.SetCapabilities(sec.Capabilities) })
+	return tr.Do("final/security", "capset", describe, func() error { return security.SetCapabilities(sec.Capabilities) })
 }
 
-// CapList is a capability set as the trace prints it: the names without
-// CAP_, or none (boxcraft exec's plan prints them too).
-func CapList(caps []string) string {
+// DescribeBounding is the bounding set's step as the trace prints it:
+// init's, and boxcraft exec's plan's.
+func DescribeBounding(keep []string) string { return "keeping " + capList(keep) }
+
+// DescribeCapset is the capability sets' step as the trace prints it,
+// init's and boxcraft exec's plan's alike.
+func DescribeCapset(sec spec.Security) string {
+	if s := sec.CapabilitySets; s != nil {
+		return fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s",
+			capList(s.Effective), capList(s.Permitted), capList(s.Inheritable), capList(s.Ambient))
+	}
+	return "effective=permitted=" + capList(sec.Capabilities) + " inheritable=ambient=none"
+}
+
+// capList is a capability set as the trace prints it: the names without
+// CAP_, or none.
+func capList(caps []string) string {
 	if len(caps) == 0 {
 		return "none"
 	}

@@ -28,7 +28,7 @@ import (
 func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byte, error) {
 	p, sec := &c.Process, c.Security
 	if len(p.Args) == 0 {
-		return nil, &containerinit.Failure{Status: 125, Message: "no command: give one, or use an image that has an Entrypoint or Cmd"}
+		return nil, containerinit.NoCommand()
 	}
 	if err := refuseNUL(p); err != nil {
 		return nil, err
@@ -105,24 +105,16 @@ func capabilitySteps(plan *nsenter.Plan, sec spec.Security, p *spec.Process, u s
 		return err
 	}
 	names := security.KnownCapabilities()
-	plan.Bounding(bounding, security.LastCapability(), names, l.step("final/security", "prctl(PR_CAPBSET_DROP)", "keeping "+containerinit.CapList(sec.Capabilities)))
+	plan.Bounding(bounding, security.LastCapability(), names, l.step("final/security", "prctl(PR_CAPBSET_DROP)", containerinit.DescribeBounding(sec.Capabilities)))
 	plan.KeepCaps(l.step("final/security", "keep the capabilities across setuid", ""))
 	plan.IDs(p.User, u.UID, u.GID, u.AdditionalGids, l.step("final/security", "become the user", ""))
-	if sec.CapabilitySets == nil {
-		plan.Capset(bounding, bounding, 0, 0, names, l.step("final/security", "capset",
-			"effective=permitted="+containerinit.CapList(sec.Capabilities)+" inheritable=ambient=none"))
-		return nil
-	}
-	s := *sec.CapabilitySets
-	var masks [4]uint64
-	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable, s.Ambient} {
-		if masks[i], err = security.Mask(set); err != nil {
+	masks := [4]uint64{bounding, bounding, 0, 0} // root's: effective and permitted as the bounding set
+	if sec.CapabilitySets != nil {
+		if masks, err = security.SetsMasks(*sec.CapabilitySets); err != nil {
 			return err
 		}
 	}
-	plan.Capset(masks[0], masks[1], masks[2], masks[3], names, l.step("final/security", "capset",
-		fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s", containerinit.CapList(s.Effective),
-			containerinit.CapList(s.Permitted), containerinit.CapList(s.Inheritable), containerinit.CapList(s.Ambient))))
+	plan.Capset(masks[0], masks[1], masks[2], masks[3], names, l.step("final/security", "capset", containerinit.DescribeCapset(sec)))
 	return nil
 }
 

@@ -196,6 +196,20 @@ func SetCapabilities(keep []string) error {
 	return nil
 }
 
+// SetsMasks are the sets as masks: effective, permitted, inheritable and
+// ambient, in that order.
+func SetsMasks(s spec.CapabilitySets) ([4]uint64, error) {
+	var masks [4]uint64
+	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable, s.Ambient} {
+		mask, err := Mask(set)
+		if err != nil {
+			return masks, err
+		}
+		masks[i] = mask
+	}
+	return masks, nil
+}
+
 // SetCapabilitySets sets the effective, permitted and inheritable sets
 // as given, then raises each ambient capability (the OCI spec's five
 // sets, issue 23; the bounding set is DropBounding's). The kernel raises
@@ -204,13 +218,9 @@ func SetCapabilitySets(s spec.CapabilitySets) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("clear the ambient capabilities: %w", err)
 	}
-	var masks [3]uint64
-	for i, set := range [][]string{s.Effective, s.Permitted, s.Inheritable} {
-		mask, err := Mask(set)
-		if err != nil {
-			return err
-		}
-		masks[i] = mask
+	masks, err := SetsMasks(s)
+	if err != nil {
+		return err
 	}
 	header := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData

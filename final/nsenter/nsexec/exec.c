@@ -93,7 +93,7 @@ int exec_command(const struct step *s, struct failure *f)
 	int status;
 
 	if (argc == 0)
-		return failf(f, 125, 0, "no command: give one, or use an image that has an Entrypoint or Cmd");
+		bad_plan("the exec's step has no command (boxcraft exec refuses none)");
 	envc = s->nargs - 2 - (uint32_t)argc;
 	argv = calloc(argc + 1, sizeof *argv);
 	envp = calloc(envc + 1, sizeof *envp);
