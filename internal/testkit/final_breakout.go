@@ -218,10 +218,16 @@ func (s *breakoutSuite) runtimeBinary(t *testing.T) {
 	held := Start(t, cmd)
 	defer func() { stdin.Close(); held.Wait(t) }()
 	init := strconv.Itoa(inspectOne(t, id).State.Pid)
+	var initNS unix.Stat_t
+	require.NoError(t, unix.Stat("/proc/"+init+"/ns/pid", &initNS))
 	var pid string
 	require.Eventually(t, func() bool {
 		for _, p := range processesInCgroup(t, id) {
-			if p != init {
+			// In the container's pid namespace: the command, not
+			// exec-init's first process, which is in the cgroup for the
+			// moment it takes to fork, and then gone.
+			var ns unix.Stat_t
+			if p != init && unix.Stat("/proc/"+p+"/ns/pid", &ns) == nil && ns.Ino == initNS.Ino {
 				pid = p
 			}
 		}
