@@ -74,7 +74,12 @@ func (o Overlay) mount(tr *trace.Tracer) error {
 	if o.Links != "" {
 		err := o.mountFrom(o.Links, layers, tr)
 		if err != nil {
+			// The planner trusts a kept folder of links (final/store):
+			// one that fails goes, for the next start to make again.
 			os.RemoveAll(o.Links)
+		}
+		if errors.Is(err, unix.ENOENT) {
+			err = fmt.Errorf("%w: a layer is missing from the store; the next start unpacks it again", err)
 		}
 		return err
 	}

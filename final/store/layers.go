@@ -165,13 +165,14 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 		return o, err
 	}
 	defer unlock()
-	if o.Lower, err = s.unpackLayers(ctx, rec, uidMap, gidMap); err != nil {
-		return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
+	o.Lower = s.layerFolders(rec, layerSet(uidMap, gidMap))
+	if o.FitsPage() {
+		err = s.unpackLayers(ctx, rec, uidMap, gidMap)
+	} else {
+		o.Links, err = s.keepLinks(ctx, rec, uidMap, gidMap, o.Lower)
 	}
-	if !o.FitsPage() {
-		if o.Links, err = s.keepLinks(rec.ID, layerSet(uidMap, gidMap), o.Lower); err != nil {
-			return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
-		}
+	if err != nil {
+		return o, fmt.Errorf("prepare a root of image %s: %w", id, err)
 	}
 	for _, folder := range []string{o.Upper, o.Work, o.Target} {
 		if err := makeRootFolder(folder, 0o755, uidMap, gidMap); err != nil {
@@ -182,17 +183,24 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 }
 
 // keepLinks returns the folder of links to the layers lower that the
-// store keeps for image id in set, for a stack too long for mount(2)'s
-// page (final/mount: MakeLinks, Overlay.Links), making it when it is
-// missing: aside in ROOT/tmp, then renamed into place whole, so that no
-// mount reads half of one, and of two starts at once one makes it (the
+// store keeps for image rec in these id maps' set, for a stack too long
+// for mount(2)'s page (final/mount: MakeLinks, Overlay.Links). When it is
+// there, every layer it links is unpacked: it is made once they are,
+// and collect removes it before any of them, so a start of a 500-layer
+// image looks at one folder, not at 500 (issue 26, figure 12). When it
+// is missing, keepLinks unpacks the layers that are, then makes it:
+// aside in ROOT/tmp, then renamed into place whole, so that no mount
+// reads half of one, and of two starts at once one makes it (the
 // other's rename finds it there). One folder an image and id maps; it
 // goes with the image (collect). Its caller holds layersLock shared: no
 // removal runs meanwhile.
-func (s *Store) keepLinks(id, set string, lower []string) (string, error) {
-	dir := s.path("links", digestHex(id)+"-"+set)
+func (s *Store) keepLinks(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap, lower []string) (string, error) {
+	dir := s.path("links", digestHex(rec.ID)+"-"+layerSet(uidMap, gidMap))
 	if _, err := os.Lstat(dir); err == nil {
 		return dir, nil
+	}
+	if err := s.unpackLayers(ctx, rec, uidMap, gidMap); err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(s.path("links"), 0o700); err != nil {
 		return "", fmt.Errorf("keep the layers' links: %w", err)
@@ -215,20 +223,26 @@ func (s *Store) keepLinks(id, set string, lower []string) (string, error) {
 	return dir, nil
 }
 
-// unpackLayers returns the image's layers' folders for these id maps,
-// top first, as overlayfs lists them. Its caller holds layersLock
-// shared.
-func (s *Store) unpackLayers(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap) ([]string, error) {
-	set := layerSet(uidMap, gidMap)
+// layerFolders are the folders of the image's layers in set, top first,
+// as overlayfs lists them, whether they are unpacked yet or not.
+func (s *Store) layerFolders(rec ImageRecord, set string) []string {
 	lower := make([]string, len(rec.DiffIDs))
 	for i, diffID := range rec.DiffIDs {
-		folder, err := s.unpackLayer(ctx, set, diffID, rec.Digests[i], uidMap, gidMap)
-		if err != nil {
-			return nil, err
-		}
-		lower[len(lower)-1-i] = folder
+		lower[len(lower)-1-i] = s.layerPath(set, diffID)
 	}
-	return lower, nil
+	return lower
+}
+
+// unpackLayers unpacks each of the image's layers that is not in the
+// store for these id maps yet. Its caller holds layersLock shared.
+func (s *Store) unpackLayers(ctx context.Context, rec ImageRecord, uidMap, gidMap []spec.IDMap) error {
+	set := layerSet(uidMap, gidMap)
+	for i, diffID := range rec.DiffIDs {
+		if _, err := s.unpackLayer(ctx, set, diffID, rec.Digests[i], uidMap, gidMap); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // folderSize adds up the sizes of the files in a layer's folder, as

@@ -102,19 +102,21 @@ func (s *Store) collect() ([]string, error) {
 			used[digestHex(rec.Digests[i])] = true
 		}
 	}
-	layers, err := removeUnused(s.path("layers", "*", "*"), used, filepath.Base)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := removeUnused(s.path("blobs", "sha256", "*"), used, filepath.Base); err != nil {
-		return nil, err
-	}
 	// A folder of links (keepLinks) is named HEX-SET, HEX its image's ID.
+	// It goes first: one that is there links layers that all are, even
+	// if this removal is cut short.
 	linksImage := func(path string) string {
 		image, _, _ := strings.Cut(filepath.Base(path), "-")
 		return image
 	}
 	if _, err := removeUnused(s.path("links", "*"), used, linksImage); err != nil {
+		return nil, err
+	}
+	layers, err := removeUnused(s.path("layers", "*", "*"), used, filepath.Base)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := removeUnused(s.path("blobs", "sha256", "*"), used, filepath.Base); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}

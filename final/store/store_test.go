@@ -370,3 +370,53 @@ func TestDeepImageKeepsItsLinks(t *testing.T) {
 		t.Error("another image's links went with the removed one")
 	}
 }
+
+// TestDeepImageLinksHealWhenALayerGoes: a start of a deep image trusts
+// the links the store keeps (it looks at no layer: issue 26), so a layer
+// folder removed by hand is found by the mount, which fails and removes
+// the links; the next start unpacks the layer again and mounts.
+func TestDeepImageLinksHealWhenALayerGoes(t *testing.T) {
+	s, root := openStore(t)
+	var tars [][]byte
+	for i := range 40 {
+		tars = append(tars, layer(t, fmt.Sprintf("etc/deep%d", i), fmt.Sprint(i), 0))
+	}
+	img := fakeImage(t, "deep", []string{"deep"}, tars...)
+	load(t, s, img)
+	prepare := func() mount.Overlay {
+		o, err := s.Prepare(context.Background(), img.ID, nil, nil, t.TempDir(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	prepare() // the links are made
+	bottom := filepath.Join(root, "layers", "as-is", strings.TrimPrefix(sha(tars[0]), "sha256:"))
+	if !exists(bottom) {
+		t.Fatalf("the bottom layer is not unpacked at %s", bottom)
+	}
+	if err := os.RemoveAll(bottom); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for range 2 {
+		o := prepare()
+		if err := o.Mount(nil); err != nil {
+			failed++
+			t.Logf("start %d: %v", failed, err)
+			if exists(o.Links) {
+				t.Fatalf("a mount through links to a missing layer failed (%v) and kept them", err)
+			}
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(o.Target, "etc/deep0"))
+		if err := mount.Unmount(o.Target); err != nil {
+			t.Fatal(err)
+		}
+		if err != nil || string(data) != "0" {
+			t.Fatalf("etc/deep0, the bottom layer's = %q, %v", data, err)
+		}
+		return
+	}
+	t.Fatalf("%d starts in a row failed to mount the image after one of its layers was removed", failed)
+}
