@@ -58,8 +58,10 @@ func (s *Store) Commit(_ context.Context, c Commit) (ImageRecord, error) {
 	}
 	rec, err := s.commitImage(parent, parentConfig, diffID, size, c, names)
 	if err != nil && isNew {
-		// Only this commit had it: no image names the layer yet.
-		_ = os.RemoveAll(s.layerPath(asIs, diffID))
+		// Only this commit had the blob: no image names it yet. A folder
+		// of the layer, unpacked, is not this commit's (it unpacks
+		// nothing): another image with the same layer, from a blob of
+		// its own (gzip), may be using it.
 		_ = os.Remove(s.blobPath(diffID))
 	}
 	return rec, err
