@@ -77,9 +77,7 @@ func (o Overlay) mount(tr *trace.Tracer) error {
 			// The planner trusts a kept folder of links (final/store):
 			// one that fails goes, for the next start to make again.
 			os.RemoveAll(o.Links)
-		}
-		if errors.Is(err, unix.ENOENT) {
-			err = fmt.Errorf("%w: a layer is missing from the store; the next start unpacks it again", err)
+			err = fmt.Errorf("%w (the folder of links the store keeps for the image is removed: the next start checks its layers and makes it again)", err)
 		}
 		return err
 	}

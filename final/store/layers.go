@@ -145,7 +145,9 @@ func (s *Store) unpackBlob(ctx context.Context, digest, diffID, dir string, opt 
 }
 
 // Prepare plans a container's root in dir: it unpacks the image's layers
-// for these id maps unless the store has them, makes dir/upper and
+// for these id maps unless the store has them (for a stack mounted
+// through the links the store keeps, their folder says that it has
+// them: keepLinks), makes dir/upper and
 // dir/work (the container's root's) and dir/rootfs, and returns the
 // overlay to mount there. The upper layer is volatile unless kept. It
 // does not mount.

@@ -311,16 +311,8 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 // links again; it goes with its image, and only with it.
 func TestDeepImageKeepsItsLinks(t *testing.T) {
 	s, root := openStore(t)
-	deepImage := func(tag string) *image.Image {
-		var tars [][]byte
-		for i := range 40 { // 40 paths of over 100 bytes: more than a page
-			tars = append(tars, layer(t, fmt.Sprintf("etc/%s%d", tag, i), fmt.Sprint(i), 0))
-		}
-		img := fakeImage(t, tag, []string{tag}, tars...)
-		load(t, s, img)
-		return img
-	}
-	img, other := deepImage("deep"), deepImage("other")
+	img, _ := deepImage(t, s, "deep")
+	other, _ := deepImage(t, s, "other")
 	idMap := []spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	links := func(img *image.Image, set string) string {
 		return filepath.Join(root, "links", strings.TrimPrefix(img.ID, "sha256:")+"-"+set)
@@ -371,22 +363,34 @@ func TestDeepImageKeepsItsLinks(t *testing.T) {
 	}
 }
 
-// TestDeepImageLinksHealWhenALayerGoes: a start of a deep image trusts
-// the links the store keeps (it looks at no layer: issue 26), so a layer
-// folder removed by hand is found by the mount, which fails and removes
-// the links; the next start unpacks the layer again and mounts.
-func TestDeepImageLinksHealWhenALayerGoes(t *testing.T) {
-	s, root := openStore(t)
+// deepImage loads an image of 40 layers of one file each (etc/TAGi, the
+// bottom layer's i 0): 40 paths of over 100 bytes, more than mount(2)'s
+// page, so the store keeps a folder of links for it.
+func deepImage(t *testing.T, s *store.Store, tag string) (*image.Image, [][]byte) {
 	var tars [][]byte
 	for i := range 40 {
-		tars = append(tars, layer(t, fmt.Sprintf("etc/deep%d", i), fmt.Sprint(i), 0))
+		tars = append(tars, layer(t, fmt.Sprintf("etc/%s%d", tag, i), fmt.Sprint(i), 0))
 	}
-	img := fakeImage(t, "deep", []string{"deep"}, tars...)
+	img := fakeImage(t, tag, []string{tag}, tars...)
 	load(t, s, img)
+	return img, tars
+}
+
+// TestDeepImageLinksHealWhenALayerGoes: a start of a deep image trusts
+// the links the store keeps (it looks at no layer: issue 26), so a layer
+// folder removed by hand is found by the mount, which fails once, says
+// so and removes the links; the next start unpacks the layer again and
+// mounts.
+func TestDeepImageLinksHealWhenALayerGoes(t *testing.T) {
+	s, root := openStore(t)
+	img, tars := deepImage(t, s, "deep")
 	prepare := func() mount.Overlay {
 		o, err := s.Prepare(context.Background(), img.ID, nil, nil, t.TempDir(), false)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if o.Links == "" {
+			t.Fatal("a deep image is not mounted through the links the store keeps")
 		}
 		return o
 	}
@@ -398,25 +402,47 @@ func TestDeepImageLinksHealWhenALayerGoes(t *testing.T) {
 	if err := os.RemoveAll(bottom); err != nil {
 		t.Fatal(err)
 	}
-	failed := 0
-	for range 2 {
-		o := prepare()
-		if err := o.Mount(nil); err != nil {
-			failed++
-			t.Logf("start %d: %v", failed, err)
-			if exists(o.Links) {
-				t.Fatalf("a mount through links to a missing layer failed (%v) and kept them", err)
-			}
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(o.Target, "etc/deep0"))
-		if err := mount.Unmount(o.Target); err != nil {
-			t.Fatal(err)
-		}
-		if err != nil || string(data) != "0" {
-			t.Fatalf("etc/deep0, the bottom layer's = %q, %v", data, err)
-		}
-		return
+	o := prepare()
+	err := o.Mount(nil)
+	if err == nil {
+		_ = mount.Unmount(o.Target)
+		t.Fatal("a mount through links to a removed layer succeeded")
 	}
-	t.Fatalf("%d starts in a row failed to mount the image after one of its layers was removed", failed)
+	if exists(o.Links) || !strings.Contains(err.Error(), "the next start checks its layers") {
+		t.Fatalf("a mount through links to a removed layer failed (%v), and its links are there: %v", err, exists(o.Links))
+	}
+	o = prepare()
+	if err := o.Mount(nil); err != nil {
+		t.Fatalf("the start after the failed one: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(o.Target, "etc/deep0"))
+	if err := mount.Unmount(o.Target); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || string(data) != "0" {
+		t.Fatalf("etc/deep0, the bottom layer's = %q, %v", data, err)
+	}
+}
+
+// TestRemoveTakesLinksBeforeLayers: an image's folder of links goes
+// before its layers, so that a removal cut short (here a layer that
+// cannot go: a mount inside it) leaves no links to a missing layer.
+func TestRemoveTakesLinksBeforeLayers(t *testing.T) {
+	s, root := openStore(t)
+	img, tars := deepImage(t, s, "deep")
+	o, err := s.Prepare(context.Background(), img.ID, nil, nil, t.TempDir(), false)
+	if err != nil || o.Links == "" {
+		t.Fatalf("prepare: links %q, %v", o.Links, err)
+	}
+	busy := filepath.Join(root, "layers", "as-is", strings.TrimPrefix(sha(tars[0]), "sha256:"), "etc")
+	if err := syscall.Mount("tmpfs", busy, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(busy, syscall.MNT_DETACH) })
+	if _, _, err := s.Remove("deep", false); err == nil {
+		t.Fatal("removing an image with a layer that cannot go did not fail")
+	}
+	if exists(o.Links) {
+		t.Error("a removal cut short left the image's links, and not its layers")
+	}
 }
