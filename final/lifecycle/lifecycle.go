@@ -2,6 +2,9 @@ package lifecycle
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
@@ -47,6 +50,19 @@ func (r *Runtime) Get(ref string) (Container, error) {
 	id, err := r.Dirs.Find(ref)
 	if err != nil {
 		return Container{}, err
+	}
+	return r.get(id), nil
+}
+
+// GetID finds a container by its whole ID alone, looking at its folder
+// only, however many containers there are: boxcraft-runc names each
+// container's folder from the engine's id (oci.InternalID), and an
+// engine runs it several times per container.
+func (r *Runtime) GetID(id string) (Container, error) {
+	if _, err := os.Stat(r.Dirs.Container(id)); errors.Is(err, fs.ErrNotExist) {
+		return Container{}, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, id)
+	} else if err != nil {
+		return Container{}, fmt.Errorf("look for container %s: %w", id, err)
 	}
 	return r.get(id), nil
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,18 +53,15 @@ func (r *Runtime) CreateOCI(c *spec.Container, files monitor.Files) (state.Recor
 	return rec, nil
 }
 
-// newOCIRecord writes the record under the lock that keeps two
-// containers from taking one name (the engine's id).
+// newOCIRecord writes the record. Its folder is named from the engine's
+// id (oci.InternalID), so a second container of that id finds the
+// folder there (mkdir's EEXIST), without a look at every record.
 func (r *Runtime) newOCIRecord(rec state.Record) error {
-	lock, err := r.Dirs.Lock()
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	if _, taken := r.Dirs.NameTaken(rec.Spec.Name); taken {
+	err := r.Dirs.NewContainer(rec)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%w: container %q exists already", ErrConflict, rec.Spec.Name)
 	}
-	return r.Dirs.NewContainer(rec)
+	return err
 }
 
 // startWaiting makes the cgroup and the fifo, and starts init.

@@ -25,8 +25,9 @@ func (b Bundle) HookState(id string) spec.HookState {
 
 func bundleFile(dir string) string { return filepath.Join(dir, "bundle.json") }
 
-// WriteBundle keeps b in the container's folder dir.
-func WriteBundle(dir string, b Bundle) error { return state.WriteJSON(bundleFile(dir), b) }
+// WriteBundle keeps b in the container's folder dir, as its record is
+// kept: without waiting for the disk (state.Dirs.NewContainer).
+func WriteBundle(dir string, b Bundle) error { return state.ReplaceJSON(bundleFile(dir), b) }
 
 // ReadBundle reads what WriteBundle kept.
 func ReadBundle(dir string) (Bundle, error) {

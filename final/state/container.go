@@ -79,9 +79,11 @@ func (d Dirs) NewContainer(rec Record) error {
 	}
 	// A --rm container's record need not outlive a crash: the container
 	// would be gone with it (issue 26: each fsync is a start's
-	// milliseconds on a busy disk).
+	// milliseconds on a busy disk). Nor need an OCI container's: its
+	// folder is named from the engine's id, so delete finds it even when
+	// a crash left the record empty, and removes it (runc syncs none).
 	write := durable.WriteFile
-	if rec.AutoRemove {
+	if rec.AutoRemove || rec.Spec.OCI != nil {
 		write = durable.ReplaceFile
 	}
 	return writeJSON(d.configFile(id), rec, write)

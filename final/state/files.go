@@ -14,6 +14,12 @@ func WriteJSON(path string, v any) error {
 	return writeJSON(path, v, durable.WriteFile)
 }
 
+// ReplaceJSON writes v to path as JSON, whole or not at all, but does not
+// wait for the disk: for a file that need not outlive a crash.
+func ReplaceJSON(path string, v any) error {
+	return writeJSON(path, v, durable.ReplaceFile)
+}
+
 // writeJSON writes v to path as JSON with write: durable.WriteFile, or
 // durable.ReplaceFile for a file that need not outlive a crash.
 func writeJSON(path string, v any, write func(string, []byte) error) error {

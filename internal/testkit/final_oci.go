@@ -59,6 +59,7 @@ func OCILifecycle(t *testing.T) {
 	t.Run("RunExitStatus", s.runExitStatus)
 	t.Run("ExecPsPauseResume", s.execPsPauseResume)
 	t.Run("DeleteRunningRefused", s.deleteRunningRefused)
+	t.Run("RecordLostInACrash", s.recordLostInACrash)
 	t.Run("ConsoleSocket", s.consoleSocket)
 	t.Run("Refusals", s.refusals)
 	t.Run("Hooks", s.hooks)
@@ -244,6 +245,54 @@ func (s *ociSuite) deleteRunningRefused(t *testing.T) {
 	for _, dir := range cgroups {
 		assert.NoDirExists(t, dir)
 	}
+}
+
+// recordLostInACrash: a container's record is not synced (runc syncs
+// none), so a crash of the machine may leave it empty, its processes and
+// cgroup gone with the reboot. state then says so in one line, and
+// delete, which the engine runs for each of its containers after a
+// reboot, removes it.
+func (s *ociSuite) recordLostInACrash(t *testing.T) {
+	bundle, cgroups := s.bundle(t, "lost", nil, "sleep", "1000")
+	r := s.runc(t, "create", "--bundle", bundle, "lost")
+	require.Equal(t, 0, r.Code, "create: %s", r)
+	t.Cleanup(func() { s.runc(t, "delete", "--force", "lost") })
+	pid := s.state(t, "lost").Pid
+	record := s.recordOf(t, "lost")
+	// The crash and the reboot: init and its cgroup go, the record is
+	// left empty.
+	require.NoError(t, unix.Kill(pid, unix.SIGKILL))
+	require.True(t, eventually(10*time.Second, func() bool { return ended(pid) }), "init ended")
+	for _, dir := range cgroups {
+		require.True(t, eventually(10*time.Second, func() bool {
+			err := unix.Rmdir(dir)
+			return err == nil || os.IsNotExist(err)
+		}), "cgroup %s removed", dir)
+	}
+	require.NoError(t, os.Truncate(record, 0))
+	r = s.runc(t, "state", "lost")
+	assert.Equal(t, 1, r.Code, "state of a container whose record is lost: %s", r)
+	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
+	r = s.runc(t, "delete", "lost")
+	require.Equal(t, 0, r.Code, "delete of a container whose record is lost: %s", r)
+	assert.NoDirExists(t, filepath.Dir(record), "its folder went")
+	r = s.runc(t, "state", "lost")
+	assert.Contains(t, r.Stderr, "does not exist")
+}
+
+// recordOf is the file in the suite's --root whose record names the
+// container id: boxcraft-runc's own layout (LIB/containers/X/config.json).
+func (s *ociSuite) recordOf(t *testing.T, id string) string {
+	t.Helper()
+	records, err := filepath.Glob(filepath.Join(s.root, "lib", "containers", "*", "config.json"))
+	require.NoError(t, err)
+	for _, record := range records {
+		if data, err := os.ReadFile(record); err == nil && strings.Contains(string(data), `"name": "`+id+`"`) {
+			return record
+		}
+	}
+	t.Fatalf("no record in %s names %s", s.root, id)
+	return ""
 }
 
 // consoleSocket: with process.terminal, create sends the pty's master

@@ -229,6 +229,9 @@ func addDeleteFlags(flags *pflag.FlagSet) {
 
 func deleteCommand(g *globals, flags *pflag.FlagSet) error {
 	id, rt, c, err := findArg(g, flags)
+	if errors.Is(err, errUnreadable) {
+		return rt.Discard(c.ID) // nothing of it runs; its hooks are unknown
+	}
 	if err != nil {
 		return err
 	}

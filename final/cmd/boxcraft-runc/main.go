@@ -21,6 +21,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/lifecycle"
+	"github.com/boxcraft/boxcraft/final/oci"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/spf13/pflag"
 )
@@ -180,18 +181,27 @@ func findArg(g *globals, flags *pflag.FlagSet) (string, *lifecycle.Runtime, life
 	return id, rt, c, err
 }
 
-// find opens the state and finds the container the engine calls id.
+// errUnreadable is a container whose record cannot be read: a crash of
+// the machine left it empty (records are not synced), or a create was
+// cut short before it wrote it. Nothing of it runs: delete removes it.
+var errUnreadable = errors.New("its record is unreadable (a crash, or a create cut short): delete removes it")
+
+// find opens the state and finds the container the engine calls id, in
+// the folder named from id (oci.InternalID): one folder looked at,
+// whatever the number of containers.
 func find(g *globals, id string) (*lifecycle.Runtime, lifecycle.Container, error) {
 	rt, err := g.open()
 	if err != nil {
 		return nil, lifecycle.Container{}, err
 	}
-	c, err := rt.Get(id)
-	if err == nil && c.Record.Spec.Name != id {
-		err = fmt.Errorf("container %q does not exist", id) // not a prefix, not an internal id
-	}
-	if errors.Is(err, state.ErrNoSuchContainer) {
+	c, err := rt.GetID(oci.InternalID(id))
+	switch {
+	case errors.Is(err, state.ErrNoSuchContainer):
 		err = fmt.Errorf("container %q does not exist", id)
+	case err == nil && c.Broken:
+		err = fmt.Errorf("container %q: %w", id, errUnreadable)
+	case err == nil && c.Record.Spec.Name != id:
+		err = fmt.Errorf("container %q does not exist", id) // a folder not named from id
 	}
 	return rt, c, err
 }
