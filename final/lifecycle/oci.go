@@ -53,15 +53,40 @@ func (r *Runtime) CreateOCI(c *spec.Container, files monitor.Files) (state.Recor
 	return rec, nil
 }
 
-// newOCIRecord writes the record. Its folder is named from the engine's
-// id (oci.InternalID), so a second container of that id finds the
-// folder there (mkdir's EEXIST), without a look at every record.
+// newOCIRecord writes the record, under the lock of the set of
+// containers: until it is written, a delete that finds the folder
+// without it waits (DiscardUnreadable). The folder is named from the
+// engine's id (oci.InternalID), so a second container of that id finds
+// it there (mkdir's EEXIST), without a look at every record.
 func (r *Runtime) newOCIRecord(rec state.Record) error {
-	err := r.Dirs.NewContainer(rec)
+	lock, err := r.Dirs.Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	err = r.Dirs.NewContainer(rec)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%w: container %q exists already", ErrConflict, rec.Spec.Name)
 	}
 	return err
+}
+
+// DiscardUnreadable removes the folders of container id, whose record
+// could not be read, if it still cannot once the lock is held: a create
+// holds the lock until its record is written (newOCIRecord), so a
+// container being made is not taken for one that a crash left without a
+// record. Nothing of such a container runs: its init starts after the
+// record is written, and a crash of the machine ended it.
+func (r *Runtime) DiscardUnreadable(id string) error {
+	lock, err := r.Dirs.Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if _, err := r.Dirs.ReadRecord(id); err == nil {
+		return fmt.Errorf("%w: container %s was being created: its record is there now", ErrConflict, id)
+	}
+	return r.Dirs.RemoveContainer(id)
 }
 
 // startWaiting makes the cgroup and the fifo, and starts init.

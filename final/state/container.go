@@ -143,6 +143,9 @@ func (d Dirs) MonitorAlive(id string) bool {
 
 // RemoveContainer removes a container's folders.
 func (d Dirs) RemoveContainer(id string) error {
+	if !isID(id) { // "" would name the folder of every container
+		return fmt.Errorf("remove container %q: not a container's ID", id)
+	}
 	for _, dir := range []string{d.Runtime(id), d.Container(id)} {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove %s: %w", dir, err)

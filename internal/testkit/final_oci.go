@@ -273,11 +273,18 @@ func (s *ociSuite) recordLostInACrash(t *testing.T) {
 	r = s.runc(t, "state", "lost")
 	assert.Equal(t, 1, r.Code, "state of a container whose record is lost: %s", r)
 	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line: %q", r.Stderr)
+	assert.Contains(t, r.Stderr, "unreadable", "state says why")
 	r = s.runc(t, "delete", "lost")
 	require.Equal(t, 0, r.Code, "delete of a container whose record is lost: %s", r)
 	assert.NoDirExists(t, filepath.Dir(record), "its folder went")
+	assert.NoDirExists(t, filepath.Join(s.root, "run", "containers", filepath.Base(filepath.Dir(record))), "its run folder went")
 	r = s.runc(t, "state", "lost")
 	assert.Contains(t, r.Stderr, "does not exist")
+	// The engine may make a container of the same id again.
+	r = s.runc(t, "create", "--bundle", bundle, "lost")
+	require.Equal(t, 0, r.Code, "create again: %s", r)
+	assert.Equal(t, "created", s.state(t, "lost").Status)
+	require.Equal(t, 0, s.runc(t, "delete", "--force", "lost").Code)
 }
 
 // recordOf is the file in the suite's --root whose record names the

@@ -149,7 +149,7 @@ func eventsCommand(g *globals, flags *pflag.FlagSet) error {
 	}
 	out := json.NewEncoder(g.stdout)
 	stats := func() error {
-		now, err := rt.Get(c.ID) // its status may have changed: created, running
+		now, err := rt.GetID(c.ID) // its status may have changed: created, running
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func create(g *globals, flags *pflag.FlagSet) (*lifecycle.Runtime, lifecycle.Con
 		}
 		return nil, lifecycle.Container{}, err
 	}
-	ctr, err := rt.Get(c.ID)
+	ctr, err := rt.GetID(c.ID)
 	if err == nil {
 		err = oci.WriteBundle(rt.Dirs.Container(c.ID), b)
 	}
@@ -81,7 +81,7 @@ func create(g *globals, flags *pflag.FlagSet) (*lifecycle.Runtime, lifecycle.Con
 		err = writePidFile(flags, ctr.Status.Pid)
 	}
 	if err != nil {
-		err = errors.Join(err, rt.DeleteOCI(ctr, true))
+		err = errors.Join(err, rt.Discard(c.ID))
 		poststop(g, b, id)
 		return nil, lifecycle.Container{}, err
 	}
@@ -230,7 +230,14 @@ func addDeleteFlags(flags *pflag.FlagSet) {
 func deleteCommand(g *globals, flags *pflag.FlagSet) error {
 	id, rt, c, err := findArg(g, flags)
 	if errors.Is(err, errUnreadable) {
-		return rt.Discard(c.ID) // nothing of it runs; its hooks are unknown
+		b, bundleErr := oci.ReadBundle(rt.Dirs.Container(c.ID))
+		if err := rt.DiscardUnreadable(c.ID); err != nil {
+			return err
+		}
+		if bundleErr == nil {
+			poststop(g, b, id)
+		}
+		return nil
 	}
 	if err != nil {
 		return err

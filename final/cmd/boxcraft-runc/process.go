@@ -35,7 +35,7 @@ func runCommand(g *globals, flags *pflag.FlagSet) error {
 	}
 	status, err := waitFor(c.Status.Pid)
 	if err == nil {
-		c, err = rt.Get(c.ID)
+		c, err = rt.GetID(c.ID)
 	}
 	if err == nil {
 		err = deleteContainer(g, rt, c, id, true)
