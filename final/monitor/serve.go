@@ -31,9 +31,37 @@ type Report struct {
 // ReportFD is the descriptor the monitor writes its Report on.
 const ReportFD = 3
 
+// GoFD is the pipe on which the monitor waits for Go, one byte, before
+// it does anything: boxcraft run -d starts it before it makes the
+// container, so that the monitor's own start (a Go program's) overlaps
+// that work (issue 26), and writes Go once the container is made. The
+// pipe's end without it (the container could not be made, or boxcraft
+// ended) ends the monitor, which has done nothing.
+const GoFD = 4
+
+// Go is what boxcraft run -d writes on GoFD once the container is made.
+const Go = 'g'
+
 // TraceFD is where a detached container's monitor writes its trace
-// (--trace), after its report pipe: boxcraft run -d relays it.
-const TraceFD = 4
+// (--trace), after its report and Go pipes: boxcraft run -d relays it.
+const TraceFD = 5
+
+// ErrNotMade is the monitor's end when its container was not made.
+var ErrNotMade = errors.New("the container was not made: the monitor has nothing to serve")
+
+// waitForGo waits until boxcraft has made the container.
+func waitForGo() error {
+	goPipe := os.NewFile(GoFD, "go")
+	if goPipe == nil {
+		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
+	}
+	defer goPipe.Close() // init inherits none of the monitor's pipes
+	var b [1]byte
+	if n, _ := goPipe.Read(b[:]); n != 1 || b[0] != Go {
+		return ErrNotMade
+	}
+	return nil
+}
 
 // Serve is the monitor process of a detached container: it holds the
 // container's monitor lock for as long as it lives, starts the
@@ -44,6 +72,10 @@ func Serve(dirs state.Dirs, x Extras, id string) error {
 	report := os.NewFile(ReportFD, "report")
 	if report == nil {
 		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
+	}
+	if err := waitForGo(); err != nil {
+		report.Close()
+		return err
 	}
 	lock, err := dirs.HoldMonitorLock(id)
 	if err != nil {

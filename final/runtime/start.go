@@ -67,25 +67,35 @@ func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(mon
 	return result, err
 }
 
-// Detach starts a created container with a monitor process of its own,
-// and returns once the command runs: boxcraft run -d then prints the ID
-// and exits, and the monitor waits for the container.
-//
-// The monitor is boxcraft-monitor (or boxcraft itself), in a session of its own
-// (no terminal's hang-up or Ctrl-C reaches it), with /dev/null as its
-// stdio: the container's output goes to the log.
-func (r *Runtime) Detach(id string) error {
+// Monitor is a detached container's monitor process, started before
+// its container is made (StartMonitor): its own start, a Go program's,
+// then overlaps the making (issue 26). It waits for Detach, or Abandon.
+type Monitor struct {
+	id      string
+	goPipe  *os.File // monitor.GoFD's other end
+	report  *os.File // monitor.ReportFD's other end
+	relayed <-chan struct{}
+}
+
+// StartMonitor starts the monitor of container id, which is not made
+// yet. The monitor is boxcraft-monitor (or boxcraft itself), in a
+// session of its own (no terminal's hang-up or Ctrl-C reaches it), with
+// /dev/null as its stdio: the container's output goes to the log.
+func (r *Runtime) StartMonitor(id string) (*Monitor, error) {
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer reportR.Close()
-	extra, relayed, err := r.traceMonitor([]*os.File{reportW})
+	goR, goW, err := os.Pipe()
 	if err != nil {
-		reportW.Close()
-		return startError(err)
+		closeFiles([]*os.File{reportR, reportW})
+		return nil, err
 	}
-	defer waitRelay(relayed) // the monitor's lines, init's among them, until the command runs
+	extra, relayed, err := r.traceMonitor([]*os.File{reportW, goR})
+	if err != nil {
+		closeFiles([]*os.File{reportR, reportW, goR, goW})
+		return nil, startError(err)
+	}
 	path, args := monitorProgram(id)
 	cmd := &exec.Cmd{
 		Path:        path,
@@ -97,20 +107,43 @@ func (r *Runtime) Detach(id string) error {
 	err = cmd.Start()
 	closeFiles(extra)
 	if err != nil {
-		_ = r.Discard(id)
-		return startError(fmt.Errorf("start the container's monitor: %w", err))
+		closeFiles([]*os.File{reportR, goW})
+		waitRelay(relayed)
+		return nil, startError(fmt.Errorf("start the container's monitor: %w", err))
 	}
 	go func() { _ = cmd.Wait() }() // reaped if it ends while we wait; otherwise init adopts it
+	return &Monitor{id: id, goPipe: goW, report: reportR, relayed: relayed}, nil
+}
+
+// Abandon ends a monitor whose container could not be made: the end of
+// its Go pipe ends it, and it has done nothing.
+func (m *Monitor) Abandon() {
+	closeFiles([]*os.File{m.goPipe, m.report})
+	waitRelay(m.relayed)
+}
+
+// Detach hands the created container to its monitor (StartMonitor), and
+// returns once the command runs: boxcraft run -d then prints the ID and
+// exits, and the monitor waits for the container.
+func (r *Runtime) Detach(m *Monitor) error {
+	defer m.report.Close()
+	defer waitRelay(m.relayed) // the monitor's lines, init's among them, until the command runs
+	_, err := m.goPipe.Write([]byte{monitor.Go})
+	m.goPipe.Close()
+	if err != nil {
+		_ = r.Discard(m.id)
+		return startError(fmt.Errorf("hand the container to its monitor: %w", err))
+	}
 	var report monitor.Report
-	if err := json.NewDecoder(reportR).Decode(&report); err != nil {
+	if err := json.NewDecoder(m.report).Decode(&report); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the container's monitor ended before the container started")
 		}
-		_ = r.Discard(id)
+		_ = r.Discard(m.id)
 		return startError(err)
 	}
 	if report.Error != "" {
-		_ = r.Discard(id) // as in the foreground: a refusal leaves nothing
+		_ = r.Discard(m.id) // as in the foreground: a refusal leaves nothing
 		return &StartError{Status: report.Status, Err: errors.New(report.Error)}
 	}
 	return nil

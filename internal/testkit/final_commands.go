@@ -16,10 +16,14 @@ package testkit
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,6 +153,45 @@ func assertLeavesNothing(t *testing.T, what string, do func()) {
 	}
 	assert.ElementsMatch(t, cgroupsBefore, cgroupsAfter, "%s leaves no cgroup", what)
 	assert.Equal(t, mountsBefore, len(stateMountPoints(t)), "%s leaves no mount below the state folder", what)
+	// run -d starts the container's monitor before it makes the
+	// container: one whose container was not made ends at once.
+	assert.True(t, eventually(5*time.Second, func() bool { return len(strayMonitors(t)) == 0 }),
+		"%s leaves no monitor without a container: %v", what, strayMonitors(t))
+}
+
+// strayMonitors lists the pids of the monitors of the test's state
+// folder (boxcraft-monitor ID, or boxcraft monitor ID) whose container
+// has no folder there.
+func strayMonitors(t testing.TB) []int {
+	t.Helper()
+	state := StateDir(t)
+	var stray []int
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, proc := range procs {
+		cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		var id string
+		switch {
+		case len(args) == 2 && filepath.Base(args[0]) == "boxcraft-monitor":
+			id = args[1]
+		case len(args) == 3 && args[1] == "monitor":
+			id = args[2]
+		default:
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join(proc, "environ"))
+		if err != nil || !slices.Contains(strings.Split(string(environ), "\x00"), StateDirEnv+"="+state) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(state, "lib", "containers", id)); os.IsNotExist(err) {
+			pid, _ := strconv.Atoi(filepath.Base(proc))
+			stray = append(stray, pid)
+		}
+	}
+	return stray
 }
 
 // stateMountPoints lists the host's mounts below the state folder.

@@ -1,7 +1,8 @@
 // Command boxcraft-monitor is a detached container's monitor, on its
 // own: what `boxcraft monitor ID` is, without the rest of boxcraft.
 // boxcraft run -d starts it when it is beside boxcraft (make bins builds
-// it there), with the report pipe on fd 3; it starts the container,
+// it there), with the report pipe on fd 3 and the pipe on which it waits
+// until the container is made on fd 4; it starts the container,
 // holds its output and log, waits for it, records how it ended and tears
 // it down (package monitor), then exits.
 //
@@ -13,6 +14,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -26,7 +28,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "boxcraft-monitor: started by boxcraft run -d (as root), not by hand")
 		os.Exit(125)
 	}
-	if err := monitor.Serve(state.DefaultDirs(), extras.New(), os.Args[1]); err != nil {
+	err := monitor.Serve(state.DefaultDirs(), extras.New(), os.Args[1])
+	if errors.Is(err, monitor.ErrNotMade) {
+		os.Exit(0) // boxcraft gave up before it made the container: nothing to say
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "boxcraft-monitor:", err)
 		os.Exit(monitor.StartStatus(err))
 	}

@@ -57,14 +57,26 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
+	var mon *runtime.Monitor
+	if o.Detached {
+		// The monitor starts while the container is made (issue 26),
+		// named by the container's ID (settingsFromFlags drew it) before
+		// its record is.
+		if mon, err = rt.StartMonitor(c.ID); err != nil {
+			return statusOf(err), traceHint(rt, err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	rec, err := rt.Create(ctx, c, o)
 	stop()
 	if err != nil {
+		if mon != nil {
+			mon.Abandon()
+		}
 		return statusFailed, traceHint(rt, err)
 	}
 	if o.Detached {
-		if err := rt.Detach(rec.Spec.ID); err != nil {
+		if err := rt.Detach(mon); err != nil {
 			return statusOf(err), traceHint(rt, err)
 		}
 		fmt.Fprintln(a.stdout, rec.Spec.ID)
