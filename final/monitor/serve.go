@@ -52,9 +52,6 @@ var ErrNotMade = errors.New("the container was not made: the monitor has nothing
 // waitForGo waits until boxcraft has made the container.
 func waitForGo() error {
 	goPipe := os.NewFile(GoFD, "go")
-	if goPipe == nil {
-		return errors.New("boxcraft monitor is started by boxcraft run -d, not by hand")
-	}
 	defer goPipe.Close() // init inherits none of the monitor's pipes
 	var b [1]byte
 	if n, _ := goPipe.Read(b[:]); n != 1 || b[0] != Go {
@@ -144,8 +141,9 @@ func RemoveFolders(dirs state.Dirs, id string) error {
 }
 
 // monitorTracer is a detached monitor's tracer: when its container's
-// start is traced, boxcraft run -d gave it a pipe on fd 4 (Detach,
-// traceMonitor). nil otherwise, and fd 4 is left alone: it is not ours.
+// start is traced, boxcraft run -d gave it a pipe on fd 5 (TraceFD:
+// StartMonitor, traceMonitor). nil otherwise, and fd 5 is left alone: it
+// is not ours.
 func monitorTracer(rec state.Record) (*trace.Tracer, *os.File) {
 	var st unix.Stat_t
 	if rec.Spec.Trace.Mode == "" || unix.Fstat(TraceFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {

@@ -132,7 +132,7 @@ func (r *Runtime) Detach(m *Monitor) error {
 	m.goPipe.Close()
 	if err != nil {
 		_ = r.Discard(m.id)
-		return startError(fmt.Errorf("hand the container to its monitor: %w", err))
+		return startError(errors.New("the container's monitor ended before the container started"))
 	}
 	var report monitor.Report
 	if err := json.NewDecoder(m.report).Decode(&report); err != nil {

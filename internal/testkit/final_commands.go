@@ -155,8 +155,9 @@ func assertLeavesNothing(t *testing.T, what string, do func()) {
 	assert.Equal(t, mountsBefore, len(stateMountPoints(t)), "%s leaves no mount below the state folder", what)
 	// run -d starts the container's monitor before it makes the
 	// container: one whose container was not made ends at once.
-	assert.True(t, eventually(5*time.Second, func() bool { return len(strayMonitors(t)) == 0 }),
-		"%s leaves no monitor without a container: %v", what, strayMonitors(t))
+	var stray []int
+	assert.True(t, eventually(10*time.Second, func() bool { stray = strayMonitors(t); return len(stray) == 0 }),
+		"%s leaves no monitor without a container: pids %v", what, stray)
 }
 
 // strayMonitors lists the pids of the monitors of the test's state

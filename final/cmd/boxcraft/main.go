@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
+	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/spf13/pflag"
@@ -116,6 +117,9 @@ func dispatch(args []string) (int, error) {
 		rt, err := a.open()
 		if err == nil {
 			err = rt.ServeMonitor(args[1])
+		}
+		if errors.Is(err, monitor.ErrNotMade) {
+			return 0, nil // run -d gave up before it made the container
 		}
 		return statusOf(err), err
 	}

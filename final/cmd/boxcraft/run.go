@@ -68,20 +68,25 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	rec, err := rt.Create(ctx, c, o)
-	stop()
 	if err != nil {
+		stop()
 		if mon != nil {
 			mon.Abandon()
 		}
 		return statusFailed, traceHint(rt, err)
 	}
 	if o.Detached {
-		if err := rt.Detach(mon); err != nil {
+		// Still catching Ctrl-C: the container is made, and a boxcraft
+		// ended now would leave it to no monitor.
+		err := rt.Detach(mon)
+		stop()
+		if err != nil {
 			return statusOf(err), traceHint(rt, err)
 		}
 		fmt.Fprintln(a.stdout, rec.Spec.ID)
 		return 0, nil
 	}
+	stop()
 	return runAttached(rt, rec)
 }
 
