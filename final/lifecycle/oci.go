@@ -194,8 +194,12 @@ func (r *Runtime) cgroupOf(c Container) (*cgroups.Cgroup, error) {
 
 // DeleteOCI removes a container: a running one only with force, which
 // kills it first. Its cgroup (thawed, and with whatever is left in it
-// killed) and its folders go.
+// killed) and its folders go; of one whose record is unreadable, the
+// folders alone (DiscardUnreadable).
 func (r *Runtime) DeleteOCI(c Container, force bool) error {
+	if c.Broken {
+		return r.DiscardUnreadable(c.ID)
+	}
 	status := r.OCIStatus(c)
 	if (status == OCIRunning || status == OCIPaused) && !force {
 		return fmt.Errorf("cannot delete container %s: it is %s: kill it first, or delete --force", c.Record.Spec.Name, status)

@@ -229,17 +229,7 @@ func addDeleteFlags(flags *pflag.FlagSet) {
 
 func deleteCommand(g *globals, flags *pflag.FlagSet) error {
 	id, rt, c, err := findArg(g, flags)
-	if errors.Is(err, errUnreadable) {
-		b, bundleErr := oci.ReadBundle(rt.Dirs.Container(c.ID))
-		if err := rt.DiscardUnreadable(c.ID); err != nil {
-			return err
-		}
-		if bundleErr == nil {
-			poststop(g, b, id)
-		}
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnreadable) { // an unreadable one is delete's to remove
 		return err
 	}
 	force, _ := flags.GetBool("force")
