@@ -179,7 +179,8 @@ func start(c *spec.Container, dirs state.Dirs, x Extras, attach *Attach, tr *tra
 		tr.Mark("step01", "execve done", func() string { return "init is the command now: its report pipe closed on exec, empty" })
 	}
 	if err != nil {
-		tr.EndOnCause()
+		var failure *containerinit.Failure
+		tr.EndOnCause(errors.As(err, &failure)) // init's own report: its line is the cause
 		closeView(view)
 		io.close()
 		return nil, err

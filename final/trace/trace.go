@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,7 +54,8 @@ type output struct {
 	count      int    // the lines written, relayed ones included
 	lastFailed bool   // whether the last line written reports a failure
 	cause      []byte // the first line that reported a failure
-	lastCause  bool   // whether the last line written is cause
+	relayed    []byte // the first relayed line that reported one
+	last       []byte // the last line written
 }
 
 // New is a tracer writing mode's lines to w for proc, timed from origin
@@ -164,20 +166,22 @@ func (t *Tracer) Close() {
 }
 
 func (t *Tracer) write(e Event) {
-	t.out.put([]byte(Format(e, t.json)), e.Error != "")
+	t.out.put([]byte(Format(e, t.json)), e.Error != "", false)
 }
 
 // put writes one line, whole: the lines of several processes do not mix.
-func (o *output) put(line []byte, failed bool) {
+func (o *output) put(line []byte, failed, relayed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.off {
 		_, _ = o.w.Write(line)
 		o.count++
-		o.lastFailed = failed
-		o.lastCause = failed && o.cause == nil
-		if o.lastCause {
+		o.lastFailed, o.last = failed, line
+		if failed && o.cause == nil {
 			o.cause = line
+		}
+		if failed && relayed && o.relayed == nil {
+			o.relayed = line
 		}
 	}
 }
@@ -187,17 +191,25 @@ func (o *output) put(line []byte, failed bool) {
 // after it, for the processes of a start work side by side (the monitor
 // sets the network up while init sets its root up) and what the others
 // did after the failure, or failed at because of it, is not the cause.
-func (t *Tracer) EndOnCause() {
+// When the start's error is another process's own report (relayed:
+// init's failure), the cause is that process's first failed line, even
+// if a step of this one failed first in the trace because of it (a veth
+// moved into the network namespace of an init that had just ended).
+func (t *Tracer) EndOnCause(relayed bool) {
 	if t == nil {
 		return
 	}
 	o := t.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.cause != nil && !o.lastCause && !o.off {
-		_, _ = o.w.Write(o.cause)
+	cause := o.cause
+	if relayed && o.relayed != nil {
+		cause = o.relayed
+	}
+	if cause != nil && !bytes.Equal(o.last, cause) && !o.off {
+		_, _ = o.w.Write(cause)
 		o.count++
-		o.lastFailed, o.lastCause = true, true
+		o.lastFailed, o.last = true, cause
 	}
 }
 
@@ -212,7 +224,7 @@ func (t *Tracer) Relay(r io.Reader) <-chan struct{} {
 		lines.Buffer(make([]byte, 64*1024), 1024*1024)
 		for lines.Scan() {
 			line := append(lines.Bytes(), '\n')
-			t.out.put(line, relayedFailure(line))
+			t.out.put(line, relayedFailure(line), true)
 		}
 	}()
 	return done

@@ -73,16 +73,34 @@ func TestAFailedStartEndsOnItsCause(t *testing.T) {
 	origin := time.Now()
 	initTr := New(&out, ModeText, Init, origin)
 	monitorTr := initTr.As(Monitor) // one output, as a start's processes share it
-	monitorTr.EndOnCause()          // no failure: nothing to repeat
+	monitorTr.EndOnCause(false)     // no failure: nothing to repeat
 	assert.Empty(t, out.String())
 	_ = initTr.Do("step04", "pivot_root", func() string { return `(".", ".")` }, func() error { return unix.EINVAL })
 	_ = monitorTr.Do("final/network", "netlink", func() string { return "veth" }, func() error { return unix.ENOENT })
-	monitorTr.EndOnCause()
+	monitorTr.EndOnCause(false)
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	require.Len(t, lines, 3, "the cause is written again after what came later")
 	assert.Equal(t, lines[0], lines[2], "the last line is the first failure")
-	monitorTr.EndOnCause()
+	monitorTr.EndOnCause(false)
 	assert.Equal(t, 3, strings.Count(out.String(), "\n"), "a trace already ending on its cause is left as it is")
+}
+
+// TestAFailedStartEndsOnInitsReport: when the start's error is init's
+// own report, the trace ends on init's failed line, relayed after a
+// monitor step that failed first in the trace because init had ended.
+func TestAFailedStartEndsOnInitsReport(t *testing.T) {
+	var out bytes.Buffer
+	monitorTr := New(&out, ModeText, Monitor, time.Now())
+	_ = monitorTr.Do("final/network", "netlink", func() string { return "veth" }, func() error { return unix.ENOENT })
+	initLine := Format(Event{Proc: Init, Call: "set up the root and pivot into it", Error: "mount proc: not a directory", Errno: "ENOTDIR"}, false)
+	<-monitorTr.Relay(strings.NewReader(initLine))
+	monitorTr.EndOnCause(true)
+	assert.True(t, strings.HasSuffix(out.String(), initLine), "the last line is init's failure:\n%s", out.String())
+	assert.Equal(t, 2, strings.Count(out.String(), "\n"), "it was last already: nothing is written again")
+	monitorTr.EndOnCause(false)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 3)
+	assert.Equal(t, lines[0], lines[2], "otherwise the cause is the first failure, the monitor's")
 }
 
 // TestRestIsTheLineAfterItsTimes: a line that exec-init's C writes (its
