@@ -24,7 +24,8 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // With --trace, the exec is reported before it happens (a successful
 // execve closes the trace's pipe and cannot say so), and again with its
 // errno when it fails, as the trace's last line.
-func execCommand(p spec.Process, tr *trace.Tracer) error {
+func execCommand(c *spec.Container, tr *trace.Tracer) error {
+	p := c.Process
 	if len(p.Args) == 0 {
 		return NoCommand()
 	}
@@ -34,13 +35,22 @@ func execCommand(p spec.Process, tr *trace.Tracer) error {
 		tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", p.Args[0], p.Args) })
 		return err
 	}
+	if memory, _ := memoryLimits(p.Rlimits); len(memory) > 0 {
+		return execUnderMemoryLimits(path, p, memory, filterAtExec(c), tr)
+	}
 	tr.Mark("step01", "execve", func() string { return fmt.Sprintf("%q %q", path, p.Args) })
 	start = tr.Start()
 	err = unix.Exec(path, p.Args, p.Env)
 	tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", path, p.Args) })
+	return execFailure(p, err)
+}
+
+// execFailure is the failure of an execve: Docker's 127 for a script
+// whose interpreter is missing, 126 for any other.
+func execFailure(p spec.Process, err error) *Failure {
 	status := 126
 	if errors.Is(err, unix.ENOENT) {
-		status = 127 // a script whose interpreter is missing
+		status = 127
 	}
 	return &Failure{Status: status, Message: fmt.Sprintf("exec %s: %v", p.Args[0], err), errno: errnoOf(err)}
 }

@@ -75,7 +75,7 @@ func Main() {
 		err = setUp(c, wait, inCgroup, tr)
 	}
 	if err == nil {
-		err = execCommand(c.Process, tr)
+		err = execCommand(c, tr)
 	}
 	if wait != nil && wait.reported {
 		report = nil // closed: create has returned, stderr says it

@@ -45,6 +45,20 @@ func setRlimits(limits []spec.Rlimit) error {
 	return nil
 }
 
+// memoryLimits are the limits that bound what Go's runtime maps: on the
+// address space, or its writable part (RLIMIT_DATA). Init sets them
+// last, at the execve (execUnderMemoryLimits), and the others before.
+func memoryLimits(limits []spec.Rlimit) (memory, others []spec.Rlimit) {
+	for _, l := range limits {
+		if l.Type == "RLIMIT_AS" || l.Type == "RLIMIT_DATA" {
+			memory = append(memory, l)
+		} else {
+			others = append(others, l)
+		}
+	}
+	return memory, others
+}
+
 // setOOMScoreAdj biases the OOM killer for init and what it starts.
 func setOOMScoreAdj(score int) error {
 	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(score)), 0); err != nil {

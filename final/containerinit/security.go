@@ -27,6 +27,9 @@ import (
 //     allow nothing that only init calls.
 //
 // With a start fifo (an OCI create), init waits for start between 5 and 6.
+// The rlimits come between 5 and 6 too; those on memory (RLIMIT_AS,
+// RLIMIT_DATA), and the filter after them, at the execve
+// (execUnderMemoryLimits).
 func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step {
 	sec := c.Security
 	filter := func() error { return seccomp.Install(sec.Seccomp, tr) }
@@ -52,14 +55,25 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 	if wait != nil {
 		list = append(list, step{"issue23", "wait for start", func() error { return wait.waitForStart(c) }})
 	}
-	// The rlimits last but for a filter: a RLIMIT_AS below what Go's
-	// runtime has mapped fails init's next allocation (runtimetest's 1
-	// GiB did, in the wait's hooks).
-	if rl := c.Process.Rlimits; len(rl) > 0 {
-		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(rl) }})
+	// The rlimits last but for a filter. Those on memory and the filter
+	// after them wait for the execve (execUnderMemoryLimits): a limit
+	// below what Go's runtime has mapped fails its next mmap(2).
+	memory, others := memoryLimits(c.Process.Rlimits)
+	if len(others) > 0 {
+		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(others) }})
 	}
-	add(sec.Seccomp != nil && sec.NoNewPrivileges, "install the seccomp filter", filter)
+	add(sec.Seccomp != nil && sec.NoNewPrivileges && len(memory) == 0, "install the seccomp filter", filter)
 	return list
+}
+
+// filterAtExec is the seccomp filter init installs as it executes the
+// command, after the limits on memory: with no_new_privs, when there are
+// such limits. Otherwise nil: a step installs it (securitySteps).
+func filterAtExec(c *spec.Container) *spec.Seccomp {
+	if memory, _ := memoryLimits(c.Process.Rlimits); len(memory) == 0 || !c.Security.NoNewPrivileges {
+		return nil
+	}
+	return c.Security.Seccomp
 }
 
 // setCapabilities sets the capability sets (capset(2)), reporting them.

@@ -21,14 +21,40 @@ func Install(f *spec.Seccomp, tr *trace.Tracer) error {
 	if f == nil {
 		return nil
 	}
+	filter, err := Compile(f)
+	if err != nil {
+		return err
+	}
+	return tr.Do("final/security", InstallCall, filter.Describe, filter.Install)
+}
+
+// InstallCall is the system call that installs a filter, as the trace
+// names it.
+const InstallCall = "seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)"
+
+// Filter is a profile compiled, for a process that must install it later
+// with nothing in between that may allocate: init under a limit on its
+// memory (containerinit).
+type Filter struct {
+	profile *spec.Seccomp
+	prog    []unix.SockFilter
+}
+
+// Compile compiles f, not nil.
+func Compile(f *spec.Seccomp) (*Filter, error) {
 	prog, err := compile(f)
 	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
-	return tr.Do("final/security", "seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", func() string {
-		return Describe(f, len(prog))
-	}, func() error { return install(prog) })
+	return &Filter{profile: f, prog: prog}, nil
 }
+
+// Install makes the filter every thread's, as the package's Install does.
+// It allocates nothing unless it fails.
+func (f *Filter) Install() error { return install(f.prog) }
+
+// Describe is the filter as the trace prints it.
+func (f *Filter) Describe() string { return Describe(f.profile, len(f.prog)) }
 
 // Program is f compiled, as the bytes of the struct sock_filter array
 // that seccomp(2) reads, for a process that installs the filter itself

@@ -1,0 +1,94 @@
+package containerinit
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// limitChildEnv makes the test binary, re-executed, the child of
+// TestALimitBelowWhatGoMappedLetsInitReachExec: a limit on the address
+// space cannot be raised again without CAP_SYS_RESOURCE.
+const limitChildEnv = "BOXCRAFT_RLIMIT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(limitChildEnv) == "1" {
+		os.Exit(limitChild())
+	}
+	os.Exit(m.Run())
+}
+
+// garbage keeps the child's allocations on the heap.
+var garbage []byte
+
+// limitChild ends as init does under an OCI bundle's RLIMIT_AS of 1 GiB:
+// a limit below what Go's runtime has mapped (here half of it), then the
+// command, a shell that prints its limits. Its collector runs every few
+// kilobytes (GOGC=1), and one is under way as it ends, as a busy init's
+// may be: a collection, or a new span, after the limit dies with "fatal
+// error: runtime: cannot allocate memory".
+func limitChild() int {
+	mapped, err := vmSize()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	debug.SetGCPercent(1)
+	garbage = make([]byte, 1<<20) // past the goal: a collection starts
+	c := &spec.Container{Process: spec.Process{
+		Args:    []string{"sh", "-c", `grep -e "Max address space" -e "Max open files" /proc/self/limits`},
+		Env:     []string{"PATH=/usr/bin:/bin"},
+		Rlimits: []spec.Rlimit{{Type: "RLIMIT_AS", Soft: mapped / 2, Hard: mapped / 2}},
+	}}
+	fmt.Fprintln(os.Stderr, execCommand(c, nil))
+	return 3
+}
+
+// vmSize is the process's address space in bytes (VmSize).
+func vmSize() (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "VmSize:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmSize in /proc/self/status")
+}
+
+// A limit on the address space below what Go's runtime has already
+// mapped fails its every mmap(2): init, still Go until it executes the
+// command, must set it with nothing of the runtime's after (a CI run's
+// KernelFields lost its container to a collection there). The command
+// gets the limit, and the soft limit on open files init inherited (512
+// here), which Go raised in init.
+func TestALimitBelowWhatGoMappedLetsInitReachExec(t *testing.T) {
+	// No memory profile, as init links none: the test binary's would
+	// map a record for a sample.
+	cmd := exec.Command("sh", "-c", `ulimit -S -n 512 && exec "$0" -test.run='^$'`, os.Args[0])
+	cmd.Env = append(os.Environ(), limitChildEnv+"=1", "GODEBUG=memprofilerate=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 2, "%s", out)
+	files, as := strings.Fields(lines[0]), strings.Fields(lines[1]) // in /proc's order
+	require.Len(t, as, 6, lines[1])
+	assert.Equal(t, as[3], as[4], "RLIMIT_AS, soft and hard as set")
+	assert.NotEqual(t, "unlimited", as[3], "RLIMIT_AS is set")
+	require.Len(t, files, 6, lines[0])
+	assert.Equal(t, "512", files[3], "RLIMIT_NOFILE's soft limit, as init inherited it")
+}
