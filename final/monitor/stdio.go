@@ -132,6 +132,11 @@ func (s *stdio) startCopying() {
 		go func(out *os.File) {
 			defer s.copying.Done()
 			_, _ = io.Copy(to, out) // a pty's master ends with EIO once the container is gone
+			// Once the caller's side fails (its reader went: boxcraft
+			// run … | head), the container's next write fails too
+			// (SIGPIPE), as a command's in a shell pipeline does,
+			// rather than wait on a pipe nobody reads.
+			out.Close()
 			done()
 		}(out)
 	}

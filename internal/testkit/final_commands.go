@@ -73,6 +73,7 @@ func Commands(t *testing.T) {
 	t.Run("TerminalHangsUp", s.hangup)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
+	t.Run("RunIntoAClosedPipe", s.runIntoAClosedPipe)
 }
 
 // loaded checks load's output: the lines given, and nothing else.

@@ -1,9 +1,11 @@
 package testkit
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,4 +197,42 @@ func cgroupProcs(t testing.TB, id string) []string {
 		procs = append(procs, strings.Fields(string(data))...)
 	}
 	return procs
+}
+
+// runIntoAClosedPipe runs a container whose output outlasts its reader,
+// as `boxcraft run --rm busybox sh -c 'seq 1 1000000; exit $?' | head -2`
+// does, and again with --trace on the same pipe (2>&1): run is not killed
+// by the SIGPIPE of its own write. The container's next write fails
+// instead, as a command's in a shell pipeline does: seq ends of SIGPIPE
+// (a shell's 141: 128 + 13; as pid 1, seq itself would be spared the
+// signal and see EPIPE), run ends with that status and removes the
+// container (--rm), leaving nothing.
+func (s *commandsSuite) runIntoAClosedPipe(t *testing.T) {
+	s.enter(t)
+	for _, traced := range []bool{false, true} {
+		args := []string{"run", "--rm", "busybox", "sh", "-c", "seq 1 1000000; exit $?"}
+		if traced {
+			args = append([]string{"run", "--trace"}, args[1:]...)
+		}
+		assertLeavesNothing(t, strings.Join(args, " ")+" | head -2", func() {
+			cmd := Command(t, args...)
+			r, w, err := os.Pipe()
+			require.NoError(t, err)
+			cmd.Stdout = w
+			if traced {
+				cmd.Stderr = w
+			}
+			require.NoError(t, cmd.Start())
+			w.Close()
+			lines := bufio.NewScanner(r)
+			for range 2 {
+				require.True(t, lines.Scan(), "the first lines")
+			}
+			r.Close() // head -2 has its lines, and ends
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "run ends by itself")
+			assert.Equal(t, 141, exit.ExitCode(), "run %q ends with its container's status, 128 + SIGPIPE: %s", args, exit)
+		})
+	}
 }
