@@ -35,8 +35,8 @@ func execCommand(c *spec.Container, tr *trace.Tracer) error {
 		tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", p.Args[0], p.Args) })
 		return err
 	}
-	if memory, _ := memoryLimits(p.Rlimits); len(memory) > 0 {
-		return execUnderMemoryLimits(path, p, memory, filterAtExec(c), tr)
+	if last := atExecOf(c); len(last.memory) > 0 {
+		return execUnderMemoryLimits(path, p, last, tr)
 	}
 	tr.Mark("step01", "execve", func() string { return fmt.Sprintf("%q %q", path, p.Args) })
 	start = tr.Start()

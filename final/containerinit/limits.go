@@ -27,8 +27,9 @@ func RlimitKnown(name string) bool { _, ok := rlimitNumbers[name]; return ok }
 func RlimitNumber(name string) (int, bool) { n, ok := rlimitNumbers[name]; return n, ok }
 
 // setRlimits sets each limit on init, which the command inherits across
-// execve (issue 23: an OCI bundle's process.rlimits). While init is
-// still root: raising a hard limit needs CAP_SYS_RESOURCE.
+// execve (issue 23: an OCI bundle's process.rlimits). Raising a hard
+// limit needs CAP_SYS_RESOURCE, in the capability sets init has by then
+// (securitySteps).
 func setRlimits(limits []spec.Rlimit) error {
 	for _, l := range limits {
 		n, ok := rlimitNumbers[l.Type]
@@ -47,7 +48,7 @@ func setRlimits(limits []spec.Rlimit) error {
 
 // memoryLimits are the limits that bound what Go's runtime maps: on the
 // address space, or its writable part (RLIMIT_DATA). Init sets them
-// last, at the execve (execUnderMemoryLimits), and the others before.
+// last, at the execve (execUnderMemoryLimits), and the others in a step.
 func memoryLimits(limits []spec.Rlimit) (memory, others []spec.Rlimit) {
 	for _, l := range limits {
 		if l.Type == "RLIMIT_AS" || l.Type == "RLIMIT_DATA" {

@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/trace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // limitChildEnv makes the test binary, re-executed, the child of
@@ -21,8 +24,11 @@ import (
 const limitChildEnv = "BOXCRAFT_RLIMIT_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(limitChildEnv) == "1" {
+	switch os.Getenv(limitChildEnv) {
+	case "1":
 		os.Exit(limitChild())
+	case "refused":
+		os.Exit(refusedLimitChild())
 	}
 	os.Exit(m.Run())
 }
@@ -74,21 +80,53 @@ func vmSize() (uint64, error) {
 // mapped fails its every mmap(2): init, still Go until it executes the
 // command, must set it with nothing of the runtime's after (a CI run's
 // KernelFields lost its container to a collection there). The command
-// gets the limit, and the soft limit on open files init inherited (512
-// here), which Go raised in init.
+// gets the limit, and the soft limit on open files init inherited,
+// which Go raised in init.
 func TestALimitBelowWhatGoMappedLetsInitReachExec(t *testing.T) {
 	// No memory profile, as init links none: the test binary's would
 	// map a record for a sample.
-	cmd := exec.Command("sh", "-c", `ulimit -S -n 512 && exec "$0" -test.run='^$'`, os.Args[0])
+	var files unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &files))
+	soft := strconv.FormatUint(min(512, files.Max/2), 10) // below the hard limit, which Go raises it to
+	cmd := exec.Command("sh", "-c", `ulimit -S -n "$1" && exec "$0" -test.run='^$'`, os.Args[0], soft)
 	cmd.Env = append(os.Environ(), limitChildEnv+"=1", "GODEBUG=memprofilerate=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	require.Len(t, lines, 2, "%s", out)
-	files, as := strings.Fields(lines[0]), strings.Fields(lines[1]) // in /proc's order
+	open, as := strings.Fields(lines[0]), strings.Fields(lines[1]) // in /proc's order
 	require.Len(t, as, 6, lines[1])
 	assert.Equal(t, as[3], as[4], "RLIMIT_AS, soft and hard as set")
 	assert.NotEqual(t, "unlimited", as[3], "RLIMIT_AS is set")
-	require.Len(t, files, 6, lines[0])
-	assert.Equal(t, "512", files[3], "RLIMIT_NOFILE's soft limit, as init inherited it")
+	require.Len(t, open, 6, lines[0])
+	assert.Equal(t, soft, open[3], "RLIMIT_NOFILE's soft limit, as init inherited it")
+}
+
+// refusedLimitChild asks for a limit the kernel refuses (soft above
+// hard: EINVAL), traced to stdout.
+func refusedLimitChild() int {
+	c := &spec.Container{Process: spec.Process{
+		Args:    []string{"true"},
+		Env:     []string{"PATH=/usr/bin:/bin"},
+		Rlimits: []spec.Rlimit{{Type: "RLIMIT_AS", Soft: 2 << 30, Hard: 1 << 30}},
+	}}
+	err := execCommand(c, trace.New(os.Stdout, trace.ModeText, "init", time.Now()))
+	fmt.Fprintln(os.Stderr, err)
+	return 3
+}
+
+// A limit on memory is set as init's last calls, reported before they
+// are made: when one fails, the trace says so again as its last line,
+// with its errno, as a failed start's trace ends.
+func TestARefusedMemoryLimitIsTheTracesLastLine(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), limitChildEnv+"=refused")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.Error(t, cmd.Run())
+	assert.Equal(t, "setrlimit RLIMIT_AS: invalid argument\n", stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	assert.Contains(t, last, "set the rlimits RLIMIT_AS=2147483648:1073741824", stdout.String())
+	assert.Contains(t, last, "EINVAL", stdout.String())
 }

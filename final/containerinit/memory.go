@@ -14,9 +14,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// atExec is what init does as it executes the command, with nothing of
+// Go's in between (execUnderMemoryLimits): set the limits on memory and,
+// after them, install the no_new_privs seccomp filter. Without limits on
+// memory it is empty, and steps do both (securitySteps).
+type atExec struct {
+	memory []spec.Rlimit
+	filter *spec.Seccomp
+}
+
+func atExecOf(c *spec.Container) atExec {
+	memory, _ := memoryLimits(c.Process.Rlimits)
+	if len(memory) == 0 {
+		return atExec{}
+	}
+	a := atExec{memory: memory}
+	if c.Security.NoNewPrivileges {
+		a.filter = c.Security.Seccomp
+	}
+	return a
+}
+
 // execUnderMemoryLimits executes the command at path, as execCommand
-// does, once the limits on memory are set and, after them, filter (nil
-// for none), with nothing of Go's in between.
+// does, once a's limits are set and its filter installed.
 //
 // Init is a Go program, whose runtime has mapped about 1.2 GiB of
 // address space by now, most of it reserved and never touched. Under a
@@ -24,56 +44,97 @@ import (
 // fails, even over memory the runtime reserved, and the runtime cannot
 // fail gently: "fatal error: runtime: cannot allocate memory". A garbage
 // collection maps memory (its mark bits), as may any allocation that
-// needs a new span. So everything is made first (execve's arguments, the
-// filter's program), the collector is stopped with no collection under
-// way, and the limits, the filter and execve are system calls that
-// allocate nothing.
-func execUnderMemoryLimits(path string, p spec.Process, memory []spec.Rlimit, filter *spec.Seccomp, tr *trace.Tracer) error {
-	argv0, err := syscall.BytePtrFromString(path)
+// needs a new span, or a new thread. So everything is made first
+// (lastCalls), and then the calls are made raw, by the one goroutine
+// that may run.
+func execUnderMemoryLimits(path string, p spec.Process, a atExec, tr *trace.Tracer) error {
+	calls, err := prepareLastCalls(path, p, a)
 	if err != nil {
+		return err
+	}
+	tr.Mark("final/oci", "set the rlimits", func() string { return describeLimits(a.memory) })
+	if calls.filter != nil {
+		tr.Mark("final/security", seccomp.InstallCall, calls.filter.Describe)
+	}
+	tr.Mark("step01", "execve", func() string { return fmt.Sprintf("%q %q", path, p.Args) })
+	start := tr.Start()
+	call, err := calls.make()
+	// Only a failure comes back: the trace says it again, as its last
+	// line, with its errno.
+	switch call {
+	case "execve":
+		tr.Done(start, "step01", "execve", err, func() string { return fmt.Sprintf("%q %q", path, p.Args) })
 		return execFailure(p, err)
+	case "seccomp":
+		tr.Done(start, "final/security", seccomp.InstallCall, err, calls.filter.Describe)
+	default:
+		tr.Done(start, "final/oci", "set the rlimits", err, func() string { return describeLimits(a.memory) })
 	}
-	argv, err := syscall.SlicePtrFromStrings(p.Args)
-	if err != nil {
-		return execFailure(p, err)
+	return err
+}
+
+// lastCalls are init's last system calls, ready to be made without
+// allocating: execve's arguments as C strings, the limits as the kernel
+// takes them, the filter compiled.
+type lastCalls struct {
+	argv0      *byte
+	argv, envv []*byte
+	resources  []int
+	limits     []unix.Rlimit
+	names      []string
+	filter     *seccomp.Filter
+}
+
+func prepareLastCalls(path string, p spec.Process, a atExec) (*lastCalls, error) {
+	var c lastCalls
+	var err error
+	if c.argv0, err = syscall.BytePtrFromString(path); err != nil {
+		return nil, execFailure(p, err)
 	}
-	envv, err := syscall.SlicePtrFromStrings(p.Env)
-	if err != nil {
-		return execFailure(p, err)
+	if c.argv, err = syscall.SlicePtrFromStrings(p.Args); err != nil {
+		return nil, execFailure(p, err)
 	}
-	resources, limits := make([]int, len(memory)), make([]unix.Rlimit, len(memory))
-	for i, l := range memory {
-		resources[i], limits[i] = rlimitNumbers[l.Type], unix.Rlimit{Cur: l.Soft, Max: l.Hard}
+	if c.envv, err = syscall.SlicePtrFromStrings(p.Env); err != nil {
+		return nil, execFailure(p, err)
 	}
-	var compiled *seccomp.Filter
-	if filter != nil {
-		if compiled, err = seccomp.Compile(filter); err != nil {
-			return err
+	for _, l := range a.memory {
+		c.resources = append(c.resources, rlimitNumbers[l.Type])
+		c.limits = append(c.limits, unix.Rlimit{Cur: l.Soft, Max: l.Hard})
+		c.names = append(c.names, l.Type)
+	}
+	if a.filter != nil {
+		if c.filter, err = seccomp.Compile(a.filter); err != nil {
+			return nil, err
 		}
 	}
 	restoreOpenFilesLimit()
-	tr.Mark("final/oci", "set the rlimits", func() string { return describeLimits(memory) })
-	if compiled != nil {
-		tr.Mark("final/security", seccomp.InstallCall, compiled.Describe)
-	}
-	tr.Mark("step01", "execve", func() string { return fmt.Sprintf("%q %q", path, p.Args) })
-	stopCollecting()
+	return &c, nil
+}
 
-	// From here on, nothing allocates until execve has failed.
-	for i := range limits {
-		if err := unix.Prlimit(0, resources[i], &limits[i], nil); err != nil {
-			return fmt.Errorf("setrlimit %s: %w", memory[i].Type, err)
+// make makes the calls. It returns only when one failed: which, and why.
+func (c *lastCalls) make() (string, error) {
+	// One P: no other goroutine (a finalizer the collection queued) runs
+	// while this one makes raw calls, which never give theirs up.
+	runtime.GOMAXPROCS(1)
+	stopCollecting()
+	for i := range c.limits {
+		// prlimit64 on this process (0): its limits, inherited across
+		// execve.
+		_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(c.resources[i]), uintptr(unsafe.Pointer(&c.limits[i])), 0, 0, 0)
+		if errno != 0 {
+			return "setrlimit", fmt.Errorf("setrlimit %s: %w", c.names[i], errno)
 		}
 	}
-	if compiled != nil {
-		if err := compiled.Install(); err != nil {
-			return err
+	if c.filter != nil {
+		if err := c.filter.Install(); err != nil {
+			return "seccomp", err
 		}
 	}
-	// Raw, as syscall.Exec calls it: no other goroutine runs meanwhile.
-	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
-		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
-	return execFailure(p, errno)
+	// execve, raw as syscall.Exec makes it.
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(c.argv0)),
+		uintptr(unsafe.Pointer(&c.argv[0])), uintptr(unsafe.Pointer(&c.envv[0])))
+	runtime.KeepAlive(c)
+	return "execve", errno
 }
 
 // stopCollecting runs a garbage collection to its end, sweep included,
@@ -85,10 +146,10 @@ func stopCollecting() {
 
 // restoreOpenFilesLimit puts RLIMIT_NOFILE's soft limit back to what
 // init inherited, as syscall.Exec does before its execve: Go raised it
-// at start-up, and only its runtime knows the value it raised. An execve
-// of the empty path fails at once (ENOENT) and leaves that done. A
-// bundle's own RLIMIT_NOFILE, set by a step before, is kept (Go forgets
-// the value then).
+// at start-up, and only its syscall package knows the value it raised
+// (and forgets it once a bundle's own RLIMIT_NOFILE is set, by a step
+// before). syscall.Exec restores it before it calls execve; an execve of
+// the empty path then fails at once (ENOENT) and leaves that done.
 func restoreOpenFilesLimit() {
 	_ = syscall.Exec("", nil, nil)
 }

@@ -58,22 +58,11 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 	// The rlimits last but for a filter. Those on memory and the filter
 	// after them wait for the execve (execUnderMemoryLimits): a limit
 	// below what Go's runtime has mapped fails its next mmap(2).
-	memory, others := memoryLimits(c.Process.Rlimits)
-	if len(others) > 0 {
+	if _, others := memoryLimits(c.Process.Rlimits); len(others) > 0 {
 		list = append(list, step{"issue23", "set the rlimits", func() error { return setRlimits(others) }})
 	}
-	add(sec.Seccomp != nil && sec.NoNewPrivileges && len(memory) == 0, "install the seccomp filter", filter)
+	add(sec.Seccomp != nil && sec.NoNewPrivileges && atExecOf(c).filter == nil, "install the seccomp filter", filter)
 	return list
-}
-
-// filterAtExec is the seccomp filter init installs as it executes the
-// command, after the limits on memory: with no_new_privs, when there are
-// such limits. Otherwise nil: a step installs it (securitySteps).
-func filterAtExec(c *spec.Container) *spec.Seccomp {
-	if memory, _ := memoryLimits(c.Process.Rlimits); len(memory) == 0 || !c.Security.NoNewPrivileges {
-		return nil
-	}
-	return c.Security.Seccomp
 }
 
 // setCapabilities sets the capability sets (capset(2)), reporting them.

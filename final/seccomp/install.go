@@ -86,7 +86,9 @@ func install(prog []unix.SockFilter) error {
 	// all of them at once, so that the thread that execs has it whichever
 	// it is. On failure the kernel returns the id of the thread it could
 	// not sync.
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+	// Raw: the calling goroutine keeps its P, so that no other runs
+	// meanwhile (containerinit's last calls, under a limit on memory).
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
 		return fmt.Errorf("seccomp: install the filter: %w", errno)
