@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -24,6 +25,8 @@ type stdio struct {
 	streams               []string
 	keepOpen              *os.File // -d -i: stdin's writing end, held so it never ends
 	copying               sync.WaitGroup
+	callerGone            chan struct{} // closed once the caller's reader went (callerWent)
+	goneOnce              sync.Once
 }
 
 func openStdio(c *spec.Container, dirs state.Dirs, attach *Attach) (*stdio, error) {
@@ -123,6 +126,7 @@ func (s *stdio) pipeFrom(r io.Reader) (*os.File, error) {
 // ending), and what it writes is copied out.
 func (s *stdio) startCopying() {
 	s.closeContainerEnds()
+	s.callerGone = make(chan struct{})
 	if s.master != nil && s.attach != nil && s.attach.Stdin != nil {
 		go func() { _, _ = io.Copy(s.master, s.attach.Stdin) }()
 	}
@@ -131,15 +135,26 @@ func (s *stdio) startCopying() {
 		s.copying.Add(1)
 		go func(out *os.File) {
 			defer s.copying.Done()
-			_, _ = io.Copy(to, out) // a pty's master ends with EIO once the container is gone
-			// Once the caller's side fails (its reader went: boxcraft
-			// run … | head), the container's next write fails too
-			// (SIGPIPE), as a command's in a shell pipeline does,
-			// rather than wait on a pipe nobody reads.
-			out.Close()
+			_, err := io.Copy(to, out) // a pty's master ends with EIO once the container is gone
+			if errors.Is(err, errCallerGone) {
+				s.callerWent(out)
+			}
 			done()
 		}(out)
 	}
+}
+
+// callerWent makes the container's writes fail once the caller's reader
+// has gone, as a command's in a shell pipeline do, rather than wait on
+// output nobody reads: its end of the pipe is closed, so that its next
+// write gets SIGPIPE (EPIPE for a pid 1, which the kernel spares the
+// signal), and it has a second to end (process.killOnceCallerGone). A
+// pty's master stays open: a write of the caller's stdin may hold it.
+func (s *stdio) callerWent(out *os.File) {
+	if out != s.master {
+		out.Close()
+	}
+	s.goneOnce.Do(func() { close(s.callerGone) })
 }
 
 // destination is where a stream goes: the log, and the caller when it
@@ -147,13 +162,14 @@ func (s *stdio) startCopying() {
 // Docker's exec's is not).
 func (s *stdio) destination(stream string) (io.Writer, func()) {
 	if s.log == nil {
-		return attachedWriter(s.attach, stream), func() {}
+		return &tee{caller: attachedWriter(s.attach, stream)}, func() {}
 	}
 	w := s.log.Stream(stream)
-	if s.attach == nil {
-		return w, func() { w.Close() }
+	t := &tee{log: w}
+	if s.attach != nil {
+		t.caller = attachedWriter(s.attach, stream)
 	}
-	return io.MultiWriter(w, attachedWriter(s.attach, stream)), func() { w.Close() }
+	return t, func() { w.Close() }
 }
 
 func attachedWriter(a *Attach, stream string) io.Writer {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
@@ -22,6 +23,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // Docker's exit statuses for failures of its own.
@@ -74,11 +76,29 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		containerinit.Main()
 	}
+	catchSIGPIPE()
 	status, err := dispatch(os.Args[1:])
+	if errors.Is(err, unix.EPIPE) {
+		os.Exit(statusSIGPIPE) // what read boxcraft's output went: nobody to tell
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boxcraft:", oneLine(withLimitHint(err)))
 	}
 	os.Exit(status)
+}
+
+// statusSIGPIPE is a shell's status for a command SIGPIPE ended: 128 + 13.
+const statusSIGPIPE = 128 + int(unix.SIGPIPE)
+
+// catchSIGPIPE keeps boxcraft alive when what reads its output goes
+// (boxcraft run … | head): Go ends a program whose write to stdout or
+// stderr gets SIGPIPE unless it is notified of the signal, and then the
+// write fails instead (EPIPE). So run goes on to the container's end
+// and to its cleanup (--rm, the cgroup, the root's mount), as build
+// does to its RUN containers'. Caught, not ignored: the container's
+// processes would inherit an ignored SIGPIPE.
+func catchSIGPIPE() {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
 // app is what every command works on: the state folder.

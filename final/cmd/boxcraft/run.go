@@ -46,7 +46,6 @@ func addRunFlags(flags *pflag.FlagSet) {
 // runCommand is boxcraft run: the settings, the container, then the
 // command in the foreground or detached.
 func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	catchSIGPIPE()
 	rt, err := a.open()
 	if err != nil {
 		return statusFailed, err
@@ -89,16 +88,6 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	stop()
 	return runAttached(rt, rec)
-}
-
-// catchSIGPIPE keeps run alive when what reads its output goes (boxcraft
-// run … | head): Go ends a program whose write to stdout or stderr gets
-// SIGPIPE unless it is notified of the signal, and then the write fails
-// instead (EPIPE). So run goes on to the container's end and to its
-// cleanup: --rm, the cgroup, the root's mount. Caught, not ignored: the
-// container's processes would inherit an ignored SIGPIPE.
-func catchSIGPIPE() {
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
 // runAttached runs the container in the foreground, on this terminal.
