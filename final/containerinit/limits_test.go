@@ -1,7 +1,6 @@
 package containerinit
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,21 +58,15 @@ func limitChild() int {
 	return 3
 }
 
-// vmSize is the process's address space in bytes (VmSize).
+// vmSize is the process's address space in bytes: statm's first field,
+// in pages.
 func vmSize() (uint64, error) {
-	f, err := os.Open("/proc/self/status")
+	data, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	lines := bufio.NewScanner(f)
-	for lines.Scan() {
-		if v, ok := strings.CutPrefix(lines.Text(), "VmSize:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmSize in /proc/self/status")
+	pages, err := strconv.ParseUint(strings.Fields(string(data))[0], 10, 64)
+	return pages * uint64(os.Getpagesize()), err
 }
 
 // A limit on the address space below what Go's runtime has already
