@@ -297,7 +297,10 @@ func openExecStdio(p spec.Process, attach *Attach) (*stdio, error) {
 // wait waits for the command, copies the rest of its output, and
 // returns its status.
 func (j *joined) wait() (Result, error) {
+	waited := make(chan struct{})
+	go endOnceCallerGone(j.child, j.io.callerGone, waited)
 	st, err := j.child.Wait()
+	close(waited)
 	j.io.finish()
 	if err != nil {
 		return Result{}, fmt.Errorf("wait for the command: %w", err)

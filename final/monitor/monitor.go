@@ -350,10 +350,11 @@ func readReport(report *os.File, writeErr error) error {
 // wait copies the container's output until it ends, reaps it, and reads
 // from its cgroup whether the OOM killer ended it.
 func (p *process) wait() Result {
-	waited := make(chan struct{})
-	go p.killOnceCallerGone(waited)
+	waited, ended := make(chan struct{}), make(chan bool, 1)
+	go func() { ended <- endOnceCallerGone(p.cmd.Process, p.io.callerGone, waited) }()
 	_ = p.cmd.Wait() // a non-zero exit is an error to os/exec; the status says all
 	close(waited)
+	endedByMonitor := <-ended
 	p.io.finish()
 	closeView(p.view)
 	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -361,25 +362,8 @@ func (p *process) wait() Result {
 	if ws.Signaled() {
 		r.ExitCode = 128 + int(ws.Signal())
 	}
-	r.OOMKilled = r.ExitCode == 128+int(unix.SIGKILL) && p.cgroup.OOMKills() > 0
+	r.OOMKilled = r.ExitCode == 128+int(unix.SIGKILL) && !endedByMonitor && p.cgroup.OOMKills() > 0
 	return r
-}
-
-// killOnceCallerGone kills the container's init a second after the
-// caller's reader went (stdio.callerWent), if the container has not
-// ended by then: a pid 1 that writes on past EPIPE, or one blocked on a
-// pty nobody reads, would keep boxcraft run waiting for ever.
-func (p *process) killOnceCallerGone(waited <-chan struct{}) {
-	select {
-	case <-waited:
-		return
-	case <-p.io.callerGone:
-	}
-	select {
-	case <-waited:
-	case <-time.After(time.Second):
-		_ = p.cmd.Process.Kill() // init; its pid namespace's other processes go with it
-	}
 }
 
 // joinNewSessionKeyring gives the thread, and so the container, a new

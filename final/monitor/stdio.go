@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -133,14 +134,17 @@ func (s *stdio) startCopying() {
 	for i, out := range s.outputs {
 		to, done := s.destination(s.streams[i])
 		s.copying.Add(1)
-		go func(out *os.File) {
+		go func(out *os.File, stream string) {
 			defer s.copying.Done()
 			_, err := io.Copy(to, out) // a pty's master ends with EIO once the container is gone
 			if errors.Is(err, errCallerGone) {
 				s.callerWent(out)
 			}
+			if to.callerErr != nil {
+				fmt.Fprintf(s.attach.Stderr, "boxcraft: the container's %s stopped reaching you (%v); its log has it all\n", stream, to.callerErr)
+			}
 			done()
-		}(out)
+		}(out, s.streams[i])
 	}
 }
 
@@ -148,10 +152,13 @@ func (s *stdio) startCopying() {
 // has gone, as a command's in a shell pipeline do, rather than wait on
 // output nobody reads: its end of the pipe is closed, so that its next
 // write gets SIGPIPE (EPIPE for a pid 1, which the kernel spares the
-// signal), and it has a second to end (process.killOnceCallerGone). A
-// pty's master stays open: a write of the caller's stdin may hold it.
+// signal); a terminal is hung up, as when its window closes (a Go file
+// cannot be closed under the write of the caller's stdin that may wait
+// on it). What still runs a while later is ended (endOnceCallerGone).
 func (s *stdio) callerWent(out *os.File) {
-	if out != s.master {
+	if out == s.master {
+		_ = HangUp(out)
+	} else {
 		out.Close()
 	}
 	s.goneOnce.Do(func() { close(s.callerGone) })
@@ -160,7 +167,7 @@ func (s *stdio) callerWent(out *os.File) {
 // destination is where a stream goes: the log, and the caller when it
 // is attached. An exec has no log (its output is not the container's, as
 // Docker's exec's is not).
-func (s *stdio) destination(stream string) (io.Writer, func()) {
+func (s *stdio) destination(stream string) (*tee, func()) {
 	if s.log == nil {
 		return &tee{caller: attachedWriter(s.attach, stream)}, func() {}
 	}

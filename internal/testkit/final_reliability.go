@@ -206,8 +206,9 @@ func cgroupProcs(t testing.TB, id string) []string {
 // instead, as a command's in a shell pipeline does: seq ends of SIGPIPE
 // (a shell's 141: 128 + 13), run ends with that status and removes the
 // container (--rm), leaving nothing. A pid 1 is spared the signal, and
-// busybox sh's echo writes on past EPIPE: that container is killed a
-// second later (137).
+// busybox sh's echo writes on past EPIPE: that container is ended as
+// boxcraft stop ends one (SIGTERM, which a pid 1 without a handler
+// ignores, then SIGKILL: 137).
 func (s *commandsSuite) runIntoAClosedPipe(t *testing.T) {
 	s.enter(t)
 	for _, tc := range []struct {

@@ -141,6 +141,7 @@ func (r buildRunner) Run(ctx context.Context, image string, argv, env []string, 
 		return "", err
 	}
 	defer r.remove(rec.Spec.ID)
+	out = &dropOnceGone{w: out}
 	result, err := r.rt.Run(rec, &monitor.Attach{Stdout: out, Stderr: out}, nil)
 	if err != nil {
 		return "", err
@@ -156,4 +157,24 @@ func (r buildRunner) remove(id string) {
 	if c, err := r.rt.Get(id); err == nil {
 		_ = r.rt.Remove(c, true)
 	}
+}
+
+// dropOnceGone is a RUN's output to the caller: once its reader has gone
+// (boxcraft build … | head), the output is dropped rather than the
+// RUN's writes failed, which would fail the build for what the
+// Dockerfile did not do.
+type dropOnceGone struct {
+	w    io.Writer
+	gone bool
+}
+
+func (d *dropOnceGone) Write(p []byte) (int, error) {
+	if !d.gone {
+		if _, err := d.w.Write(p); errors.Is(err, unix.EPIPE) {
+			d.gone = true
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }

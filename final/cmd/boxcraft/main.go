@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -78,8 +79,8 @@ func main() {
 	}
 	catchSIGPIPE()
 	status, err := dispatch(os.Args[1:])
-	if errors.Is(err, unix.EPIPE) {
-		os.Exit(statusSIGPIPE) // what read boxcraft's output went: nobody to tell
+	if outputGone(err) {
+		os.Exit(statusSIGPIPE) // nobody to tell
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boxcraft:", oneLine(withLimitHint(err)))
@@ -89,6 +90,14 @@ func main() {
 
 // statusSIGPIPE is a shell's status for a command SIGPIPE ended: 128 + 13.
 const statusSIGPIPE = 128 + int(unix.SIGPIPE)
+
+// outputGone says whether err is a write to boxcraft's own stdout or
+// stderr whose reader went (boxcraft ps | head), not another pipe's.
+func outputGone(err error) bool {
+	var write *fs.PathError
+	return errors.As(err, &write) && (write.Path == os.Stdout.Name() || write.Path == os.Stderr.Name()) &&
+		errors.Is(write.Err, unix.EPIPE)
+}
 
 // catchSIGPIPE keeps boxcraft alive when what reads its output goes
 // (boxcraft run … | head): Go ends a program whose write to stdout or

@@ -65,7 +65,7 @@ func (t *terminal) relay(s monitor.Started) {
 			// hangs up a session whose terminal goes. Its reads then
 			// fail and a shell ends, rather than wait for keys that can
 			// no longer come.
-			_ = hangUp(s.Master)
+			_ = monitor.HangUp(s.Master)
 		default:
 			_ = unix.Kill(s.Pid, sig.(syscall.Signal))
 		}
@@ -89,19 +89,4 @@ func (t *terminal) restore() {
 			_ = term.Restore(int(os.Stdin.Fd()), t.state)
 		}
 	})
-}
-
-// hangUp hangs up the container's terminal, as the kernel hangs up a
-// terminal whose line dropped: its session gets SIGHUP, and every read
-// of it an end of file. Closing the pty's master would too, but a Go
-// file cannot be closed under a read that waits on it: the slave side,
-// reached through the master (TIOCGPTPEER, Linux 4.13), is hung up
-// instead (TIOCVHANGUP, root's).
-func hangUp(master *os.File) error {
-	peer, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-	if errno != 0 {
-		return errno
-	}
-	defer unix.Close(int(peer))
-	return unix.IoctlSetInt(int(peer), unix.TIOCVHANGUP, 0)
 }
