@@ -141,11 +141,22 @@ func (s *stdio) startCopying() {
 				s.callerWent(out)
 			}
 			if to.callerErr != nil {
-				fmt.Fprintf(s.attach.Stderr, "boxcraft: the container's %s stopped reaching you (%v); its log has it all\n", stream, to.callerErr)
+				s.tellCaller(stream, to.callerErr)
 			}
 			done()
 		}(out, s.streams[i])
 	}
+}
+
+// tellCaller says, once, that one of the container's streams could not
+// be written to the caller: on the caller's other stream when it is
+// stderr that failed.
+func (s *stdio) tellCaller(stream string, err error) {
+	to := s.attach.Stderr
+	if stream == "stderr" {
+		to = s.attach.Stdout
+	}
+	fmt.Fprintf(to, "boxcraft: the container's %s stopped reaching you: %v\n", stream, err)
 }
 
 // callerWent makes the container's writes fail once the caller's reader

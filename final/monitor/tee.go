@@ -16,7 +16,8 @@ import (
 // caller. The caller's reader gone (EPIPE: boxcraft run … | head) ends
 // the copy (errCallerGone), and stdio.callerWent says so to the
 // container; any other failure (a full disk under run … > file) drops
-// the caller, and the log still gets everything.
+// the caller (stdio.tellCaller says so), and the log, if any, still gets
+// everything.
 type tee struct {
 	log       io.Writer // nil without one, or once it failed
 	caller    io.Writer // nil when detached, or once it failed

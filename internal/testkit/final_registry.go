@@ -43,6 +43,7 @@ func Registry(t *testing.T) {
 	t.Run("PullSchema2Gzip", func(t *testing.T) { s.pullFormat(t, "s2", "--format", "v2s2") })
 	t.Run("PullOCIZstd", func(t *testing.T) { s.pullFormat(t, "zstd", "--format", "oci", "--dest-compress-format", "zstd") })
 	t.Run("PullMultiPlatform", s.multiPlatform)
+	t.Run("PullIntoAClosedPipe", s.pullIntoAClosedPipe)
 	t.Run("PullRefusals", s.refusals)
 	t.Run("PullTamperedBlob", s.tampered)
 	t.Run("PullResumesDroppedConnection", s.dropped)
@@ -68,6 +69,20 @@ func (s *registrySuite) pullFormat(t *testing.T, repo string, skopeoFlags ...str
 	r = Run(t, "pull", name)
 	require.Equal(t, 0, r.Code, r)
 	assert.Contains(t, r.Stderr, "Already exists", "a stored layer is not fetched again")
+}
+
+// pullIntoAClosedPipe runs an image not yet stored, its output and the
+// pull's progress (boxcraft-registry's, on boxcraft's stderr) into a
+// pipe whose reader takes the first line and goes (2>&1 | head -1): the
+// helper is not killed by the SIGPIPE of its progress, so the pull ends
+// and the image is stored, and the run goes on (not 125).
+func (s *registrySuite) pullIntoAClosedPipe(t *testing.T) {
+	ShareSandbox(t, s.top)
+	name := s.reg.Host + "/closed:1"
+	Skopeo(t, "docker-archive:"+s.saved, "docker://"+name)
+	code := runIntoHead(t, []string{"run", "--rm", name, "sh", "-c", "echo ran; exit 3"}, true, 1)
+	assert.Equal(t, 3, code, "the pull ended and the container ran")
+	assert.Equal(t, s.configDigest(t, "closed", "1"), imageID(t, name), "the image is stored")
 }
 
 // configDigest is the config's digest that the registry's manifest names.

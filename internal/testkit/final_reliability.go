@@ -225,24 +225,37 @@ func (s *commandsSuite) runIntoAClosedPipe(t *testing.T) {
 			args = append([]string{"run", "--trace"}, args[1:]...)
 		}
 		assertLeavesNothing(t, strings.Join(args, " ")+" | head -2", func() {
-			cmd := Command(t, args...)
-			r, w, err := os.Pipe()
-			require.NoError(t, err)
-			cmd.Stdout = w
-			if tc.traced {
-				cmd.Stderr = w
-			}
-			require.NoError(t, cmd.Start())
-			w.Close()
-			lines := bufio.NewScanner(r)
-			for range 2 {
-				require.True(t, lines.Scan(), "the first lines")
-			}
-			r.Close() // head -2 has its lines, and ends
-			err = cmd.Wait()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "run ends by itself")
-			assert.Equal(t, tc.want, exit.ExitCode(), "run %q ends with its container's status: %s", args, exit)
+			code := runIntoHead(t, args, tc.traced, 2)
+			assert.Equal(t, tc.want, code, "run %q ends with its container's status", args)
 		})
 	}
+}
+
+// runIntoHead runs boxcraft with args, its stdout (and its stderr too,
+// with both: 2>&1) into a pipe whose reader takes n lines and goes, as
+// head -n does, and returns boxcraft's exit status once it has ended by
+// itself.
+func runIntoHead(t *testing.T, args []string, both bool, n int) int {
+	t.Helper()
+	cmd := Command(t, args...)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	cmd.Stdout = w
+	if both {
+		cmd.Stderr = w
+	}
+	require.NoError(t, cmd.Start())
+	w.Close()
+	lines := bufio.NewScanner(r)
+	for range n {
+		require.True(t, lines.Scan(), "the first lines")
+	}
+	r.Close()
+	err = cmd.Wait()
+	if err == nil {
+		return 0
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "boxcraft ends by itself")
+	return exit.ExitCode()
 }

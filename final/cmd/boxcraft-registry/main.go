@@ -32,6 +32,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "boxcraft-registry: started by boxcraft pull, push, login, run or build (as root), not by hand")
 		os.Exit(125)
 	}
+	// Its progress goes to boxcraft's stderr: a reader gone there
+	// (boxcraft pull … 2>&1 | head) must not end the pull, as boxcraft's
+	// own SIGPIPE does not end boxcraft (its catchSIGPIPE); the progress
+	// writes fail instead, and are let fail.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	// Ctrl-C reaches boxcraft and its helper both (one process group);
 	// boxcraft passes SIGTERM and SIGHUP on. Each ends the transfer, whose
 	// error is the answer.
