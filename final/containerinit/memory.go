@@ -79,14 +79,14 @@ func execUnderMemoryLimits(path string, p spec.Process, a atExec, tr *trace.Trac
 type lastCalls struct {
 	argv0      *byte
 	argv, envv []*byte
+	memory     []spec.Rlimit // the limits as the bundle names them
 	resources  []int
 	limits     []unix.Rlimit
-	names      []string
 	filter     *seccomp.Filter
 }
 
 func prepareLastCalls(path string, p spec.Process, a atExec) (*lastCalls, error) {
-	var c lastCalls
+	c := lastCalls{memory: a.memory}
 	var err error
 	if c.argv0, err = syscall.BytePtrFromString(path); err != nil {
 		return nil, execFailure(p, err)
@@ -100,7 +100,6 @@ func prepareLastCalls(path string, p spec.Process, a atExec) (*lastCalls, error)
 	for _, l := range a.memory {
 		c.resources = append(c.resources, rlimitNumbers[l.Type])
 		c.limits = append(c.limits, unix.Rlimit{Cur: l.Soft, Max: l.Hard})
-		c.names = append(c.names, l.Type)
 	}
 	if a.filter != nil {
 		if c.filter, err = seccomp.Compile(a.filter); err != nil {
@@ -122,7 +121,7 @@ func (c *lastCalls) make() (string, error) {
 		// execve.
 		_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(c.resources[i]), uintptr(unsafe.Pointer(&c.limits[i])), 0, 0, 0)
 		if errno != 0 {
-			return "setrlimit", fmt.Errorf("setrlimit %s: %w", c.names[i], errno)
+			return "setrlimit", fmt.Errorf("setrlimit %s: %w", c.memory[i].Type, errno)
 		}
 	}
 	if c.filter != nil {

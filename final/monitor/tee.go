@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +33,7 @@ func (t *tee) Write(p []byte) (int, error) {
 		}
 	}
 	if t.caller != nil {
-		if _, err := t.caller.Write(p); errors.Is(err, syscall.EPIPE) {
+		if _, err := t.caller.Write(p); errors.Is(err, unix.EPIPE) {
 			return 0, errCallerGone
 		} else if err != nil {
 			t.caller, t.callerErr = nil, err

@@ -122,6 +122,10 @@ func (m *Monitor) Abandon() {
 	waitRelay(m.relayed)
 }
 
+// errMonitorEnded is Detach's failure when the monitor is gone before
+// it reported the container's start.
+var errMonitorEnded = errors.New("the container's monitor ended before the container started")
+
 // Detach hands the created container to its monitor (StartMonitor), and
 // returns once the command runs: boxcraft run -d then prints the ID and
 // exits, and the monitor waits for the container.
@@ -132,12 +136,12 @@ func (r *Runtime) Detach(m *Monitor) error {
 	m.goPipe.Close()
 	if err != nil {
 		_ = r.Discard(m.id)
-		return startError(errors.New("the container's monitor ended before the container started"))
+		return startError(errMonitorEnded)
 	}
 	var report monitor.Report
 	if err := json.NewDecoder(m.report).Decode(&report); err != nil {
 		if errors.Is(err, io.EOF) {
-			err = errors.New("the container's monitor ended before the container started")
+			err = errMonitorEnded
 		}
 		_ = r.Discard(m.id)
 		return startError(err)
