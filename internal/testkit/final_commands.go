@@ -71,6 +71,7 @@ func Commands(t *testing.T) {
 	t.Run("KilledFromTheHost", s.killedFromTheHost)
 	t.Run("Terminal", s.terminal)
 	t.Run("TerminalHangsUp", s.hangup)
+	t.Run("PipedIntoATerminal", s.pipedIntoATerminal)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
 	t.Run("RunIntoAClosedPipe", s.runIntoAClosedPipe)

@@ -208,7 +208,8 @@ func cgroupProcs(t testing.TB, id string) []string {
 // container (--rm), leaving nothing. A pid 1 is spared the signal, and
 // busybox sh's echo writes on past EPIPE: that container is ended as
 // boxcraft stop ends one (SIGTERM, which a pid 1 without a handler
-// ignores, then SIGKILL: 137).
+// ignores, then SIGKILL: 137). run -d into a closed pipe ends with 141
+// too, and its container runs on, as asked.
 func (s *commandsSuite) runIntoAClosedPipe(t *testing.T) {
 	s.enter(t)
 	for _, tc := range []struct {
@@ -229,6 +230,12 @@ func (s *commandsSuite) runIntoAClosedPipe(t *testing.T) {
 			assert.Equal(t, tc.want, code, "run %q ends with its container's status", args)
 		})
 	}
+	// Detached, the container was asked to run on, and it does; run -d,
+	// whose ID nobody could read, ends as a command in a pipeline does.
+	removeWhenDone(t, "closed-pipe")
+	code := runIntoHead(t, []string{"run", "-d", "--name", "closed-pipe", "busybox", "sleep", "1000"}, false, 0)
+	assert.Equal(t, 141, code, "run -d | (a reader gone): the ID's write failed, as SIGPIPE ends a command")
+	assert.Regexp(t, `(?m)Up .*closed-pipe$`, Run(t, "ps").Stdout, "the container runs on")
 }
 
 // runIntoHead runs boxcraft with args, its stdout (and its stderr too,

@@ -105,3 +105,28 @@ func (s *commandsSuite) hangup(t *testing.T) {
 	waitBounded(t, running, 30*time.Second)
 	assert.NotContains(t, Run(t, "ps", "-a").Stdout, "hung-up", "--rm removed the container once its shell ended")
 }
+
+// pipedIntoATerminal: with -i -t and a stdin that is not a terminal
+// (echo hi | boxcraft run -i -t …), the container's terminal is typed
+// what was piped, then its end, as a terminal's end-of-file key (^D), so
+// the command reads to the end and ends, as under script(1); an unended
+// last line reaches it whole. The terminal echoes what is typed, as it
+// would show a user's keys.
+func (s *commandsSuite) pipedIntoATerminal(t *testing.T) {
+	s.enter(t)
+	for _, tc := range []struct {
+		input string
+		cmd   []string
+		want  string
+	}{
+		{"hi\n", []string{"cat"}, "hi\r\nhi\r\n"},
+		{"one\ntwo", []string{"wc", "-c"}, "one\r\ntwo7\r\n"},
+		{"", []string{"cat"}, ""},
+	} {
+		cmd := Command(t, append([]string{"run", "-i", "-t", "--rm", "busybox"}, tc.cmd...)...)
+		cmd.Stdin = strings.NewReader(tc.input) // a pipe, not a terminal
+		r := waitBounded(t, startWithOutput(t, cmd), 30*time.Second)
+		assert.Equal(t, 0, r.Code, "%q | run -i -t %v ends at the input's end\n%s", tc.input, tc.cmd, r)
+		assert.Equal(t, tc.want, r.Stdout, "%q | run -i -t %v: the echo, then what the command wrote", tc.input, tc.cmd)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 
 	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/monitor"
@@ -117,6 +118,34 @@ type app struct {
 	stdout  io.Writer
 }
 
+// output is boxcraft's stdout, which keeps its first failed write: a
+// command prints line by line and goes on, and its reader gone (run -d
+// … | true: 141, as outputGone says) or a full disk must not pass for
+// success once it is done.
+type output struct {
+	file *os.File // not embedded: its WriteString and ReadFrom would pass by Write
+	mu   sync.Mutex
+	err  error
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.file.Write(p)
+	if err != nil {
+		o.mu.Lock()
+		if o.err == nil {
+			o.err = err
+		}
+		o.mu.Unlock()
+	}
+	return n, err
+}
+
+func (o *output) failed() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
 func (a *app) open() (*runtime.Runtime, error) {
 	if a.runtime == nil {
 		if os.Geteuid() != 0 {
@@ -141,7 +170,8 @@ func dispatch(args []string) (int, error) {
 		usage(os.Stdout)
 		return 0, nil
 	}
-	a := &app{dirs: state.DefaultDirs(), stdout: os.Stdout}
+	out := &output{file: os.Stdout}
+	a := &app{dirs: state.DefaultDirs(), stdout: out}
 	if args[0] == "monitor" && len(args) == 2 {
 		rt, err := a.open()
 		if err == nil {
@@ -154,7 +184,11 @@ func dispatch(args []string) (int, error) {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return runOne(a, c, args[1:])
+			status, err := runOne(a, c, args[1:])
+			if err == nil && out.failed() != nil {
+				return statusFailed, out.failed()
+			}
+			return status, err
 		}
 	}
 	return statusFailed, fmt.Errorf("unknown command %q: boxcraft help lists them", args[0])
