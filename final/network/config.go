@@ -36,11 +36,22 @@ type Port = spec.Port
 // PortString is how `boxcraft port` shows a published port, as Docker
 // does: 80/tcp -> 0.0.0.0:8080.
 func PortString(p Port) string {
+	return fmt.Sprintf("%s -> %s", ContainerPort(p), HostAddress(p))
+}
+
+// ContainerPort is the container's side of a published port: 80/tcp.
+func ContainerPort(p Port) string {
+	return fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+}
+
+// HostAddress is the host's side of a published port: 0.0.0.0:8080 when
+// it is published on every address.
+func HostAddress(p Port) string {
 	ip := p.HostIP
 	if ip == "" {
 		ip = "0.0.0.0"
 	}
-	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, net.JoinHostPort(ip, strconv.Itoa(int(p.HostPort))))
+	return net.JoinHostPort(ip, strconv.Itoa(int(p.HostPort)))
 }
 
 // clashes says whether two published ports may not be held at once: one

@@ -153,3 +153,21 @@ func processStart(pid int) (uint64, bool) {
 	start, err := strconv.ParseUint(fields[19], 10, 64)
 	return start, err == nil
 }
+
+// Held is the address that container id holds on the bridge, and the
+// bridge's subnet, as boxcraft inspect shows them; ok is false when it
+// holds none.
+func Held(dir, id string) (addr netip.Addr, subnet netip.Prefix, ok bool) {
+	var l leases
+	data, err := os.ReadFile(allocator{dir}.path())
+	if err != nil || json.Unmarshal(data, &l) != nil {
+		return addr, subnet, false
+	}
+	lease, held := l.Leases[id]
+	addr, err = netip.ParseAddr(lease.Addr)
+	if !held || err != nil {
+		return addr, subnet, false
+	}
+	subnet, err = netip.ParsePrefix(l.Subnet)
+	return addr, subnet, err == nil
+}

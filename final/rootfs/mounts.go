@@ -33,13 +33,25 @@ type options struct {
 	data        []string // the filesystem's own (size=, mode=)
 }
 
+// flagOptions are mount(8)'s options that set a flag of mount(2)'s, and
+// clearingOptions those that take one away: in a list, the last word on
+// a flag wins (--tmpfs /t:exec after Docker's default noexec).
+var (
+	flagOptions = map[string]uintptr{
+		"ro": unix.MS_RDONLY, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
+		"noatime": unix.MS_NOATIME, "nodiratime": unix.MS_NODIRATIME, "relatime": unix.MS_RELATIME,
+		"strictatime": unix.MS_STRICTATIME, "sync": unix.MS_SYNCHRONOUS, "dirsync": unix.MS_DIRSYNC,
+		"bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC, "defaults": 0,
+	}
+	clearingOptions = map[string]uintptr{
+		"rw": unix.MS_RDONLY, "suid": unix.MS_NOSUID, "dev": unix.MS_NODEV, "exec": unix.MS_NOEXEC,
+		"atime": unix.MS_NOATIME, "diratime": unix.MS_NODIRATIME, "norelatime": unix.MS_RELATIME,
+		"nostrictatime": unix.MS_STRICTATIME, "async": unix.MS_SYNCHRONOUS,
+	}
+)
+
 // parseOptions sorts a mount's options, as mount(8) spells them.
 func parseOptions(list []string) options {
-	flags := map[string]uintptr{
-		"ro": unix.MS_RDONLY, "rw": 0, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
-		"noatime": unix.MS_NOATIME, "relatime": unix.MS_RELATIME, "strictatime": unix.MS_STRICTATIME,
-		"bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC,
-	}
 	propagation := map[string]uintptr{
 		"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
 		"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
@@ -48,8 +60,10 @@ func parseOptions(list []string) options {
 	}
 	var o options
 	for _, opt := range list {
-		if f, ok := flags[opt]; ok {
+		if f, ok := flagOptions[opt]; ok {
 			o.flags |= f
+		} else if f, ok := clearingOptions[opt]; ok {
+			o.flags &^= f
 		} else if p, ok := propagation[opt]; ok {
 			o.propagation = p
 		} else {

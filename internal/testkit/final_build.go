@@ -94,12 +94,13 @@ func (s *buildSuite) layers(t *testing.T) {
 	assert.Equal(t, []string{"COPY=cached", "RUN=cached", "COPY=built", "RUN=built"}, cached, "only the steps after the changed COPY are built again:\n%s", r.Stdout)
 }
 
-// diffIDs are the stored image's layers, as inspect shows them.
+// diffIDs are the stored image's layers, as inspect shows them
+// (RootFS.Layers, as docker inspect), each quoted.
 func diffIDs(t *testing.T, name string) []string {
 	t.Helper()
-	r := Run(t, "inspect", name)
+	r := Run(t, "inspect", "-f", "{{range .RootFS.Layers}}\"{{.}}\" {{end}}", name)
 	require.Equal(t, 0, r.Code, r)
-	return regexp.MustCompile(`"sha256:[0-9a-f]{64}"`).FindAllString(strings.SplitN(r.Stdout, `"digests"`, 2)[0], -1)[1:]
+	return strings.Fields(r.Stdout)
 }
 
 // failing: a RUN that fails names its step and line, shows its output

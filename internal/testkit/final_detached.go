@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,15 @@ func (s *commandsSuite) detached(t *testing.T) {
 	}
 	assert.True(t, strings.HasPrefix(c.LogPath, StateDir(t)+"/"), "the log is below the state folder: %s", c.LogPath)
 	assert.FileExists(t, c.LogPath)
+	r := Run(t, "inspect", "-f", "{{.State.Pid}} {{.Name}} {{json .Config.Cmd}}", "det")
+	assert.Equal(t, fmt.Sprintf("%d /det [\"sleep\",\"1000\"]\n", c.State.Pid), r.Stdout, "inspect -f: a Go template over inspect's fields, as docker inspect -f\n%s", r)
+	r = Run(t, "inspect", "--format", "{{.Id}} {{.RepoTags}} {{len .RootFS.Layers}}", "busybox")
+	assert.Equal(t, s.busybox.ID+" [busybox:latest] 1\n", r.Stdout, "an image's ID, names and layers, as docker inspect names them\n%s", r)
+	r = Run(t, "inspect", "-f", "{{.Name}}", "det", "nosuch")
+	assert.Equal(t, "/det\n", r.Stdout, "inspect shows what it finds, then fails for what it does not, as docker inspect")
+	assert.Equal(t, 125, r.Code, "%s", r)
+	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line for what it did not find: %s", r)
+	assert.Contains(t, r.Stderr, "nosuch")
 
 	rows := ps(t)
 	row := psRowOf(rows, id)
@@ -60,7 +70,7 @@ func (s *commandsSuite) detached(t *testing.T) {
 	for _, row := range rows {
 		assert.Regexp(t, psStatus, row["STATUS"])
 	}
-	r := Run(t, "ps", "-q")
+	r = Run(t, "ps", "-q")
 	require.Equal(t, 0, r.Code, r)
 	assert.Contains(t, strings.Fields(r.Stdout), ShortID(id), "ps -q prints 12 digits of each ID")
 

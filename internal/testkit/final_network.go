@@ -175,6 +175,16 @@ func (s *networkSuite) published(t *testing.T) {
 	id := s.webServer(t, "web", "8080:80")
 	r := Run(t, "port", "web")
 	assert.Equal(t, "80/tcp -> 0.0.0.0:8080\n", r.Stdout, "%s", r)
+	r = Run(t, "port", "web", "80")
+	assert.Equal(t, "0.0.0.0:8080\n", r.Stdout, "port CONTAINER PORT: the host's side alone, as Docker: %s", r)
+	assert.Equal(t, 125, Run(t, "port", "web", "81/udp").Code, "a port not published")
+	assert.Regexp(t, `(?m)\s0\.0\.0\.0:8080->80/tcp\s+web$`, Run(t, "ps").Stdout, "ps's PORTS column, as Docker's")
+	r = Run(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{range .NetworkSettings.Networks}}{{.IPAddress}}/{{.IPPrefixLen}} via {{.Gateway}}{{end}} {{json .NetworkSettings.Ports}}", "web")
+	assert.Regexp(t, `^(10\.88\.\d+\.\d+) (10\.88\.\d+\.\d+)/16 via 10\.88\.0\.1 \{"80/tcp":\[\{"HostIp":"0\.0\.0\.0","HostPort":"8080"\}\]\}\n$`, r.Stdout,
+		"inspect's NetworkSettings: the container's address on the bridge, and its published port, as Docker's: %s", r)
+	if addr := strings.Fields(r.Stdout); len(addr) > 0 {
+		assert.Contains(t, Run(t, "exec", "web", "ip", "-4", "-o", "addr", "show", "eth0").Stdout, " "+addr[0]+"/16", "the address inspect shows is eth0's")
+	}
 	want := "hello from " + id[:12] + "\n"
 	host, _ := TestNetns(t)
 	for _, tc := range []struct{ from, ns, url string }{

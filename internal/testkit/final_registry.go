@@ -102,10 +102,7 @@ func imageID(t *testing.T, name string) string {
 	t.Helper()
 	r := Run(t, "inspect", name)
 	require.Equal(t, 0, r.Code, r)
-	var images []struct {
-		ID      string   `json:"id"`
-		DiffIDs []string `json:"diffIDs"`
-	}
+	var images []struct{ ID string }
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &images))
 	require.Len(t, images, 1)
 	return images[0].ID

@@ -144,10 +144,12 @@ func assertNoMountBelow(t *testing.T, dir string) {
 func (s *volumesSuite) tmpfs(t *testing.T) {
 	ShareSandbox(t, s.top)
 	f := Probe(t, Run(t, "run", "--rm", "--tmpfs", "/small:size=1m", "--mount", "type=tmpfs,target=/other,tmpfs-size=2m,tmpfs-mode=1770",
-		"busybox", "/probe", "create=/small/file"))
+		"--tmpfs", "/runnable:exec,ro", "busybox", "/probe", "create=/small/file"))
 	assert.Regexp(t, ` /small .* - tmpfs \S+ rw,size=1024k`, mountLine(f.Mounts, "/small"), "--tmpfs /small:size=1m")
 	assert.Regexp(t, ` /other .* - tmpfs \S+ rw,size=2048k,mode=1770`, mountLine(f.Mounts, "/other"), "--mount type=tmpfs")
 	assert.Contains(t, mountLine(f.Mounts, "/small"), "noexec", "--tmpfs is noexec, as Docker's")
+	assert.Regexp(t, ` /runnable ro,nosuid,nodev,`, mountLine(f.Mounts, "/runnable"), "--tmpfs /runnable:exec,ro: exec takes Docker's noexec away, ro is kept")
+	assert.NotContains(t, mountLine(f.Mounts, "/runnable"), "noexec", "--tmpfs /runnable:exec")
 	if made := f.Experiments.Creates["/small/file"]; assert.NotNil(t, made) {
 		assert.True(t, made.OK, "the tmpfs is writable: %s", made.Error)
 	}

@@ -324,11 +324,11 @@ func inspectShowsTheLayersImagesShare(t *testing.T, s Step) {
 		r := Run(t, "inspect", id[1])
 		require.Equal(t, 0, r.Code, r)
 		var images []struct {
-			DiffIDs []string `json:"diffIDs"`
+			RootFS struct{ Layers []string }
 		}
 		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &images), r.Stdout)
 		require.Len(t, images, 1, r.Stdout)
-		assert.Equal(t, want, images[0].DiffIDs, "the image's layers, the bottom first, by diffID")
+		assert.Equal(t, want, images[0].RootFS.Layers, "the image's layers, the bottom first, by diffID (RootFS.Layers, as docker inspect)")
 	}
 }
 

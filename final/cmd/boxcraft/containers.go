@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/logs"
+	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/spf13/pflag"
@@ -43,10 +44,23 @@ func psCommand(a *app, flags *pflag.FlagSet) (int, error) {
 			continue
 		}
 		spec := c.Record.Spec
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\t%s\n", c.ID[:12], imageName(c), quoteCommand(spec.Process.Args),
-			ago(c.Record.Created), statusText(c.Status), spec.Name)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID[:12], imageName(c), quoteCommand(spec.Process.Args),
+			ago(c.Record.Created), statusText(c.Status), publishedPorts(c), spec.Name)
 	}
 	return 0, w.Flush()
+}
+
+// publishedPorts is docker ps's PORTS: 0.0.0.0:8080->80/tcp, while the
+// container runs and holds them.
+func publishedPorts(c runtime.Container) string {
+	if c.Status.Status != state.Running {
+		return ""
+	}
+	var list []string
+	for _, p := range c.Record.Spec.Network.Ports {
+		list = append(list, network.HostAddress(p)+"->"+network.ContainerPort(p))
+	}
+	return strings.Join(list, ", ")
 }
 
 func imageName(c runtime.Container) string {

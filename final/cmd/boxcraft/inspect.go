@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,38 +13,66 @@ import (
 	"github.com/spf13/pflag"
 )
 
+func addInspectFlags(flags *pflag.FlagSet) {
+	flags.StringP("format", "f", "", "print each one through a Go template, as docker inspect -f: '{{.State.Pid}}', '{{json .Config}}'")
+}
+
 // inspectCommand prints containers (or images, when no container has the
 // name) as a JSON array, in the shape of docker inspect's fields that
-// boxcraft has.
+// boxcraft has, or each one through --format's template. As docker
+// inspect, it shows every one it finds, then fails if one was not found.
 func inspectCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err := needArgs(flags, 1, "at least one container or image"); err != nil {
+		return statusFailed, err
+	}
+	format, _ := flags.GetString("format")
+	tmpl, err := parseFormat(format)
+	if err != nil {
 		return statusFailed, err
 	}
 	rt, err := a.open()
 	if err != nil {
 		return statusFailed, err
 	}
-	var out []any
+	out := []any{}
+	var missing error
 	for _, ref := range flags.Args() {
-		if c, err := rt.Get(ref); err == nil {
-			out = append(out, inspectContainer(rt, c))
-			continue
-		} else if !errors.Is(err, state.ErrNoSuchContainer) {
-			return statusFailed, err
-		}
-		img, err := rt.Store.Lookup(ref)
+		v, err := inspectOne(rt, ref)
 		if err != nil {
-			return statusFailed, fmt.Errorf("no such container or image: %s", ref)
+			missing = cmp.Or(missing, err)
+			continue
 		}
-		out = append(out, img)
+		out = append(out, v)
 	}
-	enc := json.NewEncoder(a.stdout)
-	enc.SetEscapeHTML(false) // a command's > and & as they are
-	enc.SetIndent("", "    ")
-	if err := enc.Encode(out); err != nil {
+	if len(out) == 0 {
+		return statusFailed, missing
+	}
+	if tmpl != nil {
+		err = printFormatted(a.stdout, tmpl, out)
+	} else {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetEscapeHTML(false) // a command's > and & as they are
+		enc.SetIndent("", "    ")
+		err = enc.Encode(out)
+	}
+	if err = cmp.Or(err, missing); err != nil {
 		return statusFailed, err
 	}
 	return 0, nil
+}
+
+// inspectOne is the container ref names, or else the image.
+func inspectOne(rt *runtime.Runtime, ref string) (any, error) {
+	if c, err := rt.Get(ref); err == nil {
+		return inspectContainer(rt, c), nil
+	} else if !errors.Is(err, state.ErrNoSuchContainer) {
+		return nil, err
+	}
+	img, err := rt.Store.Lookup(ref)
+	if err != nil {
+		return nil, fmt.Errorf("no such container or image: %s", ref)
+	}
+	return inspectImage(rt, img)
 }
 
 func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
@@ -76,8 +105,9 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"HostConfig": map[string]any{
 			"AutoRemove": rec.AutoRemove, "ReadonlyRootfs": rec.Spec.Root.ReadOnly,
 			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,
-			"NetworkMode": rec.Spec.Network.Mode,
+			"NetworkMode": rec.Spec.Network.Mode, "PortBindings": portBindings(rec.Spec.Network.Ports),
 		},
+		"NetworkSettings": networkSettings(rt, c),
 		"GraphDriver": map[string]any{
 			"Name": "overlay",
 			"Data": map[string]string{

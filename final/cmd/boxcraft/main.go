@@ -53,7 +53,7 @@ var commands = []command{
 	{"kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (SIGKILL)", killCommand, addKillFlags, true},
 	{"stats", "[--no-stream] [-a] [CONTAINER...]", "show what containers use: CPU, memory, network, block I/O, pids", statsCommand, addStatsFlags, true},
 	{"rm", "[-f] CONTAINER...", "remove containers", rmCommand, addRmFlags, true},
-	{"inspect", "CONTAINER|IMAGE...", "show containers or images as JSON", inspectCommand, nil, true},
+	{"inspect", "[-f FORMAT] CONTAINER|IMAGE...", "show containers or images as JSON, or through a Go template", inspectCommand, addInspectFlags, true},
 	{"wait", "CONTAINER...", "wait for containers to end, and print their exit statuses", waitCommand, nil, true},
 	{"prune", "[-f]", "remove every stopped container", pruneCommand, addPruneFlags, true},
 	{"images", "[-q]", "list images", imagesCommand, addImagesFlags, true},
@@ -67,7 +67,7 @@ var commands = []command{
 	{"push", "NAME[:TAG]", "send an image to a registry", pushCommand, addRegistryFlags, true},
 	{"build", "[-t NAME[:TAG]] [-f DOCKERFILE] [--build-arg K=V] CONTEXT", "make an image of a Dockerfile, a layer per RUN, COPY and ADD", buildCommand, addBuildFlags, true},
 	{"login", "[-u USER] [-p PASSWORD | --password-stdin] [SERVER]", "keep credentials for a registry", loginCommand, addLoginFlags, true},
-	{"port", "CONTAINER", "list the ports a container publishes", portCommand, nil, true},
+	{"port", "CONTAINER [PORT[/PROTO]]", "list the ports a container publishes", portCommand, nil, true},
 	{"network", "prune", "remove the bridge boxcraft0 and its nftables table, once no container uses them", networkCommand, nil, true},
 }
 

@@ -70,10 +70,11 @@ func parseNetwork(rt *runtime.Runtime, flags *pflag.FlagSet, n *spec.Network) (b
 }
 
 // portCommand is docker port: the ports a container publishes, one line
-// each (80/tcp -> 0.0.0.0:8080).
+// each (80/tcp -> 0.0.0.0:8080), or with PORT[/PROTO] the host's
+// addresses of that one (0.0.0.0:8080).
 func portCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	if flags.NArg() != 1 {
-		return statusFailed, fmt.Errorf("give one container: boxcraft port CONTAINER")
+	if flags.NArg() != 1 && flags.NArg() != 2 {
+		return statusFailed, fmt.Errorf("give one container, and a port if you like: boxcraft port CONTAINER [PORT[/PROTO]]")
 	}
 	rt, err := a.open()
 	if err != nil {
@@ -83,8 +84,26 @@ func portCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusOf(err), err
 	}
-	for _, p := range c.Record.Spec.Network.Ports {
-		fmt.Fprintln(a.stdout, network.PortString(p))
+	ports := c.Record.Spec.Network.Ports
+	if flags.NArg() == 1 {
+		for _, p := range ports {
+			fmt.Fprintln(a.stdout, network.PortString(p))
+		}
+		return 0, nil
+	}
+	want := flags.Arg(1)
+	if !strings.Contains(want, "/") {
+		want += "/tcp"
+	}
+	found := false
+	for _, p := range ports {
+		if network.ContainerPort(p) == want {
+			fmt.Fprintln(a.stdout, network.HostAddress(p))
+			found = true
+		}
+	}
+	if !found {
+		return statusFailed, fmt.Errorf("no public port %s published for %s", want, c.Record.Spec.Name)
 	}
 	return 0, nil
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/boxcraft/boxcraft/final/network"
+	"github.com/boxcraft/boxcraft/final/runtime"
+	"github.com/boxcraft/boxcraft/final/spec"
+	"github.com/boxcraft/boxcraft/final/state"
+	"github.com/boxcraft/boxcraft/final/store"
+)
+
+// formatFuncs are the functions docker inspect's templates have, beside
+// text/template's own (index, len, range, …).
+var formatFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		data, err := json.Marshal(v)
+		return string(data), err
+	},
+	"join":    strings.Join,
+	"split":   strings.Split,
+	"lower":   strings.ToLower,
+	"upper":   strings.ToUpper,
+	"println": fmt.Sprintln,
+}
+
+// parseFormat reads --format's template; none is nil.
+func parseFormat(format string) (*template.Template, error) {
+	if format == "" {
+		return nil, nil
+	}
+	tmpl, err := template.New("format").Funcs(formatFuncs).Parse(format)
+	if err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
+	return tmpl, nil
+}
+
+// printFormatted prints each value through tmpl, a line each. The
+// template sees a value as its JSON reads, so that {{.State.Pid}} names
+// the JSON's fields, and a number prints as it is written (not 6.7e+07).
+func printFormatted(w io.Writer, tmpl *template.Template, values []any) error {
+	for _, v := range values {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var generic any
+		if err := dec.Decode(&generic); err != nil {
+			return err
+		}
+		var line bytes.Buffer
+		if err := tmpl.Execute(&line, generic); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		line.WriteByte('\n')
+		if _, err := w.Write(line.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inspectImage is an image as docker inspect shows one: its ID, names,
+// config (what a run of it starts with) and layers.
+func inspectImage(rt *runtime.Runtime, img store.ImageRecord) (map[string]any, error) {
+	config, err := rt.Store.Config(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := config.Config
+	return map[string]any{
+		"Id":           img.ID,
+		"RepoTags":     append([]string{}, img.Names...),
+		"Created":      img.Created.Format(time.RFC3339Nano),
+		"Size":         img.Size,
+		"Architecture": config.Architecture,
+		"Os":           config.OS,
+		"Author":       config.Author,
+		"Config": map[string]any{
+			"User": c.User, "ExposedPorts": c.ExposedPorts, "Env": c.Env, "Entrypoint": c.Entrypoint, "Cmd": c.Cmd,
+			"Volumes": c.Volumes, "WorkingDir": c.WorkingDir, "Labels": c.Labels, "StopSignal": c.StopSignal,
+		},
+		"RootFS": map[string]any{"Type": "layers", "Layers": img.DiffIDs},
+	}, nil
+}
+
+// portBindings are a container's -p, as HostConfig.PortBindings shows
+// them: "80/tcp": [{"HostIp": "", "HostPort": "8080"}].
+func portBindings(ports []spec.Port) map[string][]map[string]string {
+	bindings := map[string][]map[string]string{}
+	for _, p := range ports {
+		key := network.ContainerPort(p)
+		bindings[key] = append(bindings[key], map[string]string{"HostIp": p.HostIP, "HostPort": strconv.Itoa(int(p.HostPort))})
+	}
+	return bindings
+}
+
+// networkSettings are the address a running container holds on the
+// bridge and its published ports, as docker inspect's NetworkSettings
+// (IPAddress, and the same under Networks.bridge); empty for any other.
+func networkSettings(rt *runtime.Runtime, c runtime.Container) map[string]any {
+	settings := map[string]any{"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "Ports": map[string]any{}, "Networks": map[string]any{}}
+	if c.Status.Status != state.Running || c.Record.Spec.Network.Mode != spec.NetworkBridge {
+		return settings
+	}
+	addr, subnet, ok := network.Held(network.Dir(rt.Dirs.Run), c.ID)
+	if !ok {
+		return settings
+	}
+	ports := portBindings(c.Record.Spec.Network.Ports)
+	for _, list := range ports {
+		for _, b := range list {
+			if b["HostIp"] == "" {
+				b["HostIp"] = "0.0.0.0"
+			}
+		}
+	}
+	bridge := map[string]any{"IPAddress": addr.String(), "Gateway": network.Gateway(subnet).String(), "IPPrefixLen": subnet.Bits()}
+	for k, v := range bridge {
+		settings[k] = v
+	}
+	settings["Ports"] = ports
+	settings["Networks"] = map[string]any{"bridge": bridge}
+	return settings
+}
