@@ -25,6 +25,11 @@ RUN_ROOT := $(if $(filter step01 step02 step03,$(RUNTIME)),$(ROOTFS),--image $(I
 # The complete runtime (final/): what make run starts, in the machine's
 # own store (/var/lib/boxcraft), from the busybox image named RUN_IMAGE.
 BOXCRAFT  := $(BIN)/boxcraft
+# The commit boxcraft is built from, for boxcraft version: from git when
+# it can tell (not in a copy without .git, nor as root in a user's clone,
+# which git refuses), and said with -X, since go build's own stamping
+# fails the build in those cases.
+COMMIT    := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 # boxcraft-exec-init, exec's process in a container, uses cgo (it joins
 # the container's namespaces in C before the Go runtime starts), linked
 # statically all the same, with Go's own DNS and user lookups:
@@ -87,7 +92,7 @@ bins: deps ## build every step's binary, boxcraft (final/) and the probe, into _
 	@mkdir -p $(BIN)
 	@for dir in $(STEPS); do go build -o $(BIN)/$${dir%%-*} ./$$dir || exit 1; done
 	@# Without cgo (issue 26): only boxcraft-exec-init needs C, below.
-	@CGO_ENABLED=0 go build -o $(BOXCRAFT) ./final/cmd/boxcraft
+	@CGO_ENABLED=0 go build -ldflags '-X main.commit=$(COMMIT)' -o $(BOXCRAFT) ./final/cmd/boxcraft
 	@CGO_ENABLED=0 go build -o $(BIN)/boxcraft-runc ./final/cmd/boxcraft-runc
 	@# boxcraft's helpers (issue 26), found beside it: a container's init,
 	@# a detached container's monitor, and pull/push/login (the registry

@@ -56,6 +56,7 @@ func Commands(t *testing.T) {
 	loaded(t, Run(t, "load", "-i", s.busybox.layout(t)), "Loaded image: busybox:latest")
 	loaded(t, Run(t, "load", "-i", s.config.dockerSave(t, "boxcraft/config:v1")), "Loaded image: boxcraft/config:v1")
 
+	t.Run("HelpAndVersion", s.helpAndVersion)
 	t.Run("Load", s.load)
 	t.Run("ImagesAndRmi", s.imagesAndRmi)
 	t.Run("RunImageByNameAndIDPrefix", s.runByName)
@@ -211,3 +212,18 @@ func stateMountPoints(t testing.TB) []string {
 
 // timestamp is a log line's time as docker logs -t prints it.
 var timestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z `)
+
+// helpAndVersion: help COMMAND is COMMAND --help, as docker help run;
+// version and --version say which build this is, in one line.
+func (s *commandsSuite) helpAndVersion(t *testing.T) {
+	s.enter(t)
+	r := Run(t, "help", "stop")
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.True(t, strings.HasPrefix(r.Stdout, "Usage: boxcraft stop "), "help stop is stop's own help:\n%s", r)
+	assert.Equal(t, Run(t, "stop", "--help").Stdout, r.Stdout)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := Run(t, args...)
+		assert.Equal(t, 0, r.Code, "%s", r)
+		assert.Regexp(t, `^boxcraft version \S+, go1\.\S+, linux/\w+\n$`, r.Stdout, "%v", args)
+	}
+}

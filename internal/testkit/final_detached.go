@@ -234,6 +234,15 @@ func (s *commandsSuite) stop(t *testing.T) {
 		assert.Equal(t, 3, waitFor(t, id), "CMD's trap ran: it got SIGTERM")
 		assertEnded(t, id)
 	})
+	t.Run("-t -1 waits without end", func(t *testing.T) {
+		ShareSandbox(t, s.top)
+		id := s.detach(t, "busybox", "sh", "-c", `trap "sleep 3; exit 4" TERM; touch /tmp/ready; while :; do sleep 0.1; done`)
+		readyFile(t, id)
+		assertFailedOneLine(t, Run(t, "stop", "-t", "-2", id), 125, "-2")
+		r := Run(t, "stop", "-t", "-1", id)
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, 4, waitFor(t, id), "docker stop -t -1: SIGTERM alone, and its trap's time to end")
+	})
 }
 
 // killAndWait checks kill -s (a named signal, caught by a trap), kill's

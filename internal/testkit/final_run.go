@@ -112,6 +112,12 @@ func (s *commandsSuite) runFlags(t *testing.T) {
 		assert.Equal(t, "from-image", env["IMAGE_VAR"], "the image's Env stays:\n%s", r.Stdout)
 		assert.NotContains(t, env, "# a comment")
 	})
+	t.Run("MemoryZeroIsNoLimit", func(t *testing.T) {
+		ShareSandbox(t, s.top)
+		r := Run(t, "run", "--rm", "-m", "0", "busybox", "true")
+		assert.Equal(t, 0, r.Code, "-m 0 is no limit, as docker run -m 0: %s", r)
+		assertFailedOneLine(t, Run(t, "run", "--rm", "-m", "1m", "busybox", "true"), 125, "1m")
+	})
 	t.Run("WorkdirAndHostname", func(t *testing.T) {
 		ShareSandbox(t, s.top)
 		f := Probe(t, Run(t, "run", "--rm", "-w", "/tmp", "--hostname", "box-host", "busybox", "/probe"))

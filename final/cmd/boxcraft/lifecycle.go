@@ -11,7 +11,7 @@ import (
 )
 
 func addStopFlags(flags *pflag.FlagSet) {
-	flags.IntP("time", "t", 10, "seconds to wait after SIGTERM before SIGKILL")
+	flags.IntP("time", "t", 10, "seconds to wait after SIGTERM before SIGKILL; -1 waits for as long as it takes")
 }
 
 // eachContainer runs do for each container named, printing each name as
@@ -44,11 +44,15 @@ func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (in
 
 func stopCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	seconds, _ := flags.GetInt("time")
-	if seconds < 0 {
-		return statusFailed, fmt.Errorf("--time %d: give 0 or more seconds", seconds)
+	if seconds < -1 {
+		return statusFailed, fmt.Errorf("--time %d: give 0 or more seconds, or -1 to wait without end", seconds)
+	}
+	grace := time.Duration(seconds) * time.Second
+	if seconds == -1 {
+		grace = 100 * 365 * 24 * time.Hour // docker stop -t -1: SIGTERM alone, as wait waits
 	}
 	return eachContainer(a, flags, func(c container) error {
-		return c.rt.Stop(c.Container, time.Duration(seconds)*time.Second)
+		return c.rt.Stop(c.Container, grace)
 	})
 }
 

@@ -177,7 +177,7 @@ func readCPUList(path string) ([]int, error) {
 // may swap as much as its memory limit: memory plus swap is twice it.
 func parseMemory(flags *pflag.FlagSet, r *spec.Resources) error {
 	var err error
-	if text, _ := flags.GetString("memory"); flags.Changed("memory") {
+	if text, _ := flags.GetString("memory"); flags.Changed("memory") && !zeroSize(text) { // -m 0: no limit, as docker run's
 		if r.Memory, err = parseSize("--memory", text); err != nil {
 			return err
 		}
@@ -208,6 +208,12 @@ func parseMemory(flags *pflag.FlagSet, r *spec.Resources) error {
 // sizePattern is a size as docker run takes one: a number of bytes, or of
 // k, m or g (1024, 1024², 1024³), with an optional b: 64m, 64mb, 512k.
 var sizePattern = lazyRegexp(`^([0-9]+)([kKmMgG]?)[bB]?$`)
+
+// zeroSize says whether text is a size of nothing: 0, 0m, …
+func zeroSize(text string) bool {
+	m := sizePattern().FindStringSubmatch(text)
+	return m != nil && strings.Trim(m[1], "0") == ""
+}
 
 // parseSize reads a size such as 64m into bytes.
 func parseSize(flag, text string) (int64, error) {

@@ -11,12 +11,15 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/signal"
+	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -68,6 +71,7 @@ var commands = []command{
 	{"build", "[-t NAME[:TAG]] [-f DOCKERFILE] [--build-arg K=V] CONTEXT", "make an image of a Dockerfile, a layer per RUN, COPY and ADD", buildCommand, addBuildFlags, true},
 	{"login", "[-u USER] [-p PASSWORD | --password-stdin] [SERVER]", "keep credentials for a registry", loginCommand, addLoginFlags, true},
 	{"port", "CONTAINER [PORT[/PROTO]]", "list the ports a container publishes", portCommand, nil, true},
+	{"version", "", "show boxcraft's version: the commit it was built from, and Go's", versionCommand, nil, true},
 	{"network", "prune", "remove the bridge boxcraft0 and its nftables table, once no container uses them", networkCommand, nil, true},
 }
 
@@ -166,9 +170,16 @@ func (a *app) open() (*runtime.Runtime, error) {
 }
 
 func dispatch(args []string) (int, error) {
+	if len(args) == 2 && args[0] == "help" {
+		args = []string{args[1], "--help"} // boxcraft help run, as docker help run
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		usage(os.Stdout)
 		return 0, nil
+	}
+	if args[0] == "--version" || args[0] == "-v" {
+		_, err := fmt.Println(version())
+		return 0, err
 	}
 	out := &output{file: os.Stdout}
 	a := &app{dirs: state.DefaultDirs(), stdout: out}
@@ -263,4 +274,30 @@ func needArgs(flags *pflag.FlagSet, n int, what string) error {
 		return fmt.Errorf("%s: give %s", flags.Name(), what)
 	}
 	return nil
+}
+
+// commit is the commit boxcraft was built from: make bins sets it (-X).
+var commit string
+
+// version is boxcraft's version, as docker --version gives Docker's: the
+// commit it was built from (make bins says it; go build stamps it when
+// it can), or "unknown".
+func version() string {
+	rev := cmp.Or(commit, "unknown")
+	if info, ok := debug.ReadBuildInfo(); ok && commit == "" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = s.Value[:12]
+			}
+		}
+	}
+	return fmt.Sprintf("boxcraft version %s, %s, %s/%s", rev, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+}
+
+func versionCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() != 0 {
+		return statusFailed, errors.New("version takes no arguments")
+	}
+	fmt.Fprintln(a.stdout, version())
+	return 0, nil
 }
