@@ -127,6 +127,13 @@ func (s *commandsSuite) imagesAndRmi(t *testing.T) {
 	for _, id := range ids {
 		assert.Regexp(t, `^[0-9a-f]{12}$`, id, "images -q prints 12 digits a line:\n%s", r)
 	}
+	r = Run(t, "images", "docker.io/library/busybox")
+	require.Equal(t, 0, r.Code, r)
+	assert.Regexp(t, `(?m)^busybox\s+latest\s+`+ShortID(s.busybox.ID), r.Stdout, "images REPOSITORY lists that repository's images, as docker images")
+	assert.NotContains(t, r.Stdout, "boxcraft/config", "and no other")
+	r = Run(t, "images", "-q", "boxcraft/config:v1")
+	assert.Equal(t, ShortID(s.config.ID)+"\n", r.Stdout, "images -q REPOSITORY:TAG: %s", r)
+	assert.Empty(t, Run(t, "images", "-q", "boxcraft/config:v2").Stdout, "a tag no image has")
 
 	own := formLayer(t, "rmi-me")
 	doomed := newNamedImage(t, "docker.io/boxcraft/rmi-me:1", imageSettings{Env: []string{dockerPath}}, s.base, own)

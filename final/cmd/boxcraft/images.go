@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,8 +26,19 @@ func addImagesFlags(flags *pflag.FlagSet) {
 }
 
 // imagesCommand is docker images: a line per name, and one for an image
-// with none.
+// with none; with REPO[:TAG], the lines of that repository (and tag)
+// alone.
 func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() > 1 {
+		return statusFailed, errors.New("give one repository at most: boxcraft images [REPOSITORY[:TAG]]")
+	}
+	keep := func(string) bool { return true }
+	if flags.NArg() == 1 {
+		var err error
+		if keep, err = namesOf(flags.Arg(0)); err != nil {
+			return statusFailed, err
+		}
+	}
 	rt, err := a.open()
 	if err != nil {
 		return statusFailed, err
@@ -45,13 +57,14 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	for _, img := range list {
 		id := dockerfmt.ShortID(img.ID)
-		if quiet {
-			fmt.Fprintln(w, id)
-			continue
-		}
 		names := img.Names
 		if len(names) == 0 {
 			names = []string{"<none>:<none>"}
+		}
+		names = slices.DeleteFunc(slices.Clone(names), func(name string) bool { return !keep(name) })
+		if quiet && len(names) > 0 {
+			fmt.Fprintln(w, id)
+			continue
 		}
 		for _, name := range names {
 			i := strings.LastIndex(name, ":")
@@ -59,6 +72,26 @@ func imagesCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		}
 	}
 	return 0, w.Flush()
+}
+
+// namesOf says which image names docker images REPO[:TAG] lists: REPO's,
+// with any tag unless it names one. REPO is read as a pull reads it
+// (docker.io/library/busybox is busybox).
+func namesOf(repo string) (func(name string) bool, error) {
+	ref, err := image.ParseReference(repo)
+	if err != nil {
+		return nil, err
+	}
+	tagGiven := strings.LastIndex(repo, ":") > strings.LastIndex(repo, "/")
+	want := ref.Familiar()
+	ref.Tag, ref.Digest = "", ""
+	prefix := ref.Familiar() + ":"
+	return func(name string) bool {
+		if tagGiven {
+			return name == want
+		}
+		return strings.HasPrefix(name, prefix)
+	}, nil
 }
 
 // withoutBuildSteps leaves out the unnamed images a build made on its way.

@@ -59,7 +59,7 @@ var commands = []command{
 	{"inspect", "[-f FORMAT] CONTAINER|IMAGE...", "show containers or images as JSON, or through a Go template", inspectCommand, addInspectFlags, true},
 	{"wait", "CONTAINER...", "wait for containers to end, and print their exit statuses", waitCommand, nil, true},
 	{"prune", "[-f]", "remove every stopped container", pruneCommand, addPruneFlags, true},
-	{"images", "[-q]", "list images", imagesCommand, addImagesFlags, true},
+	{"images", "[-q] [-a] [REPOSITORY[:TAG]]", "list images", imagesCommand, addImagesFlags, true},
 	{"rmi", "[-f] IMAGE...", "remove images", rmiCommand, addRmiFlags, true},
 	{"import", "TARBALL [NAME[:TAG]]", "make an image of a rootfs tarball", importCommand, nil, true},
 	{"load", "-i PATH", "load an image: a docker save tarball, an OCI layout or a rootfs tarball", loadCommand, addLoadFlags, true},
