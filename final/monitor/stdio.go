@@ -12,7 +12,6 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
 )
 
 // stdio is the container's side of its stdin, stdout and stderr, and the
@@ -130,7 +129,7 @@ func (s *stdio) startCopying() {
 	s.closeContainerEnds()
 	s.callerGone = make(chan struct{})
 	if s.master != nil && s.attach != nil && s.attach.Stdin != nil {
-		go s.typeInput()
+		go func() { _, _ = io.Copy(s.master, s.attach.Stdin) }()
 	}
 	for i, out := range s.outputs {
 		to, done := s.destination(s.streams[i])
@@ -147,64 +146,6 @@ func (s *stdio) startCopying() {
 			done()
 		}(out, s.streams[i])
 	}
-}
-
-// typeInput types the caller's stdin into the container's terminal. A
-// terminal has no end of its own: when the caller's stdin is not a
-// terminal too (echo hi | boxcraft run -i -t …), its end is typed as well,
-// as script(1) types it, or the command would wait for ever for more.
-func (s *stdio) typeInput() {
-	last := &lastByte{w: s.master}
-	_, err := io.Copy(last, s.attach.Stdin)
-	if err == nil && s.attach.Terminal == nil {
-		_ = typeEndOfFile(s.master, last.b)
-	}
-}
-
-// typeEndOfFile types the terminal's end-of-file character (VEOF, ^D by
-// default), which its line discipline turns into an end of file for the
-// reader: twice when the last line typed was not ended, since the first
-// only hands that line over. A terminal in raw mode gets it once, as a
-// key (a shell's line editor takes ^D on an empty line as the end).
-func typeEndOfFile(master *os.File, last byte) error {
-	conn, err := master.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var settings *unix.Termios
-	err = conn.Control(func(fd uintptr) {
-		// On a pty's master, TCGETS reads the settings of the slave:
-		// the container's side, which the command may have changed.
-		settings, err = unix.IoctlGetTermios(int(fd), unix.TCGETS)
-	})
-	if err != nil {
-		return fmt.Errorf("read the terminal's settings: %w", err)
-	}
-	eof := settings.Cc[unix.VEOF]
-	if eof == 0 { // _POSIX_VDISABLE: no character for it
-		return nil
-	}
-	keys := []byte{eof}
-	if settings.Lflag&unix.ICANON != 0 && last != 0 && last != '\n' {
-		keys = append(keys, eof)
-	}
-	_, err = master.Write(keys)
-	return err
-}
-
-// lastByte passes writes on to w and keeps the last byte written (0
-// before any).
-type lastByte struct {
-	w io.Writer
-	b byte
-}
-
-func (l *lastByte) Write(p []byte) (int, error) {
-	n, err := l.w.Write(p)
-	if n > 0 {
-		l.b = p[n-1]
-	}
-	return n, err
 }
 
 // tellCaller says, once, that one of the container's streams could not

@@ -31,10 +31,14 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
+	detached, _ := flags.GetBool("detach")
+	if err := checkTerminalInput(p.Stdin, p.Terminal, detached); err != nil {
+		return statusFailed, err
+	}
 	if err := startTrace(rt, flags); err != nil {
 		return statusFailed, err
 	}
-	if detached, _ := flags.GetBool("detach"); detached {
+	if detached {
 		_, err := rt.Exec(c, p, nil, nil)
 		return statusOf(err), traceHint(rt, err)
 	}

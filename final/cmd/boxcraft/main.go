@@ -133,6 +133,9 @@ type output struct {
 }
 
 func (o *output) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // a tabwriter with nothing to show: /dev/full refuses even that
+	}
 	n, err := o.file.Write(p)
 	if err != nil {
 		o.mu.Lock()

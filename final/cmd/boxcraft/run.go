@@ -83,7 +83,9 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		if err != nil {
 			return statusOf(err), traceHint(rt, err)
 		}
-		fmt.Fprintln(a.stdout, rec.Spec.ID)
+		if _, err := fmt.Fprintln(a.stdout, rec.Spec.ID); err != nil {
+			return statusFailed, fmt.Errorf("container %s runs, but its ID could not be written: %w", rec.Spec.ID, err)
+		}
 		return 0, nil
 	}
 	stop()
@@ -128,6 +130,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	c.Root.ReadOnly, _ = flags.GetBool("read-only")
 	c.Process.Terminal, _ = flags.GetBool("tty")
 	c.Process.Stdin, _ = flags.GetBool("interactive")
+	if err := checkTerminalInput(c.Process.Stdin, c.Process.Terminal, o.Detached); err != nil {
+		return nil, o, err
+	}
 	if err := checkName(c.Name); err != nil {
 		return nil, o, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -89,4 +90,17 @@ func (t *terminal) restore() {
 			_ = term.Restore(int(os.Stdin.Fd()), t.state)
 		}
 	})
+}
+
+// checkTerminalInput refuses -i -t in the foreground when stdin is not a
+// terminal (echo ls | boxcraft run -i -t …), as Docker does ("the input
+// device is not a TTY"): a terminal has no end of its own for a pipe's
+// end to become, and the ^D a program would take as one is a key that a
+// shell reads as end of file only at its prompt, in raw mode, and as a
+// NUL byte if typed a moment before. -i alone pipes stdin as it is.
+func checkTerminalInput(interactive, tty, detached bool) error {
+	if interactive && tty && !detached && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return errors.New("the input device is not a TTY: -i -t needs a terminal on stdin; to pipe into the container, leave out -t")
+	}
+	return nil
 }
