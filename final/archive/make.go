@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,7 +68,15 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 	if err != nil {
 		return fmt.Errorf("creating the file: %w", err)
 	}
-	err = u.fillFile(fd, parent, base, perm, hdr, content)
+	// The umask took nothing from perm: the mode is the archive's already.
+	exact := u.umask >= 0 && perm == uint32(hdr.Mode&0o7777) && int(perm)&u.umask == 0
+	m, err := u.metadataOf(hdr, made{owner: true, mode: exact})
+	if err == nil && hdr.Size <= fillSize && !hasXattrs(hdr) {
+		return u.filler.take(fd, hdr, content, m) // the filler closes fd
+	}
+	if err == nil {
+		err = u.fillFile(fd, parent, base, hdr, content, m)
+	}
 	// close(2) may report a write that failed only then (a full disk).
 	if closeErr := unix.Close(fd); err == nil && closeErr != nil {
 		err = fmt.Errorf("closing the file: %w", closeErr)
@@ -76,16 +85,31 @@ func (u *unpacker) makeFile(parent int, base string, hdr *tar.Header, content io
 }
 
 // fillFile copies the file's content from the archive into fd, and sets
-// its owner, mode, xattrs and times.
-func (u *unpacker) fillFile(fd, parent int, base string, perm uint32, hdr *tar.Header, content io.Reader) error {
+// its owner, mode, xattrs and times: a large file's, or one with xattrs,
+// which the filler leaves.
+func (u *unpacker) fillFile(fd, parent int, base string, hdr *tar.Header, content io.Reader, m metadata) error {
 	// The tar reader gives exactly hdr.Size bytes, or an error. One
 	// buffer serves every file: io.Copy would make one for each.
 	if _, err := io.CopyBuffer(fdWriter(fd), content, u.buffer); err != nil {
 		return fmt.Errorf("copying its content: %w", err)
 	}
-	// The umask took nothing from perm: the mode is the archive's already.
-	exact := u.umask >= 0 && perm == uint32(hdr.Mode&0o7777) && int(perm)&u.umask == 0
-	return u.setMetadata(parent, base, fd, hdr, made{owner: true, mode: exact})
+	if err := m.setOwnerAndMode(parent, base, fd); err != nil {
+		return err
+	}
+	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
+		return err
+	}
+	return m.setTimes(parent, base, fd)
+}
+
+// hasXattrs says whether the archive gives the entry extended attributes.
+func hasXattrs(hdr *tar.Header) bool {
+	for key := range hdr.PAXRecords {
+		if strings.HasPrefix(key, "SCHILY.xattr.") {
+			return true
+		}
+	}
+	return false
 }
 
 // createFile makes a new file at base in parent, open for writing.

@@ -42,24 +42,12 @@ type made struct{ owner, mode bool }
 // A chown or chmod that would change nothing is left out: a system call
 // of a file's few.
 func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header, known made) error {
-	uid, err := mapID(hdr.Uid, u.opt.UIDMap, "uid")
+	m, err := u.metadataOf(hdr, known)
 	if err != nil {
 		return err
 	}
-	gid, err := mapID(hdr.Gid, u.opt.GIDMap, "gid")
-	if err != nil {
+	if err := m.setOwnerAndMode(parent, base, fd); err != nil {
 		return err
-	}
-	if !known.owner || uid != u.euid || gid != u.kept.gid {
-		// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
-		if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("setting its owner to %d:%d: %w", uid, gid, err)
-		}
-	}
-	if !known.mode {
-		if err := setMode(parent, base, fd, hdr); err != nil {
-			return err
-		}
 	}
 	if err := u.setXattrs(parent, base, fd, hdr); err != nil {
 		return err
@@ -67,7 +55,74 @@ func (u *unpacker) setMetadata(parent int, base string, fd int, hdr *tar.Header,
 	if hdr.Typeflag == tar.TypeDir {
 		return nil
 	}
-	if err := setTimes(parent, base, fd, timesOf(hdr)); err != nil {
+	return m.setTimes(parent, base, fd)
+}
+
+// metadata is what setMetadata sets but the xattrs, worked out before
+// any of it is set: the filler (filler.go) sets a file's later, on
+// another goroutine.
+type metadata struct {
+	chown, chmod bool // whether to: made says what is so already
+	uid, gid     int  // the host's ids
+	mode         uint32
+	symlink      bool // which has no mode of its own
+	times        []unix.Timespec
+}
+
+// metadataOf works out an entry's metadata.
+func (u *unpacker) metadataOf(hdr *tar.Header, known made) (metadata, error) {
+	uid, err := mapID(hdr.Uid, u.opt.UIDMap, "uid")
+	if err != nil {
+		return metadata{}, err
+	}
+	gid, err := mapID(hdr.Gid, u.opt.GIDMap, "gid")
+	if err != nil {
+		return metadata{}, err
+	}
+	return metadata{
+		chown: !known.owner || uid != u.euid || gid != u.kept.gid, uid: uid, gid: gid,
+		chmod: !known.mode, mode: uint32(hdr.Mode & 0o7777), symlink: hdr.Typeflag == tar.TypeSymlink,
+		times: timesOf(hdr),
+	}, nil
+}
+
+// setOwnerAndMode sets the owner, then the mode: chown clears the setuid
+// and setgid bits. Through fd when it is open, else base in parent.
+func (m metadata) setOwnerAndMode(parent int, base string, fd int) error {
+	if m.chown {
+		var err error
+		if fd >= 0 {
+			err = unix.Fchown(fd, m.uid, m.gid)
+		} else {
+			// AT_SYMLINK_NOFOLLOW: a symlink's own owner, not its target's.
+			err = unix.Fchownat(parent, base, m.uid, m.gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err != nil {
+			return fmt.Errorf("setting its owner to %d:%d: %w", m.uid, m.gid, err)
+		}
+	}
+	if !m.chmod {
+		return nil
+	}
+	var err error
+	switch {
+	case fd >= 0:
+		err = unix.Fchmod(fd, m.mode)
+	case !m.symlink: // a symlink has no mode of its own
+		// fchmodat always follows a symlink at base, but base is the node
+		// makeNode has just made.
+		err = unix.Fchmodat(parent, base, m.mode, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("setting its mode to %04o: %w", m.mode, err)
+	}
+	return nil
+}
+
+// setTimes sets the times, through fd when it is open, else base in
+// parent.
+func (m metadata) setTimes(parent int, base string, fd int) error {
+	if err := setTimes(parent, base, fd, m.times); err != nil {
 		return fmt.Errorf("setting its times: %w", err)
 	}
 	return nil
@@ -85,25 +140,6 @@ func setTimes(parent int, base string, fd int, times []unix.Timespec) error {
 	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&times[0])), 0, 0, 0)
 	if errno != 0 {
 		return errno
-	}
-	return nil
-}
-
-// setMode sets base's mode, after its owner: chown clears the setuid and
-// setgid bits.
-func setMode(parent int, base string, fd int, hdr *tar.Header) error {
-	mode := uint32(hdr.Mode & 0o7777)
-	var err error
-	switch {
-	case fd >= 0:
-		err = unix.Fchmod(fd, mode)
-	case hdr.Typeflag != tar.TypeSymlink: // a symlink has no mode of its own
-		// fchmodat always follows a symlink at base, but base is the node
-		// makeNode has just made.
-		err = unix.Fchmodat(parent, base, mode, 0)
-	}
-	if err != nil {
-		return fmt.Errorf("setting its mode to %04o: %w", mode, err)
 	}
 	return nil
 }

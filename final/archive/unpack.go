@@ -64,7 +64,14 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opt Options) error {
 	// padding: three reads a file, each a system call on a file or pipe,
 	// without a buffer.
 	buffered := bufio.NewReaderSize(interruptible{ctx, r}, 256<<10)
-	if err := u.entries(ctx, tar.NewReader(buffered)); err != nil {
+	u.filler = startFiller()
+	err = u.entries(ctx, tar.NewReader(buffered))
+	// Every file handed over is filled (or failed) before the folders'
+	// times are set, or before Unpack returns.
+	if filled := u.filler.finish(); err == nil {
+		err = filled
+	}
+	if err != nil {
 		// An interrupt is the reason, whatever the read it broke said.
 		return cmp.Or(interrupted(ctx), err)
 	}
@@ -87,6 +94,9 @@ func (u *unpacker) entries(ctx context.Context, archive *tar.Reader) error {
 		if err := u.entry(hdr, archive); err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
+		if err := u.filler.failed(); err != nil {
+			return err // a file handed over could not be filled
+		}
 	}
 }
 
@@ -97,6 +107,7 @@ type unpacker struct {
 	rootUID, rootGID int                 // the container's root, for folders made
 	dirs             map[fileID]dirTimes // times to set once every entry is in
 	buffer           []byte              // makeFile's, for every file
+	filler           *filler             // fills small files beside it (filler.go)
 	kept             keptParent          // the last entry's directory (parent.go)
 	// The owner a file made here gets (the group may be its directory's),
 	// and the umask its mode is made with: -1 when unknown, or when a
