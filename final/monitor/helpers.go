@@ -55,3 +55,17 @@ func execProgram() (*os.File, error) {
 	}
 	return security.ReadOnlyProgram(path)
 }
+
+// WarmUp makes, beside the caller's own work, the check that Go makes
+// once in a process before the first process it starts: that pidfds
+// work, by starting a child and waiting for it (0.2 to 2 ms here). A
+// command that will start a container's init, or an exec's process,
+// calls it first, so that the start does not wait for the check (issue
+// 26).
+func WarmUp() {
+	go func() {
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Release()
+		}
+	}()
+}

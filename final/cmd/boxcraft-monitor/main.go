@@ -28,6 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "boxcraft-monitor: started by boxcraft run -d (as root), not by hand")
 		os.Exit(125)
 	}
+	monitor.WarmUp() // while boxcraft makes the container
 	err := monitor.Serve(state.DefaultDirs(), extras.New(), os.Args[1])
 	if errors.Is(err, monitor.ErrNotMade) {
 		os.Exit(0) // boxcraft gave up before it made the container: nothing to say

@@ -34,6 +34,7 @@ func createCommand(g *globals, flags *pflag.FlagSet) error {
 // create makes the container the bundle describes, with its init
 // waiting for start.
 func create(g *globals, flags *pflag.FlagSet) (*lifecycle.Runtime, lifecycle.Container, error) {
+	monitor.WarmUp()
 	id, err := needID(flags)
 	if err != nil {
 		return nil, lifecycle.Container{}, err

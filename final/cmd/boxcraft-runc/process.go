@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/boxcraft/boxcraft/final/lifecycle"
+	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/oci"
 	"github.com/boxcraft/boxcraft/final/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,6 +80,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 // execCommand runs a process in a running container: from --process, or
 // CMD… with the container's own process settings otherwise.
 func execCommand(g *globals, flags *pflag.FlagSet) error {
+	monitor.WarmUp()
 	_, rt, c, err := findArg(g, flags)
 	if err != nil {
 		return err

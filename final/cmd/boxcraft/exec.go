@@ -23,6 +23,7 @@ func addExecFlags(flags *pflag.FlagSet) {
 // execCommand is boxcraft exec: a command in a running container, in
 // the foreground (its exit status is boxcraft's) or detached.
 func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	monitor.WarmUp()
 	rt, c, err := a.firstContainer(flags, 2, "a container and a command")
 	if err != nil {
 		return statusFailed, err

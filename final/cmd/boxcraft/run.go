@@ -46,6 +46,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 // runCommand is boxcraft run: the settings, the container, then the
 // command in the foreground or detached.
 func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	monitor.WarmUp()
 	rt, err := a.open()
 	if err != nil {
 		return statusFailed, err
