@@ -67,8 +67,10 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opt Options) error {
 	u.filler = startFiller()
 	err = u.entries(ctx, tar.NewReader(buffered))
 	// Every file handed over is filled (or failed) before the folders'
-	// times are set, or before Unpack returns.
-	if filled := u.filler.finish(); err == nil {
+	// times are set, or before Unpack returns. A file the filler failed
+	// to fill came before any entry the unpacker failed on: its error is
+	// the first.
+	if filled := u.filler.finish(); filled != nil {
 		err = filled
 	}
 	if err != nil {
@@ -183,6 +185,12 @@ func (u *unpacker) entry(hdr *tar.Header, content io.Reader) error {
 		return u.whiteout(parent, base) // whiteout.go
 	case hdr.Typeflag == tar.TypeLink:
 		return u.makeHardLink(parent, base, hdr.Linkname)
+	case hdr.Typeflag == tar.TypeDir && name == ".":
+		// The root entry ("./") is the directory kept for the files
+		// that follow it, and may change the group they get (setgid):
+		// it is looked at again for them.
+		defer u.dropParent()
+		return u.makeDir(parent, base, name, hdr)
 	case hdr.Typeflag == tar.TypeDir:
 		return u.makeDir(parent, base, name, hdr)
 	case hdr.Typeflag == tar.TypeReg:
