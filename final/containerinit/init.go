@@ -10,8 +10,9 @@
 // The order of Main is the order of the lessons: the hostname (step02),
 // the root (step04), the pids (step02), the masked and read-only paths
 // (issue 20), then, once in the cgroup (step03; on v1 the monitor moves
-// init there meanwhile, issue 26), the cgroup namespace (step02), the
-// working folder, then what is taken from root (issue 20, security.go:
+// init there meanwhile, issue 26), the cgroup namespace (step02) and
+// boxcraft run's cgroup mount on /sys/fs/cgroup (step03), the working
+// folder, then what is taken from root (issue 20, security.go:
 // the bounding set, the user of -u, the capabilities, no_new_privs,
 // seccomp), the command (step01).
 package containerinit
@@ -160,6 +161,8 @@ type step struct {
 // steps are init's work for c, in order. Being in the cgroup comes
 // first where a mount needs it (an OCI bundle's "cgroup" mount shows the
 // cgroups init is in), otherwise after the mounts (readSettings).
+// boxcraft run's cgroup mount (c.CgroupMount) waits for neither: it
+// comes last, in the container's own cgroup namespace.
 func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.Tracer) []step {
 	var list []step
 	add := func(when bool, lesson, name string, do func() error) {
@@ -191,6 +194,9 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 	list = append(list, procViewSteps(c)...)
 	add(!early, "step03", "wait to be in the cgroup", inCgroup)
 	add(!early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	if m := c.CgroupMount; m != nil {
+		add(true, "step03", "mount the cgroups on "+m.Target, func() error { return rootfs.MountCgroups(*m) })
+	}
 	return append(list, processSteps(c, wait, tr)...)
 }
 

@@ -16,16 +16,45 @@ import (
 // cgroupMount gives the container its cgroups at m.Target, read-only
 // when m says ro: an OCI bundle's "cgroup" mount (issue 23), which
 // engines put on /sys/fs/cgroup. init is in its cgroup by now (step03).
+// It is made before pivot_root, so that the host's cgroups are there to
+// bind (hostCgroups).
+func cgroupMount(r root, m spec.Mount, o options) error {
+	return mountCgroups(r, m.Target, o.flags, hostCgroups)
+}
+
+// MountCgroups makes m, boxcraft run's cgroup mount (c.CgroupMount), as
+// Docker's: init calls it after pivot_root, once it is in its cgroup and
+// has entered its own cgroup namespace. Every hierarchy is a new mount,
+// which shows the namespace's root, the container's own cgroup: the
+// host's cgroups, out of reach by then, are not needed.
+func MountCgroups(m spec.Mount) error {
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := mountCgroups(root{fd: fd}, m.Target, parseOptions(m.Options).flags, ""); err != nil {
+		return fmt.Errorf("mount the cgroups on %s: %w", m.Target, err)
+	}
+	return nil
+}
+
+// hostCgroups is where the host's cgroups are, before pivot_root.
+const hostCgroups = "/sys/fs/cgroup"
+
+// mountCgroups mounts the cgroups init is in at dir, with flags (ro,
+// nosuid, …).
 //
 // On v2 it is the cgroup2 filesystem, which shows the cgroup namespace's
 // root: the container's own cgroup when it has a namespace of its own.
 // On v1 it is a tmpfs holding one folder per hierarchy: in a cgroup
 // namespace (or at a hierarchy's root) a new mount of that hierarchy,
-// otherwise the container's own folder of it, bound, as runc does.
-// Where the kernel refuses a new mount (a user namespace without a
+// otherwise the container's own folder of it, bound from hosts, as runc
+// does. Where the kernel refuses a new mount (a user namespace without a
 // cgroup namespace of its own), the container's own folder is bound.
-func cgroupMount(r root, m spec.Mount, o options) error {
-	target, err := r.mkdirAll(m.Target)
+// With hosts "" (after pivot_root), every mount is a new one.
+func mountCgroups(r root, dir string, flags uintptr, hosts string) error {
+	target, err := r.mkdirAll(dir)
 	if err != nil {
 		return fmt.Errorf("make the target: %w", err)
 	}
@@ -34,20 +63,40 @@ func cgroupMount(r root, m spec.Mount, o options) error {
 	if err != nil {
 		return err
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &fs); err == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
-		return newOrBound(r, m.Target, target, "cgroup2", "", path.Join("/sys/fs/cgroup", own[""]), o.flags)
+	if v2Only(own) {
+		return newOrBound(r, dir, target, "cgroup2", "", bindable(hosts, own[""]), flags)
 	}
 	if err := mountOn(target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return err
 	}
-	if err := mountHierarchies(r, m.Target, own, o.flags&unix.MS_RDONLY); err != nil {
+	if err := mountHierarchies(r, dir, own, hosts, flags&unix.MS_RDONLY); err != nil {
 		return err
 	}
-	if o.flags&unix.MS_RDONLY == 0 {
+	if flags&unix.MS_RDONLY == 0 {
 		return nil
 	}
-	return r.onMount(m.Target, remountReadOnly)
+	return r.onMount(dir, remountReadOnly)
+}
+
+// v2Only says whether init's cgroups are v2's alone: /proc/self/cgroup
+// names no v1 hierarchy. (It is read, not /sys/fs/cgroup's filesystem
+// type: after pivot_root, /sys/fs/cgroup is the container's.)
+func v2Only(own map[string]string) bool {
+	for controllers := range own {
+		if controllers != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// bindable is the host's folder of a cgroup below hosts, or "" when
+// there are no host's cgroups to bind.
+func bindable(hosts string, elem ...string) string {
+	if hosts == "" {
+		return ""
+	}
+	return path.Join(append([]string{hosts}, elem...)...)
 }
 
 // ownCgroups reads the cgroups init is in from /proc/self/cgroup
@@ -77,7 +126,7 @@ func parseCgroups(data string) map[string]string {
 
 // mountHierarchies mounts each v1 hierarchy init is in below dir, and
 // links each controller of a co-mounted pair (cpu → cpu,cpuacct).
-func mountHierarchies(r root, dir string, own map[string]string, ro uintptr) error {
+func mountHierarchies(r root, dir string, own map[string]string, hosts string, ro uintptr) error {
 	for _, controllers := range slices.Sorted(maps.Keys(own)) {
 		cgroup := own[controllers]
 		if controllers == "" {
@@ -89,8 +138,8 @@ func mountHierarchies(r root, dir string, own map[string]string, ro uintptr) err
 			return err
 		}
 		const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		host := path.Join("/sys/fs/cgroup", controllers, cgroup)
-		if cgroup == "/" {
+		host := bindable(hosts, controllers, cgroup)
+		if cgroup == "/" || host == "" {
 			err = newOrBound(r, name, fd, "cgroup", controllers, host, flags|ro)
 		} else {
 			err = bindCgroup(r, name, fd, host, flags|ro)
@@ -111,10 +160,11 @@ func mountHierarchies(r root, dir string, own map[string]string, ro uintptr) err
 // only in a cgroup namespace that user namespace owns, and refuses it
 // otherwise (EPERM; runc takes EBUSY the same way): then host, the
 // container's own folder of the host's cgroups, is bound there instead,
-// as runc binds it, so the container still sees its own cgroup.
+// as runc binds it, so the container still sees its own cgroup. With no
+// host ("": none to bind), a refusal is the error.
 func newOrBound(r root, name string, fd int, fstype, data, host string, flags uintptr) error {
 	refused := mountOn(fd, "cgroup", fstype, flags, data)
-	if !errors.Is(refused, unix.EPERM) && !errors.Is(refused, unix.EBUSY) {
+	if host == "" || !errors.Is(refused, unix.EPERM) && !errors.Is(refused, unix.EBUSY) {
 		return refused
 	}
 	if err := bindCgroup(r, name, fd, host, flags); err != nil {

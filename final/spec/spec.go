@@ -33,9 +33,19 @@ type Container struct {
 	// volumes (issue 18) and the /proc files a cgroup-aware view
 	// answers (issue 21). The root's own mounts (/proc, /sys, /dev) are
 	// rootfs's and are not listed here.
-	Mounts   []Mount  `json:"mounts,omitempty"`
-	Security Security `json:"security"`
-	Network  Network  `json:"network"`
+	Mounts []Mount `json:"mounts,omitempty"`
+	// CgroupMount, when not nil, is boxcraft run's cgroup filesystem on
+	// /sys/fs/cgroup, as Docker gives every container: its own cgroups,
+	// read-only when Options say "ro". init makes it after pivot_root,
+	// once it is in its cgroup and has entered its own cgroup namespace,
+	// whose root a new cgroup filesystem shows: so it needs no path of
+	// the host's, and init waits for its cgroup no earlier than without
+	// it. The command line sets it only with a cgroup namespace of the
+	// container's own. An OCI bundle's cgroup mount is one of Mounts,
+	// made in their order (issue 23).
+	CgroupMount *Mount   `json:"cgroupMount,omitempty"`
+	Security    Security `json:"security"`
+	Network     Network  `json:"network"`
 	// StartFifo is the OCI front end's create (issue 23, runc's exec
 	// fifo): init sets the container up, reports that it waits, and
 	// opens this fifo for writing, which blocks until start opens it to
