@@ -169,6 +169,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 	if c.Mounts, err = parseVolumes(flags); err != nil {
 		return nil, o, err
 	}
+	c.CgroupMount = cgroupMount(c) // after parseVolumes and parseSecurity
 	// After parseSecurity, which fills c.Security anew.
 	if err := parseDevices(flags, &c.Security); err != nil {
 		return nil, o, err

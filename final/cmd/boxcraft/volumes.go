@@ -196,6 +196,37 @@ func checkTargets(mounts []spec.Mount) error {
 	return nil
 }
 
+// cgroupMount is the container's /sys/fs/cgroup, as Docker's default
+// spec has it: its own cgroups, read-only unless --privileged, so that a
+// program reads its limits there. None without a cgroup namespace of the
+// container's own (--cgroupns host): a new cgroup filesystem would show
+// the host's whole tree, and Docker's bind of the container's own
+// folders needs the host's, before pivot_root, where init would wait for
+// its cgroup. None either under a mount of the user's on
+// /sys/fs/cgroup, below it or above it: theirs is what they asked to
+// see there, and one of theirs above it (/sys) could be the host's.
+func cgroupMount(c *spec.Container) *spec.Mount {
+	const target = "/sys/fs/cgroup"
+	if !c.Namespaces.Cgroup {
+		return nil
+	}
+	for _, m := range c.Mounts {
+		if within(m.Target, target) || within(target, m.Target) {
+			return nil
+		}
+	}
+	options := []string{"nosuid", "noexec", "nodev"}
+	if !c.Security.Privileged {
+		options = append(options, "ro")
+	}
+	return &spec.Mount{Source: "cgroup", Target: target, Type: "cgroup", Options: options}
+}
+
+// within says whether name is dir or below it.
+func within(name, dir string) bool {
+	return name == dir || strings.HasPrefix(name, dir+"/")
+}
+
 // depth is how many folders deep a target is.
 func depth(target string) int { return strings.Count(target, "/") }
 
