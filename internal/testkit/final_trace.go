@@ -140,7 +140,8 @@ func call(name, args string) func(trace.Event) bool {
 // sets its root up (issue 26), so the two run side by side: each chain is
 // in order, and they meet where one waits for the other (init starts
 // after clone; init enters its cgroup namespace once it is in its cgroup,
-// which the monitor says after the network is up).
+// which the monitor says after the network is up, and mounts the cgroups
+// in it).
 func (tr traced) inOrder(t *testing.T) {
 	type step struct {
 		what  string
@@ -153,7 +154,8 @@ func (tr traced) inOrder(t *testing.T) {
 	chains := [][]step{
 		{limit, overlay, clone, veth, cgroupNS},
 		{clone, proc, {"/dev", call("mount", "tmpfs on /dev ")}, {"/sys", call("mount", "sysfs on /sys ")},
-			{"pivot_root", call("pivot_root", "")}, cgroupNS, {"the bounding set", call("prctl(PR_CAPBSET_DROP)", "")},
+			{"pivot_root", call("pivot_root", "")}, cgroupNS, {"the cgroup mount", call("mount the cgroups on /sys/fs/cgroup", "")},
+			{"the bounding set", call("prctl(PR_CAPBSET_DROP)", "")},
 			{"the capabilities", call("capset", "")}, {"seccomp", call("seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", "")},
 			{"the exec", call("execve", "/bin/sh")}},
 	}
