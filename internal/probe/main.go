@@ -1,3 +1,9 @@
+// The probe lists the descriptors it was started with (fds). Go's
+// runtime, since 1.25, opens its cgroup's CPU limit files at start-up,
+// where it sees them (a container's /sys/fs/cgroup), and keeps them open
+// to follow the limit; told not to follow it, it closes them again.
+//go:debug containermaxprocs=0
+
 // Command probe runs as a container's command and reports, as JSON on
 // stdout, what it can see from inside: its ids, namespaces, cgroup, mounts,
 // processes, CPUs, limits and capabilities. Named experiments given as
