@@ -82,9 +82,14 @@ func (s *commandsSuite) cgroupFS(t *testing.T) {
 func mountsAtCgroupFS(f facts.Facts) []string {
 	var at []string
 	for _, line := range f.Mounts {
-		if _, point, fstype, _, ok := facts.ParseMount(line); ok && (point == "/sys/fs/cgroup" || strings.HasPrefix(point, "/sys/fs/cgroup/")) {
+		if _, point, fstype, _, ok := facts.ParseMount(line); ok && atCgroupFS(point) {
 			at = append(at, fstype+" on "+point)
 		}
 	}
 	return at
+}
+
+// atCgroupFS says whether a mount point is /sys/fs/cgroup or below it.
+func atCgroupFS(point string) bool {
+	return point == "/sys/fs/cgroup" || strings.HasPrefix(point, "/sys/fs/cgroup/")
 }

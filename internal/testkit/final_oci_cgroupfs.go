@@ -110,7 +110,7 @@ type seenMount struct{ root, point, options string }
 func cgroupMountOf(f facts.Facts, controller string, v2 bool) (seenMount, bool) {
 	for _, line := range f.Mounts {
 		root, point, fstype, options, ok := facts.ParseMount(line)
-		if !ok || point != "/sys/fs/cgroup" && !strings.HasPrefix(point, "/sys/fs/cgroup/") {
+		if !ok || !atCgroupFS(point) {
 			continue
 		}
 		if v2 && fstype == "cgroup2" || !v2 && fstype == "cgroup" && slices.Contains(strings.Split(options, ","), controller) {
