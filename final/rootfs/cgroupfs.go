@@ -64,7 +64,11 @@ func mountCgroups(r root, dir string, flags uintptr, hosts string) error {
 		return err
 	}
 	if v2Only(own) {
-		return newOrBound(r, dir, target, "cgroup2", "", bindable(hosts, own[""]), flags)
+		err := newOrBound(r, dir, target, "cgroup2", "", bindable(hosts, own[""]), flags)
+		if errors.Is(err, unix.EBUSY) && hosts == "" {
+			err = cgroup2OverTmpfs(r, dir, target, flags)
+		}
+		return err
 	}
 	if err := mountOn(target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755"); err != nil {
 		return err
@@ -76,6 +80,23 @@ func mountCgroups(r root, dir string, flags uintptr, hosts string) error {
 		return nil
 	}
 	return r.onMount(dir, remountReadOnly)
+}
+
+// cgroup2OverTmpfs mounts cgroup2 on dir after a tmpfs. The kernel
+// refuses a filesystem on the top of a mount of its own (EBUSY), and dir
+// may be the top of the host's cgroup2, bound with the host's /sys where
+// a user namespace may not mount sysfs (mountSys): the tmpfs goes
+// between them.
+func cgroup2OverTmpfs(r root, dir string, target int, flags uintptr) error {
+	if err := mountOn(target, "tmpfs", "tmpfs", flags, "mode=755"); err != nil {
+		return err
+	}
+	top, err := r.open(dir, unix.O_PATH|unix.O_DIRECTORY, 0) // the tmpfs, not what is below it
+	if err != nil {
+		return err
+	}
+	defer unix.Close(top)
+	return mountOn(top, "cgroup", "cgroup2", flags, "")
 }
 
 // v2Only says whether init's cgroups are v2's alone: /proc/self/cgroup
