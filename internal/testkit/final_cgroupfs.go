@@ -28,10 +28,13 @@ func (s *commandsSuite) cgroupFS(t *testing.T) {
 		pids, pidsMax, memoryMax = "/sys/fs/cgroup", "pids.max", "memory.max"
 	}
 	limits := []string{"-m", "64m", "--pids-limit", "42"}
+	// With a user namespace and the host's network, /sys is the host's,
+	// bound with the host's cgroups below it: the container's go on top.
+	userns := []string{"--uidmap", "0:100000:65536"}
 	for _, c := range []struct {
 		name   string
 		userns []string
-	}{{"ReadOnly", nil}, {"ReadOnlyInAUserNamespace", []string{"--uidmap", "0:100000:65536"}}} {
+	}{{"ReadOnly", nil}, {"ReadOnlyInAUserNamespace", userns}, {"ReadOnlyOverTheHostsSys", append(userns, "--network", "host")}} {
 		t.Run(c.name, func(t *testing.T) {
 			ShareSandbox(t, s.top)
 			// ls's listing on stderr, the probe's facts on stdout.

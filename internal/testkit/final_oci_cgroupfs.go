@@ -106,16 +106,20 @@ type seenMount struct{ root, point, options string }
 
 // cgroupMountOf finds the mount at or below /sys/fs/cgroup of a
 // controller's hierarchy: on v2 the cgroup2 one, on v1 the cgroup one
-// whose options name the controller.
+// whose options name the controller. Of two, the later is on top.
 func cgroupMountOf(f facts.Facts, controller string, v2 bool) (seenMount, bool) {
+	var found []seenMount
 	for _, line := range f.Mounts {
 		root, point, fstype, options, ok := facts.ParseMount(line)
 		if !ok || !atCgroupFS(point) {
 			continue
 		}
 		if v2 && fstype == "cgroup2" || !v2 && fstype == "cgroup" && slices.Contains(strings.Split(options, ","), controller) {
-			return seenMount{root: root, point: point, options: facts.MountOptions(line)}, true
+			found = append(found, seenMount{root: root, point: point, options: facts.MountOptions(line)})
 		}
 	}
-	return seenMount{}, false
+	if len(found) == 0 {
+		return seenMount{}, false
+	}
+	return found[len(found)-1], true
 }
