@@ -195,7 +195,7 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 	add(!early, "step03", "wait to be in the cgroup", inCgroup)
 	add(!early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
 	if m := c.CgroupMount; m != nil {
-		add(true, "step03", "mount the cgroups on "+m.Target, func() error { return rootfs.MountCgroups(*m) })
+		list = append(list, step{"step03", "mount the cgroups on " + m.Target, func() error { return rootfs.MountCgroups(*m) }})
 	}
 	return append(list, processSteps(c, wait, tr)...)
 }

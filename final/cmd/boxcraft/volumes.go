@@ -201,10 +201,10 @@ func checkTargets(mounts []spec.Mount) error {
 // program reads its limits there. None without a cgroup namespace of the
 // container's own (--cgroupns host): a new cgroup filesystem would show
 // the host's whole tree, and Docker's bind of the container's own
-// folders needs the host's, before pivot_root, where init would wait for
-// its cgroup. None either under a mount of the user's on
-// /sys/fs/cgroup, below it or above it: theirs is what they asked to
-// see there, and one of theirs above it (/sys) could be the host's.
+// folders takes the host's, before pivot_root. None under a mount of the
+// user's on /sys/fs/cgroup, below it or above it either: theirs is what
+// they asked to see there (and in a bind of theirs above it, init would
+// make the folder in the host's).
 func cgroupMount(c *spec.Container) *spec.Mount {
 	const target = "/sys/fs/cgroup"
 	if !c.Namespaces.Cgroup {
