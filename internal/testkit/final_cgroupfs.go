@@ -15,8 +15,9 @@ import (
 // there (-m and --pids-limit). In the container's own cgroup namespace,
 // the top of each hierarchy is the container's cgroup: no folder above
 // it, such as boxcraft's, shows. It is read-only, with a user namespace
-// too, and writable with --privileged; a mount of the user's on that
-// path takes its place. The file names differ between v1 and v2, as in
+// too, and over the host's /sys, which a user namespace with the host's
+// network binds with the host's cgroups below it; it is writable with
+// --privileged; a mount of the user's on that path takes its place. The file names differ between v1 and v2, as in
 // cgroupMount (final_oci_cgroupfs.go).
 func (s *commandsSuite) cgroupFS(t *testing.T) {
 	s.enter(t)
@@ -28,18 +29,16 @@ func (s *commandsSuite) cgroupFS(t *testing.T) {
 		pids, pidsMax, memoryMax = "/sys/fs/cgroup", "pids.max", "memory.max"
 	}
 	limits := []string{"-m", "64m", "--pids-limit", "42"}
-	// With a user namespace and the host's network, /sys is the host's,
-	// bound with the host's cgroups below it: the container's go on top.
 	userns := []string{"--uidmap", "0:100000:65536"}
 	for _, c := range []struct {
-		name   string
-		userns []string
+		name  string
+		flags []string
 	}{{"ReadOnly", nil}, {"ReadOnlyInAUserNamespace", userns}, {"ReadOnlyOverTheHostsSys", append(userns, "--network", "host")}} {
 		t.Run(c.name, func(t *testing.T) {
 			ShareSandbox(t, s.top)
 			// ls's listing on stderr, the probe's facts on stdout.
 			script := "ls -a " + pids + " >&2; exec /probe create=/sys/fs/cgroup/" + pidsMax
-			r := Run(t, append(append(append([]string{"run", "--rm"}, c.userns...), limits...), "busybox", "sh", "-c", script)...)
+			r := Run(t, append(append(append([]string{"run", "--rm"}, c.flags...), limits...), "busybox", "sh", "-c", script)...)
 			f := Probe(t, r)
 			assert.Equal(t, map[string]string{pidsMax: "42", memoryMax: "67108864"},
 				map[string]string{pidsMax: f.CgroupFiles[pidsMax], memoryMax: f.CgroupFiles[memoryMax]},
@@ -58,7 +57,7 @@ func (s *commandsSuite) cgroupFS(t *testing.T) {
 			tried := f.Experiments.Creates["/sys/fs/cgroup/"+pidsMax]
 			require.NotNil(t, tried, "the probe tried the write")
 			assert.False(t, tried.OK, "a limit file cannot be written")
-			if c.userns == nil {
+			if c.flags == nil {
 				// In a user namespace the host root's files refuse its
 				// root first (EACCES); here only the mount does.
 				assert.Contains(t, tried.Error, "read-only file system", "the write is refused by the read-only mount")
