@@ -51,6 +51,15 @@ func (s *commandsSuite) detached(t *testing.T) {
 	assert.FileExists(t, c.LogPath)
 	r := Run(t, "inspect", "-f", "{{.State.Pid}} {{.Name}} {{json .Config.Cmd}}", "det")
 	assert.Equal(t, fmt.Sprintf("%d /det [\"sleep\",\"1000\"]\n", c.State.Pid), r.Stdout, "inspect -f: a Go template over inspect's fields, as docker inspect -f\n%s", r)
+	// Docker's idioms: a number is a number, a list of strings joins,
+	// an image's lists are empty rather than null, a field no one has is
+	// an error.
+	r = Run(t, "inspect", "-f", `{{if .State.ExitCode}}failed{{else}}ok{{end}} {{if eq .State.ExitCode 0}}zero{{end}} `+
+		`{{printf "%d" .State.Pid}} {{join .Config.Cmd "+"}} {{len .Config.Labels}} {{json "a && <b>"}}`, "det")
+	assert.Equal(t, fmt.Sprintf("ok zero %d sleep+1000 0 \"a && <b>\"\n", c.State.Pid), r.Stdout, "%s", r)
+	r = Run(t, "inspect", "-f", "{{len .Config.Env}} {{index .Config.Labels \"x\"}}", "busybox")
+	assert.Equal(t, 0, r.Code, "an image's empty lists: %s", r)
+	assertFailedOneLine(t, Run(t, "inspect", "-f", "{{.State.Pidd}}", "det"), 125, "Pidd")
 	r = Run(t, "inspect", "--format", "{{.Id}} {{.RepoTags}} {{len .RootFS.Layers}}", "busybox")
 	assert.Equal(t, s.busybox.ID+" [busybox:latest] 1\n", r.Stdout, "an image's ID, names and layers, as docker inspect names them\n%s", r)
 	r = Run(t, "inspect", "-f", "{{.Name}}", "det", "nosuch")
@@ -221,6 +230,7 @@ func (s *commandsSuite) stop(t *testing.T) {
 		c := inspectOne(t, id)
 		assert.False(t, c.State.Running)
 		assert.Equal(t, 137, c.State.ExitCode)
+		assert.Zero(t, c.State.Pid, "an ended container has no pid, as Docker's: the old one may be another process's by now")
 		assertEnded(t, id)
 	})
 	t.Run("SIGTERM first", func(t *testing.T) {
@@ -236,7 +246,8 @@ func (s *commandsSuite) stop(t *testing.T) {
 	})
 	t.Run("-t -1 waits without end", func(t *testing.T) {
 		ShareSandbox(t, s.top)
-		id := s.detach(t, "busybox", "sh", "-c", `trap "sleep 3; exit 4" TERM; touch /tmp/ready; while :; do sleep 0.1; done`)
+		// The trap takes longer than stop's default 10 s.
+		id := s.detach(t, "busybox", "sh", "-c", `trap "sleep 11; exit 4" TERM; touch /tmp/ready; while :; do sleep 0.1; done`)
 		readyFile(t, id)
 		assertFailedOneLine(t, Run(t, "stop", "-t", "-2", id), 125, "-2")
 		r := Run(t, "stop", "-t", "-1", id)

@@ -252,4 +252,10 @@ func (s *commandsSuite) execDetached(t *testing.T) {
 	inside := Run(t, "exec", id, "cat", "/started")
 	_, err := strconv.Atoi(strings.TrimSpace(inside.Stdout))
 	assert.NoError(t, err, "its pid inside:\n%s", inside)
+
+	// -d -i -t: accepted, as Docker does; the command runs, detached.
+	r = Run(t, "exec", "-d", "-i", "-t", id, "touch", "/detached-tty")
+	require.Equal(t, 0, r.Code, "exec -d -i -t: %s", r)
+	assert.True(t, eventually(30*time.Second, func() bool { return Run(t, "exec", id, "test", "-e", "/detached-tty").Code == 0 }),
+		"exec -d -i -t ran its command")
 }

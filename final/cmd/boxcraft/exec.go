@@ -36,6 +36,11 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err := checkTerminalInput(p.Stdin, p.Terminal, detached); err != nil {
 		return statusFailed, err
 	}
+	if detached {
+		// exec -d drops the command's output and gives it no input
+		// (openExecStdio): no one would hold a terminal's other side.
+		p.Terminal, p.Stdin = false, false
+	}
 	if err := startTrace(rt, flags); err != nil {
 		return statusFailed, err
 	}

@@ -82,7 +82,8 @@ func namesOf(repo string) (func(name string) bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	tagGiven := strings.LastIndex(repo, ":") > strings.LastIndex(repo, "/")
+	name, _, _ := strings.Cut(repo, "@") // a digest's sha256: is no tag
+	tagGiven := strings.LastIndex(name, ":") > strings.LastIndex(name, "/")
 	want := ref.Familiar()
 	ref.Tag, ref.Digest = "", ""
 	prefix := ref.Familiar() + ":"

@@ -90,7 +90,7 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"Path":    path,
 		"Args":    args,
 		"State": map[string]any{
-			"Status": s.Status, "Running": s.Status == state.Running, "Pid": s.Pid,
+			"Status": s.Status, "Running": s.Status == state.Running, "Pid": runningPid(s),
 			"ExitCode": s.ExitCode, "OOMKilled": s.OOMKilled, "Error": s.Error,
 			"StartedAt": stamp(s.StartedAt), "FinishedAt": stamp(s.FinishedAt),
 		},
@@ -98,8 +98,9 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"Name":    "/" + rec.Spec.Name,
 		"LogPath": rt.Dirs.LogFile(c.ID),
 		"Config": map[string]any{
-			"Hostname": rec.Spec.Hostname, "Env": p.Env, "Entrypoint": rec.Entrypoint, "Cmd": rec.Cmd, "WorkingDir": p.Cwd,
-			"Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin, "User": p.User,
+			"Hostname": rec.Spec.Hostname, "Env": orNone(p.Env), "Entrypoint": orNone(rec.Entrypoint), "Cmd": orNone(rec.Cmd),
+			"WorkingDir": p.Cwd, "Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin, "User": p.User,
+			"Labels": map[string]string{},
 		},
 		"Mounts": inspectMounts(rec.Spec.Mounts),
 		"HostConfig": map[string]any{
@@ -124,4 +125,14 @@ func stamp(t time.Time) string {
 		return "0001-01-01T00:00:00Z"
 	}
 	return t.Format(time.RFC3339Nano)
+}
+
+// runningPid is the pid of the container's first process while it runs,
+// and 0 once it has ended, as Docker's: a pid kept from before may be
+// another process's by now.
+func runningPid(s state.Status) int {
+	if s.Status != state.Running {
+		return 0
+	}
+	return s.Pid
 }

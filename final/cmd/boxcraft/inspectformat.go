@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,8 +22,11 @@ import (
 // text/template's own (index, len, range, …).
 var formatFuncs = template.FuncMap{
 	"json": func(v any) (string, error) {
-		data, err := json.Marshal(v)
-		return string(data), err
+		var out bytes.Buffer
+		enc := json.NewEncoder(&out)
+		enc.SetEscapeHTML(false) // a command's && and <, as they are
+		err := enc.Encode(v)
+		return strings.TrimSuffix(out.String(), "\n"), err
 	},
 	"join":    strings.Join,
 	"split":   strings.Split,
@@ -36,7 +40,9 @@ func parseFormat(format string) (*template.Template, error) {
 	if format == "" {
 		return nil, nil
 	}
-	tmpl, err := template.New("format").Funcs(formatFuncs).Parse(format)
+	// missingkey=error: a field no object has ({{.State.Pidd}}) is an
+	// error, as in docker inspect, not "<no value>".
+	tmpl, err := template.New("format").Funcs(formatFuncs).Option("missingkey=error").Parse(format)
 	if err != nil {
 		return nil, fmt.Errorf("--format: %w", err)
 	}
@@ -45,8 +51,11 @@ func parseFormat(format string) (*template.Template, error) {
 
 // printFormatted prints each value through tmpl, a line each. The
 // template sees a value as its JSON reads, so that {{.State.Pid}} names
-// the JSON's fields, and a number prints as it is written (not 6.7e+07).
+// the JSON's fields (templateValue). A value the template fails on is
+// left out, and the first failure returned once the others are printed,
+// as docker inspect does.
 func printFormatted(w io.Writer, tmpl *template.Template, values []any) error {
+	var failed error
 	for _, v := range values {
 		data, err := json.Marshal(v)
 		if err != nil {
@@ -59,15 +68,49 @@ func printFormatted(w io.Writer, tmpl *template.Template, values []any) error {
 			return err
 		}
 		var line bytes.Buffer
-		if err := tmpl.Execute(&line, generic); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		if err := tmpl.Execute(&line, templateValue(generic)); err != nil {
+			failed = cmp.Or(failed, fmt.Errorf("--format: %w", err))
+			continue
 		}
 		line.WriteByte('\n')
 		if _, err := w.Write(line.Bytes()); err != nil {
 			return err
 		}
 	}
-	return nil
+	return failed
+}
+
+// templateValue gives a decoded JSON value the types a template's
+// functions expect, as docker inspect's typed fields have them: whole
+// numbers as int64 ({{if .State.ExitCode}} is false for 0, eq 0 and
+// printf "%d" work), lists of strings as []string (join).
+func templateValue(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = templateValue(e)
+		}
+		return v
+	case []any:
+		strs := make([]string, 0, len(v))
+		for i, e := range v {
+			v[i] = templateValue(e)
+			if s, ok := v[i].(string); ok {
+				strs = append(strs, s)
+			}
+		}
+		if len(strs) == len(v) {
+			return strs
+		}
+		return v
+	}
+	return v
 }
 
 // inspectImage is an image as docker inspect shows one: its ID, names,
@@ -78,6 +121,8 @@ func inspectImage(rt *runtime.Runtime, img store.ImageRecord) (map[string]any, e
 		return nil, err
 	}
 	c := config.Config
+	// Empty, not null, as Docker's: {{len .Config.Env}} and
+	// {{index .Config.Labels "x"}} work on every image.
 	return map[string]any{
 		"Id":           img.ID,
 		"RepoTags":     append([]string{}, img.Names...),
@@ -87,8 +132,9 @@ func inspectImage(rt *runtime.Runtime, img store.ImageRecord) (map[string]any, e
 		"Os":           config.OS,
 		"Author":       config.Author,
 		"Config": map[string]any{
-			"User": c.User, "ExposedPorts": c.ExposedPorts, "Env": c.Env, "Entrypoint": c.Entrypoint, "Cmd": c.Cmd,
-			"Volumes": c.Volumes, "WorkingDir": c.WorkingDir, "Labels": c.Labels, "StopSignal": c.StopSignal,
+			"User": c.User, "ExposedPorts": orEmpty(c.ExposedPorts), "Env": orNone(c.Env), "Entrypoint": orNone(c.Entrypoint),
+			"Cmd": orNone(c.Cmd), "Volumes": orEmpty(c.Volumes), "WorkingDir": c.WorkingDir, "Labels": orEmpty(c.Labels),
+			"StopSignal": c.StopSignal,
 		},
 		"RootFS": map[string]any{"Type": "layers", "Layers": img.DiffIDs},
 	}, nil
@@ -132,4 +178,20 @@ func networkSettings(rt *runtime.Runtime, c runtime.Container) map[string]any {
 	settings["Ports"] = ports
 	settings["Networks"] = map[string]any{"bridge": bridge}
 	return settings
+}
+
+// orNone is a list, [] rather than null when it has nothing.
+func orNone(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
+// orEmpty is a map, {} rather than null when it has nothing.
+func orEmpty[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
 }

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
@@ -173,7 +174,7 @@ func (a *app) open() (*runtime.Runtime, error) {
 }
 
 func dispatch(args []string) (int, error) {
-	if len(args) == 2 && args[0] == "help" {
+	if len(args) == 2 && args[0] == "help" && slices.ContainsFunc(commands, func(c command) bool { return c.name == args[1] }) {
 		args = []string{args[1], "--help"} // boxcraft help run, as docker help run
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
@@ -181,8 +182,10 @@ func dispatch(args []string) (int, error) {
 		return 0, nil
 	}
 	if args[0] == "--version" || args[0] == "-v" {
-		_, err := fmt.Println(version())
-		return 0, err
+		if _, err := fmt.Println(version()); err != nil {
+			return statusFailed, err
+		}
+		return 0, nil
 	}
 	out := &output{file: os.Stdout}
 	a := &app{dirs: state.DefaultDirs(), stdout: out}

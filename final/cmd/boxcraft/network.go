@@ -85,6 +85,9 @@ func portCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		return statusOf(err), err
 	}
 	ports := c.Record.Spec.Network.Ports
+	if c.Status.Status != state.Running {
+		ports = nil // a container holds its ports while it runs, as Docker's
+	}
 	if flags.NArg() == 1 {
 		for _, p := range ports {
 			fmt.Fprintln(a.stdout, network.PortString(p))

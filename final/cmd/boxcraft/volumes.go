@@ -234,7 +234,8 @@ func depth(target string) int { return strings.Count(target, "/") }
 func inspectMounts(mounts []spec.Mount) []map[string]any {
 	out := []map[string]any{}
 	for _, m := range mounts {
-		rw := !slices.Contains(m.Options, "ro")
+		// The last of ro and rw says, as the mount reads its options.
+		rw := slices.Index(m.Options, "ro") <= slices.Index(m.Options, "rw")
 		mode := map[bool]string{true: "rw", false: "ro"}[rw]
 		out = append(out, map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Target, "Mode": mode, "RW": rw})
 	}
