@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -101,19 +100,7 @@ func TestUnpackFillsAsGNUTarDoes(t *testing.T) {
 	for name, entries := range archives {
 		for ids, opt := range map[string]Options{"ids kept": {}, "ids shifted": shifted(100000)} {
 			t.Run(name+", "+ids, func(t *testing.T) {
-				image := testkit.Tar(t, entries...)
-				file := filepath.Join(t.TempDir(), "image.tar")
-				require.NoError(t, os.WriteFile(file, image, 0o644))
-				byTar := t.TempDir()
-				testkit.GNUTarExtract(t, file, byTar)
-				dir := t.TempDir()
-				shift := 0
-				if opt.UIDMap != nil {
-					shift = opt.UIDMap[0].HostID
-					require.NoError(t, os.Chown(dir, shift, shift))
-				}
-				require.NoError(t, unpack(image, dir, opt))
-				testkit.AssertSameTree(t, byTar, dir, uint32(shift))
+				assertUnpacksAsGNUTar(t, testkit.Tar(t, entries...), opt)
 			})
 		}
 	}

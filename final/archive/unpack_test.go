@@ -183,22 +183,30 @@ func TestUnpackMatchesGNUTar(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// A device node only without a user namespace: see
 			// TestUnpackRefusesBadEntries.
-			image := testkit.DockerExportTar(t, opt.UIDMap == nil)
-			file := filepath.Join(t.TempDir(), "image.tar")
-			require.NoError(t, os.WriteFile(file, image, 0o644))
-			byTar := t.TempDir()
-			testkit.GNUTarExtract(t, file, byTar)
-			dir := t.TempDir()
-			shift := 0
-			if opt.UIDMap != nil {
-				shift = opt.UIDMap[0].HostID
-				require.NoError(t, os.Chown(dir, shift, shift)) // as the store gives a layer to the container's root
-			}
-			require.NoError(t, unpack(image, dir, opt))
-			testkit.AssertSameTree(t, byTar, dir, uint32(shift))
+			dir := assertUnpacksAsGNUTar(t, testkit.DockerExportTar(t, opt.UIDMap == nil), opt)
 			assertDirTimes(t, dir)
 		})
 	}
+}
+
+// assertUnpacksAsGNUTar unpacks image with opt and with GNU tar, and
+// checks that the two trees are the same (with opt's ids shifted), and
+// returns the unpacker's.
+func assertUnpacksAsGNUTar(t *testing.T, image []byte, opt Options) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "image.tar")
+	require.NoError(t, os.WriteFile(file, image, 0o644))
+	byTar := t.TempDir()
+	testkit.GNUTarExtract(t, file, byTar)
+	dir := t.TempDir()
+	shift := 0
+	if opt.UIDMap != nil {
+		shift = opt.UIDMap[0].HostID
+		require.NoError(t, os.Chown(dir, shift, shift)) // as the store gives a layer to the container's root
+	}
+	require.NoError(t, unpack(image, dir, opt))
+	testkit.AssertSameTree(t, byTar, dir, uint32(shift))
+	return dir
 }
 
 // assertDirTimes checks that every directory below dir has the archive's
