@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"runtime"
 	"syscall"
 
@@ -174,8 +175,20 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 	root := c.Root.Path // the host's path, for a failure to name: init then calls it "."
 	early := hasCgroupMount(c.Mounts)
 	newCgroupNS := ns.Cgroup && !joined(c, "cgroup")
+	// boxcraft run's cgroup mount shows only the hierarchies where init
+	// is in the container's cgroup: they are read before the namespace.
+	var before map[string]string
+	enterNamespace := func() error {
+		var err error
+		if c.CgroupMount != nil {
+			if before, err = rootfs.OwnCgroups(); err != nil {
+				return fmt.Errorf("read init's cgroups: %w", err)
+			}
+		}
+		return enterCgroupNamespace()
+	}
 	add(early, "step03", "wait to be in the cgroup", inCgroup)
-	add(early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
+	add(early && newCgroupNS, "step02", "enter a new cgroup namespace", enterNamespace)
 	add(ns.UTS && c.Hostname != "", "step02", "set the hostname", func() error { return setHostname(c.Hostname) })
 	add(ns.Net && !joined(c, "net"), "step02", "bring up lo", bringUpLoopback)
 	add(true, "step04", "set up the root and pivot into it", func() error {
@@ -193,9 +206,12 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 	add(!sec.Privileged && len(sec.ReadonlyPaths) == 0, "step02", "make /proc/sys read-only", func() error { return rootfs.ReadOnlyProcSys(c) })
 	list = append(list, procViewSteps(c)...)
 	add(!early, "step03", "wait to be in the cgroup", inCgroup)
-	add(!early && newCgroupNS, "step02", "enter a new cgroup namespace", enterCgroupNamespace)
-	if m := c.CgroupMount; m != nil {
-		list = append(list, step{"step03", "mount the cgroups on " + m.Target, func() error { return rootfs.MountCgroups(*m) }})
+	add(!early && newCgroupNS, "step02", "enter a new cgroup namespace", enterNamespace)
+	// Only in a cgroup namespace of its own: a new mount outside one
+	// would show the host's whole tree.
+	if m := c.CgroupMount; m != nil && newCgroupNS {
+		cgroup := path.Join("/", c.CgroupParent, c.CgroupName())
+		list = append(list, step{"step03", "mount the cgroups on " + m.Target, func() error { return rootfs.MountCgroups(*m, before, cgroup) }})
 	}
 	return append(list, processSteps(c, wait, tr)...)
 }

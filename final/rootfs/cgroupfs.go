@@ -19,7 +19,13 @@ import (
 // It is made before pivot_root, so that the host's cgroups are there to
 // bind (hostCgroups).
 func cgroupMount(r root, m spec.Mount, o options) error {
-	return mountCgroups(r, m.Target, o.flags, hostCgroups)
+	own, err := ownCgroups()
+	if err != nil {
+		return err
+	}
+	var fs unix.Statfs_t
+	v2 := unix.Statfs(hostCgroups, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC
+	return mountCgroups(r, m.Target, o.flags, hostCgroups, own, v2)
 }
 
 // MountCgroups makes m, boxcraft run's cgroup mount (c.CgroupMount), as
@@ -27,23 +33,54 @@ func cgroupMount(r root, m spec.Mount, o options) error {
 // has entered its own cgroup namespace. Every hierarchy is a new mount,
 // which shows the namespace's root, the container's own cgroup: the
 // host's cgroups, out of reach by then, are not needed.
-func MountCgroups(m spec.Mount) error {
+//
+// before is init's cgroups as OwnCgroups read them before it entered its
+// namespace, and cgroup the container's own ("/boxcraft/ID"). Only the
+// hierarchies where init is in it are mounted: in one that the runtime
+// does not manage (v1's net_cls or perf_event, the hybrid's v2 tree),
+// init is still in its monitor's cgroup, often the root, and a new mount
+// there would show the host's whole tree. The v2 tree is mounted when
+// the container's cgroup is in it: on a v2 host.
+func MountCgroups(m spec.Mount, before map[string]string, cgroup string) error {
+	mine := containersHierarchies(before, cgroup)
+	if len(mine) == 0 {
+		return fmt.Errorf("mount the cgroups on %s: init is in none of the container's cgroups (%s)", m.Target, cgroup)
+	}
+	_, v2 := mine[""]
 	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := mountCgroups(root{fd: fd}, m.Target, parseOptions(m.Options).flags, ""); err != nil {
+	if err := mountCgroups(root{fd: fd}, m.Target, parseOptions(m.Options).flags, "", mine, v2); err != nil {
 		return fmt.Errorf("mount the cgroups on %s: %w", m.Target, err)
 	}
 	return nil
 }
 
+// containersHierarchies are the hierarchies of before (init's cgroups,
+// by hierarchy) where init is in cgroup, each at its namespace's root.
+func containersHierarchies(before map[string]string, cgroup string) map[string]string {
+	mine := map[string]string{}
+	for controllers, p := range before {
+		if p == cgroup {
+			mine[controllers] = "/"
+		}
+	}
+	return mine
+}
+
+// OwnCgroups is init's cgroups by hierarchy, as ownCgroups reads them:
+// init reads them for MountCgroups before it enters its cgroup
+// namespace, where every path reads "/".
+func OwnCgroups() (map[string]string, error) { return ownCgroups() }
+
 // hostCgroups is where the host's cgroups are, before pivot_root.
 const hostCgroups = "/sys/fs/cgroup"
 
-// mountCgroups mounts the cgroups init is in at dir, with flags (ro,
-// nosuid, …).
+// mountCgroups mounts the cgroups own names (init's, by hierarchy) at
+// dir, with flags (ro, nosuid, …): v2's tree alone when v2, else v1's
+// hierarchies.
 //
 // On v2 it is the cgroup2 filesystem, which shows the cgroup namespace's
 // root: the container's own cgroup when it has a namespace of its own.
@@ -53,17 +90,13 @@ const hostCgroups = "/sys/fs/cgroup"
 // does. Where the kernel refuses a new mount (a user namespace without a
 // cgroup namespace of its own), the container's own folder is bound.
 // With hosts "" (after pivot_root), every mount is a new one.
-func mountCgroups(r root, dir string, flags uintptr, hosts string) error {
+func mountCgroups(r root, dir string, flags uintptr, hosts string, own map[string]string, v2 bool) error {
 	target, err := r.mkdirAll(dir)
 	if err != nil {
 		return fmt.Errorf("make the target: %w", err)
 	}
 	defer unix.Close(target)
-	own, err := ownCgroups()
-	if err != nil {
-		return err
-	}
-	if v2Only(own) {
+	if v2 {
 		err := newOrBound(r, dir, target, "cgroup2", "", bindable(hosts, own[""]), flags)
 		if errors.Is(err, unix.EBUSY) && hosts == "" {
 			err = cgroup2OverTmpfs(r, dir, target, flags)
@@ -97,18 +130,6 @@ func cgroup2OverTmpfs(r root, dir string, target int, flags uintptr) error {
 	}
 	defer unix.Close(top)
 	return mountOn(top, "cgroup", "cgroup2", flags, "")
-}
-
-// v2Only says whether init's cgroups are v2's alone: /proc/self/cgroup
-// names no v1 hierarchy. (It is read, not /sys/fs/cgroup's filesystem
-// type: after pivot_root, /sys/fs/cgroup is the container's.)
-func v2Only(own map[string]string) bool {
-	for controllers := range own {
-		if controllers != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // bindable is the host's folder of a cgroup below hosts, or "" when

@@ -222,6 +222,7 @@ func (s *commandsSuite) helpAndVersion(t *testing.T) {
 	assert.Equal(t, 0, r.Code, "%s", r)
 	assert.True(t, strings.HasPrefix(r.Stdout, "Usage: boxcraft stop "), "help stop is stop's own help:\n%s", r)
 	assert.Equal(t, Run(t, "stop", "--help").Stdout, r.Stdout)
+	assertFailedOneLine(t, Run(t, "help", "nosuch"), 125, "nosuch")
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		r := Run(t, args...)
 		assert.Equal(t, 0, r.Code, "%s", r)

@@ -36,11 +36,6 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err := checkTerminalInput(p.Stdin, p.Terminal, detached); err != nil {
 		return statusFailed, err
 	}
-	if detached {
-		// exec -d drops the command's output and gives it no input
-		// (openExecStdio): no one would hold a terminal's other side.
-		p.Terminal, p.Stdin = false, false
-	}
 	if err := startTrace(rt, flags); err != nil {
 		return statusFailed, err
 	}
@@ -70,6 +65,11 @@ func execProcess(flags *pflag.FlagSet, container spec.Process) (spec.Process, er
 	p := spec.Process{Args: flags.Args()[1:], Cwd: container.Cwd, User: container.User}
 	p.Terminal, _ = flags.GetBool("tty")
 	p.Stdin, _ = flags.GetBool("interactive")
+	if detached, _ := flags.GetBool("detach"); detached {
+		// exec -d drops the command's output and gives it no input
+		// (openExecStdio): no one would hold a terminal's other side.
+		p.Terminal, p.Stdin = false, false
+	}
 	if dir, _ := flags.GetString("workdir"); flags.Changed("workdir") {
 		if !strings.HasPrefix(dir, "/") {
 			return p, fmt.Errorf("exec: -w %q: give an absolute path", dir)

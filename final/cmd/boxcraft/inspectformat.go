@@ -90,6 +90,9 @@ func templateValue(v any) any {
 		if n, err := v.Int64(); err == nil {
 			return n
 		}
+		if n, err := strconv.ParseUint(v.String(), 10, 64); err == nil {
+			return n // RLIM_INFINITY, say
+		}
 		f, _ := v.Float64()
 		return f
 	case map[string]any:

@@ -174,8 +174,11 @@ func (a *app) open() (*runtime.Runtime, error) {
 }
 
 func dispatch(args []string) (int, error) {
-	if len(args) == 2 && args[0] == "help" && slices.ContainsFunc(commands, func(c command) bool { return c.name == args[1] }) {
+	if len(args) == 2 && args[0] == "help" {
 		args = []string{args[1], "--help"} // boxcraft help run, as docker help run
+		if !slices.ContainsFunc(commands, func(c command) bool { return c.name == args[0] }) {
+			args = args[:1] // not a command: said so below
+		}
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		usage(os.Stdout)

@@ -235,7 +235,12 @@ func inspectMounts(mounts []spec.Mount) []map[string]any {
 	out := []map[string]any{}
 	for _, m := range mounts {
 		// The last of ro and rw says, as the mount reads its options.
-		rw := slices.Index(m.Options, "ro") <= slices.Index(m.Options, "rw")
+		rw := true
+		for _, o := range m.Options {
+			if o == "ro" || o == "rw" {
+				rw = o == "rw"
+			}
+		}
 		mode := map[bool]string{true: "rw", false: "ro"}[rw]
 		out = append(out, map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Target, "Mode": mode, "RW": rw})
 	}
