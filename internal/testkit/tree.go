@@ -156,3 +156,22 @@ func fileSHA256(t testing.TB, path string) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
+
+// AssertUnpacksAsGNUTar unpacks image with GNU tar and with unpack, into
+// a folder of its own owned by shift (as a runtime gives the root to the
+// container's root in a user namespace, or 0), checks that the two trees
+// are the same with the owners moved up by shift, and returns unpack's.
+func AssertUnpacksAsGNUTar(t *testing.T, image []byte, shift int, unpack func(dir string) error) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "image.tar")
+	require.NoError(t, os.WriteFile(file, image, 0o644))
+	byTar := t.TempDir()
+	GNUTarExtract(t, file, byTar)
+	dir := t.TempDir()
+	if shift != 0 {
+		require.NoError(t, os.Chown(dir, shift, shift))
+	}
+	require.NoError(t, unpack(dir))
+	AssertSameTree(t, byTar, dir, uint32(shift))
+	return dir
+}

@@ -50,14 +50,10 @@ func psCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	return 0, w.Flush()
 }
 
-// publishedPorts is docker ps's PORTS: 0.0.0.0:8080->80/tcp, while the
-// container runs and holds them.
+// publishedPorts is docker ps's PORTS: 0.0.0.0:8080->80/tcp.
 func publishedPorts(c runtime.Container) string {
-	if c.Status.Status != state.Running {
-		return ""
-	}
 	var list []string
-	for _, p := range c.Record.Spec.Network.Ports {
+	for _, p := range heldPorts(c) {
 		list = append(list, network.HostAddress(p)+"->"+network.ContainerPort(p))
 	}
 	return strings.Join(list, ", ")

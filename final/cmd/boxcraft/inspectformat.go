@@ -166,7 +166,7 @@ func networkSettings(rt *runtime.Runtime, c runtime.Container) map[string]any {
 	if !ok {
 		return settings
 	}
-	ports := portBindings(c.Record.Spec.Network.Ports)
+	ports := portBindings(heldPorts(c))
 	for _, list := range ports {
 		for _, b := range list {
 			if b["HostIp"] == "" {

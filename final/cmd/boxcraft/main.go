@@ -185,10 +185,7 @@ func dispatch(args []string) (int, error) {
 		return 0, nil
 	}
 	if args[0] == "--version" || args[0] == "-v" {
-		if _, err := fmt.Println(version()); err != nil {
-			return statusFailed, err
-		}
-		return 0, nil
+		args = []string{"version"}
 	}
 	out := &output{file: os.Stdout}
 	a := &app{dirs: state.DefaultDirs(), stdout: out}
@@ -307,6 +304,6 @@ func versionCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if flags.NArg() != 0 {
 		return statusFailed, errors.New("version takes no arguments")
 	}
-	fmt.Fprintln(a.stdout, version())
-	return 0, nil
+	_, err := fmt.Fprintln(a.stdout, version())
+	return 0, err
 }

@@ -84,10 +84,7 @@ func portCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusOf(err), err
 	}
-	ports := c.Record.Spec.Network.Ports
-	if c.Status.Status != state.Running {
-		ports = nil // a container holds its ports while it runs, as Docker's
-	}
+	ports := heldPorts(c)
 	if flags.NArg() == 1 {
 		for _, p := range ports {
 			fmt.Fprintln(a.stdout, network.PortString(p))
@@ -129,4 +126,13 @@ func networkCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		fmt.Fprintln(a.stdout, "removed", r)
 	}
 	return 0, nil
+}
+
+// heldPorts are the ports a container publishes, while it runs and holds
+// them: a stopped one holds none, as Docker's.
+func heldPorts(c runtime.Container) []spec.Port {
+	if c.Status.Status != state.Running {
+		return nil
+	}
+	return c.Record.Spec.Network.Ports
 }
