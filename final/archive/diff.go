@@ -31,9 +31,19 @@ import (
 // to the container's, and an owner outside the maps is refused. A file of
 // the container's own named .wh.… is refused: the layer would delete a
 // file. Cancelling ctx stops it.
-func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap) error {
+//
+// leaveOut are files the layer does not take, by the names the root
+// gives them (etc/hosts): the runtime's own, which it wrote into the
+// root. A folder they made the container change (copied up to the
+// upper layer, or made there) is left out with them when it holds
+// nothing else and hides nothing of the layers below.
+func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap, leaveOut ...string) error {
 	d := &differ{ctx: ctx, archive: tar.NewWriter(w), uidMap: uidMap, gidMap: gidMap, names: map[fileID]string{},
-		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10)}
+		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10), leave: map[string]bool{}, holdsLeft: map[string]bool{}}
+	for _, name := range leaveOut {
+		d.leave[name] = true
+		d.holdsLeft[path.Dir(name)] = true
+	}
 	dir, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the upper layer: %w", err)
@@ -56,6 +66,8 @@ type differ struct {
 	hdr            tar.Header        // header's, for every file
 	src            fdReader          // copyFile's, for every file
 	content        io.LimitedReader  // copyFile's: src, up to the file's size
+	leave          map[string]bool   // leaveOut's names
+	holdsLeft      map[string]bool   // the folders they are in
 }
 
 // walk writes the entries of the open folder dir, named name below the
@@ -69,9 +81,17 @@ func (d *differ) walk(dir int, name string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmp.Or(name, "."), err)
 	}
+	return d.walkNames(dir, name, names)
+}
+
+// walkNames writes the entries names of the open folder dir (walk).
+func (d *differ) walkNames(dir int, name string, names []string) error {
 	for _, base := range names {
 		if err := d.ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
+		}
+		if d.leave[path.Join(name, base)] {
+			continue
 		}
 		if err := d.entry(dir, base, path.Join(name, base)); err != nil {
 			return err
@@ -126,6 +146,15 @@ func (d *differ) entry(dir int, base, name string) error {
 	if f.fd >= 0 {
 		defer unix.Close(f.fd)
 	}
+	var names []string // a folder's, read before its header: it may be left out
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if names, err = d.readNames(f.fd); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if d.holdsLeft[name] && d.onlyLeftOut(name, names) && !isOpaque(f.fd) {
+			return nil
+		}
+	}
 	hdr, err := d.header(f, name, st)
 	if err != nil || hdr == nil {
 		return err
@@ -151,9 +180,19 @@ func (d *differ) entry(dir int, base, name string) error {
 				return err
 			}
 		}
-		return d.walk(f.fd, name)
+		return d.walkNames(f.fd, name, names)
 	}
 	return nil
+}
+
+// onlyLeftOut says whether the folder name holds leaveOut's files alone.
+func (d *differ) onlyLeftOut(name string, names []string) bool {
+	for _, base := range names {
+		if !d.leave[path.Join(name, base)] {
+			return false
+		}
+	}
+	return true
 }
 
 // file is a file of the upper layer: base in the open folder dir, and a

@@ -99,3 +99,47 @@ func TestDiffRefuses(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "100000")
 }
+
+// The files a runtime wrote into the root are left out by name, and so
+// is a folder they alone changed; a folder that holds anything else, or
+// hides the layers below (opaque), stays, with what else it holds.
+func TestDiffLeavesOut(t *testing.T) {
+	testkit.RequireRoot(t)
+	leave := []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+	layerOf := func(upper string) []string {
+		var layer bytes.Buffer
+		require.NoError(t, Diff(context.Background(), &layer, upper, nil, nil, leave...))
+		var names []string
+		r := tar.NewReader(&layer)
+		for {
+			hdr, err := r.Next()
+			if err == io.EOF {
+				return names
+			}
+			require.NoError(t, err)
+			names = append(names, hdr.Name)
+		}
+	}
+	write := func(upper, name string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(upper, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(upper, name), []byte(name), 0o644))
+	}
+
+	alone := t.TempDir()
+	for _, name := range leave {
+		write(alone, name)
+	}
+	write(alone, "data/hosts") // the same base name elsewhere is the container's
+	assert.Equal(t, []string{"data/", "data/hosts"}, layerOf(alone), "etc held the runtime's files alone")
+
+	more := t.TempDir()
+	for _, name := range append(leave, "etc/motd") {
+		write(more, name)
+	}
+	assert.Equal(t, []string{"etc/", "etc/motd"}, layerOf(more), "etc holds the container's motd too")
+
+	opaque := t.TempDir()
+	write(opaque, "etc/hosts")
+	require.NoError(t, unix.Setxattr(filepath.Join(opaque, "etc"), "trusted.overlay.opaque", []byte("y"), 0))
+	assert.Equal(t, []string{"etc/", "etc/.wh..wh..opq"}, layerOf(opaque), "an opaque etc hides the image's: it stays")
+}

@@ -24,7 +24,8 @@ type Extras struct {
 	ProcViews ProcViews // nil: no /proc views
 }
 
-// Bridge connects containers to boxcraft's bridge, and back.
+// Bridge connects containers to boxcraft's bridge, and back, and gives
+// the containers that are not on it their /etc files.
 type Bridge interface {
 	// Attach connects the new network namespace of init (pid) once init
 	// is in it, before init has its settings: the command starts with
@@ -32,6 +33,10 @@ type Bridge interface {
 	Attach(c *spec.Container, dirs state.Dirs, pid int, tr *trace.Tracer) error
 	// Detach gives back container id's address, veth and rules.
 	Detach(dirs state.Dirs, id string) error
+	// EtcFiles writes /etc/hosts and its friends for a container off
+	// the bridge (none, host, container:NAME), when init is in its
+	// namespaces, as Attach does for one on it.
+	EtcFiles(c *spec.Container, tr *trace.Tracer) error
 }
 
 // ProcViews serves containers' /proc views.
@@ -68,12 +73,17 @@ func (x Extras) refuseMissing(c *spec.Container) error {
 	return nil
 }
 
-// attach connects a container on the bridge (Bridge.Attach).
+// attach connects a container on the bridge (Bridge.Attach), or gives
+// one off it its /etc files. A program with no bridge (boxcraft-runc)
+// writes none: an OCI bundle's config.json says what its root has.
 func (x Extras) attach(c *spec.Container, dirs state.Dirs, pid int, tr *trace.Tracer) error {
-	if c.Network.Mode != spec.NetworkBridge {
-		return nil
+	switch {
+	case c.Network.Mode == spec.NetworkBridge:
+		return x.Bridge.Attach(c, dirs, pid, tr)
+	case x.Bridge != nil:
+		return x.Bridge.EtcFiles(c, tr)
 	}
-	return x.Bridge.Attach(c, dirs, pid, tr)
+	return nil
 }
 
 // detach gives back what a container on the bridge held of it.

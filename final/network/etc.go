@@ -13,6 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// EtcFileNames are the files EtcFiles and OffBridgeEtcFiles write into a
+// container's root, as the root names them. Docker bind-mounts its own,
+// so that docker commit leaves them out; boxcraft writes them into the
+// root, and its commit leaves them out by these names.
+func EtcFileNames() []string { return []string{"etc/hostname", "etc/hosts", "etc/resolv.conf"} }
+
+// localhost is /etc/hosts's first lines, in every container.
+const localhost = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
 // EtcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf into its root (the host's path of it), as Docker
 // gives them: the hostname, the name and address the container has on
@@ -23,7 +32,7 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers [
 	if name != "" && name != hostname {
 		names += " " + name
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	hosts := localhost
 	if addr.IsValid() {
 		hosts += addr.String() + "\t" + names + "\n"
 	}
@@ -32,6 +41,46 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers [
 	if err != nil {
 		return err
 	}
+	return writeEtcFiles(root, hostname, hosts, resolv, owner)
+}
+
+// OffBridgeEtcFiles writes the /etc files of a container that is not on
+// the bridge, as Docker gives them. With the host's network (hostNet),
+// the host's /etc/hosts and /etc/resolv.conf as they are: its loopback
+// name server is in the container's reach. Otherwise (--network none,
+// or another container's network) localhost alone, so that the name
+// localhost resolves, and the name servers a container can reach.
+func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner) error {
+	hosts, resolv := localhost, ""
+	var err error
+	if hostNet {
+		if hosts, err = hostFile("/etc/hosts", localhost); err == nil {
+			resolv, err = hostFile("/etc/resolv.conf", "")
+		}
+	} else {
+		resolv, err = resolvConf()
+	}
+	if err != nil {
+		return err
+	}
+	return writeEtcFiles(root, hostname, hosts, resolv, owner)
+}
+
+// hostFile is the host's file, or missing when it has none.
+func hostFile(name, missing string) (string, error) {
+	data, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return missing, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the host's %s: %w", name, err)
+	}
+	return string(data), nil
+}
+
+// writeEtcFiles writes the three files into root; a hostname of ""
+// (none to give) leaves /etc/hostname as the image has it.
+func writeEtcFiles(root, hostname, hosts, resolv string, owner Owner) error {
 	files := map[string]string{"etc/hosts": hosts, "etc/resolv.conf": resolv}
 	if hostname != "" {
 		files["etc/hostname"] = hostname + "\n"

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/archive"
+	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
 )
@@ -22,7 +23,7 @@ type CommitOptions struct {
 
 // Commit makes an image of what a container changed, as docker commit
 // does: its image's layers, and on top its upper layer as a new layer
-// (step05-layers' commit). A container that runs, or is starting, is
+// (step05-layers' commit), less the /etc files its start wrote. A container that runs, or is starting, is
 // refused: docker commit pauses it, but boxcraft's cgroups on v1 have no
 // freezer, and a layer read while its files change is no snapshot.
 func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (store.ImageRecord, error) {
@@ -43,7 +44,10 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 	commit := store.Commit{
 		Parent: spec.Image,
 		Layer: func(w io.Writer) error {
-			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap)
+			// The container's /etc/hosts and its friends are its start's,
+			// not the image's: its address, its name, the host's name
+			// servers. docker commit leaves them out too.
+			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, network.EtcFileNames()...)
 		},
 		CreatedBy: strings.Join(spec.Process.Args, " "),
 		Comment:   o.Comment,

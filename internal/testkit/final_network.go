@@ -62,6 +62,7 @@ func Network(t *testing.T, hooks NetworkHooks) {
 	t.Run("PublishedPortIsReachedFromEverywhere", s.published)
 	t.Run("NamedContainersFindEachOther", s.names)
 	t.Run("NoneReachesNothing", s.none)
+	t.Run("EtcFilesOffTheBridge", s.etcFilesOffBridge)
 	t.Run("TwentyAtOnceGetTwentyAddresses", s.twenty)
 	t.Run("ACrashedContainersPortIsFreedByTheNextCommand", s.crash)
 	t.Run("NothingIsLeft", s.nothingLeft)
@@ -262,6 +263,40 @@ func (s *networkSuite) none(t *testing.T) {
 	assert.NotContains(t, r.Stdout, "REACHED", "--network none reached the outside: %s", r)
 	assert.NotContains(t, r.Stdout, "eth0", "--network none has an interface beyond lo: %s", r)
 	assert.Contains(t, r.Stderr, "unreachable", "%s", r)
+}
+
+// etcFilesOffBridge: a container off the bridge has its /etc files too,
+// as Docker gives them: with --network none, localhost alone (and the
+// name resolves: lo is up); with the host's network, the host's
+// /etc/hosts and /etc/resolv.conf as they are. A commit of such a
+// container leaves them out, so that a container of the image gets its
+// own, and no other container's address.
+func (s *networkSuite) etcFilesOffBridge(t *testing.T) {
+	s.sub(t)
+	r := Run(t, "run", "--rm", "--network", "none", "--hostname", "lonely", "busybox", "sh", "-c",
+		"cat /etc/hostname /etc/hosts; ping -c 1 -W 5 localhost >/dev/null && echo LOCALHOST")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "lonely\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nLOCALHOST\n", r.Stdout,
+		"--network none: /etc/hostname, /etc/hosts with localhost alone, and localhost answers")
+
+	hosts, err := os.ReadFile("/etc/hosts")
+	require.NoError(t, err)
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	require.NoError(t, err)
+	r = Run(t, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "cat /etc/hosts; echo =====; cat /etc/resolv.conf")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, string(hosts)+"=====\n"+string(resolv), r.Stdout, "--network host: the host's /etc/hosts and /etc/resolv.conf")
+
+	r = Run(t, "run", "--name", "etc-maker", "busybox", "sh", "-c", "echo kept > /etc/motd")
+	require.Equal(t, 0, r.Code, "%s", r)
+	t.Cleanup(func() { Run(t, "rm", "-f", "etc-maker") })
+	r = Run(t, "commit", "etc-maker", "boxcraft/etc-made:1")
+	require.Equal(t, 0, r.Code, "%s", r)
+	t.Cleanup(func() { Run(t, "rmi", "boxcraft/etc-made:1") })
+	r = Run(t, "run", "--rm", "--network", "none", "--hostname", "fresh", "boxcraft/etc-made:1", "cat", "/etc/motd", "/etc/hostname", "/etc/hosts")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "kept\nfresh\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", r.Stdout,
+		"the image keeps the container's /etc/motd, not its /etc/hostname or /etc/hosts")
 }
 
 func (s *networkSuite) twenty(t *testing.T) {
