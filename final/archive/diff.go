@@ -39,11 +39,7 @@ import (
 // nothing else and hides nothing of the layers below.
 func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap, leaveOut ...string) error {
 	d := &differ{ctx: ctx, archive: tar.NewWriter(w), uidMap: uidMap, gidMap: gidMap, names: map[fileID]string{},
-		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10), leave: map[string]bool{}, holdsLeft: map[string]bool{}}
-	for _, name := range leaveOut {
-		d.leave[name] = true
-		d.holdsLeft[path.Dir(name)] = true
-	}
+		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10), leave: newLeaving(leaveOut)}
 	dir, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the upper layer: %w", err)
@@ -66,8 +62,7 @@ type differ struct {
 	hdr            tar.Header        // header's, for every file
 	src            fdReader          // copyFile's, for every file
 	content        io.LimitedReader  // copyFile's: src, up to the file's size
-	leave          map[string]bool   // leaveOut's names
-	holdsLeft      map[string]bool   // the folders they are in
+	leave          leaving           // leaveOut's
 }
 
 // walk writes the entries of the open folder dir, named name below the
@@ -90,7 +85,7 @@ func (d *differ) walkNames(dir int, name string, names []string) error {
 		if err := d.ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
 		}
-		if d.leave[path.Join(name, base)] {
+		if d.leave.file(path.Join(name, base)) {
 			continue
 		}
 		if err := d.entry(dir, base, path.Join(name, base)); err != nil {
@@ -151,7 +146,7 @@ func (d *differ) entry(dir int, base, name string) error {
 		if names, err = d.readNames(f.fd); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if d.holdsLeft[name] && d.onlyLeftOut(name, names) && !isOpaque(f.fd) {
+		if d.leave.folder(name, names) && !isOpaque(f.fd) {
 			return nil
 		}
 	}
@@ -183,16 +178,6 @@ func (d *differ) entry(dir int, base, name string) error {
 		return d.walkNames(f.fd, name, names)
 	}
 	return nil
-}
-
-// onlyLeftOut says whether the folder name holds leaveOut's files alone.
-func (d *differ) onlyLeftOut(name string, names []string) bool {
-	for _, base := range names {
-		if !d.leave[path.Join(name, base)] {
-			return false
-		}
-	}
-	return true
 }
 
 // file is a file of the upper layer: base in the open folder dir, and a
