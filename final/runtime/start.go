@@ -130,12 +130,21 @@ var errMonitorEnded = errors.New("the container's monitor ended before the conta
 // returns once the command runs: boxcraft run -d then prints the ID and
 // exits, and the monitor waits for the container.
 func (r *Runtime) Detach(m *Monitor) error {
+	err := m.handOver()
+	if err != nil {
+		_ = r.Discard(m.id) // as in the foreground: a refusal leaves nothing
+	}
+	return err
+}
+
+// handOver tells the monitor that its container is made, and returns
+// once the command runs, or with why it does not.
+func (m *Monitor) handOver() error {
 	defer m.report.Close()
 	defer waitRelay(m.relayed) // the monitor's lines, init's among them, until the command runs
 	_, err := m.goPipe.Write([]byte{monitor.Go})
 	m.goPipe.Close()
 	if err != nil {
-		_ = r.Discard(m.id)
 		return startError(errMonitorEnded)
 	}
 	var report monitor.Report
@@ -143,11 +152,9 @@ func (r *Runtime) Detach(m *Monitor) error {
 		if errors.Is(err, io.EOF) {
 			err = errMonitorEnded
 		}
-		_ = r.Discard(m.id)
 		return startError(err)
 	}
 	if report.Error != "" {
-		_ = r.Discard(m.id) // as in the foreground: a refusal leaves nothing
 		return &StartError{Status: report.Status, Err: errors.New(report.Error)}
 	}
 	return nil

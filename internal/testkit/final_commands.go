@@ -68,6 +68,7 @@ func Commands(t *testing.T) {
 	t.Run("Detached", s.detached)
 	t.Run("Logs", s.logs)
 	t.Run("Stop", s.stop)
+	t.Run("StartAndRestart", s.startAgain)
 	t.Run("KillAndWait", s.killAndWait)
 	t.Run("RmAndPrune", s.rmAndPrune)
 	t.Run("KilledFromTheHost", s.killedFromTheHost)

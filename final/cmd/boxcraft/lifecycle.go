@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os/signal"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/boxcraft/boxcraft/final/lifecycle"
+	"golang.org/x/sys/unix"
 )
 
 func addStopFlags(flags *pflag.FlagSet) {
@@ -43,16 +46,51 @@ func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (in
 }
 
 func stopCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	seconds, _ := flags.GetInt("time")
-	if seconds < -1 {
-		return statusFailed, fmt.Errorf("--time %d: give 0 or more seconds, or -1 to wait without end", seconds)
-	}
-	grace := time.Duration(seconds) * time.Second
-	if seconds == -1 {
-		grace = 100 * 365 * 24 * time.Hour // docker stop -t -1: SIGTERM alone, as wait waits
+	grace, err := stopGrace(flags)
+	if err != nil {
+		return statusFailed, err
 	}
 	return eachContainer(a, flags, func(c container) error {
 		return c.rt.Stop(c.Container, grace)
+	})
+}
+
+// stopGrace is -t's wait between SIGTERM and SIGKILL.
+func stopGrace(flags *pflag.FlagSet) (time.Duration, error) {
+	seconds, _ := flags.GetInt("time")
+	if seconds < -1 {
+		return 0, fmt.Errorf("--time %d: give 0 or more seconds, or -1 to wait without end", seconds)
+	}
+	if seconds == -1 {
+		return 100 * 365 * 24 * time.Hour, nil // docker stop -t -1: SIGTERM alone, as wait waits
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
+
+// startCommand is docker start, detached: each container that has ended
+// runs its command again, with a monitor of its own.
+func startCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	return eachContainer(a, flags, func(c container) error {
+		return c.rt.StartAgain(ctx, c.ID)
+	})
+}
+
+// restartCommand is docker restart: stop (SIGTERM, then SIGKILL after
+// -t), then start.
+func restartCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	grace, err := stopGrace(flags)
+	if err != nil {
+		return statusFailed, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	return eachContainer(a, flags, func(c container) error {
+		if err := c.rt.Stop(c.Container, grace); err != nil {
+			return err
+		}
+		return c.rt.StartAgain(ctx, c.ID)
 	})
 }
 

@@ -1,5 +1,5 @@
 // Command boxcraft is the workshop's complete runtime: Docker's commands
-// (run, ps, logs, stop, kill, stats, rm, inspect, wait, prune, images, rmi,
+// (run, ps, logs, start, stop, restart, kill, stats, rm, inspect, wait, prune, images, rmi,
 // load) over the packages that grew out of the lessons. There is no
 // daemon: each command reads and changes the state folder, and a
 // detached container has a small monitor process of its own.
@@ -53,7 +53,9 @@ var commands = []command{
 	{"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "run a command in a running container", execCommand, addExecFlags, false},
 	{"ps", "[-a] [-q]", "list containers", psCommand, addPsFlags, true},
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
+	{"start", "CONTAINER...", "start stopped containers again, in the background", startCommand, nil, true},
 	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},
+	{"restart", "[-t SECONDS] CONTAINER...", "stop containers, then start them again", restartCommand, addStopFlags, true},
 	{"kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (SIGKILL)", killCommand, addKillFlags, true},
 	{"stats", "[--no-stream] [-a] [CONTAINER...]", "show what containers use: CPU, memory, network, block I/O, pids", statsCommand, addStatsFlags, true},
 	{"rm", "[-f] CONTAINER...", "remove containers", rmCommand, addRmFlags, true},

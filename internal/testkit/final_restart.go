@@ -1,0 +1,80 @@
+package testkit
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startAgain checks start and restart, as Docker's: a container that
+// has ended runs its command again, detached, on its root as it left it
+// (its upper layer kept), with a new first process, its cgroup made
+// again, and its output added to its log. start of a running container
+// changes nothing; two starts at once start it once; a name that is no
+// container's is refused in one line.
+func (s *commandsSuite) startAgain(t *testing.T) {
+	s.enter(t)
+	// Each run counts itself in /count, which the next run shows.
+	id := s.detach(t, "--name", "again", "busybox", "sh", "-c", "echo started; cat /count 2>/dev/null; echo x >> /count; exec sleep 1000")
+	first := inspectOne(t, id).State.Pid
+	stopped := func() {
+		t.Helper()
+		require.Equal(t, 0, Run(t, "stop", "-t", "0", "again").Code)
+		assertEnded(t, id)
+	}
+	stopped()
+
+	r := Run(t, "start", "again")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "again\n", r.Stdout, "start prints each container as it was named")
+	c := inspectOne(t, id)
+	second := c.State.Pid
+	assert.True(t, c.State.Running, "the container runs again")
+	assert.NotZero(t, second)
+	assert.NotEqual(t, first, second, "a new first process")
+	assert.True(t, processAlive(second), "its first process runs")
+	assert.NotEmpty(t, containerCgroupDirs(t, id), "its cgroup is made again")
+	assertLog(t, id, "started\nstarted\nx\n", "the second run saw the first run's /count: the root is as the container left it")
+
+	r = Run(t, "start", "again")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, second, inspectOne(t, id).State.Pid, "start of a running container leaves it as it is")
+
+	r = Run(t, "restart", "-t", "0", "again")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "again\n", r.Stdout)
+	third := inspectOne(t, id).State.Pid
+	assert.NotEqual(t, second, third, "restart stops the container, then starts it")
+	assertLog(t, id, "started\nstarted\nx\nstarted\nx\nx\n", "three runs")
+
+	stopped()
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Go(func() { codes[i] = Run(t, "start", "again").Code })
+	}
+	wg.Wait()
+	assert.Equal(t, []int{0, 0}, codes, "two starts at once both succeed")
+	stopped()
+	assert.Equal(t, 4, strings.Count(Run(t, "logs", "again").Stdout, "started\n"), "two starts at once ran the command once")
+
+	assertFailedOneLine(t, Run(t, "start", "no-such-container"), 125, "no-such-container")
+	require.Equal(t, 0, Run(t, "rm", "again").Code)
+	assertEnded(t, id)
+}
+
+// assertLog waits until container id's log is want (its lines reach the
+// log a little after start returns).
+func assertLog(t *testing.T, id, want, msg string) {
+	t.Helper()
+	var got string
+	eventually(10*time.Second, func() bool {
+		got = Run(t, "logs", id).Stdout
+		return got == want
+	})
+	assert.Equal(t, want, got, msg)
+}
