@@ -39,6 +39,12 @@ func startError(err error) error {
 // It returns how the container ended; with --rm the container is gone by
 // then.
 func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+	return r.run(rec, attach, onStart, true)
+}
+
+// run is Run; a container that cannot start is removed when new, and
+// otherwise (started again: StartAttached) left as it was.
+func (r *Runtime) run(rec state.Record, attach *monitor.Attach, onStart func(monitor.Started), isNew bool) (monitor.Result, error) {
 	id := rec.Spec.ID
 	lock, err := r.Dirs.HoldMonitorLock(id)
 	if err != nil {
@@ -51,6 +57,9 @@ func (r *Runtime) Run(rec state.Record, attach *monitor.Attach, onStart func(mon
 		}
 	})
 	lock.Unlock()
+	if startErr != nil && !isNew {
+		return result, startError(startErr) // torn down by monitor.Run
+	}
 	if startErr != nil {
 		// A command that cannot start is refused, and a refusal leaves
 		// nothing behind (Docker would keep the container, Created).

@@ -67,6 +67,39 @@ func (s *commandsSuite) startAgain(t *testing.T) {
 	assertEnded(t, id)
 }
 
+// startAttached checks start -a and -i, as Docker's: the container runs
+// again in the foreground, its output on start's own, its exit status
+// start's; with -i, stdin reaches a container made with -i. start -a of a
+// running container, or of two, is refused in one line.
+func (s *commandsSuite) startAttached(t *testing.T) {
+	s.enter(t)
+	r := Run(t, "run", "--name", "attached", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+	require.Equal(t, 3, r.Code, "%s", r)
+	removeWhenDone(t, "attached")
+	r = Run(t, "start", "-a", "attached")
+	assert.Equal(t, 3, r.Code, "start -a exits with the container's status: %s", r)
+	assert.Equal(t, "out\n", r.Stdout)
+	assert.Equal(t, "err\n", r.Stderr)
+	assertLog(t, "attached", "out\nout\n", "both runs' output is in the log")
+
+	cmd := Command(t, "run", "-i", "--name", "reader", "busybox", "sh", "-c", "read x; echo got $x")
+	cmd.Stdin = strings.NewReader("one\n")
+	r = RunCmd(t, cmd)
+	require.Equal(t, 0, r.Code, "%s", r)
+	removeWhenDone(t, "reader")
+	cmd = Command(t, "start", "-a", "-i", "reader")
+	cmd.Stdin = strings.NewReader("two\n")
+	r = RunCmd(t, cmd)
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "got two\n", r.Stdout, "start -i hands the container this stdin")
+
+	id := s.detach(t, "--name", "busy", "busybox", "sleep", "1000")
+	pid := inspectOne(t, id).State.Pid
+	assertFailedOneLine(t, Run(t, "start", "-a", "busy"), 125, "busy")
+	assertFailedOneLine(t, Run(t, "start", "-a", "attached", "reader"), 125, "one container")
+	assert.Equal(t, pid, inspectOne(t, id).State.Pid, "a refused start -a leaves the running container as it is")
+}
+
 // assertLog waits until container id's log is want (its lines reach the
 // log a little after start returns).
 func assertLog(t *testing.T, id, want, msg string) {

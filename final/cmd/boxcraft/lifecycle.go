@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/boxcraft/boxcraft/final/lifecycle"
+	"github.com/boxcraft/boxcraft/final/monitor"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,13 +68,49 @@ func stopGrace(flags *pflag.FlagSet) (time.Duration, error) {
 	return time.Duration(seconds) * time.Second, nil
 }
 
-// startCommand is docker start, detached: each container that has ended
-// runs its command again, with a monitor of its own.
+func addStartFlags(flags *pflag.FlagSet) {
+	flags.BoolP("attach", "a", false, "run in the foreground, with the container's output on this terminal, and exit with its status")
+	flags.BoolP("interactive", "i", false, "attach stdin too (a container made with -i); implies -a")
+}
+
+// startCommand is docker start: each container that has ended runs its
+// command again, with a monitor of its own; with -a, one container, in
+// the foreground, boxcraft its monitor.
 func startCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	attach, _ := flags.GetBool("attach")
+	interactive, _ := flags.GetBool("interactive")
+	if attach || interactive {
+		return startAttached(a, flags, interactive)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	return eachContainer(a, flags, func(c container) error {
 		return c.rt.StartAgain(ctx, c.ID)
+	})
+}
+
+// startAttached is start -a: the container's output here, its stdin
+// too with -i (when it was made with -i), its terminal with -t, and its
+// exit status boxcraft's.
+func startAttached(a *app, flags *pflag.FlagSet, interactive bool) (int, error) {
+	if flags.NArg() != 1 {
+		return statusFailed, errors.New("start -a: give one container (boxcraft attaches to one at a time)")
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	c, err := rt.Get(flags.Arg(0))
+	if err != nil {
+		return statusFailed, err
+	}
+	spec := &c.Record.Spec
+	stdin := interactive && spec.Process.Stdin
+	if err := checkTerminalInput(stdin, spec.Process.Terminal, false); err != nil {
+		return statusFailed, err
+	}
+	return runAttached(spec, stdin, func(attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+		return rt.StartAttached(context.Background(), flags.Arg(0), attach, onStart)
 	})
 }
 

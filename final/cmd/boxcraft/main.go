@@ -53,7 +53,7 @@ var commands = []command{
 	{"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "run a command in a running container", execCommand, addExecFlags, false},
 	{"ps", "[-a] [-q]", "list containers", psCommand, addPsFlags, true},
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
-	{"start", "CONTAINER...", "start stopped containers again, in the background", startCommand, nil, true},
+	{"start", "[-a] [-i] CONTAINER...", "start stopped containers again: in the background, or with -a here", startCommand, addStartFlags, true},
 	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},
 	{"restart", "[-t SECONDS] CONTAINER...", "stop containers, then start them again", restartCommand, addStopFlags, true},
 	{"kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (SIGKILL)", killCommand, addKillFlags, true},

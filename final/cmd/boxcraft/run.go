@@ -12,7 +12,6 @@ import (
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/runtime"
 	"github.com/boxcraft/boxcraft/final/spec"
-	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -90,24 +89,28 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 		return 0, nil
 	}
 	stop()
-	return runAttached(rt, rec)
+	return runAttached(&rec.Spec, rec.Spec.Process.Stdin, func(attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
+		result, err := rt.Run(rec, attach, onStart)
+		return result, traceHint(rt, err)
+	})
 }
 
-// runAttached runs the container in the foreground, on this terminal.
-func runAttached(rt *runtime.Runtime, rec state.Record) (int, error) {
+// runAttached runs the container c in the foreground, on this terminal,
+// through run (Run, or StartAttached), with stdin attached when asked.
+func runAttached(c *spec.Container, stdin bool, run func(*monitor.Attach, func(monitor.Started)) (monitor.Result, error)) (int, error) {
 	attach := &monitor.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
-	if rec.Spec.Process.Stdin {
+	if stdin {
 		attach.Stdin = os.Stdin
 	}
-	term := newTerminal(rec.Spec.Process.Terminal, attach)
+	term := newTerminal(c.Process.Terminal, attach)
 	defer term.restore()
-	result, err := rt.Run(rec, attach, term.started)
+	result, err := run(attach, term.started)
 	term.restore()
 	if err != nil {
-		return statusOf(err), traceHint(rt, err)
+		return statusOf(err), err
 	}
 	if result.OOMKilled {
-		return result.ExitCode, fmt.Errorf("container %s was killed: out of memory (its limit is %s)", rec.Spec.Name, memoryLimit(rec.Spec.Resources))
+		return result.ExitCode, fmt.Errorf("container %s was killed: out of memory (its limit is %s)", c.Name, memoryLimit(c.Resources))
 	}
 	return result.ExitCode, nil
 }
