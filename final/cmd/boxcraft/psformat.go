@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/dockerfmt"
+	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/runtime"
 )
 
@@ -199,9 +200,11 @@ func (r *psRow) MarshalJSON() ([]byte, error) {
 	})
 }
 
-// containerSize is docker ps -s's SIZE.
+// containerSize is docker ps -s's SIZE. The /etc files boxcraft writes
+// into the root are not the container's doing: Docker bind-mounts its
+// own, outside the layer, and its SIZE leaves them out; so does this.
 func containerSize(rt *runtime.Runtime, c runtime.Container) string {
-	written := filesSize(filepath.Join(rt.Dirs.Container(c.ID), "upper"))
+	written := filesSize(filepath.Join(rt.Dirs.Container(c.ID), "upper"), network.EtcFileNames())
 	if c.Record.Spec.Image == "" {
 		return dockerfmt.Size(written) // --rootfs: no layer of its own, no image
 	}
@@ -212,14 +215,18 @@ func containerSize(rt *runtime.Runtime, c runtime.Container) string {
 	return fmt.Sprintf("%s (virtual %s)", dockerfmt.Size(written), dockerfmt.Size(written+img.Size))
 }
 
-// filesSize adds up the sizes of the files below dir, a file with many
-// names once, as Docker's does for a container's layer. What cannot be
-// read (a file removed meanwhile) counts for nothing.
-func filesSize(dir string) int64 {
+// filesSize adds up the sizes of the files below dir but those named
+// in leave (relative to dir), a file with many names once, as Docker's
+// does for a container's layer. What cannot be read (a file removed
+// meanwhile) counts for nothing.
+func filesSize(dir string, leave []string) int64 {
 	var total int64
 	seen := map[uint64]bool{}
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
+			return nil
+		}
+		if rel, err := filepath.Rel(dir, name); err == nil && slices.Contains(leave, rel) {
 			return nil
 		}
 		info, err := d.Info()
