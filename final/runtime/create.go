@@ -44,9 +44,10 @@ func Open(dirs state.Dirs) (*Runtime, error) {
 
 // CreateOptions are what the command line decided besides the settings.
 type CreateOptions struct {
-	AutoRemove      bool     // --rm
-	Detached        bool     // -d
-	Entrypoint, Cmd []string // the command's two halves, for inspect
+	AutoRemove      bool              // --rm
+	Detached        bool              // -d
+	Entrypoint, Cmd []string          // the command's two halves, for inspect
+	Labels          map[string]string // the image's labels and --label's
 }
 
 // Create makes a container from its settings: its record first (so that
@@ -89,7 +90,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
 	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached,
-		Entrypoint: o.Entrypoint, Cmd: o.Cmd}
+		Entrypoint: o.Entrypoint, Cmd: o.Cmd, Labels: o.Labels}
 	if c.Image != "" {
 		rec.Spec.Root.Path = filepath.Join(r.Dirs.Container(c.ID), "rootfs")
 		rec.Mounted = true

@@ -30,6 +30,9 @@ type Record struct {
 	// docker inspect shows them.
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Cmd        []string `json:"cmd,omitempty"`
+	// Labels are the image's labels and run's --label, as Docker keeps
+	// them in the container's Config.Labels: ps -f label= reads them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Status is where a container is in its life: state.json, rewritten

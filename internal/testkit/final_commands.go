@@ -44,6 +44,7 @@ var configImage = imageSettings{
 	Entrypoint: []string{"/bin/echo", "entry"},
 	Cmd:        []string{"default", "cmd"},
 	WorkingDir: "/srv/work",
+	Labels:     map[string]string{"org.example.from": "image", "app": "image"},
 }
 
 // Commands checks every command of boxcraft, end to end.
@@ -66,6 +67,8 @@ func Commands(t *testing.T) {
 	t.Run("ExitStatuses", s.exitStatuses)
 	t.Run("OOMKill", s.oomKill)
 	t.Run("Detached", s.detached)
+	t.Run("PsFilters", s.psFilters)
+	t.Run("PsFormat", s.psFormat)
 	t.Run("Logs", s.logs)
 	t.Run("Stop", s.stop)
 	t.Run("StartAndRestart", s.startAgain)

@@ -22,11 +22,12 @@ import (
 // imageSettings is the "config" part of an image's config: what a
 // container of the image runs, and how.
 type imageSettings struct {
-	Env        []string `json:"Env,omitempty"`
-	Entrypoint []string `json:"Entrypoint,omitempty"`
-	Cmd        []string `json:"Cmd,omitempty"`
-	WorkingDir string   `json:"WorkingDir,omitempty"`
-	User       string   `json:"User,omitempty"`
+	Env        []string          `json:"Env,omitempty"`
+	Entrypoint []string          `json:"Entrypoint,omitempty"`
+	Cmd        []string          `json:"Cmd,omitempty"`
+	WorkingDir string            `json:"WorkingDir,omitempty"`
+	User       string            `json:"User,omitempty"`
+	Labels     map[string]string `json:"Labels,omitempty"`
 }
 
 // dockerPath is Docker's default PATH, which an image's Env usually holds.

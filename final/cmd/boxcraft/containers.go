@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/logs"
@@ -17,10 +17,35 @@ import (
 func addPsFlags(flags *pflag.FlagSet) {
 	flags.BoolP("all", "a", false, "show every container (only the running ones by default)")
 	flags.BoolP("quiet", "q", false, "show only the IDs")
+	addList(flags, "filter", "f", "KEY=VALUE: only the containers that match; KEY is status, name, id, label, exited, ancestor, before, since, network or volume")
+	flags.String("format", "", `table (the default), json, "table TEMPLATE" or TEMPLATE: a Go template over .ID, .Names, .Image, .Command, .CreatedAt, .RunningFor, .Status, .State, .Ports, .Labels, .Label "KEY", .Mounts, .Networks, .Size`)
+	flags.Bool("no-trunc", false, "show whole IDs and commands")
+	flags.IntP("last", "n", -1, "show the N containers made last, whatever their state")
+	flags.BoolP("latest", "l", false, "show the container made last, whatever its state")
+	flags.BoolP("size", "s", false, "add a SIZE column: what each container wrote (and, virtual, with its image)")
 }
 
-// psCommand is docker ps: one line per container, newest first.
+// psCommand is docker ps: the containers, newest first, those that run
+// unless -a, a status filter, -n or -l says otherwise, those that match
+// every -f, through --format's template.
 func psCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() > 0 {
+		return statusFailed, fmt.Errorf("ps takes no arguments, %q is one: to choose containers, -f KEY=VALUE", flags.Arg(0))
+	}
+	filters, err := parseFilters(getList(flags, "filter"))
+	if err != nil {
+		return statusFailed, err
+	}
+	format, _ := flags.GetString("format")
+	quiet, _ := flags.GetBool("quiet")
+	size, _ := flags.GetBool("size")
+	out, err := newPsFormat(format, quiet, size)
+	if err != nil {
+		return statusFailed, err
+	}
+	if quiet && format != "" {
+		fmt.Fprintln(os.Stderr, "WARNING: Ignoring custom format, because both --format and --quiet are set.")
+	}
 	rt, err := a.open()
 	if err != nil {
 		return statusFailed, err
@@ -29,25 +54,28 @@ func psCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
+	match, err := filters.match(rt, list)
+	if err != nil {
+		return statusFailed, err
+	}
 	all, _ := flags.GetBool("all")
-	quiet, _ := flags.GetBool("quiet")
-	w := tabwriter.NewWriter(a.stdout, 0, 8, 3, ' ', 0)
-	if !quiet {
-		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	all = all || len(filters["status"]) > 0
+	limit, _ := flags.GetInt("last")
+	if latest, _ := flags.GetBool("latest"); latest && limit == -1 {
+		limit = 1
 	}
+	noTrunc, _ := flags.GetBool("no-trunc")
+	var rows []*psRow
 	for _, c := range list {
-		if c.Broken || (!all && c.Status.Status != state.Running) {
+		if c.Broken || (!all && limit <= 0 && c.Status.Status != state.Running) || !match(c) {
 			continue
 		}
-		if quiet {
-			fmt.Fprintln(w, c.ID[:12])
-			continue
+		if limit > 0 && len(rows) == limit {
+			break
 		}
-		spec := c.Record.Spec
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID[:12], imageName(c), quoteCommand(spec.Process.Args),
-			ago(c.Record.Created), statusText(c.Status), publishedPorts(c), spec.Name)
+		rows = append(rows, newPsRow(rt, c, !noTrunc))
 	}
-	return 0, w.Flush()
+	return 0, out.write(a.stdout, rows)
 }
 
 // publishedPorts is docker ps's PORTS: 0.0.0.0:8080->80/tcp.
@@ -64,15 +92,6 @@ func imageName(c runtime.Container) string {
 		return "(rootfs)"
 	}
 	return c.Record.Spec.ImageRef
-}
-
-// quoteCommand is the command as docker ps shows it: quoted, cut at 20.
-func quoteCommand(args []string) string {
-	cmd := strings.Join(args, " ")
-	if len(cmd) > 20 {
-		cmd = cmd[:19] + "…"
-	}
-	return strconv.Quote(cmd)
 }
 
 // statusText is docker ps's STATUS.

@@ -100,7 +100,7 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		"Config": map[string]any{
 			"Hostname": rec.Spec.Hostname, "Env": orNone(p.Env), "Entrypoint": orNone(rec.Entrypoint), "Cmd": orNone(rec.Cmd),
 			"WorkingDir": p.Cwd, "Image": rec.Spec.ImageRef, "Tty": p.Terminal, "OpenStdin": p.Stdin, "User": p.User,
-			"Labels": map[string]string{},
+			"Labels": orEmpty(rec.Labels),
 		},
 		"Mounts": inspectMounts(rec.Spec.Mounts),
 		"HostConfig": map[string]any{

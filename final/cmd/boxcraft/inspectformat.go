@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/template"
 	"time"
 
@@ -17,37 +16,6 @@ import (
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
 )
-
-// formatFuncs are the functions docker inspect's templates have, beside
-// text/template's own (index, len, range, …).
-var formatFuncs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		var out bytes.Buffer
-		enc := json.NewEncoder(&out)
-		enc.SetEscapeHTML(false) // a command's && and <, as they are
-		err := enc.Encode(v)
-		return strings.TrimSuffix(out.String(), "\n"), err
-	},
-	"join":    strings.Join,
-	"split":   strings.Split,
-	"lower":   strings.ToLower,
-	"upper":   strings.ToUpper,
-	"println": fmt.Sprintln,
-}
-
-// parseFormat reads --format's template; none is nil.
-func parseFormat(format string) (*template.Template, error) {
-	if format == "" {
-		return nil, nil
-	}
-	// missingkey=error: a field no object has ({{.State.Pidd}}) is an
-	// error, as in docker inspect, not "<no value>".
-	tmpl, err := template.New("format").Funcs(formatFuncs).Option("missingkey=error").Parse(format)
-	if err != nil {
-		return nil, fmt.Errorf("--format: %w", err)
-	}
-	return tmpl, nil
-}
 
 // printFormatted prints each value through tmpl, a line each. The
 // template sees a value as its JSON reads, so that {{.State.Pid}} names

@@ -51,7 +51,7 @@ type command struct {
 var commands = []command{
 	{"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "run a command in a new container", runCommand, addRunFlags, false},
 	{"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "run a command in a running container", execCommand, addExecFlags, false},
-	{"ps", "[-a] [-q]", "list containers", psCommand, addPsFlags, true},
+	{"ps", "[-a] [-q] [-f KEY=VALUE] [--format FORMAT] [-n N | -l] [--no-trunc] [-s]", "list containers", psCommand, addPsFlags, true},
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},
 	{"start", "[-a] [-i] CONTAINER...", "start stopped containers again: in the background, or with -a here", startCommand, addStartFlags, true},
 	{"stop", "[-t SECONDS] CONTAINER...", "stop containers: SIGTERM, then SIGKILL", stopCommand, addStopFlags, true},

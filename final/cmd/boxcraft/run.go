@@ -31,6 +31,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	flags.String("entrypoint", "", "the image's ENTRYPOINT instead")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (as podman's)")
 	flags.StringP("user", "u", "", "USER[:GROUP], names or numbers from the image's /etc/passwd and /etc/group")
+	addList(flags, "label", "l", "KEY=VALUE (or KEY, for an empty value): a label on the container, beside the image's (ps -f label=KEY finds it)")
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
@@ -167,6 +168,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if err := processFromImage(rt, flags, c, args, &o); err != nil {
+		return nil, o, err
+	}
+	if err := addLabels(flags, &o); err != nil {
 		return nil, o, err
 	}
 	if c.Mounts, err = parseVolumes(flags); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"regexp"
@@ -144,6 +145,7 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 		}
 		entrypoint, cmd, env, workdir = cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.Env, cfg.Config.WorkingDir
 		c.Process.User = cfg.Config.User
+		o.Labels = maps.Clone(cfg.Config.Labels)
 	}
 	if flags.Changed("user") {
 		c.Process.User, _ = flags.GetString("user") // init resolves it in the image's /etc/passwd
@@ -173,6 +175,23 @@ func processFromImage(rt *runtime.Runtime, flags *pflag.FlagSet, c *spec.Contain
 	var err error
 	c.Process.Env, err = environment(flags, env, c)
 	return err
+}
+
+// addLabels adds --label's to the image's labels, as docker run does:
+// KEY=VALUE, or KEY alone for an empty value; a key given twice, or one
+// the image has, takes the last value.
+func addLabels(flags *pflag.FlagSet, o *runtime.CreateOptions) error {
+	for _, l := range getList(flags, "label") {
+		key, value, _ := strings.Cut(l, "=")
+		if key == "" || strings.ContainsAny(key, " \t\n") {
+			return fmt.Errorf("--label %q: give KEY=VALUE or KEY, a key without spaces", l)
+		}
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		o.Labels[key] = value
+	}
+	return nil
 }
 
 // environment is the image's Env, Docker's PATH when it sets none,
