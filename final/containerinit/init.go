@@ -8,8 +8,8 @@
 // up (rootfs, security).
 //
 // The order of Main is the order of the lessons: the hostname (step02),
-// the root (step04), the pids (step02), the masked and read-only paths
-// (issue 20), then, once in the cgroup (step03; on v1 the monitor moves
+// the root (step04), the command's terminal with -t (final/console), the
+// pids (step02), the masked and read-only paths (issue 20), then, once in the cgroup (step03; on v1 the monitor moves
 // init there meanwhile, issue 26), the cgroup namespace (step02) and
 // boxcraft run's cgroup mount on /sys/fs/cgroup (step03), the working
 // folder, then what is taken from root (issue 20, security.go:
@@ -197,6 +197,7 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 		}
 		return nil
 	})
+	list = append(list, terminalStep(c)...)
 	add(ns.PID && !joined(c, "pid"), "step02", "restart the pids", restartPids)
 	list = append(list, ociSteps(c)...)
 	// After ns_last_pid: /proc/sys is read-only from here on.

@@ -19,7 +19,9 @@ import (
 //  1. seccomp, when no_new_privs is off: installing a filter then needs
 //     CAP_SYS_ADMIN, which the next steps take away;
 //  2. the bounding set, while init still holds CAP_SETPCAP;
-//  3. the user (-u), with the capabilities kept across setuid(2);
+//  3. the user (-u), with the capabilities kept across setuid(2), and
+//     the terminal (-t) given to it just before (runc's
+//     fixStdioPermissions);
 //  4. the capability sets: permitted and effective for root, emptied by
 //     execve for any other user; inheritable and ambient empty;
 //  5. no_new_privs;
@@ -47,6 +49,7 @@ func securitySteps(c *spec.Container, wait *startWait, tr *trace.Tracer) []step 
 			func() error { return security.DropBounding(sec.Capabilities) })
 	})
 	add(true, "keep the capabilities across setuid", security.KeepCapabilitiesAcrossSetuid)
+	list = append(list, ownTerminalStep(c, &u)...)
 	add(true, "become the user", func() error { return becomeUser(&c.Process, u) })
 	add(true, "set the capabilities", func() error { return setCapabilities(sec, tr) })
 	add(sec.NoNewPrivileges, "set no_new_privs", func() error {

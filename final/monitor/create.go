@@ -13,10 +13,16 @@ import (
 
 // Files are a process's stdin, stdout and stderr given as they are: the
 // OCI front end's (issue 23), whose caller (containerd's shim) chose
-// them, or a pty's slave side. No log, no copying: the engine holds the
-// other ends.
+// them, or with a terminal the socket its master goes on. No log, no
+// copying: the engine holds the other ends.
 type Files struct {
 	Stdin, Stdout, Stderr *os.File
+	// Console, with a terminal (Process.Terminal), is a connected unix
+	// socket (--console-socket's) on which the container's side sends
+	// the master of the terminal it makes in its own devpts
+	// (final/console); Stdin, Stdout and Stderr are then nil, and the
+	// slave takes their place.
+	Console *os.File
 	// Created, when not nil, is called once init is in its namespaces
 	// and cgroup, before it has its settings (and so before its mounts
 	// and pivot_root): where an OCI bundle's createRuntime hooks run. It
@@ -25,8 +31,18 @@ type Files struct {
 	Created func(pid int) error
 }
 
-func (f Files) stdio() *stdio {
-	return &stdio{stdin: f.Stdin, stdout: f.Stdout, stderr: f.Stderr}
+// stdio is f as the start hands it over; with a terminal, /dev/null
+// until the container's side makes its own (nullStdio).
+func (f Files) stdio() (*stdio, error) {
+	s := &stdio{stdin: f.Stdin, stdout: f.Stdout, stderr: f.Stderr, consoleEnd: f.Console}
+	if f.Console == nil {
+		return s, nil
+	}
+	if err := s.nullStdio(); err != nil {
+		s.closeContainerEnds()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Create starts rec's init with files as its stdio and returns its pid
@@ -62,7 +78,10 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	io := files.stdio()
+	io, err := files.stdio()
+	if err != nil {
+		return 0, err
+	}
 	defer io.closeContainerEnds() // init has them
 	trees, err := bindTrees(c)
 	if err != nil {
@@ -75,7 +94,7 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 		closeAll(trees...)
 		return 0, fmt.Errorf("open the start fifo: %w", err)
 	}
-	trees = append(trees, fifo)
+	trees = passConsole(c, io, append(trees, fifo))
 	// An OCI container's network is its config's: the host's, or a new
 	// namespace with lo alone (final/oci). Neither reads the state
 	// folders, which only the bridge and container:NAME need.
@@ -109,7 +128,10 @@ func createOnThread(c *spec.Container, files Files) (int, error) {
 func ExecFiles(dirs state.Dirs, rec state.Record, pid int, p spec.Process, files Files) (*os.Process, error) {
 	c := rec.Spec
 	c.Process = p
-	io := files.stdio()
+	io, err := files.stdio()
+	if err != nil {
+		return nil, err
+	}
 	defer io.closeContainerEnds()
 	j, err := startExec(dirs, &c, pid, io)
 	if err != nil {

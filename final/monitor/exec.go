@@ -36,7 +36,7 @@ func Exec(dirs state.Dirs, rec state.Record, pid int, p spec.Process, attach *At
 	tr = tr.As(trace.Monitor)
 	c := rec.Spec
 	c.Process = p
-	io, err := openExecStdio(p, attach)
+	io, err := openExecStdio(&c.Process, attach)
 	if err != nil {
 		started(Started{}, err)
 		return Result{}, err
@@ -88,9 +88,14 @@ func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr 
 	}
 	sysinfo := dialSysinfo(dirs, c.ID)
 	extra, relayed, err := traceInit(c, tr, execSysinfoFD, present(sysinfo))
+	consoleFD := 0 // the child's end of its terminal's socket, with -t
+	if end := io.takeConsoleEnd(); end != nil {
+		consoleFD = execSysinfoFD + len(extra)
+		extra = append(extra, end)
+	}
 	var plan []byte
 	if err == nil {
-		plan, err = execPlan(c, pid, sysinfo != nil, tr)
+		plan, err = execPlan(c, pid, sysinfo != nil, consoleFD, tr)
 	}
 	var child *os.Process
 	if err == nil {
@@ -99,6 +104,12 @@ func startExecTraced(dirs state.Dirs, c *spec.Container, pid int, io *stdio, tr 
 	}
 	closeAll(extra...) // exec-init has them, or failed to start
 	waitRelay(relayed)
+	if err == nil {
+		if err = io.receiveMaster(); err != nil {
+			_ = child.Kill()
+			_, _ = child.Wait()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -272,10 +283,10 @@ func socketPair() (*os.File, *os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "nsenter"), os.NewFile(uintptr(fds[1]), "nsenter"), nil
 }
 
-// openExecStdio gives the command a pty with -t, pipes otherwise, as
-// run does, or /dev/null when detached (Docker's exec -d drops the
-// output); with no log.
-func openExecStdio(p spec.Process, attach *Attach) (*stdio, error) {
+// openExecStdio gives the command a pty with -t (made in the container,
+// as run's), pipes otherwise, as run does, or /dev/null when detached
+// (Docker's exec -d drops the output); with no log.
+func openExecStdio(p *spec.Process, attach *Attach) (*stdio, error) {
 	s := &stdio{attach: attach}
 	var err error
 	switch {
@@ -283,7 +294,7 @@ func openExecStdio(p spec.Process, attach *Attach) (*stdio, error) {
 		s.stdin, err = os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		s.stdout, s.stderr = s.stdin, s.stdin
 	case p.Terminal:
-		err = s.openTerminal()
+		err = s.openTerminal(p)
 	default:
 		err = s.openPipes(p.Stdin)
 	}

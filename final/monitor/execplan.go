@@ -19,13 +19,15 @@ import (
 // runtime a second time (issue 26). pid is the container's init on the
 // host: the user is looked up in its root. sysinfo says that the monitor
 // takes the command's sysinfo(2) (the /proc view) on execSysinfoFD.
+// consoleFD, with -t, is the child's end of the socket on which it sends
+// its terminal's master.
 //
 // A failure here (an unknown user, a profile that does not compile) is
 // one before anything starts in the container. The user is read from
 // the files of init's root, which is the root of the mount namespace the
 // command joins (init pivoted into it); if init died meanwhile and its
 // pid was reused, the setns on its pidfd fails, and nothing runs.
-func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byte, error) {
+func execPlan(c *spec.Container, pid int, sysinfo bool, consoleFD int, tr *trace.Tracer) ([]byte, error) {
 	p, sec := &c.Process, c.Security
 	if len(p.Args) == 0 {
 		return nil, containerinit.NoCommand()
@@ -46,6 +48,10 @@ func execPlan(c *spec.Container, pid int, sysinfo bool, tr *trace.Tracer) ([]byt
 	var plan nsenter.Plan
 	if tr.Enabled() && c.Trace.FD > 0 {
 		plan.Trace(tr.Mode(), c.Trace.FD, c.Trace.Origin)
+	}
+	if p.Terminal {
+		plan.Terminal(consoleFD, u.UID, p.ConsoleWidth, p.ConsoleHeight,
+			l.step("final/console", "make the terminal in the container's devpts, send its master", ""))
 	}
 	plan.Session(p.Terminal, "")
 	if sysinfo && c.ProcView && sec.Seccomp != nil {

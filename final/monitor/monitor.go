@@ -161,6 +161,7 @@ func start(c *spec.Container, dirs state.Dirs, x Extras, attach *Attach, tr *tra
 	if view != nil {
 		trees = append(trees, view.InitEnd()) // containerinit.ProcViewFD
 	}
+	trees = passConsole(c, io, trees)
 	cmd, settings, report, relayed, err := cloneInit(c, dirs, cg, io, trees, tr)
 	closeAll(trees...) // init has them, or failed to start
 	if err != nil {
@@ -168,8 +169,12 @@ func start(c *spec.Container, dirs state.Dirs, x Extras, attach *Attach, tr *tra
 		io.close()
 		return nil, err
 	}
-	p := &process{cmd: cmd, cgroup: cg, master: io.master, io: io, view: view, extras: x, tr: tr}
+	p := &process{cmd: cmd, cgroup: cg, io: io, view: view, extras: x, tr: tr}
 	err = p.handOver(c, dirs, settings, report)
+	if err == nil {
+		err = io.receiveMaster()
+		p.master = io.master
+	}
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -20,16 +20,14 @@ func sysProcAttr(c *spec.Container) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(c.Namespaces),
 		Pdeathsig:  unix.SIGKILL, // the container dies with its monitor
-		Setsid:     true,         // a session of its own: no way into the caller's terminal
+		// A session of its own: no way into the caller's terminal. With
+		// -t, init makes the session's terminal (final/console).
+		Setsid: true,
 	}
 	if c.StartFifo != "" {
 		// An OCI create: the runtime exits at once, and the engine
 		// (containerd's shim, a subreaper) adopts and reaps init.
 		attr.Pdeathsig = 0
-	}
-	if c.Process.Terminal {
-		attr.Setctty = true // the pty on its stdin becomes its terminal
-		attr.Ctty = 0
 	}
 	if c.Namespaces.User() {
 		attr.UidMappings = sysMaps(c.Namespaces.UIDMap)

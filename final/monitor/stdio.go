@@ -8,18 +8,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/console"
+	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/logs"
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
-	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // stdio is the container's side of its stdin, stdout and stderr, and the
 // monitor's side: a pty's master with -t, pipes otherwise. What comes out
 // goes to the log, and to the caller's terminal when it is attached.
+//
+// With -t the container makes its terminal itself, in its own devpts
+// (final/console), and sends the master on a socket: until then its
+// stdio is /dev/null.
 type stdio struct {
 	stdin, stdout, stderr *os.File // the container's ends
-	master                *os.File // with -t
+	master                *os.File // with -t, once received
 	log                   *logs.File
 	attach                *Attach
 	outputs               []*os.File // the monitor's ends of stdout and stderr
@@ -28,6 +34,11 @@ type stdio struct {
 	copying               sync.WaitGroup
 	callerGone            chan struct{} // closed once the caller's reader went (callerWent)
 	goneOnce              sync.Once
+
+	// console is the monitor's end of the socket the master comes on,
+	// consoleEnd the container's (nil once handed over: takeConsoleEnd).
+	// An OCI start has a consoleEnd alone, an engine's socket.
+	console, consoleEnd *os.File
 }
 
 func openStdio(c *spec.Container, dirs state.Dirs, attach *Attach) (*stdio, error) {
@@ -37,7 +48,7 @@ func openStdio(c *spec.Container, dirs state.Dirs, attach *Attach) (*stdio, erro
 	}
 	s := &stdio{log: log, attach: attach}
 	if c.Process.Terminal {
-		err = s.openTerminal()
+		err = s.openTerminal(&c.Process)
 	} else {
 		err = s.openPipes(c.Process.Stdin)
 	}
@@ -48,21 +59,78 @@ func openStdio(c *spec.Container, dirs state.Dirs, attach *Attach) (*stdio, erro
 	return s, nil
 }
 
-// openTerminal makes a pty: the container gets its own terminal (its
-// slave side), and a Ctrl-C typed into it reaches the container's
-// foreground process through the pty's line discipline, as on any
-// terminal. The monitor holds the master.
-func (s *stdio) openTerminal() error {
-	master, slave, err := pty.Open()
+// openTerminal readies the socket on which the container sends its
+// terminal's master (receiveMaster): the container makes the terminal
+// in its own devpts, and the monitor holds the master; a Ctrl-C typed
+// into it reaches the container's foreground process through the pty's
+// line discipline, as on any terminal. p's console size is the caller's
+// terminal's, for the container to size its terminal with before the
+// command starts: its first `stty size` sees it.
+func (s *stdio) openTerminal(p *spec.Process) error {
+	if err := s.nullStdio(); err != nil {
+		return err
+	}
+	var err error
+	if s.console, s.consoleEnd, err = socketPair(); err != nil {
+		return err
+	}
+	if s.attach != nil && s.attach.Terminal != nil {
+		if ws, err := unix.IoctlGetWinsize(int(s.attach.Terminal.Fd()), unix.TIOCGWINSZ); err == nil {
+			p.ConsoleWidth, p.ConsoleHeight = ws.Col, ws.Row
+		}
+	}
+	return nil
+}
+
+// nullStdio makes /dev/null the container's stdio until it makes its
+// terminal, rather than nothing: os/exec starts a child with a nil
+// *os.File's descriptor closed, and the terminal's master or slave would
+// then take fd 0, 1 or 2, and be closed by the dup onto them.
+func (s *stdio) nullStdio() error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	s.master, s.stdin, s.stdout, s.stderr = master, slave, slave, slave
-	s.outputs, s.streams = []*os.File{master}, []string{"stdout"}
-	if s.attach != nil && s.attach.Terminal != nil {
-		// Before the command starts: its first `stty size` sees it.
-		_ = pty.InheritSize(s.attach.Terminal, master)
+	s.stdin, s.stdout, s.stderr = null, null, null
+	return nil
+}
+
+// takeConsoleEnd is the container's end of the terminal's socket, for
+// the caller to hand over (nil without -t); stdio no longer closes it.
+func (s *stdio) takeConsoleEnd() *os.File {
+	end := s.consoleEnd
+	s.consoleEnd = nil
+	return end
+}
+
+// passConsole adds to the descriptors init inherits, after files, the
+// container's end of its terminal's socket, with -t, and names its
+// number in c (spec.Process.ConsoleSocket).
+func passConsole(c *spec.Container, io *stdio, files []*os.File) []*os.File {
+	end := io.takeConsoleEnd()
+	if end == nil {
+		return files
 	}
+	c.Process.ConsoleSocket = containerinit.FirstTreeFD + len(files)
+	return append(files, end)
+}
+
+// receiveMaster takes the terminal's master that the container sent,
+// once its command runs (it sent the master before): its output from
+// then on. Without -t, or when an engine holds the master, it does
+// nothing.
+func (s *stdio) receiveMaster() error {
+	if s.console == nil {
+		return nil
+	}
+	master, err := console.Receive(s.console)
+	s.console.Close()
+	s.console = nil
+	if err != nil {
+		return fmt.Errorf("the container's terminal: %w", err)
+	}
+	s.master = master
+	s.outputs, s.streams = []*os.File{master}, []string{"stdout"}
 	return nil
 }
 
@@ -216,18 +284,18 @@ func (s *stdio) finish() {
 }
 
 func (s *stdio) closeContainerEnds() {
-	for _, f := range []*os.File{s.stdin, s.stdout, s.stderr} {
+	for _, f := range []*os.File{s.stdin, s.stdout, s.stderr, s.consoleEnd} {
 		if f != nil {
 			f.Close()
 		}
 	}
-	s.stdin, s.stdout, s.stderr = nil, nil, nil
+	s.stdin, s.stdout, s.stderr, s.consoleEnd = nil, nil, nil, nil
 }
 
 // close closes every end still open.
 func (s *stdio) close() {
 	s.closeContainerEnds()
-	for _, f := range append(s.outputs, s.keepOpen) {
+	for _, f := range append(s.outputs, s.keepOpen, s.console) {
 		if f != nil {
 			f.Close()
 		}

@@ -30,6 +30,7 @@
 //	                                        boxcraft exec's own child
 //	reads "pid N" ◀────────────────────── writes the child's pid, exits
 //	the plan, on fd 3 ──────────────────▶ the child takes its steps:
+//	its terminal's master (-t) ◀─────────── a terminal of the container's,
 //	                                        working folder, bounding set,
 //	                                        user, capabilities, seccomp…
 //	report pipe: EOF ◀─────────────────── execve (or a failure, as JSON)

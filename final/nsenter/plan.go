@@ -30,6 +30,7 @@ type Plan struct {
 // The steps, as nsexec's C names them.
 const (
 	opTrace      = 'T' // the trace: mode (text, json or empty), its descriptor, the origin in ns
+	opTerminal   = 't' // a pty from the container's /dev/ptmx: its master sent on a socket, its slave stdio
 	opSession    = 's' // setsid(2); with "tty", its stdin (a pty) becomes the session's terminal
 	opSysinfo    = 'i' // install a filter with a listener (a BPF program), send the listener on a descriptor
 	opCloseFrom  = 'c' // mark every descriptor from 3 on close-on-exec
@@ -71,6 +72,17 @@ func (p *Plan) Bytes() []byte { return p.buf }
 // origin (ns since the epoch, the command's start).
 func (p *Plan) Trace(mode string, fd int, origin int64) {
 	p.add(opTrace, "", mode, strconv.Itoa(fd), strconv.FormatInt(origin, 10))
+}
+
+// Terminal makes the child's terminal, as init makes the container's
+// (final/console): a pty from the container's /dev/ptmx, sized width by
+// height (when not 0), given to uid (the user the command runs as, its
+// group left devpts's), its master sent on socket (SCM_RIGHTS), its
+// slave the child's stdin, stdout and stderr. Session, after it, makes
+// it the session's terminal.
+func (p *Plan) Terminal(socket int, uid uint32, width, height uint16, line Line) {
+	p.add(opTerminal, line, strconv.Itoa(socket), strconv.FormatUint(uint64(uid), 10),
+		strconv.Itoa(int(width)), strconv.Itoa(int(height)))
 }
 
 // Session makes the child a session leader, with its pty as the

@@ -59,3 +59,14 @@ func TestPlanIsItsStepsInOrder(t *testing.T) {
 	assert.Equal(t, []string{"2097153", "40", "CAP_CHOWN"}, steps[4].args, "the mask kept, the last capability, the names")
 	assert.Equal(t, step{op: opExec, line: PathMark + ` ["sh"]`, args: []string{"/bin:/usr/bin", "3", "sh", "-c", "echo hi", "HOME=/"}}, steps[5])
 }
+
+func TestTerminalStepCarriesSocketUserAndSize(t *testing.T) {
+	var p Plan
+	p.Terminal(9, 65534, 120, 40, "a line")
+	p.Session(true, "")
+	steps := readPlan(t, p.Bytes())
+	require.Len(t, steps, 2)
+	assert.Equal(t, step{op: opTerminal, line: "a line", args: []string{"9", "65534", "120", "40"}}, steps[0],
+		"the socket, the uid, the columns and rows, as terminal.c reads them")
+	assert.Equal(t, step{op: opSession, args: []string{"tty"}}, steps[1], "then the session, whose terminal it becomes")
+}

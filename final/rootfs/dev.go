@@ -3,8 +3,9 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"os"
+	"strconv"
 
+	"github.com/boxcraft/boxcraft/final/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,17 +40,26 @@ type devMount struct {
 }
 
 // devMounts are the filesystems below /dev.
-func devMounts(ownIPC bool) []devMount {
+func devMounts(ns spec.Namespaces) []devMount {
+	// newinstance: a devpts of the container's own, whose ptmx (reached
+	// by /dev/ptmx -> pts/ptmx) hands out its terminals only, numbered
+	// from 0: the command's (-t, final/console) and any made inside.
+	// Without it, the host's terminals would be listed in it.
+	// ptmxmode=0666: its ptmx is otherwise 0000, and no one inside could
+	// open a terminal. mode=0620 and gid=5, as Docker and runc: a
+	// terminal belongs to the tty group, which may write to it (wall,
+	// write); gid=5 is the container's group 5, which a user namespace
+	// whose map leaves it out cannot name (the kernel refuses the
+	// mount), and the terminal then keeps its maker's group.
+	pts := "newinstance,ptmxmode=0666,mode=0620"
+	if mapsID(ns, ttyGroup) {
+		pts += ",gid=" + strconv.Itoa(ttyGroup)
+	}
 	mounts := []devMount{
-		// newinstance: a devpts of the container's own, whose ptmx
-		// (reached by /dev/ptmx -> pts/ptmx) hands out its terminals
-		// only, numbered from 0. Without it, the host's terminals would
-		// be listed in it. ptmxmode=0666: its ptmx is otherwise 0000,
-		// and no one inside could open a terminal.
-		{"devpts", "pts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
+		{"devpts", "pts", unix.MS_NOSUID | unix.MS_NOEXEC, pts},
 		{"tmpfs", "shm", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=1777,size=65536k"},
 	}
-	if ownIPC {
+	if ns.IPC {
 		// mqueue shows the queues of the IPC namespace that mounts it,
 		// and a user namespace may mount it only for its own.
 		mounts = append(mounts, devMount{"mqueue", "mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""})
@@ -61,7 +71,7 @@ func devMounts(ownIPC bool) []devMount {
 // the devices above, the symlinks, a devpts for terminals, a tmpfs for
 // shared memory, and with an IPC namespace of its own, its POSIX message
 // queues. The host's /dev would hand root inside every disk.
-func mountDev(r root, ownIPC bool) error {
+func mountDev(r root, ns spec.Namespaces) error {
 	below, err := r.topLevel("/dev")
 	if err != nil {
 		return err
@@ -87,12 +97,29 @@ func mountDev(r root, ownIPC bool) error {
 			return fmt.Errorf("make /dev/%s: %w", link[0], err)
 		}
 	}
-	for _, m := range devMounts(ownIPC) {
+	for _, m := range devMounts(ns) {
 		if err := mountInDev(r, dev, m); err != nil {
 			return fmt.Errorf("mount %s on /dev/%s: %w", m.fstype, m.target, err)
 		}
 	}
 	return nil
+}
+
+// ttyGroup is the group of terminals, tty, as Docker and runc number it.
+const ttyGroup = 5
+
+// mapsID says whether the container's group id is one the container has:
+// any without a user namespace, those its map holds with one.
+func mapsID(ns spec.Namespaces, id int) bool {
+	if !ns.User() {
+		return true
+	}
+	for _, m := range ns.GIDMap {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return true
+		}
+	}
+	return false
 }
 
 // mountInDev makes the folder m.target in /dev and mounts m on it.
@@ -143,34 +170,4 @@ func bindOntoFile(source string, dir int, name string) error {
 	}
 	defer unix.Close(fd)
 	return mountOn(fd, source, "", unix.MS_BIND, "")
-}
-
-// mountConsole gives the container a /dev/console when its stdin is a
-// terminal: that terminal, bind-mounted, as runc does with the terminal it
-// makes (with spec's Process.Terminal, init's stdin is the pty the
-// container was given). Programs such as init systems write their
-// messages there. TCGETS reads a terminal's settings, and fails on
-// anything else.
-//
-// The bind mount's source is the terminal's name (/dev/pts/N), which
-// names it in this mount namespace's copy of the host's /dev: stdin
-// itself was opened in the host's mount namespace, and the kernel binds
-// only mounts of the caller's own.
-func mountConsole(r root) error {
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
-		return nil // not a terminal: no console
-	}
-	terminal, err := os.Readlink("/proc/self/fd/0")
-	if err != nil {
-		return fmt.Errorf("make /dev/console: %w", err)
-	}
-	dev, err := r.topLevel("/dev")
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dev)
-	if err := bindOntoFile(terminal, dev, "console"); err != nil {
-		return fmt.Errorf("make /dev/console from %s: %w", terminal, err)
-	}
-	return nil
 }

@@ -185,6 +185,7 @@ func TestSetupInNewNamespaces(t *testing.T) {
 	require.True(t, hasOption(m["/dev"].mountOptions, "nosuid"), "/dev: %v", m["/dev"])
 	require.Equal(t, "devpts", m["/dev/pts"].fstype)
 	require.True(t, hasOption(m["/dev/pts"].fsOptions, "ptmxmode=666"), "/dev/pts: %v", m["/dev/pts"])
+	require.True(t, hasOption(m["/dev/pts"].fsOptions, "gid=5"), "/dev/pts's terminals are the tty group's: %v", m["/dev/pts"])
 	require.Equal(t, "tmpfs", m["/dev/shm"].fstype)
 	require.Equal(t, "mqueue", m["/dev/mqueue"].fstype, "an IPC namespace of its own gets its mqueue")
 	require.Equal(t, "tmpfs", m["/scratch"].fstype)

@@ -88,7 +88,7 @@ type Process struct {
 	Args     []string `json:"args"`     // argv; Args[0] is looked up in the root's PATH
 	Env      []string `json:"env"`      // KEY=VALUE, the image's, then -e and --env-file
 	Cwd      string   `json:"cwd"`      // absolute, inside the root; made when missing
-	Terminal bool     `json:"terminal"` // -t: a pty of the container's own on stdio
+	Terminal bool     `json:"terminal"` // -t: a pty of the container's own devpts on stdio
 	Stdin    bool     `json:"stdin"`    // -i: stdin stays open
 	// User is -u (USER[:GROUP], names or numbers), or the image's
 	// User: init resolves it in the container's own /etc/passwd and
@@ -102,6 +102,11 @@ type Process struct {
 	// process.consoleSize); 0 leaves it as it is.
 	ConsoleWidth  uint16 `json:"consoleWidth,omitempty"`
 	ConsoleHeight uint16 `json:"consoleHeight,omitempty"`
+	// ConsoleSocket, with Terminal, is init's descriptor of the unix
+	// socket on which it sends its terminal's master (final/console):
+	// to the monitor, or to boxcraft-runc's --console-socket. The
+	// monitor sets it for init alone, as Trace.FD.
+	ConsoleSocket int `json:"consoleSocket,omitempty"`
 	// Rlimits are setrlimit(2)'s limits (an OCI bundle's
 	// process.rlimits), OOMScoreAdj the OOM killer's bias: nil, inherited.
 	Rlimits     []Rlimit `json:"rlimits,omitempty"`

@@ -226,8 +226,9 @@ func memoryLimit(t *testing.T, dirs map[string]string) string {
 	return strings.TrimSpace(string(data))
 }
 
-// interactive: ctr run -t gives the shell a terminal (through
-// boxcraft-runc's console socket) that the test types into.
+// interactive: ctr run -t gives the shell a terminal of the container's
+// own devpts (its master through boxcraft-runc's console socket) that
+// the test types into.
 func (d *containerd) interactive(t *testing.T) {
 	master, term := openPty(t)
 	cmd := d.ctrCommand(t, d.runArgs(t, []string{"--rm", "-t"}, "tty1", "sh")...)
@@ -242,7 +243,7 @@ func (d *containerd) interactive(t *testing.T) {
 	_, err := master.Write([]byte("tty; echo answer=$((6*7)); exit 5\r"))
 	require.NoError(t, err)
 	assert.True(t, seen("answer=42"), "the shell read the terminal and answered:\n%q", out.String())
-	assert.Contains(t, out.String(), "/dev/console", "its stdin is a terminal, its console")
+	assert.Contains(t, out.String(), "/dev/pts/0", "its stdin is a terminal, the first of the container's devpts, as under runc")
 	r := waitBounded(t, running, 30*time.Second)
 	assert.Equal(t, 5, r.Code, "ctr run -t exits with the shell's status\n%q", out.String())
 }

@@ -195,9 +195,9 @@ func (s *commandsSuite) execEnvWorkdirUser(t *testing.T) {
 }
 
 // execTerminal: exec -it on a terminal the test owns gets a terminal of
-// its own, of the caller's size; the caller's is raw meanwhile (a
-// Ctrl-C byte reaches the command's terminal, whose SIGINT the command
-// gets), and as it was afterwards.
+// its own, of the container's devpts, of the caller's size; the
+// caller's is raw meanwhile (a Ctrl-C byte reaches the command's
+// terminal, whose SIGINT the command gets), and as it was afterwards.
 func (s *commandsSuite) execTerminal(t *testing.T) {
 	s.enter(t)
 	id := s.detach(t, "busybox", "sleep", "1000")
@@ -206,7 +206,7 @@ func (s *commandsSuite) execTerminal(t *testing.T) {
 	before, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 
-	script := `[ -t 0 ] && echo stdin-is-a-terminal; echo "size=$(stty size)"; echo "term=$TERM"; ` +
+	script := `[ -t 0 ] && echo stdin-is-a-terminal; echo "size=$(stty size)"; echo "term=$TERM"; echo "tty=$(tty)"; ` +
 		`trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 1; done`
 	cmd := Command(t, "exec", "-it", id, "sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = term, term, term
@@ -219,6 +219,7 @@ func (s *commandsSuite) execTerminal(t *testing.T) {
 	assert.Contains(t, out.String(), "stdin-is-a-terminal")
 	assert.Contains(t, out.String(), "size=29 97", "the caller's window size")
 	assert.Contains(t, out.String(), "term=xterm", "-t sets TERM=xterm, as Docker")
+	assert.Contains(t, out.String(), "tty=/dev/pts/0", "a terminal of the container's own devpts, its first (not the host's, which tty cannot name)")
 	raw, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
 	require.NoError(t, err)
 	assert.Zero(t, raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG), "the caller's terminal is raw while the command runs")

@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -300,69 +299,6 @@ func (s *ociSuite) recordOf(t *testing.T, id string) string {
 	}
 	t.Fatalf("no record in %s names %s", s.root, id)
 	return ""
-}
-
-// consoleSocket: with process.terminal, create sends the pty's master
-// over --console-socket (SCM_RIGHTS); what the command prints on its
-// terminal comes out of it.
-func (s *ociSuite) consoleSocket(t *testing.T) {
-	bundle, _ := s.bundle(t, "c5", func(c map[string]any) {
-		c["process"].(map[string]any)["terminal"] = true
-	}, "sh", "-c", "tty; echo cols=$(stty size)")
-	socket := filepath.Join(t.TempDir(), "console.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
-	require.NoError(t, err)
-	defer l.Close()
-	got := make(chan *os.File, 1)
-	go func() { got <- receiveFD(l) }()
-	r := s.runc(t, "create", "--bundle", bundle, "--console-socket", socket, "c5")
-	require.Equal(t, 0, r.Code, "create: %s", r)
-	t.Cleanup(func() { s.runc(t, "delete", "--force", "c5") })
-	var master *os.File
-	select {
-	case master = <-got:
-	case <-time.After(10 * time.Second):
-	}
-	require.NotNil(t, master, "a descriptor came over the console socket")
-	defer master.Close()
-	require.Equal(t, 0, s.runc(t, "start", "c5").Code)
-	require.NoError(t, master.SetReadDeadline(time.Now().Add(20*time.Second)))
-	var out strings.Builder
-	buf := make([]byte, 1024)
-	for !strings.Contains(out.String(), "cols=") {
-		n, err := master.Read(buf)
-		out.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	assert.Contains(t, out.String(), "/dev/console", "the command's stdin is the pty, its console")
-}
-
-// receiveFD accepts one connection and returns the descriptor it sends.
-func receiveFD(l *net.UnixListener) *os.File {
-	conn, err := l.AcceptUnix()
-	if err != nil {
-		return nil
-	}
-	defer conn.Close()
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 256), oob)
-	if err != nil {
-		return nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil
-	}
-	// Non-blocking: os.NewFile then gives it to Go's poller, and its
-	// reads take a deadline.
-	_ = unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "master")
 }
 
 // ended says whether pid has ended: gone, or a zombie its parent (the

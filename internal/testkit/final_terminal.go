@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,8 +35,9 @@ func openPty(t *testing.T) (master, terminal *os.File) {
 
 // terminal runs `boxcraft run -it` on a terminal the test owns, as a
 // shell runs a command: in a session whose controlling terminal it is.
-// The container's stdin is a terminal of its own (TERM=xterm), of the
-// caller's size, resized with it; the caller's terminal is raw while it
+// The container's stdin is a terminal of its own (TERM=xterm), the
+// first of its own devpts (/dev/pts/0, as Docker's), of the caller's
+// size, resized with it; the caller's terminal is raw while it
 // runs (so that a Ctrl-C byte reaches the container's terminal, which
 // makes it SIGINT for the container's foreground process), and as it
 // was afterwards.
@@ -46,8 +49,9 @@ func (s *commandsSuite) terminal(t *testing.T) {
 	require.NoError(t, err)
 
 	script := `[ -t 0 ] && echo stdin-is-a-terminal; echo "size=$(stty size)"; echo "term=$TERM"; ` +
+		`echo "tty=$(tty) fd0=$(readlink /proc/self/fd/0) pts=$(ls /dev/pts | tr '\n' ' ')"; ` +
 		`trap 'echo "resized=$(stty size)"' WINCH; trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 1; done`
-	cmd := Command(t, "run", "-it", "--rm", "busybox", "sh", "-c", script)
+	cmd := Command(t, "run", "-it", "--rm", "--name", "on-a-terminal", "busybox", "sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = term, term, term
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	running := startWithOutput(t, cmd)
@@ -60,6 +64,9 @@ func (s *commandsSuite) terminal(t *testing.T) {
 	assert.Contains(t, out.String(), "stdin-is-a-terminal", "-t: the container's stdin is a terminal")
 	assert.Contains(t, out.String(), "size=33 101", "its window size is the caller's")
 	assert.Contains(t, out.String(), "term=xterm", "-t sets TERM=xterm, as Docker")
+	assert.Contains(t, out.String(), "tty=/dev/pts/0 fd0=/dev/pts/0 pts=0 ptmx ",
+		"its terminal is the first of the container's own devpts, as under Docker (not the host's /dev/pts/N, which tty names /dev/console)")
+	assertContainersTerminal(t, inspectOne(t, "on-a-terminal").State.Pid, "/dev/pts/0")
 
 	raw, err := unix.IoctlGetTermios(int(term.Fd()), unix.TCGETS)
 	require.NoError(t, err)
@@ -133,4 +140,114 @@ func (s *commandsSuite) pipedIntoATerminal(t *testing.T) {
 	r = Run(t, "run", "-d", "-i", "-t", "busybox", "cat")
 	assert.Equal(t, 0, r.Code, "detached, -i -t needs no terminal here: %s", r)
 	removeWhenDone(t, strings.TrimSpace(r.Stdout))
+}
+
+// ownTerminal: run -d -t gives the command a terminal of the
+// container's own devpts, whose master its monitor holds, as runc's
+// init makes it (docker run -t busybox tty prints /dev/pts/0); each exec
+// -t gets the next one, given to its user (-u), in the tty group (5),
+// mode 620, as Docker's. Seen from inside (tty, /proc/self/fd/0, ls
+// /dev/pts, stat) and from the host (whose devpts gains nothing).
+func (s *commandsSuite) ownTerminal(t *testing.T) {
+	s.enter(t)
+	id := s.detach(t, "-t", "busybox", "sh", "-c", `echo "tty=$(tty) fd0=$(readlink /proc/self/fd/0)"; exec sleep 1000`)
+	var logs string
+	require.True(t, eventually(30*time.Second, func() bool { logs = Run(t, "logs", id).Stdout; return strings.Contains(logs, "fd0=") }),
+		"the command wrote to its terminal, which the monitor logs:\n%q", logs)
+	assert.Equal(t, "tty=/dev/pts/0 fd0=/dev/pts/0\r\n", logs, "the first terminal of the container's devpts (the pty turns \\n into \\r\\n)")
+	pid := inspectOne(t, id).State.Pid
+	assertContainersTerminal(t, pid, "/dev/pts/0")
+	assert.True(t, holdsMaster(t, parentOf(t, pid), pid), "the monitor holds the terminal's master: a ptmx of the container's devpts")
+
+	inside := `echo "tty=$(tty) fd0=$(readlink /proc/self/fd/0) pts=$(echo $(ls /dev/pts)) stat=$(stat -L -c %u:%g:%a /proc/self/fd/0)"`
+	r := Run(t, "exec", "-t", id, "sh", "-c", inside)
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "tty=/dev/pts/1 fd0=/dev/pts/1 pts=0 1 ptmx stat=0:5:620\r\n", r.Stdout,
+		"exec -t: the container's next terminal, root's, the tty group's (devpts's gid=5, mode=0620)")
+	r = Run(t, "exec", "-t", "-u", "nobody", id, "sh", "-c", inside)
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "tty=/dev/pts/1 fd0=/dev/pts/1 pts=0 1 ptmx stat=65534:5:620\r\n", r.Stdout,
+		"exec -t -u nobody: the terminal is its user's, as runc gives it (the last exec's is gone)")
+}
+
+// terminalInAUserNamespace: with --uidmap, the terminal is still the
+// container's own (its devpts mounted in its user namespace): from the
+// host, it belongs to the map's root and to group 5 inside (100005).
+func (s *commandsSuite) terminalInAUserNamespace(t *testing.T) {
+	s.enter(t)
+	id := s.detach(t, "-t", "--uidmap", "0:100000:65536", "busybox", "sleep", "1000")
+	pid := inspectOne(t, id).State.Pid
+	st := assertContainersTerminal(t, pid, "/dev/pts/0")
+	assert.Equal(t, [3]uint32{100000, 100005, 0o620}, [3]uint32{st.Uid, st.Gid, st.Mode & 0o7777},
+		"from the host: uid, gid and mode of the container's root, its tty group, 620")
+	r := Run(t, "exec", "-t", "-u", "nobody", id, "sh", "-c", `echo "tty=$(tty) stat=$(stat -L -c %u:%g:%a /proc/self/fd/0)"`)
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "tty=/dev/pts/1 stat=65534:5:620\r\n", r.Stdout, "exec -t -u nobody in the user namespace")
+}
+
+// terminalWithoutADevpts: a terminal needs the container's devpts at
+// /dev/pts; a mount that hides it is said in one line, status 125, for
+// run (leaving nothing) and exec (the container runs on).
+func (s *commandsSuite) terminalWithoutADevpts(t *testing.T) {
+	s.enter(t)
+	assertLeavesNothing(t, "run -t over a hidden devpts", func() {
+		r := Run(t, "run", "-t", "--rm", "--tmpfs", "/dev/pts", "busybox", "tty")
+		assertFailedOneLine(t, r, 125, "devpts", "/dev/ptmx")
+	})
+	id := s.detach(t, "--tmpfs", "/dev/pts", "busybox", "sleep", "1000")
+	assertFailedOneLine(t, Run(t, "exec", "-t", id, "tty"), 125, "devpts", "/dev/ptmx")
+	assert.Equal(t, 0, Run(t, "exec", id, "true").Code, "the container runs on")
+}
+
+// assertContainersTerminal checks, from the host, that process pid of a
+// container has on stdin the terminal name (/dev/pts/N) of the
+// container's own devpts (the one mounted at its /dev/pts), not of the
+// host's. It returns the terminal's stat.
+func assertContainersTerminal(t *testing.T, pid int, name string) unix.Stat_t {
+	t.Helper()
+	stdin := fmt.Sprintf("/proc/%d/fd/0", pid)
+	link, err := os.Readlink(stdin)
+	require.NoError(t, err)
+	assert.Equal(t, name, link, "its stdin, as the host names it")
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(stdin, &st))
+	assert.Equal(t, devpts(t, fmt.Sprintf("/proc/%d/root/dev/pts", pid)), st.Dev, "a terminal of the container's devpts")
+	assert.NotEqual(t, devpts(t, "/dev/pts"), st.Dev, "not of the host's devpts, which gains nothing")
+	return st
+}
+
+// devpts is the device of the devpts mounted at dir.
+func devpts(t *testing.T, dir string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(dir+"/ptmx", &st))
+	return st.Dev
+}
+
+// holdsMaster says whether process pid holds a pty master (ptmx, 5:2) of
+// the devpts of container process init.
+func holdsMaster(t *testing.T, pid, init int) bool {
+	t.Helper()
+	own := devpts(t, fmt.Sprintf("/proc/%d/root/dev/pts", init))
+	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	require.NoError(t, err)
+	for _, fd := range fds {
+		var st unix.Stat_t
+		if unix.Stat(fd, &st) == nil && st.Dev == own && st.Rdev == unix.Mkdev(5, 2) {
+			return true
+		}
+	}
+	return false
+}
+
+// parentOf is process pid's parent.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	// "PID (COMM) STATE PPID …": COMM may hold spaces, not a ')'.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	ppid, err := strconv.Atoi(fields[1])
+	require.NoError(t, err)
+	return ppid
 }

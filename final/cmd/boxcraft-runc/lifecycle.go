@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
+	"github.com/boxcraft/boxcraft/final/console"
 	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/monitor"
 	"github.com/boxcraft/boxcraft/final/oci"
@@ -108,8 +109,10 @@ func defaultCgroupParent() string {
 }
 
 // stdioFor is the process's stdio: boxcraft-runc's own, which the engine
-// chose, or with a terminal the slave side of a pty whose master goes to
-// --console-socket.
+// chose, or with a terminal a connection to --console-socket, on which
+// the container's side sends the master of the terminal it makes in the
+// container's own devpts, as runc's init does (final/console); the
+// slave is then its stdio, and /dev/pts/0 its name.
 func stdioFor(p spec.Process, flags *pflag.FlagSet) (monitor.Files, error) {
 	socket, _ := flags.GetString("console-socket")
 	if !p.Terminal {
@@ -121,11 +124,11 @@ func stdioFor(p spec.Process, flags *pflag.FlagSet) (monitor.Files, error) {
 	if socket == "" {
 		return monitor.Files{}, errors.New("process.terminal is true: give --console-socket, where the pty's master goes")
 	}
-	slave, err := oci.SendConsole(socket, p.ConsoleWidth, p.ConsoleHeight)
+	conn, err := console.Dial(socket)
 	if err != nil {
 		return monitor.Files{}, err
 	}
-	return monitor.Files{Stdin: slave, Stdout: slave, Stderr: slave}, nil
+	return monitor.Files{Console: conn}, nil
 }
 
 // dupStdio is copies of boxcraft-runc's stdio for the process: the

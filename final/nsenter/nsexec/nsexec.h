@@ -1,7 +1,8 @@
 //go:build cgo
 
 // nsexec.h: what the constructor (nsexec.c), the plan's reader (plan.c),
-// its steps (steps.c, exec.c) and what they write back (report.c) share.
+// its steps (steps.c, terminal.c, exec.c) and what they write back
+// (report.c) share.
 #ifndef BOXCRAFT_NSEXEC_H
 #define BOXCRAFT_NSEXEC_H
 
@@ -51,6 +52,7 @@ void run_plan(void) __attribute__((noreturn));
 // filled. The exec's step (exec_command) returns only if the exec failed.
 int take_step(const struct step *s, struct failure *f);
 int exec_command(const struct step *s, struct failure *f);
+int make_terminal(const struct step *s, struct failure *f);
 
 // The trace (report.c): set_trace from the plan's first step, then a
 // line for each step taken.

@@ -2,7 +2,7 @@
 
 package nsexec
 
-// The C is in nsexec.c, plan.c, steps.c, exec.c and report.c: cgo
+// The C is in nsexec.c, plan.c, steps.c, terminal.c, exec.c and report.c: cgo
 // compiles them into any program that imports this package.
 
 /*

@@ -83,7 +83,7 @@ static int min_args(char op)
 		return 2;
 	case 'T': case 'u':
 		return 3;
-	case 'p':
+	case 'p': case 't':
 		return 4;
 	}
 	return -1;

@@ -254,6 +254,8 @@ static int rlimits(const struct step *s, struct failure *f)
 int take_step(const struct step *s, struct failure *f)
 {
 	switch (s->op) {
+	case 't':
+		return make_terminal(s, f);
 	case 's':
 		return session(s, f);
 	case 'i':
