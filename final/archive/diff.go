@@ -32,14 +32,11 @@ import (
 // the container's own named .wh.… is refused: the layer would delete a
 // file. Cancelling ctx stops it.
 //
-// leaveOut are files the layer does not take, by the names the root
-// gives them (etc/hosts): the runtime's own, which it wrote into the
-// root. A folder they made the container change (copied up to the
-// upper layer, or made there) is left out with them when it holds
-// nothing else and hides nothing of the layers below.
-func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap, leaveOut ...string) error {
+// leave is what the layer does not take (LeaveOut): files the runtime
+// wrote into the root.
+func Diff(ctx context.Context, w io.Writer, upper string, uidMap, gidMap []spec.IDMap, leave LeaveOut) error {
 	d := &differ{ctx: ctx, archive: tar.NewWriter(w), uidMap: uidMap, gidMap: gidMap, names: map[fileID]string{},
-		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10), leave: newLeaving(leaveOut)}
+		buffer: make([]byte, 128<<10), dirents: make([]byte, 64<<10), leave: newLeaving(leave)}
 	dir, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the upper layer: %w", err)
@@ -146,7 +143,7 @@ func (d *differ) entry(dir int, base, name string) error {
 		if names, err = d.readNames(f.fd); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if d.leave.folder(name, names) && !isOpaque(f.fd) {
+		if d.leave.folder(name, names, &st) && !isOpaque(f.fd) {
 			return nil
 		}
 	}

@@ -51,7 +51,7 @@ var hostRange = []spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
 func TestDiffWritesALayer(t *testing.T) {
 	upper := upperLayer(t)
 	var layer bytes.Buffer
-	require.NoError(t, Diff(context.Background(), &layer, upper, hostRange, hostRange))
+	require.NoError(t, Diff(context.Background(), &layer, upper, hostRange, hostRange, LeaveOut{}))
 	entries := map[string]*tar.Header{}
 	r := tar.NewReader(bytes.NewReader(layer.Bytes()))
 	for {
@@ -90,25 +90,30 @@ func TestDiffWritesALayer(t *testing.T) {
 func TestDiffRefuses(t *testing.T) {
 	upper := upperLayer(t)
 	require.NoError(t, os.WriteFile(filepath.Join(upper, "etc/.wh.x"), nil, 0o644))
-	err := Diff(context.Background(), io.Discard, upper, nil, nil)
+	err := Diff(context.Background(), io.Discard, upper, nil, nil, LeaveOut{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "etc/.wh.x")
 	require.NoError(t, os.Remove(filepath.Join(upper, "etc/.wh.x")))
 
-	err = Diff(context.Background(), io.Discard, upper, []spec.IDMap{{ContainerID: 0, HostID: 200000, Size: 10}}, nil)
+	err = Diff(context.Background(), io.Discard, upper, []spec.IDMap{{ContainerID: 0, HostID: 200000, Size: 10}}, nil, LeaveOut{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "100000")
 }
 
 // The files a runtime wrote into the root are left out by name, and so
-// is a folder they alone changed; a folder that holds anything else, or
-// hides the layers below (opaque), stays, with what else it holds.
+// is a folder they alone changed (as the layers below have it, AsBelow);
+// a folder that holds anything else, whose mode or owner the container
+// changed, or that hides the layers below (opaque) stays, with what
+// else it holds.
 func TestDiffLeavesOut(t *testing.T) {
 	testkit.RequireRoot(t)
-	leave := []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+	files := []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+	asBelow := func(folder string, st *unix.Stat_t) bool {
+		return folder == "etc" && st.Mode&0o7777 == 0o755 && st.Uid == 0 && st.Gid == 0
+	}
 	layerOf := func(upper string) []string {
 		var layer bytes.Buffer
-		require.NoError(t, Diff(context.Background(), &layer, upper, nil, nil, leave...))
+		require.NoError(t, Diff(context.Background(), &layer, upper, nil, nil, LeaveOut{Files: files, AsBelow: asBelow}))
 		var names []string
 		r := tar.NewReader(&layer)
 		for {
@@ -124,22 +129,26 @@ func TestDiffLeavesOut(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(upper, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(upper, name), []byte(name), 0o644))
 	}
-
-	alone := t.TempDir()
-	for _, name := range leave {
-		write(alone, name)
+	upperWith := func(names ...string) string {
+		upper := t.TempDir()
+		for _, name := range names {
+			write(upper, name)
+		}
+		require.NoError(t, os.Chmod(filepath.Join(upper, "etc"), 0o755)) // whatever the umask
+		return upper
 	}
-	write(alone, "data/hosts") // the same base name elsewhere is the container's
+
+	alone := upperWith(append(files, "data/hosts")...) // the same base name elsewhere is the container's
 	assert.Equal(t, []string{"data/", "data/hosts"}, layerOf(alone), "etc held the runtime's files alone")
 
-	more := t.TempDir()
-	for _, name := range append(leave, "etc/motd") {
-		write(more, name)
-	}
+	more := upperWith(append(files, "etc/motd")...)
 	assert.Equal(t, []string{"etc/", "etc/motd"}, layerOf(more), "etc holds the container's motd too")
 
-	opaque := t.TempDir()
-	write(opaque, "etc/hosts")
+	chmodded := upperWith(files...)
+	require.NoError(t, os.Chmod(filepath.Join(chmodded, "etc"), 0o750))
+	assert.Equal(t, []string{"etc/"}, layerOf(chmodded), "the container changed etc's mode: etc stays, without the runtime's files")
+
+	opaque := upperWith("etc/hosts")
 	require.NoError(t, unix.Setxattr(filepath.Join(opaque, "etc"), "trusted.overlay.opaque", []byte("y"), 0))
 	assert.Equal(t, []string{"etc/", "etc/.wh..wh..opq"}, layerOf(opaque), "an opaque etc hides the image's: it stays")
 }

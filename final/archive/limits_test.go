@@ -93,7 +93,7 @@ func TestDiffRefusesASparseFile(t *testing.T) {
 	require.NoError(t, f.Truncate(1<<40))
 	require.NoError(t, f.Close())
 	var out bytes.Buffer
-	err = Diff(context.Background(), &out, upper, nil, nil)
+	err = Diff(context.Background(), &out, upper, nil, nil, LeaveOut{})
 	assert.ErrorIs(t, err, ErrTooLarge)
 	assert.Contains(t, err.Error(), "holes: a sparse file")
 	assert.Less(t, out.Len(), 1<<20, "nothing of the holes was written")

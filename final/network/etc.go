@@ -5,12 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // EtcFileNames are the files EtcFiles and OffBridgeEtcFiles write into a
@@ -96,52 +93,6 @@ func writeEtcFiles(root, hostname, hosts, resolv string, owner Owner) error {
 // Owner is who a file written into a container's root belongs to, on
 // the host.
 type Owner struct{ UID, GID int }
-
-// writeInRoot writes a file inside root, resolving its path as the
-// container will (openat2 RESOLVE_IN_ROOT): a symlink an image put at
-// /etc/hosts leads somewhere in the image, never to the host's files.
-// A root mounted read-only is left as it is.
-func writeInRoot(root, file, content string, owner Owner) error {
-	return changeInRoot(root, file, owner, func(string) string { return content })
-}
-
-// changeInRoot rewrites a file inside root with what change makes of
-// its content ("" when there is none).
-func changeInRoot(root, file string, owner Owner, change func(string) string) error {
-	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("the container's root: %w", err)
-	}
-	defer unix.Close(dir)
-	how := &unix.OpenHow{Flags: unix.O_RDWR | unix.O_CREAT | unix.O_CLOEXEC, Mode: 0o644,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	if err := unix.Mkdirat(dir, "etc", 0o755); err != nil && !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EROFS) {
-		return fmt.Errorf("make /etc in the container: %w", err)
-	}
-	fd, err := unix.Openat2(dir, file, how)
-	if errors.Is(err, unix.EROFS) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("write /%s in the container: %w", file, err)
-	}
-	f := os.NewFile(uintptr(fd), file)
-	defer f.Close()
-	if err := f.Chown(owner.UID, owner.GID); err != nil {
-		return fmt.Errorf("/%s in the container: %w", file, err)
-	}
-	old, err := io.ReadAll(f)
-	if err != nil {
-		return fmt.Errorf("read /%s in the container: %w", file, err)
-	}
-	if err := f.Truncate(0); err != nil {
-		return fmt.Errorf("/%s in the container: %w", file, err)
-	}
-	if _, err := f.WriteAt([]byte(change(string(old))), 0); err != nil {
-		return fmt.Errorf("write /%s in the container: %w", file, err)
-	}
-	return nil
-}
 
 // resolvConf is the host's /etc/resolv.conf for a container: a
 // nameserver on the host's loopback (systemd-resolved's 127.0.0.53) is

@@ -11,6 +11,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/network"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
+	"golang.org/x/sys/unix"
 )
 
 // CommitOptions are docker commit's: the new image's name, the history's
@@ -47,7 +48,10 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 			// The container's /etc/hosts and its friends are its start's,
 			// not the image's: its address, its name, the host's name
 			// servers. docker commit leaves them out too.
-			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, network.EtcFileNames()...)
+			leave := archive.LeaveOut{Files: network.EtcFileNames(), AsBelow: func(folder string, st *unix.Stat_t) bool {
+				return r.Store.AsInImage(spec.Image, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, folder, st)
+			}}
+			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, leave)
 		},
 		CreatedBy: strings.Join(spec.Process.Args, " "),
 		Comment:   o.Comment,

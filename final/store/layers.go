@@ -261,3 +261,39 @@ func folderSize(dir string) int64 {
 	})
 	return size
 }
+
+// AsInImage says whether st, a folder at name in a container's upper
+// layer, has the mode and owner that image id's layers, unpacked for
+// these id maps, give name; or, where none has it (or one deletes it),
+// those of a folder made in a container's root (makeRootFolder's: 0755,
+// the container's root user). A commit leaves out a folder that only
+// the runtime's own files changed (archive.LeaveOut).
+func (s *Store) AsInImage(id string, uidMap, gidMap []spec.IDMap, name string, st *unix.Stat_t) bool {
+	uid, uidErr := rootID(uidMap)
+	gid, gidErr := rootID(gidMap)
+	rec, err := s.record(id)
+	if err != nil || uidErr != nil || gidErr != nil {
+		return false // unknown: kept
+	}
+	unlock, err := s.lock(layersLock, durable.Shared)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	below := unix.Stat_t{Mode: unix.S_IFDIR | 0o755, Uid: uint32(uid), Gid: uint32(gid)}
+	for _, folder := range s.layerFolders(rec, layerSet(uidMap, gidMap)) {
+		var got unix.Stat_t
+		err := unix.Lstat(filepath.Join(folder, name), &got)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if got.Mode&unix.S_IFMT != unix.S_IFCHR || got.Rdev != 0 { // not a whiteout
+			below = got
+		}
+		break
+	}
+	return st.Mode == below.Mode && st.Uid == below.Uid && st.Gid == below.Gid
+}

@@ -270,7 +270,8 @@ func (s *networkSuite) none(t *testing.T) {
 // name resolves: lo is up); with the host's network, the host's
 // /etc/hosts and /etc/resolv.conf as they are. A commit of such a
 // container leaves them out, so that a container of the image gets its
-// own, and no other container's address.
+// own, and no other container's address; and /etc with them, unless the
+// container changed /etc itself.
 func (s *networkSuite) etcFilesOffBridge(t *testing.T) {
 	s.sub(t)
 	r := Run(t, "run", "--rm", "--network", "none", "--hostname", "lonely", "busybox", "sh", "-c",
@@ -297,6 +298,16 @@ func (s *networkSuite) etcFilesOffBridge(t *testing.T) {
 	require.Equal(t, 0, r.Code, "%s", r)
 	assert.Equal(t, "kept\nfresh\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", r.Stdout,
 		"the image keeps the container's /etc/motd, not its /etc/hostname or /etc/hosts")
+
+	// A change of /etc's own mode is the container's: the image keeps it.
+	r = Run(t, "run", "--name", "etc-chmod", "--network", "none", "busybox", "chmod", "750", "/etc")
+	require.Equal(t, 0, r.Code, "%s", r)
+	t.Cleanup(func() { Run(t, "rm", "-f", "etc-chmod") })
+	require.Equal(t, 0, Run(t, "commit", "etc-chmod", "boxcraft/etc-chmod:1").Code)
+	t.Cleanup(func() { Run(t, "rmi", "boxcraft/etc-chmod:1") })
+	r = Run(t, "run", "--rm", "--network", "none", "boxcraft/etc-chmod:1", "stat", "-c", "%a", "/etc")
+	require.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "750\n", r.Stdout, "the image keeps the container's chmod of /etc")
 }
 
 func (s *networkSuite) twenty(t *testing.T) {
