@@ -68,12 +68,19 @@ func (r *Runtime) waitForMonitor(id string, timeout time.Duration) bool {
 	return true
 }
 
-// Wait waits for the container to end and returns its exit status.
+// Wait waits for the container to end and returns its exit status. When
+// its monitor was killed, the container was killed with it (137), and
+// Wait finishes what the monitor left, as the next command to look at it
+// would (lifecycle's finishOrphan): with --rm, it is gone once Wait
+// returns, as Docker's daemon removes it once docker wait has its status.
 func (r *Runtime) Wait(c Container) (int, error) {
 	r.waitForMonitor(c.ID, 100*365*24*time.Hour)
 	s, err := r.Dirs.ReadStatus(c.ID)
 	if err != nil {
 		return 0, err
+	}
+	if s.Error == state.MonitorGone {
+		_, _ = r.GetID(c.ID) // finishes it; removed, with --rm
 	}
 	return s.ExitCode, nil
 }
