@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/boxcraft/boxcraft/final/lifecycle"
+	"github.com/boxcraft/boxcraft/final/state"
 )
 
 func addStopFlags(flags *pflag.FlagSet) {
@@ -16,7 +18,10 @@ func addStopFlags(flags *pflag.FlagSet) {
 
 // eachContainer runs do for each container named, printing each name as
 // docker does, and fails (125) if any failed, after trying them all.
-func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (int, error) {
+// With goneOK (rm -f), a container that is not there is said on stderr
+// and is no failure, as with docker rm -f: it is gone, as asked (a --rm
+// container whose monitor was killed is, once a command has looked).
+func eachContainer(a *app, flags *pflag.FlagSet, goneOK bool, do func(c container) error) (int, error) {
 	if err := needArgs(flags, 1, "at least one container"); err != nil {
 		return statusFailed, err
 	}
@@ -27,6 +32,10 @@ func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (in
 	var errs []error
 	for _, ref := range flags.Args() {
 		c, err := rt.Get(ref)
+		if goneOK && errors.Is(err, state.ErrNoSuchContainer) {
+			fmt.Fprintln(os.Stderr, "boxcraft:", err)
+			continue
+		}
 		if err == nil {
 			err = do(container{c, rt})
 		}
@@ -51,7 +60,7 @@ func stopCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if seconds == -1 {
 		grace = 100 * 365 * 24 * time.Hour // docker stop -t -1: SIGTERM alone, as wait waits
 	}
-	return eachContainer(a, flags, func(c container) error {
+	return eachContainer(a, flags, false, func(c container) error {
 		return c.rt.Stop(c.Container, grace)
 	})
 }
@@ -66,16 +75,16 @@ func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, fmt.Errorf("--signal: %w", err)
 	}
-	return eachContainer(a, flags, func(c container) error { return c.rt.Kill(c.Container, sig) })
+	return eachContainer(a, flags, false, func(c container) error { return c.rt.Kill(c.Container, sig) })
 }
 
 func addRmFlags(flags *pflag.FlagSet) {
-	flags.BoolP("force", "f", false, "kill a running container first")
+	flags.BoolP("force", "f", false, "kill a running container first; one that is not there is no failure")
 }
 
 func rmCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	force, _ := flags.GetBool("force")
-	return eachContainer(a, flags, func(c container) error { return c.rt.Remove(c.Container, force) })
+	return eachContainer(a, flags, force, func(c container) error { return c.rt.Remove(c.Container, force) })
 }
 
 // waitCommand prints each container's exit status once it has ended.
