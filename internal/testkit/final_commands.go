@@ -76,6 +76,7 @@ func Commands(t *testing.T) {
 	t.Run("PipedIntoATerminal", s.pipedIntoATerminal)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
+	t.Run("MonitorKilled", s.monitorKilled)
 	t.Run("RunIntoAClosedPipe", s.runIntoAClosedPipe)
 }
 
