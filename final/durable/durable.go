@@ -94,13 +94,13 @@ func LockFile(path string, kind int) (*Lock, error) {
 	return lock(path, kind, os.O_RDWR|os.O_CREATE)
 }
 
-// LockExisting waits for an exclusive lock on path, a file or a folder,
-// which must exist (an error that wraps fs.ErrNotExist otherwise): a
-// folder that another process may be removing, which a file made anew in
-// it would keep from going. flock(2) needs no write access: the path is
-// opened read-only.
-func LockExisting(path string) (*Lock, error) {
-	return lock(path, Exclusive, os.O_RDONLY)
+// LockExisting waits for a lock on path, a file or a folder, of the kind
+// given; path must exist (an error that wraps fs.ErrNotExist otherwise):
+// a folder that another process may be removing, which a file made anew
+// in it would keep from going. flock(2) needs no write access: the path
+// is opened read-only.
+func LockExisting(path string, kind int) (*Lock, error) {
+	return lock(path, kind, os.O_RDONLY)
 }
 
 // TryLock takes an exclusive lock on path if no one holds it, and fails

@@ -120,6 +120,37 @@ func TestClaimOrphanOnce(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "a claim of a removed container makes nothing")
 }
 
+// A --rm container's removal waits until each wait that watched its end
+// has let go; once the folders are gone, there is nothing to hold.
+func TestRemovalWaitsForTheWatchers(t *testing.T) {
+	d := testDirs(t)
+	id := hexID('6')
+	newContainer(t, d, id, "x")
+	watch, err := d.WatchEnd(id)
+	require.NoError(t, err)
+	held := make(chan struct{})
+	go func() {
+		hold, err := d.HoldForRemoval(id)
+		assert.NoError(t, err)
+		assert.NoError(t, d.RemoveContainer(id))
+		hold.Unlock()
+		close(held)
+	}()
+	select {
+	case <-held:
+		t.Fatal("the removal did not wait for the watcher")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s, err := d.ReadStatus(id)
+	require.NoError(t, err)
+	assert.Equal(t, Created, s.Status, "the watcher reads the status")
+	watch.Unlock()
+	<-held
+	watch, err = d.WatchEnd(id)
+	assert.NoError(t, err)
+	assert.Nil(t, watch, "a removed container's end: nothing to watch")
+}
+
 func TestWriteJSONIsAtomicUnderConcurrentWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	var wg sync.WaitGroup
