@@ -75,23 +75,54 @@ func (r *Runtime) GetID(id string) (Container, error) {
 
 // get reads container id, and finishes it if its monitor was killed (or
 // the machine restarted under it): an error that wraps
-// state.ErrNoSuchContainer when that removed it (--rm).
+// state.ErrNoSuchContainer when it is gone, or that removed it (--rm).
 func (r *Runtime) get(id string) (Container, error) {
+	c := r.read(id)
+	switch {
+	case c.Broken, c.Status.Error == state.MachineRestarted:
+		return r.getLocked(id)
+	case c.Status.Error == state.MonitorGone:
+		return r.finishOrphan(c)
+	}
+	return c, nil
+}
+
+// read reads container id's record and status as they are.
+func (r *Runtime) read(id string) Container {
 	c := Container{ID: id}
 	rec, err := r.Dirs.ReadRecord(id)
 	if err != nil {
 		c.Broken = true
 		c.Status = state.Status{Status: state.Created, Error: "its start was cut short"}
-		return c, nil
+		return c
 	}
 	c.Record = rec
 	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
 		c.Status = state.Status{Status: state.Created, Error: err.Error()}
 	}
-	switch {
-	case c.Status.Error == state.MonitorGone:
-		return r.finishOrphan(c)
-	case c.Status.Error == state.MachineRestarted && rec.AutoRemove:
+	return c
+}
+
+// getLocked reads container id again, under the lock of the set of
+// containers, when its record or its status was missing. A removal takes
+// a container's folders away under that lock (its run folder, with the
+// status, first), and a start makes them under it (the status, then the
+// record): once it is held, a container gone meanwhile is no such
+// container, and what is still missing was cut short (a start killed
+// before its record was written) or taken by a restart of the machine
+// (the status, in /run). A --rm container whose status a restart took
+// is removed (removeRebooted).
+func (r *Runtime) getLocked(id string) (Container, error) {
+	lock, err := r.Dirs.Lock()
+	if err != nil {
+		return r.read(id), nil
+	}
+	defer lock.Unlock()
+	if _, err := os.Stat(r.Dirs.Container(id)); errors.Is(err, fs.ErrNotExist) {
+		return Container{ID: id}, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, id)
+	}
+	c := r.read(id)
+	if c.Status.Error == state.MachineRestarted && c.Record.AutoRemove {
 		return r.removeRebooted(c)
 	}
 	return c, nil

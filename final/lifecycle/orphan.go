@@ -1,9 +1,7 @@
 package lifecycle
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/boxcraft/boxcraft/final/monitor"
@@ -60,27 +58,14 @@ func (r *Runtime) finishOrphan(c Container) (Container, error) {
 
 // removeRebooted removes container c, which ran with --rm when the
 // machine restarted (its status, in /run, is gone): Docker's daemon
-// removes such containers when it starts again. A status is missing for
-// a moment in a removal too, between the container's two folders (the
-// run folder goes first), under the lock of the set of containers: that
-// lock is held here while the record and status are read again. The
-// teardown gives back what a restart did not end (nothing, after a real
-// one).
+// removes such containers when it starts again. The caller holds the
+// lock of the set of containers (getLocked), under which a removal or a
+// start would have made the status missing for a moment. The teardown
+// gives back what a restart did not end (nothing, after a real one); a
+// container that it cannot tear down is left for rm, which says why.
 func (r *Runtime) removeRebooted(c Container) (Container, error) {
-	gone := fmt.Errorf("%w: %s (--rm: removed once the machine had restarted)", state.ErrNoSuchContainer, c.ID)
-	lock, err := r.Dirs.Lock()
-	if err != nil {
+	if monitor.Teardown(r.Dirs, r.Extras, c.Record) != nil || r.Dirs.RemoveContainer(c.ID) != nil {
 		return c, nil
 	}
-	defer lock.Unlock()
-	if _, err := r.Dirs.ReadRecord(c.ID); errors.Is(err, fs.ErrNotExist) {
-		return c, gone // removed meanwhile
-	}
-	if s, err := r.Dirs.ReadStatus(c.ID); err != nil || s.Error != state.MachineRestarted {
-		return c, nil // a status again: not a restart's
-	}
-	if monitor.Teardown(r.Dirs, r.Extras, c.Record) != nil || r.Dirs.RemoveContainer(c.ID) != nil {
-		return c, nil // left for rm, which says why
-	}
-	return c, gone
+	return c, fmt.Errorf("%w: %s (--rm: removed once the machine had restarted)", state.ErrNoSuchContainer, c.ID)
 }
