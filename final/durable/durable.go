@@ -91,17 +91,27 @@ const (
 // exclude each other as two processes do, and the kernel drops the lock
 // when the file closes, which a killed process's files do.
 func LockFile(path string, kind int) (*Lock, error) {
-	return lock(path, kind)
+	return lock(path, kind, os.O_RDWR|os.O_CREATE)
+}
+
+// LockExisting waits for a lock on path, a file or a folder, of the kind
+// given; path must exist (an error that wraps fs.ErrNotExist otherwise):
+// a folder that another process may be removing, which a file made anew
+// in it would keep from going. flock(2) needs no write access: the path
+// is opened read-only.
+func LockExisting(path string, kind int) (*Lock, error) {
+	return lock(path, kind, os.O_RDONLY)
 }
 
 // TryLock takes an exclusive lock on path if no one holds it, and fails
-// with ErrLocked if someone does.
+// with ErrLocked if someone does. A missing path is not made: it is an
+// error that wraps fs.ErrNotExist (no one holds what does not exist).
 func TryLock(path string) (*Lock, error) {
-	return lock(path, unix.LOCK_EX|unix.LOCK_NB)
+	return lock(path, unix.LOCK_EX|unix.LOCK_NB, os.O_RDWR)
 }
 
-func lock(path string, how int) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+func lock(path string, how, flags int) (*Lock, error) {
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
-	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/trace"
 )
@@ -45,13 +44,20 @@ type Container struct {
 	Broken bool // a start cut short before its record was written
 }
 
-// Get finds a container by name, ID or ID prefix.
+// Get finds a container by name, ID or ID prefix. A container whose
+// monitor was killed is finished first (finishOrphan): with --rm it is
+// gone, and Get says there is no such container, as Docker's daemon
+// would have removed it.
 func (r *Runtime) Get(ref string) (Container, error) {
 	id, err := r.Dirs.Find(ref)
 	if err != nil {
 		return Container{}, err
 	}
-	return r.get(id), nil
+	c, err := r.get(id)
+	if errors.Is(err, state.ErrNoSuchContainer) {
+		return c, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
+	}
+	return c, err
 }
 
 // GetID finds a container by its whole ID alone, looking at its folder
@@ -64,10 +70,25 @@ func (r *Runtime) GetID(id string) (Container, error) {
 	} else if err != nil {
 		return Container{}, fmt.Errorf("look for container %s: %w", id, err)
 	}
-	return r.get(id), nil
+	return r.get(id)
 }
 
-func (r *Runtime) get(id string) Container {
+// get reads container id, and finishes it if its monitor was killed (or
+// the machine restarted under it): an error that wraps
+// state.ErrNoSuchContainer when it is gone, or that removed it (--rm).
+func (r *Runtime) get(id string) (Container, error) {
+	c := r.read(id)
+	switch {
+	case c.Broken, c.Status.Error == state.MachineRestarted:
+		return r.getLocked(id)
+	case c.Status.Error == state.MonitorGone:
+		return r.finishOrphan(c)
+	}
+	return c, nil
+}
+
+// read reads container id's record and status as they are.
+func (r *Runtime) read(id string) Container {
 	c := Container{ID: id}
 	rec, err := r.Dirs.ReadRecord(id)
 	if err != nil {
@@ -79,29 +100,37 @@ func (r *Runtime) get(id string) Container {
 	if c.Status, err = r.Dirs.ReadStatus(id); err != nil {
 		c.Status = state.Status{Status: state.Created, Error: err.Error()}
 	}
-	if c.Status.Error == state.MonitorGone {
-		r.reapOrphan(rec)
-	}
 	return c
 }
 
-// reapOrphan ends what is left of a container whose monitor was killed.
-// The kernel kills its first process with the monitor (Pdeathsig), but
-// not always what that process left, nor, in a start cut short at the
-// wrong moment, the process itself; with no monitor, nothing would reap
-// it, log it or tear it down. Its cgroup holds all of it: removing the
-// cgroup kills every process in it. On the bridge, its address and
-// published ports are free again. The rest of the teardown is rm's.
-func (r *Runtime) reapOrphan(rec state.Record) {
-	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
-		_ = cg.Remove()
+// getLocked reads container id again, under the lock of the set of
+// containers, when its record or its status was missing. A removal takes
+// a container's folders away under that lock (its run folder, with the
+// status, first), and a start makes them under it (the status, then the
+// record): once it is held, a container gone meanwhile is no such
+// container, and what is still missing was cut short (a start killed
+// before its record was written) or taken by a restart of the machine
+// (the status, in /run). A --rm container whose status a restart took
+// is removed (removeRebooted).
+func (r *Runtime) getLocked(id string) (Container, error) {
+	lock, err := r.Dirs.Lock()
+	if err != nil {
+		return r.read(id), nil
 	}
-	if r.Extras.Bridge != nil && rec.Spec.Network.Mode == spec.NetworkBridge {
-		_ = r.Extras.Bridge.Detach(r.Dirs, rec.Spec.ID)
+	defer lock.Unlock()
+	if _, err := os.Stat(r.Dirs.Container(id)); errors.Is(err, fs.ErrNotExist) {
+		return Container{ID: id}, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, id)
 	}
+	c := r.read(id)
+	if c.Status.Error == state.MachineRestarted && c.Record.AutoRemove {
+		return r.removeRebooted(c)
+	}
+	return c, nil
 }
 
-// List lists the containers, newest first.
+// List lists the containers, newest first. A container whose monitor
+// was killed is finished first (finishOrphan): with --rm it is not
+// listed.
 func (r *Runtime) List() ([]Container, error) {
 	ids, err := r.Dirs.IDs()
 	if err != nil {
@@ -109,7 +138,9 @@ func (r *Runtime) List() ([]Container, error) {
 	}
 	var list []Container
 	for _, id := range ids {
-		list = append(list, r.get(id))
+		if c, err := r.get(id); !errors.Is(err, state.ErrNoSuchContainer) {
+			list = append(list, c)
+		}
 	}
 	sortNewestFirst(list)
 	return list, nil

@@ -99,7 +99,7 @@ func Serve(dirs state.Dirs, x Extras, id string) error {
 	if startErr == nil && rec.AutoRemove {
 		lock.Unlock()
 		if err == nil {
-			err = RemoveFolders(dirs, id) // Run tore it down
+			err = RemoveEnded(dirs, id) // Run tore it down
 		} else {
 			err = errors.Join(err, RemoveContainer(dirs, x, id))
 		}
@@ -127,6 +127,19 @@ func RemoveContainer(dirs state.Dirs, x Extras, id string) error {
 		err = nil // a start cut short before its record: only folders
 	}
 	return errors.Join(err, RemoveFolders(dirs, id))
+}
+
+// RemoveEnded removes the folders of a --rm container that has ended and
+// that Run tore down, once every wait that watched its end has read its
+// status (state.HoldForRemoval): docker wait prints a --rm container's
+// exit status, and then the container is gone.
+func RemoveEnded(dirs state.Dirs, id string) error {
+	hold, err := dirs.HoldForRemoval(id)
+	if err != nil {
+		return err
+	}
+	defer hold.Unlock()
+	return RemoveFolders(dirs, id)
 }
 
 // RemoveFolders removes a container's folders, under the lock of the set

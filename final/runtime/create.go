@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -67,12 +68,29 @@ func (r *Runtime) Create(ctx context.Context, c *spec.Container, o CreateOptions
 	return rec, nil
 }
 
-// newRecord names the container and writes its record, under the lock
-// that keeps two containers from taking one name.
+// newRecord names the container and writes its record (writeRecord).
+// A name taken by a --rm container whose monitor was killed is free once
+// that container is finished, which removes it (lifecycle's
+// finishOrphan), as Docker's daemon would have: it is finished outside
+// the lock of the set of containers, which its removal takes, and the
+// name tried again.
 func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, error) {
+	rec, holder, err := r.writeRecord(c, o)
+	if holder != "" {
+		if _, gone := r.GetID(holder); errors.Is(gone, state.ErrNoSuchContainer) {
+			rec, _, err = r.writeRecord(c, o)
+		}
+	}
+	return rec, err
+}
+
+// writeRecord names the container and writes its record, under the lock
+// that keeps two containers from taking one name. When the name is
+// taken, it says by which container.
+func (r *Runtime) writeRecord(c *spec.Container, o CreateOptions) (state.Record, string, error) {
 	lock, err := r.Dirs.Lock()
 	if err != nil {
-		return state.Record{}, err
+		return state.Record{}, "", err
 	}
 	defer lock.Unlock()
 	if c.ID == "" {
@@ -81,7 +99,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 	if c.Name == "" {
 		c.Name = r.freeName()
 	} else if id, taken := r.Dirs.NameTaken(c.Name); taken {
-		return state.Record{}, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", lifecycle.ErrConflict, "/"+c.Name, id[:12])
+		return state.Record{}, id, fmt.Errorf("%w: the container name %q is already in use by container %s: remove that container (or give another --name)", lifecycle.ErrConflict, "/"+c.Name, id[:12])
 	}
 	if r.Trace.Enabled() { // every process of the start traces, timed from one origin
 		c.Trace = spec.Trace{Mode: r.Trace.Mode(), Origin: r.Trace.Origin().UnixNano()}
@@ -96,7 +114,7 @@ func (r *Runtime) newRecord(c *spec.Container, o CreateOptions) (state.Record, e
 		rec.Mounted = true
 		c.Root.Path = rec.Spec.Root.Path
 	}
-	return rec, r.Dirs.NewContainer(rec)
+	return rec, "", r.Dirs.NewContainer(rec)
 }
 
 // makeContainer makes its cgroup, then its root: the limits are checked

@@ -68,12 +68,26 @@ func (r *Runtime) waitForMonitor(id string, timeout time.Duration) bool {
 	return true
 }
 
-// Wait waits for the container to end and returns its exit status.
+// Wait waits for the container to end and returns its exit status. It
+// watches the container's end (state.WatchEnd): a --rm container's
+// monitor removes it only once Wait has read its status, as docker wait
+// prints a --rm container's status. When the monitor was killed, the
+// container was killed with it (137), and Wait then finishes what the
+// monitor left, as the next command to look at it would (lifecycle's
+// finishOrphan): with --rm, it is gone once Wait returns.
 func (r *Runtime) Wait(c Container) (int, error) {
-	r.waitForMonitor(c.ID, 100*365*24*time.Hour)
-	s, err := r.Dirs.ReadStatus(c.ID)
+	watch, err := r.Dirs.WatchEnd(c.ID)
 	if err != nil {
 		return 0, err
+	}
+	r.waitForMonitor(c.ID, 100*365*24*time.Hour)
+	s, err := r.Dirs.ReadStatus(c.ID)
+	watch.Unlock() // before the finish below, which locks the folder itself
+	if err != nil {
+		return 0, err
+	}
+	if s.Error == state.MonitorGone {
+		_, _ = r.GetID(c.ID) // finishes it; removed, with --rm
 	}
 	return s.ExitCode, nil
 }

@@ -68,7 +68,7 @@ func (r *Runtime) run(rec state.Record, attach *monitor.Attach, onStart func(mon
 	if rec.AutoRemove {
 		if err == nil {
 			// monitor.Run tore it down: the folders are what is left.
-			err = monitor.RemoveFolders(r.Dirs, id)
+			err = monitor.RemoveEnded(r.Dirs, id)
 		} else {
 			err = errors.Join(err, r.Discard(id))
 		}

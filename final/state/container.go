@@ -52,8 +52,12 @@ type Status struct {
 }
 
 // MonitorGone is the Error of a container whose monitor was killed: it
-// was killed with it (or is to be: see runtime's reapOrphan).
+// was killed with it (or is to be: see lifecycle's finishOrphan).
 const MonitorGone = "its monitor was killed, and the container with it"
+
+// MachineRestarted is the Error of a container whose status a reboot
+// took (it lives in /run): whatever ran has stopped.
+const MachineRestarted = "the machine restarted"
 
 // ErrNoSuchContainer: no container has that name or ID.
 var ErrNoSuchContainer = errors.New("no such container")
@@ -115,7 +119,7 @@ func (d Dirs) ReadStatus(id string) (Status, error) {
 	err := ReadJSON(d.statusFile(id), &s)
 	if errors.Is(err, os.ErrNotExist) {
 		// A reboot emptied /run: whatever ran has stopped.
-		return Status{Status: Exited, ExitCode: 137, Error: "the machine restarted"}, nil
+		return Status{Status: Exited, ExitCode: 137, Error: MachineRestarted}, nil
 	}
 	if err != nil {
 		return s, err
@@ -134,7 +138,9 @@ func (d Dirs) HoldMonitorLock(id string) (*durable.Lock, error) {
 	return durable.LockFile(d.monitorLock(id), durable.Exclusive)
 }
 
-// MonitorAlive says whether a monitor holds the container's lock.
+// MonitorAlive says whether a monitor holds the container's lock. It
+// never makes the lock's file (a monitor does): a removal may be
+// emptying the container's run folder.
 func (d Dirs) MonitorAlive(id string) bool {
 	l, err := durable.TryLock(d.monitorLock(id))
 	if err != nil {
@@ -142,6 +148,71 @@ func (d Dirs) MonitorAlive(id string) bool {
 	}
 	l.Unlock()
 	return false
+}
+
+// A container's run folder is locked (flock(2) on the folder: nothing is
+// made in it, which would keep a removal from taking it) by whoever
+// reads or writes the container's end once its monitor has gone. A wait
+// holds it shared, from before the container ends until it has read its
+// status (WatchEnd). The monitor of a --rm container that has ended
+// holds it exclusively to remove its folders (HoldForRemoval), and so
+// does a command that finishes a container whose monitor was killed
+// (ClaimOrphan). The monitor's own lock is another: while it is held,
+// the container runs.
+
+// lockRunFolder locks container id's run folder: nil, and no error, once
+// the folder is gone.
+func (d Dirs) lockRunFolder(id string, kind int) (*durable.Lock, error) {
+	lock, err := durable.LockExisting(d.Runtime(id), kind)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return lock, err
+}
+
+// WatchEnd is held by a wait from before container id ends until it has
+// read its status: the folders of a --rm container, its status among
+// them, go only once no wait holds it.
+func (d Dirs) WatchEnd(id string) (*durable.Lock, error) {
+	return d.lockRunFolder(id, durable.Shared)
+}
+
+// HoldForRemoval is taken before the folders of a --rm container that has
+// ended are removed: it waits until each wait that watched its end has
+// read it. nil once the folders are gone.
+func (d Dirs) HoldForRemoval(id string) (*durable.Lock, error) {
+	return d.lockRunFolder(id, durable.Exclusive)
+}
+
+// ClaimOrphan is for a command that found container id's monitor gone
+// (ReadStatus's MonitorGone), to finish what the monitor left: its
+// teardown, and with --rm its removal. It locks the container's run
+// folder, waiting while another command that found it too holds it, and
+// reads the status as the monitor left it. The monitor's own lock is left
+// alone: a command that looks meanwhile must not take the container for
+// running. When the status still says running, no one has finished the
+// container: the lock is returned held, and the caller finishes it and
+// records that before it lets go. Otherwise (another command finished
+// it, or the monitor was ending, not killed, when ReadStatus looked) the
+// lock is nil and the status is what that left; an error that wraps
+// ErrNoSuchContainer once it was removed.
+func (d Dirs) ClaimOrphan(id string) (*durable.Lock, Status, error) {
+	var s Status
+	lock, err := d.lockRunFolder(id, durable.Exclusive)
+	if err == nil && lock == nil {
+		err = os.ErrNotExist
+	}
+	if err == nil {
+		err = ReadJSON(d.statusFile(id), &s)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+	}
+	if err != nil || s.Status != Running || d.MonitorAlive(id) {
+		lock.Unlock()
+		return nil, s, err
+	}
+	return lock, s, nil
 }
 
 // RemoveContainer removes a container's folders.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/stretchr/testify/assert"
@@ -70,6 +71,84 @@ func TestStatusWithoutItsMonitorIsExited(t *testing.T) {
 	s, _ = d.ReadStatus(id)
 	assert.Equal(t, Exited, s.Status)
 	assert.Equal(t, 137, s.ExitCode)
+}
+
+// ClaimOrphan: of two commands that find a container's monitor killed,
+// one finishes it while the other waits, and then finds it finished;
+// once the container is removed, it is no such container. Neither
+// MonitorAlive nor ClaimOrphan makes the lock's file.
+func TestClaimOrphanOnce(t *testing.T) {
+	d := testDirs(t)
+	id := hexID('5')
+	newContainer(t, d, id, "x")
+	assert.False(t, d.MonitorAlive(id))
+	_, err := os.Stat(d.monitorLock(id))
+	assert.True(t, os.IsNotExist(err), "MonitorAlive makes no lock file")
+
+	monitor, err := d.HoldMonitorLock(id)
+	require.NoError(t, err)
+	require.NoError(t, d.WriteStatus(id, Status{Status: Running, Pid: 1}))
+	monitor.Unlock() // killed
+
+	first, s, err := d.ClaimOrphan(id)
+	require.NoError(t, err)
+	require.NotNil(t, first, "the first to claim it finishes it")
+	assert.Equal(t, Running, s.Status)
+	assert.False(t, d.MonitorAlive(id), "a claim does not make the monitor look alive")
+
+	claimed := make(chan Status)
+	go func() {
+		lock, s, err := d.ClaimOrphan(id)
+		assert.NoError(t, err)
+		assert.Nil(t, lock, "the second finds it finished")
+		claimed <- s
+	}()
+	select {
+	case <-claimed:
+		t.Fatal("the second claim did not wait for the first")
+	case <-time.After(100 * time.Millisecond):
+	}
+	require.NoError(t, d.WriteStatus(id, Status{Status: Exited, ExitCode: 137, Error: MonitorGone}))
+	first.Unlock()
+	assert.Equal(t, Exited, (<-claimed).Status)
+
+	require.NoError(t, d.RemoveContainer(id))
+	lock, _, err := d.ClaimOrphan(id)
+	assert.Nil(t, lock)
+	assert.ErrorIs(t, err, ErrNoSuchContainer)
+	_, err = os.Stat(d.Runtime(id))
+	assert.True(t, os.IsNotExist(err), "a claim of a removed container makes nothing")
+}
+
+// A --rm container's removal waits until each wait that watched its end
+// has let go; once the folders are gone, there is nothing to hold.
+func TestRemovalWaitsForTheWatchers(t *testing.T) {
+	d := testDirs(t)
+	id := hexID('6')
+	newContainer(t, d, id, "x")
+	watch, err := d.WatchEnd(id)
+	require.NoError(t, err)
+	held := make(chan struct{})
+	go func() {
+		hold, err := d.HoldForRemoval(id)
+		assert.NoError(t, err)
+		assert.NoError(t, d.RemoveContainer(id))
+		hold.Unlock()
+		close(held)
+	}()
+	select {
+	case <-held:
+		t.Fatal("the removal did not wait for the watcher")
+	case <-time.After(100 * time.Millisecond):
+	}
+	s, err := d.ReadStatus(id)
+	require.NoError(t, err)
+	assert.Equal(t, Created, s.Status, "the watcher reads the status")
+	watch.Unlock()
+	<-held
+	watch, err = d.WatchEnd(id)
+	assert.NoError(t, err)
+	assert.Nil(t, watch, "a removed container's end: nothing to watch")
 }
 
 func TestWriteJSONIsAtomicUnderConcurrentWriters(t *testing.T) {

@@ -84,6 +84,7 @@ func Commands(t *testing.T) {
 	t.Run("TerminalWithoutADevpts", s.terminalWithoutADevpts)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
+	t.Run("MonitorKilled", s.monitorKilled)
 	t.Run("RunIntoAClosedPipe", s.runIntoAClosedPipe)
 }
 

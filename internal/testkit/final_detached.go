@@ -258,7 +258,7 @@ func (s *commandsSuite) stop(t *testing.T) {
 
 // killAndWait checks kill -s (a named signal, caught by a trap), kill's
 // default SIGKILL, kill of a container that is not running, a bad
-// signal, and wait for several containers.
+// signal, wait for several containers, and wait for a --rm container.
 func (s *commandsSuite) killAndWait(t *testing.T) {
 	s.enter(t)
 	trapper := s.detach(t, "busybox", "sh", "-c", `trap "echo got-usr1; exit 5" USR1; touch /tmp/ready; while :; do sleep 0.1; done`)
@@ -284,6 +284,12 @@ func (s *commandsSuite) killAndWait(t *testing.T) {
 	assertFailedOneLine(t, Run(t, "kill", sleeper), 125, "running", ShortID(sleeper), sleeper)
 	assertEnded(t, trapper)
 	assertEnded(t, sleeper)
+
+	// A --rm container's status outlives it until wait has read it: wait
+	// prints its own status, as docker wait does, then it is gone.
+	removed := s.detach(t, "--rm", "busybox", "sh", "-c", "sleep 2; exit 3")
+	assert.Equal(t, 3, waitFor(t, removed), "wait prints a --rm container's exit status")
+	assertNoTraces(t, removed, "after a --rm container ended and wait read its status")
 }
 
 // rmAndPrune checks rm (refused while the container runs, which stays),

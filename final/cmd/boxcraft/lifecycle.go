@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/signal"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/boxcraft/boxcraft/final/lifecycle"
 	"github.com/boxcraft/boxcraft/final/monitor"
+	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +22,10 @@ func addStopFlags(flags *pflag.FlagSet) {
 
 // eachContainer runs do for each container named, printing each name as
 // docker does, and fails (125) if any failed, after trying them all.
-func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (int, error) {
+// With goneOK (rm -f), a container that is not there is said on stderr
+// and is no failure, as with docker rm -f: it is gone, as asked (a --rm
+// container whose monitor was killed is, once a command has looked).
+func eachContainer(a *app, flags *pflag.FlagSet, goneOK bool, do func(c container) error) (int, error) {
 	if err := needArgs(flags, 1, "at least one container"); err != nil {
 		return statusFailed, err
 	}
@@ -31,6 +36,10 @@ func eachContainer(a *app, flags *pflag.FlagSet, do func(c container) error) (in
 	var errs []error
 	for _, ref := range flags.Args() {
 		c, err := rt.Get(ref)
+		if goneOK && errors.Is(err, state.ErrNoSuchContainer) {
+			fmt.Fprintln(os.Stderr, "boxcraft:", err)
+			continue
+		}
 		if err == nil {
 			err = do(container{c, rt})
 		}
@@ -51,7 +60,7 @@ func stopCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, err
 	}
-	return eachContainer(a, flags, func(c container) error {
+	return eachContainer(a, flags, false, func(c container) error {
 		return c.rt.Stop(c.Container, grace)
 	})
 }
@@ -84,7 +93,7 @@ func startCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
-	return eachContainer(a, flags, func(c container) error {
+	return eachContainer(a, flags, false, func(c container) error {
 		return c.rt.StartAgain(ctx, c.ID)
 	})
 }
@@ -123,7 +132,7 @@ func restartCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
-	return eachContainer(a, flags, func(c container) error {
+	return eachContainer(a, flags, false, func(c container) error {
 		if err := c.rt.Stop(c.Container, grace); err != nil {
 			return err
 		}
@@ -141,16 +150,16 @@ func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if err != nil {
 		return statusFailed, fmt.Errorf("--signal: %w", err)
 	}
-	return eachContainer(a, flags, func(c container) error { return c.rt.Kill(c.Container, sig) })
+	return eachContainer(a, flags, false, func(c container) error { return c.rt.Kill(c.Container, sig) })
 }
 
 func addRmFlags(flags *pflag.FlagSet) {
-	flags.BoolP("force", "f", false, "kill a running container first")
+	flags.BoolP("force", "f", false, "kill a running container first; one that is not there is no failure")
 }
 
 func rmCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	force, _ := flags.GetBool("force")
-	return eachContainer(a, flags, func(c container) error { return c.rt.Remove(c.Container, force) })
+	return eachContainer(a, flags, force, func(c container) error { return c.rt.Remove(c.Container, force) })
 }
 
 // waitCommand prints each container's exit status once it has ended.
