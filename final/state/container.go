@@ -184,6 +184,13 @@ func (d Dirs) HoldForRemoval(id string) (*durable.Lock, error) {
 	return d.lockRunFolder(id, durable.Exclusive)
 }
 
+// HoldForStart is taken by a start of a container that has ended
+// (boxcraft start): no command finishes it (ClaimOrphan) or removes it
+// while its new run is made. nil once the folders are gone.
+func (d Dirs) HoldForStart(id string) (*durable.Lock, error) {
+	return d.lockRunFolder(id, durable.Exclusive)
+}
+
 // ClaimOrphan is for a command that found container id's monitor gone
 // (ReadStatus's MonitorGone), to finish what the monitor left: its
 // teardown, and with --rm its removal. It locks the container's run
