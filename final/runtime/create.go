@@ -68,6 +68,14 @@ func (r *Runtime) Create(ctx context.Context, c *spec.Container, o CreateOptions
 	return rec, nil
 }
 
+// CreateRecord makes the container's record and folders alone, as
+// docker create does: its cgroup, root and network are made when it
+// starts (StartAgain, StartAttached), and until then it holds nothing of
+// the host. c.ID and c.Name are filled in when empty.
+func (r *Runtime) CreateRecord(c *spec.Container, o CreateOptions) (state.Record, error) {
+	return r.newRecord(c, o)
+}
+
 // newRecord names the container and writes its record (writeRecord).
 // A name taken by a --rm container whose monitor was killed is free once
 // that container is finished, which removes it (lifecycle's

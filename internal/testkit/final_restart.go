@@ -100,6 +100,30 @@ func (s *commandsSuite) startAttached(t *testing.T) {
 	assert.Equal(t, pid, inspectOne(t, id).State.Pid, "a refused start -a leaves the running container as it is")
 }
 
+// created checks create, as docker create: the container's record alone,
+// listed as Created, holding nothing of the host (no cgroup, mount or
+// process) until start runs it, with run's settings. create -d is
+// refused, as Docker's create has no -d.
+func (s *commandsSuite) created(t *testing.T) {
+	s.enter(t)
+	r := Run(t, "create", "--name", "made", "-e", "GREETING=hi", "--hostname", "box", "busybox", "sh", "-c", "echo $GREETING from $(hostname); exit 4")
+	require.Equal(t, 0, r.Code, "%s", r)
+	id := strings.TrimSuffix(r.Stdout, "\n")
+	require.Regexp(t, containerID, id, "create prints the container's ID")
+	removeWhenDone(t, id)
+	row := psRowByName(ps(t, "-a"), "made")
+	if assert.NotNil(t, row, "ps -a lists it") {
+		assert.Equal(t, "Created", row["STATUS"])
+	}
+	assert.Empty(t, containerTraces(t, id, false), "a created container holds nothing of the host")
+
+	r = Run(t, "start", "-a", "made")
+	assert.Equal(t, 4, r.Code, "%s", r)
+	assert.Equal(t, "hi from box\n", r.Stdout, "create's settings hold at start")
+	assertEnded(t, id)
+	assertFailedOneLine(t, Run(t, "create", "-d", "busybox", "true"), 125, "-d")
+}
+
 // assertLog waits until container id's log is want (its lines reach the
 // log a little after start returns).
 func assertLog(t *testing.T, id, want, msg string) {

@@ -1,5 +1,5 @@
 // Command boxcraft is the workshop's complete runtime: Docker's commands
-// (run, ps, logs, start, stop, restart, kill, stats, rm, inspect, wait, prune, images, rmi,
+// (run, create, ps, logs, start, stop, restart, kill, stats, rm, inspect, wait, prune, images, rmi,
 // load) over the packages that grew out of the lessons. There is no
 // daemon: each command reads and changes the state folder, and a
 // detached container has a small monitor process of its own.
@@ -50,6 +50,7 @@ type command struct {
 
 var commands = []command{
 	{"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "run a command in a new container", runCommand, addRunFlags, false},
+	{"create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "make a new container, to start later", createCommand, addRunFlags, false},
 	{"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "run a command in a running container", execCommand, addExecFlags, false},
 	{"ps", "[-a] [-q] [-f KEY=VALUE] [--format FORMAT] [-n N | -l] [--no-trunc] [-s]", "list containers", psCommand, addPsFlags, true},
 	{"logs", "[-f] [--tail N] [-t] CONTAINER", "show a container's output", logsCommand, addLogsFlags, true},

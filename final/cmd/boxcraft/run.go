@@ -96,6 +96,32 @@ func runCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	})
 }
 
+// createCommand is docker create: the container's settings checked and
+// its record written, with run's flags, and its ID printed; nothing runs
+// and nothing of the host (cgroup, root, network) is held until start.
+func createCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.Changed("detach") {
+		return statusFailed, errors.New("create: -d is run's: a container made by create starts detached (boxcraft start), or with start -a")
+	}
+	_ = flags.Set("detach", "true") // as start runs it; no terminal is needed now
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	c, o, err := settingsFromFlags(rt, flags)
+	if err != nil {
+		return statusFailed, err
+	}
+	rec, err := rt.CreateRecord(c, o)
+	if err != nil {
+		return statusFailed, err
+	}
+	if _, err := fmt.Fprintln(a.stdout, rec.Spec.ID); err != nil {
+		return statusFailed, fmt.Errorf("container %s is made, but its ID could not be written: %w", rec.Spec.ID, err)
+	}
+	return 0, nil
+}
+
 // runAttached runs the container c in the foreground, on this terminal,
 // through run (Run, or StartAttached), with stdin attached when asked.
 func runAttached(c *spec.Container, stdin bool, run func(*monitor.Attach, func(monitor.Started)) (monitor.Result, error)) (int, error) {
