@@ -19,18 +19,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Ptmx is where a container's terminals come from: /dev's link to its
-// own devpts's ptmx (final/rootfs).
-const Ptmx = "/dev/ptmx"
+// Ptmx is where a container's terminals come from: the ptmx of its own
+// devpts (final/rootfs), which /dev/ptmx leads to.
+const Ptmx = "/dev/pts/ptmx"
 
-// Open makes a terminal in the devpts that /dev/ptmx leads to, in the
-// caller's root: its master, and its slave side, reached from the master
-// (TIOCGPTPEER, Linux 4.13), never by a path that could lead elsewhere.
-// width and height, when not 0, size it, before any command reads its
-// size. A /dev/ptmx that is missing or no devpts's (a mount over /dev or
-// /dev/pts hides the container's) is a failure that says so.
+// Open makes a terminal in the devpts at /dev/pts, in the caller's root:
+// its master, and its slave side, reached from the master (TIOCGPTPEER,
+// Linux 4.13), never by a path that could lead elsewhere. The ptmx is
+// opened only once /dev/pts is checked to be a devpts, beneath it and
+// never through a symlink: a container's root (its /dev/ptmx, or a
+// volume over /dev/pts) cannot have the opener, root, open another
+// file. width and height, when not 0, size it, before any command reads
+// its size. A devpts that is missing (a mount over /dev or /dev/pts
+// hides the container's) is a failure that says so.
 func Open(width, height uint16) (master, slave *os.File, err error) {
-	fd, err := unix.Open(Ptmx, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	pts, err := unix.Open("/dev/pts", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, missing(err)
+	}
+	defer unix.Close(pts)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(pts, &fs); err != nil || fs.Type != unix.DEVPTS_SUPER_MAGIC {
+		return nil, nil, missing(errors.New("not a devpts"))
+	}
+	fd, err := unix.Openat(pts, "ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, missing(err)
 	}

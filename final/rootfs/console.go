@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -43,20 +44,19 @@ func mountConsole(r root) error {
 }
 
 // BindConsole binds terminal, the container's own (final/console), onto
-// a new /dev/console, once Setup has pivoted into the root. The bind's
-// source is the descriptor itself (open_tree(2) of it), not a path that
-// a mount in /dev/pts could lead elsewhere; its target is made, never
-// followed (O_NOFOLLOW, O_EXCL).
+// /dev/console, once Setup has pivoted into the root. The bind's source
+// is the descriptor itself (open_tree(2) of it), not a path that a mount
+// in /dev/pts could lead elsewhere. Its target is made when missing and
+// never followed (O_NOFOLLOW): a /dev/console that is there (a volume
+// over /dev, --privileged's -v /dev:/dev) is bound over, as runc binds
+// over it, when it is a file or a device, and refused otherwise.
 func BindConsole(terminal *os.File) error {
 	dev, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("make /dev/console: %w", err)
 	}
 	defer unix.Close(dev)
-	if err := makeFileAt(dev, "console"); err != nil {
-		return fmt.Errorf("make /dev/console: %w", err)
-	}
-	target, err := unix.Openat(dev, "console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	target, err := consoleTarget(dev)
 	if err != nil {
 		return fmt.Errorf("make /dev/console: %w", err)
 	}
@@ -70,4 +70,30 @@ func BindConsole(terminal *os.File) error {
 		return fmt.Errorf("bind the terminal onto /dev/console: move_mount: %w", err)
 	}
 	return nil
+}
+
+// consoleTarget opens (O_PATH) /dev/console in the folder dev, made as
+// an empty file when missing: a regular file or a device, never what a
+// symlink names.
+func consoleTarget(dev int) (int, error) {
+	target, err := unix.Openat(dev, "console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		if err := makeFileAt(dev, "console"); err != nil {
+			return -1, err
+		}
+		target, err = unix.Openat(dev, "console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		unix.Close(target)
+		return -1, err
+	}
+	if kind := st.Mode & unix.S_IFMT; kind != unix.S_IFREG && kind != unix.S_IFCHR {
+		unix.Close(target)
+		return -1, errors.New("it is there, and neither a file nor a device")
+	}
+	return target, nil
 }

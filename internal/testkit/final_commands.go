@@ -83,6 +83,7 @@ func Commands(t *testing.T) {
 	t.Run("TerminalOfItsOwn", s.ownTerminal)
 	t.Run("TerminalInAUserNamespace", s.terminalInAUserNamespace)
 	t.Run("TerminalWithoutADevpts", s.terminalWithoutADevpts)
+	t.Run("TerminalOverAConsole", s.terminalOverAConsole)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
 	t.Run("MonitorKilled", s.monitorKilled)

@@ -199,6 +199,21 @@ func (s *commandsSuite) terminalWithoutADevpts(t *testing.T) {
 	assert.Equal(t, 0, Run(t, "exec", id, "true").Code, "the container runs on")
 }
 
+// terminalOverAConsole: a /dev/console that is there (a volume's: a
+// file bound onto it) is bound over by the container's terminal, as
+// runc binds over it, and the file on the host is left as it was.
+func (s *commandsSuite) terminalOverAConsole(t *testing.T) {
+	s.enter(t)
+	file := filepath.Join(t.TempDir(), "console")
+	require.NoError(t, os.WriteFile(file, []byte("the host's\n"), 0o644))
+	r := Run(t, "run", "-t", "--rm", "-v", file+":/dev/console", "busybox", "tty")
+	assert.Equal(t, 0, r.Code, "%s", r)
+	assert.Equal(t, "/dev/pts/0\r\n", r.Stdout, "the command's terminal is the container's own")
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, "the host's\n", string(data), "the volume's file is untouched")
+}
+
 // assertContainersTerminal checks, from the host, that process pid of a
 // container has on stdin the terminal name (/dev/pts/N) of the
 // container's own devpts (the one mounted at its /dev/pts), not of the

@@ -19,7 +19,8 @@
 
 #include "nsexec.h"
 
-#define PTMX "/dev/ptmx"
+#define PTS "/dev/pts"
+#define PTMX PTS "/ptmx"
 
 // send_master sends fd over sock, one message whose ancillary data
 // (SCM_RIGHTS) carries it, its name as the data: runc's way, and
@@ -72,19 +73,43 @@ static int open_peer(int master, struct failure *f)
 	return slave;
 }
 
+// open_ptmx opens the ptmx of the devpts at /dev/pts, once that is
+// checked to be a devpts, beneath it and never through a symlink: the
+// container's root (its /dev/ptmx, a volume over /dev/pts) cannot have
+// this root process open another file (console.Open's way).
+static int open_ptmx(struct failure *f)
+{
+	struct statfs fs;
+	int pts, master, err;
+
+	pts = open(PTS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pts < 0) {
+		err = errno;
+		return -no_devpts(f, lower_strerror(err), err);
+	}
+	if (fstatfs(pts, &fs) < 0 || fs.f_type != DEVPTS_SUPER_MAGIC) {
+		close(pts);
+		return -no_devpts(f, "not a devpts", 0);
+	}
+	master = openat(pts, "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
+	close(pts);
+	if (master < 0)
+		return -no_devpts(f, lower_strerror(err), err);
+	return master;
+}
+
 // make_terminal: socket, uid, columns, rows.
 int make_terminal(const struct step *s, struct failure *f)
 {
 	int sock = (int)number(s->args[0], 1 << 20);
 	unsigned long long uid = number(s->args[1], UINT32_MAX - 1);
 	struct winsize ws = {.ws_col = (unsigned short)number(s->args[2], 65535), .ws_row = (unsigned short)number(s->args[3], 65535)};
-	int master, slave, fd, err;
+	int master, slave, fd;
 
-	master = open(PTMX, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0) {
-		err = errno;
-		return no_devpts(f, lower_strerror(err), err);
-	}
+	master = open_ptmx(f);
+	if (master < 0)
+		return -master;
 	slave = open_peer(master, f);
 	if (slave < 0) {
 		close(master);
