@@ -89,7 +89,7 @@ func (r *Runtime) get(id string) (Container, error) {
 
 // Read reads container id's record and status as they are, and
 // finishes nothing: for a command that holds the container
-// (state.Dirs.HoldForStart), which a finish would wait for.
+// (state.Dirs.HoldEnded), which a finish would wait for.
 func (r *Runtime) Read(id string) Container { return r.read(id) }
 
 // read reads container id's record and status as they are.

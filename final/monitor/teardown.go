@@ -3,6 +3,7 @@ package monitor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func Teardown(dirs state.Dirs, x Extras, rec state.Record) error {
 	if cg, err := cgroups.Open(rec.Spec.CgroupParent, rec.Spec.CgroupName()); err == nil {
 		errs = append(errs, cg.Remove())
 	}
-	errs = append(errs, unmountProcView(dirs, rec.Spec.ID))
+	errs = append(errs, unmountProcView(dirs, rec.Spec.ID), removeSysinfoSocket(dirs, rec.Spec.ID))
 	if rec.Mounted {
 		errs = append(errs, unmountRoot(rec.Spec.Root.Path))
 	}
@@ -72,4 +73,15 @@ func containsMountPoint(mountinfo, dir string) bool {
 		}
 	}
 	return false
+}
+
+// removeSysinfoSocket removes the socket of exec's sysinfo(2) listeners
+// (SysinfoSocket), which a killed monitor leaves: the next start's bind
+// would find it there.
+func removeSysinfoSocket(dirs state.Dirs, id string) error {
+	err := os.Remove(filepath.Join(dirs.Runtime(id), "sysinfo.sock"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the sysinfo socket: %w", err)
+	}
+	return nil
 }

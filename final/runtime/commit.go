@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -39,6 +40,15 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 	case spec.Image == "":
 		return store.ImageRecord{}, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: nothing to commit", ref)
 	case c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID):
+		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
+	}
+	// Held while its layer is read: a start of it waits (StartAgain).
+	hold, err := r.Dirs.HoldEnded(c.ID)
+	if err != nil || hold == nil {
+		return store.ImageRecord{}, cmp.Or(err, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref))
+	}
+	defer hold.Unlock()
+	if r.Dirs.MonitorAlive(c.ID) {
 		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
 	}
 	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")

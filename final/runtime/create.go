@@ -49,6 +49,7 @@ type CreateOptions struct {
 	Detached        bool              // -d
 	Entrypoint, Cmd []string          // the command's two halves, for inspect
 	Labels          map[string]string // the image's labels and --label's
+	createdOnly     bool              // CreateRecord's
 }
 
 // Create makes a container from its settings: its record first (so that
@@ -73,6 +74,7 @@ func (r *Runtime) Create(ctx context.Context, c *spec.Container, o CreateOptions
 // starts (StartAgain, StartAttached), and until then it holds nothing of
 // the host. c.ID and c.Name are filled in when empty.
 func (r *Runtime) CreateRecord(c *spec.Container, o CreateOptions) (state.Record, error) {
+	o.createdOnly = true
 	return r.newRecord(c, o)
 }
 
@@ -116,7 +118,7 @@ func (r *Runtime) writeRecord(c *spec.Container, o CreateOptions) (state.Record,
 		c.Hostname = c.ID[:12] // as Docker names it
 	}
 	rec := state.Record{Spec: *c, Created: time.Now().UTC(), AutoRemove: o.AutoRemove, Detached: o.Detached,
-		Entrypoint: o.Entrypoint, Cmd: o.Cmd, Labels: o.Labels}
+		Entrypoint: o.Entrypoint, Cmd: o.Cmd, Labels: o.Labels, CreatedOnly: o.createdOnly}
 	if c.Image != "" {
 		rec.Spec.Root.Path = filepath.Join(r.Dirs.Container(c.ID), "rootfs")
 		rec.Mounted = true

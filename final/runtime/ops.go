@@ -98,16 +98,38 @@ var ErrRunning = errors.New("is running")
 // Remove removes a container that is not running; with force, it kills
 // it first, as docker rm -f does.
 func (r *Runtime) Remove(c Container, force bool) error {
-	if c.Status.Status == state.Running {
-		if !force {
-			return fmt.Errorf("cannot remove container %s: it %w: stop it first, or rm -f", c.Record.Spec.Name, ErrRunning)
+	for range 3 { // a start again may win each time: rm -f ends it again
+		if c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID) {
+			if !force {
+				return fmt.Errorf("cannot remove container %s: it %w: stop it first, or rm -f", c.Record.Spec.Name, ErrRunning)
+			}
+			if err := r.killAll(c); err != nil {
+				return err
+			}
+			if !r.waitForMonitor(c.ID, 30*time.Second) {
+				return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
+			}
 		}
-		if err := r.killAll(c); err != nil {
+		err := r.discardEnded(c)
+		if !errors.Is(err, ErrRunning) {
 			return err
 		}
-		if !r.waitForMonitor(c.ID, 30*time.Second) {
-			return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
-		}
+		c.Status.Status = state.Running
+	}
+	return fmt.Errorf("cannot remove container %s: it is started again each time", c.Record.Spec.Name)
+}
+
+// discardEnded removes container c, which has ended, holding it
+// (state.HoldEnded): a start of it waits until it is gone, and one that
+// won the race runs it, which is left running (ErrRunning).
+func (r *Runtime) discardEnded(c Container) error {
+	hold, err := r.Dirs.HoldEnded(c.ID)
+	if err != nil || hold == nil {
+		return err // nil: gone already, another removed it
+	}
+	defer hold.Unlock()
+	if r.Dirs.MonitorAlive(c.ID) {
+		return fmt.Errorf("cannot remove container %s: it %w (started again meanwhile)", c.Record.Spec.Name, ErrRunning)
 	}
 	return r.Discard(c.ID)
 }
@@ -122,10 +144,12 @@ func (r *Runtime) Prune() ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, c := range list {
-		if c.Status.Status == state.Running || (c.Status.Status == state.Created && r.Dirs.MonitorAlive(c.ID)) {
-			continue
+		if c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID) {
+			continue // running, or starting
 		}
-		if err := r.Discard(c.ID); err != nil {
+		if err := r.discardEnded(c); errors.Is(err, ErrRunning) {
+			continue
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}

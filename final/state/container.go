@@ -26,6 +26,10 @@ type Record struct {
 	AutoRemove bool           `json:"autoRemove"` // --rm
 	Detached   bool           `json:"detached"`   // -d
 	Mounted    bool           `json:"mounted"`    // its root is an overlay boxcraft mounts
+	// CreatedOnly: made by boxcraft create, to start later. A Created
+	// container without it, and without a failed start's Error, is one
+	// that run is still making: no start may take it.
+	CreatedOnly bool `json:"createdOnly,omitempty"`
 	// Entrypoint and Cmd are the two halves of Spec.Process.Args, as
 	// docker inspect shows them.
 	Entrypoint []string `json:"entrypoint,omitempty"`
@@ -184,10 +188,11 @@ func (d Dirs) HoldForRemoval(id string) (*durable.Lock, error) {
 	return d.lockRunFolder(id, durable.Exclusive)
 }
 
-// HoldForStart is taken by a start of a container that has ended
-// (boxcraft start): no command finishes it (ClaimOrphan) or removes it
-// while its new run is made. nil once the folders are gone.
-func (d Dirs) HoldForStart(id string) (*durable.Lock, error) {
+// HoldEnded is taken by a command that changes a container that has
+// ended: a start of it (boxcraft start), or its removal (rm, prune). No
+// other such command, and no command that finishes it (ClaimOrphan),
+// works on it meanwhile. nil once the folders are gone.
+func (d Dirs) HoldEnded(id string) (*durable.Lock, error) {
 	return d.lockRunFolder(id, durable.Exclusive)
 }
 

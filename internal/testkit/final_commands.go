@@ -74,6 +74,7 @@ func Commands(t *testing.T) {
 	t.Run("StartAndRestart", s.startAgain)
 	t.Run("StartAttached", s.startAttached)
 	t.Run("Create", s.created)
+	t.Run("StartAgainEdges", s.startAgainEdges)
 	t.Run("KillAndWait", s.killAndWait)
 	t.Run("RmAndPrune", s.rmAndPrune)
 	t.Run("KilledFromTheHost", s.killedFromTheHost)

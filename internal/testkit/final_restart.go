@@ -124,6 +124,33 @@ func (s *commandsSuite) created(t *testing.T) {
 	assertFailedOneLine(t, Run(t, "create", "-d", "busybox", "true"), 125, "-d")
 }
 
+// startAgainEdges: a container whose monitor was killed starts again
+// (with its /proc view, whose socket the monitor left); restart of a --rm
+// container is refused in one line, and it runs on; a --rm container
+// whose start fails is removed, as Docker removes it.
+func (s *commandsSuite) startAgainEdges(t *testing.T) {
+	s.enter(t)
+	id := orphan{name: "orphan-again", detached: true}.kill(t)
+	r := Run(t, "start", "orphan-again")
+	require.Equal(t, 0, r.Code, "%s", r)
+	c := inspectOne(t, id)
+	assert.True(t, c.State.Running, "a container whose monitor was killed starts again")
+	assert.True(t, processAlive(c.State.Pid))
+
+	rm := s.detach(t, "--rm", "--name", "once-only", "busybox", "sleep", "1000")
+	pid := inspectOne(t, rm).State.Pid
+	assertFailedOneLine(t, Run(t, "restart", "-t", "0", "once-only"), 125, "--rm")
+	assert.Equal(t, pid, inspectOne(t, rm).State.Pid, "the refused restart left it running")
+
+	r = Run(t, "create", "--rm", "--name", "doomed", "busybox", "/no-such-command")
+	require.Equal(t, 0, r.Code, "%s", r)
+	made := strings.TrimSuffix(r.Stdout, "\n")
+	removeWhenDone(t, made)
+	assert.NotEqual(t, 0, Run(t, "start", "doomed").Code)
+	assert.Nil(t, psRowByName(ps(t, "-a"), "doomed"), "a --rm container whose start failed is removed")
+	assert.Empty(t, containerTraces(t, made, true), "nothing of it is left")
+}
+
 // assertLog waits until container id's log is want (its lines reach the
 // log a little after start returns).
 func assertLog(t *testing.T, id, want, msg string) {
