@@ -84,6 +84,9 @@ var ErrLocked = errors.New("locked")
 const (
 	Shared    = unix.LOCK_SH
 	Exclusive = unix.LOCK_EX
+	// NoWait, added to either, fails with ErrLocked where the lock
+	// would wait.
+	NoWait = unix.LOCK_NB
 )
 
 // LockFile waits for a lock on path (made when missing), of the kind

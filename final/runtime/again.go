@@ -96,6 +96,9 @@ func (r *Runtime) holdForStart(ref string) (release func(), running bool, err er
 		return nil, true, nil
 	}
 	folder, err := r.Dirs.HoldEnded(c.ID)
+	if errors.Is(err, state.ErrStarted) {
+		return nil, true, nil // another start won
+	}
 	if err == nil && folder == nil {
 		err = fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
 	}

@@ -1,8 +1,8 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -44,13 +44,20 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 	}
 	// Held while its layer is read: a start of it waits (StartAgain).
 	hold, err := r.Dirs.HoldEnded(c.ID)
-	if err != nil || hold == nil {
-		return store.ImageRecord{}, cmp.Or(err, fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref))
+	if err == nil && hold == nil {
+		err = fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
 	}
-	defer hold.Unlock()
-	if r.Dirs.MonitorAlive(c.ID) {
+	if err == nil && r.Dirs.MonitorAlive(c.ID) {
+		hold.Unlock()
+		err = state.ErrStarted
+	}
+	if errors.Is(err, state.ErrStarted) {
 		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
 	}
+	if err != nil {
+		return store.ImageRecord{}, err
+	}
+	defer hold.Unlock()
 	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")
 	commit := store.Commit{
 		Parent: spec.Image,

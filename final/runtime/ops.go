@@ -124,13 +124,20 @@ func (r *Runtime) Remove(c Container, force bool) error {
 // won the race runs it, which is left running (ErrRunning).
 func (r *Runtime) discardEnded(c Container) error {
 	hold, err := r.Dirs.HoldEnded(c.ID)
-	if err != nil || hold == nil {
-		return err // nil: gone already, another removed it
+	if err == nil && hold == nil {
+		return nil // gone already: another removed it
 	}
-	defer hold.Unlock()
-	if r.Dirs.MonitorAlive(c.ID) {
+	if err == nil && r.Dirs.MonitorAlive(c.ID) {
+		hold.Unlock()
+		err = state.ErrStarted
+	}
+	if errors.Is(err, state.ErrStarted) {
 		return fmt.Errorf("cannot remove container %s: it %w (started again meanwhile)", c.Record.Spec.Name, ErrRunning)
 	}
+	if err != nil {
+		return err
+	}
+	defer hold.Unlock()
 	return r.Discard(c.ID)
 }
 

@@ -193,7 +193,29 @@ func (d Dirs) HoldForRemoval(id string) (*durable.Lock, error) {
 // other such command, and no command that finishes it (ClaimOrphan),
 // works on it meanwhile. nil once the folders are gone.
 func (d Dirs) HoldEnded(id string) (*durable.Lock, error) {
-	return d.lockRunFolder(id, durable.Exclusive)
+	return d.lockUnlessStarted(id)
+}
+
+// ErrStarted is HoldEnded's failure when the container was started again
+// while the command waited to hold it.
+var ErrStarted = errors.New("it was started again meanwhile")
+
+// lockUnlessStarted locks container id's run folder exclusively,
+// waiting while another command holds it, unless the container is
+// started meanwhile (its monitor holds its lock): a wait may then hold
+// the folder, shared, for as long as the new run lasts, and the caller
+// looked at a container that has ended. nil once the folders are gone.
+func (d Dirs) lockUnlessStarted(id string) (*durable.Lock, error) {
+	for {
+		lock, err := d.lockRunFolder(id, durable.Exclusive|durable.NoWait)
+		if !errors.Is(err, durable.ErrLocked) {
+			return lock, err
+		}
+		if d.MonitorAlive(id) {
+			return nil, ErrStarted
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ClaimOrphan is for a command that found container id's monitor gone
@@ -210,7 +232,11 @@ func (d Dirs) HoldEnded(id string) (*durable.Lock, error) {
 // ErrNoSuchContainer once it was removed.
 func (d Dirs) ClaimOrphan(id string) (*durable.Lock, Status, error) {
 	var s Status
-	lock, err := d.lockRunFolder(id, durable.Exclusive)
+	lock, err := d.lockUnlessStarted(id)
+	if errors.Is(err, ErrStarted) { // it runs again: as it is now
+		err = ReadJSON(d.statusFile(id), &s)
+		return nil, s, err
+	}
 	if err == nil && lock == nil {
 		err = os.ErrNotExist
 	}
