@@ -139,7 +139,7 @@ func (p *procView) Close() {
 	}
 	if p.execs != nil {
 		p.execs.Close()
-		os.Remove(filepath.Join(p.runtime, "sysinfo.sock"))
+		os.Remove(filepath.Join(p.runtime, monitor.SysinfoSocketName))
 	}
 	p.ours.Close()
 	p.theirs.Close()

@@ -27,8 +27,12 @@ func ProcViewDir(dirs state.Dirs, id string) string {
 // socket's path may be 108 bytes at most, and a test's state folder is
 // longer.
 func SysinfoSocket(dir *os.File) *net.UnixAddr {
-	return &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/sysinfo.sock", dir.Fd()), Net: "unixpacket"}
+	return &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), SysinfoSocketName), Net: "unixpacket"}
 }
+
+// SysinfoSocketName is SysinfoSocket's name in the container's run
+// folder.
+const SysinfoSocketName = "sysinfo.sock"
 
 // dialSysinfo is a line to the monitor of the container, for the
 // sysinfo(2) listener of a command exec starts; nil when the monitor

@@ -79,7 +79,7 @@ func containsMountPoint(mountinfo, dir string) bool {
 // (SysinfoSocket), which a killed monitor leaves: the next start's bind
 // would find it there.
 func removeSysinfoSocket(dirs state.Dirs, id string) error {
-	err := os.Remove(filepath.Join(dirs.Runtime(id), "sysinfo.sock"))
+	err := os.Remove(filepath.Join(dirs.Runtime(id), SysinfoSocketName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove the sysinfo socket: %w", err)
 	}

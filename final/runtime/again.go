@@ -20,12 +20,12 @@ import (
 // container is left as it was, stopped; a --rm one is removed, as
 // Docker removes it.
 func (r *Runtime) StartAgain(ctx context.Context, ref string) error {
-	release, running, err := r.holdForStart(ref)
+	id, release, running, err := r.holdForStart(ref)
 	if err != nil || running {
 		return err
 	}
 	defer release()
-	rec, err := r.endedRecord(ref)
+	rec, err := r.endedRecord(id, ref)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (r *Runtime) StartAgain(ctx context.Context, ref string) error {
 // attach its stdio, and it returns how the container ended. The
 // container is held (holdForStart) until the command runs.
 func (r *Runtime) StartAttached(ctx context.Context, ref string, attach *monitor.Attach, onStart func(monitor.Started)) (monitor.Result, error) {
-	release, running, err := r.holdForStart(ref)
+	id, release, running, err := r.holdForStart(ref)
 	if err == nil && running {
 		err = fmt.Errorf("container %s is running: boxcraft cannot attach to it (logs -f follows its output)", ref)
 	}
@@ -59,7 +59,7 @@ func (r *Runtime) StartAttached(ctx context.Context, ref string, attach *monitor
 	}
 	unlock := onceUnlock(release)
 	defer unlock()
-	rec, err := r.endedRecord(ref)
+	rec, err := r.endedRecord(id, ref)
 	if err != nil {
 		return monitor.Result{}, err
 	}
@@ -84,47 +84,45 @@ func (r *Runtime) StartAttached(ctx context.Context, ref string, attach *monitor
 // monitor was killed: Get), and unless it runs, holds it for a start:
 // its run folder (state.HoldEnded), so that no other command starts,
 // finishes or removes it meanwhile, then the lock of the set of
-// containers (in this order: a removal's). It returns what lets both go.
-func (r *Runtime) holdForStart(ref string) (release func(), running bool, err error) {
+// containers (in this order: a removal's). It returns the container's
+// ID, held, and what lets both go.
+func (r *Runtime) holdForStart(ref string) (id string, release func(), running bool, err error) {
 	c, err := r.Get(ref)
 	if err != nil {
-		return nil, false, err
+		return "", nil, false, err
 	}
 	// Before the hold: a wait holds a running container's folder until
 	// it ends.
 	if c.Status.Status == state.Running && r.Dirs.MonitorAlive(c.ID) {
-		return nil, true, nil
+		return c.ID, nil, true, nil
 	}
 	folder, err := r.Dirs.HoldEnded(c.ID)
 	if errors.Is(err, state.ErrStarted) {
-		return nil, true, nil // another start won
+		return c.ID, nil, true, nil // another start won
 	}
 	if err == nil && folder == nil {
 		err = fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
 	}
 	if err != nil {
-		return nil, false, err
+		return "", nil, false, err
 	}
 	set, err := r.Dirs.Lock()
 	if err != nil {
 		folder.Unlock()
-		return nil, false, err
+		return "", nil, false, err
 	}
 	release = func() { set.Unlock(); folder.Unlock() }
 	if r.Dirs.MonitorAlive(c.ID) && r.Read(c.ID).Status.Status == state.Running {
 		release() // another start won
-		return nil, true, nil
+		return c.ID, nil, true, nil
 	}
-	return release, false, nil
+	return c.ID, release, false, nil
 }
 
-// endedRecord reads the container ref, which holdForStart holds, and
-// returns its record once nothing of its last run is left.
-func (r *Runtime) endedRecord(ref string) (state.Record, error) {
-	id, err := r.Dirs.Find(ref)
-	if err != nil {
-		return state.Record{}, err
-	}
+// endedRecord reads container id (ref, as the user named it), which
+// holdForStart holds, and returns its record once nothing of its last
+// run is left.
+func (r *Runtime) endedRecord(id, ref string) (state.Record, error) {
 	c := r.Read(id)
 	if beingMade(c) || (c.Status.Status == state.Created && r.Dirs.MonitorAlive(id)) {
 		return state.Record{}, fmt.Errorf("container %s is being started by another command", ref)

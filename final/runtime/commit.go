@@ -43,13 +43,9 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
 	}
 	// Held while its layer is read: a start of it waits (StartAgain).
-	hold, err := r.Dirs.HoldEnded(c.ID)
+	hold, err := r.holdEnded(c.ID)
 	if err == nil && hold == nil {
 		err = fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
-	}
-	if err == nil && r.Dirs.MonitorAlive(c.ID) {
-		hold.Unlock()
-		err = state.ErrStarted
 	}
 	if errors.Is(err, state.ErrStarted) {
 		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/boxcraft/boxcraft/final/durable"
 	"github.com/boxcraft/boxcraft/final/state"
 	"golang.org/x/sys/unix"
 )
@@ -120,25 +121,30 @@ func (r *Runtime) Remove(c Container, force bool) error {
 }
 
 // discardEnded removes container c, which has ended, holding it
-// (state.HoldEnded): a start of it waits until it is gone, and one that
-// won the race runs it, which is left running (ErrRunning).
+// (holdEnded): a start of it waits until it is gone, and one that won
+// the race runs it, which is left running (ErrRunning).
 func (r *Runtime) discardEnded(c Container) error {
-	hold, err := r.Dirs.HoldEnded(c.ID)
-	if err == nil && hold == nil {
-		return nil // gone already: another removed it
-	}
-	if err == nil && r.Dirs.MonitorAlive(c.ID) {
-		hold.Unlock()
-		err = state.ErrStarted
-	}
+	hold, err := r.holdEnded(c.ID)
 	if errors.Is(err, state.ErrStarted) {
 		return fmt.Errorf("cannot remove container %s: it %w (started again meanwhile)", c.Record.Spec.Name, ErrRunning)
 	}
-	if err != nil {
-		return err
+	if err != nil || hold == nil {
+		return err // nil: gone already, another removed it
 	}
 	defer hold.Unlock()
 	return r.Discard(c.ID)
+}
+
+// holdEnded holds container id (state.HoldEnded) once it has ended and
+// no start has won meanwhile (state.ErrStarted when one has, its monitor
+// running). nil, and no error, when it is gone.
+func (r *Runtime) holdEnded(id string) (*durable.Lock, error) {
+	hold, err := r.Dirs.HoldEnded(id)
+	if err == nil && hold != nil && r.Dirs.MonitorAlive(id) {
+		hold.Unlock()
+		return nil, state.ErrStarted
+	}
+	return hold, err
 }
 
 // Prune removes every container that is not running, and returns their
