@@ -11,34 +11,55 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ensureBridge makes boxcraft0 with the subnet's gateway address, up,
-// the first time; later, it checks that the bridge there has that
-// subnet. IP forwarding is turned on in the namespace boxcraft runs in,
-// and the bridge may route 127.0.0.1 (route_localnet), for a published
-// port reached on the host's loopback.
-func ensureBridge(subnet netip.Prefix) (netlink.Link, error) {
-	br, err := netlink.LinkByName(Bridge)
+// bridge is boxcraft0 as Attach finds it: link nil when it is not there.
+type bridge struct {
+	link   netlink.Link
+	subnet netip.Prefix // of its first IPv4 address; invalid if none
+	addr   netip.Addr   // that address
+	up     bool
+}
+
+// findBridge looks boxcraft0 and its address up, through h.
+func findBridge(h *netlink.Handle) bridge {
+	br, err := h.LinkByName(Bridge)
 	if err != nil {
+		return bridge{}
+	}
+	found := bridge{link: br, up: br.Attrs().Flags&net.FlagUp != 0}
+	addrs, err := h.AddrList(br, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return found
+	}
+	bits, _ := addrs[0].Mask.Size()
+	addr, _ := netip.AddrFromSlice(addrs[0].IP.To4())
+	found.subnet, found.addr = netip.PrefixFrom(addr, bits).Masked(), addr
+	return found
+}
+
+// ensureBridge makes boxcraft0 with the subnet's gateway address, up,
+// the first time; later, when found has them, it changes nothing. IP
+// forwarding is turned on in the namespace boxcraft runs in, and the
+// bridge may route 127.0.0.1 (route_localnet), for a published port
+// reached on the host's loopback.
+func ensureBridge(h *netlink.Handle, found bridge, subnet netip.Prefix) (netlink.Link, error) {
+	br := found.link
+	if br == nil {
 		if err := CheckSubnet(subnet); err != nil {
 			return nil, err
 		}
 		// RTM_NEWLINK with kind bridge: a software switch.
-		err = netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: Bridge}})
+		err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: Bridge}})
 		if err != nil && !errors.Is(err, unix.EEXIST) { // another start made it first
 			return nil, fmt.Errorf("make the bridge %s: %w", Bridge, err)
 		}
-		if br, err = netlink.LinkByName(Bridge); err != nil {
+		if br, err = h.LinkByName(Bridge); err != nil {
 			return nil, fmt.Errorf("the bridge %s: %w", Bridge, err)
 		}
 	}
-	gw := &netlink.Addr{IPNet: &net.IPNet{IP: Gateway(subnet).AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
-	// RTM_NEWADDR: the gateway's address, and with it the route to the
-	// subnet through the bridge. Replace: a second start finds it there.
-	if err := netlink.AddrReplace(br, gw); err != nil {
-		return nil, fmt.Errorf("give %s the address %s: %w", Bridge, gw.IPNet, err)
-	}
-	if err := netlink.LinkSetUp(br); err != nil {
-		return nil, fmt.Errorf("bring %s up: %w", Bridge, err)
+	if found.subnet != subnet || found.addr != Gateway(subnet) || !found.up {
+		if err := addressAndUp(h, br, subnet); err != nil {
+			return nil, err
+		}
 	}
 	// sysctls of the current network namespace (/proc/sys/net follows the
 	// namespace of the process that opens it): forward between
@@ -53,6 +74,22 @@ func ensureBridge(subnet netip.Prefix) (netlink.Link, error) {
 		}
 	}
 	return br, nil
+}
+
+// addressAndUp gives the bridge the subnet's gateway address, and brings
+// it up.
+func addressAndUp(h *netlink.Handle, br netlink.Link, subnet netip.Prefix) error {
+	gw := &netlink.Addr{IPNet: &net.IPNet{IP: Gateway(subnet).AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+	// RTM_NEWADDR: the gateway's address, and with it the route to the
+	// subnet through the bridge. Replace: a start cut short may have
+	// given it already.
+	if err := h.AddrReplace(br, gw); err != nil {
+		return fmt.Errorf("give %s the address %s: %w", Bridge, gw.IPNet, err)
+	}
+	if err := h.LinkSetUp(br); err != nil {
+		return fmt.Errorf("bring %s up: %w", Bridge, err)
+	}
+	return nil
 }
 
 // writeSysctl writes value unless it is there already.
@@ -96,17 +133,8 @@ func CheckSubnet(subnet netip.Prefix) error {
 
 // bridgeSubnet is the subnet of boxcraft0's address, if it exists.
 func bridgeSubnet() (netip.Prefix, bool) {
-	br, err := netlink.LinkByName(Bridge)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	addrs, err := netlink.AddrList(br, netlink.FAMILY_V4)
-	if err != nil || len(addrs) == 0 {
-		return netip.Prefix{}, false
-	}
-	bits, _ := addrs[0].Mask.Size()
-	addr, _ := netip.AddrFromSlice(addrs[0].IP.To4())
-	return netip.PrefixFrom(addr, bits).Masked(), true
+	found := findBridge(&netlink.Handle{}) // a socket per request
+	return found.subnet, found.subnet.IsValid()
 }
 
 // deleteBridge deletes boxcraft0, if it is there.

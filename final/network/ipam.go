@@ -78,7 +78,12 @@ func (a allocator) update(change func(*leases) error) error {
 	if err != nil {
 		return err
 	}
-	return durable.WriteFile(a.path(), data)
+	// Not synced to the disk: the leases live in run/ (Dir), which a
+	// reboot empties with the bridge and the veths they name, and a
+	// lease whose holder is gone is freed anyway (freeStale). Two
+	// fsync(2) a start and two a teardown cost it a millisecond or more
+	// on a disk (issue 26).
+	return durable.ReplaceFile(a.path(), data)
 }
 
 // take gives id the lowest free address of subnet and its ports, after

@@ -10,6 +10,7 @@ import (
 	"github.com/boxcraft/boxcraft/final/trace"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Request is what a container on the bridge asks for when it starts.
@@ -37,7 +38,16 @@ type Request struct {
 func Attach(req Request) (Lease, error) {
 	var got Lease
 	err := allocator{req.Dir}.update(func(l *leases) error {
-		subnet, err := chooseSubnet(req.Subnet)
+		// One socket each for netlink and nftables, for all of the
+		// start's requests: a socket a request cost a start about 1 ms
+		// (issue 26).
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("netlink: %w", err)
+		}
+		defer h.Close()
+		found := findBridge(h)
+		subnet, err := chooseSubnet(req.Subnet, found)
 		if err != nil {
 			return err
 		}
@@ -45,18 +55,19 @@ func Attach(req Request) (Lease, error) {
 		if err != nil {
 			return err
 		}
+		defer r.close()
 		start, _ := processStart(os.Getpid())
 		want := Lease{Ports: req.Ports, Holder: os.Getpid(), HolderStart: start, Veth: vethName(req.ID),
 			Name: req.Name, Root: req.Root, Owner: req.Owner}
 		lease, stale, err := l.take(req.ID, subnet, want)
 		for _, id := range stale {
-			_ = release(r, id) // best effort: its namespace, and veth, may be gone
+			_ = release(r, id, true) // best effort: its namespace, and veth, may be gone
 		}
 		if err != nil {
 			return err
 		}
-		if err := connectAll(r, req, subnet, netip.MustParseAddr(lease.Addr)); err != nil {
-			return errors.Join(err, release(r, req.ID))
+		if err := connectAll(h, r, found, req, subnet, netip.MustParseAddr(lease.Addr)); err != nil {
+			return errors.Join(err, release(r, req.ID, len(req.Ports) > 0))
 		}
 		got = lease
 		if req.Root == "" {
@@ -66,7 +77,7 @@ func Attach(req Request) (Lease, error) {
 			func() error {
 				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID))
 			}); err != nil {
-			return errors.Join(err, release(r, req.ID))
+			return errors.Join(err, release(r, req.ID, len(req.Ports) > 0))
 		}
 		l.announce(req.ID)
 		return nil
@@ -76,8 +87,8 @@ func Attach(req Request) (Lease, error) {
 
 // chooseSubnet is --subnet, or the bridge's when it is there, or the
 // default; a --subnet other than the bridge's is refused.
-func chooseSubnet(given string) (netip.Prefix, error) {
-	have, ok := bridgeSubnet()
+func chooseSubnet(given string, found bridge) (netip.Prefix, error) {
+	have, ok := found.subnet, found.subnet.IsValid()
 	if given == "" {
 		if ok {
 			return have, nil
@@ -96,11 +107,11 @@ func chooseSubnet(given string) (netip.Prefix, error) {
 
 // connectAll makes the bridge and table if need be, the veth pair, and
 // the port rules.
-func connectAll(r *rules, req Request, subnet netip.Prefix, addr netip.Addr) error {
+func connectAll(h *netlink.Handle, r *rules, found bridge, req Request, subnet netip.Prefix, addr netip.Addr) error {
 	tr := req.Trace
 	var br netlink.Link
 	err := tr.Do("final/network", "netlink: the bridge", func() string { return fmt.Sprintf("%s, %s, up (made if missing)", Bridge, subnet) },
-		func() (err error) { br, err = ensureBridge(subnet); return err })
+		func() (err error) { br, err = ensureBridge(h, found, subnet); return err })
 	if err != nil {
 		return err
 	}
@@ -110,7 +121,7 @@ func connectAll(r *rules, req Request, subnet netip.Prefix, addr netip.Addr) err
 	}
 	if err := tr.Do("final/network", "netlink: veth pair", func() string {
 		return fmt.Sprintf("%s on %s <-> eth0 in pid %d's netns, %s/%d, default via the bridge", vethName(req.ID), Bridge, req.Pid, addr, subnet.Bits())
-	}, func() error { return connect(br, req.ID, req.Pid, addr, subnet) }); err != nil {
+	}, func() error { return connect(h, br, req.ID, req.Pid, addr, subnet) }); err != nil {
 		return err
 	}
 	return tr.Do("final/network", "nftables: published ports", func() string {
@@ -124,8 +135,12 @@ func connectAll(r *rules, req Request, subnet netip.Prefix, addr netip.Addr) err
 }
 
 // release deletes a container's published ports' rules and its veth.
-func release(r *rules, id string) error {
-	return errors.Join(r.unpublish(id), disconnect(vethName(id)))
+func release(r *rules, id string, published bool) error {
+	var err error
+	if published { // three nftables requests less for a start without -p
+		err = r.unpublish(id)
+	}
+	return errors.Join(err, disconnect(vethName(id)))
 }
 
 // Detach gives back what Attach took for id: its lease, its rules and
@@ -133,16 +148,18 @@ func release(r *rules, id string) error {
 // freed already) is left alone.
 func Detach(dir, id string) error {
 	return allocator{dir}.update(func(l *leases) error {
-		if _, ok := l.Leases[id]; !ok {
+		lease, ok := l.Leases[id]
+		if !ok {
 			return nil
 		}
 		r, err := newRules()
 		if err != nil {
 			return err
 		}
+		defer r.close()
 		l.withdraw(id)
 		delete(l.Leases, id)
-		return release(r, id)
+		return release(r, id, len(lease.Ports) > 0) // its rules are its lease's ports
 	})
 }
 
@@ -167,8 +184,9 @@ func Prune(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
+		defer r.close()
 		for _, id := range l.freeStale() {
-			_ = release(r, id)
+			_ = release(r, id, true)
 		}
 		if n := len(l.Leases); n > 0 {
 			return fmt.Errorf("%d container(s) still use the bridge %s: stop them first", n, Bridge)
@@ -206,6 +224,7 @@ func Leftovers() ([]string, error) {
 	if err != nil {
 		return left, err
 	}
+	defer r.close()
 	if _, err := r.conn.ListTableOfFamily(Table, nftables.TableFamilyIPv4); err != nil {
 		return left, nil
 	}

@@ -32,13 +32,18 @@ type rules struct {
 	table *nftables.Table
 }
 
+// newRules opens one netlink socket in the current namespace for all of
+// its requests (a socket each costs a start about as much as the
+// request): close closes it.
 func newRules() (*rules, error) {
-	conn, err := nftables.New() // a netlink socket in the current namespace
+	conn, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	return &rules{conn: conn, table: &nftables.Table{Family: nftables.TableFamilyIPv4, Name: Table}}, nil
 }
+
+func (r *rules) close() { _ = r.conn.CloseLasting() }
 
 func (r *rules) chain(name string) *nftables.Chain {
 	return &nftables.Chain{Name: name, Table: r.table}

@@ -18,45 +18,40 @@ func vethName(id string) string { return "bx" + id[:12] }
 // ContainerIf is the container's end, once it is in its namespace.
 const ContainerIf = "eth0"
 
-// connect makes the container's veth pair: one end on the bridge, in
-// hairpin mode (a packet may leave by the port it came in, for a
-// container that reaches itself through a published port), the other in
-// the network namespace of pid, as eth0, with addr and a default route
-// through the bridge.
-func connect(br netlink.Link, id string, pid int, addr netip.Addr, subnet netip.Prefix) error {
+// connect makes the container's veth pair: one end on the bridge, up,
+// in hairpin mode (a packet may leave by the port it came in, for a
+// container that reaches itself through a published port), the other
+// in the network namespace of pid, as eth0, with addr and a default
+// route through the bridge. h is a netlink socket in the host's
+// namespace.
+func connect(h *netlink.Handle, br netlink.Link, id string, pid int, addr netip.Addr, subnet netip.Prefix) error {
 	ns, err := netns.GetFromPid(pid) // opens /proc/PID/ns/net
 	if err != nil {
 		return fmt.Errorf("the container's network namespace: %w", err)
 	}
 	defer ns.Close()
-	peer := "bxc" + id[:12]
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: vethName(id), MasterIndex: br.Attrs().Index},
-		PeerName:      peer,
+		LinkAttrs:     netlink.LinkAttrs{Name: vethName(id), MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		PeerName:      ContainerIf,
 		PeerNamespace: netlink.NsFd(int(ns)),
 	}
-	// RTM_NEWLINK kind veth: the pair is made with one end already in
-	// the container's namespace, and the other already on the bridge.
-	if err := netlink.LinkAdd(veth); err != nil {
+	// RTM_NEWLINK kind veth: the pair is made up, with one end already in
+	// the container's namespace, named eth0 there (a name is only looked
+	// up in its own namespace), and the other put on the bridge. LinkAdd
+	// fills the host end's index in.
+	if err := h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("make the veth pair %s: %w", veth.Name, err)
 	}
-	host, err := netlink.LinkByName(veth.Name)
-	if err == nil {
-		err = netlink.LinkSetHairpin(host, true)
-	}
-	if err == nil {
-		err = netlink.LinkSetUp(host)
-	}
-	if err != nil {
+	if err := h.LinkSetHairpin(veth, true); err != nil {
 		return fmt.Errorf("the veth %s: %w", veth.Name, err)
 	}
-	return insideContainer(ns, peer, addr, subnet)
+	return insideContainer(ns, addr, subnet)
 }
 
-// insideContainer names the container's end eth0, gives it its address,
-// brings it up and adds the default route, through a netlink socket
-// opened in the container's namespace: nothing runs in there for it.
-func insideContainer(ns netns.NsHandle, peer string, addr netip.Addr, subnet netip.Prefix) error {
+// insideContainer gives the container's eth0 its address, brings it up
+// and adds the default route, through a netlink socket opened in the
+// container's namespace: nothing runs in there for it.
+func insideContainer(ns netns.NsHandle, addr netip.Addr, subnet netip.Prefix) error {
 	// NETLINK_ROUTE alone: links, addresses and routes. A handle opens a
 	// socket of every family it may use unless told, and a kernel without
 	// xfrm_user loaded (Debian's 6.1) refuses that one: EPROTONOSUPPORT.
@@ -65,12 +60,9 @@ func insideContainer(ns netns.NsHandle, peer string, addr netip.Addr, subnet net
 		return fmt.Errorf("netlink in the container's namespace: %w", err)
 	}
 	defer h.Close()
-	link, err := h.LinkByName(peer)
+	link, err := h.LinkByName(ContainerIf)
 	if err != nil {
 		return fmt.Errorf("the container's end of its veth: %w", err)
-	}
-	if err := h.LinkSetName(link, ContainerIf); err != nil {
-		return fmt.Errorf("name the container's interface %s: %w", ContainerIf, err)
 	}
 	ipnet := &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}
 	if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipnet}); err != nil {

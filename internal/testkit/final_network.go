@@ -284,9 +284,12 @@ func (s *networkSuite) etcFilesOffBridge(t *testing.T) {
 	require.NoError(t, err)
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	require.NoError(t, err)
-	r = Run(t, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "cat /etc/hosts; echo =====; cat /etc/resolv.conf")
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	r = Run(t, "run", "--rm", "--network", "host", "busybox", "sh", "-c", "cat /etc/hosts; echo =====; cat /etc/resolv.conf; echo =====; hostname; cat /etc/hostname")
 	require.Equal(t, 0, r.Code, "%s", r)
-	assert.Equal(t, string(hosts)+"=====\n"+string(resolv), r.Stdout, "--network host: the host's /etc/hosts and /etc/resolv.conf")
+	assert.Equal(t, string(hosts)+"=====\n"+string(resolv)+"=====\n"+host+"\n"+host+"\n", r.Stdout,
+		"--network host: the host's /etc/hosts and /etc/resolv.conf, and its name, as Docker gives them")
 
 	r = Run(t, "run", "--name", "etc-maker", "busybox", "sh", "-c", "echo kept > /etc/motd")
 	require.Equal(t, 0, r.Code, "%s", r)

@@ -263,9 +263,11 @@ func cgroupParent() string {
 }
 
 // defaultHostname is, as Docker's, the ID's first 12 digits, or the
-// host's name when the container shares the host's.
+// host's name when the container shares the host's UTS namespace or its
+// network (--network host: a UTS namespace of its own still, named as
+// the host is, so that the name matches the host's /etc/hosts).
 func defaultHostname(c *spec.Container) string {
-	if c.Namespaces.UTS {
+	if c.Namespaces.UTS && c.Network.Mode != spec.NetworkHost {
 		return c.ID[:12]
 	}
 	name, _ := os.Hostname()
