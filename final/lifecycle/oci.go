@@ -169,7 +169,7 @@ func (r *Runtime) OCIStatus(c Container) string {
 	if c.Status.Status == state.Created {
 		return OCICreated
 	}
-	if cg, err := r.cgroupOf(c); err == nil && cg.Frozen() {
+	if r.Frozen(c) {
 		return OCIPaused
 	}
 	return OCIRunning
@@ -204,9 +204,7 @@ func (r *Runtime) DeleteOCI(c Container, force bool) error {
 	if (status == OCIRunning || status == OCIPaused) && !force {
 		return fmt.Errorf("cannot delete container %s: it is %s: kill it first, or delete --force", c.Record.Spec.Name, status)
 	}
-	if cg, err := r.cgroupOf(c); err == nil {
-		_ = cg.Thaw() // a frozen process does not die of SIGKILL on v1
-	}
+	_ = r.SetFrozen(c, false) // a frozen process does not die of SIGKILL on v1
 	return r.Discard(c.ID)
 }
 
@@ -251,14 +249,7 @@ func (r *Runtime) freeze(c Container, frozen bool) error {
 	if status := r.OCIStatus(c); status != want {
 		return fmt.Errorf("container %s is %s, not %s", c.Record.Spec.Name, status, want)
 	}
-	cg, err := r.cgroupOf(c)
-	if err != nil {
-		return err
-	}
-	if frozen {
-		return cg.Freeze()
-	}
-	return cg.Thaw()
+	return r.SetFrozen(c, frozen)
 }
 
 // ExecOCI starts p in the running container c with files as its stdio,

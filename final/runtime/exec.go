@@ -17,6 +17,9 @@ func (r *Runtime) Exec(c Container, p spec.Process, attach *monitor.Attach, onSt
 	if c.Status.Status != state.Running {
 		return monitor.Result{}, &StartError{Status: 125, Err: fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)}
 	}
+	if r.Frozen(c) { // its process would join the frozen cgroup, and wait there
+		return monitor.Result{}, &StartError{Status: 125, Err: fmt.Errorf("container %s %w: unpause it before exec", c.Record.Spec.Name, ErrPaused)}
+	}
 	var startErr error
 	result, err := monitor.Exec(r.Dirs, c.Record, c.Status.Pid, p, attach, r.Trace, func(s monitor.Started, err error) {
 		if startErr = err; err == nil && onStart != nil {

@@ -13,7 +13,8 @@ import (
 // ErrNotRunning: the container is not running.
 var ErrNotRunning = errors.New("is not running")
 
-// Kill sends sig to the container's first process.
+// Kill sends sig to the container's first process, and thaws it if it
+// is paused, so that it takes the signal.
 func (r *Runtime) Kill(c Container, sig unix.Signal) error {
 	if c.Status.Status != state.Running {
 		return fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)
@@ -21,7 +22,7 @@ func (r *Runtime) Kill(c Container, sig unix.Signal) error {
 	if err := unix.Kill(c.Status.Pid, sig); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("kill container %s: %w", c.Record.Spec.Name, err)
 	}
-	return nil
+	return r.thawAfterSignal(c)
 }
 
 // Stop asks the container to stop with SIGTERM, and after timeout

@@ -76,6 +76,7 @@ func Commands(t *testing.T) {
 	t.Run("Create", s.created)
 	t.Run("StartAgainEdges", s.startAgainEdges)
 	t.Run("KillAndWait", s.killAndWait)
+	t.Run("PauseAndTop", s.pauseAndTop)
 	t.Run("RmAndPrune", s.rmAndPrune)
 	t.Run("KilledFromTheHost", s.killedFromTheHost)
 	t.Run("Terminal", s.terminal)

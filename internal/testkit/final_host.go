@@ -39,6 +39,7 @@ type Inspected struct {
 	State   struct {
 		Status     string
 		Running    bool
+		Paused     bool
 		Pid        int
 		ExitCode   int
 		OOMKilled  bool

@@ -94,10 +94,14 @@ func imageName(c runtime.Container) string {
 	return c.Record.Spec.ImageRef
 }
 
-// statusText is docker ps's STATUS.
-func statusText(s state.Status) string {
+// statusText is docker ps's STATUS, of a container in the Docker state
+// dockerState (runtime.DockerState: its status, or paused).
+func statusText(s state.Status, dockerState string) string {
 	switch s.Status {
 	case state.Running:
+		if dockerState == runtime.Paused {
+			return "Up " + duration(time.Since(s.StartedAt)) + " (Paused)"
+		}
 		return "Up " + duration(time.Since(s.StartedAt))
 	case state.Exited:
 		text := fmt.Sprintf("Exited (%d)", s.ExitCode)

@@ -84,13 +84,14 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 		path, args = p.Args[0], p.Args[1:]
 	}
 	dir := rt.Dirs.Container(c.ID)
+	dockerState := rt.DockerState(c)
 	return map[string]any{
 		"Id":      c.ID,
 		"Created": rec.Created.Format(time.RFC3339Nano),
 		"Path":    path,
 		"Args":    args,
 		"State": map[string]any{
-			"Status": s.Status, "Running": s.Status == state.Running, "Pid": runningPid(s),
+			"Status": dockerState, "Running": s.Status == state.Running, "Paused": dockerState == runtime.Paused, "Pid": runningPid(s),
 			"ExitCode": s.ExitCode, "OOMKilled": s.OOMKilled, "Error": s.Error,
 			"StartedAt": stamp(s.StartedAt), "FinishedAt": stamp(s.FinishedAt),
 		},

@@ -156,6 +156,16 @@ func killCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	return eachContainer(a, flags, false, func(c container) error { return c.rt.Kill(c.Container, sig) })
 }
 
+// pauseCommand is docker pause: each container's processes frozen where
+// they stand, until unpause.
+func pauseCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	return eachContainer(a, flags, false, func(c container) error { return c.rt.Pause(c.Container) })
+}
+
+func unpauseCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	return eachContainer(a, flags, false, func(c container) error { return c.rt.Unpause(c.Container) })
+}
+
 func addRmFlags(flags *pflag.FlagSet) {
 	flags.BoolP("force", "f", false, "kill a running container first; one that is not there is no failure")
 }

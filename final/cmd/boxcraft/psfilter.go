@@ -46,9 +46,9 @@ var notFiltered = map[string]string{
 }
 
 // dockerStatuses are the words Docker's status filter takes. boxcraft's
-// containers are only ever created, running or exited: the others are
-// taken, and match none, as Docker's do when no container is paused.
-var dockerStatuses = []string{state.Created, "restarting", state.Running, "removing", "paused", state.Exited, "dead"}
+// containers are only ever created, running, paused or exited: the
+// others are taken, and match none.
+var dockerStatuses = []string{state.Created, "restarting", state.Running, "removing", runtime.Paused, state.Exited, "dead"}
 
 // parseFilters reads -f's values, as docker's command line does: KEY=VALUE,
 // the key in any case, spaces around either dropped; an empty one is
@@ -100,13 +100,13 @@ func (f psFilters) match(rt *runtime.Runtime, list []runtime.Container) (func(ru
 // statusFilter: the container's state is one of the values, each one of
 // Docker's words (created, running, exited…). A status filter also shows
 // the containers that are not running, without -a (psCommand).
-func statusFilter(_ *runtime.Runtime, _ []runtime.Container, values []string) (func(runtime.Container) bool, error) {
+func statusFilter(rt *runtime.Runtime, _ []runtime.Container, values []string) (func(runtime.Container) bool, error) {
 	for _, v := range values {
 		if !slices.Contains(dockerStatuses, v) {
 			return nil, fmt.Errorf("invalid filter 'status=%s': give one of %s", v, strings.Join(dockerStatuses, ", "))
 		}
 	}
-	return func(c runtime.Container) bool { return slices.Contains(values, c.Status.Status) }, nil
+	return func(c runtime.Container) bool { return slices.Contains(values, rt.DockerState(c)) }, nil
 }
 
 // nameFilter: a value is the name, or a regular expression found in it

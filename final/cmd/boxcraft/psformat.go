@@ -112,12 +112,13 @@ var psHeaders = psHeader{
 // each a string, the ID and command cut short unless --no-trunc.
 type psRow struct {
 	c     runtime.Container
+	state string // Docker's: its status, or paused (runtime.DockerState)
 	trunc bool
 	size  func() string // asked for by -s or .Size only: it reads the container's files
 }
 
 func newPsRow(rt *runtime.Runtime, c runtime.Container, trunc bool) *psRow {
-	return &psRow{c: c, trunc: trunc, size: func() string { return containerSize(rt, c) }}
+	return &psRow{c: c, state: rt.DockerState(c), trunc: trunc, size: func() string { return containerSize(rt, c) }}
 }
 
 func (r *psRow) ID() string {
@@ -145,8 +146,8 @@ func (r *psRow) CreatedAt() string { return time.Unix(r.c.Record.Created.Unix(),
 
 func (r *psRow) RunningFor() string { return ago(r.c.Record.Created) }
 func (r *psRow) Ports() string      { return publishedPorts(r.c) }
-func (r *psRow) State() string      { return r.c.Status.Status }
-func (r *psRow) Status() string     { return statusText(r.c.Status) }
+func (r *psRow) State() string      { return r.state }
+func (r *psRow) Status() string     { return statusText(r.c.Status, r.state) }
 
 // Size is what the container wrote (its upper layer), and with its
 // image's, Docker's "virtual" size: 12B (virtual 1.98MB).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -31,9 +32,10 @@ func startTrace(rt *runtime.Runtime, flags *pflag.FlagSet) error {
 }
 
 // traceHint ends a failed start's one line by pointing at --trace, when
-// the start was not traced.
+// the start was not traced. An exec refused before anything started (the
+// container is not running, or paused) has no step to show.
 func traceHint(rt *runtime.Runtime, err error) error {
-	if err == nil || rt.Trace.Enabled() {
+	if err == nil || rt.Trace.Enabled() || errors.Is(err, runtime.ErrNotRunning) || errors.Is(err, runtime.ErrPaused) {
 		return err
 	}
 	return fmt.Errorf("%w; run with --trace to see each step", err)
