@@ -16,18 +16,21 @@ import (
 )
 
 // CommitOptions are docker commit's: the new image's name, the history's
-// comment and the author; and, for boxcraft build, the history's line
-// (the container's command when empty).
+// comment and the author, and whether a running container is paused
+// while its layer is read (docker commit's --pause, on by default); and,
+// for boxcraft build, the history's line (the container's command when
+// empty).
 type CommitOptions struct {
 	Name, Comment, Author string
+	Pause                 bool
 	CreatedBy             string
 }
 
 // Commit makes an image of what a container changed, as docker commit
 // does: its image's layers, and on top its upper layer as a new layer
-// (step05-layers' commit), less the /etc files its start wrote. A container that runs, or is starting, is
-// refused: docker commit pauses it, but boxcraft's cgroups on v1 have no
-// freezer, and a layer read while its files change is no snapshot.
+// (step05-layers' commit), less the /etc files its start wrote. A
+// running container is frozen while its layer is read (commitRunning);
+// one that is starting is refused.
 func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (store.ImageRecord, error) {
 	c, err := r.Get(ref)
 	if err != nil {
@@ -39,8 +42,10 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 		return store.ImageRecord{}, fmt.Errorf("container %s: its start was cut short, it has no record to commit: remove it", ref)
 	case spec.Image == "":
 		return store.ImageRecord{}, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: nothing to commit", ref)
-	case c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID):
-		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
+	case c.Status.Status == state.Running:
+		return r.commitRunning(ctx, c, ref, o)
+	case r.Dirs.MonitorAlive(c.ID):
+		return store.ImageRecord{}, fmt.Errorf("container %s is starting: commit it once it runs, or once it has ended", ref)
 	}
 	// Held while its layer is read: a start of it waits (StartAgain).
 	hold, err := r.holdEnded(c.ID)
@@ -48,12 +53,38 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 		err = fmt.Errorf("%w: %s", state.ErrNoSuchContainer, ref)
 	}
 	if errors.Is(err, state.ErrStarted) {
-		return store.ImageRecord{}, fmt.Errorf("container %s is running: stop it first (boxcraft commits a stopped container; it cannot pause one)", ref)
+		return store.ImageRecord{}, fmt.Errorf("container %s was started meanwhile: commit it again", ref)
 	}
 	if err != nil {
 		return store.ImageRecord{}, err
 	}
 	defer hold.Unlock()
+	return r.commitUpper(ctx, c, ref, o)
+}
+
+// commitRunning commits a running container. With o.Pause its processes
+// are frozen while its layer is read (the freezer of Pause), so that the
+// layer is one moment's, as docker commit's is; one paused already stays
+// paused. A stop or rm -f meanwhile ends it as usual, and the commit
+// then fails or holds the files as they were.
+func (r *Runtime) commitRunning(ctx context.Context, c Container, ref string, o CommitOptions) (rec store.ImageRecord, err error) {
+	if o.Pause && !r.Frozen(c) {
+		if err := r.SetFrozen(c, true); err != nil {
+			return rec, fmt.Errorf("pause container %s for its commit: %w", ref, err)
+		}
+		defer func() {
+			// A container that ended meanwhile has no freezer left to thaw.
+			if thawErr := r.SetFrozen(c, false); thawErr != nil && r.Frozen(c) {
+				err = errors.Join(err, fmt.Errorf("unpause container %s after its commit: %w", ref, thawErr))
+			}
+		}()
+	}
+	return r.commitUpper(ctx, c, ref, o)
+}
+
+// commitUpper makes the image of c's upper layer.
+func (r *Runtime) commitUpper(ctx context.Context, c Container, ref string, o CommitOptions) (store.ImageRecord, error) {
+	spec := c.Record.Spec
 	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")
 	commit := store.Commit{
 		Parent: spec.Image,

@@ -15,8 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +58,7 @@ func ImagesOut(t *testing.T) {
 	t.Run("Commit", s.commit)
 	t.Run("CommitWithUserNamespace", s.commitMapped)
 	t.Run("CommitRefusals", s.refusals)
+	t.Run("CommitRunning", s.commitRunning)
 	t.Run("Tag", s.tag)
 	t.Run("Save", s.save)
 	t.Run("LoadIntoAFreshStore", s.loadFresh)
@@ -107,8 +110,8 @@ func (s *imagesOutSuite) commitMapped(t *testing.T) {
 }
 
 // refusals: a file the container named .wh.… is refused by commit,
-// naming it, and nothing is left: no image, no blob, no layer. A running
-// container is refused too, and an unknown one.
+// naming it, and nothing is left: no image, no blob, no layer. An
+// unknown container is refused too.
 func (s *imagesOutSuite) refusals(t *testing.T) {
 	ShareSandbox(t, s.top)
 	r := Run(t, "run", "--name", "whiteout-maker", "boxcraft/base:1", "touch", "/data/.wh.x")
@@ -120,12 +123,45 @@ func (s *imagesOutSuite) refusals(t *testing.T) {
 	assert.Equal(t, before, storeFiles(t, store), "a refused commit leaves nothing in the store")
 	assert.Nil(t, imageRow(imageRows(t), "boxcraft/evil", "1"), "no image is named")
 
-	id := strings.TrimSpace(Run(t, "run", "-d", "boxcraft/base:1", "sleep", "60").Stdout)
-	require.Regexp(t, containerID, id)
-	removeWhenDone(t, id)
-	assertFailedOneLine(t, Run(t, "commit", id, "boxcraft/running:1"), 125, "running")
 	assertFailedOneLine(t, Run(t, "commit", "no-such-container", "boxcraft/none:1"), 125, "no-such-container")
 	assert.Equal(t, before, storeFiles(t, store), "refused commits leave nothing in the store")
+}
+
+// commitRunning commits a running container, as docker commit does: the
+// image has what it had written, and the container runs on afterwards,
+// unpaused (its counter goes on); one that was paused stays paused; and
+// --pause=false commits without the freezer.
+func (s *imagesOutSuite) commitRunning(t *testing.T) {
+	ShareSandbox(t, s.top)
+	r := Run(t, "run", "-d", "boxcraft/base:1", "sh", "-c",
+		"echo live > /data/live; i=0; while :; do i=$((i+1)); echo $i > /data/n; usleep 10000; done")
+	require.Equal(t, 0, r.Code, r)
+	id := strings.TrimSpace(r.Stdout)
+	require.Regexp(t, containerID, id)
+	removeWhenDone(t, id)
+	count := func() string { return Run(t, "exec", id, "cat", "/data/n").Stdout }
+	require.True(t, eventually(10*time.Second, func() bool { return count() != "" }), "the container counts")
+
+	for i, flags := range [][]string{nil, {"--pause=false"}} {
+		name := "boxcraft/running:" + strconv.Itoa(i+1)
+		r = Run(t, append(append([]string{"commit"}, flags...), id, name)...)
+		require.Equal(t, 0, r.Code, "commit %v of a running container:\n%s", flags, r)
+		require.Regexp(t, `^sha256:[0-9a-f]{64}\n$`, r.Stdout)
+		t.Cleanup(func() { Run(t, "rmi", name) })
+		r = Run(t, "run", "--rm", name, "cat", "/data/live")
+		require.Equal(t, 0, r.Code, r)
+		assert.Equal(t, "live\n", r.Stdout, "the image holds what the running container wrote")
+	}
+	assert.Equal(t, "running", inspectOne(t, id).State.Status, "the container runs on, unpaused")
+	first := count()
+	assert.True(t, eventually(10*time.Second, func() bool { return count() != first }), "its counter goes on")
+
+	require.Equal(t, 0, Run(t, "pause", id).Code)
+	r = Run(t, "commit", id, "boxcraft/running:3")
+	require.Equal(t, 0, r.Code, r)
+	t.Cleanup(func() { Run(t, "rmi", "boxcraft/running:3") })
+	assert.Equal(t, "paused", inspectOne(t, id).State.Status, "a paused container stays paused")
+	require.Equal(t, 0, Run(t, "unpause", id).Code)
 }
 
 // storeFiles lists the store's blobs, records and names, and its work in

@@ -21,10 +21,11 @@ import (
 func addCommitFlags(flags *pflag.FlagSet) {
 	flags.StringP("message", "m", "", "a comment for the new layer's history")
 	flags.StringP("author", "a", "", "the image's author")
+	flags.BoolP("pause", "p", true, "freeze a running container while its changes are read")
 }
 
-// commitCommand makes an image of a stopped container's changes, and
-// prints its ID, as docker commit does.
+// commitCommand makes an image of a container's changes, and prints its
+// ID, as docker commit does.
 func commitCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if flags.NArg() < 1 || flags.NArg() > 2 {
 		return statusFailed, errors.New("commit: give a container, and a name for the image if you want one")
@@ -36,6 +37,7 @@ func commitCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	o := runtime.CommitOptions{Name: flags.Arg(1)}
 	o.Comment, _ = flags.GetString("message")
 	o.Author, _ = flags.GetString("author")
+	o.Pause, _ = flags.GetBool("pause")
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	rec, err := rt.Commit(ctx, flags.Arg(0), o)
