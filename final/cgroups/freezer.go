@@ -36,6 +36,10 @@ func (c *Cgroup) setFrozen(frozen bool) error {
 	deadline := time.Now().Add(freezeTimeout)
 	for c.Frozen() != frozen {
 		if time.Now().After(deadline) {
+			if frozen { // not left half frozen (v1's FREEZING), as runc does
+				_, _, thawed := c.freezerFile(false)
+				_ = writeFile(dir, file, thawed)
+			}
 			return fmt.Errorf("the cgroup %s did not become %s", dir, map[bool]string{true: "frozen", false: "thawed"}[frozen])
 		}
 		if _, v1 := c.m.(*v1Manager); v1 && frozen {
@@ -70,6 +74,19 @@ func (c *Cgroup) Frozen() bool {
 	}
 	data, err := os.ReadFile(filepath.Join(c.m.dir(""), "cgroup.events"))
 	return err == nil && strings.Contains(string(data), "frozen 1")
+}
+
+// Thawed says whether the cgroup's freezer lets its processes run, as
+// it was asked to: v1's freezer.state THAWED, v2's cgroup.freeze 0. A
+// freeze under way (v1's FREEZING, or v2's before "frozen 1") is
+// neither Thawed nor Frozen. A cgroup with no freezer is thawed.
+func (c *Cgroup) Thawed() bool {
+	dir, file, thawed := c.freezerFile(false)
+	if dir == "" {
+		return true
+	}
+	value, err := readFile(dir, file)
+	return err != nil || value == thawed
 }
 
 // Procs lists the processes in the cgroup, by pid on the host.

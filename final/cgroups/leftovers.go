@@ -26,6 +26,7 @@ const removeTimeout = 5 * time.Second
 func (c *Cgroup) Remove() error {
 	deadline := time.Now().Add(removeTimeout)
 	var failed []error
+	thawed := false
 	for _, dir := range c.folders() {
 		for {
 			err := unix.Rmdir(dir) // a cgroup folder goes with rmdir alone: its files are the kernel's
@@ -36,6 +37,12 @@ func (c *Cgroup) Remove() error {
 				failed = append(failed, fmt.Errorf("remove the cgroup %s: %w", dir, err))
 				break
 			}
+			if !thawed && !c.Thawed() {
+				// A paused container's processes take no SIGKILL on v1
+				// until they are thawed (boxcraft pause, an OCI pause).
+				_ = c.Thaw()
+			}
+			thawed = true
 			killProcessesIn(dir)
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -8,6 +8,13 @@ func (r *Runtime) Frozen(c Container) bool {
 	return err == nil && cg.Frozen()
 }
 
+// Thawed says whether c's freezer lets its processes run: a freeze under
+// way, or one that did not finish, is not thawed (nor Frozen).
+func (r *Runtime) Thawed(c Container) bool {
+	cg, err := r.cgroupOf(c)
+	return err != nil || cg.Thawed()
+}
+
 // SetFrozen freezes c's processes, returning once every one has
 // stopped, or thaws them: the freezer of its cgroup, whatever its status
 // (its callers check that).

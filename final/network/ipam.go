@@ -62,8 +62,10 @@ func (a allocator) update(change func(*leases) error) error {
 	defer lock.Unlock()
 	l := leases{Leases: map[string]Lease{}}
 	data, err := os.ReadFile(a.path())
-	if err == nil {
-		err = json.Unmarshal(data, &l)
+	if err == nil && json.Unmarshal(data, &l) != nil {
+		// The file is not synced (below): only a crash of the machine
+		// leaves it torn, and after one no container holds a lease.
+		l, err = leases{}, nil
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", a.path(), err)

@@ -14,13 +14,16 @@ import (
 // docker start does, detached: its cgroup and root made again (its upper
 // layer is kept, so what it changed is there), a monitor of its own, and
 // its command run anew, with its output added to its log. A container
-// that runs is left as it is. All of it is done holding the container
+// that runs is left as it is; a paused one is refused. All of it is done holding the container
 // (holdForStart), so that two starts of one container at once make it
 // once, and no rm or prune takes it meanwhile. On a failure the
 // container is left as it was, stopped; a --rm one is removed, as
 // Docker removes it.
 func (r *Runtime) StartAgain(ctx context.Context, ref string) error {
 	id, release, running, err := r.holdForStart(ref)
+	if err == nil && running && r.DockerState(r.Read(id)) == Paused {
+		return fmt.Errorf("cannot start container %s: it %w: unpause it instead", ref, ErrPaused) // as Docker
+	}
 	if err != nil || running {
 		return err
 	}

@@ -68,13 +68,13 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 // paused. A stop or rm -f meanwhile ends it as usual, and the commit
 // then fails or holds the files as they were.
 func (r *Runtime) commitRunning(ctx context.Context, c Container, ref string, o CommitOptions) (rec store.ImageRecord, err error) {
-	if o.Pause && !r.Frozen(c) {
+	if o.Pause && r.Thawed(c) {
 		if err := r.SetFrozen(c, true); err != nil {
 			return rec, fmt.Errorf("pause container %s for its commit: %w", ref, err)
 		}
 		defer func() {
 			// A container that ended meanwhile has no freezer left to thaw.
-			if thawErr := r.SetFrozen(c, false); thawErr != nil && r.Frozen(c) {
+			if thawErr := r.SetFrozen(c, false); thawErr != nil && !r.Thawed(c) {
 				err = errors.Join(err, fmt.Errorf("unpause container %s after its commit: %w", ref, thawErr))
 			}
 		}()

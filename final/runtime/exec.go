@@ -17,7 +17,7 @@ func (r *Runtime) Exec(c Container, p spec.Process, attach *monitor.Attach, onSt
 	if c.Status.Status != state.Running {
 		return monitor.Result{}, &StartError{Status: 125, Err: fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)}
 	}
-	if r.Frozen(c) { // its process would join the frozen cgroup, and wait there
+	if !r.Thawed(c) { // its process would join the frozen cgroup, and wait there
 		return monitor.Result{}, &StartError{Status: 125, Err: fmt.Errorf("container %s %w: unpause it before exec", c.Record.Spec.Name, ErrPaused)}
 	}
 	var startErr error

@@ -102,6 +102,9 @@ var ErrRunning = errors.New("is running")
 func (r *Runtime) Remove(c Container, force bool) error {
 	for range 3 { // a start again may win each time: rm -f ends it again
 		if c.Status.Status == state.Running || r.Dirs.MonitorAlive(c.ID) {
+			if !force && r.DockerState(c) == Paused {
+				return fmt.Errorf("cannot remove container %s: it %w: unpause and stop it first, or rm -f", c.Record.Spec.Name, ErrPaused)
+			}
 			if !force {
 				return fmt.Errorf("cannot remove container %s: it %w: stop it first, or rm -f", c.Record.Spec.Name, ErrRunning)
 			}

@@ -26,7 +26,7 @@ func (r *Runtime) Pause(c Container) error {
 	if c.Status.Status != state.Running {
 		return fmt.Errorf("container %s %w", c.Record.Spec.Name, ErrNotRunning)
 	}
-	if r.Frozen(c) {
+	if !r.Thawed(c) {
 		return fmt.Errorf("container %s is already paused", c.Record.Spec.Name)
 	}
 	if err := r.SetFrozen(c, true); err != nil {
@@ -37,7 +37,7 @@ func (r *Runtime) Pause(c Container) error {
 
 // Unpause thaws a paused container.
 func (r *Runtime) Unpause(c Container) error {
-	if c.Status.Status != state.Running || !r.Frozen(c) {
+	if c.Status.Status != state.Running || r.Thawed(c) {
 		return fmt.Errorf("container %s is not paused", c.Record.Spec.Name)
 	}
 	if err := r.SetFrozen(c, false); err != nil {
@@ -47,10 +47,11 @@ func (r *Runtime) Unpause(c Container) error {
 }
 
 // DockerState is the container's state in Docker's words: its status,
-// or Paused for a running one that is frozen. It reads the freezer of a
-// running container, a file of its cgroup.
+// or Paused for a running one whose freezer is not thawed (frozen, or
+// being frozen). It reads the freezer of a running container, a file of
+// its cgroup.
 func (r *Runtime) DockerState(c Container) string {
-	if c.Status.Status == state.Running && r.Frozen(c) {
+	if c.Status.Status == state.Running && !r.Thawed(c) {
 		return Paused
 	}
 	return c.Status.Status
@@ -61,7 +62,7 @@ func (r *Runtime) DockerState(c Container) string {
 // SIGKILL), so docker kill and docker stop thaw a paused container
 // after signalling it, as Docker does.
 func (r *Runtime) thawAfterSignal(c Container) error {
-	if !r.Frozen(c) {
+	if r.Thawed(c) {
 		return nil
 	}
 	if err := r.SetFrozen(c, false); err != nil {

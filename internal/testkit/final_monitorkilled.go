@@ -115,6 +115,20 @@ func (s *commandsSuite) monitorKilled(t *testing.T) {
 		assert.Equal(t, 137, waitFor(t, "orphan-d"))
 		assertExitedOrphan(t, id, ps(t, "-a"))
 	})
+	t.Run("DetachedPaused", func(t *testing.T) {
+		// A paused container takes no SIGKILL on v1 until it is thawed:
+		// its monitor's death leaves it frozen, and the next command's
+		// teardown must thaw it to end it and remove its cgroup.
+		s.enter(t)
+		id := s.detach(t, "--name", "orphan-paused", "busybox", "sleep", "1000")
+		pid := inspectOne(t, id).State.Pid
+		require.Equal(t, 0, Run(t, "pause", id).Code)
+		p, err := os.FindProcess(parentOf(t, pid)) // its monitor
+		require.NoError(t, err)
+		require.NoError(t, p.Kill())
+		assertExitedOrphan(t, id, ps(t, "-a"))
+		assert.False(t, processAlive(pid), "its process ended")
+	})
 }
 
 // orphan is a container whose monitor a test kills (kill).

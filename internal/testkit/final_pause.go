@@ -20,8 +20,8 @@ import (
 // the ones in its cgroup and no others (paused, the set holds still).
 // unpause lets the counter go on; kill reaches a paused container, which
 // a frozen process would take only once thawed. Each refusal (paused
-// twice, unpaused when running, a stopped container) is one line and
-// 125.
+// twice, unpaused when running, a stopped container, started or removed
+// while paused) is one line and 125.
 func (s *commandsSuite) pauseAndTop(t *testing.T) {
 	s.enter(t)
 	out := t.TempDir()
@@ -48,6 +48,8 @@ func (s *commandsSuite) pauseAndTop(t *testing.T) {
 	assert.Regexp(t, `^frozen paused Up .* \(Paused\)\n$`, r.Stdout, "ps: the paused container, paused")
 	assertFailedOneLine(t, Run(t, "exec", "frozen", "true"), 125, "paused") // its process would wait, frozen
 	assertFailedOneLine(t, Run(t, "pause", "frozen"), 125, "already paused")
+	assertFailedOneLine(t, Run(t, "start", "frozen"), 125, "unpause") // as Docker
+	assertFailedOneLine(t, Run(t, "rm", "frozen"), 125, "paused")
 
 	procs, err := os.ReadFile(filepath.Join(containerCgroupDirs(t, id)[0], "cgroup.procs"))
 	require.NoError(t, err)
@@ -60,6 +62,7 @@ func (s *commandsSuite) pauseAndTop(t *testing.T) {
 	require.Equal(t, 0, r.Code, "%s", r)
 	assert.ElementsMatch(t, want, topPids(t, r.Stdout), "top passes ps's options on:\n%s", r.Stdout)
 	assertFailedOneLine(t, Run(t, "top", "frozen", "-o", "comm"), 125, "PID")
+	assertFailedOneLine(t, Run(t, "top", "frozen", "-o", "args,pid"), 125, "pid") // args hold spaces: no line is left out unseen
 
 	r = Run(t, "unpause", "frozen")
 	require.Equal(t, 0, r.Code, "%s", r)

@@ -26,7 +26,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addList(flags, "env", "e", "set an environment variable (KEY=VALUE, or KEY to take the host's)")
 	addList(flags, "env-file", "", "read environment variables from a file, one KEY=VALUE a line")
 	flags.StringP("workdir", "w", "", "the command's working folder inside the container")
-	flags.String("hostname", "", "the container's hostname (default: the first 12 digits of its ID)")
+	flags.String("hostname", "", "the container's hostname (default: the first 12 digits of its ID; the host's with --network host)")
 	flags.Bool("read-only", false, "mount the container's root read-only")
 	flags.String("entrypoint", "", "the image's ENTRYPOINT instead")
 	flags.String("rootfs", "", "a folder to use as the root as it is, instead of an image (as podman's)")

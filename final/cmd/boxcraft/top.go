@@ -69,7 +69,10 @@ func psLines(options []string) ([]string, error) {
 	return strings.Split(strings.TrimRight(string(out), "\n"), "\n"), nil
 }
 
-// linesOf keeps ps's header and the lines whose PID is one of pids.
+// linesOf keeps ps's header and the lines whose PID is one of pids. The
+// PID is found as the header's how-manieth word, as Docker finds it: a
+// column before it whose values hold spaces (args, lstart) shifts it,
+// and such a line is refused rather than left out.
 func linesOf(lines []string, pids []int) ([]string, error) {
 	column := slices.Index(strings.Fields(lines[0]), "PID")
 	if column < 0 {
@@ -79,9 +82,13 @@ func linesOf(lines []string, pids []int) ([]string, error) {
 	for _, line := range lines[1:] {
 		fields := strings.Fields(line)
 		if len(fields) <= column {
-			continue
+			return nil, fmt.Errorf("a line has no PID: %q", line)
 		}
-		if pid, err := strconv.Atoi(fields[column]); err == nil && slices.Contains(pids, pid) {
+		pid, err := strconv.Atoi(fields[column])
+		if err != nil {
+			return nil, fmt.Errorf("unexpected pid %q: put PID before any column whose values hold spaces", fields[column])
+		}
+		if slices.Contains(pids, pid) {
 			kept = append(kept, line)
 		}
 	}
