@@ -205,6 +205,8 @@ func (s *networkSuite) published(t *testing.T) {
 	r = Run(t, "run", "--rm", "--network", "container:web", "busybox", "wget", "-qO-", "http://127.0.0.1/")
 	assert.Equal(t, 0, r.Code, "--network container:web shares web's namespace, its loopback too: %s", r)
 	assert.Equal(t, want, r.Stdout)
+	r = Run(t, "run", "--rm", "--network", "container:web", "busybox", "hostname")
+	assert.Equal(t, inspectOne(t, "web").Config.Hostname+"\n", r.Stdout, "with web's network, web's hostname, as Docker gives it: %s", r)
 
 	r = Run(t, "run", "--rm", "-p", "8080:81", "busybox", "true")
 	assert.Equal(t, 125, r.Code, "%s", r)

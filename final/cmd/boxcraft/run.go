@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/boxcraft/boxcraft/final/cgroups"
 	"github.com/boxcraft/boxcraft/final/monitor"
@@ -187,7 +188,7 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Hostname == "" {
-		c.Hostname = defaultHostname(c)
+		c.Hostname = defaultHostname(rt, c)
 	}
 	args, err := chooseRoot(rt, flags, c)
 	if err != nil {
@@ -262,11 +263,18 @@ func cgroupParent() string {
 	return cgroups.Workshop
 }
 
-// defaultHostname is, as Docker's, the ID's first 12 digits, or the
+// defaultHostname is, as Docker's, the ID's first 12 digits; the
 // host's name when the container shares the host's UTS namespace or its
 // network (--network host: a UTS namespace of its own still, named as
-// the host is, so that the name matches the host's /etc/hosts).
-func defaultHostname(c *spec.Container) string {
+// the host is, so that the name matches the host's /etc/hosts); and the
+// other container's name with its network (container:NAME), as a pod's
+// containers share one.
+func defaultHostname(rt *runtime.Runtime, c *spec.Container) string {
+	if other, ok := strings.CutPrefix(c.Network.Mode, spec.NetworkContainer); ok && c.Namespaces.UTS {
+		if o, err := rt.GetID(other); err == nil {
+			return o.Record.Spec.Hostname
+		}
+	}
 	if c.Namespaces.UTS && c.Network.Mode != spec.NetworkHost {
 		return c.ID[:12]
 	}
