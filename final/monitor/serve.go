@@ -96,7 +96,9 @@ func Serve(dirs state.Dirs, x Extras, id string) error {
 		_ = json.NewEncoder(report).Encode(msg)
 		report.Close()
 	})
-	if startErr == nil && rec.AutoRemove {
+	// Under the monitor's lock: a restart takes its mark away as soon as
+	// its stop has seen this monitor end.
+	if startErr == nil && rec.AutoRemove && !dirs.Restarting(id) { // kept for a restart's start
 		lock.Unlock()
 		if err == nil {
 			err = RemoveEnded(dirs, id) // Run tore it down

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -44,6 +45,27 @@ func (r *Runtime) Stop(c Container, timeout time.Duration) error {
 		return fmt.Errorf("container %s did not stop", c.Record.Spec.Name)
 	}
 	return nil
+}
+
+// Restart stops the container, as Stop does, then starts it again
+// (StartAgain), as docker restart does. A --rm container is kept across
+// the stop: its monitor, which removes it when it ends, finds the mark
+// that the restart leaves in its run folder (state.MarkRestarting), and
+// the --rm holds again for the run that follows.
+func (r *Runtime) Restart(ctx context.Context, c Container, timeout time.Duration) error {
+	if c.Record.AutoRemove {
+		if err := r.Dirs.MarkRestarting(c.ID); err != nil {
+			return fmt.Errorf("restart container %s: %w", c.Record.Spec.Name, err)
+		}
+	}
+	err := r.Stop(c, timeout)
+	// The monitor that ended has read the mark: the next run's must not
+	// (its container may end at once, and is to be removed then).
+	r.Dirs.UnmarkRestarting(c.ID)
+	if err != nil {
+		return err
+	}
+	return r.StartAgain(ctx, c.ID)
 }
 
 // killAll ends the container with SIGKILL: its first process, which in a

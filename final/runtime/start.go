@@ -56,6 +56,9 @@ func (r *Runtime) run(rec state.Record, attach *monitor.Attach, onStart func(mon
 			onStart(s)
 		}
 	})
+	// Read before the monitor's lock goes: a restart takes its mark away
+	// as soon as its stop has seen this monitor end.
+	remove := rec.AutoRemove && !r.Dirs.Restarting(id)
 	lock.Unlock()
 	if startErr != nil && !isNew {
 		return result, startError(startErr) // torn down by monitor.Run
@@ -65,7 +68,7 @@ func (r *Runtime) run(rec state.Record, attach *monitor.Attach, onStart func(mon
 		// nothing behind (Docker would keep the container, Created).
 		return result, errors.Join(startError(startErr), r.Discard(id))
 	}
-	if rec.AutoRemove {
+	if remove { // not when a restart keeps it for its start
 		if err == nil {
 			// monitor.Run tore it down: the folders are what is left.
 			err = monitor.RemoveEnded(r.Dirs, id)

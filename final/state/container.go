@@ -154,6 +154,27 @@ func (d Dirs) MonitorAlive(id string) bool {
 	return false
 }
 
+// MarkRestarting leaves a mark in container id's run folder for the
+// time of a restart (docker restart): the monitor of a --rm container
+// that finds it when its container ends keeps the container for the
+// start that follows, instead of removing it. UnmarkRestarting takes it
+// away; a restart cut short leaves it, and the container stopped rather
+// than removed.
+func (d Dirs) MarkRestarting(id string) error {
+	return os.WriteFile(d.restartingFile(id), nil, 0o600)
+}
+
+// UnmarkRestarting takes MarkRestarting's mark away.
+func (d Dirs) UnmarkRestarting(id string) { _ = os.Remove(d.restartingFile(id)) }
+
+// Restarting says whether a restart holds container id (MarkRestarting).
+func (d Dirs) Restarting(id string) bool {
+	_, err := os.Lstat(d.restartingFile(id))
+	return err == nil
+}
+
+func (d Dirs) restartingFile(id string) string { return filepath.Join(d.Runtime(id), "restarting") }
+
 // A container's run folder is locked (flock(2) on the folder: nothing is
 // made in it, which would keep a removal from taking it) by whoever
 // reads or writes the container's end once its monitor has gone. A wait

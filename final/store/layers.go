@@ -181,6 +181,18 @@ func (s *Store) Prepare(ctx context.Context, id string, uidMap, gidMap []spec.ID
 			return o, fmt.Errorf("prepare a root in %s: %w", dir, err)
 		}
 	}
+	if o.Volatile {
+		// A volatile mount leaves work/incompat/volatile in its work
+		// folder, even unmounted cleanly, and the kernel mounts no
+		// volatile overlay over it: the mark says that the upper layer
+		// may have lost writes to a crash. A --rm container, volatile's
+		// one user, is mounted again only after a clean unmount (a
+		// restart): a crash of the machine removes it (a reboot empties
+		// its run folder, and the next command removes the rest).
+		if err := os.RemoveAll(filepath.Join(o.Work, "work", "incompat", "volatile")); err != nil {
+			return o, fmt.Errorf("prepare a root in %s: %w", dir, err)
+		}
+	}
 	return o, nil
 }
 

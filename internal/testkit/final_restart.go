@@ -126,8 +126,10 @@ func (s *commandsSuite) created(t *testing.T) {
 
 // startAgainEdges: a container whose monitor was killed starts again
 // (with its /proc view, whose socket the monitor left); restart of a --rm
-// container is refused in one line, and it runs on; a --rm container
-// whose start fails is removed, as Docker removes it.
+// container keeps it, as Docker's does: it runs again on its root as it
+// left it (its volatile upper layer mounted again), and its --rm holds
+// for the run after, which ends it at once; a --rm container whose start
+// fails is removed, as Docker removes it.
 func (s *commandsSuite) startAgainEdges(t *testing.T) {
 	s.enter(t)
 	id := orphan{name: "orphan-again", detached: true}.kill(t)
@@ -137,10 +139,22 @@ func (s *commandsSuite) startAgainEdges(t *testing.T) {
 	assert.True(t, c.State.Running, "a container whose monitor was killed starts again")
 	assert.True(t, processAlive(c.State.Pid))
 
-	rm := s.detach(t, "--rm", "--name", "once-only", "busybox", "sleep", "1000")
+	// Each run adds an x to /runs, and the third ends at once.
+	rm := s.detach(t, "--rm", "--name", "kept-once", "busybox", "sh", "-c",
+		"echo x >> /runs; [ $(wc -l < /runs) -ge 3 ] && exit 0; exec sleep 1000")
 	pid := inspectOne(t, rm).State.Pid
-	assertFailedOneLine(t, Run(t, "restart", "-t", "0", "once-only"), 125, "--rm")
-	assert.Equal(t, pid, inspectOne(t, rm).State.Pid, "the refused restart left it running")
+	r = Run(t, "restart", "-t", "0", "kept-once")
+	require.Equal(t, 0, r.Code, "restart of a --rm container:\n%s", r)
+	assert.Equal(t, "kept-once\n", r.Stdout)
+	c = inspectOne(t, rm)
+	assert.True(t, c.State.Running, "it runs again")
+	assert.NotEqual(t, pid, c.State.Pid, "a new first process")
+	r = Run(t, "exec", rm, "cat", "/runs")
+	assert.Equal(t, "x\nx\n", r.Stdout, "its root as it left it: %s", r)
+	require.Equal(t, 0, Run(t, "restart", "-t", "0", "kept-once").Code)
+	assert.True(t, eventually(10*time.Second, func() bool { return psRowByName(ps(t, "-a"), "kept-once") == nil }),
+		"the third run ended at once, and its --rm removed it")
+	assert.Empty(t, containerTraces(t, rm, true), "nothing of it is left")
 
 	r = Run(t, "create", "--rm", "--name", "doomed", "busybox", "/no-such-command")
 	require.Equal(t, 0, r.Code, "%s", r)

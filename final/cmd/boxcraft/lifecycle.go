@@ -133,13 +133,7 @@ func restartCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	return eachContainer(a, flags, false, func(c container) error {
-		if c.Record.AutoRemove {
-			return fmt.Errorf("container %s ran with --rm: stopping it would remove it, so it cannot be restarted", c.Record.Spec.Name)
-		}
-		if err := c.rt.Stop(c.Container, grace); err != nil {
-			return err
-		}
-		return c.rt.StartAgain(ctx, c.ID)
+		return c.rt.Restart(ctx, c.Container, grace)
 	})
 }
 
