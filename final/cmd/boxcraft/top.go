@@ -20,14 +20,7 @@ import (
 // processes, the ones in its cgroup (their pids are the host's, as ps
 // shows them). As Docker's, it needs ps on the host, and a PID column.
 func topCommand(a *app, flags *pflag.FlagSet) (int, error) {
-	if flags.NArg() < 1 {
-		return statusFailed, errors.New("top: give a container, and ps's options after it (-ef when none)")
-	}
-	rt, err := a.open()
-	if err != nil {
-		return statusFailed, err
-	}
-	c, err := rt.Get(flags.Arg(0))
+	rt, c, err := a.firstContainer(flags, 1, "a container, and ps's options after it (-ef when none)")
 	if err != nil {
 		return statusFailed, err
 	}
