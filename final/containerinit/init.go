@@ -200,6 +200,7 @@ func steps(c *spec.Container, wait *startWait, inCgroup func() error, tr *trace.
 	list = append(list, terminalStep(c)...)
 	add(ns.PID && !joined(c, "pid"), "step02", "restart the pids", restartPids)
 	list = append(list, ociSteps(c)...)
+	add(len(c.Sysctl) > 0, "issue23", "write the sysctls", func() error { return writeSysctls(c.Sysctl) })
 	// After ns_last_pid: /proc/sys is read-only from here on.
 	sec := c.Security
 	add(len(sec.MaskedPaths)+len(sec.ReadonlyPaths) > 0, "issue20", "mask and make read-only /proc's and /sys's dangerous paths",

@@ -1,6 +1,7 @@
 package containerinit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -39,7 +40,10 @@ func setRlimits(limits []spec.Rlimit) error {
 		// syscall's, not x/sys's: Go raised RLIMIT_NOFILE's soft limit at
 		// start-up and puts it back at execve unless syscall.Setrlimit
 		// changed it since.
-		if err := syscall.Setrlimit(n, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+		err := syscall.Setrlimit(n, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard})
+		if errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("setrlimit %s: %w: a hard limit above the one boxcraft has needs CAP_SYS_RESOURCE (--cap-add SYS_RESOURCE)", l.Type, err)
+		} else if err != nil {
 			return fmt.Errorf("setrlimit %s: %w", l.Type, err)
 		}
 	}

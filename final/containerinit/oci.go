@@ -3,7 +3,6 @@ package containerinit
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/boxcraft/boxcraft/final/hooks"
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -52,20 +51,6 @@ func ociSteps(c *spec.Container) []step {
 func setDomainname(name string) error {
 	if err := unix.Setdomainname([]byte(name)); err != nil {
 		return fmt.Errorf("setdomainname %q: %w", name, err)
-	}
-	return nil
-}
-
-// writeSysctls writes each key's file below /proc/sys: the container's
-// /proc, so that a namespaced key (net.*, kernel.shm*, …) changes the
-// container's namespace alone. final/oci refuses the keys that would
-// reach the host's, as runc's validator does.
-func writeSysctls(sysctl map[string]string) error {
-	for key, value := range sysctl {
-		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(path, []byte(value), 0); err != nil {
-			return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
-		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package containerinit
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -11,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LookUpUser resolves p.User (-u, or the image's User) in the
-// container's own /etc/passwd and /etc/group, below root ("/" in init,
-// once it is the container's root; /proc/PID/root for boxcraft exec),
-// and sets HOME from it when the environment has none. In init it comes
+// LookUpUser resolves p.User (-u, or the image's User), and the groups
+// of --group-add, in the container's own /etc/passwd and /etc/group,
+// below root ("/" in init, once it is the container's root;
+// /proc/PID/root for boxcraft exec), and sets HOME from it when the environment has none. In init it comes
 // before a seccomp filter is installed (securitySteps), which may not
 // allow what reading the files takes (openat2(2), which a profile older
 // than it does not name). An unknown name is Docker's failure, status
@@ -26,6 +27,17 @@ func LookUpUser(root string, p *spec.Process) (spec.User, error) {
 	}
 	if p.Groups != nil {
 		u.AdditionalGids = *p.Groups // an OCI bundle's, exactly
+	}
+	if len(p.GroupAdd) > 0 {
+		added, err := user.Groups(root, p.GroupAdd)
+		if err != nil {
+			return u, &Failure{Status: 125, Message: "--group-add: " + err.Error()}
+		}
+		for _, gid := range added {
+			if !slices.Contains(u.AdditionalGids, gid) {
+				u.AdditionalGids = append(u.AdditionalGids, gid)
+			}
+		}
 	}
 	if !hasVar(p.Env, "HOME") {
 		p.Env = append(p.Env, "HOME="+u.Home)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/containerinit"
 	"github.com/boxcraft/boxcraft/final/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -13,14 +14,6 @@ import (
 // namespaced settings (issue 23): domainname (the UTS namespace), sysctl
 // (/proc/sys, written through the container's own /proc) and
 // timeOffsets (the time namespace's clocks).
-
-// namespacedSysctls are the keys outside net.* that a new ipc namespace
-// holds: the System V IPC limits (runc's validator's list), with
-// fs.mqueue.*.
-var namespacedSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
-}
 
 // convertKernel reads domainname, sysctl and timeOffsets into c.OCI,
 // refusing what would change the host's: a sysctl whose namespace the
@@ -67,11 +60,11 @@ func checkSysctl(key string, ns spec.Namespaces) error {
 	switch {
 	case strings.ContainsAny(key, "/") || strings.Contains(key, ".."):
 		return refuse(field, "not a sysctl key")
-	case namespacedSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+	case containerinit.SysctlNamespace(key) == "ipc":
 		if !ns.IPC {
 			return refuse(field, "not allowed in the host's ipc namespace")
 		}
-	case strings.HasPrefix(key, "net."):
+	case containerinit.SysctlNamespace(key) == "net":
 		if !ns.Net || isOwnNamespace(ns.Join["net"], "net") {
 			return refuse(field, "not allowed in the host's network namespace")
 		}

@@ -39,8 +39,9 @@ type devMount struct {
 	data           string
 }
 
-// devMounts are the filesystems below /dev.
-func devMounts(ns spec.Namespaces) []devMount {
+// devMounts are the filesystems below /dev: /dev/shm of shmSize bytes
+// (--shm-size), or Docker's 64 MiB when 0.
+func devMounts(ns spec.Namespaces, shmSize int64) []devMount {
 	// newinstance: a devpts of the container's own, whose ptmx (reached
 	// by /dev/ptmx -> pts/ptmx) hands out its terminals only, numbered
 	// from 0: the command's (-t, final/console) and any made inside.
@@ -57,7 +58,7 @@ func devMounts(ns spec.Namespaces) []devMount {
 	}
 	mounts := []devMount{
 		{"devpts", "pts", unix.MS_NOSUID | unix.MS_NOEXEC, pts},
-		{"tmpfs", "shm", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=1777,size=65536k"},
+		{"tmpfs", "shm", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "mode=1777,size=" + shmSizeOption(shmSize)},
 	}
 	if ns.IPC {
 		// mqueue shows the queues of the IPC namespace that mounts it,
@@ -71,7 +72,7 @@ func devMounts(ns spec.Namespaces) []devMount {
 // the devices above, the symlinks, a devpts for terminals, a tmpfs for
 // shared memory, and with an IPC namespace of its own, its POSIX message
 // queues. The host's /dev would hand root inside every disk.
-func mountDev(r root, ns spec.Namespaces) error {
+func mountDev(r root, ns spec.Namespaces, shmSize int64) error {
 	below, err := r.topLevel("/dev")
 	if err != nil {
 		return err
@@ -97,12 +98,21 @@ func mountDev(r root, ns spec.Namespaces) error {
 			return fmt.Errorf("make /dev/%s: %w", link[0], err)
 		}
 	}
-	for _, m := range devMounts(ns) {
+	for _, m := range devMounts(ns, shmSize) {
 		if err := mountInDev(r, dev, m); err != nil {
 			return fmt.Errorf("mount %s on /dev/%s: %w", m.fstype, m.target, err)
 		}
 	}
 	return nil
+}
+
+// shmSizeOption is tmpfs's size= for /dev/shm: Docker's default, 64 MiB,
+// written as runc's config writes it.
+func shmSizeOption(bytes int64) string {
+	if bytes <= 0 {
+		return "65536k"
+	}
+	return strconv.FormatInt(bytes, 10)
 }
 
 // ttyGroup is the group of terminals, tty, as Docker and runc number it.

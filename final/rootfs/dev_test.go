@@ -25,8 +25,8 @@ func TestDevptsGroup(t *testing.T) {
 		"a range that ends at 5": {withMap(spec.IDMap{ContainerID: 0, HostID: 100000, Size: 5}), "newinstance,ptmxmode=0666,mode=0620"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, "pts", devMounts(tc.ns)[0].target)
-			assert.Equal(t, tc.want, devMounts(tc.ns)[0].data)
+			assert.Equal(t, "pts", devMounts(tc.ns, 0)[0].target)
+			assert.Equal(t, tc.want, devMounts(tc.ns, 0)[0].data)
 		})
 	}
 }

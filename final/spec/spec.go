@@ -65,6 +65,15 @@ type Container struct {
 	// Trace is --trace: each process of the start narrates its steps
 	// (issue 25, final/trace).
 	Trace Trace `json:"trace,omitzero"`
+
+	// Sysctl are --sysctl's /proc/sys keys and values, written by init
+	// inside the container's namespaces (as an OCI bundle's, OCI.Sysctl);
+	// the command line takes only keys of a namespace of the container's
+	// own.
+	Sysctl map[string]string `json:"sysctl,omitempty"`
+	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is Docker's
+	// 64 MiB.
+	ShmSize int64 `json:"shmSize,omitempty"`
 }
 
 // Trace is how a start is traced; the zero value is not.
@@ -98,6 +107,10 @@ type Process struct {
 	// OCI bundle's user.additionalGids. nil: the groups that list the
 	// user in the root's /etc/group, as Docker does.
 	Groups *[]uint32 `json:"groups,omitempty"`
+	// GroupAdd are --group-add's groups, names or numbers, resolved in
+	// the root's /etc/group with User and added to its groups, as
+	// Docker's.
+	GroupAdd []string `json:"groupAdd,omitempty"`
 	// ConsoleWidth and ConsoleHeight size the pty (an OCI bundle's
 	// process.consoleSize); 0 leaves it as it is.
 	ConsoleWidth  uint16 `json:"consoleWidth,omitempty"`
@@ -108,7 +121,8 @@ type Process struct {
 	// monitor sets it for init alone, as Trace.FD.
 	ConsoleSocket int `json:"consoleSocket,omitempty"`
 	// Rlimits are setrlimit(2)'s limits (an OCI bundle's
-	// process.rlimits), OOMScoreAdj the OOM killer's bias: nil, inherited.
+	// process.rlimits, or run's --ulimit), OOMScoreAdj the OOM killer's
+	// bias: nil, inherited.
 	Rlimits     []Rlimit `json:"rlimits,omitempty"`
 	OOMScoreAdj *int     `json:"oomScoreAdj,omitempty"`
 }

@@ -60,6 +60,26 @@ func Lookup(root, name string) (spec.User, error) {
 	return u, nil
 }
 
+// Groups resolves --group-add's groups, names or numbers, in the group
+// file below root, as Docker does: a number needs no entry; a name that
+// has none is refused ("unable to find group NAME: no matching entries
+// in group file").
+func Groups(root string, names []string) ([]uint32, error) {
+	groups, err := readEntries(root, "/etc/group", parseGroup)
+	if err != nil {
+		return nil, err
+	}
+	gids := make([]uint32, 0, len(names))
+	for _, name := range names {
+		g, err := find(groups, name, "group")
+		if err != nil {
+			return nil, err
+		}
+		gids = append(gids, g.id)
+	}
+	return gids, nil
+}
+
 // findUser finds USER by name or number; named says it was a name found
 // in the file, whose groups then count.
 func findUser(users []entry, name string) (spec.User, bool, error) {

@@ -63,6 +63,7 @@ func Commands(t *testing.T) {
 	t.Run("RunImageByNameAndIDPrefix", s.runByName)
 	t.Run("ImageConfigHonoured", s.imageConfig)
 	t.Run("RunFlags", s.runFlags)
+	t.Run("ProcessFlags", s.processFlags)
 	t.Run("CgroupFS", s.cgroupFS)
 	t.Run("ExitStatuses", s.exitStatuses)
 	t.Run("OOMKill", s.oomKill)

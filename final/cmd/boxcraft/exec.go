@@ -62,7 +62,8 @@ func execCommand(a *app, flags *pflag.FlagSet) (int, error) {
 // container's, then TERM with -t, then -e, each replacing a variable of
 // the same name.
 func execProcess(flags *pflag.FlagSet, container spec.Process) (spec.Process, error) {
-	p := spec.Process{Args: flags.Args()[1:], Cwd: container.Cwd, User: container.User}
+	// --ulimit and --group-add hold for exec's command too, as Docker's.
+	p := spec.Process{Args: flags.Args()[1:], Cwd: container.Cwd, User: container.User, Rlimits: container.Rlimits, GroupAdd: container.GroupAdd}
 	p.Terminal, _ = flags.GetBool("tty")
 	p.Stdin, _ = flags.GetBool("interactive")
 	if detached, _ := flags.GetBool("detach"); detached {

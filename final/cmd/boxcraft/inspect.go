@@ -108,6 +108,7 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 			"AutoRemove": rec.AutoRemove, "ReadonlyRootfs": rec.Spec.Root.ReadOnly,
 			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,
 			"NetworkMode": rec.Spec.Network.Mode, "PortBindings": portBindings(rec.Spec.Network.Ports),
+			"Ulimits": formatUlimits(p.Rlimits), "Sysctls": rec.Spec.Sysctl, "GroupAdd": p.GroupAdd, "ShmSize": shmSize(&rec.Spec),
 		},
 		"NetworkSettings": networkSettings(rt, c),
 		"GraphDriver": map[string]any{

@@ -36,6 +36,7 @@ func addRunFlags(flags *pflag.FlagSet) {
 	addVolumeFlags(flags)
 	addNamespaceFlags(flags)
 	addLimitFlags(flags)
+	addProcessFlags(flags)
 	addSecurityFlags(flags)
 	addDeviceFlags(flags)
 	addRegistryFlags(flags)
@@ -176,6 +177,9 @@ func settingsFromFlags(rt *runtime.Runtime, flags *pflag.FlagSet) (*spec.Contain
 		return nil, o, err
 	}
 	if c.Namespaces, err = parseNamespaces(rt, flags, &c.Network); err != nil {
+		return nil, o, err
+	}
+	if err := parseProcessFlags(flags, c); err != nil { // after parseNamespaces
 		return nil, o, err
 	}
 	if c.ProcView, err = parseProc(flags); err != nil {
