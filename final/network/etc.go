@@ -24,12 +24,19 @@ const localhost = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 // gives them: the hostname, the name and address the container has on
 // the bridge, and name servers it can reach. They belong to owner, the
 // host's ids of the container's root (in a user namespace, its map's).
-func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string) error {
+// --add-host's lines come after localhost's, as Docker's do, with
+// host-gateway the bridge's gateway; --dns and its friends change
+// resolv.conf (dnsflags.go).
+func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string, extra Names, gateway netip.Addr) error {
 	names := hostname
 	if name != "" && name != hostname {
 		names += " " + name
 	}
-	hosts := localhost
+	added, err := hostLines(extra.Hosts, gateway)
+	if err != nil {
+		return err
+	}
+	hosts := localhost + added
 	if addr.IsValid() {
 		hosts += addr.String() + "\t" + names + "\n"
 	}
@@ -38,7 +45,7 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers [
 	if err != nil {
 		return err
 	}
-	return writeEtcFiles(root, hostname, hosts, resolv, owner)
+	return writeEtcFiles(root, hostname, hosts, withDNS(resolv, extra.DNS), owner)
 }
 
 // OffBridgeEtcFiles writes the /etc files of a container that is not on
@@ -47,11 +54,18 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers [
 // name server is in the container's reach. Otherwise (--network none,
 // or another container's network) localhost alone, so that the name
 // localhost resolves, and the name servers a container can reach.
-func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner) error {
+// --add-host's lines follow localhost's; with the host's network they
+// replace the host's /etc/hosts, as Docker's do (it copies the host's
+// file only when no --add-host is given). --dns and its friends change
+// resolv.conf, the host's as it is or the reachable one.
+func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner, extra Names) error {
 	hosts, resolv := localhost, ""
 	var err error
 	if hostNet {
-		if hosts, err = hostFile("/etc/hosts", localhost); err == nil {
+		if len(extra.Hosts) == 0 {
+			hosts, err = hostFile("/etc/hosts", localhost)
+		}
+		if err == nil {
 			resolv, err = hostFile("/etc/resolv.conf", "")
 		}
 	} else {
@@ -60,7 +74,11 @@ func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner) error {
 	if err != nil {
 		return err
 	}
-	return writeEtcFiles(root, hostname, hosts, resolv, owner)
+	added, err := hostLines(extra.Hosts, netip.Addr{})
+	if err != nil {
+		return err
+	}
+	return writeEtcFiles(root, hostname, hosts+added, withDNS(resolv, extra.DNS), owner)
 }
 
 // hostFile is the host's file, or missing when it has none.

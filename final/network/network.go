@@ -25,6 +25,7 @@ type Request struct {
 	// the user's and left alone) and who owns its files.
 	Hostname, Name, Root string
 	Owner                Owner
+	Names                Names // --add-host, --dns and its friends
 	// Trace reports each step (--trace, final/trace); nil is off.
 	Trace *trace.Tracer
 }
@@ -75,7 +76,7 @@ func Attach(req Request) (Lease, error) {
 		}
 		if err := req.Trace.Do("final/network", "write /etc/hosts, /etc/hostname, /etc/resolv.conf", func() string { return "in " + req.Root },
 			func() error {
-				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID))
+				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID), req.Names, Gateway(subnet))
 			}); err != nil {
 			return errors.Join(err, release(r, req.ID, len(req.Ports) > 0))
 		}

@@ -297,7 +297,35 @@ type Network struct {
 	Mode   string `json:"mode"`
 	Subnet string `json:"subnet,omitempty"` // --subnet, for the bridge
 	Ports  []Port `json:"ports,omitempty"`  // -p
+	// Hosts (--add-host) and DNS (--dns, --dns-search, --dns-option)
+	// are what the container's /etc/hosts and /etc/resolv.conf say
+	// beyond boxcraft's own lines (final/network's etc.go): here, so
+	// that each start writes them again.
+	Hosts []Host `json:"hosts,omitempty"`
+	DNS   DNS    `json:"dns,omitzero"`
 }
+
+// Host is one --add-host: a line "IP\tName" in /etc/hosts. IP is an
+// address, or HostGateway, the bridge's address, found at each start.
+type Host struct {
+	Name string `json:"name"`
+	IP   string `json:"ip"`
+}
+
+// HostGateway is Docker's --add-host address for the host, as the
+// container reaches it: for boxcraft, the bridge's gateway.
+const HostGateway = "host-gateway"
+
+// DNS is what /etc/resolv.conf says instead of the host's: each part
+// given replaces the host's, each one left out keeps the host's.
+type DNS struct {
+	Servers []string `json:"servers,omitempty"` // --dns: nameserver lines
+	Search  []string `json:"search,omitempty"`  // --dns-search: the search line
+	Options []string `json:"options,omitempty"` // --dns-option: the options line
+}
+
+// Given reports whether any part of d was asked for.
+func (d DNS) Given() bool { return len(d.Servers)+len(d.Search)+len(d.Options) > 0 }
 
 // The modes of Network: here, where the monitor reads them, and not in
 // final/network alone, so that a program that never connects a

@@ -11,11 +11,12 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// addNetworkFlags adds -p and --subnet; --network is with the other
-// namespaces (settings.go).
+// addNetworkFlags adds -p, --subnet and the name-resolution flags
+// (dnsflags.go); --network is with the other namespaces (settings.go).
 func addNetworkFlags(flags *pflag.FlagSet) {
 	addList(flags, "publish", "p", "[IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]: publish a port of the container on the host's (repeatable)")
 	flags.String("subnet", "", "the bridge's subnet, when it is made (default "+network.DefaultSubnet+")")
+	addNameFlags(flags)
 }
 
 // parseNetwork reads --network, -p and --subnet into c.Network and says

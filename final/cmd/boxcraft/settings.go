@@ -62,6 +62,9 @@ func parseNamespaces(rt *runtime.Runtime, flags *pflag.FlagSet, network *spec.Ne
 	if n.Net, err = parseNetwork(rt, flags, network); err != nil {
 		return n, err
 	}
+	if err := parseNames(flags, network); err != nil {
+		return n, err
+	}
 	return n, parseIDMaps(flags, &n)
 }
 
