@@ -87,6 +87,8 @@ func (s *networkSuite) dnsFlagsRestartAndCommit(t *testing.T) {
 		"busybox", "sh", "-c", "grep -h -e 10.0.0.5 -e 192.0.2.53 -e example.com /etc/hosts /etc/resolv.conf; echo gone > /etc/hosts; echo gone > /etc/resolv.conf")
 	require.Equal(t, 0, r.Code, "%s", r)
 	t.Cleanup(func() { Run(t, "rm", "-f", "dns-again") })
+	r = Run(t, "inspect", "-f", "{{json .HostConfig.ExtraHosts}} {{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}}", "dns-again")
+	assert.Equal(t, `["db:10.0.0.5"] ["192.0.2.53"] ["example.com"]`+"\n", r.Stdout, "inspect shows them as Docker's: %s", r)
 	want := "10.0.0.5\tdb\nnameserver 192.0.2.53\nsearch example.com\n"
 	for _, start := range []string{"first", "second"} {
 		r = Run(t, "start", "-a", "dns-again")

@@ -56,3 +56,12 @@ func parseNames(flags *pflag.FlagSet, n *spec.Network) error {
 	}
 	return nil
 }
+
+// extraHosts is inspect's HostConfig.ExtraHosts: NAME:IP, as Docker's.
+func extraHosts(hosts []spec.Host) []string {
+	list := []string{}
+	for _, h := range hosts {
+		list = append(list, h.Name+":"+h.IP)
+	}
+	return list
+}

@@ -109,6 +109,8 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,
 			"NetworkMode": rec.Spec.Network.Mode, "PortBindings": portBindings(rec.Spec.Network.Ports),
 			"Ulimits": formatUlimits(p.Rlimits), "Sysctls": rec.Spec.Sysctl, "GroupAdd": p.GroupAdd, "ShmSize": shmSize(&rec.Spec),
+			"ExtraHosts": extraHosts(rec.Spec.Network.Hosts), "Dns": orNone(rec.Spec.Network.DNS.Servers),
+			"DnsSearch": orNone(rec.Spec.Network.DNS.Search), "DnsOptions": orNone(rec.Spec.Network.DNS.Options),
 		},
 		"NetworkSettings": networkSettings(rt, c),
 		"GraphDriver": map[string]any{
