@@ -60,6 +60,18 @@ type differ struct {
 	src            fdReader          // copyFile's, for every file
 	content        io.LimitedReader  // copyFile's: src, up to the file's size
 	leave          leaving           // leaveOut's
+	// listed, when not nil, takes each header instead of the archive,
+	// and no content is read (Changes).
+	listed func(*tar.Header)
+}
+
+// writeHeader writes hdr into the archive, or hands it to listed.
+func (d *differ) writeHeader(hdr *tar.Header) error {
+	if d.listed != nil {
+		d.listed(hdr)
+		return nil
+	}
+	return d.archive.WriteHeader(hdr)
 }
 
 // walk writes the entries of the open folder dir, named name below the
@@ -129,7 +141,7 @@ func (d *differ) entry(dir int, base, name string) error {
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
 		// A whiteout: an empty file named .wh.NAME says "deleted".
-		return d.archive.WriteHeader(whiteoutHeader(path.Join(path.Dir(name), whiteoutPrefix+base), st))
+		return d.writeHeader(whiteoutHeader(path.Join(path.Dir(name), whiteoutPrefix+base), st))
 	}
 	f, err := openFile(dir, base, st)
 	if err != nil {
@@ -156,19 +168,19 @@ func (d *differ) entry(dir int, base, name string) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	if err := d.archive.WriteHeader(hdr); err != nil {
+	if err := d.writeHeader(hdr); err != nil {
 		return err
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		if hdr.Size > 0 {
+		if hdr.Size > 0 && d.listed == nil {
 			if err := d.copyFile(f.fd, hdr.Size); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
 	case tar.TypeDir:
 		if isOpaque(f.fd) {
-			if err := d.archive.WriteHeader(whiteoutHeader(path.Join(name, opaqueWhiteout), st)); err != nil {
+			if err := d.writeHeader(whiteoutHeader(path.Join(name, opaqueWhiteout), st)); err != nil {
 				return err
 			}
 		}

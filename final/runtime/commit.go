@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/boxcraft/boxcraft/final/archive"
 	"github.com/boxcraft/boxcraft/final/network"
+	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/state"
 	"github.com/boxcraft/boxcraft/final/store"
 	"golang.org/x/sys/unix"
@@ -82,6 +84,54 @@ func (r *Runtime) commitRunning(ctx context.Context, c Container, ref string, o 
 	return r.commitUpper(ctx, c, ref, o)
 }
 
+// leaveOut is what a commit, and a diff, of container c leaves out of
+// its upper layer: its /etc/hosts and friends are its start's, not the
+// image's (its address, its name, the host's name servers), as Docker's
+// bind mounts of them are no part of its layer; and /etc with them when
+// nothing else of it changed.
+func (r *Runtime) leaveOut(c spec.Container) archive.LeaveOut {
+	return archive.LeaveOut{Files: network.EtcFileNames(), AsBelow: func(folder string, st *unix.Stat_t) bool {
+		return r.Store.AsInImage(c.Image, c.Namespaces.UIDMap, c.Namespaces.GIDMap, folder, st)
+	}}
+}
+
+// Changes lists what container ref changed in its root, as docker diff
+// does: each path of its upper layer, less what commit leaves out,
+// sorted, as "A" (added), "C" (changed: the image has it) or "D"
+// (deleted). A running container is read as it is, not paused (Docker's
+// diff does not pause either).
+func (r *Runtime) Changes(ctx context.Context, ref string) ([]string, error) {
+	c, err := r.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	s := c.Record.Spec
+	switch {
+	case c.Broken:
+		return nil, fmt.Errorf("container %s: its start was cut short, it has no record: remove it", ref)
+	case s.Image == "":
+		return nil, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: it has no layer of its own", ref)
+	}
+	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")
+	changes, err := archive.Changes(ctx, upper, s.Namespaces.UIDMap, s.Namespaces.GIDMap, r.leaveOut(s))
+	if err != nil {
+		return nil, fmt.Errorf("diff container %s: %w", ref, err)
+	}
+	lines := make([]string, 0, len(changes))
+	for _, ch := range changes {
+		kind := "A"
+		switch {
+		case ch.Deleted:
+			kind = "D"
+		case r.Store.InImage(s.Image, s.Namespaces.UIDMap, s.Namespaces.GIDMap, strings.TrimPrefix(ch.Path, "/")):
+			kind = "C"
+		}
+		lines = append(lines, kind+" "+ch.Path)
+	}
+	slices.SortFunc(lines, func(a, b string) int { return strings.Compare(a[2:], b[2:]) })
+	return lines, nil
+}
+
 // commitUpper makes the image of c's upper layer.
 func (r *Runtime) commitUpper(ctx context.Context, c Container, ref string, o CommitOptions) (store.ImageRecord, error) {
 	spec := c.Record.Spec
@@ -89,13 +139,7 @@ func (r *Runtime) commitUpper(ctx context.Context, c Container, ref string, o Co
 	commit := store.Commit{
 		Parent: spec.Image,
 		Layer: func(w io.Writer) error {
-			// The container's /etc/hosts and its friends are its start's,
-			// not the image's: its address, its name, the host's name
-			// servers. docker commit leaves them out too.
-			leave := archive.LeaveOut{Files: network.EtcFileNames(), AsBelow: func(folder string, st *unix.Stat_t) bool {
-				return r.Store.AsInImage(spec.Image, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, folder, st)
-			}}
-			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, leave)
+			return archive.Diff(ctx, w, upper, spec.Namespaces.UIDMap, spec.Namespaces.GIDMap, r.leaveOut(spec))
 		},
 		CreatedBy: strings.Join(spec.Process.Args, " "),
 		Comment:   o.Comment,

@@ -283,29 +283,80 @@ func folderSize(dir string) int64 {
 func (s *Store) AsInImage(id string, uidMap, gidMap []spec.IDMap, name string, st *unix.Stat_t) bool {
 	uid, uidErr := rootID(uidMap)
 	gid, gidErr := rootID(gidMap)
-	rec, err := s.record(id)
-	if err != nil || uidErr != nil || gidErr != nil {
+	if uidErr != nil || gidErr != nil {
 		return false // unknown: kept
 	}
-	unlock, err := s.lock(layersLock, durable.Shared)
+	below := unix.Stat_t{Mode: unix.S_IFDIR | 0o755, Uid: uint32(uid), Gid: uint32(gid)}
+	got, found, err := s.inImage(id, uidMap, gidMap, name)
 	if err != nil {
 		return false
 	}
-	defer unlock()
-	below := unix.Stat_t{Mode: unix.S_IFDIR | 0o755, Uid: uint32(uid), Gid: uint32(gid)}
-	for _, folder := range s.layerFolders(rec, layerSet(uidMap, gidMap)) {
-		var got unix.Stat_t
-		err := unix.Lstat(filepath.Join(folder, name), &got)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return false
-		}
-		if got.Mode&unix.S_IFMT != unix.S_IFCHR || got.Rdev != 0 { // not a whiteout
-			below = got
-		}
-		break
+	if found {
+		below = got
 	}
 	return st.Mode == below.Mode && st.Uid == below.Uid && st.Gid == below.Gid
+}
+
+// InImage says whether image id, unpacked for these id maps, has a file
+// or folder at name (relative to its root): what docker diff calls a
+// change (C) of the container's, rather than an addition (A). A layer's
+// whiteout of it hides it; an opaque folder above it is not looked at.
+func (s *Store) InImage(id string, uidMap, gidMap []spec.IDMap, name string) bool {
+	_, found, err := s.inImage(id, uidMap, gidMap, name)
+	return err == nil && found
+}
+
+// inImage is name's attributes in the top layer of image id that has
+// it, found false when none has it or the top one that does holds a
+// whiteout of it.
+func (s *Store) inImage(id string, uidMap, gidMap []spec.IDMap, name string) (unix.Stat_t, bool, error) {
+	rec, err := s.record(id)
+	if err != nil {
+		return unix.Stat_t{}, false, err
+	}
+	unlock, err := s.lock(layersLock, durable.Shared)
+	if err != nil {
+		return unix.Stat_t{}, false, err
+	}
+	defer unlock()
+	for _, folder := range s.layerFolders(rec, layerSet(uidMap, gidMap)) {
+		got, err := statBeneath(folder, name)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if errors.Is(err, unix.ELOOP) {
+			// A symlink of the layer's on the way: in the container, name
+			// is somewhere else. Never followed out of the layer.
+			return got, false, nil
+		}
+		if err != nil {
+			return got, false, err
+		}
+		whiteout := got.Mode&unix.S_IFMT == unix.S_IFCHR && got.Rdev == 0
+		return got, !whiteout, nil
+	}
+	return unix.Stat_t{}, false, nil
+}
+
+// statBeneath is the attributes of name in the folder dir, itself if a
+// symlink, resolved beneath dir and through no symlink (openat2(2)
+// RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS: ELOOP when one is on the way),
+// for a name that comes from a container, a layer's symlinks being the
+// image's to point anywhere.
+func statBeneath(dir, name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	dirFD, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(dirFD)
+	fd, err := unix.Openat2(dirFD, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	return st, unix.Fstat(fd, &st)
 }

@@ -59,6 +59,7 @@ func ImagesOut(t *testing.T) {
 	t.Run("CommitWithUserNamespace", s.commitMapped)
 	t.Run("CommitRefusals", s.refusals)
 	t.Run("CommitRunning", s.commitRunning)
+	t.Run("Diff", s.diff)
 	t.Run("Tag", s.tag)
 	t.Run("Save", s.save)
 	t.Run("LoadIntoAFreshStore", s.loadFresh)
@@ -162,6 +163,33 @@ func (s *imagesOutSuite) commitRunning(t *testing.T) {
 	t.Cleanup(func() { Run(t, "rmi", "boxcraft/running:3") })
 	assert.Equal(t, "paused", inspectOne(t, id).State.Status, "a paused container stays paused")
 	require.Equal(t, 0, Run(t, "unpause", id).Code)
+}
+
+// diff lists what a container changed, as docker diff does: the
+// folder it wrote in changed, its new file added, the deleted one
+// deleted, the replaced folder changed and its file added; not the /etc
+// files its start wrote, nor /etc for them. The same with a user
+// namespace, and for a running container; an unknown one is refused.
+func (s *imagesOutSuite) diff(t *testing.T) {
+	ShareSandbox(t, s.top)
+	want := "C /data\nD /data/gone\nA /data/new\nC /swap\nA /swap/fresh\n"
+	for _, flags := range [][]string{nil, {"--uidmap", "0:100000:65536"}} {
+		name := "differ" + strconv.Itoa(len(flags))
+		r := Run(t, append(append([]string{"run", "--name", name}, flags...), "boxcraft/base:1", "sh", "-c", changeScript)...)
+		require.Equal(t, 0, r.Code, "%s", r)
+		t.Cleanup(func() { Run(t, "rm", "-f", name) })
+		r = Run(t, "diff", name)
+		require.Equal(t, 0, r.Code, "%s", r)
+		assert.Equal(t, want, r.Stdout, "diff %v", flags)
+	}
+	r := Run(t, "run", "-d", "boxcraft/base:1", "sh", "-c", "touch /data/live; exec sleep 1000")
+	require.Equal(t, 0, r.Code, "%s", r)
+	id := strings.TrimSpace(r.Stdout)
+	removeWhenDone(t, id)
+	assert.True(t, eventually(10*time.Second, func() bool {
+		return Run(t, "diff", id).Stdout == "C /data\nA /data/live\n"
+	}), "diff of a running container: %s", Run(t, "diff", id))
+	assertFailedOneLine(t, Run(t, "diff", "no-such-container"), 125, "no-such-container")
 }
 
 // storeFiles lists the store's blobs, records and names, and its work in

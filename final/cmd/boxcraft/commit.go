@@ -48,6 +48,26 @@ func commitCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	return 0, nil
 }
 
+// diffCommand is docker diff: what the container changed in its root,
+// a line a path (A added, C changed, D deleted), from its upper layer.
+func diffCommand(a *app, flags *pflag.FlagSet) (int, error) {
+	if flags.NArg() != 1 {
+		return statusFailed, errors.New("diff: give one container")
+	}
+	rt, err := a.open()
+	if err != nil {
+		return statusFailed, err
+	}
+	lines, err := rt.Changes(context.Background(), flags.Arg(0))
+	if err != nil {
+		return statusFailed, err
+	}
+	for _, line := range lines {
+		fmt.Fprintln(a.stdout, line)
+	}
+	return 0, nil
+}
+
 // tagCommand gives an image another name, as docker tag does.
 func tagCommand(a *app, flags *pflag.FlagSet) (int, error) {
 	if flags.NArg() != 2 {

@@ -71,6 +71,7 @@ var commands = []command{
 	{"import", "TARBALL [NAME[:TAG]]", "make an image of a rootfs tarball", importCommand, nil, true},
 	{"load", "-i PATH", "load an image: a docker save tarball, an OCI layout or a rootfs tarball", loadCommand, addLoadFlags, true},
 	{"commit", "[-m MESSAGE] [-a AUTHOR] [--pause=false] CONTAINER [NAME[:TAG]]", "make an image of a container's changes", commitCommand, addCommitFlags, true},
+	{"diff", "CONTAINER", "list what a container changed in its root: A added, C changed, D deleted", diffCommand, nil, true},
 	{"tag", "SOURCE TARGET", "give an image another name", tagCommand, nil, true},
 	{"save", "[-o PATH] [--format FORMAT] IMAGE...", "write images as docker save does (or as an OCI layout)", saveCommand, addSaveFlags, true},
 	{"pull", "[--platform OS/ARCH] NAME[:TAG|@DIGEST]", "fetch an image from a registry", pullCommand, addPullFlags, true},
