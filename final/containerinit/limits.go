@@ -42,7 +42,7 @@ func setRlimits(limits []spec.Rlimit) error {
 		// changed it since.
 		err := syscall.Setrlimit(n, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard})
 		if errors.Is(err, syscall.EPERM) {
-			return fmt.Errorf("setrlimit %s: %w: a hard limit above the one boxcraft has needs CAP_SYS_RESOURCE (--cap-add SYS_RESOURCE)", l.Type, err)
+			return fmt.Errorf("setrlimit %s: %w: its hard limit is above the one init has, which boxcraft could not raise", l.Type, err)
 		} else if err != nil {
 			return fmt.Errorf("setrlimit %s: %w", l.Type, err)
 		}

@@ -288,6 +288,9 @@ func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report 
 	if err == nil {
 		err = p.extras.attach(c, dirs, p.cmd.Process.Pid, p.tr)
 	}
+	if err == nil {
+		err = raiseHardLimits(p.cmd.Process.Pid, c.Process.Rlimits)
+	}
 	if err != nil {
 		return p.abandon(settings, report, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode"
 
 	"github.com/boxcraft/boxcraft/final/spec"
 )
@@ -33,7 +34,7 @@ func ParseHost(s string) (spec.Host, error) {
 	if !ok {
 		name, ip, ok = strings.Cut(s, ":")
 	}
-	if !ok || name == "" || strings.ContainsAny(name, ": \t") {
+	if !ok || name == "" || strings.ContainsRune(name, ':') || !oneWord(name) {
 		return spec.Host{}, fmt.Errorf("--add-host %q: give NAME:IP (or NAME=IP), e.g. db:10.0.0.5", s)
 	}
 	if ip == spec.HostGateway {
@@ -43,7 +44,7 @@ func ParseHost(s string) (spec.Host, error) {
 		ip = ip[1 : len(ip)-1]
 	}
 	addr, err := netip.ParseAddr(ip)
-	if err != nil {
+	if err != nil || addr.Zone() != "" { // a zone (fe80::1%eth0) is any text, a newline too
 		return spec.Host{}, fmt.Errorf("--add-host %q: %q is not an IP address (nor %s)", s, ip, spec.HostGateway)
 	}
 	return spec.Host{Name: name, IP: addr.String()}, nil
@@ -53,7 +54,7 @@ func ParseHost(s string) (spec.Host, error) {
 // --dns-search or --dns-option that would not be one word of its line.
 func CheckDNS(d spec.DNS) error {
 	for _, s := range d.Servers {
-		if _, err := netip.ParseAddr(s); err != nil {
+		if addr, err := netip.ParseAddr(s); err != nil || addr.Zone() != "" {
 			return fmt.Errorf("--dns %q: give a name server's IP address", s)
 		}
 	}
@@ -63,11 +64,19 @@ func CheckDNS(d spec.DNS) error {
 		}
 	}
 	for _, s := range d.Options {
-		if s == "" || strings.ContainsAny(s, " \t\n") {
+		if s == "" || !oneWord(s) {
 			return fmt.Errorf("--dns-option %q: give one resolv.conf option, e.g. ndots:2", s)
 		}
 	}
 	return nil
+}
+
+// oneWord says whether s is one word of a line of /etc/hosts or
+// /etc/resolv.conf: no space of any kind (the resolver splits on \v and
+// \f too), no control character (a newline would start a line of its
+// own) and no #, which starts a comment.
+func oneWord(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '#' })
 }
 
 // isDomain: letters, digits and hyphens in dot-separated labels (a last

@@ -22,7 +22,8 @@ func TestParseHost(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"nocolon", ":10.0.0.5", "db:", "db:10.0.0", "db:host", "a b:10.0.0.5", "=1.2.3.4"} {
+	for _, bad := range []string{"nocolon", ":10.0.0.5", "db:", "db:10.0.0", "db:host", "a b:10.0.0.5", "=1.2.3.4",
+		"x:fe80::1%eth0\n6.6.6.6 google.com", "x:fe80::1%eth0", "foo\n6.6.6.6\vgoogle.com=1.2.3.4", "a\vb:1.2.3.4", "a\rb:1.2.3.4", "a#b:1.2.3.4"} {
 		_, err := ParseHost(bad)
 		assert.Error(t, err, bad)
 	}
@@ -33,7 +34,8 @@ func TestCheckDNS(t *testing.T) {
 	for _, bad := range []spec.DNS{
 		{Servers: []string{"dns.example"}},
 		{Search: []string{"a b"}}, {Search: []string{""}}, {Search: []string{"-a.example"}}, {Search: []string{"a..b"}},
-		{Options: []string{""}}, {Options: []string{"ndots:2 rotate"}},
+		{Options: []string{""}}, {Options: []string{"ndots:2 rotate"}}, {Options: []string{"ndots:2\vrotate"}}, {Options: []string{"a#b"}},
+		{Servers: []string{"fe80::1%eth0\nsearch evil.com"}}, {Servers: []string{"fe80::1%eth0"}},
 	} {
 		assert.Error(t, CheckDNS(bad), "%+v", bad)
 	}

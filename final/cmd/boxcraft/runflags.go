@@ -108,8 +108,8 @@ func parseRlimitValue(text string) (uint64, error) {
 		return math.MaxUint64, nil
 	}
 	n, err := strconv.ParseUint(text, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q: give a number, or -1 or unlimited", text)
+	if err != nil || n > math.MaxInt64 { // Docker's largest, and inspect's
+		return 0, fmt.Errorf("%q: give a number (at most %d), or -1 or unlimited", text, int64(math.MaxInt64))
 	}
 	return n, nil
 }
