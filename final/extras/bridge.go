@@ -16,7 +16,7 @@ type bridge struct{}
 // image.
 func (bridge) Attach(c *spec.Container, dirs state.Dirs, pid int, tr *trace.Tracer) error {
 	req := network.Request{Dir: network.Dir(dirs.Run), ID: c.ID, Pid: pid, Subnet: c.Network.Subnet, Ports: c.Network.Ports,
-		Hostname: c.Hostname, Name: c.Name, Trace: tr, Owner: rootOwner(c), Names: network.NamesOf(c.Network)}
+		Hostname: c.Hostname, Name: c.Name, Trace: tr, Owner: rootOwner(c), Settings: c.Network}
 	if c.Image != "" { // a folder given with --rootfs is the user's, used as it is
 		req.Root = c.Root.Path
 	}
@@ -32,7 +32,7 @@ func (bridge) EtcFiles(c *spec.Container, tr *trace.Tracer) error {
 	}
 	return tr.Do("final/network", "write /etc/hosts, /etc/hostname, /etc/resolv.conf", func() string { return "in " + c.Root.Path },
 		func() error {
-			return network.OffBridgeEtcFiles(c.Root.Path, c.Hostname, c.Network.Mode == spec.NetworkHost, rootOwner(c), network.NamesOf(c.Network))
+			return network.OffBridgeEtcFiles(c.Root.Path, c.Hostname, c.Network.Mode == spec.NetworkHost, rootOwner(c), c.Network)
 		})
 }
 

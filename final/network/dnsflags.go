@@ -15,16 +15,6 @@ import (
 	"github.com/boxcraft/boxcraft/final/spec"
 )
 
-// Names are what a container's --add-host and --dns flags ask of its
-// /etc files.
-type Names struct {
-	Hosts []spec.Host
-	DNS   spec.DNS
-}
-
-// NamesOf are the Names a container's settings ask for.
-func NamesOf(n spec.Network) Names { return Names{Hosts: n.Hosts, DNS: n.DNS} }
-
 // ParseHost reads --add-host NAME:IP, or NAME=IP, as Docker does: the
 // name ends at the first = or else the first colon, so that an IPv6
 // address (bare or in brackets) needs no quoting; the IP may be

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/boxcraft/boxcraft/final/spec"
 )
 
 // EtcFileNames are the files EtcFiles and OffBridgeEtcFiles write into a
@@ -27,7 +29,7 @@ const localhost = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopba
 // --add-host's lines come after localhost's, as Docker's do, with
 // host-gateway the bridge's gateway; --dns and its friends change
 // resolv.conf (dnsflags.go).
-func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string, extra Names, gateway netip.Addr) error {
+func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers []string, extra spec.Network, gateway netip.Addr) error {
 	names := hostname
 	if name != "" && name != hostname {
 		names += " " + name
@@ -58,7 +60,7 @@ func EtcFiles(root, hostname, name string, addr netip.Addr, owner Owner, peers [
 // replace the host's /etc/hosts, as Docker's do (it copies the host's
 // file only when no --add-host is given). --dns and its friends change
 // resolv.conf, the host's as it is or the reachable one.
-func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner, extra Names) error {
+func OffBridgeEtcFiles(root, hostname string, hostNet bool, owner Owner, extra spec.Network) error {
 	hosts, resolv := localhost, ""
 	var err error
 	if hostNet {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/boxcraft/boxcraft/final/spec"
 	"github.com/boxcraft/boxcraft/final/trace"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -22,10 +23,11 @@ type Request struct {
 	Ports  []Port
 	// For its /etc files (etc.go): its hostname and name, and its root
 	// (the host's path; "" for a folder given with --rootfs, which is
-	// the user's and left alone) and who owns its files.
+	// the user's and left alone) and who owns its files; and of its
+	// settings' network, the lines of --add-host and --dns (Hosts, DNS).
 	Hostname, Name, Root string
 	Owner                Owner
-	Names                Names // --add-host, --dns and its friends
+	Settings             spec.Network
 	// Trace reports each step (--trace, final/trace); nil is off.
 	Trace *trace.Tracer
 }
@@ -76,7 +78,7 @@ func Attach(req Request) (Lease, error) {
 		}
 		if err := req.Trace.Do("final/network", "write /etc/hosts, /etc/hostname, /etc/resolv.conf", func() string { return "in " + req.Root },
 			func() error {
-				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID), req.Names, Gateway(subnet))
+				return EtcFiles(req.Root, req.Hostname, req.Name, netip.MustParseAddr(lease.Addr), req.Owner, l.named(req.ID), req.Settings, Gateway(subnet))
 			}); err != nil {
 			return errors.Join(err, release(r, req.ID, len(req.Ports) > 0))
 		}

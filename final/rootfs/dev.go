@@ -40,7 +40,7 @@ type devMount struct {
 }
 
 // devMounts are the filesystems below /dev: /dev/shm of shmSize bytes
-// (--shm-size), or Docker's 64 MiB when 0.
+// (--shm-size: spec.Container.ShmBytes).
 func devMounts(ns spec.Namespaces, shmSize int64) []devMount {
 	// newinstance: a devpts of the container's own, whose ptmx (reached
 	// by /dev/ptmx -> pts/ptmx) hands out its terminals only, numbered
@@ -106,11 +106,15 @@ func mountDev(r root, ns spec.Namespaces, shmSize int64) error {
 	return nil
 }
 
-// shmSizeOption is tmpfs's size= for /dev/shm: Docker's default, 64 MiB,
-// written as runc's config writes it.
+// shmSizeOption is tmpfs's size= for /dev/shm of bytes (0: Docker's
+// spec.DefaultShmSize), in KiB when whole, as runc's config writes it
+// (65536k).
 func shmSizeOption(bytes int64) string {
 	if bytes <= 0 {
-		return "65536k"
+		bytes = spec.DefaultShmSize
+	}
+	if bytes%1024 == 0 {
+		return strconv.FormatInt(bytes/1024, 10) + "k"
 	}
 	return strconv.FormatInt(bytes, 10)
 }

@@ -52,7 +52,7 @@ func Setup(c *spec.Container, trees Trees, tr *trace.Tracer, beforePivot func() 
 	}
 	// /dev before /sys: the order of runc's default config.json, which
 	// the OCI validation suite checks mountinfo against.
-	if err := mountDev(r, c.Namespaces, c.ShmSize); err != nil {
+	if err := mountDev(r, c.Namespaces, c.ShmBytes()); err != nil {
 		return err
 	}
 	if err := makeAddedDevices(r, c.Security.Devices); err != nil {

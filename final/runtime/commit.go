@@ -38,12 +38,9 @@ func (r *Runtime) Commit(ctx context.Context, ref string, o CommitOptions) (stor
 	if err != nil {
 		return store.ImageRecord{}, err
 	}
-	spec := c.Record.Spec
 	switch {
-	case c.Broken:
-		return store.ImageRecord{}, fmt.Errorf("container %s: its start was cut short, it has no record to commit: remove it", ref)
-	case spec.Image == "":
-		return store.ImageRecord{}, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: nothing to commit", ref)
+	case !hasLayer(c):
+		return store.ImageRecord{}, noLayer(c, ref)
 	case c.Status.Status == state.Running:
 		return r.commitRunning(ctx, c, ref, o)
 	case r.Dirs.MonitorAlive(c.ID):
@@ -84,6 +81,18 @@ func (r *Runtime) commitRunning(ctx context.Context, c Container, ref string, o 
 	return r.commitUpper(ctx, c, ref, o)
 }
 
+// hasLayer says whether container c has a layer of its own, above an
+// image's, for commit and diff to read.
+func hasLayer(c Container) bool { return !c.Broken && c.Record.Spec.Image != "" }
+
+// noLayer is why container c (ref, as named) has no layer of its own.
+func noLayer(c Container, ref string) error {
+	if c.Broken {
+		return fmt.Errorf("container %s: its start was cut short, it has no record: remove it", ref)
+	}
+	return fmt.Errorf("container %s runs in a folder (--rootfs), not an image: it has no layer of its own", ref)
+}
+
 // leaveOut is what a commit, and a diff, of container c leaves out of
 // its upper layer: its /etc/hosts and friends are its start's, not the
 // image's (its address, its name, the host's name servers), as Docker's
@@ -105,15 +114,22 @@ func (r *Runtime) Changes(ctx context.Context, ref string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := c.Record.Spec
-	switch {
-	case c.Broken:
-		return nil, fmt.Errorf("container %s: its start was cut short, it has no record: remove it", ref)
-	case s.Image == "":
-		return nil, fmt.Errorf("container %s runs in a folder (--rootfs), not an image: it has no layer of its own", ref)
+	if !hasLayer(c) {
+		return nil, noLayer(c, ref)
 	}
+	s := c.Record.Spec
 	upper := filepath.Join(r.Dirs.Container(c.ID), "upper")
 	changes, err := archive.Changes(ctx, upper, s.Namespaces.UIDMap, s.Namespaces.GIDMap, r.leaveOut(s))
+	if err != nil {
+		return nil, fmt.Errorf("diff container %s: %w", ref, err)
+	}
+	var present []string
+	for _, ch := range changes {
+		if !ch.Deleted {
+			present = append(present, strings.TrimPrefix(ch.Path, "/"))
+		}
+	}
+	inImage, err := r.Store.InImage(s.Image, s.Namespaces.UIDMap, s.Namespaces.GIDMap, present)
 	if err != nil {
 		return nil, fmt.Errorf("diff container %s: %w", ref, err)
 	}
@@ -123,7 +139,7 @@ func (r *Runtime) Changes(ctx context.Context, ref string) ([]string, error) {
 		switch {
 		case ch.Deleted:
 			kind = "D"
-		case r.Store.InImage(s.Image, s.Namespaces.UIDMap, s.Namespaces.GIDMap, strings.TrimPrefix(ch.Path, "/")):
+		case inImage[strings.TrimPrefix(ch.Path, "/")]:
 			kind = "C"
 		}
 		lines = append(lines, kind+" "+ch.Path)

@@ -72,8 +72,19 @@ type Container struct {
 	// own.
 	Sysctl map[string]string `json:"sysctl,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is Docker's
-	// 64 MiB.
+	// DefaultShmSize.
 	ShmSize int64 `json:"shmSize,omitempty"`
+}
+
+// DefaultShmSize is Docker's size of /dev/shm, 64 MiB.
+const DefaultShmSize = 64 << 20
+
+// ShmBytes is /dev/shm's size: ShmSize, or DefaultShmSize.
+func (c *Container) ShmBytes() int64 {
+	if c.ShmSize <= 0 {
+		return DefaultShmSize
+	}
+	return c.ShmSize
 }
 
 // Trace is how a start is traced; the zero value is not.

@@ -287,7 +287,12 @@ func (s *Store) AsInImage(id string, uidMap, gidMap []spec.IDMap, name string, s
 		return false // unknown: kept
 	}
 	below := unix.Stat_t{Mode: unix.S_IFDIR | 0o755, Uid: uint32(uid), Gid: uint32(gid)}
-	got, found, err := s.inImage(id, uidMap, gidMap, name)
+	var got unix.Stat_t
+	var found bool
+	err := s.withLayers(id, uidMap, gidMap, func(folders []string) (err error) {
+		got, found, err = lookBelow(folders, name)
+		return err
+	})
 	if err != nil {
 		return false
 	}
@@ -297,29 +302,46 @@ func (s *Store) AsInImage(id string, uidMap, gidMap []spec.IDMap, name string, s
 	return st.Mode == below.Mode && st.Uid == below.Uid && st.Gid == below.Gid
 }
 
-// InImage says whether image id, unpacked for these id maps, has a file
-// or folder at name (relative to its root): what docker diff calls a
-// change (C) of the container's, rather than an addition (A). A layer's
-// whiteout of it hides it; an opaque folder above it is not looked at.
-func (s *Store) InImage(id string, uidMap, gidMap []spec.IDMap, name string) bool {
-	_, found, err := s.inImage(id, uidMap, gidMap, name)
-	return err == nil && found
+// InImage says which of names (relative to the root) image id,
+// unpacked for these id maps, has: what docker diff calls a change (C)
+// of the container's, rather than an addition (A). A layer's whiteout
+// of a name hides it; an opaque folder above it is not looked at.
+func (s *Store) InImage(id string, uidMap, gidMap []spec.IDMap, names []string) (map[string]bool, error) {
+	has := make(map[string]bool, len(names))
+	err := s.withLayers(id, uidMap, gidMap, func(folders []string) error {
+		for _, name := range names {
+			_, found, err := lookBelow(folders, name)
+			if err != nil {
+				return err
+			}
+			has[name] = found
+		}
+		return nil
+	})
+	return has, err
 }
 
-// inImage is name's attributes in the top layer of image id that has
-// it, found false when none has it or the top one that does holds a
-// whiteout of it.
-func (s *Store) inImage(id string, uidMap, gidMap []spec.IDMap, name string) (unix.Stat_t, bool, error) {
+// withLayers calls look with the folders of image id's layers for these
+// id maps, top first, holding layersLock shared: no removal runs
+// meanwhile.
+func (s *Store) withLayers(id string, uidMap, gidMap []spec.IDMap, look func(folders []string) error) error {
 	rec, err := s.record(id)
 	if err != nil {
-		return unix.Stat_t{}, false, err
+		return err
 	}
 	unlock, err := s.lock(layersLock, durable.Shared)
 	if err != nil {
-		return unix.Stat_t{}, false, err
+		return err
 	}
 	defer unlock()
-	for _, folder := range s.layerFolders(rec, layerSet(uidMap, gidMap)) {
+	return look(s.layerFolders(rec, layerSet(uidMap, gidMap)))
+}
+
+// lookBelow is name's attributes in the top one of folders that has it,
+// found false when none has it or the top one that does holds a
+// whiteout of it.
+func lookBelow(folders []string, name string) (unix.Stat_t, bool, error) {
+	for _, folder := range folders {
 		got, err := statBeneath(folder, name)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 			continue

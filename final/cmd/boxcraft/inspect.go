@@ -108,7 +108,7 @@ func inspectContainer(rt *runtime.Runtime, c runtime.Container) map[string]any {
 			"AutoRemove": rec.AutoRemove, "ReadonlyRootfs": rec.Spec.Root.ReadOnly,
 			"Memory": rec.Spec.Resources.Memory, "CgroupParent": rec.Spec.CgroupParent,
 			"NetworkMode": rec.Spec.Network.Mode, "PortBindings": portBindings(rec.Spec.Network.Ports),
-			"Ulimits": formatUlimits(p.Rlimits), "Sysctls": rec.Spec.Sysctl, "GroupAdd": p.GroupAdd, "ShmSize": shmSize(&rec.Spec),
+			"Ulimits": formatUlimits(p.Rlimits), "Sysctls": rec.Spec.Sysctl, "GroupAdd": p.GroupAdd, "ShmSize": rec.Spec.ShmBytes(),
 			"ExtraHosts": extraHosts(rec.Spec.Network.Hosts), "Dns": orNone(rec.Spec.Network.DNS.Servers),
 			"DnsSearch": orNone(rec.Spec.Network.DNS.Search), "DnsOptions": orNone(rec.Spec.Network.DNS.Options),
 		},

@@ -163,11 +163,3 @@ func parseSysctls(values []string, c *spec.Container) (map[string]string, error)
 	}
 	return sysctl, nil
 }
-
-// shmSize is /dev/shm's size in bytes, as docker inspect shows it.
-func shmSize(c *spec.Container) int64 {
-	if c.ShmSize == 0 {
-		return 64 << 20
-	}
-	return c.ShmSize
-}
