@@ -17,6 +17,7 @@ type insn struct {
 	code   uint16
 	k      uint32
 	jt, jf label
+	to     label // an unconditional jump's target, which k holds once assembled
 }
 
 // assembler writes a classic BPF program over struct seccomp_data.
@@ -35,7 +36,7 @@ func (a *assembler) label() label {
 func (a *assembler) mark(l label) { a.at[l] = len(a.insns) }
 
 func (a *assembler) emit(code uint16, k uint32, jt, jf label) {
-	a.insns = append(a.insns, insn{code, k, jt, jf})
+	a.insns = append(a.insns, insn{code: code, k: k, jt: jt, jf: jf})
 }
 
 // load puts the 32-bit word at offset off of seccomp_data in A.
@@ -50,6 +51,11 @@ func (a *assembler) jump(op uint16, k uint32, jt, jf label) {
 	a.emit(unix.BPF_JMP|op|unix.BPF_K, k, jt, jf)
 }
 
+// goTo jumps to l, however far ahead (BPF_JA: a 32-bit offset).
+func (a *assembler) goTo(l label) {
+	a.insns = append(a.insns, insn{code: unix.BPF_JMP | unix.BPF_JA, to: l})
+}
+
 // ret ends the program with the seccomp action k.
 func (a *assembler) ret(k uint32) { a.emit(unix.BPF_RET|unix.BPF_K, k, next, next) }
 
@@ -58,6 +64,10 @@ func (a *assembler) ret(k uint32) { a.emit(unix.BPF_RET|unix.BPF_K, k, next, nex
 func (a *assembler) assemble() ([]unix.SockFilter, error) {
 	prog := make([]unix.SockFilter, len(a.insns))
 	for i, in := range a.insns {
+		if in.to != next {
+			prog[i] = unix.SockFilter{Code: in.code, K: uint32(a.at[in.to] - (i + 1))}
+			continue
+		}
 		jt, err := a.offset(i, in.jt)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,10 @@ package seccomp
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/boxcraft/boxcraft/final/spec"
@@ -50,6 +54,8 @@ func run(t *testing.T, prog []unix.SockFilter, c call) uint32 {
 			jump(acc > in.K)
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
 			jump(acc >= in.K)
+		case unix.BPF_JMP | unix.BPF_JA:
+			pc += int(in.K)
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K
 		default:
@@ -218,5 +224,82 @@ func TestRulesInOrder(t *testing.T) {
 func requireNative(t *testing.T) {
 	if nativeAudit == 0 {
 		t.Fatal("no system-call table for this architecture: the filter is built for amd64 and arm64")
+	}
+}
+
+// linear is the program compile wrote before its search (issue 26): for
+// each call the profile names, in increasing number, "is it this one?
+// then its rules decide". It is the reference the search must agree
+// with, call by call.
+func linear(t *testing.T, f *spec.Seccomp) []unix.SockFilter {
+	t.Helper()
+	def, err := actionOf(f.DefaultAction, f.DefaultErrnoRet)
+	require.NoError(t, err)
+	rules, err := rulesByNumber(f.Syscalls)
+	require.NoError(t, err)
+	a := newAssembler()
+	a.refuseForeign()
+	for _, nr := range slices.Sorted(maps.Keys(rules)) {
+		end := a.label()
+		a.jump(unix.BPF_JEQ, nr, next, end)
+		a.decide(span{lo: nr, rules: rules[nr]}, def)
+		a.mark(end)
+	}
+	a.ret(def)
+	prog, err := a.assemble()
+	require.NoError(t, err)
+	return prog
+}
+
+// TestSearchDecidesAsTheList runs every call number the tables know, and
+// a few past them, with a few sets of arguments, through the compiled
+// program and through the list of tests it replaced (linear): Docker's
+// profile for no capability, Docker's and all, a profile that allows by
+// default, and random profiles (seeded: a failure repeats).
+func TestSearchDecidesAsTheList(t *testing.T) {
+	requireNative(t)
+	profiles := map[string]*spec.Seccomp{
+		"default, no capability": Default(nil),
+		"default, Docker's":      Default(dockerCaps),
+		"default, all":           Default(append([]string{"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_MODULE", "CAP_SYSLOG", "CAP_SYS_PTRACE", "CAP_SYS_TIME"}, dockerCaps...)),
+		"allow by default": {DefaultAction: "SCMP_ACT_ALLOW", Syscalls: []spec.SeccompSyscall{
+			{Names: []string{"keyctl", "add_key", "request_key"}, Action: "SCMP_ACT_ERRNO"},
+			{Names: []string{"mount"}, Action: "SCMP_ACT_KILL_PROCESS", Args: []spec.SeccompArg{{Index: 3, Value: 1, Op: "SCMP_CMP_EQ"}}},
+		}},
+	}
+	rnd := rand.New(rand.NewPCG(26, 1))
+	names := slices.Sorted(maps.Keys(sysnum))
+	actions := []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG"}
+	for i := range 20 {
+		f := &spec.Seccomp{DefaultAction: actions[rnd.IntN(2)]}
+		for range 1 + rnd.IntN(60) {
+			r := spec.SeccompSyscall{Action: actions[rnd.IntN(len(actions))]}
+			for range 1 + rnd.IntN(40) {
+				r.Names = append(r.Names, names[rnd.IntN(len(names))])
+			}
+			if rnd.IntN(4) == 0 {
+				r.Args = []spec.SeccompArg{{Index: uint(rnd.IntN(6)), Value: uint64(rnd.IntN(3)), Op: "SCMP_CMP_EQ"}}
+			}
+			f.Syscalls = append(f.Syscalls, r)
+		}
+		profiles[fmt.Sprintf("random %d", i)] = f
+	}
+	top := slices.Max(slices.Collect(maps.Values(sysnum))) + 8
+	argSets := [][6]uint64{{}, {1, 1, 1, 1, 1, 1}, {2, 0, 1, 0, 2, 1}}
+	for name, f := range profiles {
+		search, list := compiled(t, f), linear(t, f)
+		if f.DefaultAction == "SCMP_ACT_ERRNO" && len(f.Syscalls) > 60 { // Docker's, not the random ones
+			assert.Less(t, len(search), len(list)/2, "%s: the search is less than half the list", name)
+		}
+		for nr := range top {
+			for _, args := range argSets {
+				c := call{nr: nr, arch: nativeAudit, args: args}
+				require.Equal(t, run(t, list, c), run(t, search, c), "%s: call %d with %v", name, nr, args)
+			}
+		}
+		for _, nr := range []uint32{4000, 1<<30 - 1, 1 << 30, ^uint32(0)} {
+			c := call{nr: nr, arch: nativeAudit}
+			require.Equal(t, run(t, list, c), run(t, search, c), "%s: call %d", name, nr)
+		}
 	}
 }
