@@ -33,7 +33,7 @@ func Protect(masked, readonly []string) error {
 }
 
 // readOnlyPath binds path onto itself, with what is mounted below it,
-// and remounts each of those mounts read-only: a bind is a mount of its
+// and makes each of those mounts read-only: a bind is a mount of its
 // own, whose flags change without changing the filesystem's elsewhere.
 func readOnlyPath(path string) error {
 	err := unix.Mount(path, path, "", unix.MS_BIND|unix.MS_REC, "")
@@ -43,7 +43,7 @@ func readOnlyPath(path string) error {
 	if err != nil {
 		return fmt.Errorf("bind onto itself: %w", err)
 	}
-	return remountAll(path, unix.MS_RDONLY)
+	return setReadOnly(path, true)
 }
 
 // maskPath puts an empty read-only thing over path: for a folder, an
