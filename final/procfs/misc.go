@@ -105,8 +105,15 @@ func renderDiskstats(host string, devs map[string]*io) string {
 // Sysinfo is sysinfo(2)'s answer for the container: its uptime, load,
 // memory, swap and task count, in bytes (mem_unit 1).
 func (v *View) Sysinfo() unix.Sysinfo_t {
-	host := parseMeminfo(v.hostFile("meminfo"))
-	f := v.memory(host["SwapTotal"] > 0).figures(host)
+	// The host's totals from its own sysinfo(2), which reads the counters
+	// meminfo's MemTotal and SwapTotal are made of, where /proc/meminfo
+	// renders some fifty figures first: 40 µs of an answer (issue 26).
+	var host unix.Sysinfo_t
+	if err := unix.Sysinfo(&host); err != nil {
+		host.Totalram, host.Unit = 1<<62, 1 // the limit alone, then
+	}
+	totals := map[string]uint64{"MemTotal": host.Totalram * uint64(host.Unit), "SwapTotal": host.Totalswap * uint64(host.Unit)}
+	f := v.memory(totals["SwapTotal"] > 0).figures(totals)
 	var info unix.Sysinfo_t
 	info.Uptime = int64(v.uptime().Seconds())
 	for i, l := range v.loads() {
