@@ -155,14 +155,18 @@ func Detach(dir, id string) error {
 		if !ok {
 			return nil
 		}
+		l.withdraw(id)
+		delete(l.Leases, id)
+		published := len(lease.Ports) > 0 // its rules are its lease's ports
+		if !published {
+			return disconnect(vethName(id)) // nftables has nothing of it
+		}
 		r, err := newRules()
 		if err != nil {
 			return err
 		}
 		defer r.close()
-		l.withdraw(id)
-		delete(l.Leases, id)
-		return release(r, id, len(lease.Ports) > 0) // its rules are its lease's ports
+		return release(r, id, published)
 	})
 }
 
