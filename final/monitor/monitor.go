@@ -273,7 +273,7 @@ func newInit(c *spec.Container, dirs state.Dirs, cg *cgroups.Cgroup, io *stdio, 
 // that init's mounts now overlap (issue 26).
 func (p *process) handOver(c *spec.Container, dirs state.Dirs, settings, report *os.File) error {
 	p.tr.Mark("final/spec", "write settings", func() string { return "spec.Container as JSON on init's fd 3; init sets its root up meanwhile" })
-	err := writeSettings(c, settings)
+	err := writeSettings(forInit(c), settings)
 	if err == nil && p.view != nil {
 		err = p.view.SendMounts()
 	}
@@ -311,15 +311,6 @@ func (p *process) abandon(settings, report *os.File, err error) error {
 		return &failure
 	}
 	return err
-}
-
-// writeSettings writes the settings to init, as one JSON value; the pipe
-// stays open, for containerinit.InCgroup.
-func writeSettings(c *spec.Container, settings *os.File) error {
-	if err := json.NewEncoder(settings).Encode(c); err != nil {
-		return fmt.Errorf("hand the settings to init: %w", err)
-	}
-	return nil
 }
 
 // finishSettings tells init that it is in its cgroup, closes the

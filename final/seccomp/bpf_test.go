@@ -303,3 +303,26 @@ func TestSearchDecidesAsTheList(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecompiledIsTheSameProgram: the profile the monitor compiles for
+// init, through JSON as init reads it, is the program init would have
+// compiled, and the trace still counts the profile's rules.
+func TestPrecompiledIsTheSameProgram(t *testing.T) {
+	requireNative(t)
+	f := Default(dockerCaps)
+	pre, err := Precompile(f)
+	require.NoError(t, err)
+	require.Nil(t, pre.Syscalls, "the rules stay behind")
+	data, err := json.Marshal(pre)
+	require.NoError(t, err)
+	var got spec.Seccomp
+	require.NoError(t, json.Unmarshal(data, &got))
+	filter, err := Compile(&got)
+	require.NoError(t, err)
+	assert.Equal(t, compiled(t, f), filter.prog)
+	assert.Equal(t, Describe(f, len(filter.prog)), filter.Describe())
+	for _, bad := range [][]byte{nil, {1, 2, 3}, make([]byte, 8*(maxInsns+1))} {
+		_, err := Compile(&spec.Seccomp{Compiled: &spec.CompiledSeccomp{Program: bad}})
+		assert.Error(t, err, "%d bytes", len(bad))
+	}
+}

@@ -40,13 +40,46 @@ type Filter struct {
 	prog    []unix.SockFilter
 }
 
-// Compile compiles f, not nil.
+// Compile compiles f, not nil; a profile Precompile made is its program
+// already.
 func Compile(f *spec.Seccomp) (*Filter, error) {
+	if f.Compiled != nil {
+		prog, err := decode(f.Compiled.Program)
+		if err != nil {
+			return nil, fmt.Errorf("seccomp: the compiled filter: %w", err)
+		}
+		return &Filter{profile: f, prog: prog}, nil
+	}
 	prog, err := compile(f)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	return &Filter{profile: f, prog: prog}, nil
+}
+
+// Precompile is f compiled, for a process that hands it to init: its
+// program in the place of its rules (spec.Seccomp's Compiled). The
+// monitor compiles while init starts, where init compiled on its way to
+// the command (issue 26).
+func Precompile(f *spec.Seccomp) (*spec.Seccomp, error) {
+	prog, _, err := Program(f)
+	if err != nil {
+		return nil, err
+	}
+	return &spec.Seccomp{DefaultAction: f.DefaultAction, DefaultErrnoRet: f.DefaultErrnoRet, Architectures: f.Architectures,
+		Compiled: &spec.CompiledSeccomp{Program: prog, Rules: len(f.Syscalls)}}, nil
+}
+
+// decode turns Program's bytes back into instructions.
+func decode(b []byte) ([]unix.SockFilter, error) {
+	if len(b) == 0 || len(b)%8 != 0 || len(b)/8 > maxInsns {
+		return nil, fmt.Errorf("%d bytes are no program of 1 to %d instructions", len(b), maxInsns)
+	}
+	prog := make([]unix.SockFilter, 0, len(b)/8)
+	for in := b; len(in) > 0; in = in[8:] {
+		prog = append(prog, unix.SockFilter{Code: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])})
+	}
+	return prog, nil
 }
 
 // Install makes the filter every thread's, as the package's Install does.
@@ -75,7 +108,11 @@ func Program(f *spec.Seccomp) ([]byte, int, error) {
 
 // Describe is a filter as the trace prints it.
 func Describe(f *spec.Seccomp, instructions int) string {
-	return fmt.Sprintf("a BPF program of %d instructions, %d rules, default action %s", instructions, len(f.Syscalls), f.DefaultAction)
+	rules := len(f.Syscalls)
+	if f.Compiled != nil {
+		rules = f.Compiled.Rules
+	}
+	return fmt.Sprintf("a BPF program of %d instructions, %d rules, default action %s", instructions, rules, f.DefaultAction)
 }
 
 // install makes prog the filter of every thread.

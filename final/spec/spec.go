@@ -270,6 +270,17 @@ type Seccomp struct {
 	DefaultErrnoRet *uint            `json:"defaultErrnoRet,omitempty"`
 	Architectures   []string         `json:"architectures,omitempty"` // SCMP_ARCH_X86_64, …
 	Syscalls        []SeccompSyscall `json:"syscalls,omitempty"`
+	// Compiled, in the settings the monitor hands init, is the profile
+	// compiled to BPF, in the place of its rules: init installs it as it
+	// is, and neither decodes nor compiles the rules on its way to the
+	// command (issue 26). A record never holds it.
+	Compiled *CompiledSeccomp `json:"compiled,omitempty"`
+}
+
+// CompiledSeccomp is a profile compiled (final/seccomp's Precompile).
+type CompiledSeccomp struct {
+	Program []byte `json:"program"` // struct sock_filter's, in the machine's byte order
+	Rules   int    `json:"rules"`   // the profile's rules, for the trace to count
 }
 
 // SeccompSyscall is one rule: these calls get this action when every
