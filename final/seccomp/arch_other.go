@@ -11,4 +11,4 @@ const (
 	x32Bit      = 0
 )
 
-var sysnum = map[string]uint32{}
+func sysnum() map[string]uint32 { return nil }

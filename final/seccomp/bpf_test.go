@@ -78,7 +78,7 @@ const (
 )
 
 func native(name string, args ...uint64) call {
-	c := call{nr: sysnum[name], arch: nativeAudit}
+	c := call{nr: sysnum()[name], arch: nativeAudit}
 	copy(c.args[:], args)
 	return c
 }
@@ -150,7 +150,7 @@ func TestDefaultProfile(t *testing.T) {
 			why  string
 			call call
 			want uint32
-		}{"an x32 call is refused", call{nr: x32Bit | sysnum["getpid"], arch: nativeAudit}, enosys})
+		}{"an x32 call is refused", call{nr: x32Bit | sysnum()["getpid"], arch: nativeAudit}, enosys})
 	}
 	for _, c := range cases {
 		assert.Equal(t, c.want, run(t, prog, c.call), c.why)
@@ -268,7 +268,7 @@ func TestSearchDecidesAsTheList(t *testing.T) {
 		}},
 	}
 	rnd := rand.New(rand.NewPCG(26, 1))
-	names := slices.Sorted(maps.Keys(sysnum))
+	names := slices.Sorted(maps.Keys(sysnum()))
 	actions := []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG"}
 	for i := range 20 {
 		f := &spec.Seccomp{DefaultAction: actions[rnd.IntN(2)]}
@@ -284,7 +284,7 @@ func TestSearchDecidesAsTheList(t *testing.T) {
 		}
 		profiles[fmt.Sprintf("random %d", i)] = f
 	}
-	top := slices.Max(slices.Collect(maps.Values(sysnum))) + 8
+	top := slices.Max(slices.Collect(maps.Values(sysnum()))) + 8
 	argSets := [][6]uint64{{}, {1, 1, 1, 1, 1, 1}, {2, 0, 1, 0, 2, 1}}
 	for name, f := range profiles {
 		search, list := compiled(t, f), linear(t, f)

@@ -102,7 +102,7 @@ func rulesByNumber(list []spec.SeccompSyscall) (map[uint32][]compiledRule, error
 			}
 		}
 		for _, name := range r.Names {
-			if nr, ok := sysnum[name]; ok {
+			if nr, ok := sysnum()[name]; ok {
 				rules[nr] = append(rules[nr], compiledRule{act, r.Args})
 			}
 		}

@@ -11,13 +11,20 @@ for arch in amd64 arm64; do
 		echo
 		echo "package seccomp"
 		echo
-		echo 'import "golang.org/x/sys/unix"'
+		echo 'import ('
+		echo '	"sync"'
 		echo
-		echo "// sysnum maps a system call's name to its number on $arch."
-		echo "var sysnum = map[string]uint32{"
+		echo '	"golang.org/x/sys/unix"'
+		echo ')'
+		echo
+		echo "// sysnum maps a system call's name to its number on $arch: made at"
+		echo "// its first use, not when a program that links the package starts."
+		echo "var sysnum = sync.OnceValue(func() map[string]uint32 {"
+		echo "	return map[string]uint32{"
 		grep -E '^[[:space:]]+SYS_[A-Z0-9_]+[[:space:]]+= [0-9]+' "$src" |
 			awk '{ name = tolower(substr($1, 5)); printf "\t\"%s\": unix.%s,\n", name, $1 }'
-		echo "}"
+		echo "	}"
+		echo "})"
 	} >"$out"
 	gofmt -w "$out"
 done
