@@ -8,6 +8,7 @@ package network
 // lock, which Attach and Detach hold.
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -50,8 +51,21 @@ func (l *leases) withdraw(id string) {
 	for other, peer := range l.Leases {
 		if other != id && peer.Root != "" {
 			_ = changeInRoot(peer.Root, "etc/hosts", peer.Owner, func(old string) string {
-				return strings.ReplaceAll(old, line, "")
+				return withoutLast(old, line)
 			})
 		}
 	}
+}
+
+// withoutLast is text without its last line that is line, whole. The
+// peers' lines come after a container's own --add-host lines (EtcFiles),
+// and one of those may say the same: it stays.
+func withoutLast(text, line string) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if lines[i] == line {
+			return strings.Join(slices.Delete(lines, i, i+1), "")
+		}
+	}
+	return text
 }
