@@ -29,7 +29,7 @@ func (s *networkSuite) dnsFlags(t *testing.T) {
 	r := Run(t, "run", "--rm", "--hostname", "box",
 		"--add-host", "db:10.0.0.5", "--add-host", "gw:host-gateway", "--add-host", "v6=::2", "--add-host", "lo2:[127.0.0.2]",
 		"--dns", "192.0.2.53", "--dns", "2001:db8::53", "--dns-search", "example.com", "--dns-search", "corp.example",
-		"--dns-option", "ndots:2", "--dns-option", "timeout:1",
+		"--dns-option", "ndots:2", "--dns-opt", "timeout:1", // --dns-opt: Docker's older name
 		"busybox", "sh", "-c", "cat /etc/hosts; echo =====; cat /etc/resolv.conf; echo =====; ping -c1 -W5 lo2 && echo ANSWERED")
 	require.Equal(t, 0, r.Code, "%s", r)
 	parts := strings.Split(r.Stdout, "=====\n")
@@ -37,7 +37,7 @@ func (s *networkSuite) dnsFlags(t *testing.T) {
 	assert.Regexp(t, "^"+regexp.QuoteMeta(localhostLines+"10.0.0.5\tdb\n10.88.0.1\tgw\n::2\tv6\n127.0.0.2\tlo2\n")+
 		`10\.88\.\d+\.\d+\tbox \w+\n$`, parts[0], "/etc/hosts: localhost, the --add-host lines in order (host-gateway the bridge's gateway), then the container's own (hostname and its name)")
 	assert.Equal(t, "nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch example.com corp.example\noptions ndots:2 timeout:1\n", parts[1],
-		"/etc/resolv.conf is made of --dns, --dns-search and --dns-option alone")
+		"/etc/resolv.conf is made of --dns, --dns-search and --dns-option (or --dns-opt) alone")
 	assert.Contains(t, parts[2], "PING lo2 (127.0.0.2)", "the --add-host name resolves inside")
 	assert.Contains(t, parts[2], "ANSWERED", "%s", r)
 }

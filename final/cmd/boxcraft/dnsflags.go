@@ -17,6 +17,9 @@ func addNameFlags(flags *pflag.FlagSet) {
 	addList(flags, "dns", "", "a name server for the container's /etc/resolv.conf, instead of the host's (repeatable)")
 	addList(flags, "dns-search", "", "a search domain for the container's /etc/resolv.conf, instead of the host's (repeatable)")
 	addList(flags, "dns-option", "", "a resolv.conf option (ndots:2, …) for the container, instead of the host's (repeatable)")
+	// --dns-opt: Docker's older name for it, which it still takes, unlisted.
+	flags.Var(flags.Lookup("dns-option").Value, "dns-opt", "")
+	_ = flags.MarkHidden("dns-opt")
 }
 
 // parseNames reads the name-resolution flags into n, once n.Mode is
