@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	_ "embed"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,27 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
+
+// defaultJSON is Docker's default profile, as its file says it.
+//
+//go:embed default.json
+var defaultJSON []byte
+
+// TestDefaultProfileIsDefaultJSON: the Go value a start builds the
+// default profile from (default_profile.go) is default.json decoded, and
+// the profile Default makes of it, for Docker's capabilities and for
+// none, is the one the file makes. After a change to default.json, run
+// go generate ./final/seccomp/.
+func TestDefaultProfileIsDefaultJSON(t *testing.T) {
+	var p profile
+	require.NoError(t, json.Unmarshal(defaultJSON, &p))
+	require.Equal(t, p, defaultProfile(), "default_profile.go is out of date: go generate ./final/seccomp/")
+	for _, caps := range [][]string{dockerCaps, nil} {
+		fromFile, err := convert(defaultJSON, caps)
+		require.NoError(t, err)
+		assert.Equal(t, fromFile, Default(caps))
+	}
+}
 
 func writeProfile(t *testing.T, text string) string {
 	t.Helper()
