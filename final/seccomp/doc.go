@@ -13,7 +13,9 @@
 // default.json is moby/profiles' seccomp/default.json, verbatim
 // (Apache-2.0, copyright The Moby Authors), at commit 3c28324 (in its tag
 // seccomp/v0.2.3): the profile is data, so that it can be diffed against
-// Docker's. Its conditional rules ("includes"/"excludes" on capabilities,
+// Docker's. A start builds it from default_profile.go, which go generate
+// writes from the file (gen_default.go), rather than decoding its 20 KB
+// of JSON each time (issue 26). Its conditional rules ("includes"/"excludes" on capabilities,
 // architectures and kernel versions) are decided here when the profile is
 // made, against the container's capabilities: Default(caps).
 //
