@@ -227,26 +227,29 @@ func requireNative(t *testing.T) {
 	}
 }
 
-// linear is the program compile wrote before its search (issue 26): for
-// each call the profile names, in increasing number, "is it this one?
-// then its rules decide". It is the reference the search must agree
-// with, call by call.
+// linear is the program compile wrote before its search (issue 26), and
+// writes still where the search is too long (list): for each call the
+// profile names, in increasing number, "is it this one? then its rules
+// decide". It is the reference the search must agree with, call by call.
 func linear(t *testing.T, f *spec.Seccomp) []unix.SockFilter {
 	t.Helper()
 	def, err := actionOf(f.DefaultAction, f.DefaultErrnoRet)
 	require.NoError(t, err)
 	rules, err := rulesByNumber(f.Syscalls)
 	require.NoError(t, err)
-	a := newAssembler()
-	a.refuseForeign()
-	for _, nr := range slices.Sorted(maps.Keys(rules)) {
-		end := a.label()
-		a.jump(unix.BPF_JEQ, nr, next, end)
-		a.decide(span{lo: nr, rules: rules[nr]}, def)
-		a.mark(end)
-	}
-	a.ret(def)
-	prog, err := a.assemble()
+	prog, err := assembled(func(a *assembler) { a.list(rules, def) })
+	require.NoError(t, err)
+	return prog
+}
+
+// searched is f's program as the search writes it, however long.
+func searched(t *testing.T, f *spec.Seccomp) []unix.SockFilter {
+	t.Helper()
+	def, err := actionOf(f.DefaultAction, f.DefaultErrnoRet)
+	require.NoError(t, err)
+	rules, err := rulesByNumber(f.Syscalls)
+	require.NoError(t, err)
+	prog, err := assembled(func(a *assembler) { a.search(spans(rules, def), def) })
 	require.NoError(t, err)
 	return prog
 }
@@ -325,4 +328,41 @@ func TestPrecompiledIsTheSameProgram(t *testing.T) {
 		_, err := Compile(&spec.Seccomp{Compiled: &spec.CompiledSeccomp{Program: bad}})
 		assert.Error(t, err, "%d bytes", len(bad))
 	}
+}
+
+// TestTheListWhereTheSearchIsTooLong: a profile whose every call has
+// conditions of its own merges into no span, and its search is longer
+// than the list it replaced (two instructions a span, where the list has
+// one a call): a profile the list fitted in the kernel's 4096
+// instructions must still compile, and decide as before.
+func TestTheListWhereTheSearchIsTooLong(t *testing.T) {
+	requireNative(t)
+	names := slices.Sorted(maps.Keys(sysnum()))
+	f := &spec.Seccomp{DefaultAction: "SCMP_ACT_ALLOW"}
+	for _, name := range names {
+		f.Syscalls = append(f.Syscalls, spec.SeccompSyscall{Names: []string{name}, Action: "SCMP_ACT_ERRNO",
+			Args: []spec.SeccompArg{{Index: 5, Value: 0xdeadbeef, Op: "SCMP_CMP_EQ"}}})
+	}
+	// One more condition a call, call after call, until the search no
+	// longer fits.
+	for i := 0; len(searched(t, f)) <= maxInsns; i++ {
+		r := &f.Syscalls[i%len(f.Syscalls)]
+		r.Args = append(r.Args, spec.SeccompArg{Index: 4, Value: 0xdeadbeef, Op: "SCMP_CMP_EQ"})
+	}
+	list := linear(t, f)
+	require.LessOrEqual(t, len(list), maxInsns, "the list fits where the search does not (%d)", len(searched(t, f)))
+
+	prog, err := compile(f)
+	require.NoError(t, err, "a profile of %d instructions as a list", len(list))
+	top := slices.Max(slices.Collect(maps.Values(sysnum()))) + 8
+	for nr := range top {
+		for _, args := range [][6]uint64{{}, {4: 0xdeadbeef, 5: 0xdeadbeef}, {5: 0xdeadbeef}} {
+			c := call{nr: nr, arch: nativeAudit, args: args}
+			require.Equal(t, run(t, list, c), run(t, prog, c), "call %d with %v", nr, args)
+		}
+	}
+	// The kernel takes it: the tries pass (the conditions never hold).
+	got := inChild(t, f)
+	assert.Equal(t, "2", got["status"], "a filter")
+	assert.Equal(t, float64(0), got["getpid"], "getpid")
 }

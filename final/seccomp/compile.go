@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 
@@ -55,14 +56,26 @@ func compile(f *spec.Seccomp) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := newAssembler()
-	a.refuseForeign()
-	a.search(spans(rules, def), def)
-	prog, err := a.assemble()
+	prog, err := assembled(func(a *assembler) { a.search(spans(rules, def), def) })
 	if err == nil && len(prog) > maxInsns {
+		// The search costs a span two instructions, the list a call one:
+		// where (nearly) every call has conditions of its own, nothing
+		// merges, and the search is the longer. A profile the list fits
+		// in the kernel's limit must not be refused for the search's sake.
+		if list, lerr := assembled(func(a *assembler) { a.list(rules, def) }); lerr == nil && len(list) <= maxInsns {
+			return list, nil
+		}
 		err = fmt.Errorf("the filter has %d instructions, more than the kernel's %d", len(prog), maxInsns)
 	}
 	return prog, err
+}
+
+// assembled is the program write writes after refuseForeign.
+func assembled(write func(a *assembler)) ([]unix.SockFilter, error) {
+	a := newAssembler()
+	a.refuseForeign()
+	write(a)
+	return a.assemble()
 }
 
 // refuseForeign answers "not implemented" to another architecture's
@@ -197,6 +210,20 @@ func (a *assembler) decide(s span, def uint32) {
 	if !decided {
 		a.ret(def)
 	}
+}
+
+// list writes the program compile wrote before its search, which it
+// writes still where the search is too long for the kernel: for each
+// call the profile names, in increasing number, "is it this one? then
+// its rules decide"; the default for every other number.
+func (a *assembler) list(rules map[uint32][]compiledRule, def uint32) {
+	for _, nr := range slices.Sorted(maps.Keys(rules)) {
+		end := a.label()
+		a.jump(unix.BPF_JEQ, nr, next, end)
+		a.decide(span{lo: nr, rules: rules[nr]}, def)
+		a.mark(end)
+	}
+	a.ret(def)
 }
 
 // actionOf is the seccomp return value for an OCI action. An errno not
