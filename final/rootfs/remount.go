@@ -20,17 +20,22 @@ func remountReadOnly(path string) error { return setReadOnly(path, false) }
 // flag alone, where a remount reads the mount's flags first (statfs) to
 // repeat them, and remountAll reads /proc/self/mountinfo to find the
 // mounts below (issue 26: init's masked and read-only paths made five
-// such reads a start). Before Linux 5.12 (ENOSYS), a remount does it.
+// such reads a start). Before Linux 5.12 (ENOSYS), a remount does it;
+// and where a sandbox's seccomp profile refuses the call (EPERM: one
+// older than the call, or Docker's, which refuses what it does not name
+// so), as it did before: the remount, which the sandbox allows or not,
+// then answers.
 func setReadOnly(path string, recursive bool) error {
 	var flags uint
 	if recursive {
 		flags = unix.AT_RECURSIVE
 	}
 	err := unix.MountSetattr(unix.AT_FDCWD, path, flags, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	refused := errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM)
 	switch {
-	case errors.Is(err, unix.ENOSYS) && recursive:
+	case refused && recursive:
 		return remountAll(path, unix.MS_RDONLY)
-	case errors.Is(err, unix.ENOSYS):
+	case refused:
 		return remount(path, unix.MS_RDONLY)
 	case err != nil:
 		return fmt.Errorf("mount_setattr read-only: %w", err)

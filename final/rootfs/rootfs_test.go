@@ -25,6 +25,13 @@ import (
 const childEnv = "BOXCRAFT_ROOTFS_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if dirs := os.Getenv(refusedEnv); dirs != "" {
+		if err := readOnlyRefused(strings.Split(dirs, ":")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if c := os.Getenv(childEnv); c != "" {
 		if err := childSetup(c); err != nil {
 			fmt.Fprintln(os.Stderr, err)
