@@ -79,8 +79,13 @@ func insideContainer(ns netns.NsHandle, addr netip.Addr, subnet netip.Prefix) er
 }
 
 // disconnect deletes the host's end of the veth pair, and with it the
-// container's; it may be gone already, with the container's namespace.
+// container's; it may be gone already, with the container's namespace,
+// as it mostly is by a teardown: an ioctl tells so, where a netlink
+// look-up took 0.25 to 0.8 ms of the teardown (issue 26).
 func disconnect(name string) error {
+	if gone(name) {
+		return nil
+	}
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil
@@ -91,4 +96,19 @@ func disconnect(name string) error {
 		return fmt.Errorf("delete the veth %s: %w", name, err)
 	}
 	return nil
+}
+
+// gone says whether this network namespace has no link called name
+// (SIOCGIFINDEX answers ENODEV); anything else, and it may be there.
+func gone(name string) bool {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return false
+	}
+	return errors.Is(unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr), unix.ENODEV)
 }
