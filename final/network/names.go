@@ -36,7 +36,7 @@ func (l *leases) announce(id string) {
 	}
 	for other, peer := range l.Leases {
 		if other != id && peer.Root != "" {
-			_ = changeInRoot(peer.Root, "etc/hosts", peer.Owner, func(old string) string { return old + hostsLine(self) })
+			_ = changeInRoot(peer.Root, "etc/hosts", peer.Owner, func(old string) string { return withLine(old, hostsLine(self)) })
 		}
 	}
 }
@@ -55,6 +55,18 @@ func (l *leases) withdraw(id string) {
 			})
 		}
 	}
+}
+
+// withLine is text with line after its last: on a line of its own, where
+// the container's own process left its last line without a newline
+// (printf '5.6.7.8 mine' >> /etc/hosts), which would otherwise hold the
+// peer's name as one more alias of its own address, and keep withdraw
+// from finding the peer's line whole.
+func withLine(text, line string) string {
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	return text + line
 }
 
 // withoutLast is text without its last line that is line, whole. The

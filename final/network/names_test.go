@@ -17,3 +17,15 @@ func TestWithoutLast(t *testing.T) {
 	assert.Equal(t, "a\n", withoutLast("a\n"+peer, peer))
 	assert.Equal(t, "", withoutLast(peer, peer))
 }
+
+// TestWithLine: a peer's line goes on a line of its own, after a last
+// line the container's process left without a newline, and its teardown
+// finds it whole again.
+func TestWithLine(t *testing.T) {
+	peer := "10.88.0.3\tweb\n"
+	assert.Equal(t, "a\n"+peer, withLine("a\n", peer))
+	assert.Equal(t, peer, withLine("", peer))
+	mine := "127.0.0.1\tlocalhost\n5.6.7.8 mine"
+	assert.Equal(t, mine+"\n"+peer, withLine(mine, peer))
+	assert.Equal(t, mine+"\n", withoutLast(withLine(mine, peer), peer))
+}

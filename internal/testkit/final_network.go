@@ -253,12 +253,17 @@ func (s *networkSuite) names(t *testing.T) {
 	r := Run(t, "run", "--rm", "--name", "beta", "busybox", "wget", "-qO-", "http://alpha/")
 	assert.Equal(t, 0, r.Code, "%s", r)
 	assert.Equal(t, "hello from "+id[:12]+"\n", r.Stdout)
+	// alpha's own process adds a line, and leaves it without a newline.
+	require.Equal(t, 0, Run(t, "exec", "alpha", "sh", "-c", "printf '5.6.7.8 mine' >> /etc/hosts").Code)
 	require.Equal(t, 0, Run(t, "run", "-d", "--name", "gamma", "busybox", "sleep", "1000").Code)
 	hosts := Run(t, "exec", "alpha", "cat", "/etc/hosts").Stdout
-	assert.Regexp(t, `(?m)^10\.88\.\d+\.\d+\tgamma$`, hosts, "alpha's /etc/hosts names gamma, started after it")
+	assert.Regexp(t, `(?m)^10\.88\.\d+\.\d+\tgamma$`, hosts, "alpha's /etc/hosts names gamma, started after it, on a line of its own")
+	assert.Regexp(t, `(?m)^5\.6\.7\.8 mine$`, hosts, "alpha's own line stays as it wrote it")
 	assert.NotContains(t, hosts, "beta", "beta has gone: its name goes from the others' /etc/hosts")
 	require.Equal(t, 0, Run(t, "rm", "-f", "gamma").Code)
-	assert.NotContains(t, Run(t, "exec", "alpha", "cat", "/etc/hosts").Stdout, "gamma")
+	hosts = Run(t, "exec", "alpha", "cat", "/etc/hosts").Stdout
+	assert.NotContains(t, hosts, "gamma")
+	assert.Regexp(t, `(?m)^5\.6\.7\.8 mine$`, hosts, "alpha's own line stays")
 	require.Equal(t, 0, Run(t, "rm", "-f", "alpha").Code)
 }
 
