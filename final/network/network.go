@@ -155,19 +155,30 @@ func Detach(dir, id string) error {
 		if !ok {
 			return nil
 		}
+		if err := releaseHeld(id, len(lease.Ports) > 0); err != nil {
+			return err // the lease stays, for a later teardown to try again
+		}
+		// Only once the rest is given back: a teardown tried again would
+		// take a line out of the peers' files a second time.
 		l.withdraw(id)
 		delete(l.Leases, id)
-		published := len(lease.Ports) > 0 // its rules are its lease's ports
-		if !published {
-			return disconnect(vethName(id)) // nftables has nothing of it
-		}
-		r, err := newRules()
-		if err != nil {
-			return err
-		}
-		defer r.close()
-		return release(r, id, published)
+		return nil
 	})
+}
+
+// releaseHeld deletes id's veth, and its published ports' rules when it
+// has any (its rules are its lease's ports): without, nftables has
+// nothing of it, and no socket is opened for it.
+func releaseHeld(id string, published bool) error {
+	if !published {
+		return disconnect(vethName(id))
+	}
+	r, err := newRules()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	return release(r, id, true)
 }
 
 // Lookup returns the lease that id holds, if any.
