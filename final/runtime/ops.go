@@ -154,8 +154,11 @@ func (r *Runtime) discardEnded(c Container) error {
 	if errors.Is(err, state.ErrStarted) {
 		return fmt.Errorf("cannot remove container %s: it %w (started again meanwhile)", c.Record.Spec.Name, ErrRunning)
 	}
-	if err != nil || hold == nil {
-		return err // nil: gone already, another removed it
+	if err != nil {
+		return err
+	}
+	if hold == nil { // no run folder: removed already, or a start cut short
+		return r.Dirs.RemoveCutShort(c.ID)
 	}
 	defer hold.Unlock()
 	return r.Discard(c.ID)

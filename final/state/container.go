@@ -287,6 +287,25 @@ func (d Dirs) RemoveContainer(id string) error {
 	return nil
 }
 
+// RemoveCutShort removes container id's folder when a start was cut
+// short between its two folders (NewContainer makes the one in LIB,
+// then the one in RUN): with no run folder, no command can hold the
+// container (lockRunFolder), and each took it for gone while its folder
+// stayed, listed by IDs. Under the lock of the set of containers, which
+// a start holds while it makes both, a folder without the other is such
+// a start's; a container with both is left alone.
+func (d Dirs) RemoveCutShort(id string) error {
+	lock, err := d.Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if _, err := os.Stat(d.Runtime(id)); !errors.Is(err, os.ErrNotExist) {
+		return nil // there (not cut short), or not to be looked at
+	}
+	return d.RemoveContainer(id)
+}
+
 // Lock takes the lock that every change to the set of containers holds:
 // a new name, a removal.
 func (d Dirs) Lock() (*durable.Lock, error) {

@@ -182,3 +182,23 @@ func TestRemoveContainer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 }
+
+// TestRemoveCutShort: a start killed between its two folders left the
+// one in LIB alone, which IDs lists and no hold can take (there is no
+// run folder to lock): RemoveCutShort removes it, and leaves a container
+// with both folders alone.
+func TestRemoveCutShort(t *testing.T) {
+	d := testDirs(t)
+	cut, whole := hexID('a'), hexID('b')
+	require.NoError(t, os.Mkdir(d.Container(cut), 0o711))
+	newContainer(t, d, whole, "whole")
+	hold, err := d.HoldEnded(cut)
+	require.NoError(t, err)
+	require.Nil(t, hold, "no run folder, nothing to hold")
+	require.NoError(t, d.RemoveCutShort(cut))
+	require.NoError(t, d.RemoveCutShort(whole))
+	ids, err := d.IDs()
+	require.NoError(t, err)
+	assert.Equal(t, []string{whole}, ids)
+	assert.DirExists(t, d.Runtime(whole))
+}

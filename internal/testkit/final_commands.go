@@ -89,6 +89,7 @@ func Commands(t *testing.T) {
 	t.Run("TerminalOverAConsole", s.terminalOverAConsole)
 	t.Run("TwentyAtOnce", s.twentyAtOnce)
 	t.Run("RunKilled", s.runKilled)
+	t.Run("StartCutShortBetweenItsFolders", s.cutShortBetweenFolders)
 	t.Run("MonitorKilled", s.monitorKilled)
 	t.Run("RunIntoAClosedPipe", s.runIntoAClosedPipe)
 }

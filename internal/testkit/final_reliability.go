@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,24 @@ func (s *commandsSuite) runKilled(t *testing.T) {
 	assert.Equal(t, 0, r.Code, r)
 	assert.Empty(t, ps(t, "-a"), "rm -f and prune removed every container")
 	assertNoTraces(t, "", "after rm -f and prune of what killed runs left")
+}
+
+// cutShortBetweenFolders: a start killed after it made the container's
+// folder in LIB and before its folder in RUN (RunKilled meets it now and
+// then) leaves that folder alone; rm -f of its ID, and prune, remove it.
+func (s *commandsSuite) cutShortBetweenFolders(t *testing.T) {
+	require.Equal(t, 0, Run(t, "ps", "-a").Code) // the state folder made
+	for _, remove := range [][]string{{"rm", "-f"}, {"prune", "-f"}} {
+		id := strings.Repeat("c", 64)
+		require.NoError(t, os.MkdirAll(filepath.Join(StateDir(t), "lib", "containers", id), 0o711))
+		args := remove
+		if remove[0] == "rm" {
+			args = append(slices.Clone(remove), id)
+		}
+		r := Run(t, args...)
+		assert.Equal(t, 0, r.Code, "%s", r)
+		assert.NoDirExists(t, filepath.Join(StateDir(t), "lib", "containers", id), "%v removes it", remove)
+	}
 }
 
 // assertSaneAfterKill checks what ps -a and inspect say of the container
