@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,7 +96,12 @@ func (s *commandsSuite) monitorKilled(t *testing.T) {
 		var waiting *Running
 		id := orphan{name: "orphan-waited", detached: true, rm: true, before: func() {
 			waiting = Start(t, Command(t, "wait", "orphan-waited"))
-			time.Sleep(300 * time.Millisecond) // wait has found it running
+			// wait has found it running once it holds its run folder
+			// open (state.WatchEnd): a fixed sleep was too short for a
+			// slow machine's (the v2 VM's) wait to start.
+			runFolders := filepath.Join(StateDir(t), "run", "containers") + "/"
+			require.True(t, eventually(30*time.Second, func() bool { return holdsUnder(waiting.Cmd.Process.Pid, runFolders) }),
+				"wait opened no container's run folder")
 		}}.kill(t)
 		r := waiting.Wait(t)
 		assert.Equal(t, 0, r.Code, "%s", r)
@@ -255,4 +261,17 @@ func assertNoPlaceOnTheBridge(t testing.TB, id string) {
 	assert.False(t, leased(t, id), "container %s's address is free", ShortID(id))
 	links := RunCmd(t, HostCommand(t, "cat", "/proc/net/dev"))
 	assert.NotContains(t, links.Stdout, "bx"+id[:12], "container %s's veth is gone", ShortID(id))
+}
+
+// holdsUnder says whether process pid has a descriptor open on a path
+// below dir.
+func holdsUnder(pid int, dir string) bool {
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, _ := os.ReadDir(fds)
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && strings.HasPrefix(target, dir) {
+			return true
+		}
+	}
+	return false
 }
