@@ -40,7 +40,7 @@ type compiledRule struct {
 // profile names some 350 calls: a call near the list's end made 300
 // comparisons, and the list was 676 instructions, which the kernel
 // checks and compiles at every start (issue 26). The search makes
-// about nine, and the program some 200 instructions.
+// about nine, and the program about 250 instructions.
 func compile(f *spec.Seccomp) ([]unix.SockFilter, error) {
 	if nativeAudit == 0 {
 		return nil, fmt.Errorf("no system-call table for %s", runtime.GOARCH)
